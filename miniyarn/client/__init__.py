@@ -1,0 +1,3 @@
+"""Clients: YarnClient (REST, for submitters), AMRMClient and NMClient (Redis, for AMs)."""
+
+from __future__ import annotations

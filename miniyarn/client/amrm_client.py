@@ -1,0 +1,153 @@
+"""AMRMClient: how an ApplicationMaster talks to the RM (register, allocate, unregister).
+
+Asks are kept in a table per (priority, resource name, capability) and sent as absolute counts when
+they change, as YARN's AMRMClientImpl does. Unlike YARN's, the table is decremented when a matching
+container arrives (the RM has done the same on its side), so an AM need not call
+`remove_container_request` for requests that were satisfied.
+
+>>> # inside a container:  amrm = AMRMClient(); amrm.register("host", 0, "http://host:port")
+"""
+
+from __future__ import annotations
+
+import os
+import time
+from dataclasses import dataclass, field
+
+import redis
+
+from miniyarn import config
+from miniyarn.ids import ContainerId
+from miniyarn.protocol import (
+    Allocate,
+    AllocateResponse,
+    FinishApplicationMaster,
+    RegisterApplicationMaster,
+    RegisterResponse,
+)
+from miniyarn.records import ANY, Container, Resource, ResourceRequest
+from miniyarn.redisconn import connect
+from miniyarn.rpc import RMUnavailableError, call, new_reply_key
+from miniyarn.states.application import FinalApplicationStatus
+
+Key = tuple[int, str, int, int]
+
+
+@dataclass
+class ContainerRequest:
+    capability: Resource
+    nodes: list[str] = field(default_factory=list)
+    priority: int = 1
+    relax_locality: bool = True
+    allocation_request_id: int = -1
+
+
+def attempt_id_from_env() -> str:
+    cid = os.environ.get("CONTAINER_ID")
+    if not cid:
+        raise RuntimeError("CONTAINER_ID is not set: an ApplicationMaster must run inside a YARN container")
+    return str(ContainerId.parse(cid).attempt_id)
+
+
+class AMRMClient:
+    def __init__(self, redis_url: str | None = None, attempt_id: str | None = None,
+                 client: redis.Redis | None = None, timeout_s: float = 10.0) -> None:
+        self.redis = client or connect(config.redis_url(redis_url))
+        self.attempt_id = attempt_id or attempt_id_from_env()
+        self.timeout_s = timeout_s
+        self.table: dict[Key, ResourceRequest] = {}
+        self.changed: set[Key] = set()
+        self.releases: list[str] = []
+        self.response_id = 0
+        self.reply_to = new_reply_key()
+        self.last_pending_reason = ""
+
+    def _call(self, msg: RegisterApplicationMaster | Allocate | FinishApplicationMaster) -> object:
+        # One retry on a timeout: the RM may be restarting; its state is in Redis.
+        for attempt in range(2):
+            try:
+                return call(self.redis, msg, self.reply_to, self.timeout_s)
+            except RMUnavailableError:
+                if attempt == 1:
+                    raise
+                time.sleep(0.5)
+        raise AssertionError("unreachable")
+
+    def register(self, host: str = "", rpc_port: int = -1, tracking_url: str = "") -> RegisterResponse:
+        reply = self._call(RegisterApplicationMaster(attempt_id=self.attempt_id, reply_to=self.reply_to,
+                                                     host=host, rpc_port=rpc_port, tracking_url=tracking_url))
+        assert isinstance(reply, RegisterResponse)
+        return reply
+
+    def _row(self, key: Key) -> ResourceRequest:
+        row = self.table.get(key)
+        if row is None:
+            row = ResourceRequest(priority=key[0], resource_name=key[1],
+                                  capability=Resource(memory=key[2], vcores=key[3]), num_containers=0)
+            self.table[key] = row
+        return row
+
+    def _keys(self, req: ContainerRequest) -> list[Key]:
+        cap = req.capability
+        names = [ANY, *req.nodes]
+        return [(req.priority, n, cap.memory, cap.vcores) for n in names]
+
+    def add_container_request(self, req: ContainerRequest) -> None:
+        for key in self._keys(req):
+            row = self._row(key)
+            row.num_containers += 1
+            row.allocation_request_id = req.allocation_request_id
+            if key[1] == ANY:
+                row.relax_locality = req.relax_locality or not req.nodes
+            self.changed.add(key)
+
+    def remove_container_request(self, req: ContainerRequest) -> None:
+        for key in self._keys(req):
+            row = self.table.get(key)
+            if row is not None and row.num_containers > 0:
+                row.num_containers -= 1
+                self.changed.add(key)
+
+    def pending(self, priority: int | None = None) -> int:
+        return sum(r.num_containers for k, r in self.table.items()
+                   if k[1] == ANY and (priority is None or k[0] == priority))
+
+    def release_assigned_container(self, container_id: str) -> None:
+        self.releases.append(container_id)
+
+    def allocate(self, progress: float = 0.0) -> AllocateResponse:
+        asks = [self.table[k].model_copy() for k in self.changed]
+        releases = self.releases
+        self.changed = set()
+        self.releases = []
+        try:
+            reply = self._call(Allocate(attempt_id=self.attempt_id, reply_to=self.reply_to,
+                                        response_id=self.response_id, progress=progress, asks=asks,
+                                        releases=releases))
+        except Exception:
+            self.changed.update((a.priority, a.resource_name, a.capability.memory, a.capability.vcores)
+                                for a in asks)
+            self.releases = releases + self.releases
+            raise
+        assert isinstance(reply, AllocateResponse)
+        self.response_id = reply.response_id
+        self.last_pending_reason = reply.pending_reason
+        for c in reply.allocated_containers:
+            self._matched(c)
+        return reply
+
+    def _matched(self, c: Container) -> None:
+        """Mirror the RM's decrement of the rows a granted container satisfied."""
+        for name in (ANY, c.node_id):
+            row = self.table.get((c.priority, name, c.resource.memory, c.resource.vcores))
+            if row is not None and row.num_containers > 0:
+                row.num_containers -= 1
+
+    def unregister(self, final_status: FinalApplicationStatus, diagnostics: str = "",
+                   tracking_url: str = "") -> None:
+        self._call(FinishApplicationMaster(attempt_id=self.attempt_id, reply_to=self.reply_to,
+                                           final_status=final_status, diagnostics=diagnostics,
+                                           tracking_url=tracking_url))
+
+    def close(self) -> None:
+        self.redis.close()

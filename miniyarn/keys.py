@@ -1,0 +1,99 @@
+"""The Redis key schema: every key miniyarn writes, under one prefix, with the reason for each TTL.
+
+The ResourceManager is the only writer of `app`, `attempt`, `container` and `node` records; NMs and
+AMs reach it through its inbox and it answers on per-request reply lists, so all scheduling state
+has one owner and an RM restart can rebuild itself from these keys.
+"""
+
+from __future__ import annotations
+
+PREFIX = "yarn"
+
+# A reply list outlives its request only long enough for a slow caller to read it; after that
+# nobody is waiting, and the key must not leak.
+REPLY_TTL_S = 60
+# Aggregated logs are kept like YARN's yarn.log-aggregation.retain-seconds default (7 days).
+LOG_RETAIN_S = 7 * 24 * 3600
+# Staged files live as long as an application reasonably might; an app still running after this
+# has long since localized them.
+BLOB_TTL_S = 7 * 24 * 3600
+
+
+def cluster() -> str:
+    """Hash: clusterTimestamp, rm start time, epoch."""
+    return f"{PREFIX}:cluster"
+
+
+def app_seq() -> str:
+    """Counter: the next application sequence number."""
+    return f"{PREFIX}:app-seq"
+
+
+def apps() -> str:
+    """Sorted set of application ids scored by sequence number."""
+    return f"{PREFIX}:apps"
+
+
+def app(app_id: str) -> str:
+    """JSON: the RM's record of one application (submission, state, attempts, diagnostics)."""
+    return f"{PREFIX}:app:{app_id}"
+
+
+def nodes() -> str:
+    """Set of node ids the RM has ever seen."""
+    return f"{PREFIX}:nodes"
+
+
+def node(node_id: str) -> str:
+    """JSON: the RM's record of one node."""
+    return f"{PREFIX}:node:{node_id}"
+
+
+def containers() -> str:
+    """Set of ids of containers that are not yet complete."""
+    return f"{PREFIX}:containers:live"
+
+
+def container(container_id: str) -> str:
+    """JSON: a live container's grant (node, resource, app); NMs check a start against it."""
+    return f"{PREFIX}:container:{container_id}"
+
+
+def rm_inbox() -> str:
+    """List: messages to the RM (node heartbeats, AM register/allocate/unregister)."""
+    return f"{PREFIX}:rm:inbox"
+
+
+def rm_health() -> str:
+    """String with TTL: the RM's REST address while it is alive."""
+    return f"{PREFIX}:rm:alive"
+
+
+def reply(request_id: str) -> str:
+    """List: the RM's answer to one request."""
+    return f"{PREFIX}:reply:{request_id}"
+
+
+def nm_commands(node_id: str) -> str:
+    """List: commands to one NodeManager (start/stop container, application finished)."""
+    return f"{PREFIX}:nm:{node_id}:commands"
+
+
+def nm_processing(node_id: str) -> str:
+    """List: commands an NM has taken but not finished, so a crash mid-command loses nothing."""
+    return f"{PREFIX}:nm:{node_id}:processing"
+
+
+def blob(digest: str) -> str:
+    """Bytes: a staged local resource, addressed by its sha256."""
+    return f"{PREFIX}:blob:{digest}"
+
+
+def app_logs(app_id: str) -> str:
+    """Hash: aggregated logs, field `<containerId> <nodeId> <file>` -> contents."""
+    return f"{PREFIX}:logs:{app_id}"
+
+
+def app_log_nodes(app_id: str) -> str:
+    """Set: nodes that still owe their part of an application's aggregated logs."""
+    return f"{PREFIX}:logs:{app_id}:pending"

@@ -1,0 +1,91 @@
+"""RMApp: an application's states and the events that move it (YARN's RMAppImpl, simplified)."""
+
+from __future__ import annotations
+
+from enum import StrEnum
+
+from miniyarn.states import StateMachine
+
+
+class YarnApplicationState(StrEnum):
+    NEW = "NEW"
+    NEW_SAVING = "NEW_SAVING"
+    SUBMITTED = "SUBMITTED"
+    ACCEPTED = "ACCEPTED"
+    RUNNING = "RUNNING"
+    FINAL_SAVING = "FINAL_SAVING"
+    FINISHING = "FINISHING"
+    FINISHED = "FINISHED"
+    FAILED = "FAILED"
+    KILLED = "KILLED"
+
+
+class FinalApplicationStatus(StrEnum):
+    UNDEFINED = "UNDEFINED"
+    SUCCEEDED = "SUCCEEDED"
+    FAILED = "FAILED"
+    KILLED = "KILLED"
+
+
+class AppEvent(StrEnum):
+    START = "START"  # submission received, being saved
+    APP_NEW_SAVED = "APP_NEW_SAVED"
+    APP_ACCEPTED = "APP_ACCEPTED"  # queue admitted it; first attempt created
+    ATTEMPT_REGISTERED = "ATTEMPT_REGISTERED"
+    ATTEMPT_UNREGISTERED = "ATTEMPT_UNREGISTERED"  # AM said it is done
+    ATTEMPT_FAILED_RETRY = "ATTEMPT_FAILED_RETRY"  # attempt failed, another one allowed
+    ATTEMPT_FAILED = "ATTEMPT_FAILED"  # attempt failed, no attempts left
+    ATTEMPT_FINISHED = "ATTEMPT_FINISHED"  # AM container exited after unregistering
+    APP_REJECTED = "APP_REJECTED"
+    KILL = "KILL"
+    APP_SAVED = "APP_SAVED"  # final state stored
+
+
+S = YarnApplicationState
+E = AppEvent
+
+APP_MACHINE: StateMachine[YarnApplicationState, AppEvent] = StateMachine(
+    "RMApp",
+    {
+        (S.NEW, E.START): S.NEW_SAVING,
+        (S.NEW, E.KILL): S.KILLED,
+        (S.NEW, E.APP_REJECTED): S.FAILED,
+        (S.NEW_SAVING, E.APP_NEW_SAVED): S.SUBMITTED,
+        (S.NEW_SAVING, E.KILL): S.KILLED,
+        (S.NEW_SAVING, E.APP_REJECTED): S.FAILED,
+        (S.SUBMITTED, E.APP_ACCEPTED): S.ACCEPTED,
+        (S.SUBMITTED, E.APP_REJECTED): S.FAILED,
+        (S.SUBMITTED, E.KILL): S.KILLED,
+        (S.ACCEPTED, E.ATTEMPT_REGISTERED): S.RUNNING,
+        (S.ACCEPTED, E.ATTEMPT_FAILED_RETRY): S.ACCEPTED,
+        (S.ACCEPTED, E.ATTEMPT_FAILED): S.FINAL_SAVING,
+        (S.ACCEPTED, E.ATTEMPT_UNREGISTERED): S.FINAL_SAVING,
+        (S.ACCEPTED, E.KILL): S.FINAL_SAVING,
+        (S.RUNNING, E.ATTEMPT_UNREGISTERED): S.FINAL_SAVING,
+        (S.RUNNING, E.ATTEMPT_FAILED_RETRY): S.ACCEPTED,
+        (S.RUNNING, E.ATTEMPT_FAILED): S.FINAL_SAVING,
+        (S.RUNNING, E.KILL): S.FINAL_SAVING,
+        (S.FINAL_SAVING, E.APP_SAVED): S.FINISHING,  # the target state is decided by the caller
+        (S.FINAL_SAVING, E.KILL): S.FINAL_SAVING,
+        (S.FINISHING, E.ATTEMPT_FINISHED): S.FINISHED,
+        (S.FINISHING, E.KILL): S.FINISHED,
+        (S.FINISHED, E.KILL): S.FINISHED,
+        (S.FAILED, E.KILL): S.FAILED,
+        (S.KILLED, E.KILL): S.KILLED,
+        (S.KILLED, E.ATTEMPT_FINISHED): S.KILLED,
+        (S.FAILED, E.ATTEMPT_FINISHED): S.FAILED,
+        (S.FINISHED, E.ATTEMPT_FINISHED): S.FINISHED,
+    },
+    frozenset({S.FINISHED, S.FAILED, S.KILLED}),
+)
+
+FINAL_STATES = APP_MACHINE.final
+
+
+def final_status_for(state: YarnApplicationState, reported: FinalApplicationStatus) -> FinalApplicationStatus:
+    """The final status YARN reports for a terminal state: the AM's own word when it gave one."""
+    if state is S.KILLED:
+        return FinalApplicationStatus.KILLED
+    if state is S.FAILED:
+        return FinalApplicationStatus.FAILED
+    return reported

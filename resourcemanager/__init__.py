@@ -1,0 +1,3 @@
+"""The ResourceManager: applications, attempts, scheduler, node and AM liveness, REST API."""
+
+from __future__ import annotations

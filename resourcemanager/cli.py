@@ -1,0 +1,55 @@
+"""`miniyarn resourcemanager`: the RM daemon in the foreground."""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import sys
+
+import httpx
+
+from miniyarn import config as cfg
+from miniyarn.config import YarnConfiguration, parse_define
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--redis-url", help="Redis to meet in (default $MINIYARN_REDIS_URL or redis://127.0.0.1:6379/0)")
+    parser.add_argument("--host", default="0.0.0.0", help="address to bind (default 0.0.0.0)")
+    parser.add_argument("--port", type=int, default=None,
+                        help="REST/web port (default from yarn.resourcemanager.webapp.address, 8088; 0 = free port)")
+    parser.add_argument("--advertise-host", default=None,
+                        help="host name put in tracking URLs (default 127.0.0.1, or the bind host)")
+    parser.add_argument("-D", dest="defines", action="append", default=[], metavar="KEY=VALUE",
+                        help="override a yarn-site.xml key")
+    parser.add_argument("--check", action="store_true",
+                        help="exit 0 if a ResourceManager answers /health at --port, else 1 (for healthchecks)")
+
+
+def run(args: argparse.Namespace) -> int:
+    try:
+        overrides = dict(parse_define(d) for d in args.defines)
+        conf = YarnConfiguration(overrides)
+    except ValueError as e:
+        print(f"miniyarn resourcemanager: {e}", file=sys.stderr)
+        return 2
+    port = args.port
+    if port is None:
+        port = int(conf.get_str("yarn.resourcemanager.webapp.address", "0.0.0.0:8088").rsplit(":", 1)[-1])
+    if args.check:
+        try:
+            return 0 if httpx.get(f"http://127.0.0.1:{port}/health", timeout=3).status_code == 200 else 1
+        except httpx.HTTPError:
+            return 1
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    advertise = args.advertise_host or ("127.0.0.1" if args.host in ("0.0.0.0", "") else args.host)
+    from resourcemanager.daemon import serve
+
+    try:
+        return serve(conf, cfg.redis_url(args.redis_url), args.host, port, advertise)
+    except OSError as e:
+        print(f"miniyarn resourcemanager: cannot listen on {args.host}:{port}: {e}; pick another --port",
+              file=sys.stderr)
+        return 1
+    except ConnectionError as e:
+        print(f"miniyarn resourcemanager: {e}", file=sys.stderr)
+        return 1

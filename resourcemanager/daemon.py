@@ -1,0 +1,48 @@
+"""Starting the ResourceManager: recover from Redis, run the inbox loop, serve HTTP."""
+
+from __future__ import annotations
+
+import logging
+import socket
+
+import uvicorn
+
+from miniyarn.config import YarnConfiguration
+from miniyarn.redisconn import connect
+from resourcemanager.inbox import InboxLoop
+from resourcemanager.recovery import recover
+from resourcemanager.rm import ResourceManager
+from resourcemanager.webapp.rest import create_app
+
+log = logging.getLogger("resourcemanager")
+
+
+def bind(host: str, port: int) -> socket.socket:
+    """Bind first, so port 0 resolves to a real port before tracking URLs are made from it."""
+    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    sock.bind((host, port))
+    sock.listen(256)
+    return sock
+
+
+def serve(conf: YarnConfiguration, redis_url: str, host: str, port: int, advertise: str) -> int:
+    sock = bind(host, port)
+    actual = sock.getsockname()[1]
+    web = f"http://{advertise}:{actual}"
+    client = connect(redis_url)
+    rm = ResourceManager(conf, client, web_address=web)
+    recover(rm)
+    loop = InboxLoop(rm, connect(redis_url))
+    loop.start()
+    app = create_app(rm)
+    print(f"ResourceManager started at {web} (cluster timestamp {rm.cluster_ts}); web UI {web}/cluster",
+          flush=True)
+    config = uvicorn.Config(app, log_level="warning", access_log=False, lifespan="off")
+    server = uvicorn.Server(config)
+    try:
+        server.run(sockets=[sock])
+    finally:
+        loop.stop()
+        loop.join(timeout=2)
+    return 0

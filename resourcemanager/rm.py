@@ -1,0 +1,496 @@
+"""The ResourceManager's state and the transitions that change it.
+
+One object holds apps, attempts, containers and nodes in memory, guarded by one lock, and writes
+every change through to Redis in a pipeline per batch (`flush`). The inbox loop (`inbox.py`) feeds
+it NM and AM messages; the REST layer calls `submit`/`kill`; `tick` runs liveness and scheduling.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from dataclasses import dataclass, field
+
+import redis
+
+from miniyarn import keys
+from miniyarn.config import YarnConfiguration
+from miniyarn.exit_status import ContainerExitStatus
+from miniyarn.ids import ApplicationAttemptId, ApplicationId, ContainerId
+from miniyarn.protocol import ApplicationFinished, Msg, StartContainer, StopContainer
+from miniyarn.records import ApplicationSubmissionContext, Container, ContainerStatus, Resource
+from miniyarn.states.application import APP_MACHINE, AppEvent, FinalApplicationStatus, YarnApplicationState
+from miniyarn.states.attempt import ATTEMPT_MACHINE, AttemptEvent, AttemptState
+from miniyarn.states.container import CONTAINER_MACHINE, ContainerEvent, ContainerState, RMContainerState
+from miniyarn.states.node import ACTIVE_STATES, NODE_MACHINE, NodeEvent, NodeState
+from resourcemanager.errors import BadRequestError, InvalidQueue, InvalidResourceRequest, NotFoundError
+from resourcemanager.rmstate import RMApp, RMAttempt, RMContainer, RMNode
+from resourcemanager.scheduler.model import Allocation, SchedulerApp, SchedulerNode
+from resourcemanager.scheduler.normalize import InvalidResourceRequestError, normalize, validate
+from resourcemanager.scheduler.queues import QueueConf, leaves, load_queues, scheduler_kind
+from resourcemanager.scheduler.scheduler import Scheduler
+
+log = logging.getLogger("resourcemanager")
+
+A = YarnApplicationState
+# An AM that unregistered gets this long to exit by itself before the RM stops its container,
+# as YARN waits for the AM container to finish after unregistration.
+AM_EXIT_GRACE_MS = 5000
+# A killed app whose AM container does not report back is declared KILLED after this long.
+KILL_GRACE_MS = 5000
+
+
+def now_ms() -> int:
+    return int(time.time() * 1000)
+
+
+@dataclass
+class Outbox:
+    """Writes collected during a batch, sent to Redis in one pipeline by `flush`."""
+
+    apps: set[str] = field(default_factory=set)
+    nodes: set[str] = field(default_factory=set)
+    containers: dict[str, Container | None] = field(default_factory=dict)
+    messages: list[tuple[str, str]] = field(default_factory=list)  # (list key, JSON)
+    replies: list[tuple[str, str]] = field(default_factory=list)
+    log_nodes: list[tuple[str, list[str]]] = field(default_factory=list)
+
+
+class ResourceManager:
+    def __init__(self, conf: YarnConfiguration, client: redis.Redis, web_address: str = "") -> None:
+        self.conf = conf
+        self.redis = client
+        self.web_address = web_address  # http://host:port, for tracking URLs through the proxy
+        self.lock = threading.RLock()
+        self.cluster_ts = now_ms()
+        self.epoch = 0
+        self.started_ms = self.cluster_ts
+        self.apps: dict[str, RMApp] = {}
+        self.nodes: dict[str, RMNode] = {}
+        self.containers: dict[str, RMContainer] = {}
+        self.sched_nodes: dict[str, SchedulerNode] = {}
+        self.sched_apps: dict[str, SchedulerApp] = {}
+        self.new_app_ids: set[str] = set()
+        self.container_seq: dict[str, int] = {}
+        self.queue_root: QueueConf = load_queues(conf)
+        self.leaf_queues = {q.path: q for q in leaves(self.queue_root)}
+        self.scheduler = Scheduler(list(self.leaf_queues.values()))
+        self.scheduler_kind = scheduler_kind(conf)
+        self.min_alloc = Resource(memory=conf.get_int("yarn.scheduler.minimum-allocation-mb"),
+                                  vcores=conf.get_int("yarn.scheduler.minimum-allocation-vcores"))
+        self.max_alloc = Resource(memory=conf.get_int("yarn.scheduler.maximum-allocation-mb"),
+                                  vcores=conf.get_int("yarn.scheduler.maximum-allocation-vcores"))
+        self.nm_expiry_ms = conf.get_int("yarn.nm.liveness-monitor.expiry-interval-ms")
+        self.am_expiry_ms = conf.get_int("yarn.am.liveness-monitor.expiry-interval-ms")
+        self.global_max_attempts = conf.get_int("yarn.resourcemanager.am.max-attempts", 2)
+        self.out = Outbox()
+        self.needs_schedule = False
+        self.containers_allocated_total = 0
+        self.apps_submitted = 0
+
+    # ---- queues and limits --------------------------------------------------------------
+
+    def resolve_queue(self, name: str) -> QueueConf:
+        """A leaf queue by short name (`default`) or full path (`root.default`)."""
+        name = name or "default"
+        for path, q in self.leaf_queues.items():
+            if name in (path, q.name):
+                return q
+        raise InvalidQueue(f"Application submitted to a non-leaf or unknown queue: {name}")
+
+    def effective_max(self) -> Resource:
+        """The maximum allocation, capped by the largest registered node as YARN's scheduler does."""
+        active = [n.capability for n in self.nodes.values() if n.state in ACTIVE_STATES]
+        if not active:
+            return self.max_alloc
+        return Resource(memory=min(self.max_alloc.memory, max(r.memory for r in active)),
+                        vcores=min(self.max_alloc.vcores, max(r.vcores for r in active)))
+
+    def normalize(self, req: Resource) -> Resource:
+        try:
+            validate(req, self.max_alloc)
+        except InvalidResourceRequestError as e:
+            raise InvalidResourceRequest(str(e)) from None
+        return normalize(req, self.min_alloc, self.max_alloc)
+
+    # ---- client side: new application, submit, kill --------------------------------------
+
+    def new_application(self) -> str:
+        with self.lock:
+            seq = int(self.redis.incr(keys.app_seq()))
+            app_id = str(ApplicationId(self.cluster_ts, seq))
+            self.new_app_ids.add(app_id)
+            return app_id
+
+    def submit(self, ctx: ApplicationSubmissionContext, user: str) -> RMApp:
+        with self.lock:
+            app_id = ctx.application_id
+            try:
+                parsed = ApplicationId.parse(app_id)
+            except ValueError as e:
+                raise BadRequestError(str(e)) from None
+            if app_id in self.apps:
+                raise BadRequestError(f"Application with id {app_id} is already present! Cannot add a duplicate!")
+            if app_id not in self.new_app_ids and parsed.cluster_timestamp != self.cluster_ts:
+                raise BadRequestError(f"Application id {app_id} was not issued by this ResourceManager; "
+                                      "ask POST /ws/v1/cluster/apps/new-application for one")
+            queue = self.resolve_queue(ctx.queue)
+            if queue.state != "RUNNING":
+                raise InvalidQueue(f"Queue {queue.path} is STOPPED. Cannot accept submission of application: "
+                                   f"{app_id}")
+            if ctx.max_app_attempts < 0:
+                raise BadRequestError(f"Invalid max-app-attempts {ctx.max_app_attempts}; it must be >= 0")
+            am_resource = self.normalize(ctx.resource)
+            max_attempts = self.global_max_attempts
+            if 0 < ctx.max_app_attempts < max_attempts:
+                max_attempts = ctx.max_app_attempts
+            app = RMApp(app_id=app_id, seq=parsed.id, submission=ctx, queue=queue.path, user=user,
+                        submit_time=now_ms(), max_attempts=max_attempts)
+            self.new_app_ids.discard(app_id)
+            self.apps[app_id] = app
+            self.apps_submitted += 1
+            self._app_event(app, AppEvent.START)
+            self._app_event(app, AppEvent.APP_NEW_SAVED)
+            self._app_event(app, AppEvent.APP_ACCEPTED)
+            self.sched_apps[app_id] = SchedulerApp(app_id=app_id, queue=queue.path, user=user, order=parsed.id,
+                                                   priority=ctx.priority, am_resource=am_resource)
+            log.info("Accepted application %s from user: %s, in queue: %s", app_id, user, queue.path)
+            self._start_attempt(app)
+            self.needs_schedule = True
+            self.flush()
+            return app
+
+    def kill(self, app_id: str, diagnostics: str = "") -> RMApp:
+        with self.lock:
+            app = self.get_app(app_id)
+            if APP_MACHINE.is_final(app.state):
+                return app
+            attempt = app.current
+            message = diagnostics or f"Application {app_id} was killed by user {app.user}"
+            if attempt is None or not attempt.am_container_id or attempt.am_container_id not in self.containers:
+                self._finish_app(app, A.KILLED, FinalApplicationStatus.KILLED, message)
+            elif not app.kill_requested_ms:
+                app.kill_requested_ms = now_ms()
+                app.diagnostics = message
+                self._stop_container(attempt.am_container_id, ContainerExitStatus.KILLED_BY_RESOURCEMANAGER,
+                                     "Container killed by the ApplicationMaster's application being killed.")
+                self.out.apps.add(app_id)
+            self.flush()
+            return app
+
+    def get_app(self, app_id: str) -> RMApp:
+        try:
+            ApplicationId.parse(app_id)
+        except ValueError as e:
+            raise BadRequestError(str(e)) from None
+        app = self.apps.get(app_id)
+        if app is None:
+            raise NotFoundError(f"app with id: {app_id} not found")
+        return app
+
+    # ---- attempts -----------------------------------------------------------------------
+
+    def _start_attempt(self, app: RMApp) -> None:
+        n = len(app.attempts) + 1
+        attempt_id = str(ApplicationAttemptId(ApplicationId.parse(app.app_id), n))
+        attempt = RMAttempt(attempt_id=attempt_id, start_time=now_ms())
+        app.attempts.append(attempt)
+        self._attempt_event(attempt, AttemptEvent.START)
+        self._attempt_event(attempt, AttemptEvent.ATTEMPT_ADDED)
+        sapp = self.sched_apps[app.app_id]
+        sapp.am_pending = True
+        sapp.am_active = False
+        sapp.asks.clear()
+        stamp = time.strftime("%a %b %d %H:%M:%S %z %Y")
+        app.diagnostics = f"[{stamp}] Application is added to the scheduler and is waiting for its AM container"
+        self.out.apps.add(app.app_id)
+
+    def _launch_am(self, app: RMApp, attempt: RMAttempt, container: Container) -> None:
+        ctx = app.submission.am_container_spec
+        env = dict(ctx.environment)
+        env.setdefault("APP_SUBMIT_TIME_ENV", str(app.submit_time))
+        env.setdefault("MAX_APP_ATTEMPTS", str(app.max_attempts))
+        if self.web_address:
+            env.setdefault("MINIYARN_RM_ADDRESS", self.web_address)
+        launch = ctx.model_copy(update={"environment": env})
+        self._send_nm(container.node_id, StartContainer(container=container, launch_context=launch,
+                                                        user=app.user, requested_by="ResourceManager"))
+        self._attempt_event(attempt, AttemptEvent.LAUNCHED)
+        attempt.last_heartbeat_ms = now_ms()
+        app.diagnostics = "AM container is launched, waiting for AM container to Register with RM"
+        log.info("Launching masterappattempt_%s on %s", attempt.attempt_id[len("appattempt_"):], container.node_id)
+
+    def attempt_failed(self, app: RMApp, attempt: RMAttempt, reason: str) -> None:
+        """The AM died or timed out: retry if attempts are left, else fail the app."""
+        self._stop_attempt_containers(app, attempt, keep_am=False)
+        attempt.diagnostics = reason
+        attempt.finish_time = now_ms()
+        if app.kill_requested_ms:
+            self._finish_app(app, A.KILLED, FinalApplicationStatus.KILLED, app.diagnostics)
+            return
+        if len(app.attempts) < app.max_attempts:
+            log.info("%s failed; starting attempt %d of %d", attempt.attempt_id, len(app.attempts) + 1,
+                     app.max_attempts)
+            self._app_event(app, AppEvent.ATTEMPT_FAILED_RETRY)
+            self._start_attempt(app)
+            self.needs_schedule = True
+            return
+        diag = (f"Application {app.app_id} failed {app.max_attempts} times due to {reason}. "
+                "Failing the application.")
+        self._finish_app(app, A.FAILED, FinalApplicationStatus.FAILED, diag)
+
+    def _stop_attempt_containers(self, app: RMApp, attempt: RMAttempt, keep_am: bool) -> None:
+        for cid, rc in list(self.containers.items()):
+            if rc.attempt_id == attempt.attempt_id and not (keep_am and rc.is_am):
+                self._stop_container(cid, ContainerExitStatus.KILLED_BY_RESOURCEMANAGER,
+                                     "Container killed by the ResourceManager: its application attempt ended")
+                self.complete_container(cid, ContainerExitStatus.KILLED_BY_RESOURCEMANAGER,
+                                        "Container killed by the ResourceManager: its application attempt ended")
+
+    def _finish_app(self, app: RMApp, state: YarnApplicationState, final: FinalApplicationStatus,
+                    diagnostics: str) -> None:
+        if APP_MACHINE.is_final(app.state):
+            return
+        app.state = state
+        app.final_status = final
+        app.diagnostics = diagnostics
+        app.pending_reason = ""
+        app.finish_time = now_ms()
+        app.progress = 1.0 if state is A.FINISHED else app.progress
+        attempt = app.current
+        if attempt is not None and not ATTEMPT_MACHINE.is_final(attempt.state):
+            attempt.state = AttemptState.KILLED if state is A.KILLED else (
+                AttemptState.FINISHED if state is A.FINISHED else AttemptState.FAILED)
+            attempt.finish_time = app.finish_time
+        for cid, rc in list(self.containers.items()):
+            if rc.app_id == app.app_id:
+                status = (ContainerExitStatus.KILLED_BY_RESOURCEMANAGER if state is A.KILLED
+                          else ContainerExitStatus.KILLED_AFTER_APP_COMPLETION)
+                self._stop_container(cid, status, "Container killed by the ResourceManager: application ended")
+                self.complete_container(cid, status, "Container killed by the ResourceManager: application ended")
+        self.sched_apps.pop(app.app_id, None)
+        if app.nodes_used:
+            self.out.log_nodes.append((app.app_id, list(app.nodes_used)))
+            for node_id in app.nodes_used:
+                self._send_nm(node_id, ApplicationFinished(application_id=app.app_id))
+        self.out.apps.add(app.app_id)
+        self.needs_schedule = True
+        log.info("%s State change from RUNNING to %s on event = APP_%s; final status %s",
+                 app.app_id, state.value, state.value, final.value)
+
+    # ---- containers ---------------------------------------------------------------------
+
+    def _new_container_id(self, attempt_id: str) -> str:
+        n = self.container_seq.get(attempt_id, 0) + 1
+        self.container_seq[attempt_id] = n
+        return str(ContainerId(ApplicationAttemptId.parse(attempt_id), n, self.epoch))
+
+    def apply_allocation(self, alloc: Allocation) -> None:
+        app = self.apps[alloc.app_id]
+        attempt = app.current
+        node = self.nodes[alloc.node_id]
+        assert attempt is not None
+        cid = self._new_container_id(attempt.attempt_id)
+        container = Container(id=cid, node_id=node.node_id, node_http_address=node.http_address,
+                              resource=alloc.resource, priority=alloc.priority,
+                              allocation_request_id=alloc.allocation_request_id)
+        rc = RMContainer(container=container, app_id=app.app_id, attempt_id=attempt.attempt_id,
+                         is_am=alloc.is_am, start_time=now_ms())
+        rc.state = CONTAINER_MACHINE.next(rc.state, ContainerEvent.START)
+        self.containers[cid] = rc
+        self.out.containers[cid] = container
+        node.containers.append(cid)
+        node.used = self.sched_nodes[node.node_id].used
+        if node.node_id not in app.nodes_used:
+            app.nodes_used.append(node.node_id)
+        self.containers_allocated_total += 1
+        if alloc.is_am:
+            attempt.am_container_id = cid
+            attempt.am_node_id = node.node_id
+            attempt.am_node_http = node.http_address
+            self._attempt_event(attempt, AttemptEvent.CONTAINER_ALLOCATED)
+            if not app.launch_time:
+                app.launch_time = now_ms()
+            self._launch_am(app, attempt, container)
+        else:
+            attempt.new_containers.append(container)
+        self.out.apps.add(app.app_id)
+        self.out.nodes.add(node.node_id)
+
+    def complete_container(self, cid: str, exit_status: int, diagnostics: str) -> None:
+        rc = self.containers.pop(cid, None)
+        if rc is None:
+            return
+        rc.state = RMContainerState.COMPLETED
+        rc.exit_status = exit_status
+        rc.finish_time = now_ms()
+        self.out.containers[cid] = None
+        res = rc.container.resource
+        node = self.nodes.get(rc.container.node_id)
+        snode = self.sched_nodes.get(rc.container.node_id)
+        if snode is not None:
+            snode.used = snode.used - res
+        if node is not None:
+            if cid in node.containers:
+                node.containers.remove(cid)
+            node.used = snode.used if snode is not None else node.used - res
+            self.out.nodes.add(node.node_id)
+        sapp = self.sched_apps.get(rc.app_id)
+        if sapp is not None:
+            sapp.used = sapp.used - res
+            if rc.is_am:
+                sapp.am_active = False
+        self.needs_schedule = True
+        app = self.apps.get(rc.app_id)
+        if app is None:
+            return
+        seconds = max(0, rc.finish_time - rc.start_time) // 1000
+        app.memory_seconds += res.memory * seconds
+        app.vcore_seconds += res.vcores * seconds
+        self.out.apps.add(app.app_id)
+        attempt = next((a for a in app.attempts if a.attempt_id == rc.attempt_id), None)
+        if attempt is None:
+            return
+        if rc.is_am:
+            self._am_container_finished(app, attempt, exit_status, diagnostics)
+        elif attempt is app.current and not ATTEMPT_MACHINE.is_final(attempt.state):
+            attempt.completed.append(ContainerStatus(container_id=cid, state=ContainerState.COMPLETE,
+                                                     exit_status=exit_status, diagnostics=diagnostics))
+
+    def _am_container_finished(self, app: RMApp, attempt: RMAttempt, exit_status: int, diagnostics: str) -> None:
+        attempt.exit_status = exit_status
+        if APP_MACHINE.is_final(app.state) or ATTEMPT_MACHINE.is_final(attempt.state):
+            return
+        if attempt.state is AttemptState.FINISHING:
+            self._attempt_event(attempt, AttemptEvent.CONTAINER_FINISHED)
+            attempt.finish_time = now_ms()
+            state = A.KILLED if app.kill_requested_ms else A.FINISHED
+            final = FinalApplicationStatus.KILLED if app.kill_requested_ms else attempt.final_status
+            self._finish_app(app, state, final, attempt.diagnostics)
+            return
+        if app.kill_requested_ms:
+            self._finish_app(app, A.KILLED, FinalApplicationStatus.KILLED, app.diagnostics)
+            return
+        self._attempt_event(attempt, AttemptEvent.CONTAINER_FINISHED)
+        url = f"{self.web_address}/cluster/app/{app.app_id}"
+        reason = (f"AM Container for {attempt.attempt_id} exited with  exitCode: {exit_status}\n"
+                  f"Failing this attempt.Diagnostics: {diagnostics}\n"
+                  f"For more detailed output, check the application tracking page: {url} "
+                  "Then click on links to logs of each attempt.\n")
+        self.attempt_failed(app, attempt, reason)
+
+    def _stop_container(self, cid: str, exit_status: int, diagnostics: str) -> None:
+        rc = self.containers.get(cid)
+        if rc is None:
+            return
+        self._send_nm(rc.container.node_id, StopContainer(container_id=cid, exit_status=int(exit_status),
+                                                          diagnostics=diagnostics))
+
+    def _send_nm(self, node_id: str, command: Msg) -> None:
+        self.out.messages.append((keys.nm_commands(node_id), command.model_dump_json()))
+
+    # ---- nodes --------------------------------------------------------------------------
+
+    def node_lost(self, node: RMNode, state: NodeState, why: str) -> None:
+        log.info("Deactivating Node %s as it is now %s", node.node_id, state.value)
+        node.state = state
+        snode = self.sched_nodes.get(node.node_id)
+        if snode is not None:
+            snode.schedulable = False
+        for cid in list(node.containers):
+            self.complete_container(cid, ContainerExitStatus.ABORTED, why)
+        self.out.nodes.add(node.node_id)
+
+    def node_event(self, node: RMNode, event: NodeEvent) -> None:
+        node.state = NODE_MACHINE.next(node.state, event)
+        self.out.nodes.add(node.node_id)
+
+    # ---- liveness -----------------------------------------------------------------------
+
+    def check_liveness(self, now: int) -> None:
+        for node in self.nodes.values():
+            if node.state in ACTIVE_STATES and now - node.last_heartbeat_ms > self.nm_expiry_ms:
+                self.node_lost(node, NODE_MACHINE.next(node.state, NodeEvent.EXPIRE),
+                               "Container released on a *lost* node")
+        for app in list(self.apps.values()):
+            attempt = app.current
+            if attempt is None or APP_MACHINE.is_final(app.state):
+                continue
+            if app.kill_requested_ms and now - app.kill_requested_ms > KILL_GRACE_MS:
+                self._finish_app(app, A.KILLED, FinalApplicationStatus.KILLED, app.diagnostics)
+            elif attempt.state is AttemptState.FINISHING and now - attempt.last_heartbeat_ms > AM_EXIT_GRACE_MS:
+                self._stop_container(attempt.am_container_id, ContainerExitStatus.KILLED_AFTER_APP_COMPLETION,
+                                     "AM did not exit after unregistering")
+                self.complete_container(attempt.am_container_id,
+                                        ContainerExitStatus.KILLED_AFTER_APP_COMPLETION, "")
+                if not APP_MACHINE.is_final(app.state):
+                    self._finish_app(app, A.FINISHED, attempt.final_status, attempt.diagnostics)
+            elif attempt.state in (AttemptState.LAUNCHED, AttemptState.RUNNING) and \
+                    now - attempt.last_heartbeat_ms > self.am_expiry_ms:
+                log.info("Expired:%s Timed out after %d secs", attempt.attempt_id, self.am_expiry_ms // 1000)
+                self._attempt_event(attempt, AttemptEvent.EXPIRE)
+                self.attempt_failed(app, attempt, f"ApplicationMaster for attempt {attempt.attempt_id} timed out")
+
+    # ---- scheduling ---------------------------------------------------------------------
+
+    def schedule(self) -> None:
+        self.needs_schedule = False
+        pending = [a for a in self.sched_apps.values() if a.has_pending()]
+        if not pending:
+            return
+        result = self.scheduler.schedule(list(self.sched_nodes.values()), pending)
+        for alloc in result.allocations:
+            self.apply_allocation(alloc)
+        for sapp in pending:
+            app = self.apps[sapp.app_id]
+            reason = result.reasons.get(sapp.app_id, "")
+            if reason != app.pending_reason:
+                app.pending_reason = reason
+                if sapp.am_pending and reason:
+                    app.diagnostics = f"[{time.strftime('%a %b %d %H:%M:%S %z %Y')}] {reason}"
+                self.out.apps.add(app.app_id)
+
+    # ---- state machine helpers ----------------------------------------------------------
+
+    def _app_event(self, app: RMApp, event: AppEvent) -> None:
+        app.state = APP_MACHINE.next(app.state, event)
+        self.out.apps.add(app.app_id)
+
+    def _attempt_event(self, attempt: RMAttempt, event: AttemptEvent) -> None:
+        attempt.state = ATTEMPT_MACHINE.next(attempt.state, event)
+
+    # ---- persistence --------------------------------------------------------------------
+
+    def flush(self) -> None:
+        out = self.out
+        if not (out.apps or out.nodes or out.containers or out.messages or out.replies or out.log_nodes):
+            return
+        self.out = Outbox()
+        pipe = self.redis.pipeline(transaction=False)
+        for app_id in out.apps:
+            app = self.apps.get(app_id)
+            if app is not None:
+                pipe.set(keys.app(app_id), app.model_dump_json())
+                pipe.zadd(keys.apps(), {app_id: app.seq})
+        for node_id in out.nodes:
+            node = self.nodes.get(node_id)
+            if node is not None:
+                pipe.set(keys.node(node_id), node.model_dump_json())
+                pipe.sadd(keys.nodes(), node_id)
+        for cid, container in out.containers.items():
+            if container is None:
+                pipe.delete(keys.container(cid))
+                pipe.srem(keys.containers(), cid)
+            else:
+                pipe.set(keys.container(cid), container.model_dump_json())
+                pipe.sadd(keys.containers(), cid)
+        for app_id, node_ids in out.log_nodes:
+            pipe.sadd(keys.app_log_nodes(app_id), *node_ids)
+            pipe.expire(keys.app_log_nodes(app_id), keys.LOG_RETAIN_S)
+        for key, payload in out.messages:
+            pipe.rpush(key, payload)
+        for key, payload in out.replies:
+            pipe.rpush(key, payload)
+            pipe.expire(key, keys.REPLY_TTL_S)
+        pipe.execute()

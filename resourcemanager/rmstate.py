@@ -1,0 +1,85 @@
+"""The RM's records of applications, attempts, containers and nodes, as stored in Redis."""
+
+from __future__ import annotations
+
+from pydantic import BaseModel, Field
+
+from miniyarn.records import ApplicationSubmissionContext, Container, ContainerStatus, Resource, ResourceRequest
+from miniyarn.states.application import FinalApplicationStatus, YarnApplicationState
+from miniyarn.states.attempt import AttemptState
+from miniyarn.states.container import RMContainerState
+from miniyarn.states.node import NodeState
+
+
+class RMAttempt(BaseModel):
+    attempt_id: str
+    state: AttemptState = AttemptState.NEW
+    start_time: int = 0
+    finish_time: int = 0
+    am_container_id: str = ""
+    am_node_id: str = ""
+    am_node_http: str = ""
+    host: str = ""
+    rpc_port: int = -1
+    tracking_url: str = ""
+    diagnostics: str = ""
+    last_heartbeat_ms: int = 0
+    response_id: int = 0
+    final_status: FinalApplicationStatus = FinalApplicationStatus.UNDEFINED
+    # Containers allocated since the AM's last allocate, and statuses of completed ones.
+    new_containers: list[Container] = Field(default_factory=list)
+    completed: list[ContainerStatus] = Field(default_factory=list)
+    asks: list[ResourceRequest] = Field(default_factory=list)
+    exit_status: int | None = None
+
+
+class RMApp(BaseModel):
+    app_id: str
+    seq: int
+    submission: ApplicationSubmissionContext
+    queue: str  # the leaf queue's path, root.default
+    user: str
+    state: YarnApplicationState = YarnApplicationState.NEW
+    final_status: FinalApplicationStatus = FinalApplicationStatus.UNDEFINED
+    diagnostics: str = ""
+    pending_reason: str = ""
+    submit_time: int = 0
+    launch_time: int = 0
+    finish_time: int = 0
+    progress: float = 0.0
+    max_attempts: int = 2
+    attempts: list[RMAttempt] = Field(default_factory=list)
+    kill_requested_ms: int = 0
+    memory_seconds: int = 0
+    vcore_seconds: int = 0
+    # Nodes that ran any of its containers: they aggregate its logs when it ends.
+    nodes_used: list[str] = Field(default_factory=list)
+
+    @property
+    def current(self) -> RMAttempt | None:
+        return self.attempts[-1] if self.attempts else None
+
+
+class RMContainer(BaseModel):
+    container: Container
+    app_id: str
+    attempt_id: str
+    state: RMContainerState = RMContainerState.NEW
+    is_am: bool = False
+    start_time: int = 0
+    finish_time: int = 0
+    exit_status: int | None = None
+    diagnostics: str = ""
+
+
+class RMNode(BaseModel):
+    node_id: str
+    http_address: str
+    rack: str = "/default-rack"
+    capability: Resource
+    used: Resource = Field(default_factory=Resource)
+    state: NodeState = NodeState.NEW
+    last_heartbeat_ms: int = 0
+    health_report: str = ""
+    version: str = ""
+    containers: list[str] = Field(default_factory=list)

@@ -1,0 +1,163 @@
+"""One scheduling pass: place pending asks on nodes, queue by queue, and say why the rest wait.
+
+Pure: it mutates only the SchedulerNode/SchedulerApp objects it is given and returns the
+allocations and the reasons; the ResourceManager turns those into containers and messages.
+The capacity policy serves the least-used queue (used / guaranteed) first and never lets a queue
+pass its maximum capacity or its AM limit; FIFO is one queue holding the whole cluster.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from miniyarn.records import ANY, Resource, ResourceRequest
+from resourcemanager.scheduler.model import Allocation, SchedulerApp, SchedulerNode, ask_key
+from resourcemanager.scheduler.queues import QueueConf
+
+
+@dataclass
+class PassResult:
+    allocations: list[Allocation] = field(default_factory=list)
+    reasons: dict[str, str] = field(default_factory=dict)  # app id -> why its asks wait
+
+
+def scaled(r: Resource, fraction: float) -> Resource:
+    return Resource(memory=int(r.memory * fraction), vcores=int(r.vcores * fraction))
+
+
+def total(resources: list[Resource]) -> Resource:
+    out = Resource()
+    for r in resources:
+        out = out + r
+    return out
+
+
+class Scheduler:
+    def __init__(self, leaf_queues: list[QueueConf]) -> None:
+        self.queues = {q.path: q for q in leaf_queues}
+        self._cursor = 0  # where the next node scan starts, so load spreads over nodes
+
+    def cluster_resource(self, nodes: list[SchedulerNode]) -> Resource:
+        return total([n.capability for n in nodes if n.schedulable])
+
+    def am_limit(self, queue: QueueConf, cluster: Resource) -> Resource:
+        return scaled(cluster, queue.absolute_max_capacity * queue.max_am_percent)
+
+    def schedule(self, nodes: list[SchedulerNode], apps: list[SchedulerApp]) -> PassResult:
+        result = PassResult()
+        live_nodes = [n for n in nodes if n.schedulable]
+        cluster = total([n.capability for n in live_nodes])
+        by_queue: dict[str, list[SchedulerApp]] = {}
+        for app in apps:
+            by_queue.setdefault(app.queue, []).append(app)
+        used = {path: total([a.used for a in members]) for path, members in by_queue.items()}
+
+        def utilization(path: str) -> float:
+            guaranteed = max(cluster.memory * self.queues[path].absolute_capacity, 1.0)
+            return used[path].memory / guaranteed
+
+        for path in sorted(by_queue, key=utilization):
+            queue = self.queues.get(path)
+            if queue is None:
+                continue
+            self._schedule_queue(queue, cluster, live_nodes, by_queue[path], used, result)
+        return result
+
+    def _schedule_queue(self, queue: QueueConf, cluster: Resource, nodes: list[SchedulerNode],
+                        apps: list[SchedulerApp], used: dict[str, Resource], result: PassResult) -> None:
+        max_res = scaled(cluster, queue.absolute_max_capacity)
+        am_limit = self.am_limit(queue, cluster)
+        am_used = total([a.am_resource for a in apps if a.am_active])
+        active = sum(1 for a in apps if a.am_active)
+        for app in sorted(apps, key=lambda a: (-a.priority, a.order)):
+            if app.am_pending:
+                if active > 0 and not (am_used + app.am_resource).fits_in(am_limit):
+                    result.reasons[app.app_id] = (
+                        "Application is added to the scheduler and is not yet activated. Queue's AM resource "
+                        f"limit exceeded. Details : AM Partition = <DEFAULT_PARTITION>; AM Resource Request = "
+                        f"{app.am_resource}; Queue Resource Limit for AM = {am_limit}; Queue AM Resource Usage "
+                        f"= {am_used}; queue {queue.path} already runs {active} AM(s)")
+                    continue
+                node = self._place(app.am_resource, nodes, None)
+                if node is None:
+                    result.reasons[app.app_id] = self._why(1, app.am_resource, nodes, "AM container")
+                    continue
+                self._grant(app, node, app.am_resource, 0, True, -1, used, result)
+                app.am_pending = False
+                app.am_active = True
+                am_used = am_used + app.am_resource
+                active += 1
+                continue
+            waiting: list[str] = []
+            for req in sorted(app.pending_any(), key=lambda r: r.priority):
+                cap = req.capability
+                if not any(cap.fits_in(n.capability) for n in nodes):
+                    waiting.append(self._why(req.num_containers, cap, nodes, "container"))
+                    continue
+                while req.num_containers > 0:
+                    if not (used[queue.path] + cap).fits_in(max_res):
+                        waiting.append(
+                            f"wants {req.num_containers} × {cap}; queue {queue.path} is at its maximum "
+                            f"capacity {max_res} (used {used[queue.path]})")
+                        break
+                    node = self._place(cap, nodes, self._local_rows(app, req))
+                    if node is None:
+                        waiting.append(self._why(req.num_containers, cap, nodes, "container"))
+                        break
+                    self._grant(app, node, cap, req.priority, False, req.allocation_request_id, used, result)
+                    self._decrement(app, req, node.node_id)
+            if waiting:
+                result.reasons[app.app_id] = "; ".join(waiting)
+
+    @staticmethod
+    def _local_rows(app: SchedulerApp, any_req: ResourceRequest) -> list[ResourceRequest]:
+        return [r for r in app.asks.values()
+                if r.resource_name != ANY and r.priority == any_req.priority
+                and r.capability == any_req.capability and r.num_containers > 0]
+
+    def _place(self, cap: Resource, nodes: list[SchedulerNode],
+               local: list[ResourceRequest] | None) -> SchedulerNode | None:
+        if not nodes:
+            return None
+        if local:
+            wanted = {r.resource_name for r in local}
+            for n in nodes:
+                if n.node_id in wanted and cap.fits_in(n.free):
+                    return n
+        count = len(nodes)
+        start = self._cursor % count
+        for i in range(count):
+            n = nodes[(start + i) % count]
+            if cap.fits_in(n.free):
+                self._cursor = start + i + 1
+                return n
+        return None
+
+    @staticmethod
+    def _decrement(app: SchedulerApp, any_req: ResourceRequest, node_id: str) -> None:
+        any_req.num_containers -= 1
+        local = app.asks.get((any_req.priority, node_id, any_req.capability.memory, any_req.capability.vcores))
+        if local is not None and local.num_containers > 0:
+            local.num_containers -= 1
+            if local.num_containers == 0:
+                app.asks.pop(ask_key(local), None)
+        if any_req.num_containers == 0:
+            app.asks.pop(ask_key(any_req), None)
+
+    @staticmethod
+    def _grant(app: SchedulerApp, node: SchedulerNode, cap: Resource, priority: int, is_am: bool,
+               request_id: int, used: dict[str, Resource], result: PassResult) -> None:
+        node.used = node.used + cap
+        app.used = app.used + cap
+        used[app.queue] = used[app.queue] + cap
+        result.allocations.append(Allocation(app.app_id, node.node_id, cap, priority, is_am, request_id))
+
+    @staticmethod
+    def _why(count: int, cap: Resource, nodes: list[SchedulerNode], what: str) -> str:
+        if not nodes:
+            return f"wants {count} × {cap}; no NodeManager is running (start one: miniyarn nodemanager)"
+        largest_free = max(nodes, key=lambda n: (n.free.memory, n.free.vcores)).free
+        biggest = max(nodes, key=lambda n: (n.capability.memory, n.capability.vcores)).capability
+        if not any(cap.fits_in(n.capability) for n in nodes):
+            return (f"wants {count} × {cap} ({what}); no node is big enough: the largest node has {biggest}")
+        return f"wants {count} × {cap}; largest free node has {largest_free}"

@@ -1,0 +1,201 @@
+"""What the RM does with each inbox message: node heartbeats (ResourceTrackerService) and the
+AMRM protocol (ApplicationMasterService: register, allocate, finish)."""
+
+from __future__ import annotations
+
+import logging
+
+from miniyarn.exit_status import ContainerExitStatus
+from miniyarn.protocol import (
+    Allocate,
+    AllocateResponse,
+    FinishApplicationMaster,
+    FinishResponse,
+    Msg,
+    NodeHeartbeat,
+    NodeShutdown,
+    RegisterApplicationMaster,
+    RegisterResponse,
+    RemoteError,
+    RMMessage,
+)
+from miniyarn.records import ResourceRequest
+from miniyarn.states.application import APP_MACHINE, AppEvent
+from miniyarn.states.attempt import AttemptEvent, AttemptState
+from miniyarn.states.container import CONTAINER_MACHINE, ContainerEvent, ContainerState, RMContainerState
+from miniyarn.states.node import ACTIVE_STATES, NodeEvent, NodeState
+from resourcemanager.errors import AMRMError, InvalidResourceRequest
+from resourcemanager.rm import ResourceManager, now_ms
+from resourcemanager.rmstate import RMApp, RMAttempt, RMNode
+from resourcemanager.scheduler.model import SchedulerNode
+
+log = logging.getLogger("resourcemanager")
+
+
+def handle(rm: ResourceManager, msg: RMMessage) -> None:
+    if isinstance(msg, NodeHeartbeat):
+        node_heartbeat(rm, msg)
+    elif isinstance(msg, NodeShutdown):
+        node = rm.nodes.get(msg.node_id)
+        if node is not None and node.state in ACTIVE_STATES:
+            rm.node_lost(node, NodeState.SHUTDOWN, "Container released on a node that shut down")
+    else:
+        try:
+            reply: Msg = am_call(rm, msg)
+        except AMRMError as e:
+            reply = RemoteError(exception=e.exception, message=e.message)
+        rm.out.replies.append((msg.reply_to, reply.model_dump_json()))
+
+
+# ---- ResourceTrackerService ------------------------------------------------------------
+
+
+def node_heartbeat(rm: ResourceManager, hb: NodeHeartbeat) -> None:
+    now = now_ms()
+    node = rm.nodes.get(hb.node_id)
+    if node is None:
+        node = RMNode(node_id=hb.node_id, http_address=hb.http_address, capability=hb.capability, rack=hb.rack)
+        rm.nodes[hb.node_id] = node
+        rm.node_event(node, NodeEvent.STARTED)
+        log.info("NodeManager from node %s registered with capability: %s", hb.node_id, hb.capability)
+    elif node.state not in ACTIVE_STATES:
+        rm.node_event(node, NodeEvent.RECONNECTED)
+        log.info("Reconnect from the node at: %s", hb.node_id)
+    if node.capability != hb.capability or node.http_address != hb.http_address:
+        node.capability = hb.capability
+        node.http_address = hb.http_address
+        rm.out.nodes.add(node.node_id)
+    healthy_event = NodeEvent.HEALTHY if hb.healthy else NodeEvent.UNHEALTHY
+    if node.state is not (NodeState.RUNNING if hb.healthy else NodeState.UNHEALTHY):
+        rm.node_event(node, healthy_event)
+    node.health_report = hb.health_report
+    node.version = hb.version
+    node.last_heartbeat_ms = now
+    snode = rm.sched_nodes.get(node.node_id)
+    if snode is None:
+        snode = SchedulerNode(node.node_id, node.capability, node.used)
+        rm.sched_nodes[node.node_id] = snode
+        rm.needs_schedule = True
+    if snode.capability != node.capability or snode.schedulable != hb.healthy:
+        snode.capability = node.capability
+        snode.schedulable = hb.healthy
+        rm.needs_schedule = True
+    for status in hb.container_statuses:
+        rc = rm.containers.get(status.container_id)
+        if rc is None or rc.container.node_id != node.node_id:
+            continue
+        if status.state is ContainerState.COMPLETE:
+            rm.complete_container(status.container_id, status.exit_status, status.diagnostics)
+        elif status.state is ContainerState.RUNNING and rc.state is not RMContainerState.RUNNING:
+            rc.state = CONTAINER_MACHINE.next(rc.state, ContainerEvent.LAUNCHED)
+
+
+# ---- ApplicationMasterService ------------------------------------------------------------
+
+
+def _attempt_of(rm: ResourceManager, attempt_id: str) -> tuple[RMApp, RMAttempt]:
+    app_id = "application_" + attempt_id[len("appattempt_"):].rsplit("_", 1)[0]
+    app = rm.apps.get(app_id)
+    attempt = next((a for a in app.attempts if a.attempt_id == attempt_id), None) if app else None
+    if app is None or attempt is None:
+        raise AMRMError("ApplicationAttemptNotFoundException",
+                        f"Application attempt {attempt_id} doesn't exist in ApplicationMasterService cache.")
+    if attempt is not app.current or APP_MACHINE.is_final(app.state):
+        raise AMRMError("ApplicationAttemptNotFoundException",
+                        f"Application attempt {attempt_id} is not the current attempt of {app_id} "
+                        f"(application is {app.state.value}).")
+    return app, attempt
+
+
+def am_call(rm: ResourceManager, msg: RegisterApplicationMaster | Allocate | FinishApplicationMaster) -> Msg:
+    app, attempt = _attempt_of(rm, msg.attempt_id)
+    attempt.last_heartbeat_ms = now_ms()
+    if isinstance(msg, RegisterApplicationMaster):
+        return register(rm, app, attempt, msg)
+    if attempt.state is not AttemptState.RUNNING:
+        raise AMRMError("ApplicationMasterNotRegisteredException",
+                        f"AM is not registered for known application attempt: {attempt.attempt_id} or RM had "
+                        "restarted after AM registered. AM should re-register.")
+    if isinstance(msg, Allocate):
+        return allocate(rm, app, attempt, msg)
+    return finish(rm, app, attempt, msg)
+
+
+def register(rm: ResourceManager, app: RMApp, attempt: RMAttempt, msg: RegisterApplicationMaster) -> Msg:
+    if attempt.state is AttemptState.RUNNING:
+        raise AMRMError("InvalidApplicationMasterRequestException",
+                        f"Application Master is already registered : {app.app_id}")
+    if attempt.state is not AttemptState.LAUNCHED:
+        raise AMRMError("InvalidApplicationMasterRequestException",
+                        f"Application Master for {attempt.attempt_id} cannot register in state {attempt.state.value}")
+    attempt.host = msg.host
+    attempt.rpc_port = msg.rpc_port
+    attempt.tracking_url = msg.tracking_url
+    rm._attempt_event(attempt, AttemptEvent.REGISTERED)
+    rm._app_event(app, AppEvent.ATTEMPT_REGISTERED)
+    app.diagnostics = ""
+    log.info("AM registration %s; %s State change from ACCEPTED to RUNNING", attempt.attempt_id, app.app_id)
+    return RegisterResponse(maximum_capability=rm.effective_max(), queue=app.queue.rsplit(".", 1)[-1])
+
+
+def allocate(rm: ResourceManager, app: RMApp, attempt: RMAttempt, msg: Allocate) -> Msg:
+    # Validate every ask before applying any: a bad request must change nothing.
+    normalized: list[ResourceRequest] = []
+    for ask in msg.asks:
+        try:
+            cap = rm.normalize(ask.capability)
+        except InvalidResourceRequest as e:
+            raise AMRMError("InvalidResourceRequestException", e.message) from None
+        if ask.num_containers < 0:
+            raise AMRMError("InvalidResourceRequestException", f"Invalid numContainers {ask.num_containers}")
+        normalized.append(ask.model_copy(update={"capability": cap}))
+    sapp = rm.sched_apps.get(app.app_id)
+    if sapp is not None:
+        for ask in normalized:
+            sapp.set_ask(ask)
+        if normalized:
+            rm.needs_schedule = True
+            attempt.asks = [a.model_copy() for a in sapp.asks.values()]  # kept for RM recovery
+    for cid in msg.releases:
+        rc = rm.containers.get(cid)
+        if rc is None or rc.app_id != app.app_id or rc.is_am:
+            continue
+        rm._stop_container(cid, ContainerExitStatus.ABORTED, "Container released by application")
+        rm.complete_container(cid, ContainerExitStatus.ABORTED, "Container released by application")
+    app.progress = max(0.0, min(1.0, msg.progress))
+    allocated = attempt.new_containers
+    completed = attempt.completed
+    attempt.new_containers = []
+    attempt.completed = []
+    for c in allocated:
+        rc = rm.containers.get(c.id)
+        if rc is not None and rc.state is RMContainerState.ALLOCATED:
+            rc.state = CONTAINER_MACHINE.next(rc.state, ContainerEvent.ACQUIRED)
+    attempt.response_id += 1
+    if allocated or completed or normalized:
+        rm.out.apps.add(app.app_id)
+    cluster = rm.scheduler.cluster_resource(list(rm.sched_nodes.values()))
+    used = sum((n.used.memory for n in rm.sched_nodes.values() if n.schedulable), 0)
+    used_v = sum((n.used.vcores for n in rm.sched_nodes.values() if n.schedulable), 0)
+    avail = cluster.model_copy(update={"memory": cluster.memory - used, "vcores": cluster.vcores - used_v})
+    return AllocateResponse(response_id=attempt.response_id, allocated_containers=allocated,
+                            completed_container_statuses=completed, available_resources=avail,
+                            num_cluster_nodes=sum(1 for n in rm.nodes.values() if n.state in ACTIVE_STATES),
+                            pending_reason=app.pending_reason)
+
+
+def finish(rm: ResourceManager, app: RMApp, attempt: RMAttempt, msg: FinishApplicationMaster) -> Msg:
+    attempt.final_status = msg.final_status
+    attempt.diagnostics = msg.diagnostics
+    if msg.tracking_url:
+        attempt.tracking_url = msg.tracking_url
+    rm._attempt_event(attempt, AttemptEvent.UNREGISTERED)
+    rm._app_event(app, AppEvent.ATTEMPT_UNREGISTERED)
+    rm._app_event(app, AppEvent.APP_SAVED)
+    app.diagnostics = msg.diagnostics
+    app.progress = 1.0
+    sapp = rm.sched_apps.get(app.app_id)
+    if sapp is not None:
+        sapp.asks.clear()
+    log.info("%s unregistered with final status %s", attempt.attempt_id, msg.final_status.value)
+    return FinishResponse()

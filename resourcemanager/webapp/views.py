@@ -1,0 +1,213 @@
+"""The RM's records rendered with YARN's REST field names (AppInfo, NodeInfo, ClusterMetricsInfo, ...)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import miniyarn
+from miniyarn.states.application import APP_MACHINE, YarnApplicationState
+from miniyarn.states.attempt import AttemptState
+from miniyarn.states.node import ACTIVE_STATES, NodeState
+from resourcemanager.rm import ResourceManager, now_ms
+from resourcemanager.rmstate import RMApp, RMNode
+from resourcemanager.scheduler.queues import QueueConf
+
+A = YarnApplicationState
+
+
+def cluster_info(rm: ResourceManager) -> dict[str, Any]:
+    v = miniyarn.__version__
+    return {"clusterInfo": {
+        "id": rm.cluster_ts, "startedOn": rm.started_ms, "state": "STARTED", "haState": "ACTIVE",
+        "rmStateStoreName": "miniyarn.RedisRMStateStore", "resourceManagerVersion": v,
+        "resourceManagerBuildVersion": f"{v} from miniyarn", "resourceManagerVersionBuiltOn": "",
+        "hadoopVersion": v, "hadoopBuildVersion": f"{v} from miniyarn", "hadoopVersionBuiltOn": "",
+        "haZooKeeperConnectionState": "Could not find leader elector. Verify both HA and automatic failover are "
+                                      "enabled.",
+    }}
+
+
+def cluster_metrics(rm: ResourceManager) -> dict[str, Any]:
+    states = [a.state for a in rm.apps.values()]
+    active = [n for n in rm.nodes.values() if n.state in ACTIVE_STATES]
+    total_mb = sum(n.capability.memory for n in active if n.state is NodeState.RUNNING)
+    total_vc = sum(n.capability.vcores for n in active if n.state is NodeState.RUNNING)
+    used_mb = sum(n.used.memory for n in active if n.state is NodeState.RUNNING)
+    used_vc = sum(n.used.vcores for n in active if n.state is NodeState.RUNNING)
+    pending = sum(sum(r.num_containers for r in a.pending_any()) + (1 if a.am_pending else 0)
+                  for a in rm.sched_apps.values())
+    node_states = [n.state for n in rm.nodes.values()]
+    return {"clusterMetrics": {
+        "appsSubmitted": len(states),
+        "appsCompleted": sum(1 for s in states if APP_MACHINE.is_final(s)),
+        "appsPending": sum(1 for s in states if s in (A.NEW, A.NEW_SAVING, A.SUBMITTED, A.ACCEPTED)),
+        "appsRunning": sum(1 for s in states if s is A.RUNNING),
+        "appsFailed": sum(1 for s in states if s is A.FAILED),
+        "appsKilled": sum(1 for s in states if s is A.KILLED),
+        "reservedMB": 0, "availableMB": total_mb - used_mb, "allocatedMB": used_mb, "totalMB": total_mb,
+        "reservedVirtualCores": 0, "availableVirtualCores": total_vc - used_vc,
+        "allocatedVirtualCores": used_vc, "totalVirtualCores": total_vc,
+        "containersAllocated": len(rm.containers), "containersReserved": 0, "containersPending": pending,
+        "totalNodes": sum(1 for s in node_states if s in ACTIVE_STATES),
+        "activeNodes": sum(1 for s in node_states if s is NodeState.RUNNING),
+        "lostNodes": sum(1 for s in node_states if s is NodeState.LOST),
+        "unhealthyNodes": sum(1 for s in node_states if s is NodeState.UNHEALTHY),
+        "decommissioningNodes": 0,
+        "decommissionedNodes": sum(1 for s in node_states if s is NodeState.DECOMMISSIONED),
+        "rebootedNodes": sum(1 for s in node_states if s is NodeState.REBOOTED),
+        "shutdownNodes": sum(1 for s in node_states if s is NodeState.SHUTDOWN),
+    }}
+
+
+def node_info(node: RMNode) -> dict[str, Any]:
+    host = node.node_id.rsplit(":", 1)[0]
+    return {
+        "rack": node.rack, "state": node.state.value, "id": node.node_id, "nodeHostName": host,
+        "nodeHTTPAddress": node.http_address,
+        "healthStatus": "Healthy" if node.state is not NodeState.UNHEALTHY else "Unhealthy",
+        "healthReport": node.health_report, "lastHealthUpdate": node.last_heartbeat_ms,
+        "version": node.version, "numContainers": len(node.containers),
+        "usedMemoryMB": node.used.memory, "availMemoryMB": node.capability.memory - node.used.memory,
+        "usedVirtualCores": node.used.vcores,
+        "availableVirtualCores": node.capability.vcores - node.used.vcores,
+        "totalResource": node.capability.rest(),
+    }
+
+
+def tracking(rm: ResourceManager, app: RMApp) -> tuple[str, str]:
+    attempt = app.current
+    has_am_ui = attempt is not None and bool(attempt.tracking_url)
+    if APP_MACHINE.is_final(app.state):
+        return "History", f"{rm.web_address}/proxy/{app.app_id}/" if has_am_ui else \
+            f"{rm.web_address}/cluster/app/{app.app_id}"
+    if has_am_ui and attempt is not None and attempt.state is AttemptState.RUNNING:
+        return "ApplicationMaster", f"{rm.web_address}/proxy/{app.app_id}/"
+    return "UNASSIGNED", f"{rm.web_address}/proxy/{app.app_id}/"
+
+
+def app_info(rm: ResourceManager, app: RMApp) -> dict[str, Any]:
+    attempt = app.current
+    ui, url = tracking(rm, app)
+    live = [c for c in rm.containers.values() if c.app_id == app.app_id]
+    alloc_mb = sum(c.container.resource.memory for c in live)
+    alloc_vc = sum(c.container.resource.vcores for c in live)
+    now = now_ms()
+    running_s = sum(max(0, now - c.start_time) // 1000 for c in live)
+    mem_s = app.memory_seconds + sum(c.container.resource.memory * max(0, now - c.start_time) // 1000 for c in live)
+    vc_s = app.vcore_seconds + sum(c.container.resource.vcores * max(0, now - c.start_time) // 1000 for c in live)
+    del running_s
+    cluster_mb = sum(n.capability.memory for n in rm.nodes.values() if n.state is NodeState.RUNNING) or 1
+    diagnostics = app.diagnostics
+    if app.pending_reason and app.pending_reason not in diagnostics:
+        diagnostics = f"{diagnostics}\n{app.pending_reason}".strip()
+    sapp = rm.sched_apps.get(app.app_id)
+    requests = [{"priority": r.priority, "resourceName": r.resource_name, "capability": r.capability.rest(),
+                 "numContainers": r.num_containers, "relaxLocality": r.relax_locality}
+                for r in (sapp.asks.values() if sapp else []) if r.num_containers > 0]
+    am_logs = ""
+    if attempt is not None and attempt.am_container_id:
+        am_logs = f"http://{attempt.am_node_http}/node/containerlogs/{attempt.am_container_id}/{app.user}"
+    return {
+        "id": app.app_id, "user": app.user, "name": app.submission.application_name,
+        "queue": app.queue.rsplit(".", 1)[-1], "state": app.state.value, "finalStatus": app.final_status.value,
+        "progress": round(app.progress * 100, 1), "trackingUI": ui, "trackingUrl": url,
+        "diagnostics": diagnostics, "clusterId": rm.cluster_ts,
+        "applicationType": app.submission.application_type,
+        "applicationTags": ",".join(app.submission.application_tags), "priority": app.submission.priority,
+        "startedTime": app.submit_time, "launchTime": app.launch_time, "finishedTime": app.finish_time,
+        "elapsedTime": (app.finish_time or now) - app.submit_time,
+        "amContainerLogs": am_logs,
+        "amHostHttpAddress": attempt.am_node_http if attempt else "",
+        "amRPCAddress": f"{attempt.host}:{attempt.rpc_port}" if attempt and attempt.host else "N/A",
+        "masterNodeId": attempt.am_node_id if attempt else "",
+        "allocatedMB": alloc_mb, "allocatedVCores": alloc_vc, "reservedMB": 0, "reservedVCores": 0,
+        "runningContainers": len(live), "memorySeconds": mem_s, "vcoreSeconds": vc_s,
+        "queueUsagePercentage": 0.0, "clusterUsagePercentage": round(100.0 * alloc_mb / cluster_mb, 2),
+        "preemptedResourceMB": 0, "preemptedResourceVCores": 0, "numNonAMContainerPreempted": 0,
+        "numAMContainerPreempted": 0,
+        "logAggregationStatus": "SUCCEEDED" if APP_MACHINE.is_final(app.state) else "NOT_START",
+        "unmanagedApplication": app.submission.unmanaged_am, "amNodeLabelExpression": "",
+        "resourceRequests": requests,
+        "pendingReason": app.pending_reason,
+    }
+
+
+def attempts_info(rm: ResourceManager, app: RMApp) -> dict[str, Any]:
+    out = []
+    for i, a in enumerate(app.attempts, start=1):
+        out.append({
+            "id": i, "startTime": a.start_time, "finishedTime": a.finish_time, "containerId": a.am_container_id,
+            "nodeHttpAddress": a.am_node_http, "nodeId": a.am_node_id,
+            "logsLink": (f"http://{a.am_node_http}/node/containerlogs/{a.am_container_id}/{app.user}"
+                         if a.am_container_id else ""),
+            "blacklistedNodes": "", "appAttemptId": a.attempt_id, "appAttemptState": a.state.value,
+            "diagnosticsInfo": a.diagnostics,
+        })
+    return {"appAttempts": {"appAttempt": out}}
+
+
+def _res(memory: float, vcores: float) -> dict[str, int]:
+    return {"memory": int(memory), "vCores": int(vcores)}
+
+
+def scheduler_info(rm: ResourceManager) -> dict[str, Any]:
+    live_nodes = [n for n in rm.nodes.values() if n.state is NodeState.RUNNING]
+    cl_mb = sum(n.capability.memory for n in live_nodes)
+    cl_vc = sum(n.capability.vcores for n in live_nodes)
+    used_mb = sum(n.used.memory for n in live_nodes)
+    if rm.scheduler_kind == "fifo":
+        return {"scheduler": {"schedulerInfo": {
+            "type": "fifoScheduler", "capacity": 1.0, "usedCapacity": used_mb / cl_mb if cl_mb else 0.0,
+            "qstate": "RUNNING", "minQueueMemoryCapacity": rm.min_alloc.memory,
+            "maxQueueMemoryCapacity": rm.max_alloc.memory, "numNodes": len(live_nodes),
+            "usedNodeCapacity": used_mb, "availNodeCapacity": cl_mb - used_mb, "totalNodeCapacity": cl_mb,
+            "numContainers": len(rm.containers)}}}
+
+    def queue(q: QueueConf) -> dict[str, Any]:
+        apps = [a for a in rm.apps.values() if a.queue.startswith(q.path) and not APP_MACHINE.is_final(a.state)]
+        used = [c.container.resource for c in rm.containers.values()
+                if rm.apps[c.app_id].queue.startswith(q.path)]
+        q_mb = sum(r.memory for r in used)
+        q_vc = sum(r.vcores for r in used)
+        abs_used = 100.0 * q_mb / cl_mb if cl_mb else 0.0
+        info: dict[str, Any] = {
+            "capacity": q.capacity, "usedCapacity": (abs_used / q.absolute_capacity) if q.absolute_capacity else 0.0,
+            "maxCapacity": q.maximum_capacity, "absoluteCapacity": q.absolute_capacity * 100,
+            "absoluteMaxCapacity": q.absolute_max_capacity * 100, "absoluteUsedCapacity": abs_used,
+            "numApplications": len(apps), "queueName": q.name, "queuePath": q.path, "state": q.state,
+            "resourcesUsed": _res(q_mb, q_vc),
+        }
+        if q.is_leaf:
+            sapps = [s for s in rm.sched_apps.values() if s.queue == q.path]
+            am_used = [s.am_resource for s in sapps if s.am_active]
+            info.update({
+                "type": "capacitySchedulerLeafQueueInfo",
+                "numActiveApplications": sum(1 for s in sapps if s.am_active),
+                "numPendingApplications": sum(1 for s in sapps if s.am_pending),
+                "numContainers": len(used),
+                "maxApplications": 10000,
+                "maxAMResourcePercent": q.max_am_percent,
+                "AMResourceLimit": _res(cl_mb * q.absolute_max_capacity * q.max_am_percent,
+                                        cl_vc * q.absolute_max_capacity * q.max_am_percent),
+                "usedAMResource": _res(sum(r.memory for r in am_used), sum(r.vcores for r in am_used)),
+            })
+        else:
+            info["queues"] = {"queue": [queue(c) for c in q.children]}
+        return info
+
+    root = queue(rm.queue_root)
+    root_info = {"type": "capacityScheduler", "capacity": 100.0, "usedCapacity": root["absoluteUsedCapacity"],
+                 "maxCapacity": 100.0, "queueName": "root", "queues": root["queues"]}
+    return {"scheduler": {"schedulerInfo": root_info}}
+
+
+def find_queue(rm: ResourceManager, name: str) -> QueueConf | None:
+    def walk(q: QueueConf) -> QueueConf | None:
+        if name in (q.name, q.path):
+            return q
+        for c in q.children:
+            found = walk(c)
+            if found is not None:
+                return found
+        return None
+    return walk(rm.queue_root)
