@@ -49,13 +49,9 @@ def node(node_id: str) -> str:
     return f"{PREFIX}:node:{node_id}"
 
 
-def containers() -> str:
-    """Set of ids of containers that are not yet complete."""
-    return f"{PREFIX}:containers:live"
-
-
 def container(container_id: str) -> str:
-    """JSON: a live container's grant (node, resource, app); NMs check a start against it."""
+    """JSON: a live container's grant (node, resource, app); NMs check a start against it. Deleted
+    when the container completes, so a SCAN of these keys is the set of live containers."""
     return f"{PREFIX}:container:{container_id}"
 
 

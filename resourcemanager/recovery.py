@@ -57,8 +57,9 @@ def recover(rm: ResourceManager) -> None:
         rm.nodes[node.node_id] = node
         rm.sched_nodes[node.node_id] = SchedulerNode(node.node_id, node.capability,
                                                      schedulable=node.state in ACTIVE_STATES)
-    for raw_id in r.smembers(keys.containers()):
-        cid = text(raw_id)
+    prefix_len = len(keys.container(""))
+    for raw_key in r.scan_iter(match=keys.container("*"), count=1000):
+        cid = text(raw_key)[prefix_len:]
         raw = r.get(keys.container(cid))
         if raw is None:
             continue

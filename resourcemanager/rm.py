@@ -73,6 +73,7 @@ class ResourceManager:
         self.sched_apps: dict[str, SchedulerApp] = {}
         self.new_app_ids: set[str] = set()
         self.container_seq: dict[str, int] = {}
+        self.container_prefix: dict[str, str] = {}
         self.queue_root: QueueConf = load_queues(conf)
         self.leaf_queues = {q.path: q for q in leaves(self.queue_root)}
         self.scheduler = Scheduler(list(self.leaf_queues.values()))
@@ -86,6 +87,7 @@ class ResourceManager:
         self.global_max_attempts = conf.get_int("yarn.resourcemanager.am.max-attempts", 2)
         self.out = Outbox()
         self.needs_schedule = False
+        self._headroom: tuple[Resource, int] | None = None
         self.containers_allocated_total = 0
         self.apps_submitted = 0
 
@@ -113,6 +115,17 @@ class ResourceManager:
         except InvalidResourceRequestError as e:
             raise InvalidResourceRequest(str(e)) from None
         return normalize(req, self.min_alloc, self.max_alloc)
+
+    def headroom(self) -> tuple[Resource, int]:
+        """Free resource of schedulable nodes and the active node count, computed once per batch:
+        every allocate reply carries them, and summing 1,000 nodes per reply was a hot spot."""
+        if self._headroom is None:
+            free = Resource()
+            for n in self.sched_nodes.values():
+                if n.schedulable:
+                    free = free + n.free
+            self._headroom = (free, sum(1 for n in self.nodes.values() if n.state in ACTIVE_STATES))
+        return self._headroom
 
     # ---- client side: new application, submit, kill --------------------------------------
 
@@ -284,7 +297,12 @@ class ResourceManager:
     def _new_container_id(self, attempt_id: str) -> str:
         n = self.container_seq.get(attempt_id, 0) + 1
         self.container_seq[attempt_id] = n
-        return str(ContainerId(ApplicationAttemptId.parse(attempt_id), n, self.epoch))
+        prefix = self.container_prefix.get(attempt_id)
+        if prefix is None:
+            # The id up to the sequence number is fixed per attempt; build it once.
+            prefix = str(ContainerId(ApplicationAttemptId.parse(attempt_id), 0, self.epoch))[:-6]
+            self.container_prefix[attempt_id] = prefix
+        return f"{prefix}{n:06d}"
 
     def apply_allocation(self, alloc: Allocation) -> None:
         app = self.apps[alloc.app_id]
@@ -292,18 +310,18 @@ class ResourceManager:
         node = self.nodes[alloc.node_id]
         assert attempt is not None
         cid = self._new_container_id(attempt.attempt_id)
-        container = Container(id=cid, node_id=node.node_id, node_http_address=node.http_address,
-                              resource=alloc.resource, priority=alloc.priority,
-                              allocation_request_id=alloc.allocation_request_id)
-        rc = RMContainer(container=container, app_id=app.app_id, attempt_id=attempt.attempt_id,
-                         is_am=alloc.is_am, start_time=now_ms())
-        rc.state = CONTAINER_MACHINE.next(rc.state, ContainerEvent.START)
+        # model_construct: every field comes from validated records, and this runs per container.
+        container = Container.model_construct(id=cid, node_id=node.node_id, node_http_address=node.http_address,
+                                              resource=alloc.resource, priority=alloc.priority,
+                                              allocation_request_id=alloc.allocation_request_id)
+        rc = RMContainer.model_construct(container=container, app_id=app.app_id, attempt_id=attempt.attempt_id,
+                                         is_am=alloc.is_am, start_time=now_ms(),
+                                         state=CONTAINER_MACHINE.next(RMContainerState.NEW, ContainerEvent.START))
         self.containers[cid] = rc
         self.out.containers[cid] = container
         node.containers.append(cid)
         node.used = self.sched_nodes[node.node_id].used
-        if node.node_id not in app.nodes_used:
-            app.nodes_used.append(node.node_id)
+        app.nodes_used.add(node.node_id)
         self.containers_allocated_total += 1
         if alloc.is_am:
             attempt.am_container_id = cid
@@ -436,6 +454,7 @@ class ResourceManager:
 
     def schedule(self) -> None:
         self.needs_schedule = False
+        self._headroom = None
         pending = [a for a in self.sched_apps.values() if a.has_pending()]
         if not pending:
             return
@@ -468,23 +487,30 @@ class ResourceManager:
             return
         self.out = Outbox()
         pipe = self.redis.pipeline(transaction=False)
+        # One MSET / DEL per kind of record: per-command overhead, not Redis, bounds a busy batch.
+        records: dict[str, str] = {}
+        seqs: dict[str, int] = {}
         for app_id in out.apps:
             app = self.apps.get(app_id)
             if app is not None:
-                pipe.set(keys.app(app_id), app.model_dump_json())
-                pipe.zadd(keys.apps(), {app_id: app.seq})
+                records[keys.app(app_id)] = app.model_dump_json()
+                seqs[app_id] = app.seq
         for node_id in out.nodes:
             node = self.nodes.get(node_id)
             if node is not None:
-                pipe.set(keys.node(node_id), node.model_dump_json())
-                pipe.sadd(keys.nodes(), node_id)
+                records[keys.node(node_id)] = node.model_dump_json()
+        gone = [keys.container(cid) for cid, c in out.containers.items() if c is None]
         for cid, container in out.containers.items():
-            if container is None:
-                pipe.delete(keys.container(cid))
-                pipe.srem(keys.containers(), cid)
-            else:
-                pipe.set(keys.container(cid), container.model_dump_json())
-                pipe.sadd(keys.containers(), cid)
+            if container is not None:
+                records[keys.container(cid)] = container.model_dump_json()
+        if records:
+            pipe.mset(records)
+        if seqs:
+            pipe.zadd(keys.apps(), seqs)
+        if out.nodes:
+            pipe.sadd(keys.nodes(), *out.nodes)
+        if gone:
+            pipe.delete(*gone)
         for app_id, node_ids in out.log_nodes:
             pipe.sadd(keys.app_log_nodes(app_id), *node_ids)
             pipe.expire(keys.app_log_nodes(app_id), keys.LOG_RETAIN_S)

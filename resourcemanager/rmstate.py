@@ -26,9 +26,10 @@ class RMAttempt(BaseModel):
     last_heartbeat_ms: int = 0
     response_id: int = 0
     final_status: FinalApplicationStatus = FinalApplicationStatus.UNDEFINED
-    # Containers allocated since the AM's last allocate, and statuses of completed ones.
-    new_containers: list[Container] = Field(default_factory=list)
-    completed: list[ContainerStatus] = Field(default_factory=list)
+    # Containers allocated since the AM's last allocate, and statuses of completed ones. Not stored:
+    # after an RM restart the AM resyncs, as with YARN; storing them made every batch rewrite them.
+    new_containers: list[Container] = Field(default_factory=list, exclude=True)
+    completed: list[ContainerStatus] = Field(default_factory=list, exclude=True)
     asks: list[ResourceRequest] = Field(default_factory=list)
     exit_status: int | None = None
 
@@ -53,7 +54,7 @@ class RMApp(BaseModel):
     memory_seconds: int = 0
     vcore_seconds: int = 0
     # Nodes that ran any of its containers: they aggregate its logs when it ends.
-    nodes_used: list[str] = Field(default_factory=list)
+    nodes_used: set[str] = Field(default_factory=set)
 
     @property
     def current(self) -> RMAttempt | None:
@@ -82,4 +83,5 @@ class RMNode(BaseModel):
     last_heartbeat_ms: int = 0
     health_report: str = ""
     version: str = ""
-    containers: list[str] = Field(default_factory=list)
+    # Rebuilt from the live container records at recovery, so not stored with the node.
+    containers: list[str] = Field(default_factory=list, exclude=True)

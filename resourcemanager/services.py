@@ -174,14 +174,10 @@ def allocate(rm: ResourceManager, app: RMApp, attempt: RMAttempt, msg: Allocate)
     attempt.response_id += 1
     if allocated or completed or normalized:
         rm.out.apps.add(app.app_id)
-    cluster = rm.scheduler.cluster_resource(list(rm.sched_nodes.values()))
-    used = sum((n.used.memory for n in rm.sched_nodes.values() if n.schedulable), 0)
-    used_v = sum((n.used.vcores for n in rm.sched_nodes.values() if n.schedulable), 0)
-    avail = cluster.model_copy(update={"memory": cluster.memory - used, "vcores": cluster.vcores - used_v})
+    avail, num_nodes = rm.headroom()
     return AllocateResponse(response_id=attempt.response_id, allocated_containers=allocated,
                             completed_container_statuses=completed, available_resources=avail,
-                            num_cluster_nodes=sum(1 for n in rm.nodes.values() if n.state in ACTIVE_STATES),
-                            pending_reason=app.pending_reason)
+                            num_cluster_nodes=num_nodes, pending_reason=app.pending_reason)
 
 
 def finish(rm: ResourceManager, app: RMApp, attempt: RMAttempt, msg: FinishApplicationMaster) -> Msg:

@@ -119,16 +119,19 @@ class Scheduler:
                local: list[ResourceRequest] | None) -> SchedulerNode | None:
         if not nodes:
             return None
+        mem, vc = cap.memory, cap.vcores
         if local:
             wanted = {r.resource_name for r in local}
             for n in nodes:
-                if n.node_id in wanted and cap.fits_in(n.free):
+                if n.node_id in wanted and mem <= n.capability.memory - n.used.memory \
+                        and vc <= n.capability.vcores - n.used.vcores:
                     return n
         count = len(nodes)
         start = self._cursor % count
+        # Plain int comparisons: this loop visits up to every node per container placed.
         for i in range(count):
             n = nodes[(start + i) % count]
-            if cap.fits_in(n.free):
+            if mem <= n.capability.memory - n.used.memory and vc <= n.capability.vcores - n.used.vcores:
                 self._cursor = start + i + 1
                 return n
         return None
