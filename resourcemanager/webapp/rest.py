@@ -180,6 +180,8 @@ def create_app(rm: ResourceManager) -> FastAPI:
 
     @app.put(BASE + "/apps/{app_id}/state")
     async def put_state(app_id: str, request: Request) -> JSONResponse:
+        with rm.lock:
+            rm.get_app(app_id)
         body = await _json_body(request)
         target = body.get("state") if isinstance(body, dict) else None
         if not isinstance(target, str):
@@ -188,7 +190,6 @@ def create_app(rm: ResourceManager) -> FastAPI:
             raise BadRequestError(f"Invalid application-state {target} specified")
         if target.upper() != "KILLED":
             raise BadRequestError("Only 'KILLED' is allowed as a target state.")
-        rm.get_app(app_id)
         diag = body.get("diagnostics") if isinstance(body.get("diagnostics"), str) else ""
         app = rm.kill(app_id, diag or f"Application {app_id} was killed by user {_user(request)}")
         final = app.state in (YarnApplicationState.KILLED, YarnApplicationState.FINISHED,

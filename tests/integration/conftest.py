@@ -1,0 +1,88 @@
+"""Integration fixtures: a real ResourceManager process (and NodeManagers) on a test's own Redis db."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from typing import Any
+
+import httpx
+import pytest
+
+from tests.conftest import Processes, free_port
+
+# Short expiries so liveness tests take seconds, not YARN's ten minutes.
+FAST_CONF = [
+    "-D", "yarn.nm.liveness-monitor.expiry-interval-ms=3000",
+    "-D", "yarn.am.liveness-monitor.expiry-interval-ms=20000",
+    "-D", "yarn.scheduler.minimum-allocation-mb=128",
+]
+
+
+def wait_for(what: str, check: Callable[[], Any], timeout: float = 20.0, interval: float = 0.1) -> Any:
+    deadline = time.monotonic() + timeout
+    last: Any = None
+    while time.monotonic() < deadline:
+        try:
+            last = check()
+        except (httpx.HTTPError, KeyError, ValueError) as e:
+            last = e
+        if last and not isinstance(last, Exception):
+            return last
+        time.sleep(interval)
+    raise AssertionError(f"timed out waiting for {what}; last seen: {last!r}")
+
+
+@dataclass
+class Cluster:
+    redis_url: str
+    rm_url: str
+    processes: Processes
+    nodes: list[str] = field(default_factory=list)
+
+    def get(self, path: str, **params: Any) -> Any:
+        r = httpx.get(f"{self.rm_url}/ws/v1/cluster{path}", params=params, timeout=10)
+        r.raise_for_status()
+        return r.json()
+
+    def app(self, app_id: str) -> dict[str, Any]:
+        report: dict[str, Any] = self.get(f"/apps/{app_id}")["app"]
+        return report
+
+    def wait_app_state(self, app_id: str, *states: str, timeout: float = 30.0) -> dict[str, Any]:
+        return dict(wait_for(f"{app_id} in {states}",
+                             lambda: (a := self.app(app_id))["state"] in states and a, timeout))
+
+    def start_nm(self, name: str, memory_mb: int = 4096, vcores: int = 4) -> None:
+        self.processes.start(name, ["-m", "nodemanager", "--redis-url", self.redis_url, "--port", "0",
+                                    "--memory-mb", str(memory_mb), "--vcores", str(vcores), *FAST_CONF])
+        self.nodes.append(name)
+
+    def running_nodes(self) -> list[dict[str, Any]]:
+        nodes = self.get("/nodes", states="RUNNING")["nodes"]
+        return list(nodes["node"]) if nodes else []
+
+
+def start_rm(processes: Processes, redis_url: str, extra: list[str] | None = None) -> str:
+    port = free_port()
+    processes.start("rm", ["-m", "resourcemanager", "--redis-url", redis_url, "--port", str(port),
+                           "--host", "127.0.0.1", *FAST_CONF, *(extra or [])])
+    url = f"http://127.0.0.1:{port}"
+    wait_for("the ResourceManager", lambda: httpx.get(f"{url}/health", timeout=1).status_code == 200)
+    return url
+
+
+@pytest.fixture
+def rm_only(redis_url: str, processes: Processes) -> Iterator[Cluster]:
+    yield Cluster(redis_url, start_rm(processes, redis_url), processes)
+
+
+@pytest.fixture
+def cluster(redis_url: str, processes: Processes) -> Iterator[Cluster]:
+    """A real RM and two real NMs (4 GB, 4 vcores each) on the test's own Redis database."""
+    c = Cluster(redis_url, start_rm(processes, redis_url), processes)
+    c.start_nm("nm1")
+    c.start_nm("nm2")
+    wait_for("2 running NodeManagers", lambda: len(c.running_nodes()) == 2)
+    yield c
