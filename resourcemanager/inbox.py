@@ -23,8 +23,8 @@ log = logging.getLogger("resourcemanager")
 POLL_S = 0.05
 # Liveness is checked every 200 ms: well under any expiry interval, cheap with a few nodes.
 LIVENESS_EVERY_MS = 200
-# One batch takes at most this many messages, so a flood cannot starve REST handlers of the lock.
-BATCH = 2000
+# One batch takes at most this many messages: a bigger batch delays every reply in it.
+BATCH = 500
 # The alive key outlives a few missed beats; /health and `--check` read it.
 ALIVE_TTL_S = 5
 
@@ -53,6 +53,9 @@ class InboxLoop(threading.Thread):
             with self.rm.lock:
                 for raw in batch:
                     self._apply(raw)
+                # Answer the AMs before scheduling: a reply only hands out containers granted (and
+                # stored) in earlier passes, so it need not wait for this pass and its writes.
+                self.rm.flush_replies()
                 now = now_ms()
                 if now - last_liveness >= LIVENESS_EVERY_MS:
                     self.rm.check_liveness(now)

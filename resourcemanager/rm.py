@@ -481,6 +481,16 @@ class ResourceManager:
 
     # ---- persistence --------------------------------------------------------------------
 
+    def flush_replies(self) -> None:
+        if not self.out.replies:
+            return
+        replies, self.out.replies = self.out.replies, []
+        pipe = self.redis.pipeline(transaction=False)
+        for key, payload in replies:
+            pipe.rpush(key, payload)
+            pipe.expire(key, keys.REPLY_TTL_S)
+        pipe.execute()
+
     def flush(self) -> None:
         out = self.out
         if not (out.apps or out.nodes or out.containers or out.messages or out.replies or out.log_nodes):
