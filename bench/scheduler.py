@@ -232,7 +232,9 @@ def main() -> int:
             if p_ is not None and p_.poll() is None:
                 os.killpg(p_.pid, signal.SIGTERM)
                 p_.wait(10)
-        print(open(os.path.join(tmp, "rm.log")).read()[-3000:]) if os.environ.get("SHOWLOG") else None; shutil.rmtree(tmp, ignore_errors=True)
+        if os.environ.get("SHOWLOG"):
+            print(open(os.path.join(tmp, "rm.log")).read()[-3000:])
+        shutil.rmtree(tmp, ignore_errors=True)
 
 
 if __name__ == "__main__":
