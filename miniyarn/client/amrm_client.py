@@ -137,9 +137,16 @@ class AMRMClient:
         return reply
 
     def _matched(self, c: Container) -> None:
-        """Mirror the RM's decrement of the rows a granted container satisfied."""
+        """Mirror the RM's decrement of the rows a granted container satisfied. The grant may be
+        bigger than the ask (normalized up to the minimum allocation): match the closest ask."""
+        fitting = [k for k, row in self.table.items()
+                   if k[0] == c.priority and k[1] == ANY and row.num_containers > 0
+                   and k[2] <= c.resource.memory and k[3] <= c.resource.vcores]
+        if not fitting:
+            return
+        best = max(fitting, key=lambda k: (k[2], k[3]))
         for name in (ANY, c.node_id):
-            row = self.table.get((c.priority, name, c.resource.memory, c.resource.vcores))
+            row = self.table.get((best[0], name, best[2], best[3]))
             if row is not None and row.num_containers > 0:
                 row.num_containers -= 1
 
