@@ -1,0 +1,74 @@
+"""The command loop: takes NMCommands off this node's Redis list with BLMOVE into a processing list
+(reliable hand-off: a crash mid-command leaves it there, handled again on the next start) and hands
+each to the NodeManager.
+
+Why not a per-NM rq queue: rq's worker forks a process per job, but the container manager must own
+every container's Popen handle (to wait for, signal and measure it) inside the NM process itself.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from collections.abc import Callable
+from typing import cast
+
+import redis
+from pydantic import ValidationError
+
+from miniyarn import keys
+from miniyarn.protocol import NM_COMMAND, NMCommand
+
+log = logging.getLogger("nodemanager.CommandLoop")
+
+# BLMOVE waits this long per call, so a stop request is noticed within it.
+BLOCK_S = 1
+
+
+def parse_command(raw: bytes | str) -> NMCommand | None:
+    """An NMCommand, or None (logged) for a payload nobody can act on."""
+    try:
+        return NM_COMMAND.validate_json(raw)
+    except ValidationError as e:
+        text = raw.decode(errors="replace") if isinstance(raw, bytes) else raw
+        log.error("Dropping a malformed NodeManager command %.200s: %s", text, e.errors()[0]["msg"])
+        return None
+
+
+class CommandLoop:
+    def __init__(self, client: redis.Redis, node_id: str, handle: Callable[[NMCommand], None],
+                 stop: threading.Event) -> None:
+        self.redis = client
+        self.commands = keys.nm_commands(node_id)
+        self.processing = keys.nm_processing(node_id)
+        self.handle = handle
+        self.stop = stop
+
+    def _process(self, raw: bytes | str) -> None:
+        cmd = parse_command(raw)
+        if cmd is not None:
+            try:
+                self.handle(cmd)
+            except Exception:  # one bad command must not stop the node
+                log.exception("Command %s failed", cmd.type)
+        # Our clients hand back bytes; redis-py's stubs only name str, but LREM compares bytes exactly.
+        self.redis.lrem(self.processing, 1, cast(str, raw))
+
+    def recover(self) -> int:
+        """Handle what a previous run of this node took but did not finish."""
+        left = self.redis.lrange(self.processing, 0, -1)
+        for raw in left:
+            log.info("Recovering an unfinished command from %s", self.processing)
+            self._process(raw)
+        return len(left)
+
+    def run(self) -> None:
+        while not self.stop.is_set():
+            try:
+                raw = self.redis.blmove(self.commands, self.processing, BLOCK_S, "LEFT", "RIGHT")
+                if raw is not None:
+                    self._process(raw)
+            except redis.RedisError as e:
+                log.warning("Reading commands from %s failed (%s); retrying in 1s", self.commands, e)
+                time.sleep(1)

@@ -1,0 +1,81 @@
+"""One container as this NodeManager sees it: its grant, dirs, process, and what it will report.
+
+The NM's own states are YARN's (NEW, LOCALIZING, RUNNING, KILLING, EXITED_WITH_SUCCESS,
+EXITED_WITH_FAILURE, DONE); the RM hears the three of ContainerState (NEW, RUNNING, COMPLETE).
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from dataclasses import dataclass, field
+from enum import StrEnum
+
+from miniyarn.exit_status import ContainerExitStatus
+from miniyarn.records import ContainerStatus, Resource
+from miniyarn.states.container import ContainerState
+from nodemanager.diagnostics import stamped
+from nodemanager.executor.base import ContainerProcess
+from nodemanager.launch import ContainerPaths
+
+
+class NMContainerState(StrEnum):
+    NEW = "NEW"
+    LOCALIZING = "LOCALIZING"
+    RUNNING = "RUNNING"
+    KILLING = "KILLING"
+    EXITED_WITH_SUCCESS = "EXITED_WITH_SUCCESS"
+    EXITED_WITH_FAILURE = "EXITED_WITH_FAILURE"
+    DONE = "DONE"
+
+    def reported(self) -> ContainerState:
+        if self in (NMContainerState.NEW, NMContainerState.LOCALIZING):
+            return ContainerState.NEW
+        if self in (NMContainerState.RUNNING, NMContainerState.KILLING):
+            return ContainerState.RUNNING
+        return ContainerState.COMPLETE
+
+
+@dataclass
+class KillRequest:
+    """Why the NM is ending a container; its exit status replaces the process's own."""
+
+    exit_status: int
+    diagnostics: str
+
+
+@dataclass
+class NMContainer:
+    id: str
+    app_id: str
+    user: str
+    resource: Resource
+    paths: ContainerPaths
+    state: NMContainerState = NMContainerState.NEW
+    exit_status: int = int(ContainerExitStatus.INVALID)
+    diagnostics: list[str] = field(default_factory=list)
+    process: ContainerProcess | None = None
+    kill: KillRequest | None = None
+    completed_at: float | None = None
+    # Heartbeats that have carried this completion; it is dropped after a few so the RM gets it even
+    # if one heartbeat is lost, without the list growing forever.
+    completion_reports: int = 0
+    lock: threading.RLock = field(default_factory=threading.RLock, repr=False)
+    done: threading.Event = field(default_factory=threading.Event, repr=False)
+
+    @property
+    def is_complete(self) -> bool:
+        return self.state.reported() is ContainerState.COMPLETE
+
+    def add_diagnostic(self, text: str) -> None:
+        self.diagnostics.append(stamped(text))
+
+    def complete(self, exit_status: int, success: bool) -> None:
+        self.exit_status = exit_status
+        self.state = NMContainerState.EXITED_WITH_SUCCESS if success else NMContainerState.EXITED_WITH_FAILURE
+        self.completed_at = time.time()
+        self.done.set()
+
+    def status(self) -> ContainerStatus:
+        return ContainerStatus(container_id=self.id, state=self.state.reported(), exit_status=self.exit_status,
+                               diagnostics="".join(self.diagnostics))

@@ -1,0 +1,302 @@
+"""The container manager (YARN's ContainerManagerImpl + ContainerLaunch): checks a start against the
+grant the RM stored, localizes, writes launch_container.sh, launches through the executor, waits,
+and turns the exit into the status the RM hears. Stops and kills go through here too.
+
+Each container has one thread from start to exit, so a slow localization never holds up the
+command loop, and the thread that owns the process handle is the one that reaps it.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import shutil
+import signal
+import threading
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+import redis
+from pydantic import ValidationError
+
+from miniyarn import keys
+from miniyarn.exit_status import ContainerExitStatus
+from miniyarn.ids import InvalidIdError, app_id_of
+from miniyarn.protocol import StartContainer, StopContainer
+from miniyarn.records import Container, ContainerStatus
+from nodemanager import diagnostics as diag
+from nodemanager.container import KillRequest, NMContainer, NMContainerState
+from nodemanager.context import NMContext
+from nodemanager.executor import ContainerExecutor, LaunchSpec
+from nodemanager.launch import ContainerPaths, NodeFacts, command_line, container_env, launch_script
+from nodemanager.localizer import LocalizationError, localize_all
+
+log = logging.getLogger("nodemanager.ContainerManager")
+
+# YARN's yarn.nodemanager.sleep-delay-before-sigkill.ms: time to let a container end on SIGTERM.
+SIGKILL_DELAY_S = 0.25
+# Heartbeats that repeat a completion: one lost RPUSH (or an RM restart mid-batch) must not lose it.
+COMPLETION_REPORTS = 5
+# YARN's yarn.nodemanager.duration-to-track-stopped-containers: how long REST still lists a
+# finished container whose application has not ended.
+TRACK_STOPPED_S = 600
+
+
+class ContainerManager:
+    def __init__(self, ctx: NMContext, client: redis.Redis, executor: ContainerExecutor,
+                 on_complete: Callable[[], None]) -> None:
+        self.ctx = ctx
+        self.redis = client
+        self.executor = executor
+        self.on_complete = on_complete
+        self.containers: dict[str, NMContainer] = {}
+        self.finished_apps: set[str] = set()
+        self.lock = threading.Lock()
+        self.threads: dict[str, threading.Thread] = {}
+
+    # ---- commands ------------------------------------------------------------------------
+
+    def start(self, cmd: StartContainer) -> None:
+        cid = cmd.container.id
+        with self.lock:
+            if cid in self.containers:
+                log.warning("Container %s already is running on this node!! Ignoring the start.", cid)
+                return
+            app_id = _app_of(cid)
+            user = cmd.user or self.ctx.nm_user
+            paths = ContainerPaths.of(self.ctx.local_dirs, self.ctx.log_dirs, user, app_id, cid)
+            c = NMContainer(id=cid, app_id=app_id, user=user, resource=cmd.container.resource, paths=paths)
+            self.containers[cid] = c
+        reason = self._check_grant(cmd)
+        if reason is not None:
+            log.warning("Refusing to start %s: %s", cid, reason)
+            with c.lock:
+                c.add_diagnostic(diag.invalid_grant(cid, self.ctx.node_id, reason))
+                c.complete(int(ContainerExitStatus.INVALID), success=False)
+            self.on_complete()
+            return
+        log.info("Start request for %s by %s, user %s, resource %s", cid, cmd.requested_by or "unknown",
+                 user, c.resource)
+        t = threading.Thread(target=self._run, args=(c, cmd), name=f"ContainersLauncher {cid}", daemon=True)
+        self.threads[cid] = t
+        t.start()
+
+    def _check_grant(self, cmd: StartContainer) -> str | None:
+        """None if the RM granted this container to this node, else why not. The grant in Redis, not
+        the command, fixes the resource (an NM checks a container token the same way)."""
+        cid = cmd.container.id
+        raw = self.redis.get(keys.container(cid))
+        if raw is None:
+            return (f"No grant for container {cid} in Redis (never allocated by the ResourceManager, "
+                    "or already completed).")
+        try:
+            grant = Container.model_validate_json(raw)
+        except ValidationError as e:
+            return f"The grant for {cid} is not a Container record: {e.errors()[0]['msg']}"
+        if grant.node_id != self.ctx.node_id:
+            return f"Container {cid} was granted on node {grant.node_id}, not on this node {self.ctx.node_id}."
+        self.containers[cid].resource = grant.resource
+        return None
+
+    def stop(self, cmd: StopContainer) -> None:
+        c = self.containers.get(cmd.container_id)
+        if c is None:
+            # Never started here (refused, or the start is still behind us in no queue): report it
+            # complete so whoever asked hears an answer, and refuse a late start of it.
+            log.info("Stop request for %s, which is not on this node; reporting it complete", cmd.container_id)
+            app_id = _app_of(cmd.container_id)
+            paths = ContainerPaths.of(self.ctx.local_dirs, self.ctx.log_dirs, self.ctx.nm_user, app_id,
+                                      cmd.container_id)
+            c = NMContainer(id=cmd.container_id, app_id=app_id, user=self.ctx.nm_user,
+                            resource=self.ctx.capability.times(0), paths=paths)
+            if cmd.diagnostics:
+                c.add_diagnostic(cmd.diagnostics + "\n")
+            c.add_diagnostic(f"Container {cmd.container_id} was not running on {self.ctx.node_id}.\n")
+            c.complete(cmd.exit_status, success=False)
+            with self.lock:
+                self.containers.setdefault(cmd.container_id, c)
+            self.on_complete()
+            return
+        log.info("Stopping container %s (exit status %d)", c.id, cmd.exit_status)
+        self.kill(c, cmd.exit_status, cmd.diagnostics)
+
+    def kill(self, c: NMContainer, exit_status: int, diagnostics: str) -> None:
+        """End `c` (SIGTERM, then SIGKILL after YARN's delay); it reports `exit_status`."""
+        with c.lock:
+            if c.is_complete or c.kill is not None:
+                return
+            c.kill = KillRequest(exit_status, diagnostics)
+            if c.state is not NMContainerState.RUNNING or c.process is None:
+                return  # the launcher thread sees the request before it launches
+            c.state = NMContainerState.KILLING
+            proc = c.process
+        proc.signal(signal.SIGTERM)
+        timer = threading.Timer(SIGKILL_DELAY_S, proc.signal, args=(signal.SIGKILL,))
+        timer.daemon = True
+        timer.start()
+
+    def containers_of(self, app_id: str) -> list[NMContainer]:
+        with self.lock:
+            return [c for c in self.containers.values() if c.app_id == app_id]
+
+    def application_finished(self, app_id: str, wait_s: float = 3.0) -> list[NMContainer]:
+        """Kill what is left of `app_id` and wait for it; returns its containers."""
+        with self.lock:
+            self.finished_apps.add(app_id)
+        mine = self.containers_of(app_id)
+        for c in mine:
+            self.kill(c, int(ContainerExitStatus.KILLED_AFTER_APP_COMPLETION),
+                      "Container killed on application-finish event.")
+        deadline = time.monotonic() + wait_s
+        for c in mine:
+            c.done.wait(max(0.0, deadline - time.monotonic()))
+        return mine
+
+    def stop_all(self, exit_status: int, diagnostics: str, wait_s: float = 3.0) -> None:
+        with self.lock:
+            live = [c for c in self.containers.values() if not c.is_complete]
+        for c in live:
+            self.kill(c, exit_status, diagnostics)
+        deadline = time.monotonic() + wait_s
+        for c in live:
+            c.done.wait(max(0.0, deadline - time.monotonic()))
+
+    # ---- the container's own thread ------------------------------------------------------
+
+    def _run(self, c: NMContainer, cmd: StartContainer) -> None:
+        try:
+            self._launch_and_wait(c, cmd)
+        except Exception as e:  # a bug here must still end the container visibly
+            log.exception("Container %s failed in the NodeManager", c.id)
+            with c.lock:
+                if not c.is_complete:
+                    c.add_diagnostic(f"NodeManager error while running the container: {e!r}\n")
+                    c.complete(int(ContainerExitStatus.INVALID), success=False)
+        self.on_complete()
+
+    def _killed_before_launch(self, c: NMContainer) -> bool:
+        if c.kill is None:
+            return False
+        if c.kill.diagnostics:
+            c.add_diagnostic(c.kill.diagnostics + "\n")
+        c.add_diagnostic("Container killed before it was launched.\n")
+        c.complete(c.kill.exit_status, success=False)
+        return True
+
+    def _launch_and_wait(self, c: NMContainer, cmd: StartContainer) -> None:
+        with c.lock:
+            if self._killed_before_launch(c):
+                return
+            c.state = NMContainerState.LOCALIZING
+        paths = c.paths
+        for d in (paths.work_dir / "tmp", paths.log_dir):
+            d.mkdir(parents=True, exist_ok=True)
+        try:
+            localize_all(self.redis, cmd.launch_context.local_resources, paths.work_dir)
+        except LocalizationError as e:
+            log.warning("Failed to localize %s for %s: %s", e.url, c.id, e)
+            with c.lock:
+                c.add_diagnostic(diag.localization_failed(c.id, e.name, e.url, str(e)))
+                c.complete(int(ContainerExitStatus.INVALID), success=False)
+            return
+        node = NodeFacts(host=self.ctx.host, port=self.ctx.port, redis_url=self.ctx.redis_url,
+                         python=self.ctx.python)
+        env = container_env(c.id, c.app_id, c.user, os.environ.get("HOME", str(paths.work_dir)), paths, node,
+                            cmd.launch_context.environment, os.environ)
+        script = paths.work_dir / "launch_container.sh"
+        script.write_text(launch_script(env, command_line(cmd.launch_context.commands, str(paths.log_dir))))
+        script.chmod(0o700)
+        spec = LaunchSpec(container_id=c.id, app_id=c.app_id, user=c.user, work_dir=paths.work_dir,
+                          log_dir=paths.log_dir, script=script, env=env.nm, resource=c.resource)
+        with c.lock:
+            if self._killed_before_launch(c):
+                return
+            try:
+                c.process = self.executor.launch(spec)
+            except OSError as e:
+                c.add_diagnostic(f"Exception from container-launch.\nContainer id: {c.id}\n"
+                                 f"Exception message: {e}\n")
+                c.complete(int(ContainerExitStatus.INVALID), success=False)
+                return
+            c.state = NMContainerState.RUNNING
+            proc = c.process
+        log.info("Container %s transitioned from SCHEDULED to RUNNING (pid %d)", c.id, proc.pid)
+        code = proc.wait()
+        proc.cleanup()
+        with c.lock:
+            if c.kill is not None:
+                if c.kill.diagnostics:
+                    c.add_diagnostic(c.kill.diagnostics + ("" if c.kill.diagnostics.endswith("\n") else "\n"))
+                for text in diag.killed_on_request(code):
+                    c.add_diagnostic(text)
+                c.complete(c.kill.exit_status, success=False)
+            elif code == 0:
+                c.complete(int(ContainerExitStatus.SUCCESS), success=True)
+            else:
+                c.add_diagnostic(diag.launch_failed(c.id, code, _tail(paths.log_dir / "stderr")))
+                c.complete(code, success=False)
+        log.info("Container %s exited with exit status %d; state %s", c.id, c.exit_status, c.state.value)
+
+    # ---- what the heartbeat and REST see -------------------------------------------------
+
+    def heartbeat_statuses(self) -> list[ContainerStatus]:
+        """Live containers, and each completion for its first COMPLETION_REPORTS heartbeats."""
+        out: list[ContainerStatus] = []
+        with self.lock:
+            for c in self.containers.values():
+                with c.lock:
+                    if c.is_complete:
+                        if c.completion_reports >= COMPLETION_REPORTS:
+                            continue
+                    out.append(c.status())
+        return out
+
+    def heartbeat_sent(self, statuses: list[ContainerStatus]) -> None:
+        now = time.time()
+        with self.lock:
+            for s in statuses:
+                c = self.containers.get(s.container_id)
+                if c is not None and c.is_complete:
+                    c.completion_reports += 1
+            # Forget completed containers once reported, when their app ended or long after.
+            for cid, c in list(self.containers.items()):
+                if c.is_complete and c.completion_reports >= COMPLETION_REPORTS and (
+                        c.app_id in self.finished_apps or now - (c.completed_at or now) > TRACK_STOPPED_S):
+                    del self.containers[cid]
+                    self.threads.pop(cid, None)
+
+    def snapshot(self) -> list[NMContainer]:
+        with self.lock:
+            return list(self.containers.values())
+
+    def get(self, cid: str) -> NMContainer | None:
+        with self.lock:
+            return self.containers.get(cid)
+
+    def delete_app_dirs(self, app_id: str) -> None:
+        """Remove an ended app's work dirs (every user's) and its local log dirs."""
+        for local in self.ctx.local_dirs:
+            for app_dir in (local / "usercache").glob(f"*/appcache/{app_id}"):
+                shutil.rmtree(app_dir, ignore_errors=True)
+        for log_dir in self.ctx.log_dirs:
+            shutil.rmtree(log_dir / app_id, ignore_errors=True)
+
+
+def _app_of(container_id: str) -> str:
+    try:
+        return app_id_of(container_id)
+    except InvalidIdError:
+        # Still tracked (and refused by the grant check), under an app id no real app has.
+        return "application_0_0000"
+
+
+def _tail(path: Path, n: int = diag.STDERR_TAIL_BYTES) -> str:
+    try:
+        with open(path, "rb") as f:
+            f.seek(0, os.SEEK_END)
+            size = f.tell()
+            f.seek(max(0, size - n))
+            return f.read().decode(errors="replace")
+    except OSError:
+        return ""

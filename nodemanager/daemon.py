@@ -1,0 +1,123 @@
+"""The NodeManager daemon: wires the container manager, executor, heartbeats, memory monitor,
+command loop and web server around one NMContext, and runs until SIGTERM/SIGINT.
+
+On shutdown it kills every container (exit status ABORTED, -100, as YARN reports containers of a
+node that goes away), uploads the logs it holds, sends a last heartbeat and NodeShutdown, exits 0.
+"""
+
+from __future__ import annotations
+
+import logging
+import shutil
+import signal
+import threading
+from http.server import ThreadingHTTPServer
+from pathlib import Path
+from types import FrameType
+
+import redis
+
+from miniyarn import keys
+from miniyarn.exit_status import ContainerExitStatus
+from miniyarn.protocol import ApplicationFinished, NMCommand, StartContainer, StopContainer
+from nodemanager.commands import CommandLoop
+from nodemanager.container_manager import ContainerManager
+from nodemanager.context import NMContext
+from nodemanager.executor import ContainerExecutor
+from nodemanager.heartbeat import NodeStatusUpdater
+from nodemanager.logs import aggregation
+from nodemanager.monitor import ContainersMonitor
+from nodemanager.web import NodeWebApp, serve
+
+log = logging.getLogger("nodemanager.NodeManager")
+
+ADDRESS_FILE = "nodemanager.address"  # in the first local dir, for `--check` when --port was 0
+
+
+class NodeManager:
+    def __init__(self, ctx: NMContext, client: redis.Redis, executor: ContainerExecutor,
+                 server: ThreadingHTTPServer, owned_root: Path | None = None) -> None:
+        self.ctx = ctx
+        self.redis = client
+        self.server = server
+        self.owned_root = owned_root  # a temp dir we made for default dirs, removed on exit
+        self.stop = threading.Event()
+        self.heartbeat: NodeStatusUpdater | None = None
+        self.manager = ContainerManager(ctx, client, executor, on_complete=self._container_completed)
+        self.heartbeat = NodeStatusUpdater(ctx, client, self.manager, self.stop)
+        self.monitor = ContainersMonitor(ctx, self.manager, self.stop)
+        self.commands = CommandLoop(client, ctx.node_id, self.handle, self.stop)
+        self.web = NodeWebApp(ctx, self.manager, lambda: self.heartbeat.last_sent_ms if self.heartbeat else 0,
+                              self.monitor.rss.get)
+
+    def _container_completed(self) -> None:
+        if self.heartbeat is not None:
+            self.heartbeat.trigger()
+
+    def handle(self, cmd: NMCommand) -> None:
+        if isinstance(cmd, StartContainer):
+            self.manager.start(cmd)
+        elif isinstance(cmd, StopContainer):
+            self.manager.stop(cmd)
+        elif isinstance(cmd, ApplicationFinished):
+            self.application_finished(cmd.application_id)
+
+    def application_finished(self, app_id: str) -> None:
+        log.info("Application %s transitioned from RUNNING to APPLICATION_RESOURCES_CLEANINGUP", app_id)
+        self.manager.application_finished(app_id)
+        if self.ctx.conf.get_bool("yarn.log-aggregation-enable", True):
+            aggregation.aggregate(self.redis, app_id, self.ctx.node_id, self.ctx.log_dirs)
+            self.manager.delete_app_dirs(app_id)
+        else:
+            self.redis.srem(keys.app_log_nodes(app_id), self.ctx.node_id)
+            for local in self.ctx.local_dirs:
+                for app_dir in (local / "usercache").glob(f"*/appcache/{app_id}"):
+                    shutil.rmtree(app_dir, ignore_errors=True)
+        log.info("Application %s transitioned from APPLICATION_RESOURCES_CLEANINGUP to FINISHED", app_id)
+
+    def _on_signal(self, signum: int, _frame: FrameType | None) -> None:
+        log.info("RECEIVED SIGNAL %d: SIG%s", signum, signal.Signals(signum).name.removeprefix("SIG"))
+        self.stop.set()
+        if self.heartbeat is not None:
+            self.heartbeat.trigger()  # wakes its thread, which sees the stop and ends
+
+    def run(self) -> int:
+        signal.signal(signal.SIGTERM, self._on_signal)
+        signal.signal(signal.SIGINT, self._on_signal)
+        (self.ctx.local_dirs[0] / ADDRESS_FILE).write_text(self.ctx.http_address + "\n")
+        serve(self.server, self.web)
+        assert self.heartbeat is not None
+        self.heartbeat.send_once()  # register before taking commands, so the RM knows us first
+        recovered = self.commands.recover()
+        if recovered:
+            log.info("Handled %d commands left unfinished by a previous run", recovered)
+        threads = [threading.Thread(target=t, name=n, daemon=True) for t, n in (
+            (self.heartbeat.run, "NodeStatusUpdater"), (self.monitor.run, "ContainersMonitor"),
+            (self.commands.run, "CommandLoop"))]
+        for t in threads:
+            t.start()
+        print(f"NodeManager {self.ctx.node_id} started, http://{self.ctx.http_address}, {self.ctx.capability}",
+              flush=True)
+        while not self.stop.wait(0.5):
+            pass
+        self.shutdown(threads)
+        return 0
+
+    def shutdown(self, threads: list[threading.Thread]) -> None:
+        log.info("Stopping NodeManager %s", self.ctx.node_id)
+        for t in threads:
+            t.join(timeout=2)  # the command loop finishes the command in hand first
+        self.manager.stop_all(int(ContainerExitStatus.ABORTED),
+                              f"Container killed: NodeManager {self.ctx.node_id} is shutting down.")
+        for app_id in sorted({c.app_id for c in self.manager.snapshot()}):
+            try:
+                aggregation.aggregate(self.redis, app_id, self.ctx.node_id, self.ctx.log_dirs)
+            except redis.RedisError as e:
+                log.warning("Could not upload logs of %s: %s", app_id, e)
+        assert self.heartbeat is not None
+        self.heartbeat.shutdown()
+        self.server.shutdown()
+        self.server.server_close()
+        if self.owned_root is not None:
+            shutil.rmtree(self.owned_root, ignore_errors=True)
+        log.info("NodeManager %s stopped", self.ctx.node_id)

@@ -1,0 +1,80 @@
+"""The executor interface: how the container manager starts a container and, later, signals,
+watches and measures it — without knowing whether it is a child process or a Docker container.
+
+>>> from nodemanager.executor import create_executor
+>>> create_executor("process").name
+'process'
+"""
+
+from __future__ import annotations
+
+import abc
+from dataclasses import dataclass
+from pathlib import Path
+
+from miniyarn.records import Resource
+from nodemanager.diagnostics import ProcessRow
+
+
+@dataclass(frozen=True)
+class LaunchSpec:
+    """Everything an executor needs: the script to run (launch_container.sh, which exports the
+    environment itself), where, for whom, and within what limits. `env` repeats the NM-owned
+    variables so an executor can set them on the process too."""
+
+    container_id: str
+    app_id: str
+    user: str
+    work_dir: Path
+    log_dir: Path
+    script: Path
+    env: dict[str, str]
+    resource: Resource
+
+
+@dataclass(frozen=True)
+class Usage:
+    """A container's memory right now, summed over its process tree."""
+
+    rss_bytes: int
+    vmem_bytes: int
+    rows: tuple[ProcessRow, ...] = ()
+
+
+class ContainerProcess(abc.ABC):
+    """A launched container. `wait` blocks in the container's own thread; the rest may be called
+    from any thread."""
+
+    @property
+    @abc.abstractmethod
+    def pid(self) -> int:
+        """The container's root process id as the NM sees it (for diagnostics)."""
+
+    @abc.abstractmethod
+    def wait(self) -> int:
+        """Block until it exits; the exit code as a shell reports it (128+N when killed by signal N)."""
+
+    @abc.abstractmethod
+    def signal(self, sig: int) -> None:
+        """Deliver `sig` to every process of the container; no error if it is already gone."""
+
+    @abc.abstractmethod
+    def alive(self) -> bool: ...
+
+    @abc.abstractmethod
+    def usage(self) -> Usage | None:
+        """Memory in use, or None if it cannot be measured (gone, or measured elsewhere)."""
+
+    @abc.abstractmethod
+    def cleanup(self) -> None:
+        """After the root exits: end whatever it left behind."""
+
+
+class ContainerExecutor(abc.ABC):
+    name: str = ""
+    # Whether the NM's memory monitor must enforce limits (a Docker executor leaves it to the engine).
+    monitored: bool = True
+
+    @abc.abstractmethod
+    def launch(self, spec: LaunchSpec) -> ContainerProcess:
+        """Start the container; raises OSError when it cannot be started at all."""
