@@ -1,0 +1,98 @@
+"""YarnClient: what a submitter needs from the RM, over its REST API (YARN's own client speaks
+protobuf RPC; our RM speaks only HTTP to the outside, so a client needs just the RM's URL)."""
+
+from __future__ import annotations
+
+import hashlib
+from typing import Any
+
+import httpx
+
+from miniyarn.records import LocalResource
+
+
+class YarnClientError(Exception):
+    """A refusal from the RM (its RemoteException message) or an RM that does not answer."""
+
+
+class YarnClient:
+    def __init__(self, address: str, timeout_s: float = 10.0) -> None:
+        self.address = address.rstrip("/")
+        self._http = httpx.Client(base_url=self.address, timeout=timeout_s)
+
+    def close(self) -> None:
+        self._http.close()
+
+    def __enter__(self) -> YarnClient:
+        return self
+
+    def __exit__(self, *_: object) -> None:
+        self.close()
+
+    def _call(self, method: str, path: str, **kwargs: Any) -> httpx.Response:
+        try:
+            resp = self._http.request(method, path, **kwargs)
+        except httpx.HTTPError as e:
+            raise YarnClientError(f"Cannot reach the ResourceManager at {self.address} ({e}); "
+                                  "is it running? Set --rm-address or MINIYARN_RM_ADDRESS") from None
+        if resp.status_code >= 400:
+            raise YarnClientError(remote_message(resp))
+        return resp
+
+    def cluster_info(self) -> dict[str, Any]:
+        return dict(self._call("GET", "/ws/v1/cluster/info").json()["clusterInfo"])
+
+    def stage_file(self, data: bytes, name: str = "") -> LocalResource:
+        """Puts bytes where every NM can localize them (YARN stages into HDFS)."""
+        digest = hashlib.sha256(data).hexdigest()
+        body = self._call("PUT", f"/ws/v1/cluster/staging/{digest}", content=data).json()
+        return LocalResource(resource=str(body["resource"]), size=int(body["size"]))
+
+    def new_application(self) -> dict[str, Any]:
+        return dict(self._call("POST", "/ws/v1/cluster/apps/new-application").json())
+
+    def submit_application(self, body: dict[str, Any], user: str | None = None) -> None:
+        params = {"user.name": user} if user else None
+        self._call("POST", "/ws/v1/cluster/apps", json=body, params=params)
+
+    def get_application(self, app_id: str) -> dict[str, Any]:
+        return dict(self._call("GET", f"/ws/v1/cluster/apps/{app_id}").json()["app"])
+
+    def get_attempts(self, app_id: str) -> list[dict[str, Any]]:
+        body = self._call("GET", f"/ws/v1/cluster/apps/{app_id}/appattempts").json()
+        return list((body.get("appAttempts") or {}).get("appAttempt") or [])
+
+    def list_applications(self, states: list[str] | None = None, types: list[str] | None = None,
+                          queue: str | None = None) -> list[dict[str, Any]]:
+        params: dict[str, str] = {}
+        if states:
+            params["states"] = ",".join(states)
+        if types:
+            params["applicationTypes"] = ",".join(types)
+        if queue:
+            params["queue"] = queue
+        body = self._call("GET", "/ws/v1/cluster/apps", params=params).json()
+        return list((body.get("apps") or {}).get("app") or [])
+
+    def kill_application(self, app_id: str, diagnostics: str = "") -> str:
+        body: dict[str, str] = {"state": "KILLED"}
+        if diagnostics:
+            body["diagnostics"] = diagnostics
+        return str(self._call("PUT", f"/ws/v1/cluster/apps/{app_id}/state", json=body).json()["state"])
+
+    def list_nodes(self, states: list[str] | None = None) -> list[dict[str, Any]]:
+        params = {"states": ",".join(states)} if states else None
+        body = self._call("GET", "/ws/v1/cluster/nodes", params=params).json()
+        return list((body.get("nodes") or {}).get("node") or [])
+
+    def scheduler(self) -> dict[str, Any]:
+        return dict(self._call("GET", "/ws/v1/cluster/scheduler").json()["scheduler"]["schedulerInfo"])
+
+
+def remote_message(resp: httpx.Response) -> str:
+    try:
+        body = resp.json()
+        exc = body["RemoteException"]
+        return str(exc.get("message") or exc.get("exception"))
+    except (ValueError, KeyError, TypeError, AttributeError):
+        return f"HTTP {resp.status_code} from {resp.request.url}: {resp.text[:200]}"

@@ -1,0 +1,97 @@
+"""`miniyarn distributed-shell`: YARN's DistributedShell client.
+
+Stages the shell command as a file (YARN puts it in HDFS; we put it in Redis through the RM),
+submits an AM that runs it in N containers, follows the application and exits 0 only if it
+ends FINISHED/SUCCEEDED, 2 otherwise, as YARN's DS client does.
+"""
+
+from __future__ import annotations
+
+import argparse
+import getpass
+import shlex
+import sys
+import time
+
+from miniyarn import config
+from miniyarn.client.yarn_client import YarnClient, YarnClientError
+
+FINAL = {"FINISHED", "FAILED", "KILLED"}
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--shell-command", "-shell_command", required=True, help="command to run in each container")
+    parser.add_argument("--num-containers", "-num_containers", type=int, default=1)
+    parser.add_argument("--container-memory", "-container_memory", type=int, default=256, help="MB per container")
+    parser.add_argument("--container-vcores", "-container_vcores", type=int, default=1)
+    parser.add_argument("--master-memory", "-master_memory", type=int, default=256, help="MB for the AM")
+    parser.add_argument("--queue", "-queue", default="default")
+    parser.add_argument("--appname", "-appname", default="DistributedShell")
+    parser.add_argument("--shell-env", "-shell_env", action="append", default=[], metavar="K=V")
+    parser.add_argument("--timeout", "-timeout", type=int, default=600000, help="ms before the client kills the app")
+    parser.add_argument("--rm-address", default=None, help="ResourceManager URL (default $MINIYARN_RM_ADDRESS)")
+
+
+def run(args: argparse.Namespace) -> int:
+    if args.num_containers < 1:
+        print("Invalid no. of containers specified, exiting. Specified numContainer="
+              f"{args.num_containers}", file=sys.stderr)
+        return 2
+    yarn = YarnClient(config.rm_address(args.rm_address))
+    try:
+        script = yarn.stage_file(args.shell_command.encode())
+        new = yarn.new_application()
+        app_id = str(new["application-id"])
+        am = ["$PYTHON", "-m", "miniyarn.distributedshell.appmaster",
+              "--num-containers", str(args.num_containers), "--container-memory", str(args.container_memory),
+              "--container-vcores", str(args.container_vcores), "--script-resource", script.resource]
+        for kv in args.shell_env:
+            am += ["--shell-env", kv]
+        command = " ".join(shlex.quote(a) if a != "$PYTHON" else a for a in am)
+        body = {
+            "application-id": app_id, "application-name": args.appname, "queue": args.queue,
+            "application-type": "YARN", "max-app-attempts": 1,
+            "resource": {"memory": args.master_memory, "vCores": 1},
+            "am-container-spec": {"commands": {"command": f"{command} 1><LOG_DIR>/AppMaster.stdout "
+                                                          "2><LOG_DIR>/AppMaster.stderr"}},
+        }
+        print(f"Submitting application {app_id} to ResourceManager at {yarn.address}", flush=True)
+        yarn.submit_application(body, user=getpass.getuser())
+        return monitor(yarn, app_id, args.timeout / 1000.0)
+    except YarnClientError as e:
+        print(f"distributed-shell: {e}", file=sys.stderr)
+        return 2
+
+
+def monitor(yarn: YarnClient, app_id: str, timeout_s: float) -> int:
+    start = time.monotonic()
+    last = ""
+    try:
+        while True:
+            report = yarn.get_application(app_id)
+            line = (f"Got application report from ASM for, appId={app_id.rsplit('_', 1)[-1].lstrip('0')}, "
+                    f"appDiagnostics={report.get('diagnostics', '')}, appQueue={report.get('queue')}, "
+                    f"yarnAppState={report['state']}, distributedFinalState={report['finalStatus']}, "
+                    f"appTrackingUrl={report.get('trackingUrl')}, appUser={report.get('user')}")
+            if line != last:
+                print(line, flush=True)
+                last = line
+            state, final = report["state"], report["finalStatus"]
+            if state in FINAL:
+                if state == "FINISHED" and final == "SUCCEEDED":
+                    print("Application has completed successfully. Breaking monitoring loop", flush=True)
+                    print("Application completed successfully")
+                    return 0
+                print(f"Application did finished unsuccessfully. YarnState={state}, DSFinalStatus={final}. "
+                      "Breaking monitoring loop")
+                print(f"Application failed to complete successfully; see: miniyarn logs -applicationId {app_id}")
+                return 2
+            if time.monotonic() - start > timeout_s:
+                print("Reached client specified timeout for application. Killing application")
+                yarn.kill_application(app_id)
+                return 2
+            time.sleep(0.25)
+    except KeyboardInterrupt:
+        print(f"Interrupted; killing application {app_id}")
+        yarn.kill_application(app_id)
+        return 130
