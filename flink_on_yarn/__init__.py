@@ -1,0 +1,3 @@
+"""flink_on_yarn package."""
+
+from __future__ import annotations

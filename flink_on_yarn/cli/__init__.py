@@ -1,0 +1,3 @@
+"""The `miniflink` command line."""
+
+from __future__ import annotations

@@ -1,0 +1,189 @@
+"""`miniflink`: the `flink` command's verbs (run, list, cancel) and the standalone scripts' (start-cluster, ...).
+
+    miniflink start-cluster | stop-cluster
+    miniflink run [-m host:port] [-p N] [-d] [-D k=v]... -py FILE [args]
+    miniflink list [-m host:port] [-a] | cancel [-m host:port] JOBID
+    miniflink taskmanager start|stop|start-foreground
+    miniflink standalone-job start|stop|start-foreground --python FILE [args]
+"""
+
+from __future__ import annotations
+
+import argparse
+import socket
+import sys
+import time
+from datetime import datetime
+
+from flink_on_yarn.client.executor import ExecutionContext
+from flink_on_yarn.client.program import ProgramError, run_program
+from flink_on_yarn.client.rest_client import RemoteExecutor, RestClient, RestError
+from flink_on_yarn.runtime.config import Configuration, conf_dir, parse_dynamic
+from flink_on_yarn.standalone import cluster, daemons
+
+
+def _common(p: argparse.ArgumentParser) -> None:
+    p.add_argument("-m", "--jobmanager", default=None, help="JobManager REST address host:port")
+    p.add_argument("-D", dest="dynamic", action="append", default=[], metavar="key=value")
+
+
+def _address(ns: argparse.Namespace, config: Configuration) -> str:
+    return str(ns.jobmanager) if ns.jobmanager else cluster.rest_address(config)
+
+
+def _split_program(argv: list[str]) -> tuple[list[str], str | None, list[str]]:
+    """Options before `-py FILE`, the file, and the program's own arguments after it."""
+    for i, a in enumerate(argv):
+        if a in ("-py", "--python") and i + 1 < len(argv):
+            return argv[:i], argv[i + 1], argv[i + 2:]
+    return argv, None, []
+
+
+def cmd_run(argv: list[str]) -> int:
+    opts, program, prog_args = _split_program(argv)
+    p = argparse.ArgumentParser(prog="miniflink run")
+    _common(p)
+    p.add_argument("-t", "--target", default="remote")
+    p.add_argument("-p", "--parallelism", type=int, default=None)
+    p.add_argument("-d", "--detached", action="store_true")
+    ns = p.parse_args(opts)
+    if program is None:
+        print("error: no program given; use -py FILE", file=sys.stderr)
+        return 1
+    if ns.target not in ("remote", "local"):
+        print(f"error: deployment target {ns.target!r} is not available here; use -t remote with -m host:port",
+              file=sys.stderr)
+        return 1
+    try:
+        dynamic = parse_dynamic(ns.dynamic)
+        config = Configuration.load(dynamic)
+        parallelism = ns.parallelism or config.get_int("parallelism.default")
+    except ValueError as e:
+        print(f"error: {e}", file=sys.stderr)
+        return 1
+    ctx = ExecutionContext(executor=RemoteExecutor(_address(ns, config)), default_parallelism=parallelism,
+                           detached=ns.detached, config=dynamic)
+    try:
+        run_program(program, prog_args, ctx)
+    except ProgramError as e:
+        print(f"error: {e}", file=sys.stderr)
+        return 1
+    return 0
+
+
+def cmd_list(argv: list[str]) -> int:
+    p = argparse.ArgumentParser(prog="miniflink list")
+    _common(p)
+    p.add_argument("-a", "--all", action="store_true")
+    p.add_argument("-r", "--running", action="store_true")
+    ns = p.parse_args(argv)
+    config = Configuration.load(parse_dynamic(ns.dynamic))
+    try:
+        jobs = RestClient(_address(ns, config)).jobs_overview()
+    except RestError as e:
+        print(f"error: {e}", file=sys.stderr)
+        return 1
+    print("Waiting for response...")
+
+    def show(title: str, selected: list[dict[str, object]]) -> None:
+        if not selected:
+            print(f"No {title.lower()} jobs.")
+            return
+        print(f"------------------ {title} Jobs -------------------")
+        for j in sorted(selected, key=lambda x: int(str(x["start-time"]))):
+            started = datetime.fromtimestamp(int(str(j["start-time"])) / 1000).strftime("%d.%m.%Y %H:%M:%S")
+            print(f"{started} : {j['jid']} : {j['name']} ({j['state']})")
+        print("--------------------------------------------------------------")
+
+    active = [j for j in jobs if j["state"] in ("RUNNING", "RESTARTING", "CREATED", "CANCELLING", "FAILING")]
+    show("Running/Restarting", active)
+    if ns.all:
+        show("Terminated", [j for j in jobs if j not in active])
+    return 0
+
+
+def cmd_cancel(argv: list[str]) -> int:
+    p = argparse.ArgumentParser(prog="miniflink cancel")
+    _common(p)
+    p.add_argument("job_id")
+    ns = p.parse_args(argv)
+    config = Configuration.load(parse_dynamic(ns.dynamic))
+    rest = RestClient(_address(ns, config))
+    print(f"Cancelling job {ns.job_id}.")
+    try:
+        rest.cancel(ns.job_id)
+        deadline = time.monotonic() + 60
+        while rest.job(ns.job_id)["state"] not in ("CANCELED", "FINISHED", "FAILED") and time.monotonic() < deadline:
+            time.sleep(0.1)
+    except RestError as e:
+        print(f"error: {e}", file=sys.stderr)
+        return 1
+    print(f"Cancelled job {ns.job_id}.")
+    return 0
+
+
+def cmd_daemon(kind: str, argv: list[str]) -> int:
+    opts, program, prog_args = _split_program(argv)
+    p = argparse.ArgumentParser(prog=f"miniflink {kind}")
+    p.add_argument("action", choices=["start", "stop", "stop-all", "start-foreground"])
+    p.add_argument("-D", dest="dynamic", action="append", default=[], metavar="key=value")
+    ns = p.parse_args(opts)
+    dynamic = parse_dynamic(ns.dynamic)
+    config = Configuration.load(dynamic)
+    d = conf_dir()
+    args = cluster.config_args(d, dynamic)
+    proc_kind = {"taskmanager": daemons.TASKMANAGER, "jobmanager": daemons.JOBMANAGER,
+                 "standalone-job": daemons.STANDALONE_JOB}[kind]
+    if proc_kind == daemons.STANDALONE_JOB and ns.action.startswith("start"):
+        if program is None:
+            print("error: standalone-job needs --python FILE", file=sys.stderr)
+            return 1
+        args += ["--python", program, "--", *prog_args]
+    if ns.action == "start-foreground":
+        import runpy
+
+        sys.argv = [daemons.MODULES[proc_kind], *args]
+        runpy.run_module(daemons.MODULES[proc_kind], run_name="__main__")
+        return 0
+    if ns.action == "start":
+        pid = daemons.start(config, proc_kind, args)
+        print(f"Starting {proc_kind} daemon (pid: {pid}) on host {socket.gethostname()}.")
+        return 0
+    stopped = daemons.stop(config, proc_kind, all_instances=ns.action == "stop-all" or kind != "taskmanager")
+    if not stopped:
+        print(f"No {proc_kind} daemon to stop on host {socket.gethostname()}.")
+    for pid in stopped:
+        print(f"Stopping {proc_kind} daemon (pid: {pid}) on host {socket.gethostname()}.")
+    return 0
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = sys.argv[1:] if argv is None else argv
+    if not args or args[0] in ("-h", "--help", "help"):
+        print(__doc__)
+        return 0 if args else 1
+    verb, rest = args[0], args[1:]
+    try:
+        if verb == "run":
+            return cmd_run(rest)
+        if verb == "list":
+            return cmd_list(rest)
+        if verb == "cancel":
+            return cmd_cancel(rest)
+        if verb in ("start-cluster", "stop-cluster"):
+            p = argparse.ArgumentParser(prog=f"miniflink {verb}")
+            p.add_argument("-D", dest="dynamic", action="append", default=[], metavar="key=value")
+            ns = p.parse_args(rest)
+            dyn = parse_dynamic(ns.dynamic)
+            return cluster.start_cluster(dyn) if verb == "start-cluster" else cluster.stop_cluster(dyn)
+        if verb in ("taskmanager", "jobmanager", "standalone-job"):
+            return cmd_daemon(verb, rest)
+    except ValueError as e:
+        print(f"error: {e}", file=sys.stderr)
+        return 1
+    print(f"error: unknown command {verb!r}; see `miniflink --help`", file=sys.stderr)
+    return 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,106 @@
+"""A small synchronous client of the JobManager's REST API, and the executor that submits through it."""
+
+from __future__ import annotations
+
+import time
+from typing import Any
+
+import httpx
+
+from flink_on_yarn.client.executor import Executor, JobClient, JobResult
+from flink_on_yarn.graph.job_graph import JobGraphSpec
+
+TERMINAL = ("FINISHED", "FAILED", "CANCELED")
+
+
+class RestError(RuntimeError):
+    pass
+
+
+def normalize_address(address: str) -> str:
+    """`host:port` or a URL → `http://host:port`."""
+    return address.rstrip("/") if address.startswith(("http://", "https://")) else f"http://{address}"
+
+
+class RestClient:
+    def __init__(self, address: str, timeout: float = 30.0) -> None:
+        self.base = normalize_address(address)
+        self.http = httpx.Client(base_url=self.base, timeout=timeout)
+
+    def _check(self, r: httpx.Response) -> Any:
+        if r.status_code >= 400:
+            try:
+                errors = r.json().get("errors", [r.text])
+            except ValueError:
+                errors = [r.text]
+            raise RestError(f"{r.request.method} {r.request.url.path} → {r.status_code}: {'; '.join(errors)}")
+        return r.json() if r.content else {}
+
+    def _get(self, path: str) -> Any:
+        try:
+            return self._check(self.http.get(path))
+        except httpx.TransportError as e:
+            raise RestError(f"cannot reach the JobManager at {self.base}: {e}") from None
+
+    def submit(self, graph: JobGraphSpec) -> str:
+        try:
+            r = self.http.post("/jobs", content=graph.model_dump_json(), headers={"content-type": "application/json"})
+        except httpx.TransportError as e:
+            raise RestError(f"cannot reach the JobManager at {self.base}: {e}") from None
+        return str(self._check(r)["jobid"])
+
+    def job(self, job_id: str) -> dict[str, Any]:
+        return dict(self._get(f"/jobs/{job_id}"))
+
+    def jobs_overview(self) -> list[dict[str, Any]]:
+        return list(self._get("/jobs/overview")["jobs"])
+
+    def exceptions(self, job_id: str) -> dict[str, Any]:
+        return dict(self._get(f"/jobs/{job_id}/exceptions"))
+
+    def cancel(self, job_id: str) -> None:
+        try:
+            self._check(self.http.patch(f"/jobs/{job_id}", params={"mode": "cancel"}))
+        except httpx.TransportError as e:
+            raise RestError(f"cannot reach the JobManager at {self.base}: {e}") from None
+
+    def get(self, path: str) -> Any:
+        return self._get(path)
+
+    def wait(self, job_id: str, poll_s: float = 0.2) -> dict[str, Any]:
+        while True:
+            info = self.job(job_id)
+            if info["state"] in TERMINAL:
+                return info
+            time.sleep(poll_s)
+
+
+class RemoteJobClient(JobClient):
+    def __init__(self, rest: RestClient, job_id: str) -> None:
+        super().__init__(job_id)
+        self.rest = rest
+
+    def get_job_status(self) -> str:
+        return str(self.rest.job(self.job_id)["state"])
+
+    def cancel(self) -> None:
+        self.rest.cancel(self.job_id)
+
+    def wait(self) -> JobResult:
+        info = self.rest.wait(self.job_id)
+        failure = self.rest.exceptions(self.job_id).get("root-exception") if info["state"] == "FAILED" else None
+        return JobResult(self.job_id, info["state"], failure, int(info.get("duration", 0)))
+
+
+class RemoteExecutor(Executor):
+    """Submits to a running JobManager and prints Flink's submission line."""
+
+    def __init__(self, address: str, announce: bool = True) -> None:
+        self.rest = RestClient(address)
+        self.announce = announce
+
+    def submit(self, graph: JobGraphSpec) -> JobClient:
+        job_id = self.rest.submit(graph)
+        if self.announce:
+            print(f"Job has been submitted with JobID {job_id}", flush=True)
+        return RemoteJobClient(self.rest, job_id)

@@ -1,0 +1,14 @@
+"""PyFlink's `pyflink.common`, the subset this runtime supports: Types, WatermarkStrategy, Encoder, Configuration."""
+
+from __future__ import annotations
+
+from flink_on_yarn.common.job import JobExecutionResult
+from flink_on_yarn.common.restart_strategy import RestartStrategies, RestartStrategyConfiguration
+from flink_on_yarn.common.serialization import Encoder, SimpleStringSchema
+from flink_on_yarn.common.typeinfo import Row, TypeInformation, Types
+from flink_on_yarn.common.watermark_strategy import Duration, WatermarkStrategy
+from flink_on_yarn.runtime.config import Configuration
+
+__all__ = ["Configuration", "Duration", "Encoder", "JobExecutionResult", "RestartStrategies",
+           "RestartStrategyConfiguration", "Row", "SimpleStringSchema", "TypeInformation", "Types",
+           "WatermarkStrategy"]

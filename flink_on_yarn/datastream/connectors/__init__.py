@@ -1,0 +1,14 @@
+"""Connectors: the file system source and sink (`flink_on_yarn.datastream.connectors.file_system`)."""
+
+from __future__ import annotations
+
+from flink_on_yarn.datastream.connectors.file_system import (
+    FileSink,
+    FileSource,
+    OutputFileConfig,
+    RollingPolicy,
+    StreamFormat,
+    StreamingFileSink,
+)
+
+__all__ = ["FileSink", "FileSource", "OutputFileConfig", "RollingPolicy", "StreamFormat", "StreamingFileSink"]

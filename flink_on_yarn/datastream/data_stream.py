@@ -1,0 +1,138 @@
+"""`DataStream` and `KeyedStream`, PyFlink's names and signatures: each call records one transformation."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+from flink_on_yarn.graph.operators import (
+    FilterOperator,
+    FlatMapOperator,
+    FunctionSinkOperator,
+    KeyedReduceOperator,
+    MapOperator,
+    Operator,
+    PrintSinkOperator,
+    SumReducer,
+)
+from flink_on_yarn.graph.transformations import HASH, REBALANCE, Transformation
+
+if TYPE_CHECKING:
+    from flink_on_yarn.datastream.stream_execution_environment import StreamExecutionEnvironment
+
+
+class DataStream:
+    def __init__(self, env: StreamExecutionEnvironment, transformation: Transformation) -> None:
+        self._env = env
+        self._t = transformation
+
+    def get_execution_environment(self) -> StreamExecutionEnvironment:
+        return self._env
+
+    def _then(self, operator: Operator, name: str) -> DataStream:
+        t = self._env._registry.add(name=name, inputs=[self._t.id], operator=operator)
+        return DataStream(self._env, t)
+
+    def _node(self) -> Transformation:
+        if self._t.is_virtual:
+            raise ValueError("set_parallelism/name/slot_sharing_group apply to an operator, not a partitioning")
+        return self._t
+
+    # operators
+    def map(self, func: Any, output_type: Any = None) -> DataStream:
+        return self._then(MapOperator(func, "Map"), "Map")
+
+    def flat_map(self, func: Any, output_type: Any = None) -> DataStream:
+        return self._then(FlatMapOperator(func, "Flat Map"), "Flat Map")
+
+    def filter(self, func: Any) -> DataStream:
+        return self._then(FilterOperator(func, "Filter"), "Filter")
+
+    def key_by(self, key_selector: Any, key_type: Any = None) -> KeyedStream:
+        t = self._env._registry.add(name="Partition", inputs=[self._t.id], partitioner=HASH,
+                                    key_selector=key_selector)
+        return KeyedStream(self._env, t, key_selector)
+
+    def rebalance(self) -> DataStream:
+        t = self._env._registry.add(name="Rebalance", inputs=[self._t.id], partitioner=REBALANCE)
+        return DataStream(self._env, t)
+
+    def shuffle(self) -> DataStream:
+        return self.rebalance()
+
+    def union(self, *streams: DataStream) -> DataStream:
+        t = self._env._registry.add(name="Union", inputs=[self._t.id, *(s._t.id for s in streams)], is_union=True)
+        return DataStream(self._env, t)
+
+    # attributes of the last operator
+    def set_parallelism(self, parallelism: int) -> DataStream:
+        if parallelism < 1:
+            raise ValueError(f"parallelism must be at least 1, got {parallelism}")
+        node = self._node()
+        if node.source is not None and not node.source.parallel and parallelism != 1:
+            raise ValueError(f"{node.name} is non-parallel; its parallelism must be 1, got {parallelism}")
+        node.parallelism = parallelism
+        return self
+
+    def set_max_parallelism(self, max_parallelism: int) -> DataStream:
+        return self
+
+    def name(self, name: str) -> DataStream:
+        self._node().name = name
+        return self
+
+    def uid(self, uid: str) -> DataStream:
+        return self
+
+    def slot_sharing_group(self, slot_sharing_group: Any) -> DataStream:
+        name = getattr(slot_sharing_group, "name", slot_sharing_group)
+        self._node().slot_sharing_group = str(name)
+        return self
+
+    def disable_chaining(self) -> DataStream:
+        return self
+
+    # sinks
+    def print(self, sink_identifier: str | None = None) -> DataStreamSink:
+        t = self._env._registry.add(name="Print to Std. Out", inputs=[self._t.id],
+                                    operator=PrintSinkOperator(sink_identifier))
+        return DataStreamSink(self._env, t)
+
+    def add_sink(self, sink_func: Any) -> DataStreamSink:
+        to_operator = getattr(sink_func, "to_operator", None)
+        op: Operator = to_operator() if to_operator is not None else FunctionSinkOperator(sink_func, "Sink: Unnamed")
+        t = self._env._registry.add(name=op.name, inputs=[self._t.id], operator=op)
+        return DataStreamSink(self._env, t)
+
+    def sink_to(self, sink: Any) -> DataStreamSink:
+        return self.add_sink(sink)
+
+    def execute_and_collect(self, job_execution_name: str | None = None, limit: int | None = None) -> list[Any]:
+        raise NotImplementedError("execute_and_collect is not supported; use a file sink or print()")
+
+
+class DataStreamSink(DataStream):
+    """What `print()` / `add_sink()` / `sink_to()` return: settable name, parallelism, slot-sharing group."""
+
+
+class KeyedStream(DataStream):
+    def __init__(self, env: StreamExecutionEnvironment, transformation: Transformation, key_selector: Any) -> None:
+        super().__init__(env, transformation)
+        self._key_selector = key_selector
+
+    def reduce(self, func: Any) -> DataStream:
+        return self._then(KeyedReduceOperator(self._key_selector, func, "Keyed Reduce"), "Keyed Reduce")
+
+    def sum(self, position_to_sum: int = 0) -> DataStream:
+        if not isinstance(position_to_sum, int):
+            raise TypeError("sum(position) takes a tuple field index")
+        return self._then(KeyedReduceOperator(self._key_selector, SumReducer(position_to_sum), "Keyed Aggregation"),
+                          "Keyed Aggregation")
+
+    def map(self, func: Any, output_type: Any = None) -> DataStream:
+        return self._then(MapOperator(func, "Map"), "Map")
+
+    def flat_map(self, func: Any, output_type: Any = None) -> DataStream:
+        return self._then(FlatMapOperator(func, "Flat Map"), "Flat Map")
+
+    def filter(self, func: Any) -> DataStream:
+        return self._then(FilterOperator(func, "Filter"), "Filter")

@@ -1,0 +1,106 @@
+"""`StreamExecutionEnvironment`: sources, parallelism, runtime mode, and `execute` through the current context."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from flink_on_yarn.client.executor import JobClient, get_context
+from flink_on_yarn.common.job import JobExecutionResult
+from flink_on_yarn.datastream.data_stream import DataStream
+from flink_on_yarn.datastream.execution_mode import RuntimeExecutionMode
+from flink_on_yarn.graph.chaining import build_job_graph
+from flink_on_yarn.graph.job_graph import JobGraphSpec
+from flink_on_yarn.graph.sources import CollectionSource, SocketSource, Source, TextFileSource
+from flink_on_yarn.graph.transformations import TransformationRegistry
+
+
+class JobExecutionException(RuntimeError):
+    """The job ended FAILED or CANCELED while the program waited for it."""
+
+
+class StreamExecutionEnvironment:
+    def __init__(self) -> None:
+        ctx = get_context()
+        self._registry = TransformationRegistry()
+        self._parallelism: int | None = None
+        self._default_parallelism = ctx.default_parallelism
+        mode = ctx.config.get("execution.runtime-mode", "STREAMING").upper()
+        self._mode = RuntimeExecutionMode(mode if mode != "AUTOMATIC" else "STREAMING")
+        self._config: dict[str, str] = {}
+
+    @staticmethod
+    def get_execution_environment(configuration: Any = None) -> StreamExecutionEnvironment:
+        return StreamExecutionEnvironment()
+
+    def set_parallelism(self, parallelism: int) -> StreamExecutionEnvironment:
+        if parallelism < 1:
+            raise ValueError(f"parallelism must be at least 1, got {parallelism}")
+        self._parallelism = parallelism
+        return self
+
+    def get_parallelism(self) -> int:
+        return self._parallelism or self._default_parallelism
+
+    def set_runtime_mode(self, execution_mode: RuntimeExecutionMode) -> StreamExecutionEnvironment:
+        self._mode = execution_mode
+        return self
+
+    def set_restart_strategy(self, restart_strategy_configuration: Any) -> None:
+        self._config.update(getattr(restart_strategy_configuration, "config", {}))
+
+    def set_buffer_timeout(self, timeout_millis: int) -> StreamExecutionEnvironment:
+        return self
+
+    def enable_checkpointing(self, interval: int, mode: Any = None) -> StreamExecutionEnvironment:
+        return self
+
+    def add_python_file(self, file_path: str) -> None:
+        pass
+
+    # sources
+    def _source(self, source: Source, name: str | None = None) -> DataStream:
+        t = self._registry.add(name=name or source.name, source=source)
+        return DataStream(self, t)
+
+    def from_collection(self, collection: list[Any], type_info: Any = None) -> DataStream:
+        return self._source(CollectionSource(list(collection)))
+
+    def read_text_file(self, file_path: str, charset_name: str = "UTF-8") -> DataStream:
+        return self._source(TextFileSource([file_path], charset_name.lower()))
+
+    def socket_text_stream(self, hostname: str, port: int, delimiter: str = "\n", max_retry: int = 0) -> DataStream:
+        return self._source(SocketSource(hostname, int(port), delimiter, max_retry))
+
+    def from_source(self, source: Any, watermark_strategy: Any = None, source_name: str | None = None,
+                    type_info: Any = None) -> DataStream:
+        to_source = getattr(source, "to_source", None)
+        if to_source is None:
+            raise TypeError(f"{type(source).__name__} is not a supported source (FileSource is)")
+        return self._source(to_source(), f"Source: {source_name}" if source_name else None)
+
+    def add_source(self, source_func: Any, source_name: str = "Custom Source", type_info: Any = None) -> DataStream:
+        return self.from_source(source_func, None, source_name)
+
+    # execution
+    def get_job_graph(self, job_name: str | None = None) -> JobGraphSpec:
+        mode = "BATCH" if self._mode == RuntimeExecutionMode.BATCH else "STREAMING"
+        return build_job_graph(self._registry.nodes, job_name or "Flink Streaming Job", self.get_parallelism(),
+                               mode, self._config)
+
+    def execute_async(self, job_name: str | None = None) -> JobClient:
+        graph = self.get_job_graph(job_name)
+        ctx = get_context()
+        client = ctx.executor.submit(graph)
+        ctx.submitted.append(client.get_job_id())
+        self._registry.clear()
+        return client
+
+    def execute(self, job_name: str | None = None) -> JobExecutionResult:
+        client = self.execute_async(job_name)
+        if get_context().detached:
+            return JobExecutionResult(client.get_job_id(), 0)
+        result = client.wait()
+        if result.state != "FINISHED":
+            cause = f": {result.failure}" if result.failure else ""
+            raise JobExecutionException(f"Job {result.job_id} ended {result.state}{cause}")
+        return JobExecutionResult(result.job_id, result.duration_ms)

@@ -1,0 +1,50 @@
+"""The client-side graph the DataStream API records: one transformation per API call, with live Python objects."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+from flink_on_yarn.graph.operators import Operator
+from flink_on_yarn.graph.sources import Source
+
+FORWARD = "FORWARD"
+REBALANCE = "REBALANCE"
+HASH = "HASH"
+
+
+@dataclass
+class Transformation:
+    """A node: a source, an operator (sinks are operators), or a virtual partitioning / union node."""
+
+    id: int
+    name: str
+    inputs: list[int] = field(default_factory=list)
+    operator: Operator | None = None
+    source: Source | None = None
+    partitioner: str | None = None  # set on virtual partition nodes only
+    key_selector: Any = None
+    parallelism: int | None = None  # None: the job's default parallelism
+    slot_sharing_group: str | None = None  # None: inherited from the inputs, as Flink does
+    is_union: bool = False
+
+    @property
+    def is_virtual(self) -> bool:
+        return self.partitioner is not None or self.is_union
+
+
+class TransformationRegistry:
+    """All transformations of one environment, in creation order."""
+
+    def __init__(self) -> None:
+        self.nodes: dict[int, Transformation] = {}
+        self._next = 1
+
+    def add(self, **kwargs: Any) -> Transformation:
+        t = Transformation(id=self._next, **kwargs)
+        self._next += 1
+        self.nodes[t.id] = t
+        return t
+
+    def clear(self) -> None:
+        self.nodes.clear()

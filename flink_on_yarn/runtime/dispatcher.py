@@ -1,0 +1,64 @@
+"""The dispatcher: accepts job graphs, runs a job master for each, answers for all jobs past and present."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Callable
+from typing import Any
+
+from flink_on_yarn.graph.job_graph import JobGraphSpec
+from flink_on_yarn.runtime.config import Configuration
+from flink_on_yarn.runtime.job_master import JobMaster
+from flink_on_yarn.runtime.job_status import JobStatus
+from flink_on_yarn.runtime.resource_manager import ResourceManager
+
+
+class DuplicateJobError(ValueError):
+    pass
+
+
+class Dispatcher:
+    def __init__(self, config: Configuration, rm: ResourceManager) -> None:
+        self.config = config
+        self.rm = rm
+        self.jobs: dict[str, JobMaster] = {}
+        self.tasks: dict[str, asyncio.Task[None]] = {}
+        self.terminal_listeners: list[Callable[[JobMaster], None]] = []
+        rm.loss_listeners.append(self._on_tm_lost)
+
+    def submit(self, graph: JobGraphSpec) -> JobMaster:
+        if graph.jobId in self.jobs:
+            raise DuplicateJobError(f"Job {graph.jobId} has already been submitted")
+        jm = JobMaster(graph, self.rm, self.config, on_terminal=self._on_terminal)
+        self.jobs[graph.jobId] = jm
+        self.tasks[graph.jobId] = asyncio.create_task(jm.run(), name=f"job-{graph.jobId}")
+        return jm
+
+    def _on_terminal(self, jm: JobMaster) -> None:
+        for listener in self.terminal_listeners:
+            listener(jm)
+
+    def _on_tm_lost(self, tm_id: str, cause: str) -> None:
+        for jm in self.jobs.values():
+            if not jm.status.is_globally_terminal:
+                jm.on_taskmanager_lost(tm_id, cause)
+
+    def on_task_state(self, msg: dict[str, Any]) -> None:
+        jm = self.jobs.get(str(msg.get("job_id", "")))
+        if jm is not None:
+            jm.on_task_state(msg)
+
+    def cancel(self, job_id: str) -> bool:
+        jm = self.jobs.get(job_id)
+        if jm is None:
+            raise KeyError(job_id)
+        return jm.cancel()
+
+    def count(self, *states: JobStatus) -> int:
+        return sum(1 for jm in self.jobs.values() if jm.status in states)
+
+    async def stop(self) -> None:
+        for jm in self.jobs.values():
+            jm.cancel()
+        if self.tasks:
+            await asyncio.wait(list(self.tasks.values()), timeout=20)

@@ -1,0 +1,171 @@
+"""The JobManager process: dispatcher + resource manager + RPC endpoint for TaskManagers + REST.
+
+    python -m flink_on_yarn.runtime.jobmanager [-D key=value]... [--address-file F] [--python FILE [args]]
+
+`rest.port` / `jobmanager.rpc.port` 0 pick free ports; the chosen addresses are printed and written to
+`--address-file` as JSON. With `--python` it is an application cluster: it runs the program's main and exits
+when the program's jobs are done. Embedders (the YARN ApplicationMaster) construct `JobManager(config, driver)`.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import logging
+import os
+import signal
+import socket
+import sys
+import threading
+from pathlib import Path
+from typing import Any
+
+import uvicorn
+
+from flink_on_yarn.runtime import rpc
+from flink_on_yarn.runtime.config import Configuration, parse_dynamic
+from flink_on_yarn.runtime.dispatcher import Dispatcher
+from flink_on_yarn.runtime.resource_manager import ResourceManager, TaskManagerRecord
+from flink_on_yarn.runtime.rest import create_app
+from flink_on_yarn.runtime.worker_driver import StandaloneWorkerDriver, WorkerDriver
+
+log = logging.getLogger("flink_on_yarn.jobmanager")
+
+
+class JobManager:
+    def __init__(self, config: Configuration, driver: WorkerDriver | None = None) -> None:
+        self.config = config
+        self.rm = ResourceManager(config, driver or StandaloneWorkerDriver())
+        self.dispatcher = Dispatcher(config, self.rm)
+        self.rpc_host = config.get("jobmanager.rpc.address")
+        self.rpc_port = 0
+        self.rest_port = 0
+        self.rest_url = ""
+        self._rpc_server: asyncio.base_events.Server | None = None
+        self._uvicorn: uvicorn.Server | None = None
+        self._serve_task: asyncio.Task[None] | None = None
+        self.stopped = asyncio.Event()
+
+    async def start(self) -> None:
+        await self.rm.start()
+        bind = self.config.get("jobmanager.bind-host", "0.0.0.0")
+        self._rpc_server = await asyncio.start_server(self._on_taskmanager, bind,
+                                                      self.config.get_int("jobmanager.rpc.port"))
+        self.rpc_port = self._rpc_server.sockets[0].getsockname()[1]
+        sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        sock.bind((self.config.get("rest.bind-address"), self.config.get_int("rest.port")))
+        self.rest_port = sock.getsockname()[1]
+        rest_host = self.config.get("rest.address") or self.rpc_host
+        self.rest_url = f"http://{rest_host}:{self.rest_port}"
+        uv_config = uvicorn.Config(create_app(self), log_level="warning", lifespan="off")
+        self._uvicorn = uvicorn.Server(uv_config)
+        self._serve_task = asyncio.create_task(self._uvicorn.serve(sockets=[sock]))
+        while not self._uvicorn.started:
+            await asyncio.sleep(0.01)
+
+    def addresses(self) -> dict[str, Any]:
+        return {"rest": self.rest_url, "rpc": f"{self.rpc_host}:{self.rpc_port}", "pid": os.getpid()}
+
+    async def stop(self) -> None:
+        await self.dispatcher.stop()
+        for tm in list(self.rm.taskmanagers.values()):
+            await tm.gateway.tell({"type": "disconnect", "reason": "JobManager is shutting down"})
+        await self.rm.stop()
+        if self._rpc_server is not None:
+            self._rpc_server.close()
+        if self._uvicorn is not None:
+            self._uvicorn.should_exit = True
+        if self._serve_task is not None:
+            await asyncio.wait([self._serve_task], timeout=5)
+        self.stopped.set()
+
+    async def _on_taskmanager(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        """One TaskManager's connection: registration, then heartbeats, task states and replies."""
+        hello = await rpc.recv(reader)
+        if hello is None or hello.get("type") != "register":
+            writer.close()
+            return
+        gateway = rpc.Gateway(writer)
+        tm_id = str(hello["id"])
+        if tm_id in self.rm.taskmanagers:
+            self.rm.unregister(tm_id, "TaskManager re-registered")
+        host = str(hello.get("host") or writer.get_extra_info("peername")[0])
+        record = TaskManagerRecord(id=tm_id, host=host, slots=int(hello["slots"]), gateway=gateway,
+                                   pid=int(hello.get("pid", 0)), hardware=dict(hello.get("hardware", {})))
+        await gateway.tell({"type": "registered", "heartbeat_interval_ms":
+                            self.config.get_duration_ms("heartbeat.interval")})
+        self.rm.register(record)
+        log.info("TaskManager %s registered from %s with %d slots", tm_id, host, record.slots)
+        while True:
+            msg = await rpc.recv(reader)
+            if msg is None:
+                break
+            kind = msg.get("type")
+            if kind == "heartbeat":
+                self.rm.heartbeat(tm_id)
+            elif kind == "task_state":
+                self.rm.heartbeat(tm_id)
+                self.dispatcher.on_task_state(msg)
+            elif "reply_to" in msg:
+                gateway.on_reply(msg)
+        if self.rm.taskmanagers.get(tm_id) is record:
+            self.rm.unregister(tm_id, f"TaskManager {tm_id} disconnected")
+
+
+def parse_args(argv: list[str]) -> argparse.Namespace:
+    p = argparse.ArgumentParser(prog="jobmanager", description="Run a Flink JobManager in the foreground.")
+    p.add_argument("-D", dest="dynamic", action="append", default=[], metavar="key=value")
+    p.add_argument("--configDir", "--config-dir", dest="config_dir", default=None)
+    p.add_argument("--address-file", default=None, help="write the REST and RPC addresses here as JSON")
+    p.add_argument("--python", "-py", dest="python", default=None, help="application mode: run this program")
+    p.add_argument("args", nargs=argparse.REMAINDER, help="the program's arguments")
+    return p.parse_args(argv)
+
+
+def write_addresses(path: str | None, data: dict[str, Any]) -> None:
+    if not path:
+        return
+    tmp = Path(path + ".tmp")
+    tmp.write_text(json.dumps(data))
+    os.replace(tmp, path)
+
+
+async def serve(config: Configuration, address_file: str | None, program: str | None, args: list[str]) -> int:
+    jm = JobManager(config)
+    await jm.start()
+    print(f"Rest endpoint listening at {jm.rest_url}", flush=True)
+    print(f"JobManager RPC listening at {jm.rpc_host}:{jm.rpc_port}", flush=True)
+    write_addresses(address_file, jm.addresses())
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        loop.add_signal_handler(sig, lambda: asyncio.ensure_future(jm.stop()))
+    exit_code = [0]
+    if program is not None:
+        from flink_on_yarn.client.application import run_application
+
+        def body() -> None:
+            exit_code[0] = run_application(program, args, jm.rest_url.replace("0.0.0.0", "127.0.0.1"), config)
+            asyncio.run_coroutine_threadsafe(jm.stop(), loop)
+
+        threading.Thread(target=body, name="application-main", daemon=True).start()
+    await jm.stopped.wait()
+    return exit_code[0]
+
+
+def main(argv: list[str] | None = None) -> int:
+    logging.basicConfig(level=logging.INFO, stream=sys.stderr,
+                        format="%(asctime)s %(levelname)s %(name)s - %(message)s")
+    ns = parse_args(sys.argv[1:] if argv is None else argv)
+    try:
+        config = Configuration.load(parse_dynamic(ns.dynamic), Path(ns.config_dir) if ns.config_dir else None)
+    except ValueError as e:
+        print(f"error: {e}", file=sys.stderr)
+        return 2
+    args = [a for a in ns.args if a != "--"]
+    return asyncio.run(serve(config, ns.address_file, ns.python, args))
+
+
+if __name__ == "__main__":
+    sys.exit(main())

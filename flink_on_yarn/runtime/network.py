@@ -1,0 +1,165 @@
+"""Records between tasks over TCP: framed pickled batches, one connection per producer→consumer channel.
+
+Back-pressure is TCP's own: a consumer reads a frame only when it has processed the previous one, so a slow
+consumer fills its socket buffers and the producer's `sendall` blocks. Nothing is dropped; the memory held
+per channel is bounded by the kernel's socket buffers plus one frame.
+"""
+
+from __future__ import annotations
+
+import pickle
+import selectors
+import socket
+import struct
+import time
+from collections.abc import Callable, Iterator
+from typing import Any
+
+from flink_on_yarn.graph.partitioning import hash_partition, key_group_table, rebalance_partition
+
+HEADER = struct.Struct("!IB")
+DATA, END, HELLO = 1, 2, 3
+# Producers connect right after their consumers reported listening; a few seconds covers a slow accept.
+CONNECT_TIMEOUT_S = 10.0
+
+
+def send_frame(sock: socket.socket, kind: int, payload: bytes = b"") -> None:
+    header = HEADER.pack(len(payload), kind)
+    if len(payload) < 65536:
+        sock.sendall(header + payload)
+    else:
+        sock.sendall(header)
+        sock.sendall(payload)
+
+
+def recv_exact(sock: socket.socket, n: int) -> bytes | None:
+    buf = bytearray(n)
+    view = memoryview(buf)
+    got = 0
+    while got < n:
+        k = sock.recv_into(view[got:], n - got)
+        if k == 0:
+            return None
+        got += k
+    return bytes(buf)
+
+
+def recv_frame(sock: socket.socket) -> tuple[int, bytes] | None:
+    header = recv_exact(sock, HEADER.size)
+    if header is None:
+        return None
+    length, kind = HEADER.unpack(header)
+    payload = recv_exact(sock, length) if length else b""
+    if payload is None:
+        return None
+    return kind, payload
+
+
+def connect(address: tuple[str, int]) -> socket.socket:
+    deadline = time.monotonic() + CONNECT_TIMEOUT_S
+    while True:
+        try:
+            sock = socket.create_connection(address, timeout=CONNECT_TIMEOUT_S)
+            break
+        except OSError:
+            if time.monotonic() > deadline:
+                raise
+            time.sleep(0.05)
+    sock.settimeout(None)
+    sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+    return sock
+
+
+class RecordWriter:
+    """One output edge of a task: partitions each batch and ships one frame per non-empty target."""
+
+    def __init__(self, strategy: str, targets: list[tuple[str, int]], key_selector: Any, producer: str) -> None:
+        self.strategy = strategy
+        self.channels = [connect(t) for t in targets]
+        for ch in self.channels:
+            send_frame(ch, HELLO, producer.encode())
+        self.n = len(self.channels)
+        self.key = getattr(key_selector, "get_key", key_selector)
+        self.table = key_group_table(self.n)
+        self.next = 0
+        self.records_out = 0
+
+    def _send(self, channel: socket.socket, batch: list[Any]) -> None:
+        send_frame(channel, DATA, pickle.dumps(batch, protocol=5))
+
+    def emit(self, batch: list[Any]) -> None:
+        self.records_out += len(batch)
+        if self.n == 1:
+            self._send(self.channels[0], batch)
+        elif self.strategy == "HASH":
+            for ch, part in zip(self.channels, hash_partition(batch, self.key, self.table, self.n), strict=True):
+                if part:
+                    self._send(ch, part)
+        elif len(batch) < self.n:
+            for record in batch:
+                self._send(self.channels[self.next], [record])
+                self.next = (self.next + 1) % self.n
+        else:
+            for ch, part in zip(self.channels, rebalance_partition(batch, self.n, self.next), strict=True):
+                self._send(ch, part)
+            self.next = (self.next + len(batch)) % self.n
+
+    def close(self) -> None:
+        for ch in self.channels:
+            try:
+                send_frame(ch, END)
+                # The kernel keeps delivering what is buffered after close, so no need to wait for the reader.
+                ch.shutdown(socket.SHUT_WR)
+            except OSError:
+                pass
+            finally:
+                ch.close()
+
+
+class InputGate:
+    """The listening side of a task: accepts its producers and yields their batches until all have ended."""
+
+    def __init__(self, bind_host: str, expected: int) -> None:
+        self.server = socket.create_server((bind_host, 0), backlog=max(16, expected))
+        self.port: int = self.server.getsockname()[1]
+        self.expected = expected
+        self.records_in = 0
+
+    def batches(self, should_stop: Callable[[], bool] = lambda: False) -> Iterator[list[Any]]:
+        sel = selectors.DefaultSelector()
+        sel.register(self.server, selectors.EVENT_READ, None)
+        accepted = ended = 0
+        try:
+            while ended < self.expected and not should_stop():
+                for key, _ in sel.select(timeout=1.0):
+                    if key.data is None:
+                        conn, _ = self.server.accept()
+                        conn.settimeout(None)
+                        hello = recv_frame(conn)
+                        if hello is None or hello[0] != HELLO:
+                            conn.close()
+                            continue
+                        sel.register(conn, selectors.EVENT_READ, hello[1].decode())
+                        accepted += 1
+                        if accepted == self.expected:
+                            sel.unregister(self.server)
+                        continue
+                    conn = key.fileobj  # type: ignore[assignment]
+                    frame = recv_frame(conn)
+                    if frame is None:
+                        raise ConnectionError(f"upstream task {key.data} went away before the end of its data")
+                    kind, payload = frame
+                    if kind == DATA:
+                        batch = pickle.loads(payload)
+                        self.records_in += len(batch)
+                        yield batch
+                    elif kind == END:
+                        sel.unregister(conn)
+                        conn.close()
+                        ended += 1
+        finally:
+            for key in list(sel.get_map().values()):
+                if key.data is not None:
+                    key.fileobj.close()  # type: ignore[union-attr]
+            sel.close()
+            self.server.close()

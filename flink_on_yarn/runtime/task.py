@@ -1,0 +1,94 @@
+"""One subtask: its deployment descriptor, and the loop that pulls batches through its operator chain.
+
+The same `run_task` runs in a TaskManager's task process and in the local mini cluster's threads.
+"""
+
+from __future__ import annotations
+
+import sys
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any, TextIO
+
+from flink_on_yarn.graph.codec import decode
+from flink_on_yarn.graph.operators import Operator
+from flink_on_yarn.graph.task_context import TaskContext
+from flink_on_yarn.runtime.network import InputGate, RecordWriter
+
+Report = Callable[[dict[str, Any]], None]
+
+
+@dataclass
+class OutputSpec:
+    strategy: str
+    targets: list[tuple[str, int]]
+    key_selector: str | None = None
+
+
+@dataclass
+class TaskDeployment:
+    execution_id: str
+    job_id: str
+    vertex_id: str
+    task_name: str
+    subtask: int
+    parallelism: int
+    attempt: int
+    runtime_mode: str
+    operators: list[str]
+    source: str | None = None
+    num_inputs: int = 0
+    outputs: list[OutputSpec] = field(default_factory=list)
+    bind_host: str = "0.0.0.0"
+
+
+class Chain:
+    """The chained operators of a task and the writers behind the last one."""
+
+    def __init__(self, operators: list[Operator], writers: list[RecordWriter]) -> None:
+        self.operators = operators
+        self.writers = writers
+
+    def push(self, batch: list[Any], start: int = 0) -> None:
+        for op in self.operators[start:]:
+            batch = op.process(batch)
+            if not batch:
+                return
+        for w in self.writers:
+            w.emit(batch)
+
+    def finish(self) -> None:
+        for i, op in enumerate(self.operators):
+            tail = op.finish()
+            if tail:
+                self.push(tail, i + 1)
+
+
+def run_task(dep: TaskDeployment, report: Report, stdout: TextIO | None = None,
+             should_stop: Callable[[], bool] = lambda: False) -> None:
+    """Runs the subtask to the end of its input, reporting INITIALIZING (with its data port), RUNNING, FINISHED."""
+    ctx = TaskContext(job_id=dep.job_id, task_name=dep.task_name, subtask=dep.subtask, parallelism=dep.parallelism,
+                      attempt=dep.attempt, runtime_mode=dep.runtime_mode, stdout=stdout or sys.stdout)
+    operators: list[Operator] = [decode(p) for p in dep.operators]
+    source = decode(dep.source) if dep.source else None
+    gate = InputGate(dep.bind_host, dep.num_inputs) if dep.num_inputs else None
+    report({"state": "INITIALIZING", "port": gate.port if gate else None})
+    for op in operators:
+        op.open(ctx)
+    producer = f"{dep.task_name} ({dep.subtask + 1}/{dep.parallelism})"
+    writers = [RecordWriter(o.strategy, o.targets, decode(o.key_selector) if o.key_selector else None, producer)
+               for o in dep.outputs]
+    report({"state": "RUNNING"})
+    chain = Chain(operators, writers)
+    batches = source.batches(dep.subtask, dep.parallelism) if source is not None else \
+        gate.batches(should_stop) if gate is not None else iter(())
+    for batch in batches:
+        if should_stop():
+            return
+        chain.push(batch)
+    chain.finish()
+    for w in writers:
+        w.close()
+    for op in operators:
+        op.close()
+    report({"state": "FINISHED"})

@@ -1,0 +1,48 @@
+"""A task process: `python -m flink_on_yarn.runtime.task_main STATUS_FD`, deployment pickled on stdin.
+
+Each subtask runs in a process of its own so that slots do not share one interpreter lock. Its stdout is the
+TaskManager's stdout (where `print()` lands); state reports go as JSON lines to STATUS_FD. When the
+TaskManager dies, stdin reaches EOF and the task exits with it.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import pickle
+import sys
+import threading
+import traceback
+from typing import Any
+
+from flink_on_yarn.runtime.task import TaskDeployment, run_task
+
+
+def _exit_when_parent_dies() -> None:
+    sys.stdin.buffer.read()
+    os._exit(3)
+
+
+def main(argv: list[str]) -> int:
+    status_fd = int(argv[0])
+    dep: TaskDeployment = pickle.load(sys.stdin.buffer)
+    threading.Thread(target=_exit_when_parent_dies, daemon=True).start()
+
+    def report(msg: dict[str, Any]) -> None:
+        os.write(status_fd, (json.dumps(msg) + "\n").encode())
+
+    try:
+        run_task(dep, report)
+    except Exception as e:
+        traceback.print_exc(file=sys.stderr)
+        report({"state": "FAILED", "error": f"{type(e).__name__}: {e}"})
+        sys.stderr.flush()
+        os._exit(1)
+    sys.stdout.flush()
+    sys.stderr.flush()
+    # Skip interpreter finalization: the stdin watcher thread is blocked in read() and would abort it.
+    os._exit(0)
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))

@@ -1,0 +1,262 @@
+"""The TaskManager process: registers its slots with the JobManager, heartbeats, runs each subtask in a
+process of its own, and serves its stdout/log files to the JobManager's REST API.
+
+    python -m flink_on_yarn.runtime.taskmanager [-D key=value]... [--configDir DIR]
+
+Keys: `jobmanager.rpc.address`, `jobmanager.rpc.port`, `taskmanager.numberOfTaskSlots`, `taskmanager.host`,
+`taskmanager.resource-id`, `taskmanager.log.dir` (else the files behind fd 1 and 2 are served).
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import logging
+import os
+import pickle
+import signal
+import socket
+import sys
+import time
+import uuid
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from flink_on_yarn.runtime import rpc
+from flink_on_yarn.runtime.config import Configuration, parse_dynamic
+from flink_on_yarn.runtime.task import TaskDeployment
+
+log = logging.getLogger("flink_on_yarn.taskmanager")
+
+# The JobManager's REST answer carries at most this much of a file: the tail is what users look at.
+MAX_FILE_BYTES = 4 << 20
+# Every task process hashes keys alike, so all producers route a key to the same consumer.
+TASK_HASH_SEED = "0"
+
+
+@dataclass
+class RunningTask:
+    dep: TaskDeployment
+    proc: asyncio.subprocess.Process
+    cancel_requested: bool = False
+    last_state: str = "DEPLOYING"
+    error: str | None = None
+    watcher: asyncio.Task[None] | None = field(default=None)
+
+
+def _file_of_fd(fd: int) -> Path | None:
+    try:
+        target = os.readlink(f"/proc/self/fd/{fd}")
+    except OSError:
+        return None
+    path = Path(target)
+    return path if path.is_file() else None
+
+
+class TaskManager:
+    def __init__(self, config: Configuration) -> None:
+        self.config = config
+        self.slots = config.get_int("taskmanager.numberOfTaskSlots")
+        self.host = config.get("taskmanager.host", "") or socket.gethostname()
+        if self.host in ("localhost",) or config.get("jobmanager.rpc.address") in ("localhost", "127.0.0.1"):
+            self.host = config.get("taskmanager.host", "") or "127.0.0.1"
+        self.id = config.get("taskmanager.resource-id", "") or f"{self.host}-{uuid.uuid4().hex[:6]}"
+        self.tasks: dict[str, RunningTask] = {}
+        self.gateway: rpc.Gateway | None = None
+        self.stopping = False
+        self.stdout_file, self.log_file = self._setup_files()
+
+    def _setup_files(self) -> tuple[Path | None, Path | None]:
+        log_dir = self.config.get("taskmanager.log.dir", "") or os.environ.get("FLINK_LOG_DIR", "")
+        if log_dir:
+            d = Path(log_dir)
+            d.mkdir(parents=True, exist_ok=True)
+            out, err = d / f"taskmanager-{self.id}.out", d / f"taskmanager-{self.id}.log"
+            os.dup2(os.open(out, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o644), 1)
+            os.dup2(os.open(err, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o644), 2)
+            return out, err
+        return _file_of_fd(1), _file_of_fd(2)
+
+    async def run(self) -> int:
+        jm = (self.config.get("jobmanager.rpc.address"), self.config.get_int("jobmanager.rpc.port"))
+        timeout_s = self.config.get_duration_ms("taskmanager.registration.timeout") / 1000
+        deadline = time.monotonic() + timeout_s
+        while not self.stopping:
+            try:
+                reader, writer = await asyncio.open_connection(*jm)
+            except OSError as e:
+                if time.monotonic() > deadline:
+                    log.error("could not register at the JobManager %s:%d within %.0f s: %s", *jm, timeout_s, e)
+                    return 1
+                await asyncio.sleep(0.5)
+                continue
+            await self._session(reader, writer)
+            await self._kill_all()
+            deadline = time.monotonic() + timeout_s
+            if not self.stopping:
+                log.info("lost the JobManager at %s:%d; reconnecting", *jm)
+                await asyncio.sleep(0.5)
+        await self._kill_all()
+        return 0
+
+    async def _session(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        self.gateway = rpc.Gateway(writer)
+        await self.gateway.tell({
+            "type": "register", "id": self.id, "host": self.host, "slots": self.slots, "pid": os.getpid(),
+            "hardware": {"cpuCores": os.cpu_count() or 1,
+                         "physicalMemory": os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES")},
+        })
+        reply = await rpc.recv(reader)
+        if reply is None or reply.get("type") != "registered":
+            writer.close()
+            return
+        log.info("registered at the JobManager as %s with %d slots", self.id, self.slots)
+        interval = int(reply.get("heartbeat_interval_ms", 10000)) / 1000
+        beat = asyncio.create_task(self._heartbeats(interval))
+        try:
+            while True:
+                msg = await rpc.recv(reader)
+                if msg is None:
+                    return
+                await self._handle(msg)
+                if msg.get("type") in ("shutdown", "disconnect"):
+                    return
+        finally:
+            beat.cancel()
+            writer.close()
+
+    async def _heartbeats(self, interval: float) -> None:
+        while self.gateway is not None:
+            await self.gateway.tell({"type": "heartbeat", "id": self.id, "tasks": list(self.tasks)})
+            await asyncio.sleep(interval)
+
+    async def _handle(self, msg: dict[str, Any]) -> None:
+        kind = msg.get("type")
+        if kind == "deploy":
+            await self._deploy(msg["deployment"])
+        elif kind == "cancel":
+            task = self.tasks.get(str(msg.get("execution_id")))
+            if task is not None:
+                task.cancel_requested = True
+                if task.proc.returncode is None:
+                    task.proc.send_signal(signal.SIGTERM)
+        elif kind == "read_file":
+            path = self.stdout_file if msg.get("which") == "stdout" else self.log_file
+            await self._reply(msg, {"text": _tail(path)})
+        elif kind == "shutdown":
+            log.info("the JobManager released this TaskManager: %s", msg.get("reason"))
+            self.stopping = True
+
+    async def _reply(self, request: dict[str, Any], body: dict[str, Any]) -> None:
+        if self.gateway is not None:
+            await self.gateway.tell({"reply_to": request.get("rid"), **body})
+
+    async def _report(self, dep: TaskDeployment, state: str, **extra: Any) -> None:
+        if self.gateway is not None:
+            await self.gateway.tell({"type": "task_state", "job_id": dep.job_id, "execution_id": dep.execution_id,
+                                     "state": state, **extra})
+
+    async def _deploy(self, dep: TaskDeployment) -> None:
+        r, w = os.pipe()
+        env = dict(os.environ, PYTHONHASHSEED=TASK_HASH_SEED)
+        try:
+            proc = await asyncio.create_subprocess_exec(
+                sys.executable, "-m", "flink_on_yarn.runtime.task_main", str(w), stdin=asyncio.subprocess.PIPE,
+                pass_fds=(w,), env=env)
+        except OSError as e:
+            os.close(r)
+            await self._report(dep, "FAILED", error=f"cannot start the task process: {e}")
+            return
+        finally:
+            os.close(w)  # the child holds its own copy; ours would keep the pipe from reaching EOF
+        assert proc.stdin is not None
+        proc.stdin.write(pickle.dumps(dep, protocol=5))
+        await proc.stdin.drain()
+        task = RunningTask(dep, proc)
+        self.tasks[dep.execution_id] = task
+        task.watcher = asyncio.create_task(self._watch(task, r))
+
+    async def _watch(self, task: RunningTask, status_fd: int) -> None:
+        loop = asyncio.get_running_loop()
+        reader = asyncio.StreamReader()
+        transport, _ = await loop.connect_read_pipe(lambda: asyncio.StreamReaderProtocol(reader),
+                                                    os.fdopen(status_fd, "rb"))
+        try:
+            while line := await reader.readline():
+                try:
+                    msg = json.loads(line)
+                except ValueError:
+                    continue
+                task.last_state = str(msg.get("state"))
+                if task.last_state == "FAILED":
+                    task.error = msg.get("error")
+                    continue
+                await self._report(task.dep, task.last_state, **{k: v for k, v in msg.items() if k != "state"})
+        finally:
+            transport.close()
+        code = await task.proc.wait()
+        self.tasks.pop(task.dep.execution_id, None)
+        if task.last_state == "FINISHED" and code == 0:
+            return
+        if task.cancel_requested:
+            await self._report(task.dep, "CANCELED")
+        else:
+            await self._report(task.dep, "FAILED", error=task.error or f"task process exited with code {code}")
+
+    async def _kill_all(self) -> None:
+        for task in list(self.tasks.values()):
+            task.cancel_requested = True
+            if task.proc.returncode is None:
+                task.proc.kill()
+        for task in list(self.tasks.values()):
+            await task.proc.wait()
+        self.gateway = None
+
+
+def _tail(path: Path | None) -> str:
+    if path is None or not path.exists():
+        return ""
+    with open(path, "rb") as f:
+        size = f.seek(0, os.SEEK_END)
+        f.seek(max(0, size - MAX_FILE_BYTES))
+        return f.read().decode("utf-8", errors="replace")
+
+
+def main(argv: list[str] | None = None) -> int:
+    p = argparse.ArgumentParser(prog="taskmanager", description="Run a Flink TaskManager in the foreground.")
+    p.add_argument("-D", dest="dynamic", action="append", default=[], metavar="key=value")
+    p.add_argument("--configDir", "--config-dir", dest="config_dir", default=None)
+    ns = p.parse_args(sys.argv[1:] if argv is None else argv)
+    logging.basicConfig(level=logging.INFO, stream=sys.stderr,
+                        format="%(asctime)s %(levelname)s %(name)s - %(message)s")
+    try:
+        config = Configuration.load(parse_dynamic(ns.dynamic), Path(ns.config_dir) if ns.config_dir else None)
+    except ValueError as e:
+        print(f"error: {e}", file=sys.stderr)
+        return 2
+    tm = TaskManager(config)
+
+    async def run() -> int:
+        loop = asyncio.get_running_loop()
+
+        def stop() -> None:
+            tm.stopping = True
+            for t in asyncio.all_tasks(loop):
+                if t is not asyncio.current_task(loop):
+                    t.cancel()
+
+        for sig in (signal.SIGTERM, signal.SIGINT):
+            loop.add_signal_handler(sig, stop)
+        try:
+            return await tm.run()
+        except asyncio.CancelledError:
+            await tm._kill_all()
+            return 0
+
+    return asyncio.run(run())
+
+
+if __name__ == "__main__":
+    sys.exit(main())

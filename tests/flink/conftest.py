@@ -1,0 +1,113 @@
+"""Flink fixtures: a real JobManager and TaskManagers as child processes (through the `processes` fixture)."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+import time
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+
+from tests.conftest import Processes
+
+ROOT = Path(__file__).resolve().parents[2]
+# Short liveness settings so a killed TaskManager is noticed (and the tests end) in seconds.
+FAST = {"heartbeat.interval": "500", "heartbeat.timeout": "3000"}
+
+
+@dataclass
+class FlinkCluster:
+    processes: Processes
+    rest: str
+    rpc_port: int
+    config: dict[str, str]
+    tms: dict[str, subprocess.Popen[bytes]]
+
+    def get(self, path: str) -> Any:
+        r = httpx.get(self.rest + path, timeout=10)
+        r.raise_for_status()
+        return r.json()
+
+    def text(self, path: str) -> str:
+        r = httpx.get(self.rest + path, timeout=10)
+        r.raise_for_status()
+        return r.text
+
+    def add_taskmanager(self, tm_id: str, slots: int = 2, **extra: str) -> subprocess.Popen[bytes]:
+        conf = {"jobmanager.rpc.address": "127.0.0.1", "jobmanager.rpc.port": str(self.rpc_port),
+                "taskmanager.numberOfTaskSlots": str(slots), "taskmanager.resource-id": tm_id,
+                **FAST, **extra}
+        args = ["-m", "flink_on_yarn.runtime.taskmanager"]
+        for k, v in conf.items():
+            args += ["-D", f"{k}={v}"]
+        proc = self.processes.start(tm_id, args)
+        self.tms[tm_id] = proc
+        return proc
+
+    def wait_taskmanagers(self, n: int, timeout: float = 20) -> None:
+        wait_for(lambda: self.get("/overview")["taskmanagers"] >= n, timeout, f"{n} TaskManagers")
+
+    def wait_state(self, job_id: str, states: tuple[str, ...], timeout: float = 60) -> dict[str, Any]:
+        wait_for(lambda: self.get(f"/jobs/{job_id}")["state"] in states, timeout, f"job in {states}")
+        return dict(self.get(f"/jobs/{job_id}"))
+
+    def miniflink(self, *args: str, timeout: float = 60) -> subprocess.CompletedProcess[str]:
+        return subprocess.run([sys.executable, "-m", "flink_on_yarn.cli.main", *args], capture_output=True,
+                              text=True, timeout=timeout, cwd=ROOT)
+
+
+def wait_for(pred: Callable[[], bool], timeout: float, what: str) -> None:
+    deadline = time.monotonic() + timeout
+    last: Exception | None = None
+    while time.monotonic() < deadline:
+        try:
+            if pred():
+                return
+        except (httpx.HTTPError, KeyError) as e:
+            last = e
+        time.sleep(0.1)
+    raise AssertionError(f"timed out after {timeout} s waiting for {what} (last error: {last})")
+
+
+def start_jobmanager(processes: Processes, tmp: Path, **conf: str) -> tuple[str, int]:
+    addr_file = tmp / "jm-address.json"
+    full = {"rest.port": "0", "jobmanager.rpc.port": "0", "jobmanager.rpc.address": "127.0.0.1", **FAST, **conf}
+    args = ["-m", "flink_on_yarn.runtime.jobmanager", "--address-file", str(addr_file)]
+    for k, v in full.items():
+        args += ["-D", f"{k}={v}"]
+    processes.start("jobmanager", args)
+    wait_for(addr_file.exists, 20, "the JobManager's address file")
+    data = json.loads(addr_file.read_text())
+    return data["rest"], int(data["rpc"].rsplit(":", 1)[1])
+
+
+@pytest.fixture
+def flink(processes: Processes, tmp_path: Path) -> Callable[..., FlinkCluster]:
+    """Factory: `flink(tms=2, slots=2, **jm_conf)` starts a JobManager and TaskManagers, waits for them."""
+
+    def make(tms: int = 1, slots: int = 2, **jm_conf: str) -> FlinkCluster:
+        rest, rpc_port = start_jobmanager(processes, tmp_path, **jm_conf)
+        cluster = FlinkCluster(processes, rest, rpc_port, jm_conf, {})
+        for i in range(tms):
+            cluster.add_taskmanager(f"tm-{i}", slots)
+        cluster.wait_taskmanagers(tms)
+        return cluster
+
+    return make
+
+
+@pytest.fixture
+def words_file(tmp_path: Path) -> Iterator[Path]:
+    import random
+
+    rng = random.Random(7)
+    vocab = [f"w{i}" for i in range(300)] + ["hello", "flink"]
+    path = tmp_path / "words.txt"
+    path.write_text("\n".join(" ".join(rng.choice(vocab) for _ in range(10)) for _ in range(5000)) + "\n")
+    yield path
