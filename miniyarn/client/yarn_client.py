@@ -12,7 +12,12 @@ from miniyarn.records import LocalResource
 
 
 class YarnClientError(Exception):
-    """A refusal from the RM (its RemoteException message) or an RM that does not answer."""
+    """A refusal from the RM (its RemoteException message) or an RM that does not answer
+    (`status` is the HTTP status of a refusal, None when the RM did not answer)."""
+
+    def __init__(self, message: str, status: int | None = None) -> None:
+        super().__init__(message)
+        self.status = status
 
 
 class YarnClient:
@@ -36,7 +41,7 @@ class YarnClient:
             raise YarnClientError(f"Cannot reach the ResourceManager at {self.address} ({e}); "
                                   "is it running? Set --rm-address or MINIYARN_RM_ADDRESS") from None
         if resp.status_code >= 400:
-            raise YarnClientError(remote_message(resp))
+            raise YarnClientError(remote_message(resp), resp.status_code)
         return resp
 
     def cluster_info(self) -> dict[str, Any]:

@@ -1,0 +1,151 @@
+"""`miniyarn application -list | -status ID | -kill ID`: YARN's ApplicationCLI, its output to the
+character (the column pattern, `Application Report : ` block, kill messages and exit codes)."""
+
+from __future__ import annotations
+
+import argparse
+import time
+from typing import Any
+
+from miniyarn.cli.common import FAILED, add_rm_address, fail, java_percent, split_list, yarn_client
+from miniyarn.client.yarn_client import YarnClient, YarnClientError
+from miniyarn.states.application import YarnApplicationState
+
+# ApplicationCLI.APPLICATIONS_PATTERN.
+APPLICATIONS_PATTERN = "%30s\t%20s\t%20s\t%10s\t%10s\t%18s\t%18s\t%15s\t%35s"
+HEADER = ("Application-Id", "Application-Name", "Application-Type", "User", "Queue", "State", "Final-State",
+          "Progress", "Tracking-URL")
+DEFAULT_STATES = ["SUBMITTED", "ACCEPTED", "RUNNING"]
+ALL_STATES = [s.value for s in YarnApplicationState]
+FINAL_STATES = {"FINISHED", "FAILED", "KILLED"}
+# YarnClientImpl.killApplication polls until the RM says KILLED; our RM gives an AM that does not
+# exit KILL_GRACE_MS (5 s) before declaring it KILLED anyway, so 30 s is generous.
+KILL_WAIT_S = 30.0
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    what = parser.add_mutually_exclusive_group(required=True)
+    what.add_argument("-list", "--list", action="store_true",
+                      help="list applications (default states SUBMITTED, ACCEPTED, RUNNING)")
+    what.add_argument("-status", "--status", metavar="Application ID", help="print an application's report")
+    what.add_argument("-kill", "--kill", nargs="+", metavar="Application ID", help="kill applications")
+    parser.add_argument("-appStates", "--appStates", action="append", default=[], metavar="States",
+                        help="with -list: comma-separated states, or ALL")
+    parser.add_argument("-appTypes", "--appTypes", action="append", default=[], metavar="Types",
+                        help="with -list: comma-separated application types")
+    add_rm_address(parser)
+
+
+def run(args: argparse.Namespace) -> int:
+    with yarn_client(args) as yarn:
+        try:
+            if args.list:
+                return list_apps(yarn, split_list(",".join(args.appStates)), split_list(",".join(args.appTypes)))
+            if args.status:
+                return status(yarn, args.status)
+            return max(kill(yarn, app_id) for app_id in args.kill)
+        except YarnClientError as e:
+            return fail(str(e))
+
+
+def format_row(values: tuple[object, ...]) -> str:
+    return APPLICATIONS_PATTERN % tuple(str(v) for v in values)
+
+
+def app_row(app: dict[str, Any]) -> str:
+    return format_row((app["id"], app.get("name", ""), app.get("applicationType", ""), app.get("user", ""),
+                       app.get("queue", ""), app["state"], app["finalStatus"],
+                       java_percent(float(app.get("progress", 0.0)) / 100), app.get("trackingUrl", "")))
+
+
+def list_apps(yarn: YarnClient, states: list[str], types: list[str]) -> int:
+    wanted = [s.upper() for s in states] or DEFAULT_STATES
+    if "ALL" in wanted:
+        wanted = ALL_STATES
+    bad = [s for s in wanted if s not in ALL_STATES]
+    if bad:
+        print(f"The application state {bad[0]} is invalid.")
+        print("The valid application state can be one of the following: ALL," + ",".join(ALL_STATES))
+        return FAILED
+    ordered = [s for s in ALL_STATES if s in wanted]  # EnumSet order, as Java prints it
+    type_set = sorted({t.upper() for t in types})
+    apps = yarn.list_applications(states=ordered, types=type_set or None)
+    print(f"Total number of applications (application-types: [{', '.join(type_set)}], "
+          f"states: [{', '.join(ordered)}] and tags: []):{len(apps)}")
+    print(format_row(HEADER))
+    for app in apps:
+        print(app_row(app))
+    return 0
+
+
+def not_found(app_id: str) -> int:
+    return fail(f"Application with id '{app_id}' doesn't exist in RM.")
+
+
+def get_app(yarn: YarnClient, app_id: str) -> dict[str, Any] | None:
+    try:
+        return yarn.get_application(app_id)
+    except YarnClientError as e:
+        if e.status == 404:
+            return None
+        raise
+
+
+def report_lines(app: dict[str, Any]) -> list[str]:
+    """ApplicationCLI.printApplicationReport, then what a user asks next: what runs now, and its size."""
+    rpc = str(app.get("amRPCAddress") or "N/A")
+    host, _, port = rpc.rpartition(":") if rpc != "N/A" else ("N/A", "", "-1")
+    fields = [
+        ("Application-Id", app["id"]),
+        ("Application-Name", app.get("name", "")),
+        ("Application-Type", app.get("applicationType", "")),
+        ("User", app.get("user", "")),
+        ("Queue", app.get("queue", "")),
+        ("Application Priority", app.get("priority", 0)),
+        ("Start-Time", app.get("startedTime", 0)),
+        ("Finish-Time", app.get("finishedTime", 0)),
+        ("Progress", java_percent(float(app.get("progress", 0.0)) / 100)),
+        ("State", app["state"]),
+        ("Final-State", app["finalStatus"]),
+        ("Tracking-URL", app.get("trackingUrl", "N/A")),
+        ("RPC Port", port or "-1"),
+        ("AM Host", host or "N/A"),
+        ("Aggregate Resource Allocation",
+         f"{app.get('memorySeconds', 0)} MB-seconds, {app.get('vcoreSeconds', 0)} vcore-seconds"),
+        ("Aggregate Resource Preempted", "0 MB-seconds, 0 vcore-seconds"),
+        ("Log Aggregation Status", app.get("logAggregationStatus", "N/A")),
+        ("Diagnostics", app.get("diagnostics", "")),
+        ("Unmanaged Application", str(bool(app.get("unmanagedApplication", False))).lower()),
+        ("Application Node Label Expression", "<Not set>"),
+        ("AM container Node Label Expression", "<DEFAULT_PARTITION>"),
+        ("Running Containers", app.get("runningContainers", 0)),
+        ("Allocated Resource", f"<memory:{app.get('allocatedMB', 0)}, vCores:{app.get('allocatedVCores', 0)}>"),
+    ]
+    return ["Application Report : ", *(f"\t{name} : {value}" for name, value in fields)]
+
+
+def status(yarn: YarnClient, app_id: str) -> int:
+    app = get_app(yarn, app_id)
+    if app is None:
+        return not_found(app_id)
+    print("\n".join(report_lines(app)))
+    return 0
+
+
+def kill(yarn: YarnClient, app_id: str) -> int:
+    app = get_app(yarn, app_id)
+    if app is None:
+        return not_found(app_id)
+    if app["state"] in FINAL_STATES:
+        print(f"Application {app_id} has already finished ")
+        return 0
+    print(f"Killing application {app_id}", flush=True)
+    yarn.kill_application(app_id)
+    deadline = time.monotonic() + KILL_WAIT_S
+    while (app := yarn.get_application(app_id))["state"] not in FINAL_STATES:
+        if time.monotonic() > deadline:
+            return fail(f"Application {app_id} is still {app['state']} {KILL_WAIT_S:.0f} s after the kill; "
+                        f"see: miniyarn application -status {app_id}")
+        time.sleep(0.1)
+    print(f"Killed application {app_id}")
+    return 0

@@ -1,0 +1,62 @@
+"""What every client command shares: the RM address flag, error lines, and Java's number and date
+formats as the `yarn` CLI prints them (DecimalFormat `###.##%` and `#.00`, `Date.toString()`)."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import time
+from decimal import ROUND_HALF_EVEN, Decimal
+
+from miniyarn import config
+from miniyarn.client.yarn_client import YarnClient
+
+# The `yarn` CLI returns -1 on failure, which a shell sees as 255.
+FAILED = 255
+
+
+def add_rm_address(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--rm-address", default=None,
+                        help="ResourceManager URL (default $MINIYARN_RM_ADDRESS or http://127.0.0.1:8088)")
+
+
+def yarn_client(args: argparse.Namespace) -> YarnClient:
+    return YarnClient(config.rm_address(getattr(args, "rm_address", None)))
+
+
+def fail(message: str) -> int:
+    """One line on stderr, the `yarn` CLI's failure exit code."""
+    print(message, file=sys.stderr)
+    return FAILED
+
+
+def _half_even(value: float, places: int) -> Decimal:
+    return Decimal(repr(value)).quantize(Decimal(1).scaleb(-places), rounding=ROUND_HALF_EVEN)
+
+
+def java_percent(fraction: float) -> str:
+    """DecimalFormat("###.##%"): 0.5 -> `50%`, 0.12345 -> `12.35%`, 1 -> `100%`."""
+    text = f"{_half_even(fraction * 100, 2):f}"
+    if "." in text:
+        text = text.rstrip("0").rstrip(".")
+    return ("0" if text in ("", "-0") else text) + "%"
+
+
+def java_two_decimals(value: float) -> str:
+    """DecimalFormat("#.00"): 100 -> `100.00`, 0 -> `.00`, 0.5 -> `.50`."""
+    text = f"{_half_even(value, 2):f}"
+    if text.startswith("0."):
+        return text[1:]
+    if text.startswith("-0."):
+        return "-" + text[2:]
+    return text
+
+
+def java_date(ms: int) -> str:
+    """java.util.Date.toString(): `Thu Jan 25 16:08:20 UTC 2018`."""
+    return time.strftime("%a %b %d %H:%M:%S %Z %Y", time.localtime(ms / 1000))
+
+
+def split_list(text: str | None) -> list[str]:
+    """`-appStates RUNNING,ACCEPTED` (and repeated flags joined by the caller)."""
+    return [p.strip() for p in (text or "").split(",") if p.strip()]

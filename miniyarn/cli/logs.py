@@ -1,0 +1,162 @@
+"""`miniyarn logs -applicationId ID [-containerId C] [-log_files F]`: YARN's LogCLI.
+
+Aggregated logs come from Redis (keys.app_logs, one hash per application); the parts not yet
+aggregated (a running application, or nodes that still owe their upload) come from the NMs' own
+log endpoints, as LogCLI reads a running application's logs from its NodeManagers.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import time
+from dataclasses import dataclass
+from typing import Any
+
+import httpx
+import redis
+
+from miniyarn import config, keys
+from miniyarn.cli.common import add_rm_address, fail, java_date, split_list, yarn_client
+from miniyarn.client.yarn_client import YarnClientError
+from miniyarn.ids import ApplicationId, ContainerId, InvalidIdError
+from miniyarn.redisconn import data, text
+
+FINAL_STATES = {"FINISHED", "FAILED", "KILLED"}
+# An NM that does not answer in this long is down; its logs come later from Redis, if ever.
+NM_TIMEOUT_S = 5.0
+
+
+@dataclass(frozen=True)
+class LogEntry:
+    container_id: str
+    node: str  # as printed: host_port when aggregated (YARN names the node's log file so), host:port live
+    file: str
+    contents: bytes
+    modified_ms: int
+    aggregation: str  # AGGREGATED or LOCAL
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("-applicationId", "--applicationId", required=True, metavar="Application ID")
+    parser.add_argument("-containerId", "--containerId", default=None, metavar="Container ID",
+                        help="only this container's logs")
+    parser.add_argument("-log_files", "--log_files", action="append", default=[], metavar="Log File Name",
+                        help="comma-separated file names (stdout, stderr, ...); ALL for every file")
+    parser.add_argument("--redis-url", default=None,
+                        help="Redis holding aggregated logs (default $MINIYARN_REDIS_URL or redis://127.0.0.1:6379/0)")
+    add_rm_address(parser)
+
+
+def format_entry(e: LogEntry) -> str:
+    """LogToolUtils' header, the contents, and LogAggregationFileController's suffix."""
+    head = f"Container: {e.container_id} on {e.node}"
+    end = f"End of LogType:{e.file}"
+    return (f"{head}\nLogAggregationType: {e.aggregation}\n{'=' * len(head)}\nLogType:{e.file}\n"
+            f"LogLastModifiedTime:{java_date(e.modified_ms)}\nLogLength:{len(e.contents)}\nLogContents:\n"
+            f"{e.contents.decode(errors='replace')}\n{end}\n{'*' * (len(end) + 50)}\n\n")
+
+
+def aggregated(client: redis.Redis, app_id: str, modified_ms: int) -> list[LogEntry]:
+    out = []
+    for field, value in client.hgetall(keys.app_logs(app_id)).items():
+        parts = text(field).split(" ", 2)
+        if len(parts) != 3:
+            continue
+        cid, node, name = parts
+        out.append(LogEntry(cid, node.replace(":", "_"), name, data(value), modified_ms, "AGGREGATED"))
+    return out
+
+
+def live(http: httpx.Client, node_address: str, app_id: str) -> list[LogEntry]:
+    """Every log file of `app_id`'s containers on one NM, through its /ws/v1/node API."""
+    base = f"http://{node_address}/ws/v1/node"
+    resp = http.get(f"{base}/apps/{app_id}")
+    if resp.status_code == 404:
+        return []
+    resp.raise_for_status()
+    out = []
+    for cid in resp.json()["app"].get("containerids") or []:
+        listing = http.get(f"{base}/containerlogs/{cid}")
+        if listing.status_code != 200:
+            continue
+        for info in listing.json():
+            node = str(info.get("nodeId") or node_address)
+            for f in info.get("containerLogInfo") or []:
+                body = http.get(f"{base}/containerlogs/{cid}/{f['fileName']}")
+                if body.status_code == 200:
+                    out.append(LogEntry(cid, node, str(f["fileName"]), body.content,
+                                        int(f.get("lastModifiedTime") or 0), "LOCAL"))
+    return out
+
+
+def select(entries: list[LogEntry], container_id: str | None, files: list[str]) -> list[LogEntry]:
+    wanted = set(files) - {"ALL"}
+    picked = [e for e in entries if (container_id is None or e.container_id == container_id)
+              and (not wanted or e.file in wanted)]
+    return sorted(picked, key=lambda e: (e.container_id, e.node, e.file))
+
+
+def app_report(args: argparse.Namespace, app_id: str) -> tuple[dict[str, Any] | None, list[dict[str, Any]]]:
+    """The app's RM report and the nodes (None, [] if the RM does not know it or is down)."""
+    with yarn_client(args) as yarn:
+        try:
+            report = yarn.get_application(app_id)
+            return report, yarn.list_nodes()
+        except YarnClientError as e:
+            if e.status is None:
+                print(f"WARNING: {e}; printing aggregated logs only", file=sys.stderr)
+            return None, []
+
+
+def run(args: argparse.Namespace) -> int:
+    app_id = args.applicationId
+    try:
+        ApplicationId.parse(app_id)
+        if args.containerId:
+            ContainerId.parse(args.containerId)
+    except InvalidIdError as e:
+        return fail(f"Invalid ApplicationId or ContainerId specified: {e}")
+    url = config.redis_url(args.redis_url)
+    client = redis.Redis.from_url(url, socket_connect_timeout=3)
+    try:
+        client.ping()
+    except redis.RedisError as e:
+        return fail(f"Cannot reach Redis at {url} ({e}); start it (miniyarn minicluster) or set --redis-url "
+                    "/ MINIYARN_REDIS_URL")
+    report, nodes = app_report(args, app_id)
+    finished = report is None or report["state"] in FINAL_STATES
+    modified = int((report or {}).get("finishedTime") or 0) or int(time.time() * 1000)
+    entries = aggregated(client, app_id, modified)
+    owing = {text(n) for n in client.smembers(keys.app_log_nodes(app_id))}
+    client.close()
+    if report is None and not entries:
+        return fail(f"Can not find the logs for the application: {app_id}: the ResourceManager does not know it "
+                    "and Redis holds no aggregated logs for it; list applications with: miniyarn application "
+                    "-list -appStates ALL")
+    # Running: every node may hold some of its containers. Finished: only nodes that still owe logs.
+    addresses = {str(n["id"]): str(n.get("nodeHTTPAddress") or n["id"]) for n in nodes
+                 if n.get("state") in ("RUNNING", "UNHEALTHY", "NEW")}
+    ask = addresses if not finished else {n: addresses[n] for n in owing if n in addresses}
+    have = {(e.container_id, e.file) for e in entries}
+    with httpx.Client(timeout=NM_TIMEOUT_S) as http:
+        for node_id, address in sorted(ask.items()):
+            try:
+                entries += [e for e in live(http, address, app_id) if (e.container_id, e.file) not in have]
+            except (httpx.HTTPError, ValueError, KeyError) as err:
+                print(f"WARNING: cannot read live logs from NodeManager {node_id} ({err})", file=sys.stderr)
+    files = split_list(",".join(args.log_files))
+    picked = select(entries, args.containerId, files)
+    if not picked:
+        if args.containerId:
+            return fail(f"Can not find any log file matching the pattern: [{', '.join(files) or 'ALL'}] for the "
+                        f"container: {args.containerId} within the application: {app_id}")
+        if finished and owing:
+            return fail("Log aggregation has not completed or is not enabled.")
+        return fail(f"Can not find any log file matching the pattern: [{', '.join(files) or 'ALL'}] for the "
+                    f"application: {app_id}")
+    for entry in picked:
+        sys.stdout.write(format_entry(entry))
+    sys.stdout.flush()
+    return 0
+

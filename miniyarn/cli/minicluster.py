@@ -1,0 +1,65 @@
+"""`miniyarn minicluster`: Redis (if none answers), a ResourceManager and N NodeManagers in the
+foreground until Ctrl-C or SIGTERM, which stop everything it started."""
+
+from __future__ import annotations
+
+import argparse
+import signal
+import sys
+import time
+from types import FrameType
+
+from miniyarn import config
+from miniyarn.minicluster import MiniCluster, MiniClusterError
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--nodemanagers", "-n", type=int, default=1, help="number of NodeManagers (default 1)")
+    parser.add_argument("--redis-url", default=None,
+                        help="Redis to meet in; started here if none answers (default $MINIYARN_REDIS_URL or "
+                             "redis://127.0.0.1:6379/0)")
+    parser.add_argument("--port", type=int, default=8088, help="ResourceManager web/REST port (default 8088; 0 = free)")
+    parser.add_argument("--memory-mb", type=int, default=4096, help="memory per NodeManager (default 4096)")
+    parser.add_argument("--vcores", type=int, default=4, help="vcores per NodeManager (default 4)")
+    parser.add_argument("--work-dir", default=None,
+                        help="daemon logs and NM dirs (default a temp dir, removed on exit)")
+    parser.add_argument("-D", dest="defines", action="append", default=[], metavar="KEY=VALUE",
+                        help="a yarn-site.xml key for every daemon")
+
+
+def _interrupt(signum: int, _frame: FrameType | None) -> None:
+    raise KeyboardInterrupt(f"signal {signum}")
+
+
+def run(args: argparse.Namespace) -> int:
+    previous = signal.signal(signal.SIGTERM, _interrupt)
+    try:
+        cluster = MiniCluster(args.nodemanagers, config.redis_url(args.redis_url), args.port, args.memory_mb,
+                              args.vcores, args.work_dir, args.defines)
+    except ValueError as e:
+        print(f"miniyarn minicluster: {e}", file=sys.stderr)
+        return 2
+    try:
+        with cluster:
+            if cluster.started_redis:
+                print(f"Started redis-server at {cluster.redis_url} (no Redis answered there)")
+            print(f"miniyarn minicluster up in {cluster.startup_s:.2f} s: ResourceManager and "
+                  f"{args.nodemanagers} NodeManager(s) of {args.memory_mb} MB, {args.vcores} vcores; "
+                  f"logs in {cluster.work_dir}")
+            print(f"ResourceManager web UI: {cluster.rm_url}/cluster")
+            for key, value in cluster.env().items():
+                print(f"export {key}={value}")
+            print("Press Ctrl-C to stop.", flush=True)
+            while (dead := cluster.dead()) is None:
+                time.sleep(0.5)
+            print(f"miniyarn minicluster: {dead.name} exited with code {dead.proc.returncode}; stopping. "
+                  f"Its log:\n{dead.tail()}", file=sys.stderr)
+            return 1
+    except MiniClusterError as e:
+        print(f"miniyarn minicluster: {e}", file=sys.stderr)
+        return 1
+    except KeyboardInterrupt:
+        print("Stopped the minicluster.", file=sys.stderr)
+        return 0
+    finally:
+        signal.signal(signal.SIGTERM, previous)

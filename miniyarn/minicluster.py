@@ -1,0 +1,239 @@
+"""A whole YARN cluster on this machine in about a second: Redis (started if none answers), one
+ResourceManager and N NodeManagers as child processes, each in its own process group, all stopped
+together (YARN's MiniYARNCluster, but real processes).
+
+>>> with MiniCluster(nodemanagers=2, port=0) as mc:      # doctest: +SKIP
+...     print(mc.rm_url, mc.redis_url)
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from types import TracebackType
+from urllib.parse import urlsplit
+
+import httpx
+import psutil
+import redis
+
+LOCAL_HOSTS = ("127.0.0.1", "localhost", "::1")
+# Python start-up plus FastAPI imports take ~0.5 s per daemon on a busy 2-core laptop; 30 s means
+# something is wrong (a port in use, Redis refusing us), and the error then shows the daemon's log.
+STARTUP_TIMEOUT_S = 30.0
+# NMs use this to abort their containers and upload logs; RM and Redis stop at once.
+STOP_GRACE_S = 10.0
+POLL_S = 0.02
+
+
+class MiniClusterError(RuntimeError):
+    """The cluster could not start; the message names the daemon and shows its log's tail."""
+
+
+def free_port() -> int:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def redis_answers(url: str) -> bool:
+    client = redis.Redis.from_url(url, socket_connect_timeout=1, socket_timeout=1)
+    try:
+        return bool(client.ping())
+    except redis.RedisError:
+        return False
+    finally:
+        client.close()
+
+
+@dataclass
+class Daemon:
+    name: str
+    proc: subprocess.Popen[bytes]
+    log: Path
+
+    def tail(self, n: int = 3000) -> str:
+        if not self.log.exists():
+            return ""
+        return self.log.read_text(errors="replace")[-n:]
+
+
+class MiniCluster:
+    def __init__(self, nodemanagers: int = 1, redis_url: str | None = None, port: int = 8088,
+                 memory_mb: int = 4096, vcores: int = 4, work_dir: str | Path | None = None,
+                 defines: list[str] | None = None, python: str = sys.executable) -> None:
+        if nodemanagers < 1:
+            raise ValueError(f"a cluster needs at least one NodeManager, got --nodemanagers {nodemanagers}")
+        self.nodemanagers = nodemanagers
+        self.redis_url = redis_url or "redis://127.0.0.1:6379/0"
+        self.port = port
+        self.memory_mb = memory_mb
+        self.vcores = vcores
+        self.defines = list(defines or [])
+        self.python = python
+        self.own_work_dir = work_dir is None
+        self.work_dir = Path(work_dir) if work_dir is not None else Path(tempfile.mkdtemp(prefix="miniyarn-mc-"))
+        self.daemons: list[Daemon] = []
+        self.started_redis = False
+        self.rm_url = ""
+        self.node_ids: list[str] = []
+        self.startup_s = 0.0
+        self._known: dict[int, psutil.Process] = {}
+
+    # ---- lifecycle ------------------------------------------------------------------------
+
+    def __enter__(self) -> MiniCluster:
+        return self.start()
+
+    def __exit__(self, exc_type: type[BaseException] | None, exc: BaseException | None,
+                 tb: TracebackType | None) -> None:
+        self.stop()
+
+    def start(self) -> MiniCluster:
+        t0 = time.monotonic()
+        try:
+            self.work_dir.mkdir(parents=True, exist_ok=True)
+            self._ensure_redis()
+            port = self.port or free_port()
+            self.rm_url = f"http://127.0.0.1:{port}"
+            common = [arg for d in self.defines for arg in ("-D", d)]
+            self._spawn("rm", ["-m", "resourcemanager", "--redis-url", self.redis_url, "--host", "127.0.0.1",
+                               "--port", str(port), *common])
+            for i in range(1, self.nodemanagers + 1):
+                nm_port = free_port()
+                self.node_ids.append(f"127.0.0.1:{nm_port}")
+                root = self.work_dir / f"nm-{i}"
+                self._spawn(f"nm-{i}", ["-m", "nodemanager", "--redis-url", self.redis_url, "--port", str(nm_port),
+                                        "--hostname", "127.0.0.1", "--bind-host", "127.0.0.1",
+                                        "--memory-mb", str(self.memory_mb), "--vcores", str(self.vcores),
+                                        "--local-dirs", str(root / "local"), "--log-dirs", str(root / "logs"),
+                                        *common])
+            self._wait_up()
+        except BaseException:
+            self.stop()
+            raise
+        self.startup_s = time.monotonic() - t0
+        return self
+
+    def _ensure_redis(self) -> None:
+        if redis_answers(self.redis_url):
+            return
+        url = urlsplit(self.redis_url)
+        host, port = url.hostname or "127.0.0.1", url.port or 6379
+        if host not in LOCAL_HOSTS:
+            raise MiniClusterError(f"No Redis answers at {self.redis_url}, and it is not on this machine, so the "
+                                   "minicluster cannot start one; start it there or give a local --redis-url")
+        exe = shutil.which("redis-server")
+        if exe is None:
+            raise MiniClusterError(f"No Redis answers at {self.redis_url} and redis-server is not installed "
+                                   "(apt-get install redis-server), or point --redis-url at a running Redis")
+        data = self.work_dir / "redis"
+        data.mkdir(exist_ok=True)
+        self._spawn("redis", ["--port", str(port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no",
+                              "--dir", str(data)], exe=exe)
+        self.started_redis = True
+        self._wait("redis-server", lambda: redis_answers(self.redis_url), only="redis")
+
+    def _spawn(self, name: str, args: list[str], exe: str | None = None) -> None:
+        log = self.work_dir / f"{name}.log"
+        with open(log, "wb") as out:
+            proc = subprocess.Popen([exe or self.python, *args], stdout=out, stderr=subprocess.STDOUT,
+                                    stdin=subprocess.DEVNULL, start_new_session=True, cwd=self.work_dir)
+        self.daemons.append(Daemon(name, proc, log))
+
+    def _wait(self, what: str, ready: Callable[[], bool], only: str | None = None) -> None:
+        deadline = time.monotonic() + STARTUP_TIMEOUT_S
+        while not ready():
+            dead = self.dead(only)
+            if dead is not None:
+                raise MiniClusterError(f"{dead.name} exited with code {dead.proc.returncode} while starting; "
+                                       f"its log ({dead.log}):\n{dead.tail()}")
+            if time.monotonic() > deadline:
+                raise MiniClusterError(f"{what} not up after {STARTUP_TIMEOUT_S:.0f} s; logs in {self.work_dir}")
+            time.sleep(POLL_S)
+
+    def _wait_up(self) -> None:
+        with httpx.Client(base_url=self.rm_url, timeout=2) as http:
+            def nodes_running() -> bool:
+                try:
+                    body = http.get("/ws/v1/cluster/nodes", params={"states": "RUNNING"}).json()
+                except (httpx.HTTPError, ValueError):
+                    return False
+                running = {n["id"] for n in ((body.get("nodes") or {}).get("node") or [])}
+                return running >= set(self.node_ids)
+
+            self._wait(f"{self.nodemanagers} RUNNING NodeManagers at {self.rm_url}", nodes_running)
+
+    # ---- while running --------------------------------------------------------------------
+
+    def dead(self, only: str | None = None) -> Daemon | None:
+        """A daemon that exited (None if all run)."""
+        for d in self.daemons:
+            if (only is None or d.name == only) and d.proc.poll() is not None:
+                return d
+        return None
+
+    def env(self) -> dict[str, str]:
+        return {"MINIYARN_RM_ADDRESS": self.rm_url, "MINIYARN_REDIS_URL": self.redis_url}
+
+    def pids(self) -> set[int]:
+        """Our daemons and everything they started (containers are children of the NMs)."""
+        out = set()
+        for d in self.daemons:
+            try:
+                root = psutil.Process(d.proc.pid)
+                for p in [root, *root.children(recursive=True)]:
+                    out.add(p.pid)
+                    self._known.setdefault(p.pid, p)
+            except psutil.NoSuchProcess:
+                continue
+        return out
+
+    # ---- stop -----------------------------------------------------------------------------
+
+    def stop(self) -> None:
+        """NMs first (they abort their containers and upload logs), then the RM, then Redis if we
+        started it; whatever is left after the grace period is killed by process group."""
+        self.pids()  # remember the containers too, before their NMs go
+        order = ([d for d in self.daemons if d.name.startswith("nm-")], [d for d in self.daemons if d.name == "rm"],
+                 [d for d in self.daemons if d.name == "redis"])
+        for group in order:
+            for d in group:
+                self._signal(d, signal.SIGTERM)
+            deadline = time.monotonic() + STOP_GRACE_S
+            for d in group:
+                try:
+                    d.proc.wait(max(0.1, deadline - time.monotonic()))
+                except subprocess.TimeoutExpired:
+                    pass
+                self._signal(d, signal.SIGKILL)
+                try:
+                    d.proc.wait(2)
+                except subprocess.TimeoutExpired:
+                    pass
+        for p in self._known.values():
+            try:
+                if p.is_running():  # same pid *and* start time: never a stranger that reused the pid
+                    p.kill()
+            except psutil.NoSuchProcess:
+                pass
+        self.daemons = []
+        self._known = {}
+        if self.own_work_dir:
+            shutil.rmtree(self.work_dir, ignore_errors=True)
+
+    @staticmethod
+    def _signal(d: Daemon, sig: signal.Signals) -> None:
+        try:
+            os.killpg(d.proc.pid, sig)  # its own session: the group is the daemon and its helpers
+        except (ProcessLookupError, PermissionError):
+            pass
