@@ -1,8 +1,12 @@
 """`miniflink`: the `flink` command's verbs (run, list, cancel) and the standalone scripts' (start-cluster, ...).
 
     miniflink start-cluster | stop-cluster
-    miniflink run [-m host:port] [-p N] [-d] [-D k=v]... -py FILE [args]
-    miniflink list [-m host:port] [-a] | cancel [-m host:port] JOBID
+    miniflink run [-t remote|yarn-per-job|yarn-session] [-m host:port] [-yid APPID] [-p N] [-d] [-D k=v]...
+                  -py FILE [args]
+    miniflink run-application -t yarn-application [-p N] [-D k=v]... -py FILE [args]
+    miniflink yarn-session [-d] [-s SLOTS] [-jm MB] [-tm MB] [-nm NAME] [-qu QUEUE] [-D k=v]...
+    miniflink yarn-session -id APPID stop
+    miniflink list [-m host:port | -yid APPID] [-a] | cancel [-m host:port | -yid APPID] JOBID
     miniflink taskmanager start|stop|start-foreground
     miniflink standalone-job start|stop|start-foreground --python FILE [args]
 """
@@ -15,20 +19,27 @@ import sys
 import time
 from datetime import datetime
 
+from flink_on_yarn.cli import yarn
 from flink_on_yarn.client.executor import ExecutionContext
 from flink_on_yarn.client.program import ProgramError, run_program
 from flink_on_yarn.client.rest_client import RemoteExecutor, RestClient, RestError
 from flink_on_yarn.runtime.config import Configuration, conf_dir, parse_dynamic
 from flink_on_yarn.standalone import cluster, daemons
+from flink_on_yarn.yarn.descriptor import DeploymentError
 
 
 def _common(p: argparse.ArgumentParser) -> None:
     p.add_argument("-m", "--jobmanager", default=None, help="JobManager REST address host:port")
     p.add_argument("-D", dest="dynamic", action="append", default=[], metavar="key=value")
+    p.add_argument("-yid", "--yarnapplicationId", dest="yid", default=None, help="a Flink cluster on YARN")
+    p.add_argument("-t", "--target", default=None)
 
 
 def _address(ns: argparse.Namespace, config: Configuration) -> str:
-    return str(ns.jobmanager) if ns.jobmanager else cluster.rest_address(config)
+    if ns.jobmanager:
+        return str(ns.jobmanager)
+    on_yarn = yarn.yarn_rest_address(ns.yid, ns.target, config)
+    return on_yarn or cluster.rest_address(config)
 
 
 def _split_program(argv: list[str]) -> tuple[list[str], str | None, list[str]]:
@@ -43,16 +54,11 @@ def cmd_run(argv: list[str]) -> int:
     opts, program, prog_args = _split_program(argv)
     p = argparse.ArgumentParser(prog="miniflink run")
     _common(p)
-    p.add_argument("-t", "--target", default="remote")
     p.add_argument("-p", "--parallelism", type=int, default=None)
     p.add_argument("-d", "--detached", action="store_true")
     ns = p.parse_args(opts)
     if program is None:
         print("error: no program given; use -py FILE", file=sys.stderr)
-        return 1
-    if ns.target not in ("remote", "local"):
-        print(f"error: deployment target {ns.target!r} is not available here; use -t remote with -m host:port",
-              file=sys.stderr)
         return 1
     try:
         dynamic = parse_dynamic(ns.dynamic)
@@ -61,6 +67,17 @@ def cmd_run(argv: list[str]) -> int:
     except ValueError as e:
         print(f"error: {e}", file=sys.stderr)
         return 1
+    target = ns.target
+    if target is None and not ns.jobmanager and (ns.yid or config.get("yarn.application.id", "")
+                                                 or yarn.session_from_properties(config)):
+        target = "yarn-session"
+    if target == "yarn-application":
+        return yarn.err("-t yarn-application deploys with `miniflink run-application -t yarn-application -py FILE`")
+    if target in ("yarn-per-job", "yarn-session"):
+        return yarn.run_on_yarn(target, ns.yid, dynamic, parallelism, ns.detached, program, prog_args)
+    if target not in (None, "remote", "local"):
+        return yarn.err(f"unknown deployment target {target!r}; use remote, yarn-per-job, yarn-session or "
+                        "yarn-application")
     ctx = ExecutionContext(executor=RemoteExecutor(_address(ns, config)), default_parallelism=parallelism,
                            detached=ns.detached, config=dynamic)
     try:
@@ -166,6 +183,10 @@ def main(argv: list[str] | None = None) -> int:
     try:
         if verb == "run":
             return cmd_run(rest)
+        if verb == "run-application":
+            return yarn.cmd_run_application(rest, _split_program(rest))
+        if verb == "yarn-session":
+            return yarn.cmd_yarn_session(rest)
         if verb == "list":
             return cmd_list(rest)
         if verb == "cancel":
@@ -178,7 +199,7 @@ def main(argv: list[str] | None = None) -> int:
             return cluster.start_cluster(dyn) if verb == "start-cluster" else cluster.stop_cluster(dyn)
         if verb in ("taskmanager", "jobmanager", "standalone-job"):
             return cmd_daemon(verb, rest)
-    except ValueError as e:
+    except (ValueError, DeploymentError) as e:
         print(f"error: {e}", file=sys.stderr)
         return 1
     print(f"error: unknown command {verb!r}; see `miniflink --help`", file=sys.stderr)

@@ -46,6 +46,8 @@ class JobManager:
         self._uvicorn: uvicorn.Server | None = None
         self._serve_task: asyncio.Task[None] | None = None
         self.stopped = asyncio.Event()
+        # Set by REST `DELETE /cluster` (Flink's cluster shutdown); whoever runs the JobManager decides how to stop.
+        self.shutdown_requested = asyncio.Event()
 
     async def start(self) -> None:
         await self.rm.start()
@@ -150,7 +152,12 @@ async def serve(config: Configuration, address_file: str | None, program: str | 
             asyncio.run_coroutine_threadsafe(jm.stop(), loop)
 
         threading.Thread(target=body, name="application-main", daemon=True).start()
-    await jm.stopped.wait()
+    shutdown = asyncio.ensure_future(jm.shutdown_requested.wait())
+    stopped = asyncio.ensure_future(jm.stopped.wait())
+    await asyncio.wait([shutdown, stopped], return_when=asyncio.FIRST_COMPLETED)
+    if not jm.stopped.is_set():
+        await jm.stop()
+    shutdown.cancel()
     return exit_code[0]
 
 

@@ -1,0 +1,249 @@
+"""`miniflink` on YARN: `run -t yarn-per-job|yarn-session`, `run-application -t yarn-application`,
+`yarn-session`, and finding a YARN cluster's JobManager for `list` and `cancel`.
+
+The RM is found from `MINIYARN_RM_ADDRESS` (default http://127.0.0.1:8088); a session's application id
+from `-yid`, `-Dyarn.application.id=…`, or the `.yarn-properties-<user>` file `yarn-session` writes.
+"""
+
+from __future__ import annotations
+
+import argparse
+import getpass
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import httpx
+
+from flink_on_yarn.client.executor import ExecutionContext
+from flink_on_yarn.client.program import ProgramError, run_program
+from flink_on_yarn.runtime.config import Configuration, parse_dynamic
+from flink_on_yarn.yarn.descriptor import (
+    FINAL_STATES,
+    ClusterHandle,
+    ClusterSpec,
+    DeploymentError,
+    YarnClusterDescriptor,
+    jobmanager_url,
+)
+from flink_on_yarn.yarn.executors import YarnPerJobExecutor, YarnSessionExecutor
+from flink_on_yarn.yarn.options import Mode, format_properties, parse_properties
+from miniyarn import config as yarn_config
+from miniyarn.client.yarn_client import YarnClientError
+
+YARN_TARGETS = ("yarn-per-job", "yarn-session", "yarn-application")
+
+
+def err(message: str) -> int:
+    print(f"error: {message}", file=sys.stderr)
+    return 1
+
+
+def rm_address() -> str:
+    return yarn_config.rm_address(None)
+
+
+def properties_file(config: Configuration) -> Path:
+    where = config.get("yarn.properties-file.location", "") or tempfile.gettempdir()
+    return Path(where) / f".yarn-properties-{getpass.getuser()}"
+
+
+def session_from_properties(config: Configuration) -> str | None:
+    path = properties_file(config)
+    if not path.is_file():
+        return None
+    app_id = parse_properties(path.read_text()).get("applicationID")
+    if app_id:
+        print(f"Found Yarn properties file under {path}.")
+    return app_id or None
+
+
+def application_id(yid: str | None, config: Configuration) -> str | None:
+    return yid or config.get("yarn.application.id", "") or None
+
+
+def attach(app_id: str, descriptor: YarnClusterDescriptor) -> ClusterHandle:
+    """The JobManager of a running Flink application on YARN."""
+    try:
+        report = descriptor.yarn.get_application(app_id)
+    except YarnClientError as e:
+        raise DeploymentError(str(e)) from None
+    if report["state"] in FINAL_STATES:
+        raise DeploymentError(f"The Flink cluster {app_id} has already ended ({report['state']}, final status "
+                              f"{report['finalStatus']}); start a new one with `miniflink yarn-session`")
+    url = jobmanager_url(report)
+    if url is None or report["state"] != "RUNNING":
+        return descriptor.follow_deployment(app_id)
+    return ClusterHandle(app_id, url, f"{descriptor.yarn.address}/proxy/{app_id}/", descriptor.yarn)
+
+
+def yarn_rest_address(yid: str | None, target: str | None, config: Configuration) -> str | None:
+    """For `list`/`cancel`: the JobManager URL of the YARN cluster named, or None if none is."""
+    app_id = application_id(yid, config)
+    if app_id is None and target in YARN_TARGETS:
+        app_id = session_from_properties(config)
+        if app_id is None:
+            raise DeploymentError(f"-t {target} needs the cluster's application id: -yid APPID or "
+                                  "-Dyarn.application.id=APPID")
+    if app_id is None:
+        return None
+    return attach(app_id, YarnClusterDescriptor(rm_address())).rest_url
+
+
+def run_on_yarn(target: str, yid: str | None, dynamic: dict[str, str], parallelism: int, detached: bool,
+                program: str, program_args: list[str]) -> int:
+    """`miniflink run -t yarn-per-job|yarn-session`."""
+    if not Path(program).is_file():
+        return err(f"the program {program} does not exist")
+    try:
+        config = Configuration.load(dynamic)
+    except ValueError as e:
+        return err(str(e))
+    descriptor = YarnClusterDescriptor(rm_address())
+    shipped = config.explicit()
+    try:
+        if target == "yarn-per-job":
+            executor: YarnPerJobExecutor | YarnSessionExecutor = YarnPerJobExecutor(descriptor, shipped)
+        else:
+            app_id = application_id(yid, config) or session_from_properties(config)
+            if app_id is None:
+                return err("no Flink session on YARN to submit to: start one with `miniflink yarn-session -d`, "
+                           "or name it with -yid APPID / -Dyarn.application.id=APPID")
+            executor = YarnSessionExecutor(descriptor, attach(app_id, descriptor))
+        ctx = ExecutionContext(executor=executor, default_parallelism=parallelism, detached=detached,
+                               config=dynamic)
+        run_program(program, program_args, ctx)
+    except (ProgramError, DeploymentError) as e:
+        return err(str(e))
+    if isinstance(executor, YarnPerJobExecutor) and not detached:
+        for cluster in executor.clusters:
+            report = descriptor.wait_final(cluster.app_id)
+            print(f"Application {cluster.app_id} {report['state']} with final status {report['finalStatus']}")
+    elif isinstance(executor, YarnPerJobExecutor):
+        for cluster in executor.clusters:
+            print(f"The Flink YARN application {cluster.app_id} runs detached; "
+                  f"stop it with `miniflink cancel -yid {cluster.app_id} <JobID>` or "
+                  f"`miniyarn application -kill {cluster.app_id}`")
+    return 0
+
+
+def _memory(value: str) -> str:
+    return f"{value}m" if value.isdigit() else value
+
+
+def cmd_run_application(argv: list[str], split: tuple[list[str], str | None, list[str]]) -> int:
+    opts, program, prog_args = split
+    p = argparse.ArgumentParser(prog="miniflink run-application")
+    p.add_argument("-t", "--target", default="yarn-application")
+    p.add_argument("-p", "--parallelism", type=int, default=None)
+    p.add_argument("-D", dest="dynamic", action="append", default=[], metavar="key=value")
+    ns = p.parse_args(opts)
+    if ns.target != "yarn-application":
+        return err(f"run-application supports -t yarn-application (got {ns.target!r}); for a standalone "
+                   "application cluster use `miniflink standalone-job start --python FILE`")
+    if program is None:
+        return err("no program given; use -py FILE")
+    if not Path(program).is_file():
+        return err(f"the program {program} does not exist")
+    try:
+        dynamic = parse_dynamic(ns.dynamic)
+        if ns.parallelism:
+            dynamic["parallelism.default"] = str(ns.parallelism)
+        config = Configuration.load(dynamic)
+        descriptor = YarnClusterDescriptor(rm_address())
+        cluster = descriptor.deploy(ClusterSpec(Mode.APPLICATION, config.explicit(), program=Path(program),
+                                                program_args=prog_args))
+    except (ValueError, DeploymentError) as e:
+        return err(str(e))
+    print(f"Submitted application {cluster.app_id}; its main runs in the JobManager. "
+          f"Follow it at {cluster.proxy_url}")
+    return 0
+
+
+def cmd_yarn_session(argv: list[str]) -> int:
+    p = argparse.ArgumentParser(prog="miniflink yarn-session")
+    p.add_argument("-d", "--detached", action="store_true")
+    p.add_argument("-s", "--slots", default=None)
+    p.add_argument("-jm", "--jobManagerMemory", dest="jm", default=None)
+    p.add_argument("-tm", "--taskManagerMemory", dest="tm", default=None)
+    p.add_argument("-nm", "--name", dest="name", default=None)
+    p.add_argument("-qu", "--queue", dest="queue", default=None)
+    p.add_argument("-id", "--applicationId", dest="app_id", default=None)
+    p.add_argument("-D", dest="dynamic", action="append", default=[], metavar="key=value")
+    p.add_argument("action", nargs="?", choices=["stop"], default=None)
+    ns = p.parse_args(argv)
+    try:
+        dynamic = parse_dynamic(ns.dynamic)
+    except ValueError as e:
+        return err(str(e))
+    for key, value in (("taskmanager.numberOfTaskSlots", ns.slots), ("yarn.application.name", ns.name),
+                       ("yarn.application.queue", ns.queue),
+                       ("jobmanager.memory.process.size", ns.jm and _memory(ns.jm)),
+                       ("taskmanager.memory.process.size", ns.tm and _memory(ns.tm))):
+        if value:
+            dynamic[key] = value
+    config = Configuration.load(dynamic)
+    descriptor = YarnClusterDescriptor(rm_address())
+    if ns.app_id and ns.action == "stop":
+        return stop_session(descriptor, ns.app_id, config)
+    if ns.app_id:
+        try:
+            cluster = attach(ns.app_id, descriptor)
+        except DeploymentError as e:
+            return err(str(e))
+        print(f"JobManager Web Interface: {cluster.proxy_url}")
+        return 0
+    try:
+        cluster = descriptor.deploy(ClusterSpec(Mode.SESSION, config.explicit()))
+    except DeploymentError as e:
+        return err(str(e))
+    path = properties_file(config)
+    path.write_text(format_properties({"applicationID": cluster.app_id,
+                                       "dynamicPropertiesString": "@@".join(f"{k}={v}" for k, v in dynamic.items())}))
+    print(f"Writing the application id {cluster.app_id} to {path}: `miniflink run` submits there by default.")
+    if ns.detached:
+        print("The Flink YARN session cluster has been started in detached mode. In order to stop Flink "
+              "gracefully, use the following command:\n"
+              f"$ miniflink yarn-session -id {cluster.app_id} stop\n"
+              "If this should not be possible, then you can also kill Flink via YARN's web interface or via:\n"
+              f"$ miniyarn application -kill {cluster.app_id}")
+        return 0
+    print("Flink session cluster is running; type 'stop' or press Ctrl-C to stop it.", flush=True)
+    try:
+        for line in sys.stdin:
+            if line.strip() == "stop":
+                break
+        else:
+            # No terminal to read from (stdin closed): stay up until interrupted, like a daemon.
+            while descriptor.yarn.get_application(cluster.app_id)["state"] not in FINAL_STATES:
+                time.sleep(1)
+            return 0
+    except KeyboardInterrupt:
+        pass
+    return stop_session(descriptor, cluster.app_id, config)
+
+
+def stop_session(descriptor: YarnClusterDescriptor, app_id: str, config: Configuration) -> int:
+    """Flink's graceful stop: the JobManager unregisters (FINISHED/SUCCEEDED) and its containers go."""
+    try:
+        report = descriptor.yarn.get_application(app_id)
+    except YarnClientError as e:
+        return err(str(e))
+    url = jobmanager_url(report)
+    if report["state"] not in FINAL_STATES and url is not None:
+        print(f"Shutting down the Flink session cluster {app_id}")
+        try:
+            httpx.delete(url + "/cluster", timeout=10)
+        except httpx.HTTPError:
+            descriptor.yarn.kill_application(app_id, "Flink session stopped by the client")
+        report = descriptor.wait_final(app_id)
+    elif report["state"] not in FINAL_STATES:
+        descriptor.yarn.kill_application(app_id, "Flink session stopped by the client")
+        report = descriptor.wait_final(app_id)
+    path = properties_file(config)
+    if path.is_file() and parse_properties(path.read_text()).get("applicationID") == app_id:
+        path.unlink()
+        print(f"Deleted Yarn properties file {path}")
+    print(f"Application {app_id} {report['state']} with final status {report['finalStatus']}")
+    return 0

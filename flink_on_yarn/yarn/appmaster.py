@@ -1,0 +1,183 @@
+"""The Flink JobManager as a YARN ApplicationMaster (Flink's YarnJobClusterEntrypoint,
+YarnSessionClusterEntrypoint and YarnApplicationClusterEntryPoint in one).
+
+    $PYTHON -m flink_on_yarn.yarn.appmaster --mode per-job|session|application
+            [--job-graph job.graph] [--python program.py [-- args]]
+
+Runs in the AM container's working directory, where the NM put `flink-conf.yaml` (and the job graph or
+program). Registers with the RM (tracking URL = the JobManager's REST and dashboard), keeps the
+TaskManager containers equal to the slots its jobs need, and unregisters with the final status of its
+job (per-job, application) or when the session is told to stop.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import logging
+import os
+import shlex
+import signal
+import sys
+import threading
+from pathlib import Path
+from typing import Any, cast
+
+from flink_on_yarn.graph.job_graph import JobGraphSpec
+from flink_on_yarn.runtime.config import Configuration
+from flink_on_yarn.runtime.job_master import JobMaster
+from flink_on_yarn.runtime.jobmanager import JobManager
+from flink_on_yarn.yarn.options import (
+    CONF_FILE,
+    CONF_RESOURCE_ENV,
+    JOB_GRAPH_FILE,
+    Mode,
+    application_final_status,
+    final_status,
+)
+from flink_on_yarn.yarn.worker_driver import YarnWorkerDriver
+from miniyarn.client.amrm_client import AMRMClient
+from miniyarn.client.nm_client import NMClient
+from miniyarn.records import Container, ContainerLaunchContext, LocalResource
+from miniyarn.states.application import FinalApplicationStatus
+
+log = logging.getLogger("flink_on_yarn.yarn.ApplicationMaster")
+
+
+def taskmanager_launch_context(conf_resource: str, jm_host: str, jm_rpc_port: int, slots: int,
+                               container: Container) -> ContainerLaunchContext:
+    defines = {"jobmanager.rpc.address": jm_host, "jobmanager.rpc.port": str(jm_rpc_port),
+               "taskmanager.numberOfTaskSlots": str(slots), "taskmanager.resource-id": container.id}
+    args = " ".join(f"-D {shlex.quote(f'{k}={v}')}" for k, v in defines.items())
+    command = (f"$PYTHON -m flink_on_yarn.runtime.taskmanager --configDir . {args} -D taskmanager.host=$NM_HOST "
+               "1><LOG_DIR>/taskmanager.out 2><LOG_DIR>/taskmanager.log")
+    return ContainerLaunchContext(commands=[command],
+                                  local_resources={CONF_FILE: LocalResource(resource=conf_resource)})
+
+
+def load_config(workdir: Path, host: str) -> Configuration:
+    config = Configuration.load({}, workdir)
+    # Several JobManagers may share a host: every port is picked free, as Flink on YARN does.
+    for key, value in {"jobmanager.rpc.address": host, "jobmanager.rpc.port": "0", "rest.address": host,
+                       "rest.port": "0", "rest.bind-address": "0.0.0.0"}.items():
+        config.set(key, value)
+    return config
+
+
+class ApplicationMaster:
+    def __init__(self, mode: Mode, config: Configuration, host: str, conf_resource: str) -> None:
+        self.mode = mode
+        self.config = config
+        self.host = host
+        self.amrm = AMRMClient()
+        self.nm = NMClient(self.amrm.redis, user=os.environ.get("USER", ""))
+        slots = int(config.get("taskmanager.numberOfTaskSlots"))
+        self.driver = YarnWorkerDriver(config, self.amrm, self.nm, lambda c: taskmanager_launch_context(
+            conf_resource, host, self.jm.rpc_port, slots, c))
+        self.jm = JobManager(config, self.driver)
+        self.stop_requested = asyncio.Event()
+
+    async def start(self) -> None:
+        await self.jm.start()
+        print(f"Rest endpoint listening at {self.jm.rest_url}", flush=True)
+        # Flink registers its REST port as the AM's RPC port: clients find the JobManager from the report.
+        await self.driver.register(self.host, self.jm.rest_port, self.jm.rest_url)
+        log.info("Web frontend listening at %s; the JobManager is the ApplicationMaster of this application",
+                 self.jm.rest_url)
+
+    async def finish(self, final: FinalApplicationStatus, diagnostics: str) -> None:
+        await self.driver.unregister(final, diagnostics, self.jm.rest_url)
+        await self.jm.stop()
+
+    async def run_job(self, graph: JobGraphSpec) -> int:
+        done: asyncio.Future[JobMaster] = asyncio.get_running_loop().create_future()
+        self.jm.dispatcher.terminal_listeners.append(lambda m: None if done.done() else done.set_result(m))
+        self.jm.dispatcher.submit(graph)
+        log.info("Submitted job %s (%s) to the JobManager", graph.jobId, graph.jobName)
+        stop: asyncio.Future[Any] = asyncio.ensure_future(self.stop_requested.wait())
+        await asyncio.wait([cast("asyncio.Future[Any]", done), stop], return_when=asyncio.FIRST_COMPLETED)
+        stop.cancel()
+        if not done.done():
+            await self.jm.stop()
+            return 0
+        master = done.result()
+        state = master.status.value
+        log.info("Job %s reached globally terminal state %s.", graph.jobId, state)
+        diagnostics = "" if state == "FINISHED" else (
+            f"Job {graph.jobId} ended {state}" + (f": {master.failure_cause}" if master.failure_cause else ""))
+        await self.finish(FinalApplicationStatus(final_status(state)), diagnostics)
+        return 0
+
+    async def run_application(self, program: str, args: list[str]) -> int:
+        from flink_on_yarn.client.application import run_application
+
+        loop = asyncio.get_running_loop()
+        result: asyncio.Future[int] = loop.create_future()
+
+        def body() -> None:
+            code = run_application(program, args, self.jm.rest_url, self.config)
+            loop.call_soon_threadsafe(lambda: None if result.done() else result.set_result(code))
+
+        threading.Thread(target=body, name="application-main", daemon=True).start()
+        stop: asyncio.Future[Any] = asyncio.ensure_future(self.stop_requested.wait())
+        await asyncio.wait([cast("asyncio.Future[Any]", result), stop], return_when=asyncio.FIRST_COMPLETED)
+        stop.cancel()
+        if not result.done():
+            await self.jm.stop()
+            return 0
+        states = [m.status.value for m in self.jm.dispatcher.jobs.values()]
+        final = application_final_status(states, result.result() == 0)
+        failures = [f"Job {m.job_id} ended {m.status.value}: {m.failure_cause}"
+                    for m in self.jm.dispatcher.jobs.values() if m.failure_cause]
+        diagnostics = "" if final == "SUCCEEDED" else "; ".join(failures) or \
+            f"The application's main method ended with jobs {states or 'none'}"
+        await self.finish(FinalApplicationStatus(final), diagnostics)
+        return 0
+
+    async def run_session(self) -> int:
+        stop = asyncio.ensure_future(self.stop_requested.wait())
+        shutdown = asyncio.ensure_future(self.jm.shutdown_requested.wait())
+        await asyncio.wait([stop, shutdown], return_when=asyncio.FIRST_COMPLETED)
+        if self.jm.shutdown_requested.is_set() and not self.stop_requested.is_set():
+            log.info("Shutting down the Flink session cluster as the client asked.")
+            await self.finish(FinalApplicationStatus.SUCCEEDED, "")
+        else:
+            await self.jm.stop()
+        stop.cancel()
+        shutdown.cancel()
+        return 0
+
+
+async def serve(ns: argparse.Namespace) -> int:
+    host = os.environ.get("NM_HOST") or "127.0.0.1"
+    config = load_config(Path.cwd(), host)
+    am = ApplicationMaster(Mode(ns.mode), config, host, os.environ.get(CONF_RESOURCE_ENV, ""))
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        # YARN stops the AM container (application killed): leave without unregistering, as Flink does.
+        loop.add_signal_handler(sig, am.stop_requested.set)
+    await am.start()
+    if am.mode is Mode.PER_JOB:
+        graph = JobGraphSpec.model_validate_json(Path(ns.job_graph).read_text())
+        return await am.run_job(graph)
+    if am.mode is Mode.APPLICATION:
+        return await am.run_application(ns.python, [a for a in ns.args if a != "--"])
+    return await am.run_session()
+
+
+def main(argv: list[str] | None = None) -> int:
+    logging.basicConfig(level=logging.INFO, stream=sys.stderr,
+                        format="%(asctime)s %(levelname)s %(name)s - %(message)s")
+    p = argparse.ArgumentParser(prog="flink-yarn-appmaster")
+    p.add_argument("--mode", choices=[m.value for m in Mode], required=True)
+    p.add_argument("--job-graph", default=JOB_GRAPH_FILE)
+    p.add_argument("--python", default=None)
+    p.add_argument("args", nargs=argparse.REMAINDER)
+    ns = p.parse_args(argv)
+    if ns.mode == Mode.APPLICATION and not ns.python:
+        p.error("application mode needs --python FILE")
+    return asyncio.run(serve(ns))
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,237 @@
+"""The JobManager's YARN driver: keeps TaskManager containers equal to what the jobs' slots need.
+
+It speaks the AMRM protocol from the JobManager's event loop: every call runs in a worker thread under
+one lock (the AMRM client has one reply channel), asks are reconciled with the slot demand just before
+each allocate, and what comes back — containers, completions — is handled on the loop, where the
+JobManager's resource manager lives. The allocate call is also the AM's heartbeat.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from collections.abc import Callable
+
+from flink_on_yarn.runtime import allocation_history as ev
+from flink_on_yarn.runtime.config import Configuration
+from flink_on_yarn.runtime.resource_manager import ResourceManager
+from flink_on_yarn.runtime.worker_driver import SlotDemand, WorkerDriver
+from flink_on_yarn.yarn.options import slots_per_taskmanager, taskmanager_resource
+from flink_on_yarn.yarn.tm_plan import IdleTaskManager, TaskManagerPlan
+from miniyarn.client.amrm_client import AMRMClient, ContainerRequest
+from miniyarn.client.nm_client import NMClient
+from miniyarn.exit_status import ContainerExitStatus
+from miniyarn.protocol import AllocateResponse
+from miniyarn.records import Container, ContainerLaunchContext, ContainerStatus, Resource
+from miniyarn.states.application import FinalApplicationStatus
+
+log = logging.getLogger("flink_on_yarn.yarn.YarnResourceManagerDriver")
+
+TM_PRIORITY = 1
+# While containers are asked for or starting, ask often: this is most of a deployment's latency.
+# Otherwise every second, well inside the AM liveness expiry.
+FAST_S = 0.05
+SLOW_S = 1.0
+
+LaunchContextFactory = Callable[[Container], ContainerLaunchContext]
+
+
+class YarnWorkerDriver(WorkerDriver):
+    def __init__(self, config: Configuration, amrm: AMRMClient, nm: NMClient,
+                 launch_context: LaunchContextFactory) -> None:
+        conf = config.as_dict()
+        self.slots = slots_per_taskmanager(conf)
+        memory, vcores = taskmanager_resource(conf)
+        self.capability = Resource(memory=memory, vcores=vcores)
+        self.plan = TaskManagerPlan(
+            slots_per_tm=self.slots, idle_timeout_ms=config.get_duration_ms("resourcemanager.taskmanager-timeout"),
+            max_failures_per_minute=float(config.get("resourcemanager.start-worker.max-failure-rate", "10")))
+        self.amrm = amrm
+        self.nm = nm
+        self.launch_context = launch_context
+        self.requested = 0                          # asked for, not yet allocated
+        self.starting: dict[str, Container] = {}    # launched, TaskManager not registered yet
+        self.running: dict[str, Container] = {}     # TaskManager registered
+        self.released: set[str] = set()             # given back by us: their completion is no failure
+        self.pending_reason = ""
+        self.progress = 0.0
+        self._lock = asyncio.Lock()
+        self._wake = asyncio.Event()
+        self._loop_task: asyncio.Task[None] | None = None
+        self._stopping = False
+
+    # --- lifecycle -------------------------------------------------------------------------------
+
+    async def start(self, rm: ResourceManager) -> None:
+        self.rm = rm
+
+    async def register(self, host: str, rpc_port: int, tracking_url: str) -> Resource:
+        """Registers the AM and starts heartbeating; returns YARN's maximum container size."""
+        async with self._lock:
+            reply = await asyncio.to_thread(self.amrm.register, host, rpc_port, tracking_url)
+        log.info("Registered the ApplicationMaster with the ResourceManager; maximum allocation %s",
+                 reply.maximum_capability)
+        self._loop_task = asyncio.get_running_loop().create_task(self._heartbeat_loop(), name="amrm-heartbeat")
+        return reply.maximum_capability
+
+    async def unregister(self, final: FinalApplicationStatus, diagnostics: str, tracking_url: str = "") -> None:
+        self._stopping = True
+        self._wake.set()
+        async with self._lock:
+            log.info("Unregister application from the YARN Resource Manager with final status %s.", final.value)
+            await asyncio.to_thread(self.amrm.unregister, final, diagnostics, tracking_url)
+
+    async def stop(self) -> None:
+        self._stopping = True
+        self._wake.set()
+        if self._loop_task is not None:
+            try:
+                await asyncio.wait_for(self._loop_task, 5)
+            except (TimeoutError, asyncio.CancelledError):
+                self._loop_task.cancel()
+
+    # --- hooks from the JobManager's resource manager --------------------------------------------
+
+    def on_demand_changed(self, demand: SlotDemand) -> None:
+        self._wake.set()
+
+    def on_taskmanager_registered(self, tm_id: str) -> None:
+        container = self.starting.pop(tm_id, None)
+        if container is not None:
+            self.running[tm_id] = container
+            log.info("Registering TaskManager with ResourceID %s (container on %s) at ResourceManager",
+                     tm_id, container.node_id)
+
+    def on_taskmanager_lost(self, tm_id: str) -> None:
+        container = self.running.pop(tm_id, None) or self.starting.pop(tm_id, None)
+        if container is None:
+            return
+        # A TaskManager that stopped heartbeating may still hold its container: give it back.
+        self._release(container.id)
+        self.plan.record_failure(now_ms())
+        log.info("Worker %s is terminated; a new one is requested if the jobs still need its slots.", tm_id)
+        self._wake.set()
+
+    def on_idle_taskmanagers(self, tm_ids: list[str]) -> None:
+        idle = {*tm_ids}
+        tms = [IdleTaskManager(t.id, t.slots, int(t.idle_since * 1000) if t.id in idle and t.idle_since is not None
+                               else None) for t in self.rm.taskmanagers.values()]
+        required = self.rm.demand().required_slots
+        for tm_id in self.plan.to_release(int(time.monotonic() * 1000), required, tms):
+            log.info("Releasing idle TaskManager %s.", tm_id)
+            self.running.pop(tm_id, None)
+            self.rm.release_taskmanager(tm_id, "TaskManager was idle for longer than "
+                                               f"resourcemanager.taskmanager-timeout ({self.plan.idle_timeout_ms} ms)")
+            self._release(tm_id)
+        self._wake.set()
+
+    # --- the AMRM heartbeat ----------------------------------------------------------------------
+
+    async def _heartbeat_loop(self) -> None:
+        while not self._stopping:
+            async with self._lock:
+                if self._stopping:
+                    return
+                self._reconcile()
+                try:
+                    resp = await asyncio.to_thread(self.amrm.allocate, self.progress)
+                except Exception as e:  # the RM restarting, Redis hiccup: keep heartbeating
+                    log.warning("allocate failed, retrying: %s", e)
+                    resp = None
+            if resp is not None:
+                self._on_response(resp)
+            busy = self.requested > 0 or bool(self.starting) or bool(self.amrm.releases) or bool(self.amrm.changed)
+            self._wake.clear()
+            if busy and resp is not None:
+                await asyncio.sleep(FAST_S)
+                continue
+            try:
+                await asyncio.wait_for(self._wake.wait(), SLOW_S)
+            except TimeoutError:
+                pass
+
+    def _reconcile(self) -> None:
+        d = self.rm.demand()
+        pending = self.requested + len(self.starting)
+        wanted = self.plan.to_request(d.required_slots, d.registered_slots, pending)
+        if wanted > 0:
+            if not self.plan.may_start_worker(now_ms()):
+                log.warning("Not requesting new TaskManagers: more than %s workers failed to start within a "
+                            "minute (resourcemanager.start-worker.max-failure-rate)", self.plan.max_failures_per_minute)
+            else:
+                for _ in range(wanted):
+                    self.amrm.add_container_request(ContainerRequest(capability=self.capability,
+                                                                     priority=TM_PRIORITY))
+                    self.requested += 1
+                    log.info("Requesting new TaskManager container with %s. Number pending requests %d.",
+                             self.capability, self.requested)
+                self.rm.history.record(ev.TASKMANAGER_REQUESTED, slots=wanted * self.slots,
+                                       detail=f"{wanted} x {self.capability}")
+            return
+        excess = min(self.requested,
+                     self.plan.excess_pending(d.required_slots, d.registered_slots, pending))
+        for _ in range(excess):
+            self.amrm.remove_container_request(ContainerRequest(capability=self.capability, priority=TM_PRIORITY))
+            self.requested -= 1
+        if excess:
+            log.info("Removed %d unneeded TaskManager container requests. Number pending requests %d.",
+                     excess, self.requested)
+
+    def _on_response(self, resp: AllocateResponse) -> None:
+        if resp.pending_reason != self.pending_reason and resp.pending_reason:
+            log.info("TaskManager containers pending at YARN: %s", resp.pending_reason)
+        self.pending_reason = resp.pending_reason
+        if resp.allocated_containers:
+            self._on_allocated(resp.allocated_containers)
+        for status in resp.completed_container_statuses:
+            self._on_completed(status)
+
+    def _on_allocated(self, containers: list[Container]) -> None:
+        self.requested = max(0, self.requested - len(containers))
+        log.info("Received %d containers with resource %s, %d pending container requests.",
+                 len(containers), containers[0].resource, self.requested)
+        d = self.rm.demand()
+        for c in containers:
+            needed = self.plan.to_request(d.required_slots, d.registered_slots,
+                                          self.requested + len(self.starting)) > 0
+            if not needed:
+                log.info("Returning excess container %s.", c.id)
+                self._release(c.id)
+                self.rm.history.record(ev.TASKMANAGER_RELEASED, taskmanager=c.id, detail="excess container")
+                continue
+            log.info("TaskManager %s will be started on %s with %s.", c.id, c.node_id, c.resource)
+            self.starting[c.id] = c
+            self.rm.history.record(ev.TASKMANAGER_ALLOCATED, taskmanager=c.id, slots=self.slots,
+                                   detail=f"{c.node_id} {c.resource}")
+            self.nm.start_container(c, self.launch_context(c))
+
+    def _on_completed(self, status: ContainerStatus) -> None:
+        cid = status.container_id
+        if cid in self.released:
+            self.released.discard(cid)
+            return
+        starting = self.starting.pop(cid, None)
+        running = self.running.pop(cid, None)
+        if starting is None and running is None:
+            return
+        log.info("Worker %s is terminated. Diagnostics: exitStatus=%d %s", cid, status.exit_status,
+                 status.diagnostics.strip())
+        if status.exit_status != ContainerExitStatus.ABORTED or starting is not None:
+            self.plan.record_failure(now_ms())
+        if cid in self.rm.taskmanagers:
+            # The container is gone before the TaskManager's heartbeat timed out: tell the jobs now.
+            self.rm.unregister(cid, f"Container {cid} completed with exit status {status.exit_status}: "
+                                    f"{status.diagnostics.strip()}")
+        self._wake.set()
+
+    def _release(self, container_id: str) -> None:
+        self.released.add(container_id)
+        self.amrm.release_assigned_container(container_id)
+
+    def counts(self) -> dict[str, int]:
+        return {"requested": self.requested, "starting": len(self.starting), "running": len(self.running)}
+
+
+def now_ms() -> int:
+    return int(time.monotonic() * 1000)

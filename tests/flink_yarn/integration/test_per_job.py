@@ -1,0 +1,69 @@
+"""Per-job clusters on a real RM and two NMs: the JobManager asks YARN for exactly the TaskManagers its
+job's slots need, the job's counts are exact, and the application ends with the job."""
+
+from __future__ import annotations
+
+from collections import Counter
+
+import pytest
+
+from flink_on_yarn.yarn.options import CONF_FILE
+from tests.flink_yarn.conftest import ROOT, SMALL, FlinkOnYarn, final_counts
+
+pytestmark = pytest.mark.integration
+
+WORDCOUNT = str(ROOT / "examples/wordcount.py")
+
+
+def expected_words() -> Counter[str]:
+    import importlib.util
+
+    spec = importlib.util.spec_from_file_location("wc", WORDCOUNT)
+    assert spec is not None and spec.loader is not None
+    mod = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(mod)
+    return Counter(w for line in mod.WORDS for w in line.lower().split())
+
+
+@pytest.mark.parametrize(("slots", "taskmanagers"), [(2, 2), (1, 4)])
+def test_per_job_wordcount_gets_exactly_the_taskmanagers_its_slots_need(
+        flink_yarn: FlinkOnYarn, slots: int, taskmanagers: int) -> None:
+    res = flink_yarn.miniflink("run", "-t", "yarn-per-job", "-p", "4", "-D", f"taskmanager.numberOfTaskSlots={slots}",
+                               *SMALL, "-py", WORDCOUNT)
+    assert res.returncode == 0, res.stdout + res.stderr
+    assert "Job has been submitted with JobID " in res.stdout
+    assert "YARN application has been deployed successfully." in res.stdout
+    assert "with final status SUCCEEDED" in res.stdout, res.stdout
+    [app] = flink_yarn.flink_apps()
+    assert app["state"] == "FINISHED" and app["finalStatus"] == "SUCCEEDED"
+    assert app["runningContainers"] == 0
+    logs = flink_yarn.aggregated_logs(app["id"])
+    containers = {k.split()[0] for k in logs}
+    tm_outs = [v for k, v in logs.items() if k.endswith("taskmanager.out")]
+    assert len(containers) == 1 + taskmanagers, sorted(logs)
+    assert len(tm_outs) == taskmanagers
+    assert final_counts(tm_outs) == expected_words()
+    jm_log = next(v for k, v in logs.items() if k.endswith("jobmanager.log"))
+    assert f"Requesting new TaskManager container with <memory:256, vCores:{slots}>" in jm_log
+    assert "Registering TaskManager" in jm_log
+    assert CONF_FILE  # the configuration travels as a local resource (checked by the TaskManagers' use of it)
+
+
+def test_taskmanager_bigger_than_yarn_allows_fails_at_once(flink_yarn: FlinkOnYarn) -> None:
+    res = flink_yarn.miniflink("run", "-t", "yarn-per-job", *SMALL, "-D", "taskmanager.memory.process.size=64g",
+                               "-py", WORDCOUNT)
+    assert res.returncode == 1
+    assert "Maximum Memory: 4096 MB, requested: 65536 MB" in res.stderr
+    assert "taskmanager.memory.process.size" in res.stderr
+    assert flink_yarn.flink_apps() == []
+
+
+def test_unknown_queue_and_missing_program_leave_no_application(flink_yarn: FlinkOnYarn) -> None:
+    res = flink_yarn.miniflink("run", "-t", "yarn-per-job", *SMALL, "-D", "yarn.application.queue=nope",
+                               "-py", WORDCOUNT)
+    assert res.returncode == 1
+    assert "The specified queue 'nope' does not exist" in res.stderr
+    res = flink_yarn.miniflink("run", "-t", "yarn-per-job", "-py", "/no/such/program.py")
+    assert res.returncode == 1
+    assert "does not exist" in res.stderr
+    assert flink_yarn.flink_apps() == []
