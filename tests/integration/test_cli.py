@@ -1,0 +1,172 @@
+"""The `miniyarn` CLI against a real RM and two real NMs: DistributedShell and its logs, kill, and
+the `yarn` command's output shapes (application -list/-status, node -list, queue -status)."""
+
+from __future__ import annotations
+
+import re
+
+import httpx
+import psutil
+import pytest
+import redis
+
+from miniyarn import blobs, keys
+from miniyarn.cli.main import main
+from tests.conftest import free_port
+from tests.integration.conftest import Cluster, wait_for
+
+pytestmark = [pytest.mark.integration, pytest.mark.timeout(90)]
+
+
+def cli(capsys: pytest.CaptureFixture[str], c: Cluster, *argv: str) -> tuple[int, str, str]:
+    capsys.readouterr()
+    extra = ["--rm-address", c.rm_url]
+    if argv[0] in ("logs",):
+        extra += ["--redis-url", c.redis_url]
+    code = main([*argv, *extra])
+    out, err = capsys.readouterr()
+    return code, out, err
+
+
+def submit_ds(c: Cluster, command: str, containers: int) -> str:
+    """A DistributedShell AM submitted over REST (the CLI client blocks until the app ends)."""
+    r = redis.Redis.from_url(c.redis_url)
+    script = blobs.put(r, command.encode())
+    app_id = str(httpx.post(f"{c.rm_url}/ws/v1/cluster/apps/new-application").json()["application-id"])
+    am = (f"$PYTHON -m miniyarn.distributedshell.appmaster --num-containers {containers} --container-memory 128 "
+          f"--script-resource {script.resource} 1><LOG_DIR>/AppMaster.stdout 2><LOG_DIR>/AppMaster.stderr")
+    body = {"application-id": app_id, "application-name": "sleepers", "resource": {"memory": 256, "vCores": 1},
+            "am-container-spec": {"commands": {"command": am}}, "max-app-attempts": 1}
+    assert httpx.post(f"{c.rm_url}/ws/v1/cluster/apps", json=body).status_code == 202
+    return app_id
+
+
+def test_distributed_shell_succeeds_and_logs_show_each_container(cluster: Cluster,
+                                                                 capsys: pytest.CaptureFixture[str]) -> None:
+    code, out, _ = cli(capsys, cluster, "distributed-shell", "-shell_command", "echo hello from $CONTAINER_ID",
+                       "-num_containers", "3", "-container_memory", "128")
+    assert code == 0, out
+    assert "Application completed successfully" in out
+    app_id = re.search(r"Submitting application (application_\d+_\d+)", out).group(1)  # type: ignore[union-attr]
+    r = redis.Redis.from_url(cluster.redis_url)
+    wait_for("logs aggregated", lambda: r.exists(keys.app_logs(app_id)) and not r.scard(keys.app_log_nodes(app_id)))
+
+    code, out, err = cli(capsys, cluster, "logs", "-applicationId", app_id)
+    assert code == 0, err
+    workers = sorted(set(re.findall(r"hello from (container_\S+)", out)))
+    assert len(workers) == 3 and all(not w.endswith("_000001") for w in workers), out
+    for cid in workers:
+        assert re.search(rf"Container: {cid} on 127\.0\.0\.1_\d+\nLogAggregationType: AGGREGATED\n=+\n"
+                         rf"LogType:stdout\nLogLastModifiedTime:.+\nLogLength:{len(f'hello from {cid}') + 1}\n"
+                         rf"LogContents:\nhello from {cid}\n\nEnd of LogType:stdout\n\*+\n", out), out
+    assert "LogType:AppMaster.stdout" in out
+
+    code, out, _ = cli(capsys, cluster, "logs", "-applicationId", app_id, "-containerId", workers[0],
+                       "-log_files", "stdout")
+    assert code == 0 and out.count("Container: ") == 1 and f"hello from {workers[0]}" in out
+    code, _, err = cli(capsys, cluster, "logs", "-applicationId", app_id.replace("_0001", "_0099"))
+    assert code == 255 and err.startswith("Can not find the logs for the application: ") and err.count("\n") == 1
+
+
+def nm_containers(c: Cluster) -> dict[str, dict[str, object]]:
+    out: dict[str, dict[str, object]] = {}
+    for node in c.running_nodes():
+        body = httpx.get(f"http://{node['nodeHTTPAddress']}/ws/v1/node/containers", timeout=5).json()
+        for item in (body.get("containers") or {}).get("container") or []:
+            out[str(item["id"])] = item
+    return out
+
+
+def test_kill_running_application_stops_its_containers(cluster: Cluster, capsys: pytest.CaptureFixture[str]) -> None:
+    app_id = submit_ds(cluster, "echo started; sleep 60", 2)
+    wait_for("AM + 2 containers running", lambda: cluster.app(app_id)["runningContainers"] == 3)
+
+    def running_pids() -> list[int] | None:
+        pids = [int(str(v["pid"])) for v in nm_containers(cluster).values() if v["state"] == "RUNNING" and v["pid"]]
+        return pids if len(pids) == 3 else None
+
+    pids: list[int] = wait_for("3 container processes", running_pids)
+
+    code, out, _ = cli(capsys, cluster, "application", "-list")
+    assert code == 0 and app_id in out and "RUNNING" in out
+    code, out, _ = cli(capsys, cluster, "logs", "-applicationId", app_id, "-log_files", "stdout")
+    assert code == 0 and out.count("LogAggregationType: LOCAL") == 3 and out.count("started\n") == 2, out
+
+    code, out, _ = cli(capsys, cluster, "application", "-kill", app_id)
+    assert code == 0
+    assert out == f"Killing application {app_id}\nKilled application {app_id}\n"
+    report = cluster.app(app_id)
+    assert (report["state"], report["finalStatus"]) == ("KILLED", "KILLED")
+    wait_for("container processes gone", lambda: not any(psutil.pid_exists(p) and
+                                                         psutil.Process(p).status() != psutil.STATUS_ZOMBIE
+                                                         for p in pids), timeout=10)
+    wait_for("no running containers", lambda: cluster.app(app_id)["runningContainers"] == 0)
+    code, out, _ = cli(capsys, cluster, "application", "-kill", app_id)
+    assert code == 0 and out == f"Application {app_id} has already finished \n"
+
+
+def test_output_shapes_of_list_status_node_and_queue(cluster: Cluster, capsys: pytest.CaptureFixture[str]) -> None:
+    code, out, _ = cli(capsys, cluster, "application", "-list")
+    lines = out.splitlines()
+    assert code == 0 and lines[0] == ("Total number of applications (application-types: [], states: "
+                                      "[SUBMITTED, ACCEPTED, RUNNING] and tags: []):0")
+    assert [h.strip() for h in lines[1].split("\t")] == [
+        "Application-Id", "Application-Name", "Application-Type", "User", "Queue", "State", "Final-State",
+        "Progress", "Tracking-URL"]
+
+    app_id = submit_ds(cluster, "true", 1)
+    cluster.wait_app_state(app_id, "FINISHED", timeout=30)
+    code, out, _ = cli(capsys, cluster, "application", "-list", "-appStates", "FINISHED", "-appTypes", "yarn")
+    lines = out.splitlines()
+    assert lines[0] == ("Total number of applications (application-types: [YARN], states: [FINISHED] and "
+                        "tags: []):1")
+    row = [f.strip() for f in lines[2].split("\t")]
+    assert row[:8] == [app_id, "sleepers", "YARN", row[3], "default", "FINISHED", "SUCCEEDED", "100%"]
+    assert row[8].startswith(cluster.rm_url)
+    code, out, _ = cli(capsys, cluster, "application", "-list", "-appStates", "bogus")
+    assert code == 255 and out.startswith("The application state BOGUS is invalid.\n")
+
+    code, out, _ = cli(capsys, cluster, "application", "-status", app_id)
+    lines = out.splitlines()
+    assert code == 0 and lines[0] == "Application Report : "
+    fields = dict(line.lstrip("\t").split(" : ", 1) for line in lines[1:] if line.startswith("\t"))
+    assert fields["Application-Id"] == app_id and fields["State"] == "FINISHED"
+    assert fields["Final-State"] == "SUCCEEDED" and fields["Progress"] == "100%"
+    assert re.fullmatch(r"\d+ MB-seconds, \d+ vcore-seconds", fields["Aggregate Resource Allocation"])
+    assert fields["Running Containers"] == "0" and fields["Allocated Resource"] == "<memory:0, vCores:0>"
+    for name in ("Queue", "Start-Time", "Finish-Time", "Tracking-URL", "RPC Port", "AM Host", "Diagnostics"):
+        assert name in fields or f"\t{name} : " in out
+    missing = app_id[:-4] + "9999"
+    code, out, err = cli(capsys, cluster, "application", "-status", missing)
+    assert code == 255 and err == f"Application with id '{missing}' doesn't exist in RM.\n"
+    code, _, err = cli(capsys, cluster, "application", "-kill", missing)
+    assert code == 255 and "doesn't exist in RM." in err
+
+    code, out, _ = cli(capsys, cluster, "node", "-list")
+    lines = out.splitlines()
+    assert code == 0 and lines[0] == "Total Nodes:2"
+    assert [h.strip() for h in lines[1].split("\t")] == [
+        "Node-Id", "Node-State", "Node-Http-Address", "Number-of-Running-Containers"]
+    assert len(lines[1].split("\t")[0]) == 16
+    for line in lines[2:]:
+        node, state, http, count = (f.strip() for f in line.split("\t"))
+        assert state == "RUNNING" and http == node and count == "0"
+    code, out, _ = cli(capsys, cluster, "node", "-list", "-states", "LOST")
+    assert code == 0 and out.splitlines()[0] == "Total Nodes:0"
+
+    code, out, _ = cli(capsys, cluster, "queue", "-status", "default")
+    assert code == 0 and out.splitlines()[:6] == [
+        "Queue Information : ", "Queue Name : default", "\tState : RUNNING", "\tCapacity : 100.00%",
+        "\tCurrent Capacity : .00%", "\tMaximum Capacity : 100.00%"]
+    assert "\tDefault Node Label expression : <DEFAULT_PARTITION>" in out
+    code, _, err = cli(capsys, cluster, "queue", "-status", "nosuch")
+    assert code == 255 and err == "Cannot get queue from RM by queueName = nosuch, please check.\n"
+
+
+def test_unreachable_rm_is_one_line_naming_the_fix(capsys: pytest.CaptureFixture[str]) -> None:
+    nowhere = f"http://127.0.0.1:{free_port()}"
+    for argv in (["application", "-list"], ["node", "-list"], ["queue", "-status", "default"],
+                 ["application", "-status", "application_1_0001"]):
+        assert main([*argv, "--rm-address", nowhere]) == 255
+        err = capsys.readouterr().err
+        assert err.count("\n") == 1 and nowhere in err and "MINIYARN_RM_ADDRESS" in err, err
