@@ -109,9 +109,11 @@ class ResourceManager:
         return Resource(memory=min(self.max_alloc.memory, max(r.memory for r in active)),
                         vcores=min(self.max_alloc.vcores, max(r.vcores for r in active)))
 
-    def normalize(self, req: Resource) -> Resource:
+    def normalize(self, req: Resource, limit: Resource | None = None) -> Resource:
+        """Validated against `limit` (new asks: effective_max(), as YARN's scheduler checks them) or the
+        configured maximum (recovery, which must not refuse what it once accepted), then rounded."""
         try:
-            validate(req, self.max_alloc)
+            validate(req, limit or self.max_alloc, self.max_alloc)
         except InvalidResourceRequestError as e:
             raise InvalidResourceRequest(str(e)) from None
         return normalize(req, self.min_alloc, self.max_alloc)
@@ -154,7 +156,7 @@ class ResourceManager:
                                    f"{app_id}")
             if ctx.max_app_attempts < 0:
                 raise BadRequestError(f"Invalid max-app-attempts {ctx.max_app_attempts}; it must be >= 0")
-            am_resource = self.normalize(ctx.resource)
+            am_resource = self.normalize(ctx.resource, self.effective_max())
             max_attempts = self.global_max_attempts
             if 0 < ctx.max_app_attempts < max_attempts:
                 max_attempts = ctx.max_app_attempts
@@ -283,9 +285,12 @@ class ResourceManager:
                 self._stop_container(cid, status, "Container killed by the ResourceManager: application ended")
                 self.complete_container(cid, status, "Container killed by the ResourceManager: application ended")
         self.sched_apps.pop(app.app_id, None)
-        if app.nodes_used:
-            self.out.log_nodes.append((app.app_id, list(app.nodes_used)))
-            for node_id in app.nodes_used:
+        # A LOST or SHUTDOWN node will never upload its part: owing nothing, it gets no command either.
+        live_nodes = sorted(n for n in app.nodes_used if (node := self.nodes.get(n)) is not None
+                            and node.state in ACTIVE_STATES)
+        if live_nodes:
+            self.out.log_nodes.append((app.app_id, live_nodes))
+            for node_id in live_nodes:
                 self._send_nm(node_id, ApplicationFinished(application_id=app.app_id))
         self.out.apps.add(app.app_id)
         self.needs_schedule = True

@@ -141,9 +141,10 @@ def register(rm: ResourceManager, app: RMApp, attempt: RMAttempt, msg: RegisterA
 def allocate(rm: ResourceManager, app: RMApp, attempt: RMAttempt, msg: Allocate) -> Msg:
     # Validate every ask before applying any: a bad request must change nothing.
     normalized: list[ResourceRequest] = []
+    limit = rm.effective_max() if msg.asks else rm.max_alloc  # once per call: it scans the nodes
     for ask in msg.asks:
         try:
-            cap = rm.normalize(ask.capability)
+            cap = rm.normalize(ask.capability, limit)
         except InvalidResourceRequest as e:
             raise AMRMError("InvalidResourceRequestException", e.message) from None
         if ask.num_containers < 0:
