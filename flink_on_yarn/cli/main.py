@@ -125,16 +125,24 @@ def cmd_cancel(argv: list[str]) -> int:
     p.add_argument("job_id")
     ns = p.parse_args(argv)
     config = Configuration.load(parse_dynamic(ns.dynamic))
-    rest = RestClient(_address(ns, config))
+    address = _address(ns, config)
+    rest = RestClient(address)
     print(f"Cancelling job {ns.job_id}.")
     try:
         rest.cancel(ns.job_id)
-        deadline = time.monotonic() + 60
-        while rest.job(ns.job_id)["state"] not in ("CANCELED", "FINISHED", "FAILED") and time.monotonic() < deadline:
-            time.sleep(0.1)
     except RestError as e:
         print(f"error: {e}", file=sys.stderr)
         return 1
+    deadline = time.monotonic() + 60
+    try:
+        while rest.job(ns.job_id)["state"] not in ("CANCELED", "FINISHED", "FAILED") and time.monotonic() < deadline:
+            time.sleep(0.1)
+    except RestError as e:
+        # A per-job or application cluster on YARN stops with its job: a JobManager gone after the
+        # cancel was accepted is the cancel taking effect.
+        if address == (ns.jobmanager or "") or cluster.rest_address(config) == address:
+            print(f"error: {e}", file=sys.stderr)
+            return 1
     print(f"Cancelled job {ns.job_id}.")
     return 0
 

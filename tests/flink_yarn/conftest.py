@@ -16,8 +16,8 @@ import pytest
 import redis
 
 from miniyarn import keys
-from tests.integration.conftest import Cluster, start_rm, wait_for
 from tests.conftest import Processes
+from tests.integration.conftest import Cluster, start_rm, wait_for
 
 ROOT = Path(__file__).resolve().parents[2]
 # Small containers (YARN's minimum here is 128 MB) and quick Flink liveness, so tests take seconds.

@@ -1,0 +1,162 @@
+"""Session and application clusters, cancel, and a TaskManager lost mid-job, on a real RM and two NMs."""
+
+from __future__ import annotations
+
+import os
+import signal
+import socket
+import threading
+from collections.abc import Iterator
+from typing import Any
+
+import httpx
+import pytest
+
+from tests.flink_yarn.conftest import SMALL, FlinkOnYarn, final_counts
+from tests.flink_yarn.integration.test_per_job import WORDCOUNT, expected_words
+from tests.integration.conftest import wait_for
+
+pytestmark = pytest.mark.integration
+
+LINES = ["to be or not to be", "that is the question", "to be or not"]
+
+
+class LineServer:
+    """`nc -lk`: every connection gets LINES and then stays open, so the job never ends by itself and a
+    restarted job reads the same lines again."""
+
+    def __init__(self) -> None:
+        self.sock = socket.socket()
+        self.sock.bind(("127.0.0.1", 0))
+        self.sock.listen()
+        self.port = int(self.sock.getsockname()[1])
+        self.conns: list[socket.socket] = []
+        self.stopped = False
+        threading.Thread(target=self._serve, daemon=True).start()
+
+    def _serve(self) -> None:
+        while not self.stopped:
+            try:
+                conn, _ = self.sock.accept()
+            except OSError:
+                return
+            self.conns.append(conn)
+            conn.sendall("".join(line + "\n" for line in LINES).encode())
+
+    def close(self) -> None:
+        self.stopped = True
+        self.sock.close()
+        for c in self.conns:
+            c.close()
+
+
+@pytest.fixture
+def lines() -> Iterator[LineServer]:
+    server = LineServer()
+    yield server
+    server.close()
+
+
+def expected_lines() -> dict[str, int]:
+    out: dict[str, int] = {}
+    for line in LINES:
+        for w in line.split():
+            out[w] = out.get(w, 0) + 1
+    return out
+
+
+def jm(report: dict[str, Any]) -> str:
+    return f"http://{report['amRPCAddress']}"
+
+
+def get(url: str) -> Any:
+    r = httpx.get(url, timeout=5)
+    r.raise_for_status()
+    return r.json()
+
+
+def test_session_starts_empty_scales_to_the_job_and_back_to_zero(flink_yarn: FlinkOnYarn) -> None:
+    res = flink_yarn.miniflink("yarn-session", "-d", "-s", "2", *SMALL,
+                               "-D", "resourcemanager.taskmanager-timeout=1500")
+    assert res.returncode == 0, res.stdout + res.stderr
+    [app] = flink_yarn.flink_apps()
+    assert app["state"] == "RUNNING" and app["runningContainers"] == 1
+    assert get(jm(app) + "/overview")["taskmanagers"] == 0
+    assert f"miniflink yarn-session -id {app['id']} stop" in res.stdout
+
+    # No -t: the properties file the session wrote sends the job there, as Flink's CLI does.
+    res = flink_yarn.miniflink("run", "-p", "3", "-py", WORDCOUNT)
+    assert res.returncode == 0, res.stdout + res.stderr
+    assert "Found Yarn properties file" in res.stdout
+    history = get(jm(app) + "/resourcemanager/allocation-history")["events"]
+    assert sum(1 for e in history if e["event"] == "taskmanager-registered") == 2
+    wait_for("idle TaskManagers given back", lambda: flink_yarn.containers_of(app["id"]) == 1, timeout=20)
+    assert get(jm(app) + "/overview")["taskmanagers"] == 0
+
+    res = flink_yarn.miniflink("yarn-session", "-id", app["id"], "stop")
+    assert res.returncode == 0, res.stdout + res.stderr
+    report = flink_yarn.yarn.app(app["id"])
+    assert (report["state"], report["finalStatus"]) == ("FINISHED", "SUCCEEDED")
+    logs = flink_yarn.aggregated_logs(app["id"])
+    assert final_counts([v for k, v in logs.items() if k.endswith("taskmanager.out")]) == expected_words()
+
+
+def test_application_mode_runs_main_in_the_jobmanager(flink_yarn: FlinkOnYarn) -> None:
+    res = flink_yarn.miniflink("run-application", "-t", "yarn-application", "-p", "2",
+                               "-D", "taskmanager.numberOfTaskSlots=2", *SMALL, "-py", WORDCOUNT)
+    assert res.returncode == 0, res.stdout + res.stderr
+    [app] = flink_yarn.flink_apps()
+    report = flink_yarn.yarn.wait_app_state(app["id"], "FINISHED", "FAILED", "KILLED", timeout=60)
+    assert report["finalStatus"] == "SUCCEEDED", report["diagnostics"]
+    logs = flink_yarn.aggregated_logs(app["id"])
+    jm_log = next(v for k, v in logs.items() if k.endswith("jobmanager.log"))
+    assert "application finished" in jm_log
+    assert final_counts([v for k, v in logs.items() if k.endswith("taskmanager.out")]) == expected_words()
+
+
+def submit_socket_job(flink_yarn: FlinkOnYarn, lines: LineServer, *extra: str) -> tuple[str, str]:
+    res = flink_yarn.miniflink("run", "-t", "yarn-per-job", "-d", *extra, *SMALL, "-py", WORDCOUNT,
+                               "--hostname", "127.0.0.1", "--port", str(lines.port))
+    assert res.returncode == 0, res.stdout + res.stderr
+    job_id = res.stdout.split("JobID ")[1].split()[0]
+    [app] = flink_yarn.flink_apps()
+    return app["id"], job_id
+
+
+def tm_outputs(url: str) -> dict[str, str]:
+    return {t["id"]: httpx.get(f"{url}/taskmanagers/{t['id']}/stdout", timeout=5).text
+            for t in get(url + "/taskmanagers")["taskmanagers"]}
+
+
+def test_cancel_ends_the_per_job_application_killed(flink_yarn: FlinkOnYarn, lines: LineServer) -> None:
+    app_id, job_id = submit_socket_job(flink_yarn, lines, "-p", "2")
+    url = jm(flink_yarn.yarn.app(app_id))
+    wait_for("counts in a TaskManager's stdout",
+             lambda: final_counts(list(tm_outputs(url).values())) == expected_lines(), timeout=30)
+    res = flink_yarn.miniflink("list", "-yid", app_id)
+    assert job_id in res.stdout and "(RUNNING)" in res.stdout, res.stdout + res.stderr
+    res = flink_yarn.miniflink("cancel", "-yid", app_id, job_id)
+    assert res.returncode == 0, res.stdout + res.stderr
+    report = flink_yarn.yarn.wait_app_state(app_id, "FINISHED", "FAILED", "KILLED")
+    assert report["finalStatus"] == "KILLED"
+    wait_for("every container released", lambda: flink_yarn.containers_of(app_id) == 0)
+
+
+def test_lost_taskmanager_is_replaced_and_counts_stay_exact(flink_yarn: FlinkOnYarn, lines: LineServer) -> None:
+    app_id, job_id = submit_socket_job(flink_yarn, lines, "-p", "2", "-D", "restart-strategy=fixed-delay",
+                                       "-D", "restart-strategy.fixed-delay.attempts=3",
+                                       "-D", "restart-strategy.fixed-delay.delay=500 ms")
+    url = jm(flink_yarn.yarn.app(app_id))
+    wait_for("first counts", lambda: final_counts(list(tm_outputs(url).values())) == expected_lines(), timeout=30)
+    [victim, *_] = get(url + "/taskmanagers")["taskmanagers"]
+    os.kill(int(victim["pid"]), signal.SIGKILL)
+    wait_for("a replacement TaskManager", lambda: len(tms := get(url + "/taskmanagers")["taskmanagers"]) == 2
+             and victim["id"] not in {t["id"] for t in tms}, timeout=30)
+    wait_for("the job running again", lambda: get(f"{url}/jobs/{job_id}")["state"] == "RUNNING", timeout=30)
+    wait_for("exact counts after the restart", lambda: final_counts(
+        [o for t, o in tm_outputs(url).items()]) == expected_lines(), timeout=30)
+    history = get(url + "/resourcemanager/allocation-history")["events"]
+    assert sum(1 for e in history if e["event"] == "taskmanager-registered") == 3
+    assert get(f"{url}/jobs/{job_id}")["state"] == "RUNNING"
+    flink_yarn.miniflink("cancel", "-yid", app_id, job_id)
+    flink_yarn.yarn.wait_app_state(app_id, "FINISHED", "FAILED", "KILLED")

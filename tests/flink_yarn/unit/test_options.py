@@ -1,0 +1,69 @@
+"""Flink-on-YARN option parsing and mappings: pure."""
+
+from __future__ import annotations
+
+import pytest
+
+from flink_on_yarn.yarn.descriptor import jobmanager_url
+from flink_on_yarn.yarn.options import (
+    application_final_status,
+    check_fits,
+    final_status,
+    format_properties,
+    job_state_from_final,
+    jobmanager_resource,
+    parse_memory_mb,
+    parse_properties,
+    taskmanager_resource,
+)
+
+
+@pytest.mark.parametrize(("text", "mb"), [("1728m", 1728), ("1g", 1024), ("512 mb", 512), ("1600M", 1600),
+                                          ("1048576", 1), ("1048577", 2), ("2 gb", 2048)])
+def test_memory_sizes_in_flinks_syntax(text: str, mb: int) -> None:
+    assert parse_memory_mb(text) == mb
+
+
+@pytest.mark.parametrize("text", ["", "lots", "1.5g", "12 parsecs"])
+def test_bad_memory_sizes_name_the_expected_form(text: str) -> None:
+    with pytest.raises(ValueError, match="not a memory size"):
+        parse_memory_mb(text)
+
+
+def test_taskmanager_container_asks_a_vcore_per_slot_unless_told() -> None:
+    assert taskmanager_resource({"taskmanager.numberOfTaskSlots": "3"}) == (1728, 3)
+    assert taskmanager_resource({"taskmanager.numberOfTaskSlots": "3", "yarn.containers.vcores": "1"}) == (1728, 1)
+    assert jobmanager_resource({}) == (1600, 1)
+    with pytest.raises(ValueError, match="at least 1"):
+        taskmanager_resource({"taskmanager.numberOfTaskSlots": "0"})
+
+
+def test_too_big_for_yarn_names_both_sizes_and_the_keys() -> None:
+    with pytest.raises(ValueError) as e:
+        check_fits("TaskManagers", "taskmanager.memory.process.size", 10000, 1, 8192, 4)
+    assert "Maximum Memory: 8192 MB, requested: 10000 MB" in str(e.value)
+    assert "yarn.scheduler.maximum-allocation-mb" in str(e.value)
+    with pytest.raises(ValueError, match="virtual cores"):
+        check_fits("TaskManagers", "taskmanager.memory.process.size", 1024, 8, 8192, 4)
+    check_fits("TaskManagers", "taskmanager.memory.process.size", 8192, 4, 8192, 4)
+
+
+def test_final_statuses_follow_flinks_mapping() -> None:
+    assert [final_status(s) for s in ("FINISHED", "FAILED", "CANCELED")] == ["SUCCEEDED", "FAILED", "KILLED"]
+    assert [job_state_from_final(s) for s in ("SUCCEEDED", "FAILED", "KILLED")] == ["FINISHED", "FAILED", "CANCELED"]
+    assert application_final_status(["FINISHED", "FINISHED"], True) == "SUCCEEDED"
+    assert application_final_status(["FINISHED", "CANCELED"], False) == "KILLED"
+    assert application_final_status(["FINISHED"], False) == "FAILED"
+    assert application_final_status([], False) == "FAILED"
+
+
+def test_properties_file_round_trips() -> None:
+    text = format_properties({"applicationID": "application_1_0001", "dynamicPropertiesString": r"a=b\c"})
+    assert text.startswith("#")
+    assert parse_properties(text) == {"applicationID": "application_1_0001", "dynamicPropertiesString": r"a=b\c"}
+
+
+def test_jobmanager_url_comes_from_the_registered_rpc_address() -> None:
+    assert jobmanager_url({"amRPCAddress": "10.0.0.5:41234"}) == "http://10.0.0.5:41234"
+    assert jobmanager_url({"amRPCAddress": "N/A"}) is None
+    assert jobmanager_url({}) is None
