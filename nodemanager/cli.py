@@ -30,7 +30,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="comma-separated work dirs (default yarn.nodemanager.local-dirs, else a temp dir)")
     parser.add_argument("--log-dirs", default=None,
                         help="comma-separated container log dirs (default yarn.nodemanager.log-dirs, else a temp dir)")
-    parser.add_argument("--executor", default="process", help="container executor (default: process)")
+    parser.add_argument("--executor", default="process",
+                        help="container executor: process or docker (default: process)")
     parser.add_argument("-D", dest="defines", action="append", default=[], metavar="KEY=VALUE",
                         help="override a yarn-site.xml key")
     parser.add_argument("--check", action="store_true",

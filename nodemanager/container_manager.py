@@ -200,23 +200,32 @@ class ContainerManager:
                 c.add_diagnostic(diag.localization_failed(c.id, e.name, e.url, str(e)))
                 c.complete(int(ContainerExitStatus.INVALID), success=False)
             return
+        launch_env = cmd.launch_context.environment
+        try:
+            executor = self.executor.select(launch_env)  # YARN_CONTAINER_RUNTIME_TYPE, else --executor
+            inherited = executor.inherited(launch_env)
+        except OSError as e:
+            with c.lock:
+                c.add_diagnostic(diag.launch_exception(c.id, str(e)))
+                c.complete(int(ContainerExitStatus.INVALID), success=False)
+            return
         node = NodeFacts(host=self.ctx.host, port=self.ctx.port, redis_url=self.ctx.redis_url,
-                         python=self.ctx.python)
-        env = container_env(c.id, c.app_id, c.user, os.environ.get("HOME", str(paths.work_dir)), paths, node,
-                            cmd.launch_context.environment, os.environ)
+                         python=inherited.python or self.ctx.python)
+        env = container_env(c.id, c.app_id, c.user, inherited.env.get("HOME", str(paths.work_dir)), paths, node,
+                            launch_env, inherited.env)
         script = paths.work_dir / "launch_container.sh"
         script.write_text(launch_script(env, command_line(cmd.launch_context.commands, str(paths.log_dir))))
         script.chmod(0o700)
         spec = LaunchSpec(container_id=c.id, app_id=c.app_id, user=c.user, work_dir=paths.work_dir,
-                          log_dir=paths.log_dir, script=script, env=env.nm, resource=c.resource)
+                          log_dir=paths.log_dir, script=script, env=env.nm, resource=c.resource,
+                          launch_env=launch_env)
         with c.lock:
             if self._killed_before_launch(c):
                 return
             try:
-                c.process = self.executor.launch(spec)
+                c.process = executor.launch(spec)
             except OSError as e:
-                c.add_diagnostic(f"Exception from container-launch.\nContainer id: {c.id}\n"
-                                 f"Exception message: {e}\n")
+                c.add_diagnostic(diag.launch_exception(c.id, str(e)))
                 c.complete(int(ContainerExitStatus.INVALID), success=False)
                 return
             c.state = NMContainerState.RUNNING
@@ -224,6 +233,7 @@ class ContainerManager:
         log.info("Container %s transitioned from SCHEDULED to RUNNING (pid %d)", c.id, proc.pid)
         code = proc.wait()
         proc.cleanup()
+        reason = proc.exit_reason()  # e.g. the Docker engine's OOM kill: -104
         with c.lock:
             if c.kill is not None:
                 if c.kill.diagnostics:
@@ -231,6 +241,11 @@ class ContainerManager:
                 for text in diag.killed_on_request(code):
                     c.add_diagnostic(text)
                 c.complete(c.kill.exit_status, success=False)
+            elif reason is not None:
+                c.add_diagnostic(reason[1])
+                for text in diag.killed_on_request(code):
+                    c.add_diagnostic(text)
+                c.complete(reason[0], success=False)
             elif code == 0:
                 c.complete(int(ContainerExitStatus.SUCCESS), success=True)
             else:

@@ -85,6 +85,7 @@ class NodeManager:
         signal.signal(signal.SIGTERM, self._on_signal)
         signal.signal(signal.SIGINT, self._on_signal)
         (self.ctx.local_dirs[0] / ADDRESS_FILE).write_text(self.ctx.http_address + "\n")
+        self.manager.executor.prepare(self.ctx)  # before any start: e.g. Docker orphans of this node go
         serve(self.server, self.web)
         assert self.heartbeat is not None
         self.heartbeat.send_once()  # register before taking commands, so the RM knows us first

@@ -40,6 +40,11 @@ def launch_failed(container_id: str, exit_code: int, stderr_tail: str) -> str:
     return text + "\n"
 
 
+def launch_exception(container_id: str, message: str) -> str:
+    """A container that could not be started at all (no image, no Docker engine, a refused mount)."""
+    return f"Exception from container-launch.\nContainer id: {container_id}\nException message: {message}\n"
+
+
 def killed_on_request(exit_code: int) -> list[str]:
     """What YARN appends when it killed the container itself (stop, memory, app end, shutdown)."""
     return [f"Container killed on request. Exit code is {exit_code}\n",

@@ -9,11 +9,17 @@ watches and measures it — without knowing whether it is a child process or a D
 from __future__ import annotations
 
 import abc
-from dataclasses import dataclass
+import os
+from collections.abc import Mapping
+from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from miniyarn.records import Resource
 from nodemanager.diagnostics import ProcessRow
+
+if TYPE_CHECKING:
+    from nodemanager.context import NMContext
 
 
 @dataclass(frozen=True)
@@ -30,6 +36,8 @@ class LaunchSpec:
     script: Path
     env: dict[str, str]
     resource: Resource
+    # The launch context's own environment (YARN_CONTAINER_RUNTIME_DOCKER_IMAGE, ..._MOUNTS, ...).
+    launch_env: Mapping[str, str] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
@@ -69,11 +77,39 @@ class ContainerProcess(abc.ABC):
     def cleanup(self) -> None:
         """After the root exits: end whatever it left behind."""
 
+    def exit_reason(self) -> tuple[int, str] | None:
+        """After `wait`: an exit status and diagnostics the executor determined itself (Docker's OOM
+        kill is -104), or None and the exit code stands."""
+        return None
+
+
+@dataclass(frozen=True)
+class Inherited:
+    """What a container inherits before YARN's whitelist picks from it, and the interpreter its
+    $PYTHON names (None: the NM's own)."""
+
+    env: Mapping[str, str]
+    python: str | None = None
+
 
 class ContainerExecutor(abc.ABC):
     name: str = ""
     # Whether the NM's memory monitor must enforce limits (a Docker executor leaves it to the engine).
     monitored: bool = True
+
+    def prepare(self, ctx: NMContext) -> None:
+        """Once when the NM starts, before any launch (the Docker executor removes containers an
+        earlier run of this node left). Must not raise: an executor that cannot work yet fails launches."""
+        return None  # the process executor has nothing to prepare
+
+    def select(self, launch_env: Mapping[str, str]) -> ContainerExecutor:
+        """The executor for one container, from its launch context (YARN_CONTAINER_RUNTIME_TYPE);
+        raises OSError with the diagnostic when it asks for something this NM cannot run."""
+        return self
+
+    def inherited(self, launch_env: Mapping[str, str]) -> Inherited:
+        """The environment a container inherits; raises OSError when it cannot be known (no image)."""
+        return Inherited(os.environ)
 
     @abc.abstractmethod
     def launch(self, spec: LaunchSpec) -> ContainerProcess:

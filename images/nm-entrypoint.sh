@@ -1,0 +1,20 @@
+#!/bin/sh
+# The NodeManager in compose: a work area of its own under $MINIYARN_HOST_DIR, a host directory
+# bind-mounted at the same path, so the sibling containers the docker executor starts can mount
+# their work and log dirs at the paths the NM wrote them to. Replicas share nothing (--scale works);
+# the path goes to /tmp/nm-dir for the healthcheck, and the area is removed when the NM exits.
+set -eu
+root="${MINIYARN_HOST_DIR:?set MINIYARN_HOST_DIR to a host path mounted at the same path}"
+mkdir -p "$root"
+dir="$(mktemp -d "$root/nm-XXXXXXXX")"
+chmod 755 "$dir"
+echo "$dir" >/tmp/nm-dir
+python -m nodemanager --local-dirs "$dir/local" --log-dirs "$dir/logs" "$@" &
+pid=$!
+trap 'kill -TERM "$pid" 2>/dev/null || true' TERM INT
+status=0
+wait "$pid" || status=$?
+# A trapped signal ends `wait` early: wait for the NM to finish its shutdown (it stops its containers).
+while kill -0 "$pid" 2>/dev/null; do wait "$pid" || status=$?; done
+rm -rf "$dir"
+exit "$status"
