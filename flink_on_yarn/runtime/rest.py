@@ -10,6 +10,7 @@ from fastapi.responses import JSONResponse, PlainTextResponse, Response
 from pydantic import ValidationError
 
 from flink_on_yarn.graph.job_graph import JobGraphSpec
+from flink_on_yarn.runtime.dashboard import add_dashboard_routes
 from flink_on_yarn.runtime.dispatcher import DuplicateJobError
 from flink_on_yarn.runtime.execution_state import ExecutionState, aggregate, status_counts
 from flink_on_yarn.runtime.job_master import JobMaster, now_ms
@@ -53,7 +54,8 @@ def job_details(jm: JobMaster) -> dict[str, Any]:
             "status": aggregate([e.state for e in execs]).value, "start-time": start, "end-time": end,
             "duration": _duration(start, end), "tasks": status_counts([e.state for e in execs]),
             "taskmanagers": sorted({e.tm_id for e in execs if e.tm_id}),
-            "metrics": {"read-records": 0, "write-records": 0},
+            "metrics": {"read-records": sum(e.metrics.get("read-records", 0) for e in execs),
+                        "write-records": sum(e.metrics.get("write-records", 0) for e in execs)},
         })
     return {
         **job_summary(jm), "isStoppable": False, "now": now_ms(), "maxParallelism": 128,
@@ -198,4 +200,5 @@ def create_app(jm_proc: JobManager) -> FastAPI:
     def rm_history() -> dict[str, Any]:
         return {"events": rm.history.as_list()}
 
+    add_dashboard_routes(app, jm_proc)
     return app
