@@ -23,6 +23,7 @@ from nodemanager.container import NMContainer
 from nodemanager.container_manager import ContainerManager
 from nodemanager.context import VERSION, NMContext
 from nodemanager.logs.files import list_logs, read_log
+from nodemanager.metrics import NodeManagerCollector, metrics_text
 
 log = logging.getLogger("nodemanager.WebServer")
 
@@ -56,6 +57,7 @@ class NodeWebApp:
         self.manager = manager
         self.last_heartbeat_ms = last_heartbeat_ms
         self.rss_of = rss_of
+        self.collector = NodeManagerCollector(ctx, manager, rss_of)
 
     # ---- shapes --------------------------------------------------------------------------
 
@@ -120,6 +122,8 @@ class NodeWebApp:
             return Response.json({"status": "UP", "nodeId": self.ctx.node_id,
                                   "lastHeartbeat": self.last_heartbeat_ms(),
                                   "containers": sum(1 for c in self.manager.snapshot() if not c.is_complete)})
+        if parts == ["metrics"]:
+            return Response(200, "text/plain; version=0.0.4; charset=utf-8", metrics_text(self.collector))
         if parts in ([], ["node"]):
             return self.overview()
         if parts[:3] == ["ws", "v1", "node"]:

@@ -9,7 +9,7 @@ from __future__ import annotations
 import asyncio
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from flink_on_yarn.graph.job_graph import JobGraphSpec
@@ -39,6 +39,7 @@ class Execution:
     start_time: int = -1
     end_time: int = -1
     failure: str | None = None
+    metrics: dict[str, int] = field(default_factory=dict)
 
     @property
     def tm_id(self) -> str | None:
@@ -129,6 +130,8 @@ class JobMaster:
             return
         if msg.get("port"):
             ex.port = int(msg["port"])
+        if isinstance(msg.get("metrics"), dict):
+            ex.metrics = {str(k): int(v) for k, v in msg["metrics"].items()}
         if state == ExecutionState.FAILED and ex.failure is None:
             ex.failure = msg.get("error") or "task failed"
         ex.set_state(state)

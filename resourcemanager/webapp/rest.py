@@ -4,13 +4,12 @@
 from __future__ import annotations
 
 import hashlib
-import html
 import json
 from typing import Any
 
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
-from fastapi.responses import HTMLResponse, JSONResponse, Response
+from fastapi.responses import JSONResponse, Response
 from pydantic import ValidationError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
@@ -22,7 +21,9 @@ from miniyarn.states.node import NodeState
 from resourcemanager.errors import BadRequestError, NotFoundError, YarnError
 from resourcemanager.rm import ResourceManager
 from resourcemanager.webapp import views
+from resourcemanager.webapp.metrics import add_metrics_route
 from resourcemanager.webapp.proxy import add_proxy_routes
+from resourcemanager.webapp.ui import add_ui_routes
 
 BASE = "/ws/v1/cluster"
 
@@ -173,6 +174,14 @@ def create_app(rm: ResourceManager) -> FastAPI:
         with rm.lock:
             return views.attempts_info(rm, rm.get_app(app_id))
 
+    @app.get(BASE + "/apps/{app_id}/appattempts/{attempt_id}/containers")
+    def attempt_containers(app_id: str, attempt_id: str) -> dict[str, Any]:
+        with rm.lock:
+            target = rm.get_app(app_id)
+            if not any(a.attempt_id == attempt_id for a in target.attempts):
+                raise NotFoundError(f"appAttemptId, {attempt_id}, is not found")
+            return views.containers_info(rm, target, attempt_id)
+
     @app.get(BASE + "/apps/{app_id}/state")
     def app_state(app_id: str) -> dict[str, Any]:
         with rm.lock:
@@ -206,24 +215,7 @@ def create_app(rm: ResourceManager) -> FastAPI:
         rm.redis.set(keys.blob(digest), data, ex=keys.BLOB_TTL_S)
         return JSONResponse(status_code=201, content={"resource": f"{SCHEME}://{digest}", "size": len(data)})
 
-    @app.get("/", response_class=HTMLResponse)
-    @app.get("/cluster", response_class=HTMLResponse)
-    def cluster_page() -> HTMLResponse:
-        with rm.lock:
-            rows = "".join(
-                "<tr>" + "".join(f"<td>{html.escape(str(v))}</td>" for v in (
-                    a.app_id, a.user, a.submission.application_name, a.submission.application_type,
-                    a.queue, a.state.value, a.final_status.value)) + "</tr>"
-                for a in sorted(rm.apps.values(), key=lambda a: -a.seq))
-            nodes = "".join(
-                f"<tr><td>{html.escape(n.node_id)}</td><td>{n.state.value}</td><td>{len(n.containers)}</td>"
-                f"<td>{n.used.memory}/{n.capability.memory} MB</td></tr>" for n in rm.nodes.values())
-        page = ("<!doctype html><html><head><title>All Applications</title></head><body>"
-                "<h1>miniyarn ResourceManager</h1><h2>Nodes</h2><table><tr><th>Node</th><th>State</th>"
-                f"<th>Containers</th><th>Memory</th></tr>{nodes}</table><h2>Applications</h2><table><tr><th>ID</th>"
-                "<th>User</th><th>Name</th><th>Type</th><th>Queue</th><th>State</th><th>FinalStatus</th></tr>"
-                f"{rows}</table></body></html>")
-        return HTMLResponse(page)
-
+    add_ui_routes(app, rm)
+    add_metrics_route(app, rm)
     add_proxy_routes(app, rm)
     return app

@@ -211,3 +211,29 @@ def find_queue(rm: ResourceManager, name: str) -> QueueConf | None:
                 return found
         return None
     return walk(rm.queue_root)
+
+
+def node_log_url(rm: ResourceManager, node_id: str, container_id: str, user: str) -> str:
+    """A container's logs through the RM's /node/ proxy, so a browser needs only the RM's port."""
+    return f"{rm.web_address}/node/{node_id}/containerlogs/{container_id}/{user}"
+
+
+def containers_info(rm: ResourceManager, app: RMApp, attempt_id: str) -> dict[str, Any]:
+    """YARN's ContainersInfo for one attempt: its live containers (the RM forgets completed ones)."""
+    now = now_ms()
+    out = []
+    for c in rm.containers.values():
+        if c.app_id != app.app_id or c.attempt_id != attempt_id:
+            continue
+        out.append({
+            "containerId": c.container.id, "allocatedMB": c.container.resource.memory,
+            "allocatedVCores": c.container.resource.vcores, "assignedNodeId": c.container.node_id,
+            "priority": c.container.priority, "startedTime": c.start_time, "finishedTime": c.finish_time,
+            "elapsedTime": (c.finish_time or now) - c.start_time if c.start_time else 0,
+            "diagnosticsInfo": c.diagnostics, "containerExitStatus": c.exit_status or 0,
+            "containerState": c.state.value, "nodeHttpAddress": c.container.node_http_address,
+            "nodeId": c.container.node_id, "isAM": c.is_am,
+            "logUrl": node_log_url(rm, c.container.node_id, c.container.id, app.user),
+        })
+    out.sort(key=lambda r: str(r["containerId"]))
+    return {"container": out}
