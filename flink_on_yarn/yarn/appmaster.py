@@ -77,9 +77,12 @@ class ApplicationMaster:
         self.jm = JobManager(config, self.driver)
         self.stop_requested = asyncio.Event()
 
-    async def start(self) -> None:
+    async def start(self, graph: JobGraphSpec | None = None) -> None:
         await self.jm.start()
         print(f"Rest endpoint listening at {self.jm.rest_url}", flush=True)
+        if graph is not None:
+            # Submitted before registering, so the first allocate already carries the job's asks.
+            self.submit(graph)
         # Flink registers its REST port as the AM's RPC port: clients find the JobManager from the report.
         await self.driver.register(self.host, self.jm.rest_port, self.jm.rest_url)
         log.info("Web frontend listening at %s; the JobManager is the ApplicationMaster of this application",
@@ -89,11 +92,15 @@ class ApplicationMaster:
         await self.driver.unregister(final, diagnostics, self.jm.rest_url)
         await self.jm.stop()
 
-    async def run_job(self, graph: JobGraphSpec) -> int:
-        done: asyncio.Future[JobMaster] = asyncio.get_running_loop().create_future()
+    def submit(self, graph: JobGraphSpec) -> None:
+        self.job_done: asyncio.Future[JobMaster] = asyncio.get_running_loop().create_future()
+        done = self.job_done
         self.jm.dispatcher.terminal_listeners.append(lambda m: None if done.done() else done.set_result(m))
         self.jm.dispatcher.submit(graph)
         log.info("Submitted job %s (%s) to the JobManager", graph.jobId, graph.jobName)
+
+    async def run_job(self, graph: JobGraphSpec) -> int:
+        done = self.job_done
         stop: asyncio.Future[Any] = asyncio.ensure_future(self.stop_requested.wait())
         await asyncio.wait([cast("asyncio.Future[Any]", done), stop], return_when=asyncio.FIRST_COMPLETED)
         stop.cancel()
@@ -156,10 +163,11 @@ async def serve(ns: argparse.Namespace) -> int:
     for sig in (signal.SIGTERM, signal.SIGINT):
         # YARN stops the AM container (application killed): leave without unregistering, as Flink does.
         loop.add_signal_handler(sig, am.stop_requested.set)
-    await am.start()
     if am.mode is Mode.PER_JOB:
         graph = JobGraphSpec.model_validate_json(Path(ns.job_graph).read_text())
+        await am.start(graph)
         return await am.run_job(graph)
+    await am.start()
     if am.mode is Mode.APPLICATION:
         return await am.run_application(ns.python, [a for a in ns.args if a != "--"])
     return await am.run_session()

@@ -130,6 +130,8 @@ class YarnWorkerDriver(WorkerDriver):
 
     async def _heartbeat_loop(self) -> None:
         while not self._stopping:
+            # Cleared before the demand is read: a change during the allocate call wakes the next one.
+            self._wake.clear()
             async with self._lock:
                 if self._stopping:
                     return
@@ -142,7 +144,6 @@ class YarnWorkerDriver(WorkerDriver):
             if resp is not None:
                 self._on_response(resp)
             busy = self.requested > 0 or bool(self.starting) or bool(self.amrm.releases) or bool(self.amrm.changed)
-            self._wake.clear()
             if busy and resp is not None:
                 await asyncio.sleep(FAST_S)
                 continue
