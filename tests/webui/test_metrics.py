@@ -42,7 +42,7 @@ def stable(read: Callable[[], Any], scrape_once: Callable[[], Any]) -> tuple[Any
 def test_rm_and_nm_metrics_equal_rest(cluster: Cluster) -> None:
     app_id = submit_app(cluster, "sleeper", f"$PYTHON {SHIM}")
     cluster.wait_app_state(app_id, "RUNNING")
-    submit_app(cluster, "too-big", "true", memory=8192)  # stays ACCEPTED: pending containers
+    submit_app(cluster, "big", f"$PYTHON {SHIM}", memory=4096)  # allocated or pending: both are counted
 
     def rest() -> tuple[Any, ...]:
         m = cluster.get("/metrics")["clusterMetrics"]
@@ -57,15 +57,16 @@ def test_rm_and_nm_metrics_equal_rest(cluster: Cluster) -> None:
     assert metrics[("yarn_vcores_allocated", ())] == m["allocatedVirtualCores"]
     assert metrics[("yarn_vcores_available", ())] == m["availableVirtualCores"]
     assert metrics[("yarn_containers_pending", ())] == m["containersPending"]
-    assert metrics[("yarn_containers_running", ())] == m["containersAllocated"] == 1
+    assert metrics[("yarn_containers_running", ())] == m["containersAllocated"] >= 1
+    assert m["containersAllocated"] + m["containersPending"] == 2
     assert metrics[("yarn_containers_allocated_total", ())] >= 1
     for state in ("RUNNING", "ACCEPTED", "FINISHED", "KILLED"):
         assert metrics[("yarn_applications", (("state", state),))] == app_states.count(state)
-    assert app_states.count("RUNNING") == 1
+    assert app_states.count("RUNNING") >= 1
     for state in ("RUNNING", "LOST", "UNHEALTHY"):
         assert metrics[("yarn_nodes", (("state", state),))] == node_states.count(state)
 
-    node = next(n for n in cluster.running_nodes() if n["numContainers"] == 1)
+    node = next(n for n in cluster.running_nodes() if n["numContainers"] >= 1)
     nm = f"http://{node['nodeHTTPAddress']}"
 
     def nm_rest() -> tuple[Any, ...]:
@@ -77,7 +78,7 @@ def test_rm_and_nm_metrics_equal_rest(cluster: Cluster) -> None:
     (alloc, total, states), nm_metrics = stable(nm_rest, lambda: scrape(f"{nm}/metrics"))
     assert nm_metrics[("nodemanager_memory_allocated_mb", ())] == alloc > 0
     assert nm_metrics[("nodemanager_memory_total_mb", ())] == total == 4096
-    assert nm_metrics[("nodemanager_containers", (("state", "RUNNING"),))] == states.count("RUNNING") == 1
+    assert nm_metrics[("nodemanager_containers", (("state", "RUNNING"),))] == states.count("RUNNING") >= 1
     assert nm_metrics[("nodemanager_memory_used_mb", ())] > 0  # the sleeping python's RSS
 
 
