@@ -196,6 +196,11 @@ def create_app(jm_proc: JobManager) -> FastAPI:
                 "idleTaskmanagers": rm.idle_taskmanagers(),
                 "jobRequirements": dict(rm.job_requirements)}
 
+    @app.delete("/cluster")
+    def shutdown_cluster() -> Response:
+        jm_proc.shutdown_requested.set()
+        return Response(status_code=202)
+
     @app.get("/resourcemanager/allocation-history")
     def rm_history() -> dict[str, Any]:
         return {"events": rm.history.as_list()}

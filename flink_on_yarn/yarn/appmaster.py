@@ -112,6 +112,8 @@ class ApplicationMaster:
         log.info("Job %s reached globally terminal state %s.", graph.jobId, state)
         diagnostics = "" if state == "FINISHED" else (
             f"Job {graph.jobId} ended {state}" + (f": {master.failure_cause}" if master.failure_cause else ""))
+        if state == "FAILED" and self.driver.pending_reason:
+            diagnostics += f"\nTaskManager containers were still pending at YARN: {self.driver.pending_reason}"
         await self.finish(FinalApplicationStatus(final_status(state)), diagnostics)
         return 0
 

@@ -167,8 +167,7 @@ class YarnWorkerDriver(WorkerDriver):
                     self.requested += 1
                     log.info("Requesting new TaskManager container with %s. Number pending requests %d.",
                              self.capability, self.requested)
-                self.rm.history.record(ev.TASKMANAGER_REQUESTED, slots=wanted * self.slots,
-                                       detail=f"{wanted} x {self.capability}")
+                    self.rm.history.record(ev.TASKMANAGER_REQUESTED, slots=self.slots, detail=str(self.capability))
             return
         excess = min(self.requested,
                      self.plan.excess_pending(d.required_slots, d.registered_slots, pending))

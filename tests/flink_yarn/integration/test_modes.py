@@ -160,3 +160,24 @@ def test_lost_taskmanager_is_replaced_and_counts_stay_exact(flink_yarn: FlinkOnY
     assert get(f"{url}/jobs/{job_id}")["state"] == "RUNNING"
     flink_yarn.miniflink("cancel", "-yid", app_id, job_id)
     flink_yarn.yarn.wait_app_state(app_id, "FINISHED", "FAILED", "KILLED")
+
+
+def test_a_new_am_attempt_runs_the_job_again(flink_yarn: FlinkOnYarn, lines: LineServer) -> None:
+    import psutil
+
+    app_id, job_id = submit_socket_job(flink_yarn, lines, "-p", "2", "-D", "yarn.application-attempts=2")
+    url = jm(flink_yarn.yarn.app(app_id))
+    wait_for("first counts", lambda: final_counts(list(tm_outputs(url).values())) == expected_lines(), timeout=30)
+    [am] = [p for p in psutil.process_iter(["cmdline", "cwd"])
+            if "flink_on_yarn.yarn.appmaster" in (p.info["cmdline"] or []) and app_id in (p.info["cwd"] or "")]
+    am.kill()
+    wait_for("attempt 2", lambda: len(flink_yarn.yarn.get(f"/apps/{app_id}/appattempts")["appAttempts"]["appAttempt"])
+             == 2, timeout=30)
+    report = flink_yarn.yarn.wait_app_state(app_id, "RUNNING")
+    new_url = wait_for("the new JobManager", lambda: (u := jm(flink_yarn.yarn.app(app_id))) != url and u)
+    wait_for("the job running again", lambda: get(f"{new_url}/jobs/{job_id}")["state"] == "RUNNING", timeout=30)
+    wait_for("exact counts from the new attempt's TaskManagers",
+             lambda: final_counts(list(tm_outputs(new_url).values())) == expected_lines(), timeout=30)
+    assert report["state"] == "RUNNING"
+    flink_yarn.miniflink("cancel", "-yid", app_id, job_id)
+    assert flink_yarn.yarn.wait_app_state(app_id, "FINISHED", "FAILED", "KILLED")["finalStatus"] == "KILLED"

@@ -9,6 +9,7 @@ import pytest
 
 from flink_on_yarn.yarn.options import CONF_FILE
 from tests.flink_yarn.conftest import ROOT, SMALL, FlinkOnYarn, final_counts
+from tests.integration.conftest import wait_for
 
 pytestmark = pytest.mark.integration
 
@@ -67,3 +68,19 @@ def test_unknown_queue_and_missing_program_leave_no_application(flink_yarn: Flin
     assert res.returncode == 1
     assert "does not exist" in res.stderr
     assert flink_yarn.flink_apps() == []
+
+
+def test_job_wanting_more_than_yarn_can_give_fails_with_the_slot_request_timeout(flink_yarn: FlinkOnYarn) -> None:
+    # Two 4 GB nodes hold three 2 GB TaskManagers next to the JobManager; the job needs eight.
+    res = flink_yarn.miniflink("run", "-t", "yarn-per-job", "-p", "8", *SMALL,
+                               "-D", "taskmanager.memory.process.size=2048m", "-D", "slot.request.timeout=3 s",
+                               "-py", WORDCOUNT)
+    assert res.returncode == 1
+    assert "Waiting for YARN: " in res.stdout, res.stdout
+    assert "NoResourceAvailableException: Could not acquire the minimum required resources" in res.stderr
+    [app] = flink_yarn.flink_apps()
+    report = flink_yarn.yarn.wait_app_state(app["id"], "FINISHED", "FAILED", "KILLED")
+    assert report["finalStatus"] == "FAILED"
+    assert "slot.request.timeout" in report["diagnostics"]
+    assert "pending at YARN" in report["diagnostics"]
+    wait_for("every container released", lambda: flink_yarn.containers_of(app["id"]) == 0)
