@@ -104,6 +104,7 @@ class MiniCluster:
             self.work_dir.mkdir(parents=True, exist_ok=True)
             self._ensure_redis()
             port = self.port or free_port()
+            self._check_port_free(port)
             self.rm_url = f"http://127.0.0.1:{port}"
             common = [arg for d in self.defines for arg in ("-D", d)]
             self._spawn("rm", ["-m", "resourcemanager", "--redis-url", self.redis_url, "--host", "127.0.0.1",
@@ -123,6 +124,17 @@ class MiniCluster:
             raise
         self.startup_s = time.monotonic() - t0
         return self
+
+    @staticmethod
+    def _check_port_free(port: int) -> None:
+        """Say so at once, rather than after the RM has imported everything and failed to bind."""
+        with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
+            s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+            try:
+                s.bind(("127.0.0.1", port))
+            except OSError as e:
+                raise MiniClusterError(f"Port {port} for the ResourceManager is in use ({e.strerror}): is another "
+                                       "cluster running? Stop it, or pick another --port (0 = a free one)") from None
 
     def _ensure_redis(self) -> None:
         if redis_answers(self.redis_url):

@@ -53,3 +53,6 @@ def run(args: argparse.Namespace) -> int:
     except ConnectionError as e:
         print(f"miniyarn resourcemanager: {e}", file=sys.stderr)
         return 1
+    except ValueError as e:  # a configuration value read while starting (`-D key=abc` for a number)
+        print(f"miniyarn resourcemanager: {e}", file=sys.stderr)
+        return 2

@@ -79,9 +79,13 @@ def test_failed_start_names_the_daemon_and_cleans_up(redis_url: str) -> None:
         busy.bind(("127.0.0.1", 0))
         busy.listen(1)
         port = busy.getsockname()[1]
-        with pytest.raises(MiniClusterError, match=r"^rm exited with code 1 while starting; its log") as err:
+        with pytest.raises(MiniClusterError, match=rf"^Port {port} for the ResourceManager is in use"):
             MiniCluster(nodemanagers=1, redis_url=redis_url, port=port).start()
-    assert f"cannot listen on 127.0.0.1:{port}" in str(err.value)
+    bad = MiniCluster(nodemanagers=1, redis_url=redis_url, port=0, defines=["yarn.scheduler.minimum-allocation-mb=x"])
+    with pytest.raises(MiniClusterError, match=r"^rm exited with code 2 while starting; its log") as err:
+        bad.start()
+    assert "miniyarn resourcemanager: yarn.scheduler.minimum-allocation-mb='x' is not an integer" in str(err.value)
+    assert "Traceback" not in str(err.value)
     assert children() - before == set()
 
 
