@@ -216,13 +216,16 @@ class YarnClusterDescriptor:
             while time.monotonic() < deadline:
                 try:
                     rm = http.get("/resourcemanager/overview").json()
+                    events = http.get("/resourcemanager/allocation-history").json()["events"]
                     state = http.get(f"/jobs/{job_id}").json().get("state") if job_id else None
-                except (httpx.HTTPError, ValueError):
+                except (httpx.HTTPError, ValueError, KeyError):
                     return
                 required, registered = int(rm["requiredSlots"]), int(rm["registeredSlots"])
-                tms = len(rm["taskmanagers"])
-                line = (f"TaskManagers: {tms} registered, slots {registered} registered / {required} required"
-                        + (f", job {state}" if state else ""))
+                seen = {e: sum(1 for x in events if x["event"] == e) for e in (
+                    "taskmanager-requested", "taskmanager-allocated", "taskmanager-registered")}
+                line = (f"TaskManagers: {seen['taskmanager-requested']} requested, "
+                        f"{seen['taskmanager-allocated']} allocated, {len(rm['taskmanagers'])} registered; "
+                        f"slots {registered} registered / {required} required" + (f"; job {state}" if state else ""))
                 if line != last:
                     self.out(line)
                     last = line
