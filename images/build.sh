@@ -68,7 +68,8 @@ make_local_base() {
   # No apt inside: the image is rebuilt from the host, so drop lists, caches and the mirror's name.
   rm -rf "$rootfs"/var/cache/apt/archives/*.deb "$rootfs"/var/lib/apt/lists/* "$rootfs"/etc/apt/sources.list \
     "$rootfs"/etc/apt/sources.list.d/*
-  tar -C "$rootfs" -c . | docker import --change 'CMD ["/bin/bash"]' --change 'ENV LANG=C.UTF-8' - "$LOCAL_BASE" >/dev/null
+  tar -C "$rootfs" -c . | docker import --change 'CMD ["/bin/bash"]' --change 'ENV LANG=C.UTF-8' \
+    --change 'LABEL miniyarn.image=base' - "$LOCAL_BASE" >/dev/null
   rm -rf "$rootfs"
   trap - EXIT
   log "made $LOCAL_BASE in $(awk -v a="$t0" -v b="$(now)" 'BEGIN { printf "%.0f", b - a }') s"
@@ -131,4 +132,6 @@ build_wheels
 log "docker build -t $TAG (BASE=$BASE)"
 # DOCKER_BUILDKIT=0: the classic builder needs no frontend image from a registry.
 DOCKER_BUILDKIT=0 docker build -qq --build-arg "BASE=$BASE" -t "$TAG" "$IMAGES" >/dev/null
+# The images a rebuild replaced (untagged now): only ours, never anyone else's.
+docker image prune -f --filter label=miniyarn.image >/dev/null
 log "built $TAG in $(awk -v a="$T0" -v b="$(now)" 'BEGIN { printf "%.0f", b - a }') s"

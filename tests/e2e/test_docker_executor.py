@@ -5,6 +5,8 @@ it keeps running."""
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 
 from tests.conftest import Processes
@@ -119,3 +121,47 @@ def test_distributed_shell_runs_in_docker_containers(redis_url: str, processes: 
     hellos = [k for k, v in logs.items() if k.endswith(" stdout") and v == f"hello from {k.split()[0]} in docker\n"]
     assert len(hellos) == 3, logs
     wait_for("no containers left", lambda: not sweeper.containers(nm.node_id), timeout=20)
+
+
+def test_orphans_of_this_node_are_removed_at_start(redis_url: str, processes: Processes, sweeper: Sweeper,
+                                                   image: str, engine) -> None:  # type: ignore[no-untyped-def]
+    from tests.conftest import free_port
+
+    port = free_port()
+    node_id = f"127.0.0.1:{port}"
+    sweeper.nodes.add(node_id)
+    orphan = engine.containers.run(image, ["sleep", "300"], detach=True, labels={
+        "miniyarn.node-id": node_id, "miniyarn.container-id": cid(10)}, name=f"miniyarn-orphan-{port}")
+    other = engine.containers.run(image, ["sleep", "300"], detach=True, labels={
+        "miniyarn.node-id": f"127.0.0.1:{port + 1}"}, name=f"miniyarn-other-{port}")
+    try:
+        nm = start_nm(processes, redis_url, extra=["--executor", "docker", "--port", str(port)])
+        assert nm.node_id == node_id
+        wait_for("the orphan removed", lambda: not sweeper.containers(node_id), timeout=15)
+        other.reload()
+        assert other.status == "running"  # another node's containers are not ours to remove
+    finally:
+        for c in (orphan, other):
+            try:
+                c.remove(force=True)
+            except Exception:
+                pass
+
+
+def test_engine_that_does_not_answer_fails_the_container(redis_url: str, processes: Processes, sweeper: Sweeper,
+                                                         tmp_path: Path) -> None:
+    import re
+
+    processes.start("nm", ["-m", "nodemanager", "--redis-url", redis_url, "--port", "0", "--executor", "docker",
+                           "-D", "yarn.resourcemanager.nodemanagers.heartbeat-interval-ms=200"],
+                    env={"DOCKER_HOST": f"unix://{tmp_path}/no-docker.sock"})
+    line = wait_for("the NodeManager to start",
+                    lambda: re.search(r"NodeManager (\S+) started", processes.log("nm")), timeout=15)
+    import redis as redis_lib
+
+    nm = NM(line.group(1), redis_lib.Redis.from_url(redis_url), processes, "nm")
+    nm.start(cid(11), ["true"])
+    done = nm.wait_state(cid(11), "COMPLETE", timeout=20)
+    assert done["exit_status"] == -1000, done
+    assert "does not answer" in done["diagnostics"] and "no-docker.sock" in done["diagnostics"]
+    assert nm.get("/health").status_code == 200

@@ -1,0 +1,191 @@
+"""Docker figures: how long `docker compose up -d` takes until every service is healthy (target
+<= 20 s once the image exists), how long the engine takes to start one YARN container as the docker
+executor creates it, and a DistributedShell app's wall time on the compose cluster.
+
+Needs a Docker engine, docker-compose (v1) or the compose plugin (v2), and miniyarn:latest
+(`bash images/build.sh`). Uses free ports for Redis (and for the RM when 8088 is taken); removes every
+container, network and volume it made.
+
+    python bench/compose_up.py [--nodemanagers 2] [--rounds 3] [--launches 10]
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import shutil
+import socket
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+import docker
+import httpx
+import redis
+
+from miniyarn import blobs
+from miniyarn.records import Resource
+from nodemanager.executor.base import LaunchSpec
+from nodemanager.executor.docker_spec import LABEL_NODE, run_spec
+
+ROOT = Path(__file__).resolve().parents[1]
+IMAGE = os.environ.get("MINIYARN_IMAGE", "miniyarn:latest")
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def port_free(port: int) -> bool:
+    with socket.socket() as s:
+        try:
+            s.bind(("127.0.0.1", port))
+        except OSError:
+            return False
+        return True
+
+
+def compose_cmd() -> list[str]:
+    if shutil.which("docker-compose"):
+        return ["docker-compose"]
+    return ["docker", "compose"]
+
+
+def compose(project: str, env: dict[str, str], *args: str) -> None:
+    subprocess.run([*compose_cmd(), "-f", str(ROOT / "compose.yaml"), "-p", project, *args],
+                   env={**os.environ, **env}, check=True, capture_output=True, cwd=ROOT)
+
+
+def all_healthy(engine: docker.DockerClient, project: str, expected: int) -> bool:
+    found = engine.containers.list(all=True, filters={"label": f"com.docker.compose.project={project}"})
+    if len(found) != expected:
+        return False
+    for c in found:
+        c.reload()
+        if c.attrs["State"].get("Health", {}).get("Status") != "healthy":
+            return False
+    return True
+
+
+def ds_app(rm: str, redis_url: str, containers: int) -> float:
+    r = redis.Redis.from_url(redis_url)
+    script = blobs.put(r, b"echo hello from $CONTAINER_ID\n")
+    app_id = httpx.post(f"{rm}/ws/v1/cluster/apps/new-application", timeout=5).json()["application-id"]
+    am = (f"$PYTHON -m miniyarn.distributedshell.appmaster --num-containers {containers} --container-memory 128 "
+          f"--script-resource {script.resource} 1><LOG_DIR>/AppMaster.stdout 2><LOG_DIR>/AppMaster.stderr")
+    body = {"application-id": app_id, "application-name": "bench", "resource": {"memory": 256, "vCores": 1},
+            "am-container-spec": {"commands": {"command": am}}, "max-app-attempts": 1}
+    t0 = time.monotonic()
+    httpx.post(f"{rm}/ws/v1/cluster/apps", json=body, timeout=5).raise_for_status()
+    while True:
+        app: dict[str, Any] = httpx.get(f"{rm}/ws/v1/cluster/apps/{app_id}", timeout=5).json()["app"]
+        if app["state"] in ("FINISHED", "FAILED", "KILLED"):
+            break
+        time.sleep(0.05)
+    if app["finalStatus"] != "SUCCEEDED":
+        raise SystemExit(f"DistributedShell {app_id} ended {app['state']}/{app['finalStatus']}: {app['diagnostics']}")
+    return time.monotonic() - t0
+
+
+def compose_rounds(engine: docker.DockerClient, nms: int, rounds: int, ds_containers: int) -> None:
+    ups: list[float] = []
+    for i in range(rounds):
+        project = f"miniyarn-bench-{os.getpid()}-{i}"
+        host_dir = tempfile.mkdtemp(prefix="miniyarn-bench-")
+        env = {"MINIYARN_REDIS_PORT": str(free_port()),
+               "MINIYARN_RM_PORT": "8088" if port_free(8088) else str(free_port()),
+               "MINIYARN_HOST_DIR": host_dir, "MINIYARN_IMAGE": IMAGE}
+        try:
+            t0 = time.monotonic()
+            compose(project, env, "up", "-d", "--scale", f"nodemanager={nms}")
+            returned = time.monotonic() - t0
+            while not all_healthy(engine, project, 2 + nms):
+                if time.monotonic() - t0 > 120:
+                    raise SystemExit(f"round {i}: not healthy after 120 s")
+                time.sleep(0.1)
+            ups.append(time.monotonic() - t0)
+            print(f"round {i}: `up -d` returned after {returned:.1f} s, all {2 + nms} healthy after {ups[-1]:.1f} s",
+                  flush=True)
+            if i == rounds - 1 and ds_containers:
+                rm = f"http://127.0.0.1:{env['MINIYARN_RM_PORT']}"
+                redis_url = f"redis://127.0.0.1:{env['MINIYARN_REDIS_PORT']}/0"
+                walls = [ds_app(rm, redis_url, ds_containers) for _ in range(3)]
+                each = ", ".join(f"{w:.2f}" for w in walls)
+                print(f"DistributedShell, AM + {ds_containers} shell containers as Docker containers: "
+                      f"submit -> FINISHED median {statistics.median(walls):.2f} s ({each})")
+        finally:
+            compose(project, env, "down", "-v", "--timeout", "20")
+            shutil.rmtree(host_dir, ignore_errors=True)
+    print(f"compose up -d -> all healthy ({nms} NMs): median {statistics.median(ups):.1f} s, "
+          f"max {max(ups):.1f} s over {rounds} rounds (target <= 20 s)")
+
+
+def launch_latency(engine: docker.DockerClient, n: int) -> None:
+    """Create + start a container exactly as the docker executor does; time to running and to exit."""
+    root = Path(tempfile.mkdtemp(prefix="miniyarn-bench-launch-"))
+    node = f"bench-{os.getpid()}"
+    to_running: list[float] = []
+    to_exit: list[float] = []
+    try:
+        for i in range(n):
+            cid = f"container_1_0001_01_{i:06d}"
+            work, logs = root / "work" / cid, root / "logs" / cid
+            work.mkdir(parents=True)
+            logs.mkdir(parents=True)
+            (work / "launch_container.sh").write_text("#!/bin/bash\nexec /bin/bash -c true\n")
+            os.chmod(work, 0o777)
+            os.chmod(logs, 0o777)
+            spec = LaunchSpec(container_id=cid, app_id="application_1_0001", user="bench", work_dir=work,
+                              log_dir=logs, script=work / "launch_container.sh", env={},
+                              resource=Resource(memory=256, vcores=1))
+            kw = run_spec(spec, IMAGE, node, "1000:1000", 1).kwargs()
+            kw["name"] = f"miniyarn-bench-{os.getpid()}-{i}"
+            t0 = time.monotonic()
+            c = engine.containers.create(**kw)
+            c.start()
+            to_running.append(time.monotonic() - t0)
+            c.wait()
+            to_exit.append(time.monotonic() - t0)
+            c.remove(force=True)
+    finally:
+        for c in engine.containers.list(all=True, filters={"label": f"{LABEL_NODE}={node}"}):
+            c.remove(force=True)
+        shutil.rmtree(root, ignore_errors=True)
+
+    def ms(xs: list[float], q: float) -> str:
+        return f"{sorted(xs)[min(len(xs) - 1, int(q * len(xs)))] * 1000:.0f} ms"
+
+    print(f"docker container launch ({n}x, 256 MB, host network, init): create+start returned "
+          f"p50 {ms(to_running, 0.5)}, p90 {ms(to_running, 0.9)}; `true` exited p50 {ms(to_exit, 0.5)}, "
+          f"p90 {ms(to_exit, 0.9)}")
+
+
+def main() -> int:
+    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    p.add_argument("--nodemanagers", type=int, default=2)
+    p.add_argument("--rounds", type=int, default=3)
+    p.add_argument("--launches", type=int, default=10)
+    p.add_argument("--ds-containers", type=int, default=3, help="DistributedShell containers (0 = skip)")
+    args = p.parse_args()
+    try:
+        engine = docker.from_env(timeout=60)
+        engine.images.get(IMAGE)
+    except docker.errors.ImageNotFound:
+        print(f"bench: {IMAGE} is not built; run `bash images/build.sh`", file=sys.stderr)
+        return 1
+    except docker.errors.DockerException as e:
+        print(f"bench: no Docker engine answers ({e})", file=sys.stderr)
+        return 1
+    launch_latency(engine, args.launches)
+    compose_rounds(engine, args.nodemanagers, args.rounds, args.ds_containers)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
