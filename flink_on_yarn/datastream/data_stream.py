@@ -127,12 +127,3 @@ class KeyedStream(DataStream):
             raise TypeError("sum(position) takes a tuple field index")
         return self._then(KeyedReduceOperator(self._key_selector, SumReducer(position_to_sum), "Keyed Aggregation"),
                           "Keyed Aggregation")
-
-    def map(self, func: Any, output_type: Any = None) -> DataStream:
-        return self._then(MapOperator(func, "Map"), "Map")
-
-    def flat_map(self, func: Any, output_type: Any = None) -> DataStream:
-        return self._then(FlatMapOperator(func, "Flat Map"), "Flat Map")
-
-    def filter(self, func: Any) -> DataStream:
-        return self._then(FilterOperator(func, "Filter"), "Filter")

@@ -21,7 +21,7 @@ import signal
 import sys
 import threading
 from pathlib import Path
-from typing import Any, cast
+from typing import Any
 
 from flink_on_yarn.graph.job_graph import JobGraphSpec
 from flink_on_yarn.runtime.config import Configuration
@@ -99,13 +99,19 @@ class ApplicationMaster:
         self.jm.dispatcher.submit(graph)
         log.info("Submitted job %s (%s) to the JobManager", graph.jobId, graph.jobName)
 
-    async def run_job(self, graph: JobGraphSpec) -> int:
-        done = self.job_done
+    async def _until_done_or_stopped(self, done: asyncio.Future[Any]) -> bool:
+        """Waits for `done`; if YARN stops the container first, stops the JobManager and says False."""
         stop: asyncio.Future[Any] = asyncio.ensure_future(self.stop_requested.wait())
-        await asyncio.wait([cast("asyncio.Future[Any]", done), stop], return_when=asyncio.FIRST_COMPLETED)
+        await asyncio.wait([done, stop], return_when=asyncio.FIRST_COMPLETED)
         stop.cancel()
         if not done.done():
             await self.jm.stop()
+            return False
+        return True
+
+    async def run_job(self, graph: JobGraphSpec) -> int:
+        done = self.job_done
+        if not await self._until_done_or_stopped(done):
             return 0
         master = done.result()
         state = master.status.value
@@ -128,11 +134,7 @@ class ApplicationMaster:
             loop.call_soon_threadsafe(lambda: None if result.done() else result.set_result(code))
 
         threading.Thread(target=body, name="application-main", daemon=True).start()
-        stop: asyncio.Future[Any] = asyncio.ensure_future(self.stop_requested.wait())
-        await asyncio.wait([cast("asyncio.Future[Any]", result), stop], return_when=asyncio.FIRST_COMPLETED)
-        stop.cancel()
-        if not result.done():
-            await self.jm.stop()
+        if not await self._until_done_or_stopped(result):
             return 0
         states = [m.status.value for m in self.jm.dispatcher.jobs.values()]
         final = application_final_status(states, result.result() == 0)
