@@ -15,6 +15,7 @@ import socket
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -214,7 +215,17 @@ class MiniCluster:
 
     def stop(self) -> None:
         """NMs first (they abort their containers and upload logs), then the RM, then Redis if we
-        started it; whatever is left after the grace period is killed by process group."""
+        started it; whatever is left after the grace period is killed by process group. A second
+        Ctrl-C while stopping is ignored: interrupting the stop would leave daemons behind."""
+        saved = ([(s, signal.signal(s, signal.SIG_IGN)) for s in (signal.SIGINT, signal.SIGTERM)]
+                 if threading.current_thread() is threading.main_thread() else [])
+        try:
+            self._stop()
+        finally:
+            for sig, handler in saved:
+                signal.signal(sig, handler)
+
+    def _stop(self) -> None:
         self.pids()  # remember the containers too, before their NMs go
         order = ([d for d in self.daemons if d.name.startswith("nm-")], [d for d in self.daemons if d.name == "rm"],
                  [d for d in self.daemons if d.name == "redis"])

@@ -32,7 +32,8 @@ def _interrupt(signum: int, _frame: FrameType | None) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    previous = signal.signal(signal.SIGTERM, _interrupt)
+    # SIGINT too: a shell starts `miniyarn minicluster &` with SIGINT ignored, and `kill -INT` must still stop it.
+    previous = {sig: signal.signal(sig, _interrupt) for sig in (signal.SIGTERM, signal.SIGINT)}
     try:
         cluster = MiniCluster(args.nodemanagers, config.redis_url(args.redis_url), args.port, args.memory_mb,
                               args.vcores, args.work_dir, args.defines)
@@ -62,4 +63,5 @@ def run(args: argparse.Namespace) -> int:
         print("Stopped the minicluster.", file=sys.stderr)
         return 0
     finally:
-        signal.signal(signal.SIGTERM, previous)
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
