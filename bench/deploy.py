@@ -3,6 +3,13 @@ client's first request to the job RUNNING with both TaskManagers registered. Pri
 median and max of the runs.
 
     python bench/deploy.py [--runs 10] [--rm-address URL]   # without --rm-address: its own MiniCluster
+    python bench/deploy.py --executor docker                # JobManager and TaskManagers in Docker containers
+
+--executor docker brings up compose.yaml (Redis, the RM, --nodemanagers NMs of 4096 MB / 4 vcores like the
+MiniCluster's, each with the docker executor) under a project of its own, runs the same measurement with the
+client on the host against its RM, and takes it down (`down -v`). Needs a Docker engine, docker-compose or
+the compose plugin, and the image (bash images/build.sh). YARN's minimum allocation there is 1024 MB, so the
+512 MB JobManager and TaskManagers get 1024 MB containers.
 
 Phases (time since the client started deploying):
   submitted   new-application, the program's graph and flink-conf.yaml staged, application submitted
@@ -15,11 +22,17 @@ Phases (time since the client started deploying):
 from __future__ import annotations
 
 import argparse
+import contextlib
+import os
+import shutil
 import socket
 import statistics
+import subprocess
 import sys
+import tempfile
 import threading
 import time
+from collections.abc import Iterator
 from pathlib import Path
 
 import httpx
@@ -57,7 +70,7 @@ def line_server() -> int:
     return int(sock.getsockname()[1])
 
 
-def one_run(rm: str, port: int) -> dict[str, float]:
+def one_run(rm: str, port: int, docker: bool = False) -> dict[str, float]:
     t0 = time.monotonic()
     marks: dict[str, float] = {}
 
@@ -81,7 +94,71 @@ def one_run(rm: str, port: int) -> dict[str, float]:
     # Let the NMs reap the containers, so each run starts on an empty cluster.
     while descriptor.yarn.get_application(cluster.app_id)["runningContainers"]:
         time.sleep(0.05)
+    while docker and docker_containers_of(cluster.app_id):
+        time.sleep(0.05)
     return marks
+
+
+# ---- --executor docker: the compose cluster ------------------------------------------------------
+
+def docker_containers_of(app_id: str) -> bool:
+    """Whether a Docker container of the application is still there (the NMs remove them once ended)."""
+    out = subprocess.run(["docker", "ps", "-aq", "--filter", f"label=miniyarn.application-id={app_id}"],
+                         capture_output=True, text=True, check=True).stdout
+    return bool(out.strip())
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def port_free(port: int) -> bool:
+    with socket.socket() as s:
+        try:
+            s.bind(("127.0.0.1", port))
+        except OSError:
+            return False
+        return True
+
+
+@contextlib.contextmanager
+def compose_cluster(nodemanagers: int) -> Iterator[str]:
+    """compose.yaml up with `nodemanagers` docker-executor NMs, until they are RUNNING at the RM; yields
+    the RM's URL; `down -v` after, whatever happened."""
+    image = os.environ.get("MINIYARN_IMAGE", "miniyarn:latest")
+    if subprocess.run(["docker", "image", "inspect", image], capture_output=True).returncode != 0:
+        sys.exit(f"image {image} is not built (or no Docker engine answers): run `bash images/build.sh` first")
+    command = ["docker-compose"] if shutil.which("docker-compose") else ["docker", "compose"]
+    host_dir = tempfile.mkdtemp(prefix="miniyarn-bench-")
+    rm_port = 8088 if port_free(8088) else free_port()
+    env = {**os.environ, "MINIYARN_IMAGE": image, "MINIYARN_REDIS_PORT": str(free_port()),
+           "MINIYARN_RM_PORT": str(rm_port), "MINIYARN_HOST_DIR": host_dir,
+           "MINIYARN_NM_MEMORY_MB": "4096", "MINIYARN_NM_VCORES": "4"}
+    base = [*command, "-f", str(ROOT / "compose.yaml"), "-p", f"miniyarn-bench-{os.getpid()}"]
+    rm = f"http://127.0.0.1:{rm_port}"
+    t0 = time.monotonic()
+    try:
+        subprocess.run([*base, "up", "-d", "--scale", f"nodemanager={nodemanagers}"], env=env, check=True,
+                       capture_output=True, cwd=ROOT)
+        deadline = time.monotonic() + 90
+        while True:
+            try:
+                nodes = httpx.get(f"{rm}/ws/v1/cluster/nodes", params={"states": "RUNNING"}, timeout=2).json()
+                if len((nodes.get("nodes") or {}).get("node") or []) == nodemanagers:
+                    break
+            except (httpx.HTTPError, ValueError):
+                pass
+            if time.monotonic() > deadline:
+                sys.exit(f"the compose cluster's {nodemanagers} NodeManagers did not register within 90 s")
+            time.sleep(0.2)
+        print(f"compose cluster (redis, RM, {nodemanagers} NMs with --executor docker) up in "
+              f"{time.monotonic() - t0:.2f} s at {rm}")
+        yield rm
+    finally:
+        subprocess.run([*base, "down", "-v", "--timeout", "20"], env=env, capture_output=True, cwd=ROOT)
+        shutil.rmtree(host_dir, ignore_errors=True)
 
 
 def main() -> int:
@@ -89,30 +166,42 @@ def main() -> int:
     p.add_argument("--runs", type=int, default=10)
     p.add_argument("--rm-address", default=None)
     p.add_argument("--nodemanagers", type=int, default=2)
+    p.add_argument("--executor", choices=("process", "docker"), default="process",
+                   help="docker: the compose cluster, JobManager and TaskManagers in Docker containers")
     ns = p.parse_args()
+    if ns.executor == "docker" and ns.rm_address is not None:
+        p.error("--executor docker brings up its own compose cluster; without it, --rm-address measures any cluster")
+    docker = ns.executor == "docker"
     port = line_server()
-    cluster = None
-    if ns.rm_address is None:
-        cluster = MiniCluster(nodemanagers=ns.nodemanagers, port=0, memory_mb=4096, vcores=4,
-                              defines=["yarn.scheduler.minimum-allocation-mb=128"]).start()
-        print(f"MiniCluster (redis, RM, {ns.nodemanagers} NMs) up in {cluster.startup_s:.2f} s at {cluster.rm_url}")
-    rm = ns.rm_address or (cluster.rm_url if cluster else "")
-    try:
-        runs = []
-        print("run  " + "  ".join(f"{ph:>12}" for ph in PHASES))
-        for i in range(ns.runs):
-            marks = one_run(rm, port)
-            runs.append(marks)
-            print(f"{i + 1:>3}  " + "  ".join(f"{marks.get(ph, float('nan')):>11.3f}s" for ph in PHASES), flush=True)
-        total = [r["running"] for r in runs]
-        print(f"\nsubmit -> job RUNNING with all TaskManagers registered (p=4, 2 slots/TM, process executor): "
-              f"median {statistics.median(total):.3f} s, max {max(total):.3f} s over {len(total)} runs")
-        for ph in PHASES:
-            print(f"  {ph:<13} median {statistics.median(r[ph] for r in runs):.3f} s")
-    finally:
-        if cluster is not None:
-            cluster.stop()
+    with contextlib.ExitStack() as stack:
+        if docker:
+            rm = stack.enter_context(compose_cluster(ns.nodemanagers))
+        elif ns.rm_address is None:
+            cluster = MiniCluster(nodemanagers=ns.nodemanagers, port=0, memory_mb=4096, vcores=4,
+                                  defines=["yarn.scheduler.minimum-allocation-mb=128"]).start()
+            stack.callback(cluster.stop)
+            print(f"MiniCluster (redis, RM, {ns.nodemanagers} NMs) up in {cluster.startup_s:.2f} s at "
+                  f"{cluster.rm_url}")
+            rm = cluster.rm_url
+        else:
+            rm = ns.rm_address
+        measure(rm, port, ns.runs, docker, "docker executor" if docker else
+                "process executor" if ns.rm_address is None else f"the cluster at {rm}")
     return 0
+
+
+def measure(rm: str, port: int, n: int, docker: bool, what: str) -> None:
+    runs = []
+    print("run  " + "  ".join(f"{ph:>12}" for ph in PHASES))
+    for i in range(n):
+        marks = one_run(rm, port, docker)
+        runs.append(marks)
+        print(f"{i + 1:>3}  " + "  ".join(f"{marks.get(ph, float('nan')):>11.3f}s" for ph in PHASES), flush=True)
+    total = [r["running"] for r in runs]
+    print(f"\nsubmit -> job RUNNING with all TaskManagers registered (p=4, 2 slots/TM, {what}): "
+          f"median {statistics.median(total):.3f} s, max {max(total):.3f} s over {len(total)} runs")
+    for ph in PHASES:
+        print(f"  {ph:<13} median {statistics.median(r[ph] for r in runs):.3f} s")
 
 
 if __name__ == "__main__":

@@ -148,6 +148,52 @@ class ComposeCluster:
         for service in SERVICES:
             r = self.compose("logs", "--no-color", "--tail", "200", service, check=False)
             sys.stderr.write(f"\n===== docker compose logs {service} =====\n{r.stdout[-8000:]}{r.stderr[-2000:]}\n")
+        self.dump_yarn_logs()
+
+    def node_ids(self) -> set[str]:
+        import httpx
+
+        try:
+            nodes = httpx.get(f"{self.rm_url}/ws/v1/cluster/nodes", timeout=5).json()["nodes"] or {}
+        except Exception:
+            return set()
+        return {str(n["id"]) for n in nodes.get("node", [])}
+
+    def yarn_containers(self) -> list[Any]:
+        """The Docker containers this cluster's NMs started (AMs, TaskManagers, shell containers)."""
+        nodes = self.node_ids()
+        return [c for c in self.engine.containers.list(all=True, filters={"label": LABEL_NODE})
+                if c.labels.get(LABEL_NODE) in nodes]
+
+    def dump_yarn_logs(self) -> None:
+        """What the YARN containers left: the live ones (state, `docker logs`), the files in the NMs'
+        log dirs (the containers' stdout/stderr/taskmanager.out...), and the logs aggregated in Redis."""
+        w = sys.stderr.write
+        try:
+            for c in self.yarn_containers():
+                c.reload()
+                state = {k: c.attrs["State"].get(k) for k in ("Status", "ExitCode", "OOMKilled", "Error")}
+                out = c.logs(tail=100).decode(errors="replace")
+                w(f"\n===== YARN container {c.name} {c.labels} {state} =====\n{out[-4000:]}\n")
+        except Exception as e:
+            w(f"\n(no YARN container listing: {e})\n")
+        host_dir = Path(self.env["MINIYARN_HOST_DIR"])
+        for f in sorted(host_dir.glob("nm-*/logs/application_*/container_*/*")):
+            if f.is_file():
+                w(f"\n===== {f.relative_to(host_dir)} =====\n{f.read_text(errors='replace')[-4000:]}\n")
+        try:
+            import redis
+
+            from miniyarn import keys
+
+            r = redis.Redis.from_url(self.redis_url, socket_timeout=5)
+            for key in sorted(r.scan_iter(match=keys.app_logs("*"))):
+                for name, text in sorted(r.hgetall(key).items()):
+                    w(f"\n===== aggregated {key.decode()} {name.decode()} =====\n"
+                      f"{text.decode(errors='replace')[-4000:]}\n")
+            r.close()
+        except Exception as e:
+            w(f"\n(no aggregated logs: {e})\n")
 
     def leftovers(self) -> list[str]:
         label = f"com.docker.compose.project={self.project}"
@@ -155,6 +201,16 @@ class ComposeCluster:
         found += [f"network {n.name}" for n in self.engine.networks.list(filters={"label": label})]
         found += [f"volume {v.name}" for v in self.engine.volumes.list(filters={"label": label})]
         return found
+
+
+@pytest.fixture
+def yarn_logs_on_failure(compose_cluster: ComposeCluster, request: pytest.FixtureRequest) -> Iterator[None]:
+    """Last in a test's arguments (so torn down first, while its applications still run): when the test
+    failed, dump its YARN containers' logs now, not only at the module's end when they are long gone."""
+    failed_before = request.session.testsfailed
+    yield
+    if request.session.testsfailed > failed_before:
+        compose_cluster.dump_yarn_logs()
 
 
 def compose_env(host_dir: Path) -> dict[str, str]:
