@@ -43,7 +43,10 @@ def can_transition(current: ExecutionState, target: ExecutionState) -> bool:
 
 
 def merge(current: ExecutionState, reported: ExecutionState) -> ExecutionState:
-    """The state after a report; stale or out-of-order reports leave the state as it was."""
+    """The state after a report; stale or out-of-order reports leave the state as it was. A subtask that fails
+    while being cancelled (its input was cancelled first, its TaskManager went away) is CANCELED, as in Flink."""
+    if current == ExecutionState.CANCELING and reported == ExecutionState.FAILED:
+        return ExecutionState.CANCELED
     return reported if can_transition(current, reported) else current
 
 

@@ -17,7 +17,7 @@ from flink_on_yarn.runtime.config import Configuration
 from flink_on_yarn.runtime.deployment import build_deployment, deployment_order, execution_id
 from flink_on_yarn.runtime.execution_state import ExecutionState, merge
 from flink_on_yarn.runtime.job_status import JobStatus, advance, after_failure
-from flink_on_yarn.runtime.resource_manager import ResourceManager, SlotId
+from flink_on_yarn.runtime.resource_manager import ResourceManager, SlotId, TaskManagerRecord
 
 # Cancelled subtasks get this long to report before they are counted CANCELED anyway (a TM may be wedged).
 CANCEL_GRACE_S = 15.0
@@ -132,7 +132,7 @@ class JobMaster:
             ex.port = int(msg["port"])
         if isinstance(msg.get("metrics"), dict):
             ex.metrics = {str(k): int(v) for k, v in msg["metrics"].items()}
-        if state == ExecutionState.FAILED and ex.failure is None:
+        if merge(ex.state, state) == ExecutionState.FAILED and ex.failure is None:
             ex.failure = msg.get("error") or "task failed"
         ex.set_state(state)
         self._notify()
@@ -251,6 +251,9 @@ class JobMaster:
                 self.executions[(v.id, i)].slot = slots[base[v.slotSharingGroup] + i]
 
     async def _cancel_and_wait(self) -> None:
+        # Every subtask is CANCELING before the first cancel goes out: a downstream task that fails because its
+        # input was cancelled first then counts as cancelled, not failed.
+        cancelling: list[tuple[Execution, TaskManagerRecord]] = []
         for ex in self.executions.values():
             if ex.state in (ExecutionState.CREATED, ExecutionState.SCHEDULED):
                 ex.set_state(ExecutionState.CANCELED)
@@ -260,7 +263,9 @@ class JobMaster:
                     ex.set_state(ExecutionState.CANCELED)
                     continue
                 ex.set_state(ExecutionState.CANCELING)
-                await tm.gateway.tell({"type": "cancel", "execution_id": ex.execution_id})
+                cancelling.append((ex, tm))
+        for ex, tm in cancelling:
+            await tm.gateway.tell({"type": "cancel", "execution_id": ex.execution_id})
         deadline = time.monotonic() + CANCEL_GRACE_S
         while not all(e.state.is_terminal for e in self.executions.values()) and time.monotonic() < deadline:
             self._changed.clear()

@@ -6,6 +6,13 @@
 Responses stream through as they arrive (a growing log, server-sent events); HTML pages are buffered so
 that absolute links (`href="/x"`, `src=`, `action=`, the upstream's own `http://host:port/x`) and redirects
 point back through the proxy. Scripts are not rewritten: UIs behind the proxy use relative URLs.
+
+An application whose AM has unregistered keeps its tracking URL, but its UI goes away with the AM (a Flink
+per-job cluster's JobManager exits right after its job ends). There is no history server here, so once the
+AM's container has exited (the app is FINISHED, FAILED or KILLED), or the unregistered AM no longer answers,
+the proxy says so instead of failing: a page load is redirected to the RM's `/cluster/app/<appId>`, as
+YARN's proxy does for an application with no UI left, and any other request (a UI's own REST polling) gets
+`410 Gone` with a JSON body naming the application's state, final status and diagnostics.
 """
 
 from __future__ import annotations
@@ -16,11 +23,13 @@ from urllib.parse import urlsplit
 
 import httpx
 from fastapi import FastAPI, Request
-from fastapi.responses import RedirectResponse, Response, StreamingResponse
+from fastapi.responses import JSONResponse, RedirectResponse, Response, StreamingResponse
 
 from miniyarn.ids import ContainerId, InvalidIdError
+from miniyarn.states.application import APP_MACHINE, FinalApplicationStatus, YarnApplicationState
 from resourcemanager.errors import NotFoundError
 from resourcemanager.rm import ResourceManager
+from resourcemanager.rmstate import RMApp
 
 # Hop-by-hop headers and the ones recomputed on our side must not be copied across the proxy.
 _DROP = {"host", "connection", "keep-alive", "transfer-encoding", "content-length", "upgrade",
@@ -28,6 +37,31 @@ _DROP = {"host", "connection", "keep-alive", "transfer-encoding", "content-lengt
 # An HTML page larger than this streams through unrewritten rather than sitting in the RM's memory.
 MAX_REWRITE_BYTES = 8 << 20
 _ATTR = re.compile(rb"""(\b(?:href|src|action)\s*=\s*)(["'])(.*?)\2""", re.IGNORECASE | re.DOTALL)
+# The AM has unregistered: its UI may still answer for a moment, then goes with its container.
+_UNREGISTERED = {YarnApplicationState.FINAL_SAVING, YarnApplicationState.FINISHING}
+
+
+class Upstream(Exception):
+    """The upstream did not answer (refused, reset, timed out)."""
+
+
+def ended_info(app: RMApp) -> dict[str, str]:
+    """What the proxy tells a UI whose AM is gone (read under the RM's lock)."""
+    final = app.final_status
+    if final is FinalApplicationStatus.UNDEFINED and app.current is not None:
+        final = app.current.final_status  # FINISHING: the AM has said how it ended
+    diagnostics = app.diagnostics or (app.current.diagnostics if app.current is not None else "")
+    return {"id": app.app_id, "name": app.submission.application_name,
+            "applicationType": app.submission.application_type, "state": app.state.value,
+            "finalStatus": final.value, "diagnostics": diagnostics, "appPage": f"/cluster/app/{app.app_id}"}
+
+
+def ended_response(request: Request, info: dict[str, str]) -> Response:
+    if "text/html" in request.headers.get("accept", "") and request.method == "GET":
+        return RedirectResponse(info["appPage"], status_code=302)
+    message = (f"Application {info['id']} has ended ({info['state']}, final status {info['finalStatus']}): "
+               f"its ApplicationMaster's web UI is gone. See {info['appPage']}")
+    return JSONResponse({"errors": [message], "application": info}, status_code=410)
 
 
 class LinkRewriter:
@@ -60,7 +94,8 @@ def add_proxy_routes(app: FastAPI, rm: ResourceManager) -> None:
     # No read timeout: a proxied stream (a log being tailed, SSE) may be quiet for long stretches.
     client = httpx.AsyncClient(timeout=httpx.Timeout(10.0, read=None), follow_redirects=False)
 
-    async def forward(request: Request, url: str, rewriter: LinkRewriter, what: str) -> Response:
+    async def forward(request: Request, url: str, rewriter: LinkRewriter, what: str,
+                      raise_unreachable: bool = False) -> Response:
         headers = {k: v for k, v in request.headers.items() if k.lower() not in _DROP}
         headers["accept-encoding"] = "identity"  # HTML is rewritten as text; the rest streams as it comes
         headers["X-Forwarded-Prefix"] = rewriter.proxy_prefix
@@ -69,6 +104,8 @@ def add_proxy_routes(app: FastAPI, rm: ResourceManager) -> None:
         try:
             upstream = await client.send(upstream_req, stream=True)
         except httpx.HTTPError as e:
+            if raise_unreachable:
+                raise Upstream(str(e)) from e
             return Response(status_code=502, content=f"{what} at {url} did not answer: {e!r}\n",
                             media_type="text/plain")
         out = {k: v for k, v in upstream.headers.items() if k.lower() not in _DROP}
@@ -105,13 +142,24 @@ def add_proxy_routes(app: FastAPI, rm: ResourceManager) -> None:
             target_app = rm.get_app(app_id)
             attempt = target_app.current
             base = attempt.tracking_url if attempt is not None else ""
+            unregistered = target_app.state in _UNREGISTERED
+            ended = ended_info(target_app) if unregistered or APP_MACHINE.is_final(target_app.state) else None
+        if ended is not None and not unregistered:
+            return ended_response(request, ended)  # the AM's container has exited, and its UI with it
         if not base:
+            if ended is not None:
+                return ended_response(request, ended)
             raise NotFoundError(f"Application {app_id} has no tracking URL yet (state {target_app.state.value})")
         if not base.startswith(("http://", "https://")):
             base = "http://" + base
         parts = urlsplit(base)
         rewriter = LinkRewriter(f"{parts.scheme}://{parts.netloc}", parts.path, f"/proxy/{app_id}")
-        return await forward(request, base.rstrip("/") + "/" + path, rewriter, f"The ApplicationMaster of {app_id}")
+        try:
+            return await forward(request, base.rstrip("/") + "/" + path, rewriter,
+                                 f"The ApplicationMaster of {app_id}", raise_unreachable=ended is not None)
+        except Upstream:
+            assert ended is not None
+            return ended_response(request, ended)
 
     @app.get("/node/{node_id}")
     def node_root(node_id: str) -> RedirectResponse:

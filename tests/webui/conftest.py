@@ -1,19 +1,28 @@
-"""Web UI fixtures: a real RM + 2 NMs (tests.integration), a real JobManager + TaskManagers
-(tests.flink), and YARN applications whose AM (am_shim.py, in a real NM container) points its tracking
-URL at that JobManager, so the RM's /proxy/<appId>/ serves the JobManager's dashboard."""
+"""Web UI fixtures: a real RM + 2 NMs (tests.integration's `cluster`, or tests.flink_yarn's `flink_yarn` with a
+`miniflink` runner aimed at it), a standalone JobManager (tests.flink's `flink`, for its /metrics), and two
+ways to fill the RM with applications: `submit_app` (any AM command over the REST API; idle_am.py is an AM
+with no UI) and `run_wordcount` (a real Flink per-job cluster on YARN whose tracking URL is the JobManager's
+dashboard, reading words from a LineServer)."""
 
 from __future__ import annotations
 
-import shlex
+import re
+import socket
+import threading
+from collections.abc import Iterator
 from pathlib import Path
 
 import httpx
+import pytest
 
 from tests.flink.conftest import flink, words_file  # noqa: F401 -- fixtures
+from tests.flink_yarn.conftest import ROOT, SMALL, FlinkOnYarn, flink_yarn  # noqa: F401 -- fixtures
 from tests.integration.conftest import Cluster, cluster, wait_for  # noqa: F401 -- fixtures
 
-SHIM = Path(__file__).with_name("am_shim.py")
+IDLE_AM = Path(__file__).with_name("idle_am.py")
 XSS_NAME = "<script>alert(1)</script>"
+WORDCOUNT = str(ROOT / "examples" / "wordcount.py")
+HELLO = ["hello world", "hello yarn", "hello flink"]
 
 
 def submit_app(c: Cluster, name: str, command: str, memory: int = 256) -> str:
@@ -27,10 +36,51 @@ def submit_app(c: Cluster, name: str, command: str, memory: int = 256) -> str:
     return app_id
 
 
-def submit_shim(c: Cluster, name: str, tracking_url: str) -> str:
-    """An app whose AM registers `tracking_url`; returns once it is RUNNING with that URL."""
-    cmd = f"$PYTHON {shlex.quote(str(SHIM))} --tracking-url {shlex.quote(tracking_url)}"
-    app_id = submit_app(c, name, cmd)
-    c.wait_app_state(app_id, "RUNNING", timeout=30)
-    wait_for("the AM's tracking URL", lambda: c.app(app_id)["trackingUI"] == "ApplicationMaster")
-    return app_id
+class LineServer:
+    """`nc -lk`: every connection gets `lines` and then stays open, so a socket word count never ends by itself."""
+
+    def __init__(self, lines: list[str]) -> None:
+        self.data = "".join(line + "\n" for line in lines).encode()
+        self.sock = socket.create_server(("127.0.0.1", 0))
+        self.port = int(self.sock.getsockname()[1])
+        self.conns: list[socket.socket] = []
+        self.connected = threading.Event()
+        threading.Thread(target=self._serve, daemon=True).start()
+
+    def _serve(self) -> None:
+        while True:
+            try:
+                conn, _ = self.sock.accept()
+            except OSError:
+                return
+            self.conns.append(conn)
+            conn.sendall(self.data)
+            self.connected.set()
+
+    def close(self) -> None:
+        self.sock.close()
+        for c in self.conns:
+            c.close()
+
+
+@pytest.fixture
+def hello_lines() -> Iterator[LineServer]:
+    server = LineServer(HELLO)
+    yield server
+    server.close()
+
+
+def run_wordcount(fy: FlinkOnYarn, lines: LineServer, parallelism: int, slots: int) -> tuple[str, str]:
+    """`miniflink run -t yarn-per-job -d` of the socket word count: (application id, job id), once YARN
+    reports the application RUNNING with the JobManager's dashboard as its tracking UI."""
+    res = fy.miniflink("run", "-t", "yarn-per-job", "-d", "-p", str(parallelism), "-D",
+                       f"taskmanager.numberOfTaskSlots={slots}", *SMALL, "-py", WORDCOUNT,
+                       "--hostname", "127.0.0.1", "--port", str(lines.port))
+    assert res.returncode == 0, res.stdout + res.stderr
+    job_id = res.stdout.split("JobID ")[1].split()[0]
+    m = re.search(r"application (application_\d+_\d+) runs detached", res.stdout)
+    assert m, res.stdout
+    app_id = m.group(1)
+    fy.yarn.wait_app_state(app_id, "RUNNING")
+    wait_for("the JobManager as tracking UI", lambda: fy.yarn.app(app_id)["trackingUI"] == "ApplicationMaster")
+    return app_id, job_id

@@ -1,12 +1,12 @@
-"""A minimal ApplicationMaster for the web UI tests: registers with the RM with a tracking URL given on
-the command line (a JobManager started by the test), heartbeats, and ends when the RM stops its container.
+"""A minimal ApplicationMaster for the web UI tests that need a YARN application but no Flink (an app named
+`<script>…</script>`, the metrics tests' sleeper): registers with the RM, heartbeats, and ends when the RM
+stops its container. It has no web UI of its own, so it registers no tracking URL.
 
-    $PYTHON am_shim.py --tracking-url http://127.0.0.1:PORT
+    $PYTHON idle_am.py
 """
 
 from __future__ import annotations
 
-import argparse
 import signal
 import sys
 import time
@@ -16,9 +16,6 @@ from miniyarn.client.amrm_client import AMRMClient
 
 
 def main() -> int:
-    p = argparse.ArgumentParser()
-    p.add_argument("--tracking-url", default="")
-    args = p.parse_args()
     stop = False
 
     def on_term(_sig: int, _frame: FrameType | None) -> None:
@@ -27,8 +24,8 @@ def main() -> int:
 
     signal.signal(signal.SIGTERM, on_term)
     am = AMRMClient()
-    am.register(host="127.0.0.1", tracking_url=args.tracking_url)
-    print(f"AM shim registered with tracking URL {args.tracking_url}", flush=True)
+    am.register(host="127.0.0.1")
+    print("idle AM registered", flush=True)
     while not stop:
         am.allocate(progress=0.5)
         time.sleep(1.0)

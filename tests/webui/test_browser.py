@@ -1,24 +1,25 @@
-"""The web UIs in headless Chromium (Debian's /usr/bin/chromium, driven by playwright): the RM's /cluster
-pages with nodes and apps, an application page, and the JobManager dashboard through the RM's
-/proxy/<appId>/ with a running socket word count: TaskManagers and slots, a TM's stdout, cancel, the
-allocation timeline. An app named <script>…</script> must show as text and never run.
+"""The web UIs in headless Chromium (Debian's /usr/bin/chromium, driven by playwright), on a real Flink
+per-job cluster on YARN (an RM, two NMs, a JobManager AM and two TaskManager containers): the RM's /cluster
+lists the running word count; its tracking link leads through the RM's /proxy/<appId>/ to the Flink
+dashboard with 2 TaskManagers and 4 slots; a TaskManager's stdout shows the counts; the allocation timeline
+has points; the dashboard's cancel button cancels the job, the dashboard says so although the JobManager
+exits right after, and YARN shows the application FINISHED with final status KILLED. An app named
+<script>…</script> must show as text and never run.
 
 Screenshots land in artifacts/screenshots/. Install the browser with scripts/install-browser.sh."""
 
 from __future__ import annotations
 
-import socket
-import threading
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
+import httpx
 import pytest
 
-from tests.flink.conftest import ROOT, FlinkCluster
-from tests.flink.conftest import wait_for as flink_wait
-from tests.integration.conftest import Cluster
-from tests.webui.conftest import SHIM, XSS_NAME, submit_app, submit_shim
+from tests.flink_yarn.conftest import ROOT, FlinkOnYarn
+from tests.integration.conftest import wait_for
+from tests.webui.conftest import IDLE_AM, XSS_NAME, LineServer, run_wordcount, submit_app
 
 CHROMIUM = Path("/usr/bin/chromium")
 SHOTS = ROOT / "artifacts" / "screenshots"
@@ -28,33 +29,6 @@ pytestmark = [
     pytest.mark.skipif(not CHROMIUM.exists(), reason="browser tests need Debian's chromium at /usr/bin/chromium: "
                                                      "run scripts/install-browser.sh"),
 ]
-
-
-class LineServer:
-    """`nc -lk`: the word count's socket source connects here and reads what the test types."""
-
-    def __init__(self) -> None:
-        self.server = socket.create_server(("127.0.0.1", 0))
-        self.port = self.server.getsockname()[1]
-        self.conn: socket.socket | None = None
-        self.accepted = threading.Event()
-        threading.Thread(target=self._accept, daemon=True).start()
-
-    def _accept(self) -> None:
-        try:
-            self.conn, _ = self.server.accept()
-        except OSError:
-            return
-        self.accepted.set()
-
-    def type(self, line: str) -> None:
-        assert self.conn is not None
-        self.conn.sendall((line + "\n").encode())
-
-    def close(self) -> None:
-        if self.conn is not None:
-            self.conn.close()
-        self.server.close()
 
 
 @pytest.fixture
@@ -71,89 +45,114 @@ def browser_page() -> Iterator[Any]:
             browser.close()
 
 
-def test_rm_ui_and_jobmanager_dashboard(cluster: Cluster, flink: Callable[..., FlinkCluster],
-                                        browser_page: Any) -> None:
+def test_rm_ui_to_the_dashboard_of_a_per_job_cluster(flink_yarn: FlinkOnYarn, hello_lines: LineServer,
+                                                     browser_page: Any) -> None:
     from playwright.sync_api import expect
 
     page = browser_page
+    yarn = flink_yarn.yarn
     SHOTS.mkdir(parents=True, exist_ok=True)
     dialogs: list[str] = []
     page.on("dialog", lambda d: (dialogs.append(d.message), d.dismiss()))
-    nc = LineServer()
-    try:
-        jm = flink(tms=1, slots=2)
-        xss_app = submit_app(cluster, XSS_NAME, f"$PYTHON {SHIM}")
-        app_id = submit_shim(cluster, "Flink session cluster", jm.rest)
-        cluster.wait_app_state(xss_app, "RUNNING")
-        res = jm.miniflink("run", "-m", jm.rest.removeprefix("http://"), "-p", "2", "-d", "-py",
-                           str(ROOT / "examples/wordcount.py"), "--hostname", "127.0.0.1", "--port", str(nc.port))
-        assert res.returncode == 0, res.stderr
-        job_id = res.stdout.split("JobID ")[1].split()[0]
-        assert nc.accepted.wait(30), "the socket source never connected"
-        jm.wait_state(job_id, ("RUNNING",))
-        for line in ("hello world", "hello java", "hello flink"):
-            nc.type(line)
+    xss_app = submit_app(yarn, XSS_NAME, f"$PYTHON {IDLE_AM}")
+    app_id, job_id = run_wordcount(flink_yarn, hello_lines, parallelism=4, slots=2)
+    yarn.wait_app_state(xss_app, "RUNNING")
+    proxy = f"{yarn.rm_url}/proxy/{app_id}/"
 
-        # RM: /cluster with nodes and both apps; the <script> name is text.
-        page.goto(f"{cluster.rm_url}/cluster")
-        for node in cluster.running_nodes():
-            expect(page.locator("#nodes-body")).to_contain_text(node["id"])
-        expect(page.locator("#apps-body")).to_contain_text("Flink session cluster")
-        expect(page.locator("#apps-body .app-name", has_text=XSS_NAME)).to_have_count(1)
-        page.wait_for_timeout(1500)  # at least one polling refresh has rebuilt the tables
-        expect(page.locator("#apps-body .app-name", has_text=XSS_NAME)).to_have_count(1)
-        assert page.locator("#apps-body script").count() == 0
-        page.screenshot(path=str(SHOTS / "rm-cluster.png"), full_page=True)
+    # RM: /cluster with both nodes and both apps; the <script> name is text, also after a polling refresh.
+    page.goto(f"{yarn.rm_url}/cluster")
+    for node in yarn.running_nodes():
+        expect(page.locator("#nodes-body")).to_contain_text(node["id"])
+    expect(page.locator("#apps-body .app-name", has_text=XSS_NAME)).to_have_count(1)
+    page.wait_for_timeout(1500)  # at least one polling refresh has rebuilt the tables
+    expect(page.locator("#apps-body .app-name", has_text=XSS_NAME)).to_have_count(1)
+    assert page.locator("#apps-body script").count() == 0
+    # The running per-job word count: an "Apache Flink" application RUNNING, with a tracking UI.
+    flink_rows = (page.locator("#apps-body tr").filter(has_text="Apache Flink").filter(has_text="RUNNING")
+                  .filter(has_text="ApplicationMaster").filter(has_not_text=XSS_NAME))
+    expect(flink_rows).to_have_count(1)
+    row = flink_rows.first
+    expect(row.locator("a.app-link")).to_have_text(app_id)
+    expect(row.locator(".app-name")).to_have_text("Flink per-job cluster")
+    page.screenshot(path=str(SHOTS / "rm-cluster.png"), full_page=True)
 
-        # The application page: attempts, live containers, logs link.
-        page.locator("#apps-body a.app-link", has_text=app_id).click()
-        expect(page.locator(".app-title")).to_have_text("Flink session cluster")
-        expect(page.locator("#containers-body")).to_contain_text("_000001")
-        expect(page.locator("#attempts-body")).to_contain_text("RUNNING")
-        page.screenshot(path=str(SHOTS / "rm-app.png"), full_page=True)
-        page.goto(f"{cluster.rm_url}/cluster/app/{xss_app}")
-        expect(page.locator(".app-title")).to_have_text(XSS_NAME)
-        page.goto(f"{cluster.rm_url}/cluster/scheduler")
-        expect(page.locator("#queues-body")).to_contain_text("root")
-        page.goto(f"{cluster.rm_url}/cluster/nodes")
-        expect(page.locator("#nodes-body tr")).to_have_count(2)
-        page.screenshot(path=str(SHOTS / "rm-nodes.png"), full_page=True)
+    # Its application page: the attempt and the live containers (the JobManager AM and 2 TaskManagers).
+    row.locator("a.app-link").click()
+    expect(page.locator(".app-title")).to_have_text("Flink per-job cluster")
+    expect(page.locator("#attempts-body")).to_contain_text("RUNNING")
+    expect(page.locator("#containers-body tr")).to_have_count(3)
+    expect(page.locator("#containers-body tr", has_text="_000001")).to_contain_text("AM")
+    page.screenshot(path=str(SHOTS / "rm-app.png"), full_page=True)
+    page.go_back()
 
-        # The JobManager dashboard through the RM's proxy.
-        proxy = f"{cluster.rm_url}/proxy/{app_id}/"
-        page.goto(proxy)
-        cards = page.locator("#overview-cards")
-        expect(cards).to_contain_text("Task Managers")
-        expect(cards.locator(".card", has_text="Task slots")).to_contain_text("0 / 2")
-        expect(page.locator(".job-link", has_text="StreamWordCount")).to_have_count(1)
-        page.screenshot(path=str(SHOTS / "jm-overview.png"), full_page=True)
+    # Its tracking link: the RM's proxy, serving the JobManager's dashboard.
+    row.get_by_role("link", name="ApplicationMaster").click()
+    page.wait_for_url(proxy)
+    cards = page.locator("#overview-cards")
+    expect(cards.locator(".card", has_text="Task Managers")).to_contain_text("2")
+    expect(cards.locator(".card", has_text="Task slots")).to_contain_text("0 / 4")
+    expect(page.locator(".job-link", has_text="StreamWordCount")).to_have_count(1)
+    page.screenshot(path=str(SHOTS / "jm-overview.png"), full_page=True)
 
-        page.goto(proxy + "#/taskmanagers")
-        tm_link = page.locator("a.tm-link").first
-        expect(tm_link).to_have_text("tm-0")
-        expect(page.locator("main table tbody tr").first).to_contain_text("2")
-        tm_link.click()
-        expect(page.locator("#tm-output")).to_contain_text("(hello,", timeout=30_000)
-        assert page.url.startswith(proxy)
-        page.screenshot(path=str(SHOTS / "jm-taskmanager-stdout.png"), full_page=True)
+    # The TaskManagers (YARN containers of this application); the one that counts "hello" shows it.
+    page.locator("#nav a", has_text="Task Managers").click()
+    tm_rows = page.locator("main table tbody tr")
+    expect(tm_rows).to_have_count(2)
+    for i in range(2):
+        expect(tm_rows.nth(i).locator("a.tm-link")).to_contain_text(f"container_{app_id.removeprefix('application_')}")
+        expect(tm_rows.nth(i).locator("td").nth(1)).to_have_text("2")
+    page.screenshot(path=str(SHOTS / "jm-taskmanagers.png"), full_page=True)
+    tms = [t["id"] for t in httpx.get(proxy + "taskmanagers", timeout=5).json()["taskmanagers"]]
+    counter = wait_for("(hello, in a TaskManager's stdout", lambda: next(
+        (t for t in tms if "(hello," in httpx.get(f"{proxy}taskmanagers/{t}/stdout", timeout=5).text), None),
+        timeout=30)
+    page.locator("main tr", has_text=counter).get_by_role("link", name="stdout").click()
+    expect(page.locator("#tm-output")).to_contain_text("(hello,3)")
+    assert page.url == f"{proxy}#/taskmanagers/{counter}/stdout"
+    page.screenshot(path=str(SHOTS / "jm-taskmanager-stdout.png"), full_page=True)
 
-        page.goto(proxy + f"#/jobs/{job_id}")
-        expect(page.locator("#job-graph g.vertex")).not_to_have_count(0)
-        expect(page.locator("#job-graph")).to_contain_text("Parallelism: 2")
-        expect(page.locator("#job-graph")).to_contain_text("Records in: 6", timeout=15_000)  # 3 lines, 6 words
-        page.screenshot(path=str(SHOTS / "jm-job-running.png"), full_page=True)
-        page.locator("#cancel-job").click()
-        expect(page.locator("#job-state")).to_have_text("CANCELED", timeout=30_000)
-        page.screenshot(path=str(SHOTS / "jm-job-canceled.png"), full_page=True)
-        flink_wait(lambda: jm.get(f"/jobs/{job_id}")["state"] == "CANCELED", 5, "CANCELED over REST")
+    # The allocation timeline: 2 TaskManagers requested, allocated, registered; slots to the job.
+    page.locator("#nav a", has_text="Allocation timeline").click()
+    expect(page.locator("#allocation-timeline circle.point")).not_to_have_count(0)
+    expect(page.locator("#allocation-timeline .job-start")).to_have_count(1)
+    expect(page.locator("#allocation-timeline .series-tmRegistered")).to_have_count(1)
+    page.screenshot(path=str(SHOTS / "jm-allocation-timeline.png"), full_page=True)
 
-        page.goto(proxy + "#/resources")
-        expect(page.locator("#allocation-timeline circle.point")).not_to_have_count(0)
-        expect(page.locator("#allocation-timeline .job-start")).to_have_count(1)
-        expect(page.locator("#allocation-timeline .job-end")).to_have_count(1)
-        page.screenshot(path=str(SHOTS / "jm-allocation-timeline.png"), full_page=True)
+    # The job, then the cancel button: the job is CANCELED although the per-job JobManager exits right after.
+    page.locator("#nav a", has_text="Overview").click()
+    page.locator(".job-link", has_text="StreamWordCount").click()
+    expect(page.locator("#job-graph g.vertex")).not_to_have_count(0)
+    expect(page.locator("#job-graph")).to_contain_text("Parallelism: 4")
+    expect(page.locator("#job-graph")).to_contain_text("Records in: 6")  # 3 lines, 6 words
+    expect(page.locator("#job-state")).to_have_text("RUNNING")
+    page.screenshot(path=str(SHOTS / "jm-job-running.png"), full_page=True)
+    page.locator("#cancel-job").click()
+    expect(page.locator("#job-state")).to_have_text("CANCELED", timeout=15_000)
+    report = yarn.wait_app_state(app_id, "FINISHED", "FAILED", "KILLED")
+    assert (report["state"], report["finalStatus"]) == ("FINISHED", "KILLED"), report
+    expect(page.locator("#cluster-ended")).to_contain_text(f"{app_id} is FINISHED with final status KILLED")
+    expect(page.locator("#cancel-job")).to_be_disabled()
+    page.screenshot(path=str(SHOTS / "jm-job-canceled.png"), full_page=True)
 
-        assert dialogs == [], f"a script ran in the page: {dialogs}"
-        print(f"\nscreenshots: {SHOTS}")
-    finally:
-        nc.close()
+    # From the dashboard back to YARN: the application page shows it FINISHED / KILLED.
+    page.locator("#yarn-app-link").click()
+    page.wait_for_url(f"{yarn.rm_url}/cluster/app/{app_id}")
+    expect(page.locator(".app-title")).to_have_text("Flink per-job cluster")
+    expect(page.locator("#app-state .badge")).to_have_text(["FINISHED", "KILLED"])
+    expect(page.locator("#diagnostics")).to_contain_text(f"Job {job_id} ended CANCELED")
+    expect(page.locator("#containers-body")).to_contain_text("No live containers")
+    page.screenshot(path=str(SHOTS / "rm-app-killed.png"), full_page=True)
+    # Its tracking link now leads back here: the JobManager is gone and there is no history server.
+    page.locator("a.tracking-link").click()
+    page.wait_for_url(f"{yarn.rm_url}/cluster/app/{app_id}")
+
+    page.goto(f"{yarn.rm_url}/cluster/app/{xss_app}")
+    expect(page.locator(".app-title")).to_have_text(XSS_NAME)
+    page.goto(f"{yarn.rm_url}/cluster/scheduler")
+    expect(page.locator("#queues-body")).to_contain_text("root")
+    page.goto(f"{yarn.rm_url}/cluster/nodes")
+    expect(page.locator("#nodes-body tr")).to_have_count(2)
+    page.screenshot(path=str(SHOTS / "rm-nodes.png"), full_page=True)
+
+    assert dialogs == [], f"a script ran in the page: {dialogs}"
+    print(f"\nscreenshots: {SHOTS}")

@@ -12,8 +12,8 @@ from prometheus_client.parser import text_string_to_metric_families
 
 from tests.flink.conftest import ROOT, FlinkCluster
 from tests.flink.conftest import wait_for as flink_wait
-from tests.integration.conftest import Cluster
-from tests.webui.conftest import SHIM, submit_app
+from tests.integration.conftest import Cluster, wait_for
+from tests.webui.conftest import IDLE_AM, submit_app
 
 pytestmark = pytest.mark.integration
 
@@ -40,9 +40,9 @@ def stable(read: Callable[[], Any], scrape_once: Callable[[], Any]) -> tuple[Any
 
 
 def test_rm_and_nm_metrics_equal_rest(cluster: Cluster) -> None:
-    app_id = submit_app(cluster, "sleeper", f"$PYTHON {SHIM}")
+    app_id = submit_app(cluster, "sleeper", f"$PYTHON {IDLE_AM}")
     cluster.wait_app_state(app_id, "RUNNING")
-    submit_app(cluster, "big", f"$PYTHON {SHIM}", memory=4096)  # allocated or pending: both are counted
+    submit_app(cluster, "big", f"$PYTHON {IDLE_AM}", memory=4096)  # allocated or pending: both are counted
 
     def rest() -> tuple[Any, ...]:
         m = cluster.get("/metrics")["clusterMetrics"]
@@ -79,7 +79,9 @@ def test_rm_and_nm_metrics_equal_rest(cluster: Cluster) -> None:
     assert nm_metrics[("nodemanager_memory_allocated_mb", ())] == alloc > 0
     assert nm_metrics[("nodemanager_memory_total_mb", ())] == total == 4096
     assert nm_metrics[("nodemanager_containers", (("state", "RUNNING"),))] == states.count("RUNNING") >= 1
-    assert nm_metrics[("nodemanager_memory_used_mb", ())] > 0  # the sleeping python's RSS
+    # The sleeping python's RSS, once the container monitor has sampled it (every second).
+    wait_for("the NM's first sample of the AM's memory",
+             lambda: scrape(f"{nm}/metrics")[("nodemanager_memory_used_mb", ())] > 0, timeout=5)
 
 
 def test_jobmanager_metrics_equal_rest(flink: Callable[..., FlinkCluster], words_file: Any) -> None:

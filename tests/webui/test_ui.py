@@ -1,23 +1,23 @@
-"""The RM UI pages, XSS escaping, and the RM's proxies (/proxy/<appId>/ to a JobManager's dashboard,
-/node/<nodeId>/ to an NM's log pages) against real processes, without a browser."""
+"""The RM UI pages, XSS escaping, and the RM's proxies (/proxy/<appId>/ to the dashboard of a Flink per-job
+cluster's JobManager, the application's AM on YARN; /node/<nodeId>/ to an NM's log pages) against real
+processes, without a browser."""
 
 from __future__ import annotations
 
 import html
-from collections.abc import Callable
 
 import httpx
 import pytest
 
-from tests.flink.conftest import FlinkCluster
+from tests.flink_yarn.conftest import FlinkOnYarn
 from tests.integration.conftest import Cluster, wait_for
-from tests.webui.conftest import SHIM, XSS_NAME, submit_app, submit_shim
+from tests.webui.conftest import IDLE_AM, XSS_NAME, LineServer, run_wordcount, submit_app
 
 pytestmark = pytest.mark.integration
 
 
 def test_cluster_pages_and_xss(cluster: Cluster) -> None:
-    app_id = submit_app(cluster, XSS_NAME, f"$PYTHON {SHIM}")
+    app_id = submit_app(cluster, XSS_NAME, f"$PYTHON {IDLE_AM}")
     cluster.wait_app_state(app_id, "RUNNING")
     escaped = html.escape(XSS_NAME)
     for path in ("/cluster", "/cluster/apps", f"/cluster/app/{app_id}"):
@@ -38,30 +38,54 @@ def test_cluster_pages_and_xss(cluster: Cluster) -> None:
     for path in (f"/node/{att['nodeId']}/containerlogs/{att['containerId']}/AppMaster.stdout",
                  f"/node/{att['nodeId']}/containerlogs/{att['containerId']}/alice/AppMaster.stdout"):
         r = httpx.get(cluster.rm_url + path, timeout=10)
-        assert r.status_code == 200 and "AM shim registered" in r.text, (path, r.text)
+        assert r.status_code == 200 and "idle AM registered" in r.text, (path, r.text)
     listing = httpx.get(f"{cluster.rm_url}/node/{att['nodeId']}/containerlogs/{att['containerId']}/alice").text
     assert f'href="/node/{att["nodeId"]}/containerlogs/{att["containerId"]}/alice/AppMaster.stdout"' in listing
     overview = httpx.get(f"{cluster.rm_url}/node/{att['nodeId']}/", timeout=10).text
     assert f'href="/node/{att["nodeId"]}/containerlogs/' in overview  # the NM's absolute links, rewritten
 
 
-def test_proxy_serves_the_jobmanager_dashboard(cluster: Cluster, flink: Callable[..., FlinkCluster]) -> None:
-    jm = flink(tms=1, slots=2)
-    app_id = submit_shim(cluster, "flink-session", jm.rest)
-    base = f"{cluster.rm_url}/proxy/{app_id}"
+def test_proxy_serves_the_jobmanager_dashboard(flink_yarn: FlinkOnYarn, hello_lines: LineServer) -> None:
+    yarn = flink_yarn.yarn
+    app_id, job_id = run_wordcount(flink_yarn, hello_lines, parallelism=2, slots=2)
+    jm = f"http://{yarn.app(app_id)['amRPCAddress']}"
+    base = f"{yarn.rm_url}/proxy/{app_id}"
     r = httpx.get(base, timeout=10)
     assert r.status_code == 302 and r.headers["location"] == f"/proxy/{app_id}/"
     index = httpx.get(base + "/", timeout=10)
     assert index.status_code == 200 and 'src="dashboard/dashboard.js"' in index.text
     js = httpx.get(base + "/dashboard/dashboard.js", timeout=10)
     assert js.status_code == 200 and "innerHTML" not in js.text
-    assert httpx.get(base + "/overview", timeout=10).json() == jm.get("/overview")
+    wait_for("the same overview direct and through the proxy", lambda: (
+        (o := httpx.get(base + "/overview", timeout=10).json())["slots-available"] == 0
+        and o == httpx.get(jm + "/overview", timeout=10).json()))
     # A redirect from the AM comes back through the proxy.
     r = httpx.get(base + "/dashboard", timeout=10)
     assert r.status_code == 302 and r.headers["location"] == "./"
-    tm = jm.get("/taskmanagers")["taskmanagers"][0]["id"]
-    assert httpx.get(f"{base}/taskmanagers/{tm}/log", timeout=10).status_code == 200
+    [tm] = httpx.get(base + "/taskmanagers", timeout=10).json()["taskmanagers"]
+    assert tm["id"].startswith(f"container_{app_id.removeprefix('application_')}_01_")  # a YARN container
+    assert httpx.get(f"{base}/taskmanagers/{tm['id']}/log", timeout=10).status_code == 200
+    wait_for("(hello,3) through the proxy",
+             lambda: "(hello,3)" in httpx.get(f"{base}/taskmanagers/{tm['id']}/stdout", timeout=10).text)
     metrics = httpx.get(base + "/metrics", timeout=10)
     assert "flink_jobmanager_slots_total 2.0" in metrics.text
     wait_for("the RM apps table to link the proxy",
-             lambda: f"/proxy/{app_id}/" in httpx.get(f"{cluster.rm_url}/cluster/apps", timeout=10).text)
+             lambda: f"/proxy/{app_id}/" in httpx.get(f"{yarn.rm_url}/cluster/apps", timeout=10).text)
+
+    # The dashboard's cancel (a PATCH through the proxy) ends the per-job cluster and its JobManager ...
+    r = httpx.patch(f"{base}/jobs/{job_id}", params={"mode": "cancel"}, timeout=10)
+    assert r.status_code == 202, r.text
+    report = yarn.wait_app_state(app_id, "FINISHED", "FAILED", "KILLED")
+    assert (report["state"], report["finalStatus"]) == ("FINISHED", "KILLED"), report
+    # ... after which the proxy says so: 410 with the application's end to a UI's polling, and a page load
+    # goes to the RM's application page (no history server here).
+    r = httpx.get(f"{base}/jobs/{job_id}", headers={"Accept": "application/json"}, timeout=10)
+    assert r.status_code == 410, r.text
+    ended = r.json()["application"]
+    assert (ended["id"], ended["state"], ended["finalStatus"]) == (app_id, "FINISHED", "KILLED")
+    assert f"Job {job_id} ended CANCELED" in ended["diagnostics"]
+    assert ended["appPage"] == f"/cluster/app/{app_id}"
+    r = httpx.get(base + "/", headers={"Accept": "text/html,application/xhtml+xml,*/*;q=0.8"}, timeout=10)
+    assert r.status_code == 302 and r.headers["location"] == f"/cluster/app/{app_id}"
+    page = httpx.get(yarn.rm_url + r.headers["location"], timeout=10).text
+    assert '<span class="badge FINISHED">FINISHED</span> <span class="badge KILLED">KILLED</span>' in page

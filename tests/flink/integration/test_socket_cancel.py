@@ -71,7 +71,10 @@ def test_socket_wordcount_stdout_and_cancel(flink: Callable[..., FlinkCluster], 
     res = cluster.miniflink("cancel", "-m", cluster.rest, job_id)
     assert res.returncode == 0, res.stderr
     assert f"Cancelled job {job_id}." in res.stdout
-    assert cluster.get(f"/jobs/{job_id}")["state"] == "CANCELED"
+    job = cluster.get(f"/jobs/{job_id}")
+    assert job["state"] == "CANCELED"
+    # Downstream subtasks whose input was cancelled first are CANCELED too, not FAILED (as in Flink).
+    assert {v["name"]: v["status"] for v in job["vertices"]} == {v["name"]: "CANCELED" for v in job["vertices"]}
     overview = cluster.get("/overview")
     assert overview["jobs-cancelled"] == 1
     wait_for(lambda: cluster.get("/overview")["slots-available"] == 2, 10, "slots released")

@@ -35,6 +35,8 @@ def test_execution_states_ignore_stale_reports() -> None:
     assert merge(E.FINISHED, E.FAILED) == E.FINISHED
     assert merge(E.DEPLOYING, E.RUNNING) == E.RUNNING
     assert can_transition(E.CANCELING, E.CANCELED) and not can_transition(E.CANCELING, E.RUNNING)
+    assert merge(E.CANCELING, E.FAILED) == E.CANCELED  # failing while being cancelled: cancelled (Flink's)
+    assert merge(E.RUNNING, E.FAILED) == E.FAILED
 
 
 def test_vertex_aggregate_and_counts() -> None:

@@ -27,8 +27,20 @@ function s(tag, attrs, ...children) {
   return el;
 }
 
+// Thrown when the RM's proxy says the YARN application has ended: the JobManager is gone for good.
+class ClusterEnded extends Error {
+  constructor(app) {
+    super(`the Flink cluster has ended (${app.state}, final status ${app.finalStatus})`);
+    this.app = app;
+  }
+}
+
 async function api(path, opts) {
   const r = await fetch(path, Object.assign({ headers: { Accept: "application/json" } }, opts || {}));
+  if (r.status === 410) {
+    const body = await r.json().catch(() => null);
+    if (body && body.application) throw new ClusterEnded(body.application);
+  }
   if (!r.ok) throw new Error(`${path}: HTTP ${r.status}`);
   const type = r.headers.get("content-type") || "";
   return type.includes("json") ? r.json() : r.text();
@@ -154,13 +166,22 @@ function jobGraph(job) {
   return svg;
 }
 
+const TERMINAL = ["FINISHED", "CANCELED", "FAILED"];
+const lastSeen = {};  // job id → the state the page last showed, for when the JobManager goes away
+
 async function jobPage(jid) {
   const job = await api(`jobs/${encodeURIComponent(jid)}`);
-  const live = !["FINISHED", "CANCELED", "FAILED"].includes(job.state);
+  lastSeen[jid] = job.state;
+  const live = !TERMINAL.includes(job.state);
   const cancel = h("button", { class: "danger", id: "cancel-job", disabled: !live || job.state === "CANCELLING",
     onclick: async (ev) => {
       ev.target.disabled = true;
-      try { await api(`jobs/${encodeURIComponent(jid)}?mode=cancel`, { method: "PATCH" }); } catch (e) { alert(e); }
+      try {
+        await api(`jobs/${encodeURIComponent(jid)}?mode=cancel`, { method: "PATCH" });
+      } catch (e) {
+        // A per-job cluster may end between the click and the answer: that is the cancel done, not an error.
+        if (!(e instanceof ClusterEnded)) alert(e);
+      }
       refresh();
     } }, "Cancel job");
   return [
@@ -333,7 +354,7 @@ async function resourcesPage() {
 
 function route() {
   const parts = (location.hash.replace(/^#\/?/, "") || "overview").split("/").map(decodeURIComponent);
-  if (parts[0] === "jobs" && parts[1]) return { nav: "jobs", page: () => jobPage(parts[1]) };
+  if (parts[0] === "jobs" && parts[1]) return { nav: "jobs", jid: parts[1], page: () => jobPage(parts[1]) };
   if (parts[0] === "jobs") return { nav: "jobs", page: jobsPage };
   if (parts[0] === "taskmanagers" && parts[1]) return { nav: "taskmanagers", page: () => taskmanagerPage(parts[1], parts[2]) };
   if (parts[0] === "taskmanagers") return { nav: "taskmanagers", page: taskmanagersPage };
@@ -341,14 +362,57 @@ function route() {
   return { nav: "overview", page: overviewPage };
 }
 
+// ---- the cluster is gone -------------------------------------------------------------------------------
+
+// A job's final state once its JobManager has gone: what the page saw last if that was final, else what the
+// ApplicationMaster told YARN when it unregistered ("Job <id> ended CANCELED: …").
+function finalStateOf(jid, app) {
+  if (TERMINAL.includes(lastSeen[jid])) return lastSeen[jid];
+  const m = /Job ([0-9a-f]+) ended (FINISHED|CANCELED|FAILED)/.exec(app.diagnostics || "");
+  return m && m[1] === jid ? m[2] : "UNKNOWN";
+}
+
+let ended = null;
+const UNREGISTERED = ["FINAL_SAVING", "FINISHING"];  // YARN still waits for the AM's container to exit
+function showEnded(app) {
+  ended = app;
+  const live = document.getElementById("live");
+  live.textContent = "cluster ended";
+  live.classList.add("stale");
+  const main = document.getElementById("main");
+  const r = route();
+  if (r.jid) {
+    const state = finalStateOf(r.jid, app);
+    const slot = document.getElementById("job-state");
+    if (slot) slot.replaceChildren(badge(state));
+    else main.replaceChildren(h("h1", {}, "Job ", h("span", { class: "mono" }, r.jid)),
+      h("span", { id: "job-state" }, badge(state)));
+    const cancel = document.getElementById("cancel-job");
+    if (cancel) cancel.disabled = true;
+  }
+  const banner = h("div", { class: "panel ended", id: "cluster-ended" },
+    h("strong", {}, "This Flink cluster has ended. "),
+    `YARN application ${app.id} is ${app.state} with final status ${app.finalStatus}. `,
+    h("a", { href: app.appPage, id: "yarn-app-link" }, "See the application in YARN"),
+    h("div", { class: "muted" }, "Below is the last the dashboard saw from its JobManager."),
+    app.diagnostics ? h("pre", { class: "diag" }, app.diagnostics) : null);
+  const old = document.getElementById("cluster-ended");
+  if (old) old.replaceWith(banner);
+  else main.prepend(banner);
+}
+
 let inflight = false;
 async function refresh() {
-  if (inflight) return;
+  if (inflight || (ended && !UNREGISTERED.includes(ended.state))) return;
   inflight = true;
   const r = route();
   document.querySelectorAll("#nav a").forEach((a) => a.classList.toggle("active", a.dataset.nav === r.nav));
   const live = document.getElementById("live");
   try {
+    if (ended) {
+      await api("overview");  // only to hear the application's final state from the proxy
+      return;
+    }
     const nodes = await r.page();
     const main = document.getElementById("main");
     const scroll = document.querySelector("#tm-output");
@@ -360,13 +424,17 @@ async function refresh() {
     live.textContent = "live";
     live.classList.remove("stale");
   } catch (e) {
-    live.textContent = `not answering: ${e.message}`;
-    live.classList.add("stale");
+    if (e instanceof ClusterEnded) {
+      showEnded(e.app);
+    } else {
+      live.textContent = `not answering: ${e.message}`;
+      live.classList.add("stale");
+    }
   } finally {
     inflight = false;
   }
 }
 
-window.addEventListener("hashchange", refresh);
-refresh();
+window.addEventListener("hashchange", () => (ended ? showEnded(ended) : refresh()));
 setInterval(refresh, REFRESH_MS);
+refresh();
