@@ -8,17 +8,16 @@ from __future__ import annotations
 import html
 import time
 from collections.abc import Iterable
-from importlib import resources
 from typing import Any
 
 from fastapi import FastAPI
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 
 from miniyarn.states.application import APP_MACHINE
+from miniyarn.webassets import asset
 from resourcemanager.rm import ResourceManager
 from resourcemanager.webapp import views
 
-_TYPES = {".js": "text/javascript; charset=utf-8", ".css": "text/css; charset=utf-8"}
 NAV = [("cluster", "/cluster", "Cluster"), ("apps", "/cluster/apps", "Applications"),
        ("nodes", "/cluster/nodes", "Nodes"), ("scheduler", "/cluster/scheduler", "Scheduler")]
 
@@ -207,11 +206,6 @@ def app_body(rm: ResourceManager, app_id: str) -> str:
             f'{esc(a["diagnostics"] or "–")}</pre></section>')
 
 
-def _static(name: str) -> bytes | None:
-    if "/" in name or name.startswith(".") or not any(name.endswith(ext) for ext in _TYPES):
-        return None
-    f = resources.files(__package__).joinpath("static", name)
-    return f.read_bytes() if f.is_file() else None
 
 
 def add_ui_routes(app: FastAPI, rm: ResourceManager) -> None:
@@ -254,8 +248,8 @@ def add_ui_routes(app: FastAPI, rm: ResourceManager) -> None:
 
     @app.get("/static/{name}")
     def static(name: str) -> Response:
-        data = _static(name)
-        if data is None:
+        found = asset(__package__ or "resourcemanager.webapp", name)
+        if found is None:
             return Response(status_code=404, content=f"no such file: {name}\n", media_type="text/plain")
-        return Response(data, media_type=_TYPES[name[name.rfind("."):]], headers={"Cache-Control": "no-cache"})
+        return Response(found[0], media_type=found[1], headers={"Cache-Control": "no-cache"})
 

@@ -3,7 +3,6 @@
 
 from __future__ import annotations
 
-from importlib import resources
 from typing import TYPE_CHECKING
 
 from fastapi import FastAPI
@@ -11,19 +10,13 @@ from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, generate_latest
 
 from flink_on_yarn.runtime.dashboard.metrics import JobManagerCollector
+from miniyarn.webassets import asset
 
 if TYPE_CHECKING:
     from flink_on_yarn.runtime.jobmanager import JobManager
 
-_TYPES = {".js": "text/javascript; charset=utf-8", ".css": "text/css; charset=utf-8",
-          ".html": "text/html; charset=utf-8"}
-
-
-def _static(name: str) -> bytes | None:
-    if "/" in name or name.startswith(".") or not any(name.endswith(ext) for ext in _TYPES):
-        return None
-    f = resources.files(__package__).joinpath("static", name)
-    return f.read_bytes() if f.is_file() else None
+def _static(name: str) -> tuple[bytes, str] | None:
+    return asset(__name__, name)
 
 
 def add_dashboard_routes(app: FastAPI, jm: JobManager) -> None:
@@ -32,7 +25,8 @@ def add_dashboard_routes(app: FastAPI, jm: JobManager) -> None:
 
     @app.get("/", response_class=HTMLResponse)
     def index() -> HTMLResponse:
-        return HTMLResponse(_static("index.html") or b"", headers={"Cache-Control": "no-cache"})
+        page = _static("index.html")
+        return HTMLResponse(page[0] if page else b"", headers={"Cache-Control": "no-cache"})
 
     @app.get("/dashboard", response_model=None)
     def dashboard_root() -> RedirectResponse:
@@ -41,11 +35,10 @@ def add_dashboard_routes(app: FastAPI, jm: JobManager) -> None:
 
     @app.get("/dashboard/{name}")
     def static(name: str) -> Response:
-        body = _static(name)
-        if body is None:
+        found = _static(name)
+        if found is None:
             return Response(status_code=404, content=f"no such dashboard file: {name}\n", media_type="text/plain")
-        ext = name[name.rfind("."):]
-        return Response(body, media_type=_TYPES[ext], headers={"Cache-Control": "no-cache"})
+        return Response(found[0], media_type=found[1], headers={"Cache-Control": "no-cache"})
 
     @app.get("/metrics")
     async def metrics() -> Response:
