@@ -86,10 +86,10 @@ def one_run(rm: str, port: int, docker: bool = False) -> dict[str, float]:
     marks["taskmanagers"] = time.monotonic() - t0
     [cluster] = executor.clusters
     [job_id] = ctx.submitted
-    while httpx.get(f"{cluster.rest_url}/jobs/{job_id}", timeout=5).json()["state"] != "RUNNING":
+    while descriptor.http.get(f"{cluster.rest_url}/jobs/{job_id}").json()["state"] != "RUNNING":
         time.sleep(0.005)
     marks["running"] = time.monotonic() - t0
-    httpx.patch(f"{cluster.rest_url}/jobs/{job_id}", params={"mode": "cancel"}, timeout=5)
+    descriptor.http.patch(f"{cluster.rest_url}/jobs/{job_id}", params={"mode": "cancel"})
     descriptor.wait_final(cluster.app_id)
     # Let the NMs reap the containers, so each run starts on an empty cluster.
     while descriptor.yarn.get_application(cluster.app_id)["runningContainers"]:

@@ -19,7 +19,9 @@ log = logging.getLogger("resourcemanager")
 
 def bind(host: str, port: int) -> socket.socket:
     """Bind first, so port 0 resolves to a real port before tracking URLs are made from it."""
-    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM, socket.IPPROTO_TCP)
+    # IPPROTO_TCP, not 0: asyncio sets TCP_NODELAY only on sockets whose proto says TCP, and without it
+    # every keep-alive response waits 40 ms for a delayed ACK (Nagle).
     sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
     sock.bind((host, port))
     sock.listen(256)

@@ -11,6 +11,9 @@ from typing import Literal
 from pydantic import BaseModel, Field, model_validator
 
 from flink_on_yarn.graph.codec import new_id
+from flink_on_yarn.graph.slots import required_slots
+
+__all__ = ["JobEdgeSpec", "JobGraphSpec", "JobVertexSpec", "OperatorSpec", "required_slots"]
 
 JOB_ID_RE = re.compile(r"^[0-9a-f]{32}$")
 
@@ -103,15 +106,3 @@ class JobGraphSpec(BaseModel):
 
     def num_tasks(self) -> int:
         return sum(v.parallelism for v in self.vertices)
-
-
-def required_slots(group_parallelisms: list[tuple[str, int]]) -> int:
-    """Flink's rule: Σ over slot-sharing groups of the group's largest parallelism.
-
-    >>> required_slots([("default", 1), ("default", 2), ("sink", 3)])
-    5
-    """
-    largest: dict[str, int] = {}
-    for group, p in group_parallelisms:
-        largest[group] = max(largest.get(group, 0), p)
-    return sum(largest.values())

@@ -49,15 +49,22 @@ class JobManager:
         # Set by REST `DELETE /cluster` (Flink's cluster shutdown); whoever runs the JobManager decides how to stop.
         self.shutdown_requested = asyncio.Event()
 
-    async def start(self) -> None:
+    async def start(self, rpc_sock: socket.socket | None = None, rest_sock: socket.socket | None = None) -> None:
+        """Binds the configured ports, or serves sockets an embedder bound earlier (the YARN AM does, to
+        register and start TaskManagers before this code is even imported)."""
         await self.rm.start()
-        bind = self.config.get("jobmanager.bind-host", "0.0.0.0")
-        self._rpc_server = await asyncio.start_server(self._on_taskmanager, bind,
-                                                      self.config.get_int("jobmanager.rpc.port"))
+        if rpc_sock is not None:
+            self._rpc_server = await asyncio.start_server(self._on_taskmanager, sock=rpc_sock)
+        else:
+            self._rpc_server = await asyncio.start_server(self._on_taskmanager,
+                                                          self.config.get("jobmanager.bind-host", "0.0.0.0"),
+                                                          self.config.get_int("jobmanager.rpc.port"))
         self.rpc_port = self._rpc_server.sockets[0].getsockname()[1]
-        sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-        sock.bind((self.config.get("rest.bind-address"), self.config.get_int("rest.port")))
+        # IPPROTO_TCP: asyncio turns on TCP_NODELAY only for sockets that say TCP (else Nagle adds 40 ms a reply).
+        sock = rest_sock or socket.socket(socket.AF_INET, socket.SOCK_STREAM, socket.IPPROTO_TCP)
+        if rest_sock is None:
+            sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+            sock.bind((self.config.get("rest.bind-address"), self.config.get_int("rest.port")))
         self.rest_port = sock.getsockname()[1]
         rest_host = self.config.get("rest.address") or self.rpc_host
         self.rest_url = f"http://{rest_host}:{self.rest_port}"

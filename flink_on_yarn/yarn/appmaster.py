@@ -14,19 +14,21 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import json
 import logging
+import math
 import os
 import shlex
 import signal
+import socket
 import sys
 import threading
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from flink_on_yarn.graph.job_graph import JobGraphSpec
+from flink_on_yarn.graph.slots import required_slots_of
 from flink_on_yarn.runtime.config import Configuration
-from flink_on_yarn.runtime.job_master import JobMaster
-from flink_on_yarn.runtime.jobmanager import JobManager
+from flink_on_yarn.yarn.bootstrap import EarlyWorkers
 from flink_on_yarn.yarn.options import (
     CONF_FILE,
     CONF_RESOURCE_ENV,
@@ -34,11 +36,19 @@ from flink_on_yarn.yarn.options import (
     Mode,
     application_final_status,
     final_status,
+    slots_per_taskmanager,
+    taskmanager_resource,
 )
-from flink_on_yarn.yarn.worker_driver import YarnWorkerDriver
+from flink_on_yarn.yarn.worker_driver import TM_PRIORITY, YarnWorkerDriver
+
+# The JobManager's code (FastAPI, pydantic job graphs) takes about half a second to import: it is
+# imported only after the AM has registered and, per job, asked for its TaskManagers.
+if TYPE_CHECKING:
+    from flink_on_yarn.graph.job_graph import JobGraphSpec
+    from flink_on_yarn.runtime.job_master import JobMaster
 from miniyarn.client.amrm_client import AMRMClient
 from miniyarn.client.nm_client import NMClient
-from miniyarn.records import Container, ContainerLaunchContext, LocalResource
+from miniyarn.records import Container, ContainerLaunchContext, LocalResource, Resource
 from miniyarn.states.application import FinalApplicationStatus
 
 log = logging.getLogger("flink_on_yarn.yarn.ApplicationMaster")
@@ -64,27 +74,61 @@ def load_config(workdir: Path, host: str) -> Configuration:
     return config
 
 
+def bind(host: str, port: int) -> socket.socket:
+    # IPPROTO_TCP: asyncio turns on TCP_NODELAY only for sockets that say TCP (else Nagle adds 40 ms a reply).
+    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM, socket.IPPROTO_TCP)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    sock.bind((host, port))
+    # Listening already: TaskManagers that start before the JobManager wait in the backlog.
+    sock.listen(128)
+    return sock
+
+
 class ApplicationMaster:
+    """Binds the JobManager's ports and registers with the RM first (light), then starts the JobManager."""
+
     def __init__(self, mode: Mode, config: Configuration, host: str, conf_resource: str) -> None:
         self.mode = mode
         self.config = config
         self.host = host
         self.amrm = AMRMClient()
         self.nm = NMClient(self.amrm.redis, user=os.environ.get("USER", ""))
-        slots = int(config.get("taskmanager.numberOfTaskSlots"))
-        self.driver = YarnWorkerDriver(config, self.amrm, self.nm, lambda c: taskmanager_launch_context(
-            conf_resource, host, self.jm.rpc_port, slots, c))
-        self.jm = JobManager(config, self.driver)
+        self.rpc_sock = bind(config.get("jobmanager.bind-host", "0.0.0.0"), 0)
+        self.rest_sock = bind(config.get("rest.bind-address"), 0)
+        self.rest_port = int(self.rest_sock.getsockname()[1])
+        self.rest_url = f"http://{host}:{self.rest_port}"
+        self.slots = slots_per_taskmanager(config.as_dict())
+        rpc_port = int(self.rpc_sock.getsockname()[1])
+        self.launch_context = lambda c: taskmanager_launch_context(conf_resource, host, rpc_port, self.slots, c)
+        self.driver = YarnWorkerDriver(config, self.amrm, self.nm, self.launch_context)
         self.stop_requested = asyncio.Event()
 
-    async def start(self, graph: JobGraphSpec | None = None) -> None:
-        await self.jm.start()
+    def register(self) -> None:
+        # Flink registers its REST port as the AM's RPC port: clients find the JobManager from the report.
+        reply = self.amrm.register(self.host, self.rest_port, self.rest_url)
+        log.info("Registered the ApplicationMaster with the ResourceManager; maximum allocation %s",
+                 reply.maximum_capability)
+
+    def early_workers(self, graph: dict[str, Any]) -> EarlyWorkers:
+        """Asks for the per-job job's TaskManagers now, from the graph's JSON (see bootstrap.py)."""
+        memory, vcores = taskmanager_resource(self.config.as_dict())
+        count = math.ceil(required_slots_of(graph) / self.slots)
+        early = EarlyWorkers(self.amrm, self.nm, Resource(memory=memory, vcores=vcores), count, TM_PRIORITY,
+                             self.launch_context, self.slots)
+        early.start()
+        return early
+
+    async def start(self, graph: JobGraphSpec | None = None, early: EarlyWorkers | None = None) -> None:
+        from flink_on_yarn.runtime.jobmanager import JobManager
+
+        self.jm = JobManager(self.config, self.driver)
+        if early is not None:
+            self.driver.early = early.handover()
+        await self.jm.start(self.rpc_sock, self.rest_sock)
         print(f"Rest endpoint listening at {self.jm.rest_url}", flush=True)
         if graph is not None:
-            # Submitted before registering, so the first allocate already carries the job's asks.
             self.submit(graph)
-        # Flink registers its REST port as the AM's RPC port: clients find the JobManager from the report.
-        await self.driver.register(self.host, self.jm.rest_port, self.jm.rest_url)
+        self.driver.start_heartbeat()
         log.info("Web frontend listening at %s; the JobManager is the ApplicationMaster of this application",
                  self.jm.rest_url)
 
@@ -167,9 +211,14 @@ async def serve(ns: argparse.Namespace) -> int:
     for sig in (signal.SIGTERM, signal.SIGINT):
         # YARN stops the AM container (application killed): leave without unregistering, as Flink does.
         loop.add_signal_handler(sig, am.stop_requested.set)
+    am.register()
     if am.mode is Mode.PER_JOB:
-        graph = JobGraphSpec.model_validate_json(Path(ns.job_graph).read_text())
-        await am.start(graph)
+        text = Path(ns.job_graph).read_text()
+        early = am.early_workers(json.loads(text))
+        from flink_on_yarn.graph.job_graph import JobGraphSpec
+
+        graph = JobGraphSpec.model_validate_json(text)
+        await am.start(graph, early)
         return await am.run_job(graph)
     await am.start()
     if am.mode is Mode.APPLICATION:

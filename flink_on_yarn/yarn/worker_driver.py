@@ -17,6 +17,7 @@ from flink_on_yarn.runtime import allocation_history as ev
 from flink_on_yarn.runtime.config import Configuration
 from flink_on_yarn.runtime.resource_manager import ResourceManager
 from flink_on_yarn.runtime.worker_driver import SlotDemand, WorkerDriver
+from flink_on_yarn.yarn.bootstrap import EarlyState
 from flink_on_yarn.yarn.options import slots_per_taskmanager, taskmanager_resource
 from flink_on_yarn.yarn.tm_plan import IdleTaskManager, TaskManagerPlan
 from miniyarn.client.amrm_client import AMRMClient, ContainerRequest
@@ -31,7 +32,7 @@ log = logging.getLogger("flink_on_yarn.yarn.YarnResourceManagerDriver")
 TM_PRIORITY = 1
 # While containers are asked for or starting, ask often: this is most of a deployment's latency.
 # Otherwise every second, well inside the AM liveness expiry.
-FAST_S = 0.05
+FAST_S = 0.02
 SLOW_S = 1.0
 
 LaunchContextFactory = Callable[[Container], ContainerLaunchContext]
@@ -60,20 +61,30 @@ class YarnWorkerDriver(WorkerDriver):
         self._wake = asyncio.Event()
         self._loop_task: asyncio.Task[None] | None = None
         self._stopping = False
+        # What the AM's head start did (bootstrap.py), taken over when the JobManager starts.
+        self.early: EarlyState | None = None
 
     # --- lifecycle -------------------------------------------------------------------------------
 
     async def start(self, rm: ResourceManager) -> None:
         self.rm = rm
+        if self.early is not None:
+            # Before the JobManager accepts TaskManagers: every early container is still "starting" here.
+            self.adopt(self.early)
+            self.early = None
 
-    async def register(self, host: str, rpc_port: int, tracking_url: str) -> Resource:
-        """Registers the AM and starts heartbeating; returns YARN's maximum container size."""
-        async with self._lock:
-            reply = await asyncio.to_thread(self.amrm.register, host, rpc_port, tracking_url)
-        log.info("Registered the ApplicationMaster with the ResourceManager; maximum allocation %s",
-                 reply.maximum_capability)
+    def adopt(self, early: EarlyState) -> None:
+        """Takes over what the AM's head start asked for and launched (see bootstrap.py)."""
+        self.requested = early.requested
+        for cid, container in early.starting.items():
+            (self.running if cid in self.rm.taskmanagers else self.starting)[cid] = container
+        self.pending_reason = early.pending_reason
+        self.rm.history.events.extend(early.events)
+        for status in early.completed:
+            self._on_completed(status)
+
+    def start_heartbeat(self) -> None:
         self._loop_task = asyncio.get_running_loop().create_task(self._heartbeat_loop(), name="amrm-heartbeat")
-        return reply.maximum_capability
 
     async def unregister(self, final: FinalApplicationStatus, diagnostics: str, tracking_url: str = "") -> None:
         self._stopping = True

@@ -150,8 +150,17 @@ def test_lost_taskmanager_is_replaced_and_counts_stay_exact(flink_yarn: FlinkOnY
     wait_for("first counts", lambda: final_counts(list(tm_outputs(url).values())) == expected_lines(), timeout=30)
     [victim, *_] = get(url + "/taskmanagers")["taskmanagers"]
     os.kill(int(victim["pid"]), signal.SIGKILL)
-    wait_for("a replacement TaskManager", lambda: len(tms := get(url + "/taskmanagers")["taskmanagers"]) == 2
-             and victim["id"] not in {t["id"] for t in tms}, timeout=30)
+    seen: list[str] = []
+
+    def replaced() -> bool:
+        seen[:] = [t["id"] for t in get(url + "/taskmanagers")["taskmanagers"]]
+        return len(seen) == 2 and victim["id"] not in seen
+
+    try:
+        wait_for("a replacement TaskManager", replaced, timeout=30)
+    except AssertionError:
+        raise AssertionError(f"killed {victim['id']} (pid {victim['pid']}); TaskManagers now {seen}; history "
+                             f"{get(url + '/resourcemanager/allocation-history')['events']}") from None
     wait_for("the job running again", lambda: get(f"{url}/jobs/{job_id}")["state"] == "RUNNING", timeout=30)
     wait_for("exact counts after the restart", lambda: final_counts(
         [o for t, o in tm_outputs(url).items()]) == expected_lines(), timeout=30)
