@@ -122,10 +122,10 @@ class ResourceManager:
         """Free resource of schedulable nodes and the active node count, computed once per batch:
         every allocate reply carries them, and summing 1,000 nodes per reply was a hot spot."""
         if self._headroom is None:
-            free = Resource()
-            for n in self.sched_nodes.values():
-                if n.schedulable:
-                    free = free + n.free
+            live = [n for n in self.sched_nodes.values() if n.schedulable]
+            free = Resource.model_construct(
+                memory=sum(n.capability.memory - n.used.memory for n in live),
+                vcores=sum(n.capability.vcores - n.used.vcores for n in live))
             self._headroom = (free, sum(1 for n in self.nodes.values() if n.state in ACTIVE_STATES))
         return self._headroom
 
@@ -466,8 +466,13 @@ class ResourceManager:
         result = self.scheduler.schedule(list(self.sched_nodes.values()), pending)
         for alloc in result.allocations:
             self.apply_allocation(alloc)
+        if result.truncated:
+            # The rest goes out in the next pass, after the AMs waiting now are answered.
+            self.needs_schedule = True
         for sapp in pending:
             app = self.apps[sapp.app_id]
+            if result.truncated and sapp.app_id not in result.reasons:
+                continue
             reason = result.reasons.get(sapp.app_id, "")
             if reason != app.pending_reason:
                 app.pending_reason = reason

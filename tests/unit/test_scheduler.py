@@ -144,3 +144,17 @@ def test_bad_queue_config_is_refused() -> None:
         load_queues(conf(**{"yarn.scheduler.capacity.root.queues": "a,b",
                             "yarn.scheduler.capacity.root.a.capacity": "50",
                             "yarn.scheduler.capacity.root.b.capacity": "20"}))
+
+
+def test_a_pass_stops_at_its_allocation_limit_and_leaves_the_rest_for_the_next() -> None:
+    sched = Scheduler(leaves(load_queues(conf(**{"yarn.resourcemanager.scheduler.class": "fifo"}))),
+                      max_allocations=3)
+    nodes = [SchedulerNode(f"n{i}:1", r(4096, 4)) for i in range(2)]
+    a = app("a1")
+    a.set_ask(ask(5))
+    first = sched.schedule(nodes, [a])
+    assert len(first.allocations) == 3 and first.truncated
+    assert "a1" not in first.reasons  # not waiting for room: the pass ran out of turns
+    second = sched.schedule(nodes, [a])
+    assert len(second.allocations) == 2 and not second.truncated
+    assert not a.has_pending()
