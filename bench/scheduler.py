@@ -10,6 +10,7 @@ under load). Everything talks to a redis-server this script starts on a free loo
 from __future__ import annotations
 
 import argparse
+import gc
 import json
 import os
 import shutil
@@ -193,6 +194,10 @@ def main() -> int:
         time.sleep(1.0)
         idle_rss = proc.memory_info().rss
 
+        # This process simulates 1,000 NMs and the AMs: its own full garbage collections would stall the
+        # AM threads and count as RM latency. Measure the RM, not the harness.
+        gc.freeze()
+        gc.set_threshold(gc.get_threshold()[0], gc.get_threshold()[1], 1 << 30)
         nodes = SimulatedNodes(client, args.nodes, Resource(memory=args.node_memory, vcores=args.node_vcores))
         nodes.beat(nodes.ids)
         nodes.start()

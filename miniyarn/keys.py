@@ -56,8 +56,14 @@ def container(container_id: str) -> str:
 
 
 def rm_inbox() -> str:
-    """List: messages to the RM (node heartbeats, AM register/allocate/unregister)."""
+    """List: messages to the RM from NodeManagers (heartbeats, shutdowns)."""
     return f"{PREFIX}:rm:inbox"
+
+
+def rm_am_inbox() -> str:
+    """List: calls to the RM from ApplicationMasters (register/allocate/unregister). Apart from the
+    nodes' list so the RM can take them first: an AM waits on each call, a heartbeat waits on none."""
+    return f"{PREFIX}:rm:inbox:am"
 
 
 def rm_health() -> str:

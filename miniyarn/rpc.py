@@ -1,4 +1,4 @@
-"""Request/reply over Redis lists: push a message on the RM inbox, wait on a private reply list.
+"""Request/reply over Redis lists: push a message on the RM's AM inbox, wait on a private reply list.
 
 This is how AMs call the RM (YARN's ApplicationMasterProtocol), with the reply list as the
 return path and a TTL so a reply nobody reads does not linger.
@@ -32,7 +32,7 @@ def new_reply_key() -> str:
 
 
 def call(client: redis.Redis, message: Msg, reply_to: str, timeout_s: float = 10.0) -> RMReply:
-    client.rpush(keys.rm_inbox(), message.model_dump_json())
+    client.rpush(keys.rm_am_inbox(), message.model_dump_json())
     got = client.blpop([reply_to], timeout=timeout_s)
     if got is None:
         raise RMUnavailableError(f"ResourceManager did not answer within {timeout_s:.0f}s")

@@ -40,6 +40,8 @@ class Scheduler:
     def __init__(self, leaf_queues: list[QueueConf], max_allocations: int = MAX_ALLOCATIONS_PER_PASS) -> None:
         self.queues = {q.path: q for q in leaf_queues}
         self.max_allocations = max_allocations
+        self._bound = (0, 0)
+        self._reason_cache: dict[tuple[int, int, int, str], str] = {}
         self._cursor = 0  # where the next node scan starts, so load spreads over nodes
 
     def cluster_resource(self, nodes: list[SchedulerNode]) -> Resource:
@@ -51,7 +53,17 @@ class Scheduler:
     def schedule(self, nodes: list[SchedulerNode], apps: list[SchedulerApp]) -> PassResult:
         result = PassResult()
         live_nodes = [n for n in nodes if n.schedulable]
+        # An upper bound of any node's free memory and vcores: grants only lower it, so an ask above it
+        # fits nowhere and needs no scan. On a full cluster that check is what keeps a pass short: every
+        # waiting app used to scan every node (and work out its reason) on every pass.
+        self._bound = (max((n.capability.memory - n.used.memory for n in live_nodes), default=0),
+                       max((n.capability.vcores - n.used.vcores for n in live_nodes), default=0))
+        self._reason_cache = {}
         cluster = total([n.capability for n in live_nodes])
+        # Placement scans only nodes with room left: on a nearly full cluster a scan of every node per
+        # container placed was most of a pass.
+        open_nodes = [n for n in live_nodes
+                      if n.capability.memory > n.used.memory and n.capability.vcores > n.used.vcores]
         by_queue: dict[str, list[SchedulerApp]] = {}
         for app in apps:
             by_queue.setdefault(app.queue, []).append(app)
@@ -65,7 +77,7 @@ class Scheduler:
             queue = self.queues.get(path)
             if queue is None:
                 continue
-            self._schedule_queue(queue, cluster, live_nodes, by_queue[path], used, result)
+            self._schedule_queue(queue, cluster, live_nodes, open_nodes, by_queue[path], used, result)
             if result.truncated:
                 break
         return result
@@ -76,7 +88,8 @@ class Scheduler:
         return result.truncated
 
     def _schedule_queue(self, queue: QueueConf, cluster: Resource, nodes: list[SchedulerNode],
-                        apps: list[SchedulerApp], used: dict[str, Resource], result: PassResult) -> None:
+                        open_nodes: list[SchedulerNode], apps: list[SchedulerApp], used: dict[str, Resource],
+                        result: PassResult) -> None:
         max_res = scaled(cluster, queue.absolute_max_capacity)
         am_limit = self.am_limit(queue, cluster)
         am_used = total([a.am_resource for a in apps if a.am_active])
@@ -92,7 +105,7 @@ class Scheduler:
                         f"{app.am_resource}; Queue Resource Limit for AM = {am_limit}; Queue AM Resource Usage "
                         f"= {am_used}; queue {queue.path} already runs {active} AM(s)")
                     continue
-                node = self._place(app.am_resource, nodes, None)
+                node = self._place(app.am_resource, open_nodes, None)
                 if node is None:
                     result.reasons[app.app_id] = self._why(1, app.am_resource, nodes, "AM container")
                     continue
@@ -105,7 +118,7 @@ class Scheduler:
             waiting: list[str] = []
             for req in sorted(app.pending_any(), key=lambda r: r.priority):
                 cap = req.capability
-                if not any(cap.fits_in(n.capability) for n in nodes):
+                if not self._fits_some_node(cap, nodes):
                     waiting.append(self._why(req.num_containers, cap, nodes, "container"))
                     continue
                 while req.num_containers > 0:
@@ -116,7 +129,7 @@ class Scheduler:
                             f"wants {req.num_containers} × {cap}; queue {queue.path} is at its maximum "
                             f"capacity {max_res} (used {used[queue.path]})")
                         break
-                    node = self._place(cap, nodes, self._local_rows(app, req))
+                    node = self._place(cap, open_nodes, self._local_rows(app, req))
                     if node is None:
                         waiting.append(self._why(req.num_containers, cap, nodes, "container"))
                         break
@@ -124,6 +137,12 @@ class Scheduler:
                     self._decrement(app, req, node.node_id)
             if waiting:
                 result.reasons[app.app_id] = "; ".join(waiting)
+
+    def _fits_some_node(self, cap: Resource, nodes: list[SchedulerNode]) -> bool:
+        key = (cap.memory, cap.vcores, -1, "fits")
+        if key not in self._reason_cache:
+            self._reason_cache[key] = "yes" if any(cap.fits_in(n.capability) for n in nodes) else ""
+        return bool(self._reason_cache[key])
 
     @staticmethod
     def _local_rows(app: SchedulerApp, any_req: ResourceRequest) -> list[ResourceRequest]:
@@ -142,14 +161,20 @@ class Scheduler:
                 if n.node_id in wanted and mem <= n.capability.memory - n.used.memory \
                         and vc <= n.capability.vcores - n.used.vcores:
                     return n
+        if mem > self._bound[0] or vc > self._bound[1]:
+            return None
         count = len(nodes)
         start = self._cursor % count
+        best_mem = best_vc = 0
         # Plain int comparisons: this loop visits up to every node per container placed.
         for i in range(count):
             n = nodes[(start + i) % count]
-            if mem <= n.capability.memory - n.used.memory and vc <= n.capability.vcores - n.used.vcores:
+            free_mem, free_vc = n.capability.memory - n.used.memory, n.capability.vcores - n.used.vcores
+            if mem <= free_mem and vc <= free_vc:
                 self._cursor = start + i + 1
                 return n
+            best_mem, best_vc = max(best_mem, free_mem), max(best_vc, free_vc)
+        self._bound = (best_mem, best_vc)  # exact now: no node has more
         return None
 
     @staticmethod
@@ -163,16 +188,24 @@ class Scheduler:
         if any_req.num_containers == 0:
             app.asks.pop(ask_key(any_req), None)
 
-    @staticmethod
-    def _grant(app: SchedulerApp, node: SchedulerNode, cap: Resource, priority: int, is_am: bool,
+    def _grant(self, app: SchedulerApp, node: SchedulerNode, cap: Resource, priority: int, is_am: bool,
                request_id: int, used: dict[str, Resource], result: PassResult) -> None:
+        self._reason_cache.clear()
         node.used = node.used + cap
         app.used = app.used + cap
         used[app.queue] = used[app.queue] + cap
         result.allocations.append(Allocation(app.app_id, node.node_id, cap, priority, is_am, request_id))
 
+    def _why(self, count: int, cap: Resource, nodes: list[SchedulerNode], what: str) -> str:
+        # Grants clear the cache (they change the free space a reason names); between grants, every app
+        # waiting for the same size gets the same reason without another pass over the nodes.
+        key = (count, cap.memory, cap.vcores, what)
+        if key not in self._reason_cache:
+            self._reason_cache[key] = self._reason(count, cap, nodes, what)
+        return self._reason_cache[key]
+
     @staticmethod
-    def _why(count: int, cap: Resource, nodes: list[SchedulerNode], what: str) -> str:
+    def _reason(count: int, cap: Resource, nodes: list[SchedulerNode], what: str) -> str:
         if not nodes:
             return f"wants {count} × {cap}; no NodeManager is running (start one: miniyarn nodemanager)"
         largest_free = max(nodes, key=lambda n: (n.free.memory, n.free.vcores)).free
