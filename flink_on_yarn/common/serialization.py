@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from typing import Any
 
+from flink_on_yarn.common.text import format_lines, format_record
+
 
 class Encoder:
     """How a record becomes bytes in a row-format file: `Encoder.simple_string_encoder()` writes `str(x)\\n`."""
@@ -16,9 +18,11 @@ class Encoder:
         return Encoder(charset_name)
 
     def encode(self, value: Any) -> bytes:
-        from flink_on_yarn.graph.operators import format_record
-
         return (format_record(value) + "\n").encode(self.charset)
+
+    def encode_batch(self, values: list[Any]) -> bytes:
+        """A batch at once: one encode call instead of one per record."""
+        return format_lines(values).encode(self.charset)
 
 
 class SimpleStringSchema:

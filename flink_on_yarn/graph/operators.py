@@ -9,6 +9,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
+from flink_on_yarn.common.text import format_lines
 from flink_on_yarn.graph.task_context import TaskContext
 
 
@@ -163,17 +164,6 @@ class CombineOperator(KeyedReduceOperator):
         self.emit_each = False
 
 
-def format_record(value: Any) -> str:
-    """Java-style text, as Flink prints Tuple2 and lists: `(hello,3)`, `[a, b]`."""
-    if isinstance(value, tuple):
-        return "(" + ",".join(format_record(v) for v in value) + ")"
-    if isinstance(value, list):
-        return "[" + ", ".join(format_record(v) for v in value) + "]"
-    if isinstance(value, bool):
-        return "true" if value else "false"
-    return str(value)
-
-
 class PrintSinkOperator(Operator):
     """`print()`: one line per record on the task's stdout, prefixed `N> ` when the sink runs with p > 1."""
 
@@ -193,7 +183,7 @@ class PrintSinkOperator(Operator):
     def process(self, batch: list[Any]) -> list[Any]:
         if batch:
             p = self.prefix
-            self.stream.write("".join(f"{p}{format_record(r)}\n" for r in batch))
+            self.stream.write(format_lines(batch, p))
             self.stream.flush()
         return []
 

@@ -183,8 +183,7 @@ class FileSinkOperator(Operator):
                 (time.monotonic() - self.opened_at) * 1000 >= policy.rollover_interval:
             self._roll()
         assert self.file is not None
-        encode = self.sink.encoder.encode
-        self.file.write(b"".join(encode(r) for r in batch))
+        self.file.write(self.sink.encoder.encode_batch(batch))
         self.file.flush()
         return []
 

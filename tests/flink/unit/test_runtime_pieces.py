@@ -7,7 +7,8 @@ from pathlib import Path
 
 import pytest
 
-from flink_on_yarn.graph.operators import KeyedReduceOperator, PrintSinkOperator, SumReducer, format_record
+from flink_on_yarn.common.text import format_record
+from flink_on_yarn.graph.operators import KeyedReduceOperator, PrintSinkOperator, SumReducer
 from flink_on_yarn.graph.partitioning import hash_partition, key_group_table, rebalance_partition, subtask_for_key
 from flink_on_yarn.graph.sources import read_split
 from flink_on_yarn.graph.task_context import TaskContext
@@ -81,3 +82,14 @@ def test_local_mini_cluster_wordcount(capsys: pytest.CaptureFixture[str]) -> Non
     out = capsys.readouterr().out.splitlines()
     assert sum(1 for ln in out if ln.endswith("> (hello,3)")) == 1
     assert len(out) == 6
+
+
+def test_text_of_records_matches_flinks_to_string_on_the_fast_path_and_off_it() -> None:
+    from collections import namedtuple
+
+    pair = namedtuple("pair", "word count")
+    assert format_record(("to", 3)) == "(to,3)"
+    assert format_record((1.5, True)) == "(1.5,true)"
+    assert format_record(pair("x", 2)) == "(x,2)"
+    assert format_record(("a", ("b", [1, 2]))) == "(a,(b,[1, 2]))"
+
