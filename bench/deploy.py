@@ -40,6 +40,9 @@ import httpx
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
+# Shared with the compose benchmark (this folder is on sys.path when a script here runs).
+from compose_up import compose_cmd, free_port, port_free  # noqa: E402
+
 from flink_on_yarn.client.executor import ExecutionContext  # noqa: E402
 from flink_on_yarn.client.program import run_program  # noqa: E402
 from flink_on_yarn.yarn.descriptor import YarnClusterDescriptor  # noqa: E402
@@ -108,21 +111,6 @@ def docker_containers_of(app_id: str) -> bool:
     return bool(out.strip())
 
 
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
-def port_free(port: int) -> bool:
-    with socket.socket() as s:
-        try:
-            s.bind(("127.0.0.1", port))
-        except OSError:
-            return False
-        return True
-
-
 @contextlib.contextmanager
 def compose_cluster(nodemanagers: int) -> Iterator[str]:
     """compose.yaml up with `nodemanagers` docker-executor NMs, until they are RUNNING at the RM; yields
@@ -130,7 +118,7 @@ def compose_cluster(nodemanagers: int) -> Iterator[str]:
     image = os.environ.get("MINIYARN_IMAGE", "miniyarn:latest")
     if subprocess.run(["docker", "image", "inspect", image], capture_output=True).returncode != 0:
         sys.exit(f"image {image} is not built (or no Docker engine answers): run `bash images/build.sh` first")
-    command = ["docker-compose"] if shutil.which("docker-compose") else ["docker", "compose"]
+    command = compose_cmd()
     host_dir = tempfile.mkdtemp(prefix="miniyarn-bench-")
     rm_port = 8088 if port_free(8088) else free_port()
     env = {**os.environ, "MINIYARN_IMAGE": image, "MINIYARN_REDIS_PORT": str(free_port()),

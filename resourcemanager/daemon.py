@@ -3,12 +3,12 @@
 from __future__ import annotations
 
 import logging
-import socket
 
 import uvicorn
 
 from miniyarn.config import YarnConfiguration
 from miniyarn.redisconn import connect
+from miniyarn.sockets import listening_socket
 from resourcemanager.inbox import InboxLoop
 from resourcemanager.recovery import recover
 from resourcemanager.rm import ResourceManager
@@ -17,19 +17,8 @@ from resourcemanager.webapp.rest import create_app
 log = logging.getLogger("resourcemanager")
 
 
-def bind(host: str, port: int) -> socket.socket:
-    """Bind first, so port 0 resolves to a real port before tracking URLs are made from it."""
-    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM, socket.IPPROTO_TCP)
-    # IPPROTO_TCP, not 0: asyncio sets TCP_NODELAY only on sockets whose proto says TCP, and without it
-    # every keep-alive response waits 40 ms for a delayed ACK (Nagle).
-    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-    sock.bind((host, port))
-    sock.listen(256)
-    return sock
-
-
 def serve(conf: YarnConfiguration, redis_url: str, host: str, port: int, advertise: str) -> int:
-    sock = bind(host, port)
+    sock = listening_socket(host, port)
     actual = sock.getsockname()[1]
     web = f"http://{advertise}:{actual}"
     client = connect(redis_url)

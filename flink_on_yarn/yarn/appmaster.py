@@ -20,7 +20,6 @@ import math
 import os
 import shlex
 import signal
-import socket
 import sys
 import threading
 from pathlib import Path
@@ -49,6 +48,7 @@ if TYPE_CHECKING:
 from miniyarn.client.amrm_client import AMRMClient
 from miniyarn.client.nm_client import NMClient
 from miniyarn.records import Container, ContainerLaunchContext, LocalResource, Resource
+from miniyarn.sockets import listening_socket
 from miniyarn.states.application import FinalApplicationStatus
 
 log = logging.getLogger("flink_on_yarn.yarn.ApplicationMaster")
@@ -74,16 +74,6 @@ def load_config(workdir: Path, host: str) -> Configuration:
     return config
 
 
-def bind(host: str, port: int) -> socket.socket:
-    # IPPROTO_TCP: asyncio turns on TCP_NODELAY only for sockets that say TCP (else Nagle adds 40 ms a reply).
-    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM, socket.IPPROTO_TCP)
-    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-    sock.bind((host, port))
-    # Listening already: TaskManagers that start before the JobManager wait in the backlog.
-    sock.listen(128)
-    return sock
-
-
 class ApplicationMaster:
     """Binds the JobManager's ports and registers with the RM first (light), then starts the JobManager."""
 
@@ -93,8 +83,9 @@ class ApplicationMaster:
         self.host = host
         self.amrm = AMRMClient()
         self.nm = NMClient(self.amrm.redis, user=os.environ.get("USER", ""))
-        self.rpc_sock = bind(config.get("jobmanager.bind-host", "0.0.0.0"), 0)
-        self.rest_sock = bind(config.get("rest.bind-address"), 0)
+        # Bound and listening now: TaskManagers started before the JobManager wait in the backlog.
+        self.rpc_sock = listening_socket(config.get("jobmanager.bind-host", "0.0.0.0"), 0)
+        self.rest_sock = listening_socket(config.get("rest.bind-address"), 0)
         self.rest_port = int(self.rest_sock.getsockname()[1])
         self.rest_url = f"http://{host}:{self.rest_port}"
         self.slots = slots_per_taskmanager(config.as_dict())

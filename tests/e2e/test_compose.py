@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import os
 import signal
-import socket
 import subprocess
 import sys
 import threading
@@ -29,6 +28,7 @@ from tests.flink_yarn.conftest import final_counts
 from tests.flink_yarn.integration.test_modes import LINES, expected_lines
 from tests.flink_yarn.integration.test_per_job import WORDCOUNT
 from tests.integration.conftest import wait_for
+from tests.line_server import LineServer
 
 pytestmark = [pytest.mark.e2e, pytest.mark.timeout(240)]
 
@@ -76,38 +76,11 @@ FLINK = ["-p", "4", "-D", "taskmanager.numberOfTaskSlots=2", "-D", "jobmanager.m
 CONTAINER_BYTES = 1024 * 1024 * 1024
 
 
-class GatedLines:
-    """A socket source's server: every connection gets LINES; the connections stay open (the job keeps
-    running) until `finish()` closes them, which ends the socket source and so the job (FINISHED)."""
-
-    def __init__(self) -> None:
-        self.sock = socket.socket()
-        self.sock.bind(("127.0.0.1", 0))
-        self.sock.listen()
-        self.port = int(self.sock.getsockname()[1])
-        self.conns: list[socket.socket] = []
-        threading.Thread(target=self._serve, daemon=True).start()
-
-    def _serve(self) -> None:
-        while True:
-            try:
-                conn, _ = self.sock.accept()
-            except OSError:
-                return
-            self.conns.append(conn)
-            conn.sendall("".join(line + "\n" for line in LINES).encode())
-
-    def finish(self) -> None:
-        self.sock.close()
-        for c in self.conns:
-            c.close()
-
-
 @pytest.fixture
-def lines() -> Iterator[GatedLines]:
-    server = GatedLines()
+def lines() -> Iterator[LineServer]:
+    server = LineServer(LINES)
     yield server
-    server.finish()
+    server.close()
 
 
 def flink_env(cluster: ComposeCluster, tmp: Path) -> dict[str, str]:
@@ -166,7 +139,7 @@ def aggregated_logs(cluster: ComposeCluster, app_id: str) -> dict[str, str]:
         r.close()
 
 
-def test_flink_per_job_wordcount_in_docker_containers(compose_cluster: ComposeCluster, lines: GatedLines,
+def test_flink_per_job_wordcount_in_docker_containers(compose_cluster: ComposeCluster, lines: LineServer,
                                                       tmp_path: Path, yarn_logs_on_failure: None) -> None:
     """`miniflink run -t yarn-per-job -p 4` with 2 slots per TaskManager: 1 JobManager + 2 TaskManager
     Docker containers while the job runs, exact counts, SUCCEEDED, and no container left after."""
@@ -192,7 +165,7 @@ def test_flink_per_job_wordcount_in_docker_containers(compose_cluster: ComposeCl
         check_flink_containers(compose_cluster, app_id, am_container, tms)
         wait_for("the counts in the TaskManagers' stdout (JobManager REST)",
                  lambda: final_counts(list(tm_outputs(jm_url).values())) == expected_lines(), timeout=30)
-        lines.finish()  # the socket closes: the source ends, and with it the job
+        lines.close()  # the socket closes: the source ends, and with it the job
         assert client.wait(timeout=60) == 0, "".join(output)
     finally:
         if client.poll() is None:
@@ -211,7 +184,7 @@ def test_flink_per_job_wordcount_in_docker_containers(compose_cluster: ComposeCl
     assert "Requesting new TaskManager container with <memory:1024, vCores:1>" in jm_log, jm_log
 
 
-def test_flink_killed_taskmanager_container_is_replaced(compose_cluster: ComposeCluster, lines: GatedLines,
+def test_flink_killed_taskmanager_container_is_replaced(compose_cluster: ComposeCluster, lines: LineServer,
                                                         tmp_path: Path, yarn_logs_on_failure: None) -> None:
     """A streaming per-job job with a fixed-delay restart strategy: `docker kill` one TaskManager's
     container, YARN reports it completed, the JobManager asks for a new one, the job restarts and

@@ -7,8 +7,6 @@ dashboard, reading words from a LineServer)."""
 from __future__ import annotations
 
 import re
-import socket
-import threading
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -18,6 +16,7 @@ import pytest
 from tests.flink.conftest import flink, words_file  # noqa: F401 -- fixtures
 from tests.flink_yarn.conftest import ROOT, SMALL, FlinkOnYarn, flink_yarn  # noqa: F401 -- fixtures
 from tests.integration.conftest import Cluster, cluster, wait_for  # noqa: F401 -- fixtures
+from tests.line_server import LineServer
 
 IDLE_AM = Path(__file__).with_name("idle_am.py")
 XSS_NAME = "<script>alert(1)</script>"
@@ -34,33 +33,6 @@ def submit_app(c: Cluster, name: str, command: str, memory: int = 256) -> str:
     r = httpx.post(f"{c.rm_url}/ws/v1/cluster/apps", json=body, params={"user.name": "alice"})
     assert r.status_code == 202, r.text
     return app_id
-
-
-class LineServer:
-    """`nc -lk`: every connection gets `lines` and then stays open, so a socket word count never ends by itself."""
-
-    def __init__(self, lines: list[str]) -> None:
-        self.data = "".join(line + "\n" for line in lines).encode()
-        self.sock = socket.create_server(("127.0.0.1", 0))
-        self.port = int(self.sock.getsockname()[1])
-        self.conns: list[socket.socket] = []
-        self.connected = threading.Event()
-        threading.Thread(target=self._serve, daemon=True).start()
-
-    def _serve(self) -> None:
-        while True:
-            try:
-                conn, _ = self.sock.accept()
-            except OSError:
-                return
-            self.conns.append(conn)
-            conn.sendall(self.data)
-            self.connected.set()
-
-    def close(self) -> None:
-        self.sock.close()
-        for c in self.conns:
-            c.close()
 
 
 @pytest.fixture

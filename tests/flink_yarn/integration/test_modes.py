@@ -4,8 +4,6 @@ from __future__ import annotations
 
 import os
 import signal
-import socket
-import threading
 from collections.abc import Iterator
 from typing import Any
 
@@ -15,44 +13,16 @@ import pytest
 from tests.flink_yarn.conftest import SMALL, FlinkOnYarn, final_counts
 from tests.flink_yarn.integration.test_per_job import WORDCOUNT, expected_words
 from tests.integration.conftest import wait_for
+from tests.line_server import LineServer
 
 pytestmark = pytest.mark.integration
 
 LINES = ["to be or not to be", "that is the question", "to be or not"]
 
 
-class LineServer:
-    """`nc -lk`: every connection gets LINES and then stays open, so the job never ends by itself and a
-    restarted job reads the same lines again."""
-
-    def __init__(self) -> None:
-        self.sock = socket.socket()
-        self.sock.bind(("127.0.0.1", 0))
-        self.sock.listen()
-        self.port = int(self.sock.getsockname()[1])
-        self.conns: list[socket.socket] = []
-        self.stopped = False
-        threading.Thread(target=self._serve, daemon=True).start()
-
-    def _serve(self) -> None:
-        while not self.stopped:
-            try:
-                conn, _ = self.sock.accept()
-            except OSError:
-                return
-            self.conns.append(conn)
-            conn.sendall("".join(line + "\n" for line in LINES).encode())
-
-    def close(self) -> None:
-        self.stopped = True
-        self.sock.close()
-        for c in self.conns:
-            c.close()
-
-
 @pytest.fixture
 def lines() -> Iterator[LineServer]:
-    server = LineServer()
+    server = LineServer(LINES)
     yield server
     server.close()
 
