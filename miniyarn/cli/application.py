@@ -9,14 +9,14 @@ from typing import Any
 
 from miniyarn.cli.common import FAILED, add_rm_address, fail, java_percent, split_list, yarn_client
 from miniyarn.client.yarn_client import YarnClient, YarnClientError
-from miniyarn.states.application import YarnApplicationState
+from miniyarn.states.application import CLIENT_STATES
 
 # ApplicationCLI.APPLICATIONS_PATTERN.
 APPLICATIONS_PATTERN = "%30s\t%20s\t%20s\t%10s\t%10s\t%18s\t%18s\t%15s\t%35s"
 HEADER = ("Application-Id", "Application-Name", "Application-Type", "User", "Queue", "State", "Final-State",
           "Progress", "Tracking-URL")
 DEFAULT_STATES = ["SUBMITTED", "ACCEPTED", "RUNNING"]
-ALL_STATES = [s.value for s in YarnApplicationState]
+ALL_STATES = [s.value for s in CLIENT_STATES]
 FINAL_STATES = {"FINISHED", "FAILED", "KILLED"}
 # YarnClientImpl.killApplication polls until the RM says KILLED; our RM gives an AM that does not
 # exit KILL_GRACE_MS (5 s) before declaring it KILLED anyway, so 30 s is generous.

@@ -89,3 +89,24 @@ def final_status_for(state: YarnApplicationState, reported: FinalApplicationStat
     if state is S.FAILED:
         return FinalApplicationStatus.FAILED
     return reported
+
+
+# What clients see: YARN's YarnApplicationState has no FINAL_SAVING or FINISHING (RMAppState does).
+CLIENT_STATES = (S.NEW, S.NEW_SAVING, S.SUBMITTED, S.ACCEPTED, S.RUNNING, S.FINISHED, S.FAILED, S.KILLED)
+
+
+def client_view(state: YarnApplicationState, final: FinalApplicationStatus,
+                unregistered_with: FinalApplicationStatus | None
+                ) -> tuple[YarnApplicationState, FinalApplicationStatus]:
+    """(state, final status) as YARN reports them: FINISHING (the AM unregistered, its container has yet to
+    exit) is FINISHED with the status the AM gave; FINAL_SAVING shows the state before it.
+
+    >>> client_view(S.FINISHING, FinalApplicationStatus.UNDEFINED, FinalApplicationStatus.SUCCEEDED)
+    (<YarnApplicationState.FINISHED: 'FINISHED'>, <FinalApplicationStatus.SUCCEEDED: 'SUCCEEDED'>)
+    """
+    if state is S.FINISHING:
+        return S.FINISHED, unregistered_with or final
+    if state is S.FINAL_SAVING:
+        return S.RUNNING, final
+    return state, final
+

@@ -11,7 +11,7 @@ from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, generate_l
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metric
 from prometheus_client.registry import Collector
 
-from miniyarn.states.application import YarnApplicationState
+from miniyarn.states.application import CLIENT_STATES
 from miniyarn.states.node import NodeState
 from resourcemanager.rm import ResourceManager
 from resourcemanager.webapp import views
@@ -25,11 +25,11 @@ class ResourceManagerCollector(Collector):
         rm = self.rm
         with rm.lock:
             m = views.cluster_metrics(rm)["clusterMetrics"]
-            app_states = [a.state.value for a in rm.apps.values()]
+            app_states = [views.client_state(a)[0].value for a in rm.apps.values()]
             node_states = [n.state.value for n in rm.nodes.values()]
             allocated_total = rm.containers_allocated_total
         apps = GaugeMetricFamily("yarn_applications", "Applications by YARN state", labels=["state"])
-        for s in YarnApplicationState:
+        for s in CLIENT_STATES:
             apps.add_metric([s.value], app_states.count(s.value))
         yield apps
         nodes = GaugeMetricFamily("yarn_nodes", "NodeManagers by node state", labels=["state"])

@@ -30,6 +30,7 @@ from miniyarn.states.application import APP_MACHINE, FinalApplicationStatus, Yar
 from resourcemanager.errors import NotFoundError
 from resourcemanager.rm import ResourceManager
 from resourcemanager.rmstate import RMApp
+from resourcemanager.webapp import views
 
 # Hop-by-hop headers and the ones recomputed on our side must not be copied across the proxy.
 _DROP = {"host", "connection", "keep-alive", "transfer-encoding", "content-length", "upgrade",
@@ -47,12 +48,12 @@ class Upstream(Exception):
 
 def ended_info(app: RMApp) -> dict[str, str]:
     """What the proxy tells a UI whose AM is gone (read under the RM's lock)."""
-    final = app.final_status
+    state, final = views.client_state(app)
     if final is FinalApplicationStatus.UNDEFINED and app.current is not None:
-        final = app.current.final_status  # FINISHING: the AM has said how it ended
+        final = app.current.final_status  # unregistered (FINAL_SAVING): the AM has said how it ended
     diagnostics = app.diagnostics or (app.current.diagnostics if app.current is not None else "")
     return {"id": app.app_id, "name": app.submission.application_name,
-            "applicationType": app.submission.application_type, "state": app.state.value,
+            "applicationType": app.submission.application_type, "state": state.value,
             "finalStatus": final.value, "diagnostics": diagnostics, "appPage": f"/cluster/app/{app.app_id}"}
 
 

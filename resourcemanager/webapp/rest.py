@@ -16,7 +16,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from miniyarn import keys
 from miniyarn.blobs import SCHEME
 from miniyarn.records import ApplicationSubmissionContext
-from miniyarn.states.application import YarnApplicationState
+from miniyarn.states.application import CLIENT_STATES, YarnApplicationState
 from miniyarn.states.node import NodeState
 from resourcemanager.errors import BadRequestError, NotFoundError, YarnError
 from resourcemanager.rm import ResourceManager
@@ -33,15 +33,14 @@ def remote_exception(status: int, exception: str, message: str, java_class: str)
         "exception": exception, "message": message, "javaClassName": java_class}})
 
 
-def _states(param: str | None, enum: type[YarnApplicationState] | type[NodeState], what: str) -> set[str] | None:
+def _states(param: str | None, valid: list[str], what: str) -> set[str] | None:
     if not param:
         return None
     wanted = {s.strip().upper() for s in param.split(",") if s.strip()}
-    valid = {s.value for s in enum}
-    bad = wanted - valid
+    bad = wanted - set(valid)
     if bad:
         raise BadRequestError(f"java.lang.IllegalArgumentException: Invalid {what} {sorted(bad)[0]} specified. "
-                              f"It should be one of {', '.join(s.value for s in enum)}")
+                              f"It should be one of {', '.join(valid)}")
     return wanted
 
 
@@ -101,7 +100,7 @@ def create_app(rm: ResourceManager) -> FastAPI:
 
     @app.get(BASE + "/nodes")
     def nodes(states: str | None = None) -> dict[str, Any]:
-        wanted = _states(states, NodeState, "node-state")
+        wanted = _states(states, [s.value for s in NodeState], "node-state")
         with rm.lock:
             rows = [views.node_info(n) for n in rm.nodes.values() if wanted is None or n.state.value in wanted]
         return {"nodes": {"node": rows} if rows else None}
@@ -118,7 +117,7 @@ def create_app(rm: ResourceManager) -> FastAPI:
     def apps(request: Request, states: str | None = None, state: str | None = None, queue: str | None = None,
              user: str | None = None, limit: str | None = None, applicationTypes: str | None = None,
              ) -> dict[str, Any]:
-        wanted = _states(states or state, YarnApplicationState, "application-state")
+        wanted = _states(states or state, [s.value for s in CLIENT_STATES], "application-state")
         max_rows: int | None = None
         if limit is not None:
             try:
@@ -131,7 +130,7 @@ def create_app(rm: ResourceManager) -> FastAPI:
         with rm.lock:
             rows = []
             for a in sorted(rm.apps.values(), key=lambda a: a.seq):
-                if wanted is not None and a.state.value not in wanted:
+                if wanted is not None and views.client_state(a)[0].value not in wanted:
                     continue
                 if queue and queue not in (a.queue, a.queue.rsplit(".", 1)[-1]):
                     continue
@@ -185,7 +184,7 @@ def create_app(rm: ResourceManager) -> FastAPI:
     @app.get(BASE + "/apps/{app_id}/state")
     def app_state(app_id: str) -> dict[str, Any]:
         with rm.lock:
-            return {"state": rm.get_app(app_id).state.value}
+            return {"state": views.client_state(rm.get_app(app_id))[0].value}
 
     @app.put(BASE + "/apps/{app_id}/state")
     async def put_state(app_id: str, request: Request) -> JSONResponse:
@@ -203,7 +202,7 @@ def create_app(rm: ResourceManager) -> FastAPI:
         app = rm.kill(app_id, diag or f"Application {app_id} was killed by user {_user(request)}")
         final = app.state in (YarnApplicationState.KILLED, YarnApplicationState.FINISHED,
                               YarnApplicationState.FAILED)
-        return JSONResponse(status_code=200 if final else 202, content={"state": app.state.value})
+        return JSONResponse(status_code=200 if final else 202, content={"state": views.client_state(app)[0].value})
 
     @app.put(BASE + "/staging/{digest}")
     async def stage(digest: str, request: Request) -> JSONResponse:

@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 import miniyarn
-from miniyarn.states.application import APP_MACHINE, YarnApplicationState
+from miniyarn.states.application import APP_MACHINE, FinalApplicationStatus, YarnApplicationState, client_view
 from miniyarn.states.attempt import AttemptState
 from miniyarn.states.node import ACTIVE_STATES, NodeState
 from resourcemanager.rm import ResourceManager, now_ms
@@ -85,8 +85,16 @@ def tracking(rm: ResourceManager, app: RMApp) -> tuple[str, str]:
     return "UNASSIGNED", f"{rm.web_address}/proxy/{app.app_id}/"
 
 
+def client_state(app: RMApp) -> tuple[YarnApplicationState, FinalApplicationStatus]:
+    """The app's state and final status as YARN's clients see them (no FINAL_SAVING or FINISHING)."""
+    attempt = app.current
+    unregistered = attempt.final_status if attempt is not None and attempt.state is AttemptState.FINISHING else None
+    return client_view(app.state, app.final_status, unregistered)
+
+
 def app_info(rm: ResourceManager, app: RMApp) -> dict[str, Any]:
     attempt = app.current
+    state, final = client_state(app)
     ui, url = tracking(rm, app)
     live = [c for c in rm.containers.values() if c.app_id == app.app_id]
     alloc_mb = sum(c.container.resource.memory for c in live)
@@ -109,7 +117,7 @@ def app_info(rm: ResourceManager, app: RMApp) -> dict[str, Any]:
         am_logs = f"http://{attempt.am_node_http}/node/containerlogs/{attempt.am_container_id}/{app.user}"
     return {
         "id": app.app_id, "user": app.user, "name": app.submission.application_name,
-        "queue": app.queue.rsplit(".", 1)[-1], "state": app.state.value, "finalStatus": app.final_status.value,
+        "queue": app.queue.rsplit(".", 1)[-1], "state": state.value, "finalStatus": final.value,
         "progress": round(app.progress * 100, 1), "trackingUI": ui, "trackingUrl": url,
         "diagnostics": diagnostics, "clusterId": rm.cluster_ts,
         "applicationType": app.submission.application_type,

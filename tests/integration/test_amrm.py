@@ -93,7 +93,7 @@ def test_allocate_cycle_completion_and_finish(rm_only: Cluster) -> None:
     heartbeat(r, [ContainerStatus(container_id=am_cid, state=ContainerState.COMPLETE, exit_status=0)])
     final = rm_only.wait_app_state(app_id, "FINISHED")
     assert final["finalStatus"] == "SUCCEEDED" and final["progress"] == 100.0
-    assert final["runningContainers"] == 0
+    wait_for("the AM container gone", lambda: rm_only.app(app_id)["runningContainers"] == 0)
 
 
 def test_over_max_ask_refused_and_lost_node_reports_minus_100(rm_only: Cluster) -> None:

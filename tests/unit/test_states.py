@@ -51,3 +51,16 @@ def test_container_and_node_machines() -> None:
     n = NODE_MACHINE.next(NodeState.NEW, NodeEvent.STARTED)
     assert NODE_MACHINE.next(n, NodeEvent.EXPIRE) is NodeState.LOST
     assert NODE_MACHINE.next(NodeState.LOST, NodeEvent.RECONNECTED) is NodeState.RUNNING
+
+
+def test_clients_see_yarns_application_states_only() -> None:
+    from miniyarn.states.application import CLIENT_STATES, FinalApplicationStatus, YarnApplicationState, client_view
+
+    S, F = YarnApplicationState, FinalApplicationStatus
+    assert [s.value for s in CLIENT_STATES] == ["NEW", "NEW_SAVING", "SUBMITTED", "ACCEPTED", "RUNNING", "FINISHED",
+                                               "FAILED", "KILLED"]
+    assert client_view(S.FINISHING, F.UNDEFINED, F.SUCCEEDED) == (S.FINISHED, F.SUCCEEDED)
+    assert client_view(S.FINAL_SAVING, F.UNDEFINED, None) == (S.RUNNING, F.UNDEFINED)
+    assert client_view(S.KILLED, F.KILLED, None) == (S.KILLED, F.KILLED)
+    for s in CLIENT_STATES:
+        assert client_view(s, F.UNDEFINED, None)[0] is s

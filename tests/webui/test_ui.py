@@ -77,8 +77,11 @@ def test_proxy_serves_the_jobmanager_dashboard(flink_yarn: FlinkOnYarn, hello_li
     assert r.status_code == 202, r.text
     report = yarn.wait_app_state(app_id, "FINISHED", "FAILED", "KILLED")
     assert (report["state"], report["finalStatus"]) == ("FINISHED", "KILLED"), report
-    # ... after which the proxy says so: 410 with the application's end to a UI's polling, and a page load
-    # goes to the RM's application page (no history server here).
+    # ... after which (once the JobManager, which may answer a moment after unregistering, is gone) the
+    # proxy says so: 410 with the application's end to a UI's polling, and a page load goes to the RM's
+    # application page (no history server here).
+    wait_for("the proxy to answer 410", lambda: httpx.get(
+        f"{base}/jobs/{job_id}", headers={"Accept": "application/json"}, timeout=10).status_code == 410)
     r = httpx.get(f"{base}/jobs/{job_id}", headers={"Accept": "application/json"}, timeout=10)
     assert r.status_code == 410, r.text
     ended = r.json()["application"]

@@ -37,7 +37,7 @@ def test_per_job_wordcount_gets_exactly_the_taskmanagers_its_slots_need(
     assert "with final status SUCCEEDED" in res.stdout, res.stdout
     [app] = flink_yarn.flink_apps()
     assert app["state"] == "FINISHED" and app["finalStatus"] == "SUCCEEDED"
-    assert app["runningContainers"] == 0
+    wait_for("every container released", lambda: flink_yarn.containers_of(app["id"]) == 0)
     logs = flink_yarn.aggregated_logs(app["id"])
     containers = {k.split()[0] for k in logs}
     tm_outs = [v for k, v in logs.items() if k.endswith("taskmanager.out")]
