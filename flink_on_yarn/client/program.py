@@ -42,7 +42,7 @@ def run_program(path: str, args: list[str], ctx: ExecutionContext) -> list[str]:
     except Exception as e:
         _, _, tb = sys.exc_info()
         name = type(e).__name__
-        if name == "RestError":
+        if name in ("RestError", "DeploymentError"):  # the cluster's own words, already one clear message
             raise ProgramError(str(e)) from None
         raise ProgramError(f"the program raised {name}: {e}{_where(tb, program)}") from None
     finally:

@@ -51,6 +51,17 @@ class FlinkOnYarn:
     def containers_of(self, app_id: str) -> int:
         return int(self.yarn.app(app_id)["runningContainers"])
 
+    def aggregated_logs_any(self, app_id: str) -> dict[str, str]:
+        """Whatever the NMs aggregated for the application (it may have no TaskManagers)."""
+        r = redis.Redis.from_url(self.yarn.redis_url)
+        try:
+            raw: dict[str, str] = wait_for(f"aggregated logs of {app_id}", lambda: {
+                k.decode(): v.decode(errors="replace") for k, v in r.hgetall(keys.app_logs(app_id)).items()},
+                timeout=20)
+            return raw
+        finally:
+            r.close()
+
     def aggregated_logs(self, app_id: str) -> dict[str, str]:
         """`<container> <node> <file>` → contents, once the NMs have aggregated the application's logs."""
         r = redis.Redis.from_url(self.yarn.redis_url)

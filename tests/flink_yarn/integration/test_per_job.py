@@ -84,3 +84,16 @@ def test_job_wanting_more_than_yarn_can_give_fails_with_the_slot_request_timeout
     assert "slot.request.timeout" in report["diagnostics"]
     assert "pending at YARN" in report["diagnostics"]
     wait_for("every container released", lambda: flink_yarn.containers_of(app["id"]) == 0)
+
+
+def test_application_failing_during_deployment_shows_yarns_diagnostics_and_the_logs_command(
+        flink_yarn: FlinkOnYarn) -> None:
+    # The client does not read heartbeat.timeout; the JobManager does, and cannot start with this one.
+    res = flink_yarn.miniflink("run", "-t", "yarn-per-job", *SMALL, "-D", "heartbeat.timeout=soon", "-py", WORDCOUNT)
+    assert res.returncode == 1
+    assert res.stderr.startswith("error: The YARN application unexpectedly switched to state FAILED during deployment.")
+    assert "Diagnostics from YARN: " in res.stderr and "exitCode" in res.stderr
+    [app] = flink_yarn.flink_apps()
+    assert f"miniyarn logs -applicationId {app['id']}" in res.stderr
+    logs = flink_yarn.aggregated_logs_any(app["id"])
+    assert any("not a duration" in v for k, v in logs.items() if k.endswith("jobmanager.log"))
