@@ -57,6 +57,9 @@ class Outbox:
     log_nodes: list[tuple[str, list[str]]] = field(default_factory=list)
 
 
+# Completed containers an app page can list, per application (trimmed in halves, so appends stay cheap).
+FINISHED_CONTAINERS_KEPT = 100
+
 class ResourceManager:
     def __init__(self, conf: YarnConfiguration, client: redis.Redis, web_address: str = "") -> None:
         self.conf = conf
@@ -347,6 +350,7 @@ class ResourceManager:
             return
         rc.state = RMContainerState.COMPLETED
         rc.exit_status = exit_status
+        rc.diagnostics = diagnostics
         rc.finish_time = now_ms()
         self.out.containers[cid] = None
         res = rc.container.resource
@@ -368,6 +372,9 @@ class ResourceManager:
         app = self.apps.get(rc.app_id)
         if app is None:
             return
+        app.finished_containers.append(rc)
+        if len(app.finished_containers) > 2 * FINISHED_CONTAINERS_KEPT:
+            del app.finished_containers[:-FINISHED_CONTAINERS_KEPT]
         seconds = max(0, rc.finish_time - rc.start_time) // 1000
         app.memory_seconds += res.memory * seconds
         app.vcore_seconds += res.vcores * seconds

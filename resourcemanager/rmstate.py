@@ -55,6 +55,9 @@ class RMApp(BaseModel):
     vcore_seconds: int = 0
     # Nodes that ran any of its containers: they aggregate its logs when it ends.
     nodes_used: set[str] = Field(default_factory=set)
+    # Its last completed containers, for the app page (YARN shows them only through a history server).
+    # Kept in memory only: an RM restart forgets them, as it forgets nothing else that matters.
+    finished_containers: list[RMContainer] = Field(default_factory=list, exclude=True)
 
     @property
     def current(self) -> RMAttempt | None:
@@ -85,3 +88,6 @@ class RMNode(BaseModel):
     version: str = ""
     # Rebuilt from the live container records at recovery, so not stored with the node.
     containers: list[str] = Field(default_factory=list, exclude=True)
+
+
+RMApp.model_rebuild()

@@ -184,7 +184,8 @@ def app_body(rm: ResourceManager, app_id: str) -> str:
                      link(views.node_log_url(rm, t["nodeId"], t["containerId"], app.user), "logs")
                      if t["containerId"] else "", esc(t["diagnosticsInfo"])] for t in attempts]
     container_rows = [[esc(c["containerId"]) + (' <span class="badge">AM</span>' if c["isAM"] else ""),
-                       link(f"/node/{c['nodeId']}/", c["nodeId"], "mono"), badge(c["containerState"]),
+                       link(f"/node/{c['nodeId']}/", c["nodeId"], "mono"), badge(c["containerState"])
+                       + (esc(f" exit {c['containerExitStatus']}") if c["containerState"] == "COMPLETED" else ""),
                        esc(f"{c['allocatedMB']} MB"), esc(c["allocatedVCores"]), esc(c["priority"]),
                        esc(fmt_time(c["startedTime"])), link(c["logUrl"], "logs")] for c in containers]
     ask_rows = [[esc(r["priority"]), esc(r["resourceName"]), esc(f"{r['capability']['memory']} MB"),
@@ -198,8 +199,8 @@ def app_body(rm: ResourceManager, app_id: str) -> str:
             + "".join(f"<dt>{esc(k)}</dt><dd>{v}</dd>" for k, v in kv) + "</dl></section>"
             f'<section class="panel"><h2>Attempts</h2>'
             f'{table(["Attempt", "State", "Started", "Finished", "AM container", "Node", "Logs", "Diagnostics"], attempt_rows, "No attempts yet", "attempts-body")}'  # noqa: E501
-            f'</section><section class="panel"><h2>Live containers</h2>'
-            f'{table(["Container", "Node", "State", "Memory", "VCores", "Priority", "Started", "Logs"], container_rows, "No live containers", "containers-body")}'  # noqa: E501
+            f'</section><section class="panel"><h2>Containers</h2>'
+            f'{table(["Container", "Node", "State", "Memory", "VCores", "Priority", "Started", "Logs"], container_rows, "No containers", "containers-body")}'  # noqa: E501
             f'</section><section class="panel"><h2>Pending resource requests</h2>{reason}'
             f'{table(["Priority", "Resource name", "Memory", "VCores", "Containers"], ask_rows, "Nothing pending", "asks-body")}'  # noqa: E501
             f'</section><section class="panel"><h2>Diagnostics</h2><pre class="diag" id="diagnostics">'

@@ -227,12 +227,13 @@ def node_log_url(rm: ResourceManager, node_id: str, container_id: str, user: str
 
 
 def containers_info(rm: ResourceManager, app: RMApp, attempt_id: str) -> dict[str, Any]:
-    """YARN's ContainersInfo for one attempt: its live containers (the RM forgets completed ones)."""
+    """YARN's ContainersInfo for one attempt: its live containers, then the last completed ones (YARN's RM
+    forgets those; we keep the last hundred per application)."""
     now = now_ms()
     out = []
-    for c in rm.containers.values():
-        if c.app_id != app.app_id or c.attempt_id != attempt_id:
-            continue
+    live = [c for c in rm.containers.values() if c.app_id == app.app_id and c.attempt_id == attempt_id]
+    done = [c for c in app.finished_containers if c.attempt_id == attempt_id]
+    for c in live + done:
         out.append({
             "containerId": c.container.id, "allocatedMB": c.container.resource.memory,
             "allocatedVCores": c.container.resource.vcores, "assignedNodeId": c.container.node_id,
@@ -243,5 +244,5 @@ def containers_info(rm: ResourceManager, app: RMApp, attempt_id: str) -> dict[st
             "nodeId": c.container.node_id, "isAM": c.is_am,
             "logUrl": node_log_url(rm, c.container.node_id, c.container.id, app.user),
         })
-    out.sort(key=lambda r: str(r["containerId"]))
+    out.sort(key=lambda r: (r["containerState"] == "COMPLETED", str(r["containerId"])))
     return {"container": out}

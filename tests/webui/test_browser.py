@@ -140,7 +140,10 @@ def test_rm_ui_to_the_dashboard_of_a_per_job_cluster(flink_yarn: FlinkOnYarn, he
     expect(page.locator(".app-title")).to_have_text("Flink per-job cluster")
     expect(page.locator("#app-state .badge")).to_have_text(["FINISHED", "KILLED"])
     expect(page.locator("#diagnostics")).to_contain_text(f"Job {job_id} ended CANCELED")
-    expect(page.locator("#containers-body")).to_contain_text("No live containers")
+    # Its containers, all completed now: the JobManager's and both TaskManagers', with their exit statuses.
+    expect(page.locator("#containers-body tr")).to_have_count(3)
+    expect(page.locator("#containers-body")).not_to_contain_text("RUNNING")
+    expect(page.locator("#containers-body")).to_contain_text("COMPLETED exit")
     page.screenshot(path=str(SHOTS / "rm-app-killed.png"), full_page=True)
     # Its tracking link now leads back here: the JobManager is gone and there is no history server.
     page.locator("a.tracking-link").click()

@@ -133,8 +133,9 @@ async function refreshApp() {
     t.containerId ? h("a", { href: logs(t.nodeId, t.containerId) }, "logs") : "", t.diagnosticsInfo]), "No attempts yet");
   fill("containers-body", containers.map((c) => [h("span", {}, c.containerId, c.isAM ? " " : "",
     c.isAM ? h("span", { class: "badge" }, "AM") : null), h("a", { href: `/node/${c.nodeId}/`, class: "mono" }, c.nodeId),
-  badge(c.containerState), `${c.allocatedMB} MB`, c.allocatedVCores, c.priority, fmtTime(c.startedTime),
-  h("a", { href: logs(c.nodeId, c.containerId) }, "logs")]), "No live containers");
+  h("span", {}, badge(c.containerState), c.containerState === "COMPLETED" ? ` exit ${c.containerExitStatus}` : ""),
+  `${c.allocatedMB} MB`, c.allocatedVCores, c.priority, fmtTime(c.startedTime),
+  h("a", { href: logs(c.nodeId, c.containerId) }, "logs")]), "No containers");
   const final = ["FINISHED", "FAILED", "KILLED"].includes(app.state);
   document.getElementById("pending-reason").textContent = final ? "" : app.pendingReason || "";
   fill("asks-body", app.resourceRequests.map((r) => [r.priority, r.resourceName, `${r.capability.memory} MB`,
