@@ -193,8 +193,9 @@ def app_body(rm: ResourceManager, app_id: str) -> str:
     done = APP_MACHINE.is_final(app.state)
     reason = (f'<p class="muted" id="pending-reason">{esc(a["pendingReason"])}</p>'
               if a["pendingReason"] and not done else '<p class="muted" id="pending-reason"></p>')
+    kill = "" if done else '<button id="kill-app" class="danger" type="button">Kill application</button>'
     return (f'<div class="row"><h1 class="app-title">{esc(a["name"])}</h1><span id="app-state">{badge(a["state"])} '
-            f'{badge(a["finalStatus"])}</span></div>'
+            f'{badge(a["finalStatus"])}</span>{kill}</div>'
             f'<section class="panel"><dl class="kv" id="app-kv">'
             + "".join(f"<dt>{esc(k)}</dt><dd>{v}</dd>" for k, v in kv) + "</dl></section>"
             f'<section class="panel"><h2>Attempts</h2>'

@@ -151,6 +151,12 @@ def test_rm_ui_to_the_dashboard_of_a_per_job_cluster(flink_yarn: FlinkOnYarn, he
 
     page.goto(f"{yarn.rm_url}/cluster/app/{xss_app}")
     expect(page.locator(".app-title")).to_have_text(XSS_NAME)
+    # Kill from the application page, as `yarn application -kill` would: two clicks, then KILLED.
+    page.locator("#kill-app").click()
+    expect(page.locator("#kill-app")).to_have_text("Click again to kill")
+    page.locator("#kill-app").click()
+    expect(page.locator("#app-state .badge")).to_have_text(["KILLED", "KILLED"], timeout=15000)
+    expect(page.locator("#kill-app")).to_have_count(0)
     page.goto(f"{yarn.rm_url}/cluster/scheduler")
     expect(page.locator("#queues-body")).to_contain_text("root")
     page.goto(f"{yarn.rm_url}/cluster/nodes")

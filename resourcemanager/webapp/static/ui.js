@@ -120,6 +120,8 @@ async function refreshApp() {
   const logs = (nodeId, cid) => `/node/${nodeId}/containerlogs/${encodeURIComponent(cid)}/${encodeURIComponent(app.user)}`;
   document.querySelector(".app-title").textContent = app.name;
   document.getElementById("app-state").replaceChildren(badge(app.state), " ", badge(app.finalStatus));
+  const kill = document.getElementById("kill-app");
+  if (kill && ["FINISHED", "FAILED", "KILLED"].includes(app.state)) kill.remove();
   const kv = [["Application id", app.id], ["User", app.user], ["Name", app.name], ["Type", app.applicationType],
     ["Queue", app.queue], ["Priority", app.priority], ["Started", fmtTime(app.startedTime)],
     ["Launched", fmtTime(app.launchTime)], ["Finished", fmtTime(app.finishedTime)],
@@ -166,6 +168,27 @@ async function tick() {
   } finally {
     inflight = false;
   }
+}
+
+// Kill, as `yarn application -kill` does it (PUT .../state). Two clicks rather than confirm(): a page that
+// opens dialogs is one users learn to click through.
+const killButton = document.getElementById("kill-app");
+if (killButton) {
+  killButton.addEventListener("click", async () => {
+    if (killButton.dataset.armed !== "yes") {
+      killButton.dataset.armed = "yes";
+      killButton.textContent = "Click again to kill";
+      return;
+    }
+    killButton.disabled = true;
+    killButton.textContent = "Killing…";
+    const r = await fetch(`${API}/apps/${encodeURIComponent(appId)}/state`, {
+      method: "PUT", headers: { "Content-Type": "application/json", Accept: "application/json" },
+      body: JSON.stringify({ state: "KILLED" }),
+    });
+    if (!r.ok) killButton.textContent = `Kill refused: HTTP ${r.status}`;
+    tick();
+  });
 }
 
 setInterval(tick, REFRESH_MS);
