@@ -90,8 +90,16 @@ def flink_env(cluster: ComposeCluster, tmp: Path) -> dict[str, str]:
 
 def app_containers(cluster: ComposeCluster, app_id: str, running_only: bool = True) -> dict[str, Any]:
     """`docker ps [-a] --filter label=miniyarn.application-id=<app>`: container name -> container."""
-    found = cluster.engine.containers.list(all=not running_only, filters={"label": f"{LABEL_APP}={app_id}"})
-    return {c.name: c for c in found}
+    import docker
+
+    for _ in range(20):
+        try:
+            found = cluster.engine.containers.list(all=not running_only, filters={"label": f"{LABEL_APP}={app_id}"})
+            return {c.name: c for c in found}
+        except docker.errors.NotFound:
+            # Listed, then removed by its NM before the SDK inspected it (a killed TaskManager): ask again.
+            time.sleep(0.1)
+    raise AssertionError(f"docker kept losing containers of {app_id} while listing them")
 
 
 def rest(url: str) -> Any:
@@ -237,3 +245,22 @@ def test_flink_killed_taskmanager_container_is_replaced(compose_cluster: Compose
         time.sleep(0.2)
     assert app["finalStatus"] == "KILLED", app
     no_container_left(compose_cluster, app_id)
+
+
+def test_restart_keeps_yarn_state(compose_cluster: ComposeCluster) -> None:
+    """Redis writes an append-only file on its volume: after `restart` the RM recovers every application
+    (state, final status, diagnostics) from it, and the NodeManagers register again."""
+    rm = compose_cluster.rm_url
+
+    def apps() -> dict[str, tuple[str, str]]:
+        got = httpx.get(f"{rm}/ws/v1/cluster/apps", timeout=5).json()["apps"]
+        return {a["id"]: (a["state"], a["finalStatus"]) for a in (got["app"] if got else [])}
+
+    before = apps()
+    assert before, "the tests before this one ran applications"
+    compose_cluster.compose("restart", timeout=180)
+    compose_cluster.wait_healthy(5, timeout=90)
+    wait_for("3 RUNNING nodes again", lambda: len(httpx.get(
+        f"{rm}/ws/v1/cluster/nodes", params={"states": "RUNNING"}, timeout=5).json()["nodes"]["node"]) == 3,
+        timeout=60)
+    assert apps() == before
