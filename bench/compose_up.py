@@ -28,6 +28,7 @@ import httpx
 import redis
 
 from miniyarn import blobs
+from miniyarn.distributedshell.client import submission
 from miniyarn.records import Resource
 from nodemanager.executor.base import LaunchSpec
 from nodemanager.executor.docker_spec import LABEL_NODE, run_spec
@@ -77,10 +78,7 @@ def ds_app(rm: str, redis_url: str, containers: int) -> float:
     r = redis.Redis.from_url(redis_url)
     script = blobs.put(r, b"echo hello from $CONTAINER_ID\n")
     app_id = httpx.post(f"{rm}/ws/v1/cluster/apps/new-application", timeout=5).json()["application-id"]
-    am = (f"$PYTHON -m miniyarn.distributedshell.appmaster --num-containers {containers} --container-memory 128 "
-          f"--script-resource {script.resource} 1><LOG_DIR>/AppMaster.stdout 2><LOG_DIR>/AppMaster.stderr")
-    body = {"application-id": app_id, "application-name": "bench", "resource": {"memory": 256, "vCores": 1},
-            "am-container-spec": {"commands": {"command": am}}, "max-app-attempts": 1}
+    body = submission(app_id, script.resource, containers, name="bench", container_memory=128)
     t0 = time.monotonic()
     httpx.post(f"{rm}/ws/v1/cluster/apps", json=body, timeout=5).raise_for_status()
     while True:

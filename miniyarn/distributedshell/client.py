@@ -12,6 +12,8 @@ import getpass
 import shlex
 import sys
 import time
+from collections.abc import Sequence
+from typing import Any
 
 from miniyarn import config
 from miniyarn.client.yarn_client import YarnClient, YarnClientError
@@ -32,6 +34,25 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--rm-address", default=None, help="ResourceManager URL (default $MINIYARN_RM_ADDRESS)")
 
 
+def submission(app_id: str, script_resource: str, num_containers: int, *, name: str = "DistributedShell",
+               container_memory: int = 256, container_vcores: int = 1, master_memory: int = 256,
+               queue: str = "default", shell_env: Sequence[str] = ()) -> dict[str, Any]:
+    """The REST submission of a DistributedShell application whose shell script is already staged."""
+    am = ["$PYTHON", "-m", "miniyarn.distributedshell.appmaster",
+          "--num-containers", str(num_containers), "--container-memory", str(container_memory),
+          "--container-vcores", str(container_vcores), "--script-resource", script_resource]
+    for kv in shell_env:
+        am += ["--shell-env", kv]
+    command = " ".join(shlex.quote(a) if a != "$PYTHON" else a for a in am)
+    return {
+        "application-id": app_id, "application-name": name, "queue": queue,
+        "application-type": "YARN", "max-app-attempts": 1,
+        "resource": {"memory": master_memory, "vCores": 1},
+        "am-container-spec": {"commands": {"command": f"{command} 1><LOG_DIR>/AppMaster.stdout "
+                                                      "2><LOG_DIR>/AppMaster.stderr"}},
+    }
+
+
 def run(args: argparse.Namespace) -> int:
     if args.num_containers < 1:
         print("Invalid no. of containers specified, exiting. Specified numContainer="
@@ -42,19 +63,9 @@ def run(args: argparse.Namespace) -> int:
         script = yarn.stage_file(args.shell_command.encode())
         new = yarn.new_application()
         app_id = str(new["application-id"])
-        am = ["$PYTHON", "-m", "miniyarn.distributedshell.appmaster",
-              "--num-containers", str(args.num_containers), "--container-memory", str(args.container_memory),
-              "--container-vcores", str(args.container_vcores), "--script-resource", script.resource]
-        for kv in args.shell_env:
-            am += ["--shell-env", kv]
-        command = " ".join(shlex.quote(a) if a != "$PYTHON" else a for a in am)
-        body = {
-            "application-id": app_id, "application-name": args.appname, "queue": args.queue,
-            "application-type": "YARN", "max-app-attempts": 1,
-            "resource": {"memory": args.master_memory, "vCores": 1},
-            "am-container-spec": {"commands": {"command": f"{command} 1><LOG_DIR>/AppMaster.stdout "
-                                                          "2><LOG_DIR>/AppMaster.stderr"}},
-        }
+        body = submission(app_id, script.resource, args.num_containers, name=args.appname,
+                          container_memory=args.container_memory, container_vcores=args.container_vcores,
+                          master_memory=args.master_memory, queue=args.queue, shell_env=args.shell_env)
         print(f"Submitting application {app_id} to ResourceManager at {yarn.address}", flush=True)
         yarn.submit_application(body, user=getpass.getuser())
         return monitor(yarn, app_id, args.timeout / 1000.0)

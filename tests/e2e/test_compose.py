@@ -20,14 +20,14 @@ import httpx
 import pytest
 import redis
 
-from miniyarn import blobs, keys
+from miniyarn import keys
 from miniyarn.redisconn import text
 from nodemanager.executor.docker_spec import LABEL_APP, LABEL_CONTAINER, LABEL_NODE
 from tests.e2e.conftest import ROOT, ComposeCluster
 from tests.flink_yarn.conftest import final_counts
 from tests.flink_yarn.integration.test_modes import LINES, expected_lines
 from tests.flink_yarn.integration.test_per_job import WORDCOUNT
-from tests.integration.conftest import wait_for
+from tests.integration.conftest import submit_ds, wait_for
 from tests.line_server import LineServer
 
 pytestmark = [pytest.mark.e2e, pytest.mark.timeout(240)]
@@ -46,13 +46,7 @@ def test_three_nodemanagers_register(compose_cluster: ComposeCluster) -> None:
 def test_distributed_shell_on_compose(compose_cluster: ComposeCluster) -> None:
     rm = compose_cluster.rm_url
     r = redis.Redis.from_url(compose_cluster.redis_url)
-    script = blobs.put(r, b"echo hello from $CONTAINER_ID as $(id -un)\n")
-    app_id = httpx.post(f"{rm}/ws/v1/cluster/apps/new-application", timeout=5).json()["application-id"]
-    am = (f"$PYTHON -m miniyarn.distributedshell.appmaster --num-containers 3 --container-memory 128 "
-          f"--script-resource {script.resource} 1><LOG_DIR>/AppMaster.stdout 2><LOG_DIR>/AppMaster.stderr")
-    body = {"application-id": app_id, "application-name": "ds-compose", "resource": {"memory": 256, "vCores": 1},
-            "am-container-spec": {"commands": {"command": am}}, "max-app-attempts": 1}
-    assert httpx.post(f"{rm}/ws/v1/cluster/apps", json=body, timeout=5).status_code == 202
+    app_id = submit_ds(rm, compose_cluster.redis_url, "echo hello from $CONTAINER_ID as $(id -un)\n", name="ds-compose")
     deadline = time.monotonic() + 90
     while (app := httpx.get(f"{rm}/ws/v1/cluster/apps/{app_id}", timeout=5).json()["app"])["state"] not in (
             "FINISHED", "FAILED", "KILLED"):

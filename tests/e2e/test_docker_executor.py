@@ -94,24 +94,18 @@ def test_distributed_shell_runs_in_docker_containers(redis_url: str, processes: 
                                                      image: str) -> None:
     """DistributedShell end to end with a real RM: its AM and its 3 shell containers are Docker
     containers; their output reaches Redis through log aggregation as with the process executor."""
-    import httpx
     import redis
 
-    from miniyarn import blobs, keys
+    from miniyarn import keys
     from miniyarn.redisconn import text
-    from tests.integration.conftest import Cluster, start_rm
+    from tests.integration.conftest import Cluster, start_rm, submit_ds
 
     cluster = Cluster(redis_url, start_rm(processes, redis_url), processes)
     nm = docker_nm(processes, redis_url, sweeper, image)
     wait_for("the NM RUNNING at the RM", lambda: cluster.running_nodes(), timeout=20)
     r = redis.Redis.from_url(redis_url)
-    script = blobs.put(r, b"echo hello from $CONTAINER_ID in $(test -d /opt/miniyarn && echo docker)\n")
-    app_id = httpx.post(f"{cluster.rm_url}/ws/v1/cluster/apps/new-application").json()["application-id"]
-    am = (f"$PYTHON -m miniyarn.distributedshell.appmaster --num-containers 3 --container-memory 128 "
-          f"--script-resource {script.resource} 1><LOG_DIR>/AppMaster.stdout 2><LOG_DIR>/AppMaster.stderr")
-    body = {"application-id": app_id, "application-name": "ds-docker", "resource": {"memory": 256, "vCores": 1},
-            "am-container-spec": {"commands": {"command": am}}, "max-app-attempts": 1}
-    assert httpx.post(f"{cluster.rm_url}/ws/v1/cluster/apps", json=body).status_code == 202
+    app_id = submit_ds(cluster.rm_url, redis_url,
+                       "echo hello from $CONTAINER_ID in $(test -d /opt/miniyarn && echo docker)\n", name="ds-docker")
     seen = wait_for("Docker containers of the app", lambda: len(sweeper.containers(nm.node_id)) >= 1, timeout=30)
     assert seen
     report = cluster.wait_app_state(app_id, "FINISHED", "FAILED", "KILLED", timeout=90)

@@ -9,7 +9,10 @@ from typing import Any
 
 import httpx
 import pytest
+import redis
 
+from miniyarn import blobs
+from miniyarn.distributedshell.client import submission
 from tests.conftest import Processes, free_port
 
 # Short expiries so liveness tests take seconds, not YARN's ten minutes.
@@ -86,3 +89,18 @@ def cluster(redis_url: str, processes: Processes) -> Iterator[Cluster]:
     c.start_nm("nm2")
     wait_for("2 running NodeManagers", lambda: len(c.running_nodes()) == 2)
     yield c
+
+
+def submit_ds(rm_url: str, redis_url: str, command: str, containers: int = 3, name: str = "ds") -> str:
+    """A DistributedShell application submitted over REST, its script staged straight into Redis (the CLI
+    client would block until the application ends)."""
+    r = redis.Redis.from_url(redis_url)
+    try:
+        script = blobs.put(r, command.encode())
+    finally:
+        r.close()
+    app_id = str(httpx.post(f"{rm_url}/ws/v1/cluster/apps/new-application", timeout=10).json()["application-id"])
+    body = submission(app_id, script.resource, containers, name=name, container_memory=128)
+    assert httpx.post(f"{rm_url}/ws/v1/cluster/apps", json=body, timeout=10).status_code == 202
+    return app_id
+

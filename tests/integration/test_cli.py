@@ -10,10 +10,10 @@ import psutil
 import pytest
 import redis
 
-from miniyarn import blobs, keys
+from miniyarn import keys
 from miniyarn.cli.main import main
 from tests.conftest import free_port
-from tests.integration.conftest import Cluster, wait_for
+from tests.integration.conftest import Cluster, submit_ds, wait_for
 
 pytestmark = [pytest.mark.integration, pytest.mark.timeout(90)]
 
@@ -26,19 +26,6 @@ def cli(capsys: pytest.CaptureFixture[str], c: Cluster, *argv: str) -> tuple[int
     code = main([*argv, *extra])
     out, err = capsys.readouterr()
     return code, out, err
-
-
-def submit_ds(c: Cluster, command: str, containers: int) -> str:
-    """A DistributedShell AM submitted over REST (the CLI client blocks until the app ends)."""
-    r = redis.Redis.from_url(c.redis_url)
-    script = blobs.put(r, command.encode())
-    app_id = str(httpx.post(f"{c.rm_url}/ws/v1/cluster/apps/new-application").json()["application-id"])
-    am = (f"$PYTHON -m miniyarn.distributedshell.appmaster --num-containers {containers} --container-memory 128 "
-          f"--script-resource {script.resource} 1><LOG_DIR>/AppMaster.stdout 2><LOG_DIR>/AppMaster.stderr")
-    body = {"application-id": app_id, "application-name": "sleepers", "resource": {"memory": 256, "vCores": 1},
-            "am-container-spec": {"commands": {"command": am}}, "max-app-attempts": 1}
-    assert httpx.post(f"{c.rm_url}/ws/v1/cluster/apps", json=body).status_code == 202
-    return app_id
 
 
 def test_distributed_shell_succeeds_and_logs_show_each_container(cluster: Cluster,
@@ -78,7 +65,7 @@ def nm_containers(c: Cluster) -> dict[str, dict[str, object]]:
 
 
 def test_kill_running_application_stops_its_containers(cluster: Cluster, capsys: pytest.CaptureFixture[str]) -> None:
-    app_id = submit_ds(cluster, "echo started; sleep 60", 2)
+    app_id = submit_ds(cluster.rm_url, cluster.redis_url, "echo started; sleep 60", 2, name="sleepers")
     wait_for("AM + 2 containers running", lambda: cluster.app(app_id)["runningContainers"] == 3)
 
     def running_pids() -> list[int] | None:
@@ -114,7 +101,7 @@ def test_output_shapes_of_list_status_node_and_queue(cluster: Cluster, capsys: p
         "Application-Id", "Application-Name", "Application-Type", "User", "Queue", "State", "Final-State",
         "Progress", "Tracking-URL"]
 
-    app_id = submit_ds(cluster, "true", 1)
+    app_id = submit_ds(cluster.rm_url, cluster.redis_url, "true", 1, name="sleepers")
     cluster.wait_app_state(app_id, "FINISHED", timeout=30)
     code, out, _ = cli(capsys, cluster, "application", "-list", "-appStates", "FINISHED", "-appTypes", "yarn")
     lines = out.splitlines()
