@@ -36,9 +36,8 @@ from flink_on_yarn.yarn.options import (
     application_final_status,
     final_status,
     slots_per_taskmanager,
-    taskmanager_resource,
 )
-from flink_on_yarn.yarn.worker_driver import TM_PRIORITY, YarnWorkerDriver
+from flink_on_yarn.yarn.worker_driver import YarnWorkerDriver
 
 # The JobManager's code (FastAPI, pydantic job graphs) takes about half a second to import: it is
 # imported only after the AM has registered and, per job, asked for its TaskManagers.
@@ -47,7 +46,7 @@ if TYPE_CHECKING:
     from flink_on_yarn.runtime.job_master import JobMaster
 from miniyarn.client.amrm_client import AMRMClient
 from miniyarn.client.nm_client import NMClient
-from miniyarn.records import Container, ContainerLaunchContext, LocalResource, Resource
+from miniyarn.records import Container, ContainerLaunchContext, LocalResource
 from miniyarn.sockets import listening_socket
 from miniyarn.states.application import FinalApplicationStatus
 
@@ -88,9 +87,9 @@ class ApplicationMaster:
         self.rest_sock = listening_socket(config.get("rest.bind-address"), 0)
         self.rest_port = int(self.rest_sock.getsockname()[1])
         self.rest_url = f"http://{host}:{self.rest_port}"
-        self.slots = slots_per_taskmanager(config.as_dict())
         rpc_port = int(self.rpc_sock.getsockname()[1])
-        self.launch_context = lambda c: taskmanager_launch_context(conf_resource, host, rpc_port, self.slots, c)
+        slots = slots_per_taskmanager(config.as_dict())
+        self.launch_context = lambda c: taskmanager_launch_context(conf_resource, host, rpc_port, slots, c)
         self.driver = YarnWorkerDriver(config, self.amrm, self.nm, self.launch_context)
         self.stop_requested = asyncio.Event()
 
@@ -102,10 +101,9 @@ class ApplicationMaster:
 
     def early_workers(self, graph: dict[str, Any]) -> EarlyWorkers:
         """Asks for the per-job job's TaskManagers now, from the graph's JSON (see bootstrap.py)."""
-        memory, vcores = taskmanager_resource(self.config.as_dict())
-        count = math.ceil(required_slots_of(graph) / self.slots)
-        early = EarlyWorkers(self.amrm, self.nm, Resource(memory=memory, vcores=vcores), count, TM_PRIORITY,
-                             self.launch_context, self.slots)
+        d = self.driver
+        early = EarlyWorkers(self.amrm, self.nm, d.capability, math.ceil(required_slots_of(graph) / d.slots),
+                             self.launch_context, d.slots)
         early.start()
         return early
 

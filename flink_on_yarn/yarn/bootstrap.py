@@ -11,11 +11,11 @@ from __future__ import annotations
 
 import logging
 import threading
-import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any
 
+from flink_on_yarn.runtime import allocation_history as ev
+from flink_on_yarn.runtime.allocation_history import AllocationHistory
 from miniyarn.client.amrm_client import AMRMClient, ContainerRequest
 from miniyarn.client.nm_client import NMClient
 from miniyarn.records import Container, ContainerLaunchContext, ContainerStatus, Resource
@@ -23,6 +23,30 @@ from miniyarn.records import Container, ContainerLaunchContext, ContainerStatus,
 log = logging.getLogger("flink_on_yarn.yarn.YarnResourceManagerDriver")
 
 POLL_S = 0.02
+TM_PRIORITY = 1
+
+LaunchContextFactory = Callable[[Container], ContainerLaunchContext]
+
+
+# The two steps the head start and the YARN driver share, with Flink's log lines and history events.
+def ask_for_taskmanager(amrm: AMRMClient, capability: Resource, slots: int, pending: int,
+                        history: AllocationHistory) -> None:
+    amrm.add_container_request(ContainerRequest(capability=capability, priority=TM_PRIORITY))
+    log.info("Requesting new TaskManager container with %s. Number pending requests %d.", capability, pending)
+    history.record(ev.TASKMANAGER_REQUESTED, slots=slots, detail=str(capability))
+
+
+def start_taskmanager(nm: NMClient, container: Container, launch_context: LaunchContextFactory, slots: int,
+                      history: AllocationHistory) -> None:
+    c = container
+    log.info("TaskManager %s will be started on %s with %s.", c.id, c.node_id, c.resource)
+    history.record(ev.TASKMANAGER_ALLOCATED, taskmanager=c.id, slots=slots, detail=f"{c.node_id} {c.resource}")
+    nm.start_container(c, launch_context(c))
+
+
+def log_received(containers: list[Container], pending: int) -> None:
+    log.info("Received %d containers with resource %s, %d pending container requests.",
+             len(containers), containers[0].resource, pending)
 
 
 @dataclass
@@ -31,16 +55,15 @@ class EarlyState:
     starting: dict[str, Container]
     completed: list[ContainerStatus]
     pending_reason: str
-    events: list[dict[str, Any]] = field(default_factory=list)
+    history: AllocationHistory = field(default_factory=AllocationHistory)
 
 
 class EarlyWorkers:
-    def __init__(self, amrm: AMRMClient, nm: NMClient, capability: Resource, count: int, priority: int,
-                 launch_context: Callable[[Container], ContainerLaunchContext], slots: int) -> None:
+    def __init__(self, amrm: AMRMClient, nm: NMClient, capability: Resource, count: int,
+                 launch_context: LaunchContextFactory, slots: int) -> None:
         self.amrm = amrm
         self.nm = nm
         self.capability = capability
-        self.priority = priority
         self.launch_context = launch_context
         self.slots = slots
         self.state = EarlyState(requested=0, starting={}, completed=[], pending_reason="")
@@ -49,16 +72,10 @@ class EarlyWorkers:
         self._thread = threading.Thread(target=self._run, name="early-taskmanagers", daemon=True)
         self.error: Exception | None = None
 
-    def _event(self, event: str, **fields: Any) -> None:
-        self.state.events.append({"timestamp": int(time.time() * 1000), "event": event, **fields})
-
     def start(self) -> None:
         for _ in range(self._count):
-            self.amrm.add_container_request(ContainerRequest(capability=self.capability, priority=self.priority))
             self.state.requested += 1
-            log.info("Requesting new TaskManager container with %s. Number pending requests %d.",
-                     self.capability, self.state.requested)
-            self._event("taskmanager-requested", slots=self.slots, detail=str(self.capability))
+            ask_for_taskmanager(self.amrm, self.capability, self.slots, self.state.requested, self.state.history)
         self._thread.start()
 
     def _run(self) -> None:
@@ -76,17 +93,14 @@ class EarlyWorkers:
             self.error = e
 
     def _launch(self, containers: list[Container]) -> None:
-        log.info("Received %d containers with resource %s, %d pending container requests.",
-                 len(containers), containers[0].resource, max(0, self.state.requested - len(containers)))
+        log_received(containers, max(0, self.state.requested - len(containers)))
         for c in containers:
             if self.state.requested == 0:
                 self.amrm.release_assigned_container(c.id)
                 continue
             self.state.requested -= 1
-            log.info("TaskManager %s will be started on %s with %s.", c.id, c.node_id, c.resource)
             self.state.starting[c.id] = c
-            self._event("taskmanager-allocated", taskmanager=c.id, slots=self.slots, detail=f"{c.node_id} {c.resource}")
-            self.nm.start_container(c, self.launch_context(c))
+            start_taskmanager(self.nm, c, self.launch_context, self.slots, self.state.history)
 
     def handover(self) -> EarlyState:
         self._stop.set()

@@ -8,6 +8,7 @@ from __future__ import annotations
 import getpass
 import shlex
 import time
+from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -16,7 +17,9 @@ from typing import Any
 import httpx
 import yaml
 
+from flink_on_yarn.client.rest_client import TERMINAL
 from flink_on_yarn.graph.job_graph import JobGraphSpec
+from flink_on_yarn.runtime import allocation_history as ev
 from flink_on_yarn.yarn.options import (
     APPLICATION_TYPE,
     CONF_FILE,
@@ -178,7 +181,8 @@ class YarnClusterDescriptor:
             if reason and reason != last_reason:
                 self.out(f"Waiting for YARN: {reason}")
             last_reason = reason
-            container = self._am_container(app_id)
+            # The attempts are asked for only until the AM container is known: it is the same from then on.
+            container = last_container or self._am_container(app_id)
             if container and container != last_container:
                 self.out(f"AM container {container} allocated on {report.get('amHostHttpAddress') or '?'}; "
                          "starting the JobManager")
@@ -225,15 +229,14 @@ class YarnClusterDescriptor:
                 events = self.http.get(base + "/resourcemanager/allocation-history").json()["events"]
             except (httpx.HTTPError, ValueError, KeyError):
                 return
-            seen = {e: sum(1 for x in events if x["event"] == e) for e in (
-                "taskmanager-requested", "taskmanager-allocated", "taskmanager-registered")}
-            line = (f"TaskManagers: {seen['taskmanager-requested']} requested, "
-                    f"{seen['taskmanager-allocated']} allocated, {len(rm['taskmanagers'])} registered; "
+            seen = Counter(str(x["event"]) for x in events)
+            line = (f"TaskManagers: {seen[ev.TASKMANAGER_REQUESTED]} requested, "
+                    f"{seen[ev.TASKMANAGER_ALLOCATED]} allocated, {len(rm['taskmanagers'])} registered; "
                     f"slots {registered} registered / {required} required" + (f"; job {state}" if state else ""))
             if line != last:
                 self.out(line)
                 last = line
-            if done or state in ("FINISHED", "FAILED", "CANCELED"):
+            if done or state in TERMINAL:
                 return
             if time.monotonic() >= next_reason:
                 # The RM's reason changes slowly; asking every poll would only load the RM.

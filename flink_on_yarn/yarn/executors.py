@@ -5,47 +5,36 @@ from __future__ import annotations
 import time
 
 from flink_on_yarn.client.executor import Executor, JobClient, JobResult
-from flink_on_yarn.client.rest_client import TERMINAL, RemoteExecutor, RestClient, RestError
+from flink_on_yarn.client.rest_client import RemoteExecutor, RemoteJobClient, RestClient, RestError
 from flink_on_yarn.graph.job_graph import JobGraphSpec
 from flink_on_yarn.yarn.descriptor import FINAL_STATES, ClusterHandle, ClusterSpec, YarnClusterDescriptor
 from flink_on_yarn.yarn.options import Mode, job_state_from_final
 
 
-class YarnJobClient(JobClient):
+class YarnJobClient(RemoteJobClient):
     """A job on a per-job cluster: asks the JobManager while it lives, and YARN once it is gone (the
     cluster stops with its job, so the final answer may only be in the application's final status)."""
 
     def __init__(self, cluster: ClusterHandle, job_id: str) -> None:
-        super().__init__(job_id)
+        super().__init__(RestClient(cluster.rest_url, timeout=5), job_id)
         self.cluster = cluster
-        self.rest = RestClient(cluster.rest_url, timeout=5)
 
     def get_job_status(self) -> str:
         try:
-            return str(self.rest.job(self.job_id)["state"])
+            return super().get_job_status()
         except RestError:
             report = self.cluster.report()
             return job_state_from_final(str(report["finalStatus"])) if report["state"] in FINAL_STATES \
                 else "RUNNING"
 
-    def cancel(self) -> None:
-        self.rest.cancel(self.job_id)
-
     def wait(self) -> JobResult:
-        while True:
-            try:
-                info = self.rest.job(self.job_id)
-                if info["state"] in TERMINAL:
-                    failure = None
-                    if info["state"] == "FAILED":
-                        failure = self.rest.exceptions(self.job_id).get("root-exception")
-                    return JobResult(self.job_id, str(info["state"]), failure, int(info.get("duration", 0)))
-            except RestError:
-                report = self.cluster.report()
-                if report["state"] in FINAL_STATES:
-                    state = job_state_from_final(str(report["finalStatus"]))
-                    return JobResult(self.job_id, state, str(report.get("diagnostics") or "") or None)
-            time.sleep(0.2)
+        try:
+            return super().wait()
+        except RestError:
+            while (report := self.cluster.report())["state"] not in FINAL_STATES:
+                time.sleep(0.2)
+            state = job_state_from_final(str(report["finalStatus"]))
+            return JobResult(self.job_id, state, str(report.get("diagnostics") or "") or None)
 
 
 class YarnPerJobExecutor(Executor):

@@ -11,31 +11,35 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from collections.abc import Callable
 
 from flink_on_yarn.runtime import allocation_history as ev
 from flink_on_yarn.runtime.config import Configuration
 from flink_on_yarn.runtime.resource_manager import ResourceManager
 from flink_on_yarn.runtime.worker_driver import SlotDemand, WorkerDriver
-from flink_on_yarn.yarn.bootstrap import EarlyState
+from flink_on_yarn.yarn.bootstrap import (
+    TM_PRIORITY,
+    EarlyState,
+    LaunchContextFactory,
+    ask_for_taskmanager,
+    log_received,
+    start_taskmanager,
+)
 from flink_on_yarn.yarn.options import slots_per_taskmanager, taskmanager_resource
 from flink_on_yarn.yarn.tm_plan import IdleTaskManager, TaskManagerPlan
 from miniyarn.client.amrm_client import AMRMClient, ContainerRequest
 from miniyarn.client.nm_client import NMClient
 from miniyarn.exit_status import ContainerExitStatus
 from miniyarn.protocol import AllocateResponse
-from miniyarn.records import Container, ContainerLaunchContext, ContainerStatus, Resource
+from miniyarn.records import Container, ContainerStatus, Resource
 from miniyarn.states.application import FinalApplicationStatus
 
 log = logging.getLogger("flink_on_yarn.yarn.YarnResourceManagerDriver")
 
-TM_PRIORITY = 1
 # While containers are asked for or starting, ask often: this is most of a deployment's latency.
 # Otherwise every second, well inside the AM liveness expiry.
 FAST_S = 0.02
 SLOW_S = 1.0
 
-LaunchContextFactory = Callable[[Container], ContainerLaunchContext]
 
 
 class YarnWorkerDriver(WorkerDriver):
@@ -56,7 +60,6 @@ class YarnWorkerDriver(WorkerDriver):
         self.running: dict[str, Container] = {}     # TaskManager registered
         self.released: set[str] = set()             # given back by us: their completion is no failure
         self.pending_reason = ""
-        self.progress = 0.0
         self._lock = asyncio.Lock()
         self._wake = asyncio.Event()
         self._loop_task: asyncio.Task[None] | None = None
@@ -79,7 +82,7 @@ class YarnWorkerDriver(WorkerDriver):
         for cid, container in early.starting.items():
             (self.running if cid in self.rm.taskmanagers else self.starting)[cid] = container
         self.pending_reason = early.pending_reason
-        self.rm.history.events.extend(early.events)
+        self.rm.history.events.extend(early.history.events)
         for status in early.completed:
             self._on_completed(status)
 
@@ -129,7 +132,7 @@ class YarnWorkerDriver(WorkerDriver):
         tms = [IdleTaskManager(t.id, t.slots, int(t.idle_since * 1000) if t.id in idle and t.idle_since is not None
                                else None) for t in self.rm.taskmanagers.values()]
         required = self.rm.demand().required_slots
-        for tm_id in self.plan.to_release(int(time.monotonic() * 1000), required, tms):
+        for tm_id in self.plan.to_release(now_ms(), required, tms):
             log.info("Releasing idle TaskManager %s.", tm_id)
             self.running.pop(tm_id, None)
             self.rm.release_taskmanager(tm_id, "TaskManager was idle for longer than "
@@ -148,7 +151,7 @@ class YarnWorkerDriver(WorkerDriver):
                     return
                 self._reconcile()
                 try:
-                    resp = await asyncio.to_thread(self.amrm.allocate, self.progress)
+                    resp = await asyncio.to_thread(self.amrm.allocate, 0.0)
                 except Exception as e:  # the RM restarting, Redis hiccup: keep heartbeating
                     log.warning("allocate failed, retrying: %s", e)
                     resp = None
@@ -173,12 +176,8 @@ class YarnWorkerDriver(WorkerDriver):
                             "minute (resourcemanager.start-worker.max-failure-rate)", self.plan.max_failures_per_minute)
             else:
                 for _ in range(wanted):
-                    self.amrm.add_container_request(ContainerRequest(capability=self.capability,
-                                                                     priority=TM_PRIORITY))
                     self.requested += 1
-                    log.info("Requesting new TaskManager container with %s. Number pending requests %d.",
-                             self.capability, self.requested)
-                    self.rm.history.record(ev.TASKMANAGER_REQUESTED, slots=self.slots, detail=str(self.capability))
+                    ask_for_taskmanager(self.amrm, self.capability, self.slots, self.requested, self.rm.history)
             return
         excess = min(self.requested,
                      self.plan.excess_pending(d.required_slots, d.registered_slots, pending))
@@ -200,8 +199,7 @@ class YarnWorkerDriver(WorkerDriver):
 
     def _on_allocated(self, containers: list[Container]) -> None:
         self.requested = max(0, self.requested - len(containers))
-        log.info("Received %d containers with resource %s, %d pending container requests.",
-                 len(containers), containers[0].resource, self.requested)
+        log_received(containers, self.requested)
         d = self.rm.demand()
         for c in containers:
             needed = self.plan.to_request(d.required_slots, d.registered_slots,
@@ -211,11 +209,8 @@ class YarnWorkerDriver(WorkerDriver):
                 self._release(c.id)
                 self.rm.history.record(ev.TASKMANAGER_RELEASED, taskmanager=c.id, detail="excess container")
                 continue
-            log.info("TaskManager %s will be started on %s with %s.", c.id, c.node_id, c.resource)
             self.starting[c.id] = c
-            self.rm.history.record(ev.TASKMANAGER_ALLOCATED, taskmanager=c.id, slots=self.slots,
-                                   detail=f"{c.node_id} {c.resource}")
-            self.nm.start_container(c, self.launch_context(c))
+            start_taskmanager(self.nm, c, self.launch_context, self.slots, self.rm.history)
 
     def _on_completed(self, status: ContainerStatus) -> None:
         cid = status.container_id
@@ -239,9 +234,6 @@ class YarnWorkerDriver(WorkerDriver):
     def _release(self, container_id: str) -> None:
         self.released.add(container_id)
         self.amrm.release_assigned_container(container_id)
-
-    def counts(self) -> dict[str, int]:
-        return {"requested": self.requested, "starting": len(self.starting), "running": len(self.running)}
 
 
 def now_ms() -> int:
