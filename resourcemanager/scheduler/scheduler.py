@@ -42,6 +42,8 @@ class Scheduler:
         self.max_allocations = max_allocations
         self._bound = (0, 0)
         self._reason_cache: dict[tuple[int, int, int, str], str] = {}
+        # Whether an ask's size fits any node's capability: capabilities do not change within a pass.
+        self._fits: dict[tuple[int, int], bool] = {}
         self._cursor = 0  # where the next node scan starts, so load spreads over nodes
 
     def cluster_resource(self, nodes: list[SchedulerNode]) -> Resource:
@@ -59,6 +61,7 @@ class Scheduler:
         self._bound = (max((n.capability.memory - n.used.memory for n in live_nodes), default=0),
                        max((n.capability.vcores - n.used.vcores for n in live_nodes), default=0))
         self._reason_cache = {}
+        self._fits = {}
         cluster = total([n.capability for n in live_nodes])
         # Placement scans only nodes with room left: on a nearly full cluster a scan of every node per
         # container placed was most of a pass.
@@ -139,10 +142,10 @@ class Scheduler:
                 result.reasons[app.app_id] = "; ".join(waiting)
 
     def _fits_some_node(self, cap: Resource, nodes: list[SchedulerNode]) -> bool:
-        key = (cap.memory, cap.vcores, -1, "fits")
-        if key not in self._reason_cache:
-            self._reason_cache[key] = "yes" if any(cap.fits_in(n.capability) for n in nodes) else ""
-        return bool(self._reason_cache[key])
+        key = (cap.memory, cap.vcores)
+        if key not in self._fits:
+            self._fits[key] = any(cap.fits_in(n.capability) for n in nodes)
+        return self._fits[key]
 
     @staticmethod
     def _local_rows(app: SchedulerApp, any_req: ResourceRequest) -> list[ResourceRequest]:
@@ -204,12 +207,11 @@ class Scheduler:
             self._reason_cache[key] = self._reason(count, cap, nodes, what)
         return self._reason_cache[key]
 
-    @staticmethod
-    def _reason(count: int, cap: Resource, nodes: list[SchedulerNode], what: str) -> str:
+    def _reason(self, count: int, cap: Resource, nodes: list[SchedulerNode], what: str) -> str:
         if not nodes:
             return f"wants {count} × {cap}; no NodeManager is running (start one: miniyarn nodemanager)"
         largest_free = max(nodes, key=lambda n: (n.free.memory, n.free.vcores)).free
         biggest = max(nodes, key=lambda n: (n.capability.memory, n.capability.vcores)).capability
-        if not any(cap.fits_in(n.capability) for n in nodes):
+        if not self._fits_some_node(cap, nodes):
             return (f"wants {count} × {cap} ({what}); no node is big enough: the largest node has {biggest}")
         return f"wants {count} × {cap}; largest free node has {largest_free}"
