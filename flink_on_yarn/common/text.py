@@ -25,12 +25,6 @@ def format_record(value: Any) -> str:
         return value  # type: ignore[no-any-return]
     if t is int or t is float:
         return str(value)
-    if t is tuple:
-        return "(" + ",".join([format_record(v) for v in value]) + ")"
-    if t is list:
-        return "[" + ", ".join([format_record(v) for v in value]) + "]"
-    if t is bool:
-        return "true" if value else "false"
     if isinstance(value, tuple):
         return "(" + ",".join([format_record(v) for v in value]) + ")"
     if isinstance(value, list):
