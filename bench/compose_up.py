@@ -30,17 +30,12 @@ import redis
 from miniyarn import blobs
 from miniyarn.distributedshell.client import submission
 from miniyarn.records import Resource
+from miniyarn.sockets import free_port
 from nodemanager.executor.base import LaunchSpec
 from nodemanager.executor.docker_spec import LABEL_NODE, run_spec
 
 ROOT = Path(__file__).resolve().parents[1]
 IMAGE = os.environ.get("MINIYARN_IMAGE", "miniyarn:latest")
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 def port_free(port: int) -> bool:

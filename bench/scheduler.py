@@ -15,7 +15,6 @@ import json
 import os
 import shutil
 import signal
-import socket
 import statistics
 import subprocess
 import sys
@@ -32,14 +31,9 @@ from miniyarn import keys
 from miniyarn.client.amrm_client import AMRMClient, ContainerRequest
 from miniyarn.protocol import NodeHeartbeat
 from miniyarn.records import ContainerStatus, Resource
+from miniyarn.sockets import free_port
 from miniyarn.states.application import FinalApplicationStatus
 from miniyarn.states.container import ContainerState
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 class SimulatedNodes(threading.Thread):

@@ -27,6 +27,8 @@ import httpx
 import psutil
 import redis
 
+from miniyarn.sockets import free_port
+
 LOCAL_HOSTS = ("127.0.0.1", "localhost", "::1")
 # Python start-up plus FastAPI imports take ~0.5 s per daemon on a busy 2-core laptop; 30 s means
 # something is wrong (a port in use, Redis refusing us), and the error then shows the daemon's log.
@@ -38,12 +40,6 @@ POLL_S = 0.02
 
 class MiniClusterError(RuntimeError):
     """The cluster could not start; the message names the daemon and shows its log's tail."""
-
-
-def free_port() -> int:
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 def redis_answers(url: str) -> bool:

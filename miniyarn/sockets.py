@@ -1,4 +1,4 @@
-"""Server sockets bound before they are served: port 0 resolves to a real port before any address (a
+"""Sockets: server sockets bound before they are served: port 0 resolves to a real port before any address (a
 tracking URL, an AM registration) is made from it, and clients that come early wait in the backlog."""
 
 from __future__ import annotations
@@ -14,3 +14,11 @@ def listening_socket(host: str, port: int, backlog: int = 256) -> socket.socket:
     sock.bind((host, port))
     sock.listen(backlog)
     return sock
+
+
+def free_port() -> int:
+    """A loopback port nothing listens on right now (for a daemon or a test to take)."""
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
