@@ -36,6 +36,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import httpx
+import psutil
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
@@ -170,6 +171,9 @@ def main() -> int:
             stack.callback(cluster.stop)
             print(f"MiniCluster (redis, RM, {ns.nodemanagers} NMs) up in {cluster.startup_s:.2f} s at "
                   f"{cluster.rm_url}")
+            time.sleep(1.0)  # settled, before any application: the daemons' idle memory
+            print("idle RSS: " + ", ".join(f"{d.name} {psutil.Process(d.proc.pid).memory_info().rss / 2**20:.0f} MB"
+                                           for d in cluster.daemons if d.name != "redis"))
             rm = cluster.rm_url
         else:
             rm = ns.rm_address
