@@ -51,27 +51,15 @@ class FlinkOnYarn:
     def containers_of(self, app_id: str) -> int:
         return int(self.yarn.app(app_id)["runningContainers"])
 
-    def aggregated_logs_any(self, app_id: str) -> dict[str, str]:
-        """Whatever the NMs aggregated for the application (it may have no TaskManagers)."""
-        r = redis.Redis.from_url(self.yarn.redis_url)
-        try:
-            raw: dict[str, str] = wait_for(f"aggregated logs of {app_id}", lambda: {
-                k.decode(): v.decode(errors="replace") for k, v in r.hgetall(keys.app_logs(app_id)).items()},
-                timeout=20)
-            return raw
-        finally:
-            r.close()
-
     def aggregated_logs(self, app_id: str) -> dict[str, str]:
-        """`<container> <node> <file>` → contents, once the NMs have aggregated the application's logs."""
+        """`<container> <node> <file>` → contents, once the RM has let go of the application and every NM
+        that ran a container of it has uploaded its part (the set of nodes owing logs is empty)."""
         r = redis.Redis.from_url(self.yarn.redis_url)
         try:
-            def ready() -> dict[str, str]:
-                raw = r.hgetall(keys.app_logs(app_id))
-                return {k.decode(): v.decode(errors="replace") for k, v in raw.items()}
-            got: dict[str, str] = wait_for(f"aggregated logs of {app_id}", lambda: (
-                logs := ready()) and any(k.endswith("taskmanager.out") for k in logs) and logs, timeout=20)
-            return got
+            wait_for(f"{app_id} finished and its logs aggregated", lambda: self.yarn.app(app_id)["finishedTime"] > 0
+                     and not r.scard(keys.app_log_nodes(app_id)), timeout=30)
+            raw = r.hgetall(keys.app_logs(app_id))
+            return {k.decode(): v.decode(errors="replace") for k, v in raw.items()}
         finally:
             r.close()
 

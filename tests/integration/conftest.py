@@ -15,6 +15,8 @@ from miniyarn import blobs
 from miniyarn.distributedshell.client import submission
 from tests.conftest import Processes, free_port
 
+FINAL_APP_STATES = ("FINISHED", "FAILED", "KILLED")
+
 # Short expiries so liveness tests take seconds, not YARN's ten minutes.
 FAST_CONF = [
     "-D", "yarn.nm.liveness-monitor.expiry-interval-ms=3000",
@@ -54,8 +56,11 @@ class Cluster:
         return report
 
     def wait_app_state(self, app_id: str, *states: str, timeout: float = 30.0) -> dict[str, Any]:
-        return dict(wait_for(f"{app_id} in {states}",
-                             lambda: (a := self.app(app_id))["state"] in states and a, timeout))
+        # An unregistered app is reported FINISHED while its AM container still runs (RMAppState FINISHING,
+        # as in YARN); only finishedTime says the RM has let go of it, so final states wait for that too.
+        def reached(a: dict[str, Any]) -> bool:
+            return bool(a["state"] in states and (a["state"] not in FINAL_APP_STATES or a["finishedTime"] > 0))
+        return dict(wait_for(f"{app_id} in {states}", lambda: reached(a := self.app(app_id)) and a, timeout))
 
     def start_nm(self, name: str, memory_mb: int = 4096, vcores: int = 4) -> None:
         self.processes.start(name, ["-m", "nodemanager", "--redis-url", self.redis_url, "--port", "0",

@@ -95,5 +95,5 @@ def test_application_failing_during_deployment_shows_yarns_diagnostics_and_the_l
     assert "Diagnostics from YARN: " in res.stderr and "exitCode" in res.stderr
     [app] = flink_yarn.flink_apps()
     assert f"miniyarn logs -applicationId {app['id']}" in res.stderr
-    logs = flink_yarn.aggregated_logs_any(app["id"])
+    logs = flink_yarn.aggregated_logs(app["id"])
     assert any("not a duration" in v for k, v in logs.items() if k.endswith("jobmanager.log"))
