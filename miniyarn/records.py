@@ -10,7 +10,7 @@ Resource(memory=2048, vcores=1)
 from __future__ import annotations
 
 from enum import StrEnum
-from typing import Any
+from typing import Any, TypeVar
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
@@ -23,6 +23,23 @@ class Record(BaseModel):
     model_config = ConfigDict(populate_by_name=True, extra="ignore")
 
 
+R = TypeVar("R", bound=BaseModel)
+_set = object.__setattr__
+
+
+def trusted(cls: type[R], **values: Any) -> R:
+    """An instance of `cls` from values that are already valid, every field given.
+
+    What `model_construct` does, less its walk over the fields for defaults and aliases: the RM
+    builds several records per allocated container, where model_construct was ~15 % of its CPU."""
+    obj = object.__new__(cls)
+    _set(obj, "__dict__", values)
+    _set(obj, "__pydantic_fields_set__", set(values))
+    _set(obj, "__pydantic_extra__", None)
+    _set(obj, "__pydantic_private__", None)
+    return obj
+
+
 class Resource(Record):
     memory: int = Field(0, alias="memory")
     vcores: int = Field(0, alias="vCores")
@@ -33,16 +50,16 @@ class Resource(Record):
     def fits_in(self, other: Resource) -> bool:
         return self.memory <= other.memory and self.vcores <= other.vcores
 
-    # Arithmetic builds results with model_construct: both operands are already valid, and the
-    # scheduler does this per container, where validation was a tenth of the RM's CPU.
+    # Arithmetic skips validation: both operands are already valid, and the scheduler does this
+    # several times per container, where validation was a tenth of the RM's CPU.
     def __add__(self, other: Resource) -> Resource:
-        return Resource.model_construct(memory=self.memory + other.memory, vcores=self.vcores + other.vcores)
+        return trusted(Resource, memory=self.memory + other.memory, vcores=self.vcores + other.vcores)
 
     def __sub__(self, other: Resource) -> Resource:
-        return Resource.model_construct(memory=self.memory - other.memory, vcores=self.vcores - other.vcores)
+        return trusted(Resource, memory=self.memory - other.memory, vcores=self.vcores - other.vcores)
 
     def times(self, n: int) -> Resource:
-        return Resource.model_construct(memory=self.memory * n, vcores=self.vcores * n)
+        return trusted(Resource, memory=self.memory * n, vcores=self.vcores * n)
 
     def rest(self) -> dict[str, int]:
         return {"memory": self.memory, "vCores": self.vcores}

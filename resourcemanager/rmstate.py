@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 from pydantic import BaseModel, Field
 
 from miniyarn.records import ApplicationSubmissionContext, Container, ContainerStatus, Resource, ResourceRequest
@@ -64,7 +66,11 @@ class RMApp(BaseModel):
         return self.attempts[-1] if self.attempts else None
 
 
-class RMContainer(BaseModel):
+@dataclass(slots=True)
+class RMContainer:
+    """The RM's own view of a live container. A plain dataclass, not a record: one is made per
+    allocation and it never leaves the RM's memory (the Container inside it is what gets stored)."""
+
     container: Container
     app_id: str
     attempt_id: str
