@@ -48,12 +48,7 @@ echo "==> miniyarn application -status $APP"
 miniyarn application -status "$APP"
 echo
 echo "==> miniyarn logs -applicationId $APP -log_files taskmanager.out   (the word counts, from each TaskManager)"
-for _ in $(seq 1 50); do
-  out="$(miniyarn logs -applicationId "$APP" -log_files taskmanager.out 2>/dev/null || true)"
-  echo "$out" | grep -q "LogContents" && break
-  sleep 0.1
-done
-echo "$out"
+miniyarn logs -applicationId "$APP" -log_files taskmanager.out
 
 if [ "${1:-}" = "--keep" ]; then
   echo

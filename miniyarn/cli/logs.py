@@ -125,26 +125,32 @@ def run(args: argparse.Namespace) -> int:
         return fail(f"Cannot reach Redis at {url} ({e}); start it (miniyarn minicluster) or set --redis-url "
                     "/ MINIYARN_REDIS_URL")
     report, nodes = app_report(args, app_id)
-    finished = report is None or report["state"] in FINAL_STATES
-    modified = int((report or {}).get("finishedTime") or 0) or int(time.time() * 1000)
-    entries = aggregated(client, app_id, modified)
+    # An app that has unregistered reads FINISHED while its AM container is still exiting (FINISHING): no
+    # node has been told to upload yet, so it is read like a running one until the RM sets finishedTime.
+    finished_ms = int((report or {}).get("finishedTime") or 0)
+    finished = report is None or (report["state"] in FINAL_STATES and finished_ms > 0)
     owing = {text(n) for n in client.smembers(keys.app_log_nodes(app_id))}
+    # Running: every node may hold some of its containers. Finished: only nodes that still owe logs.
+    addresses = {str(n["id"]): str(n.get("nodeHTTPAddress") or n["id"]) for n in nodes
+                 if n.get("state") in ("RUNNING", "UNHEALTHY", "NEW")}
+    ask = addresses if not finished else {n: addresses[n] for n in owing if n in addresses}
+    local: list[LogEntry] = []
+    with httpx.Client(timeout=NM_TIMEOUT_S) as http:
+        for node_id, address in sorted(ask.items()):
+            try:
+                local += live(http, address, app_id)
+            except (httpx.HTTPError, ValueError, KeyError) as err:
+                print(f"WARNING: cannot read live logs from NodeManager {node_id} ({err})", file=sys.stderr)
+    # Read after the NMs: a node uploads before it deletes its local copy, so whatever a live read missed
+    # because its upload was under way is in Redis by now.
+    entries = aggregated(client, app_id, finished_ms or int(time.time() * 1000))
     client.close()
     if report is None and not entries:
         return fail(f"Can not find the logs for the application: {app_id}: the ResourceManager does not know it "
                     "and Redis holds no aggregated logs for it; list applications with: miniyarn application "
                     "-list -appStates ALL")
-    # Running: every node may hold some of its containers. Finished: only nodes that still owe logs.
-    addresses = {str(n["id"]): str(n.get("nodeHTTPAddress") or n["id"]) for n in nodes
-                 if n.get("state") in ("RUNNING", "UNHEALTHY", "NEW")}
-    ask = addresses if not finished else {n: addresses[n] for n in owing if n in addresses}
     have = {(e.container_id, e.file) for e in entries}
-    with httpx.Client(timeout=NM_TIMEOUT_S) as http:
-        for node_id, address in sorted(ask.items()):
-            try:
-                entries += [e for e in live(http, address, app_id) if (e.container_id, e.file) not in have]
-            except (httpx.HTTPError, ValueError, KeyError) as err:
-                print(f"WARNING: cannot read live logs from NodeManager {node_id} ({err})", file=sys.stderr)
+    entries += [e for e in local if (e.container_id, e.file) not in have]
     files = split_list(",".join(args.log_files))
     picked = select(entries, args.containerId, files)
     if not picked:

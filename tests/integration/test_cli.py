@@ -4,6 +4,7 @@ the `yarn` command's output shapes (application -list/-status, node -list, queue
 from __future__ import annotations
 
 import re
+from pathlib import Path
 
 import httpx
 import psutil
@@ -53,6 +54,45 @@ def test_distributed_shell_succeeds_and_logs_show_each_container(cluster: Cluste
     assert code == 0 and out.count("Container: ") == 1 and f"hello from {workers[0]}" in out
     code, _, err = cli(capsys, cluster, "logs", "-applicationId", app_id.replace("_0001", "_0099"))
     assert code == 255 and err.startswith("Can not find the logs for the application: ") and err.count("\n") == 1
+
+
+# Unregisters, then takes its time to exit: the window in which YARN reports the app FINISHED (RMAppState
+# FINISHING) while the AM container still runs and no node has uploaded anything.
+LINGERING_AM = """
+import time
+from miniyarn.client.amrm_client import AMRMClient
+from miniyarn.states.application import FinalApplicationStatus
+am = AMRMClient()
+am.register(host="127.0.0.1")
+print("unregistering, then exiting slowly", flush=True)
+am.unregister(FinalApplicationStatus.SUCCEEDED, "")
+time.sleep(3)
+"""
+
+
+def test_logs_of_an_app_whose_am_is_still_exiting_come_from_the_node(
+        cluster: Cluster, capsys: pytest.CaptureFixture[str], tmp_path: Path) -> None:
+    script = tmp_path / "lingering_am.py"
+    script.write_text(LINGERING_AM)
+    app_id = str(httpx.post(f"{cluster.rm_url}/ws/v1/cluster/apps/new-application").json()["application-id"])
+    body = {"application-id": app_id, "application-name": "lingering", "application-type": "YARN",
+            "resource": {"memory": 128, "vCores": 1}, "max-app-attempts": 1,
+            "am-container-spec": {"commands": {"command": f"$PYTHON {script} 1><LOG_DIR>/AppMaster.stdout "
+                                                          "2><LOG_DIR>/AppMaster.stderr"}}}
+    assert httpx.post(f"{cluster.rm_url}/ws/v1/cluster/apps", json=body).status_code == 202
+    exiting = wait_for("FINISHED with the AM still running", lambda: (a := cluster.app(app_id))["state"] == "FINISHED"
+                       and a["finishedTime"] == 0 and a)
+    assert exiting["runningContainers"] == 1
+
+    code, out, err = cli(capsys, cluster, "logs", "-applicationId", app_id, "-log_files", "AppMaster.stdout")
+    assert code == 0, err
+    assert "LogAggregationType: LOCAL" in out and "unregistering, then exiting slowly" in out, out
+
+    cluster.wait_app_state(app_id, "FINISHED")
+    wait_for("logs aggregated", lambda: not redis.Redis.from_url(cluster.redis_url).scard(keys.app_log_nodes(app_id)))
+    code, out, err = cli(capsys, cluster, "logs", "-applicationId", app_id, "-log_files", "AppMaster.stdout")
+    assert code == 0, err
+    assert "LogAggregationType: AGGREGATED" in out and "unregistering, then exiting slowly" in out, out
 
 
 def nm_containers(c: Cluster) -> dict[str, dict[str, object]]:
