@@ -3,6 +3,8 @@
     miniflink start-cluster | stop-cluster
     miniflink run [-t remote|yarn-per-job|yarn-session] [-m host:port] [-yid APPID] [-p N] [-d] [-D k=v]...
                   -py FILE [args]
+    miniflink run -m yarn-cluster [-yjm MB] [-ytm MB] [-ys SLOTS] [-ynm NAME] [-yqu QUEUE] [-yD k=v]... [-yd]
+                  -py FILE [args]      (Flink's older YARN syntax: a per-job cluster, or -yid's session)
     miniflink run-application -t yarn-application [-p N] [-D k=v]... -py FILE [args]
     miniflink yarn-session [-d] [-s SLOTS] [-jm MB] [-tm MB] [-nm NAME] [-qu QUEUE] [-D k=v]...
     miniflink yarn-session -id APPID stop
@@ -36,7 +38,7 @@ def _common(p: argparse.ArgumentParser) -> None:
 
 
 def _address(ns: argparse.Namespace, config: Configuration) -> str:
-    if ns.jobmanager:
+    if ns.jobmanager and ns.jobmanager != yarn.YARN_CLUSTER:
         return str(ns.jobmanager)
     on_yarn = yarn.yarn_rest_address(ns.yid, ns.target, config)
     return on_yarn or cluster.rest_address(config)
@@ -56,30 +58,38 @@ def cmd_run(argv: list[str]) -> int:
     _common(p)
     p.add_argument("-p", "--parallelism", type=int, default=None)
     p.add_argument("-d", "--detached", action="store_true")
+    yarn.add_yarn_cluster_options(p)
     ns = p.parse_args(opts)
     if program is None:
         print("error: no program given; use -py FILE", file=sys.stderr)
         return 1
     try:
         dynamic = parse_dynamic(ns.dynamic)
+        dynamic.update(yarn.yarn_cluster_keys(ns))
         config = Configuration.load(dynamic)
         parallelism = ns.parallelism or config.get_int("parallelism.default")
     except ValueError as e:
         print(f"error: {e}", file=sys.stderr)
         return 1
     target = ns.target
-    if target is None and not ns.jobmanager and (ns.yid or config.get("yarn.application.id", "")
-                                                 or yarn.session_from_properties(config)):
+    on_yarn_cluster = ns.jobmanager == yarn.YARN_CLUSTER
+    if target is None and (not ns.jobmanager or on_yarn_cluster) and (
+            ns.yid or config.get("yarn.application.id", "") or yarn.session_from_properties(config)):
         target = "yarn-session"
+    elif target is None and on_yarn_cluster:
+        target = "yarn-per-job"
+    detached = ns.detached or ns.yd
     if target == "yarn-application":
         return yarn.err("-t yarn-application deploys with `miniflink run-application -t yarn-application -py FILE`")
     if target in ("yarn-per-job", "yarn-session"):
-        return yarn.run_on_yarn(target, ns.yid, dynamic, parallelism, ns.detached, program, prog_args)
+        return yarn.run_on_yarn(target, ns.yid, dynamic, parallelism, detached, program, prog_args)
+    if on_yarn_cluster:
+        return yarn.err(f"-m yarn-cluster deploys on YARN; it cannot go with -t {target}")
     if target not in (None, "remote", "local"):
         return yarn.err(f"unknown deployment target {target!r}; use remote, yarn-per-job, yarn-session or "
                         "yarn-application")
     ctx = ExecutionContext(executor=RemoteExecutor(_address(ns, config)), default_parallelism=parallelism,
-                           detached=ns.detached, config=dynamic)
+                           detached=detached, config=dynamic)
     try:
         run_program(program, prog_args, ctx)
     except ProgramError as e:

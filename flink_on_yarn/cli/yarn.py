@@ -132,6 +132,39 @@ def _memory(value: str) -> str:
     return f"{value}m" if value.isdigit() else value
 
 
+def cluster_keys(slots: str | None, name: str | None, queue: str | None, jm: str | None,
+                 tm: str | None) -> dict[str, str]:
+    """The configuration keys behind yarn-session's -s/-nm/-qu/-jm/-tm (and run's -ys/-ynm/-yqu/-yjm/-ytm);
+    memory without a unit is MB, as Flink's YARN CLI reads it."""
+    pairs = (("taskmanager.numberOfTaskSlots", slots), ("yarn.application.name", name),
+             ("yarn.application.queue", queue), ("jobmanager.memory.process.size", jm and _memory(jm)),
+             ("taskmanager.memory.process.size", tm and _memory(tm)))
+    return {key: value for key, value in pairs if value}
+
+
+# `flink run -m yarn-cluster` and its -y options: Flink's YARN syntax before -t (still in 1.13, and in
+# most tutorials). -m yarn-cluster deploys a per-job cluster, or submits to the session named by -yid,
+# -Dyarn.application.id or the properties file, as Flink's FlinkYarnSessionCli decides.
+YARN_CLUSTER = "yarn-cluster"
+
+
+def add_yarn_cluster_options(p: argparse.ArgumentParser) -> None:
+    p.add_argument("-yjm", "--yarnjobManagerMemory", dest="yjm", default=None)
+    p.add_argument("-ytm", "--yarntaskManagerMemory", dest="ytm", default=None)
+    p.add_argument("-ys", "--yarnslots", dest="ys", default=None)
+    p.add_argument("-ynm", "--yarnname", dest="ynm", default=None)
+    p.add_argument("-yqu", "--yarnqueue", dest="yqu", default=None)
+    p.add_argument("-yD", dest="yarn_dynamic", action="append", default=[], metavar="key=value")
+    p.add_argument("-yd", "--yarndetached", dest="yd", action="store_true")
+
+
+def yarn_cluster_keys(ns: argparse.Namespace) -> dict[str, str]:
+    """What run's -y options set (-yD pairs, then the named options); raises ValueError on a bad -yD."""
+    out = parse_dynamic(ns.yarn_dynamic)
+    out.update(cluster_keys(ns.ys, ns.ynm, ns.yqu, ns.yjm, ns.ytm))
+    return out
+
+
 def cmd_run_application(argv: list[str], split: tuple[list[str], str | None, list[str]]) -> int:
     opts, program, prog_args = split
     p = argparse.ArgumentParser(prog="miniflink run-application")
@@ -177,12 +210,7 @@ def cmd_yarn_session(argv: list[str]) -> int:
         dynamic = parse_dynamic(ns.dynamic)
     except ValueError as e:
         return err(str(e))
-    for key, value in (("taskmanager.numberOfTaskSlots", ns.slots), ("yarn.application.name", ns.name),
-                       ("yarn.application.queue", ns.queue),
-                       ("jobmanager.memory.process.size", ns.jm and _memory(ns.jm)),
-                       ("taskmanager.memory.process.size", ns.tm and _memory(ns.tm))):
-        if value:
-            dynamic[key] = value
+    dynamic.update(cluster_keys(ns.slots, ns.name, ns.queue, ns.jm, ns.tm))
     config = Configuration.load(dynamic)
     descriptor = YarnClusterDescriptor(rm_address())
     if ns.app_id and ns.action == "stop":

@@ -50,6 +50,22 @@ def test_per_job_wordcount_gets_exactly_the_taskmanagers_its_slots_need(
     assert CONF_FILE  # the configuration travels as a local resource (checked by the TaskManagers' use of it)
 
 
+def test_flink_run_m_yarn_cluster_is_a_per_job_cluster_sized_by_its_y_options(flink_yarn: FlinkOnYarn) -> None:
+    """Flink's older YARN syntax, as tutorials still write it: -m yarn-cluster with -ys/-ytm/-yjm/-ynm/-yD."""
+    res = flink_yarn.miniflink("run", "-m", "yarn-cluster", "-p", "4", "-ys", "2", "-yjm", "256", "-ytm", "256",
+                               "-ynm", "legacy wordcount", "-yD", "heartbeat.interval=500",
+                               "-yD", "heartbeat.timeout=4000", "-py", WORDCOUNT)
+    assert res.returncode == 0, res.stdout + res.stderr
+    assert "with final status SUCCEEDED" in res.stdout, res.stdout
+    [app] = flink_yarn.flink_apps()
+    assert app["name"] == "legacy wordcount" and app["finalStatus"] == "SUCCEEDED"
+    logs = flink_yarn.aggregated_logs(app["id"])
+    tm_outs = [v for k, v in logs.items() if k.endswith("taskmanager.out")]
+    assert len(tm_outs) == 2 and final_counts(tm_outs) == expected_words()
+    jm_log = next(v for k, v in logs.items() if k.endswith("jobmanager.log"))
+    assert "Requesting new TaskManager container with <memory:256, vCores:2>" in jm_log
+
+
 def test_taskmanager_bigger_than_yarn_allows_fails_at_once(flink_yarn: FlinkOnYarn) -> None:
     res = flink_yarn.miniflink("run", "-t", "yarn-per-job", *SMALL, "-D", "taskmanager.memory.process.size=64g",
                                "-py", WORDCOUNT)
