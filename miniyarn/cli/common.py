@@ -57,6 +57,11 @@ def java_date(ms: int) -> str:
     return time.strftime("%a %b %d %H:%M:%S %Z %Y", time.localtime(ms / 1000))
 
 
+def yarn_time(ms: int) -> str:
+    """org.apache.hadoop.yarn.util.Times.format: `Wed Nov 25 21:35:07 +0000 2026`, N/A when unset."""
+    return time.strftime("%a %b %d %H:%M:%S %z %Y", time.localtime(ms / 1000)) if ms > 0 else "N/A"
+
+
 def split_list(text: str | None) -> list[str]:
     """`-appStates RUNNING,ACCEPTED` (and repeated flags joined by the caller)."""
     return [p.strip() for p in (text or "").split(",") if p.strip()]

@@ -1,5 +1,5 @@
-"""`miniyarn`: the `yarn` command's verbs (resourcemanager, nodemanager, application, node, logs,
-queue), plus distributed-shell and a one-command local cluster (minicluster)."""
+"""`miniyarn`: the `yarn` command's verbs (resourcemanager, nodemanager, application, applicationattempt,
+container, node, logs, queue), plus distributed-shell and a one-command local cluster (minicluster)."""
 
 from __future__ import annotations
 
@@ -8,7 +8,7 @@ import sys
 from collections.abc import Callable
 from types import ModuleType
 
-from miniyarn.cli import application, logs, minicluster, node, queue
+from miniyarn.cli import application, attempt, container, logs, minicluster, node, queue
 
 Adder = Callable[[argparse.ArgumentParser], None]
 Runner = Callable[[argparse.Namespace], int]
@@ -33,6 +33,9 @@ def _commands() -> dict[str, tuple[str, Callable[[], tuple[Adder, Runner]]]]:
         "nodemanager": ("run a NodeManager", lambda: _daemon("nodemanager.cli")),
         "application": ("prints application(s) report / kill application", lambda: (application.add_arguments,
                                                                                      application.run)),
+        "applicationattempt": ("prints application attempt(s) report", lambda: (attempt.add_arguments,
+                                                                                 attempt.run)),
+        "container": ("prints container(s) report", lambda: (container.add_arguments, container.run)),
         "node": ("prints node report(s)", lambda: (node.add_arguments, node.run)),
         "logs": ("dump container logs", lambda: (logs.add_arguments, logs.run)),
         "queue": ("prints queue information", lambda: (queue.add_arguments, queue.run)),

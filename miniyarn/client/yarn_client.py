@@ -67,6 +67,10 @@ class YarnClient:
         body = self._call("GET", f"/ws/v1/cluster/apps/{app_id}/appattempts").json()
         return list((body.get("appAttempts") or {}).get("appAttempt") or [])
 
+    def get_containers(self, app_id: str, attempt_id: str) -> list[dict[str, Any]]:
+        body = self._call("GET", f"/ws/v1/cluster/apps/{app_id}/appattempts/{attempt_id}/containers").json()
+        return list(body.get("container") or [])
+
     def list_applications(self, states: list[str] | None = None, types: list[str] | None = None,
                           queue: str | None = None) -> list[dict[str, Any]]:
         params: dict[str, str] = {}

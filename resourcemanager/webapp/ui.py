@@ -185,7 +185,7 @@ def app_body(rm: ResourceManager, app_id: str) -> str:
                      if t["containerId"] else "", esc(t["diagnosticsInfo"])] for t in attempts]
     container_rows = [[esc(c["containerId"]) + (' <span class="badge">AM</span>' if c["isAM"] else ""),
                        link(f"/node/{c['nodeId']}/", c["nodeId"], "mono"), badge(c["containerState"])
-                       + (esc(f" exit {c['containerExitStatus']}") if c["containerState"] == "COMPLETED" else ""),
+                       + (esc(f" exit {c['containerExitStatus']}") if c["containerState"] == "COMPLETE" else ""),
                        esc(f"{c['allocatedMB']} MB"), esc(c["allocatedVCores"]), esc(c["priority"]),
                        esc(fmt_time(c["startedTime"])), link(c["logUrl"], "logs")] for c in containers]
     ask_rows = [[esc(r["priority"]), esc(r["resourceName"]), esc(f"{r['capability']['memory']} MB"),

@@ -240,9 +240,11 @@ def containers_info(rm: ResourceManager, app: RMApp, attempt_id: str) -> dict[st
             "priority": c.container.priority, "startedTime": c.start_time, "finishedTime": c.finish_time,
             "elapsedTime": (c.finish_time or now) - c.start_time if c.start_time else 0,
             "diagnosticsInfo": c.diagnostics, "containerExitStatus": c.exit_status or 0,
-            "containerState": c.state.value, "nodeHttpAddress": c.container.node_http_address,
+            # YARN's ContainerState, as RMContainer reports it: RUNNING until it has a finished status.
+            "containerState": "COMPLETE" if c.finish_time else "RUNNING",
+            "nodeHttpAddress": c.container.node_http_address,
             "nodeId": c.container.node_id, "isAM": c.is_am,
             "logUrl": node_log_url(rm, c.container.node_id, c.container.id, app.user),
         })
-    out.sort(key=lambda r: (r["containerState"] == "COMPLETED", str(r["containerId"])))
+    out.sort(key=lambda r: (r["containerState"] == "COMPLETE", str(r["containerId"])))
     return {"container": out}

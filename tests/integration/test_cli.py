@@ -95,6 +95,13 @@ def test_logs_of_an_app_whose_am_is_still_exiting_come_from_the_node(
     assert "LogAggregationType: AGGREGATED" in out and "unregistering, then exiting slowly" in out, out
 
 
+def report_fields(out: str, title: str) -> dict[str, str]:
+    """A `yarn ... -status` report: its title line, then `\tName : value` lines."""
+    lines = out.splitlines()
+    assert lines[0] == title, out
+    return dict(line.lstrip("\t").split(" : ", 1) for line in lines[1:] if line.startswith("\t"))
+
+
 def nm_containers(c: Cluster) -> dict[str, dict[str, object]]:
     out: dict[str, dict[str, object]] = {}
     for node in c.running_nodes():
@@ -119,6 +126,40 @@ def test_kill_running_application_stops_its_containers(cluster: Cluster, capsys:
     code, out, _ = cli(capsys, cluster, "logs", "-applicationId", app_id, "-log_files", "stdout")
     assert code == 0 and out.count("LogAggregationType: LOCAL") == 3 and out.count("started\n") == 2, out
 
+    attempt_id = app_id.replace("application_", "appattempt_") + "_000001"
+    am_container = app_id.replace("application_", "container_") + "_01_000001"
+    code, out, _ = cli(capsys, cluster, "applicationattempt", "-list", app_id)
+    lines = out.splitlines()
+    assert code == 0 and lines[0] == "Total number of application attempts :1"
+    assert [h.strip() for h in lines[1].split("\t")] == ["ApplicationAttempt-Id", "State", "AM-Container-Id",
+                                                         "Tracking-URL"]
+    assert [f.strip() for f in lines[2].split("\t")][:3] == [attempt_id, "RUNNING", am_container]
+    code, out, _ = cli(capsys, cluster, "applicationattempt", "-status", attempt_id)
+    fields = report_fields(out, "Application Attempt Report : ")
+    assert code == 0 and (fields["State"], fields["AMContainer"]) == ("RUNNING", am_container)
+
+    code, out, _ = cli(capsys, cluster, "container", "-list", attempt_id)
+    lines = out.splitlines()
+    assert code == 0 and lines[0] == "Total number of containers :3"
+    assert [h.strip() for h in lines[1].split("\t")] == ["Container-Id", "Start Time", "Finish Time", "State", "Host",
+                                                         "Node Http Address", "LOG-URL"]
+    rows = [[f.strip() for f in line.split("\t")] for line in lines[2:]]
+    assert all(r[2] == "N/A" and r[3] == "RUNNING" and r[5] == f"http://{r[4]}" and "/node/" in r[6] for r in rows)
+    assert re.fullmatch(r"\w{3} \w{3} \d\d \d\d:\d\d:\d\d [+-]\d{4} \d{4}", rows[0][1]), rows[0]
+    worker = next(r[0] for r in rows if r[0] != am_container)
+    code, out, _ = cli(capsys, cluster, "container", "-status", worker)
+    fields = report_fields(out, "Container Report : ")
+    assert code == 0 and (fields["State"], fields["Finish-Time"], fields["Exit Status"]) == ("RUNNING", "0", "N/A")
+    assert fields["Resource"] == "<memory:128, vCores:1>" and fields["LOG-URL"].startswith(cluster.rm_url)
+    code, _, err = cli(capsys, cluster, "container", "-status", am_container[:-2] + "99")
+    assert code == 255 and err == f"Container with id '{am_container[:-2]}99' doesn't exist in RM.\n"
+    code, _, err = cli(capsys, cluster, "applicationattempt", "-status", attempt_id[:-1] + "2")
+    assert code == 255 and err == f"Application Attempt with id '{attempt_id[:-1]}2' doesn't exist in RM.\n"
+    code, _, err = cli(capsys, cluster, "container", "-list", "appattempt_1_0001_000001")
+    assert code == 255 and err == "Application for AppAttempt with id 'appattempt_1_0001_000001' doesn't exist in RM.\n"
+    code, _, err = cli(capsys, cluster, "container", "-status", "not_a_container")
+    assert code == 255 and err.count("\n") == 1 and "not_a_container" in err
+
     code, out, _ = cli(capsys, cluster, "application", "-kill", app_id)
     assert code == 0
     assert out == f"Killing application {app_id}\nKilled application {app_id}\n"
@@ -130,6 +171,10 @@ def test_kill_running_application_stops_its_containers(cluster: Cluster, capsys:
     wait_for("no running containers", lambda: cluster.app(app_id)["runningContainers"] == 0)
     code, out, _ = cli(capsys, cluster, "application", "-kill", app_id)
     assert code == 0 and out == f"Application {app_id} has already finished \n"
+    code, out, _ = cli(capsys, cluster, "container", "-status", worker)
+    fields = report_fields(out, "Container Report : ")
+    assert code == 0 and fields["State"] == "COMPLETE" and fields["Finish-Time"] != "0"
+    assert int(fields["Exit Status"]) < 0, fields  # killed with the application: a negative ContainerExitStatus
 
 
 def test_output_shapes_of_list_status_node_and_queue(cluster: Cluster, capsys: pytest.CaptureFixture[str]) -> None:

@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 import argparse
+import time
 
 import pytest
 
-from miniyarn.cli import application, logs, node, queue
-from miniyarn.cli.common import java_percent, java_two_decimals, split_list
+from miniyarn.cli import application, container, logs, node, queue
+from miniyarn.cli.common import java_percent, java_two_decimals, split_list, yarn_time
 from miniyarn.cli.main import build_parser, main
 
 
@@ -99,10 +100,30 @@ def test_log_select_filters_container_and_files() -> None:
     assert len(logs.select(es, None, ["ALL"])) == 4
 
 
+def test_yarn_time_is_times_format_and_na_when_unset(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("TZ", "UTC")
+    time.tzset()
+    try:
+        assert yarn_time(1795639849906) == "Wed Nov 25 20:50:49 +0000 2026"
+        assert yarn_time(0) == "N/A"
+    finally:
+        monkeypatch.undo()
+        time.tzset()
+
+
+def test_container_row_is_yarns_container_pattern() -> None:
+    row = container.container_row({"containerId": "container_1_0001_01_000002", "startedTime": 0, "finishedTime": 0,
+                                   "containerState": "RUNNING", "nodeId": "h:1", "nodeHttpAddress": "h:1",
+                                   "logUrl": "http://rm/node/h:1/containerlogs/c/u"})
+    assert row == container.CONTAINER_PATTERN % ("container_1_0001_01_000002", "N/A", "N/A", "RUNNING", "h:1",
+                                                 "http://h:1", "http://rm/node/h:1/containerlogs/c/u")
+    assert row.split("\t")[3] == "             RUNNING"  # %20s, right-aligned as Java's printf
+
+
 def test_parser_has_yarns_verbs_and_bad_usage_is_exit_2(capsys: pytest.CaptureFixture[str]) -> None:
     parser, runners = build_parser()
-    assert set(runners) == {"resourcemanager", "nodemanager", "application", "node", "logs", "queue",
-                            "distributed-shell", "minicluster"}
+    assert set(runners) == {"resourcemanager", "nodemanager", "application", "applicationattempt", "container",
+                            "node", "logs", "queue", "distributed-shell", "minicluster"}
     args = parser.parse_args(["application", "-list", "-appStates", "ALL"])
     assert isinstance(args, argparse.Namespace) and args.list and args.appStates == ["ALL"]
     assert main(["application"]) == 2  # one of -list/-status/-kill is required

@@ -143,7 +143,7 @@ def test_rm_ui_to_the_dashboard_of_a_per_job_cluster(flink_yarn: FlinkOnYarn, he
     # Its containers, all completed now: the JobManager's and both TaskManagers', with their exit statuses.
     expect(page.locator("#containers-body tr")).to_have_count(3)
     expect(page.locator("#containers-body")).not_to_contain_text("RUNNING")
-    expect(page.locator("#containers-body")).to_contain_text("COMPLETED exit")
+    expect(page.locator("#containers-body")).to_contain_text("COMPLETE exit")
     page.screenshot(path=str(SHOTS / "rm-app-killed.png"), full_page=True)
     # Its tracking link now leads back here: the JobManager is gone and there is no history server.
     page.locator("a.tracking-link").click()

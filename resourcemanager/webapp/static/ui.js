@@ -135,7 +135,7 @@ async function refreshApp() {
     t.containerId ? h("a", { href: logs(t.nodeId, t.containerId) }, "logs") : "", t.diagnosticsInfo]), "No attempts yet");
   fill("containers-body", containers.map((c) => [h("span", {}, c.containerId, c.isAM ? " " : "",
     c.isAM ? h("span", { class: "badge" }, "AM") : null), h("a", { href: `/node/${c.nodeId}/`, class: "mono" }, c.nodeId),
-  h("span", {}, badge(c.containerState), c.containerState === "COMPLETED" ? ` exit ${c.containerExitStatus}` : ""),
+  h("span", {}, badge(c.containerState), c.containerState === "COMPLETE" ? ` exit ${c.containerExitStatus}` : ""),
   `${c.allocatedMB} MB`, c.allocatedVCores, c.priority, fmtTime(c.startedTime),
   h("a", { href: logs(c.nodeId, c.containerId) }, "logs")]), "No containers");
   const final = ["FINISHED", "FAILED", "KILLED"].includes(app.state);

@@ -1,0 +1,95 @@
+"""`miniyarn container -list ATTEMPTID | -status CONTAINERID`: the containers half of YARN's ApplicationCLI.
+
+The RM lists an attempt's live containers and its last completed ones (YARN's RM forgets completed ones;
+its timeline server would have them)."""
+
+from __future__ import annotations
+
+import argparse
+from typing import Any
+
+from miniyarn.cli.common import add_rm_address, fail, yarn_client, yarn_time
+from miniyarn.client.yarn_client import YarnClient, YarnClientError
+from miniyarn.ids import ApplicationAttemptId, ContainerId, InvalidIdError
+
+# ApplicationCLI.CONTAINER_PATTERN.
+CONTAINER_PATTERN = "%30s\t%20s\t%20s\t%20s\t%20s\t%20s\t%35s"
+HEADER = ("Container-Id", "Start Time", "Finish Time", "State", "Host", "Node Http Address", "LOG-URL")
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    what = parser.add_mutually_exclusive_group(required=True)
+    what.add_argument("-list", "--list", metavar="Application Attempt ID", help="list an attempt's containers")
+    what.add_argument("-status", "--status", metavar="Container ID", help="print a container's report")
+    add_rm_address(parser)
+
+
+def run(args: argparse.Namespace) -> int:
+    with yarn_client(args) as yarn:
+        try:
+            return list_containers(yarn, args.list) if args.list else status(yarn, args.status)
+        except InvalidIdError as e:
+            return fail(str(e))
+        except YarnClientError as e:
+            return fail(str(e))
+
+
+def containers_of(yarn: YarnClient, attempt_id: str) -> list[dict[str, Any]] | str:
+    """The attempt's containers, or the message for what the RM does not know (the app or the attempt)."""
+    app_id = str(ApplicationAttemptId.parse(attempt_id).application_id)
+    try:
+        return yarn.get_containers(app_id, attempt_id)
+    except YarnClientError as e:
+        if e.status != 404:
+            raise
+        try:
+            yarn.get_application(app_id)
+        except YarnClientError as missing:
+            if missing.status == 404:
+                return "Application"
+            raise
+        return "Application Attempt"
+
+
+def http_address(c: dict[str, Any]) -> str:
+    address = str(c.get("nodeHttpAddress") or "")
+    return f"http://{address}" if address else "N/A"
+
+
+def container_row(c: dict[str, Any]) -> str:
+    return CONTAINER_PATTERN % (c["containerId"], yarn_time(int(c.get("startedTime") or 0)),
+                                yarn_time(int(c.get("finishedTime") or 0)), c["containerState"],
+                                c.get("nodeId") or c.get("assignedNodeId") or "N/A", http_address(c),
+                                c.get("logUrl") or "N/A")
+
+
+def list_containers(yarn: YarnClient, attempt_id: str) -> int:
+    found = containers_of(yarn, attempt_id)
+    if isinstance(found, str):
+        what = "Application for AppAttempt" if found == "Application" else "Application Attempt"
+        return fail(f"{what} with id '{attempt_id}' doesn't exist in RM.")
+    print(f"Total number of containers :{len(found)}")
+    print(CONTAINER_PATTERN % HEADER)
+    for c in found:
+        print(container_row(c))
+    return 0
+
+
+def status(yarn: YarnClient, container_id: str) -> int:
+    attempt_id = str(ContainerId.parse(container_id).attempt_id)
+    found = containers_of(yarn, attempt_id)
+    if isinstance(found, str):
+        return fail(f"{found} for Container with id '{container_id}' doesn't exist in RM.")
+    c = next((c for c in found if c["containerId"] == container_id), None)
+    if c is None:
+        return fail(f"Container with id '{container_id}' doesn't exist in RM.")
+    fields = [("Container-Id", container_id), ("Start-Time", c.get("startedTime", 0)),
+              ("Finish-Time", c.get("finishedTime", 0)), ("State", c["containerState"]),
+              ("Execution-Type", "GUARANTEED"), ("LOG-URL", c.get("logUrl") or "N/A"),
+              ("Host", c.get("nodeId") or "N/A"), ("NodeHttpAddress", http_address(c)),
+              ("Diagnostics", c.get("diagnosticsInfo") or ""),
+              # Beyond YARN's report, what a user asks next: its size and how it ended.
+              ("Resource", f"<memory:{c.get('allocatedMB', 0)}, vCores:{c.get('allocatedVCores', 0)}>"),
+              ("Exit Status", c.get("containerExitStatus", 0) if c["containerState"] == "COMPLETE" else "N/A")]
+    print("\n".join(["Container Report : ", *(f"\t{name} : {value}" for name, value in fields)]))
+    return 0
