@@ -1,8 +1,9 @@
-"""`miniyarn node -list [-all] [-states S]`: YARN's NodeCLI listing."""
+"""`miniyarn node -list [-all] [-states S] | -status NODEID`: YARN's NodeCLI."""
 
 from __future__ import annotations
 
 import argparse
+import time
 from typing import Any
 
 from miniyarn.cli.common import FAILED, add_rm_address, fail, split_list, yarn_client
@@ -15,8 +16,9 @@ ALL_STATES = [s.value for s in NodeState]
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("-list", "--list", action="store_true", required=True,
-                        help="list nodes (RUNNING ones unless -all or -states)")
+    what = parser.add_mutually_exclusive_group(required=True)
+    what.add_argument("-list", "--list", action="store_true", help="list nodes (RUNNING ones unless -all or -states)")
+    what.add_argument("-status", "--status", metavar="NodeId", help="print a node's report")
     parser.add_argument("-all", "--all", action="store_true", help="with -list: nodes in every state")
     parser.add_argument("-states", "--states", action="append", default=[], metavar="States",
                         help="with -list: comma-separated node states")
@@ -28,7 +30,40 @@ def node_row(node: dict[str, Any]) -> str:
                             node.get("numContainers", 0))
 
 
+def health_time(ms: int) -> str:
+    """NodeCLI's `E dd/MMM/yy hh:mm:ss:SSzz`: `Wed 25/Nov/26 09:35:07:906UTC`."""
+    t = time.localtime(ms / 1000)
+    return time.strftime("%a %d/%b/%y %I:%M:%S:", t) + f"{ms % 1000:02d}" + time.strftime("%Z", t)
+
+
+def report_lines(node: dict[str, Any]) -> list[str]:
+    used_mb, used_vc = int(node.get("usedMemoryMB", 0)), int(node.get("usedVirtualCores", 0))
+    fields = [("Node-Id", node["id"]), ("Rack", node.get("rack", "")), ("Node-State", node["state"]),
+              ("Node-Http-Address", node.get("nodeHTTPAddress", "")),
+              ("Last-Health-Update", health_time(int(node.get("lastHealthUpdate", 0)))),
+              ("Health-Report", node.get("healthReport", "")), ("Containers", node.get("numContainers", 0)),
+              ("Memory-Used", f"{used_mb}MB"), ("Memory-Capacity", f"{used_mb + int(node.get('availMemoryMB', 0))}MB"),
+              ("CPU-Used", f"{used_vc} vcores"),
+              ("CPU-Capacity", f"{used_vc + int(node.get('availableVirtualCores', 0))} vcores")]
+    return ["Node Report : ", *(f"\t{name} : {value}" for name, value in fields)]
+
+
+def status(args: argparse.Namespace) -> int:
+    with yarn_client(args) as yarn:
+        try:
+            nodes = yarn.list_nodes(ALL_STATES)
+        except YarnClientError as e:
+            return fail(str(e))
+    node = next((n for n in nodes if n["id"] == args.status), None)
+    if node is None:
+        return fail(f"Could not find the node report for node id : {args.status}")
+    print("\n".join(report_lines(node)))
+    return 0
+
+
 def run(args: argparse.Namespace) -> int:
+    if args.status:
+        return status(args)
     if args.all:
         states = ALL_STATES
     else:

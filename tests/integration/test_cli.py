@@ -225,6 +225,13 @@ def test_output_shapes_of_list_status_node_and_queue(cluster: Cluster, capsys: p
         assert state == "RUNNING" and http == node and count == "0"
     code, out, _ = cli(capsys, cluster, "node", "-list", "-states", "LOST")
     assert code == 0 and out.splitlines()[0] == "Total Nodes:0"
+    code, out, _ = cli(capsys, cluster, "node", "-status", node)
+    fields = report_fields(out, "Node Report : ")
+    assert code == 0 and (fields["Node-Id"], fields["Rack"], fields["Node-State"]) == (node, "/default-rack", "RUNNING")
+    assert (fields["Memory-Used"], fields["Memory-Capacity"], fields["CPU-Capacity"]) == ("0MB", "4096MB", "4 vcores")
+    assert re.fullmatch(r"\w{3} \d\d/\w{3}/\d\d \d\d:\d\d:\d\d:\d{2,3}\w+", fields["Last-Health-Update"]), fields
+    code, _, err = cli(capsys, cluster, "node", "-status", "nowhere:1")
+    assert code == 255 and err == "Could not find the node report for node id : nowhere:1\n"
 
     code, out, _ = cli(capsys, cluster, "queue", "-status", "default")
     assert code == 0 and out.splitlines()[:6] == [

@@ -111,6 +111,17 @@ def test_yarn_time_is_times_format_and_na_when_unset(monkeypatch: pytest.MonkeyP
         time.tzset()
 
 
+def test_node_health_time_is_nodeclis_format(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("TZ", "UTC")
+    time.tzset()
+    try:
+        assert node.health_time(1795639849906) == "Wed 25/Nov/26 08:50:49:906UTC"
+        assert node.health_time(1795639849005) == "Wed 25/Nov/26 08:50:49:05UTC"
+    finally:
+        monkeypatch.undo()
+        time.tzset()
+
+
 def test_container_row_is_yarns_container_pattern() -> None:
     row = container.container_row({"containerId": "container_1_0001_01_000002", "startedTime": 0, "finishedTime": 0,
                                    "containerState": "RUNNING", "nodeId": "h:1", "nodeHttpAddress": "h:1",
