@@ -89,7 +89,7 @@ def cmd_run(argv: list[str]) -> int:
         return yarn.err(f"unknown deployment target {target!r}; use remote, yarn-per-job, yarn-session or "
                         "yarn-application")
     ctx = ExecutionContext(executor=RemoteExecutor(_address(ns, config)), default_parallelism=parallelism,
-                           detached=detached, config=dynamic)
+                           detached=detached, config=dynamic, sysout=True)
     try:
         run_program(program, prog_args, ctx)
     except ProgramError as e:

@@ -112,7 +112,7 @@ def run_on_yarn(target: str, yid: str | None, dynamic: dict[str, str], paralleli
                            "or name it with -yid APPID / -Dyarn.application.id=APPID")
             executor = YarnSessionExecutor(descriptor, attach(app_id, descriptor))
         ctx = ExecutionContext(executor=executor, default_parallelism=parallelism, detached=detached,
-                               config=dynamic)
+                               config=dynamic, sysout=True)
         run_program(program, program_args, ctx)
     except (ProgramError, DeploymentError) as e:
         return err(str(e))

@@ -53,6 +53,9 @@ class ExecutionContext:
     detached: bool = False
     config: dict[str, str] = field(default_factory=dict)
     submitted: list[str] = field(default_factory=list)
+    # The CLI's context prints what Flink's ContextEnvironment prints once an attached job is done; a
+    # program run directly (a local mini cluster) prints nothing, as PyFlink's local environment.
+    sysout: bool = False
 
 
 _current: ExecutionContext | None = None

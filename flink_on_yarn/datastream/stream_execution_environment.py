@@ -103,4 +103,7 @@ class StreamExecutionEnvironment:
         if result.state != "FINISHED":
             cause = f": {result.failure}" if result.failure else ""
             raise JobExecutionException(f"Job {result.job_id} ended {result.state}{cause}")
+        if get_context().sysout:
+            print(f"Program execution finished\nJob with JobID {result.job_id} has finished.\n"
+                  f"Job Runtime: {result.duration_ms} ms\n", flush=True)
         return JobExecutionResult(result.job_id, result.duration_ms)

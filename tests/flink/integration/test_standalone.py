@@ -67,6 +67,8 @@ def test_start_cluster_run_list_stop(flink_home: dict[str, str], words_file: Pat
                     "--input", str(words_file), "--output", str(out))
     assert res.returncode == 0, res.stderr
     assert read_counts(out) == expected(words_file)
+    job_id = res.stdout.split("Job has been submitted with JobID ")[1].split()[0]
+    assert f"Program execution finished\nJob with JobID {job_id} has finished.\nJob Runtime: " in res.stdout, res.stdout
     listed = miniflink(flink_home, "list", "-a")
     assert "(FINISHED)" in listed.stdout
     res = miniflink(flink_home, "stop-cluster")

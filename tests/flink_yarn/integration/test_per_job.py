@@ -3,6 +3,7 @@ job's slots need, the job's counts are exact, and the application ends with the 
 
 from __future__ import annotations
 
+import re
 from collections import Counter
 
 import pytest
@@ -57,6 +58,8 @@ def test_flink_run_m_yarn_cluster_is_a_per_job_cluster_sized_by_its_y_options(fl
                                "-yD", "heartbeat.timeout=4000", "-py", WORDCOUNT)
     assert res.returncode == 0, res.stdout + res.stderr
     assert "with final status SUCCEEDED" in res.stdout, res.stdout
+    assert re.search(r"Program execution finished\nJob with JobID [0-9a-f]{32} has finished\.\nJob Runtime: \d+ ms\n",
+                     res.stdout), res.stdout
     [app] = flink_yarn.flink_apps()
     assert app["name"] == "legacy wordcount" and app["finalStatus"] == "SUCCEEDED"
     logs = flink_yarn.aggregated_logs(app["id"])
