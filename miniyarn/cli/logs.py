@@ -1,4 +1,4 @@
-"""`miniyarn logs -applicationId ID [-containerId C] [-log_files F]`: YARN's LogCLI.
+"""`miniyarn logs -applicationId ID [-containerId C | -am N,M|ALL|-1] [-log_files F]`: YARN's LogCLI.
 
 Aggregated logs come from Redis (keys.app_logs, one hash per application); the parts not yet
 aggregated (a running application, or nodes that still owe their upload) come from the NMs' own
@@ -41,6 +41,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("-applicationId", "--applicationId", required=True, metavar="Application ID")
     parser.add_argument("-containerId", "--containerId", default=None, metavar="Container ID",
                         help="only this container's logs")
+    parser.add_argument("-am", "--am", default=None, metavar="AM Containers",
+                        help="only the AM containers' logs: 1,2 for attempts 1 and 2, ALL, or -1 for the latest")
     parser.add_argument("-log_files", "--log_files", action="append", default=[], metavar="Log File Name",
                         help="comma-separated file names (stdout, stderr, ...); ALL for every file")
     parser.add_argument("--redis-url", default=None,
@@ -90,6 +92,31 @@ def live(http: httpx.Client, node_address: str, app_id: str) -> list[LogEntry]:
     return out
 
 
+def am_attempts(spec: str) -> set[int] | None:
+    """`-am`'s value as attempt numbers: None for ALL, {-1} for the latest; ValueError if malformed."""
+    if spec.strip().upper() == "ALL":
+        return None
+    numbers = {int(part) for part in split_list(spec)}
+    if not numbers or any(n == 0 or n < -1 for n in numbers):
+        raise ValueError(spec)
+    return numbers
+
+
+def am_entries(entries: list[LogEntry], attempts: set[int] | None) -> list[LogEntry]:
+    """The entries of AM containers (sequence 000001 of an attempt) for the given attempt numbers."""
+    by_attempt: dict[int, list[LogEntry]] = {}
+    for e in entries:
+        try:
+            cid = ContainerId.parse(e.container_id)
+        except InvalidIdError:
+            continue
+        if cid.container_id == 1:
+            by_attempt.setdefault(cid.attempt_id.attempt_id, []).append(e)
+    if attempts is not None and -1 in attempts:
+        attempts = (attempts - {-1}) | ({max(by_attempt)} if by_attempt else set())
+    return [e for n, es in by_attempt.items() if attempts is None or n in attempts for e in es]
+
+
 def select(entries: list[LogEntry], container_id: str | None, files: list[str]) -> list[LogEntry]:
     wanted = set(files) - {"ALL"}
     picked = [e for e in entries if (container_id is None or e.container_id == container_id)
@@ -117,6 +144,13 @@ def run(args: argparse.Namespace) -> int:
             ContainerId.parse(args.containerId)
     except InvalidIdError as e:
         return fail(f"Invalid ApplicationId or ContainerId specified: {e}")
+    try:
+        attempts = am_attempts(args.am) if args.am is not None else None
+    except ValueError:
+        return fail("Invalid input for option -am. Valid inputs are 'ALL', -1 and any other integer which is "
+                    "larger than 0.")
+    if args.am is not None and args.containerId:
+        return fail("Invalid options. Can only accept one of amContainers/containerId.")
     url = config.redis_url(args.redis_url)
     client = redis.Redis.from_url(url, socket_connect_timeout=3)
     try:
@@ -152,6 +186,8 @@ def run(args: argparse.Namespace) -> int:
     have = {(e.container_id, e.file) for e in entries}
     entries += [e for e in local if (e.container_id, e.file) not in have]
     files = split_list(",".join(args.log_files))
+    if args.am is not None:
+        entries = am_entries(entries, attempts)
     picked = select(entries, args.containerId, files)
     if not picked:
         if args.containerId:

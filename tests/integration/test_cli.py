@@ -52,6 +52,12 @@ def test_distributed_shell_succeeds_and_logs_show_each_container(cluster: Cluste
     code, out, _ = cli(capsys, cluster, "logs", "-applicationId", app_id, "-containerId", workers[0],
                        "-log_files", "stdout")
     assert code == 0 and out.count("Container: ") == 1 and f"hello from {workers[0]}" in out
+    code, out, _ = cli(capsys, cluster, "logs", "-applicationId", app_id, "-am", "1")
+    assert code == 0 and set(re.findall(r"Container: (\S+)", out)) == {app_id.replace("application", "container")
+                                                                     + "_01_000001"}, out
+    assert "LogType:AppMaster.stdout" in out and "hello from" not in out
+    code, _, err = cli(capsys, cluster, "logs", "-applicationId", app_id, "-am", "0")
+    assert code == 255 and err.startswith("Invalid input for option -am.")
     code, _, err = cli(capsys, cluster, "logs", "-applicationId", app_id.replace("_0001", "_0099"))
     assert code == 255 and err.startswith("Can not find the logs for the application: ") and err.count("\n") == 1
 

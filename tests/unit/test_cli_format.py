@@ -131,6 +131,22 @@ def test_container_row_is_yarns_container_pattern() -> None:
     assert row.split("\t")[3] == "             RUNNING"  # %20s, right-aligned as Java's printf
 
 
+def test_log_am_option_picks_attempts_am_containers() -> None:
+    assert logs.am_attempts("ALL") is None and logs.am_attempts("1,2") == {1, 2} and logs.am_attempts("-1") == {-1}
+    for bad in ("0", "-2", "x", ""):
+        with pytest.raises(ValueError):
+            logs.am_attempts(bad)
+    es = [logs.LogEntry(c, "n", "stdout", b"", 0, "LOCAL") for c in (
+        "container_1_0001_01_000001", "container_1_0001_01_000002", "container_1_0001_02_000001",
+        "container_e3_1_0001_03_000001")]
+    def ids(attempts: set[int] | None) -> list[str]:
+        return [e.container_id for e in logs.am_entries(es, attempts)]
+    assert ids(None) == ["container_1_0001_01_000001", "container_1_0001_02_000001", "container_e3_1_0001_03_000001"]
+    assert ids({1}) == ["container_1_0001_01_000001"]
+    assert ids({-1}) == ["container_e3_1_0001_03_000001"]
+    assert ids({2, -1}) == ["container_1_0001_02_000001", "container_e3_1_0001_03_000001"]
+
+
 def test_parser_has_yarns_verbs_and_bad_usage_is_exit_2(capsys: pytest.CaptureFixture[str]) -> None:
     parser, runners = build_parser()
     assert set(runners) == {"resourcemanager", "nodemanager", "application", "applicationattempt", "container",
