@@ -26,6 +26,7 @@ from typing import Any
 
 from flink_on_yarn.runtime import rpc
 from flink_on_yarn.runtime.config import Configuration, parse_dynamic
+from flink_on_yarn.runtime.hardware import hardware
 from flink_on_yarn.runtime.task import TaskDeployment
 
 log = logging.getLogger("flink_on_yarn.taskmanager")
@@ -105,8 +106,7 @@ class TaskManager:
         self.gateway = rpc.Gateway(writer)
         await self.gateway.tell({
             "type": "register", "id": self.id, "host": self.host, "slots": self.slots, "pid": os.getpid(),
-            "hardware": {"cpuCores": os.cpu_count() or 1,
-                         "physicalMemory": os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES")},
+            "hardware": hardware(),
         })
         reply = await rpc.recv(reader)
         if reply is None or reply.get("type") != "registered":

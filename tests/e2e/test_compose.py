@@ -165,6 +165,9 @@ def test_flink_per_job_wordcount_in_docker_containers(compose_cluster: ComposeCl
         tms = wait_for("2 TaskManagers registered", lambda: len(
             t := {x["id"] for x in rest(jm_url + "/taskmanagers")["taskmanagers"]}) == 2 and t, timeout=60)
         check_flink_containers(compose_cluster, app_id, am_container, tms)
+        # Each TaskManager sees its container's memory limit, not the host's, as a container-aware JVM does.
+        assert {x["hardware"]["physicalMemory"] for x in rest(jm_url + "/taskmanagers")["taskmanagers"]} == {
+            1024 * 1024 * 1024}
         wait_for("the counts in the TaskManagers' stdout (JobManager REST)",
                  lambda: final_counts(list(tm_outputs(jm_url).values())) == expected_lines(), timeout=30)
         lines.close()  # the socket closes: the source ends, and with it the job
