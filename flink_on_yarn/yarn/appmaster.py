@@ -47,6 +47,7 @@ if TYPE_CHECKING:
 from miniyarn.client.amrm_client import AMRMClient
 from miniyarn.client.nm_client import NMClient
 from miniyarn.records import Container, ContainerLaunchContext, LocalResource
+from miniyarn.rpc import YarnRemoteError
 from miniyarn.sockets import listening_socket
 from miniyarn.states.application import FinalApplicationStatus
 
@@ -91,7 +92,10 @@ class ApplicationMaster:
         slots = slots_per_taskmanager(config.as_dict())
         self.launch_context = lambda c: taskmanager_launch_context(conf_resource, host, rpc_port, slots, c)
         self.driver = YarnWorkerDriver(config, self.amrm, self.nm, self.launch_context)
+        # Set when YARN stops the container, or when YARN no longer knows this attempt: either way the
+        # JobManager stops without unregistering (the application belongs to YARN or to a newer attempt).
         self.stop_requested = asyncio.Event()
+        self.driver.on_fatal = self.stop_requested.set
 
     def register(self) -> None:
         # Flink registers its REST port as the AM's RPC port: clients find the JobManager from the report.
@@ -122,7 +126,13 @@ class ApplicationMaster:
                  self.jm.rest_url)
 
     async def finish(self, final: FinalApplicationStatus, diagnostics: str) -> None:
-        await self.driver.unregister(final, diagnostics, self.jm.rest_url)
+        try:
+            await self.driver.unregister(final, diagnostics, self.jm.rest_url)
+        except YarnRemoteError as e:
+            if e.exception != "ApplicationAttemptNotFoundException":
+                raise
+            # A newer attempt owns the application now (this one's node was lost): nothing to unregister.
+            log.error("Not unregistering from YARN, which no longer knows this attempt: %s", e.message)
         await self.jm.stop()
 
     def submit(self, graph: JobGraphSpec) -> None:

@@ -11,6 +11,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
+from collections.abc import Callable
 
 from flink_on_yarn.runtime import allocation_history as ev
 from flink_on_yarn.runtime.config import Configuration
@@ -31,6 +32,7 @@ from miniyarn.client.nm_client import NMClient
 from miniyarn.exit_status import ContainerExitStatus
 from miniyarn.protocol import AllocateResponse
 from miniyarn.records import Container, ContainerStatus, Resource
+from miniyarn.rpc import YarnRemoteError
 from miniyarn.states.application import FinalApplicationStatus
 
 log = logging.getLogger("flink_on_yarn.yarn.YarnResourceManagerDriver")
@@ -66,6 +68,8 @@ class YarnWorkerDriver(WorkerDriver):
         self._stopping = False
         # What the AM's head start did (bootstrap.py), taken over when the JobManager starts.
         self.early: EarlyState | None = None
+        # Called once when YARN no longer knows this attempt; the ApplicationMaster stops the JobManager.
+        self.on_fatal: Callable[[], None] = lambda: None
 
     # --- lifecycle -------------------------------------------------------------------------------
 
@@ -152,6 +156,15 @@ class YarnWorkerDriver(WorkerDriver):
                 self._reconcile()
                 try:
                     resp = await asyncio.to_thread(self.amrm.allocate, 0.0)
+                except YarnRemoteError as e:
+                    if e.exception != "ApplicationAttemptNotFoundException":
+                        raise
+                    # YARN has given up on this attempt (its node was lost, a newer attempt runs): a
+                    # JobManager left running would run the job twice. Flink treats this as fatal too.
+                    log.error("Fatal error of the YARN ResourceManager driver, shutting down: %s", e.message)
+                    self._stopping = True
+                    self.on_fatal()
+                    return
                 except Exception as e:  # the RM restarting, Redis hiccup: keep heartbeating
                     log.warning("allocate failed, retrying: %s", e)
                     resp = None

@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 import signal
 from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 
 import httpx
@@ -160,3 +161,44 @@ def test_a_new_am_attempt_runs_the_job_again(flink_yarn: FlinkOnYarn, lines: Lin
     assert report["state"] == "RUNNING"
     flink_yarn.miniflink("cancel", "-yid", app_id, job_id)
     assert flink_yarn.yarn.wait_app_state(app_id, "FINISHED", "FAILED", "KILLED")["finalStatus"] == "KILLED"
+
+
+def test_a_jobmanager_yarn_gave_up_on_shuts_down_instead_of_running_twice(flink_yarn: FlinkOnYarn) -> None:
+    """A session's AM NodeManager freezes (SIGSTOP): YARN declares the node LOST, fails the attempt and starts
+    attempt 2 elsewhere. The first JobManager outlives its NM, as a Docker container outlives a crashed NM,
+    and has no TaskManager whose loss would end it; its next allocate is refused with
+    ApplicationAttemptNotFoundException and it shuts down instead of serving beside the new one."""
+    import psutil
+
+    res = flink_yarn.miniflink("yarn-session", "-d", *SMALL, "-D", "yarn.application-attempts=2")
+    assert res.returncode == 0, res.stdout + res.stderr
+    [app] = flink_yarn.flink_apps()
+    app_id, first_url = app["id"], jm(app)
+    [first] = flink_yarn.yarn.get(f"/apps/{app_id}/appattempts")["appAttempts"]["appAttempt"]
+    [nm] = [proc for name, proc in flink_yarn.yarn.processes.procs if name.startswith("nm")
+            and f"Registered with ResourceManager as {first['nodeId']} " in flink_yarn.yarn.processes.log(name)]
+    [am] = [p for p in psutil.process_iter(["cmdline", "cwd"])
+            if "flink_on_yarn.yarn.appmaster" in (p.info["cmdline"] or []) and app_id in (p.info["cwd"] or "")]
+    log_dir = am.environ()["LOG_DIRS"]
+
+    def gone(p: psutil.Process) -> bool:
+        try:
+            return p.status() == psutil.STATUS_ZOMBIE  # exited; its parent, the frozen NM, cannot reap it yet
+        except psutil.NoSuchProcess:
+            return True
+
+    os.kill(nm.pid, signal.SIGSTOP)
+    try:
+        wait_for("attempt 2", lambda: len(flink_yarn.yarn.get(f"/apps/{app_id}/appattempts")["appAttempts"][
+            "appAttempt"]) == 2, timeout=30)
+        wait_for("the first JobManager gone", lambda: gone(am), timeout=20)
+        jm_log = (Path(log_dir) / "jobmanager.log").read_text()
+    finally:
+        os.kill(nm.pid, signal.SIGCONT)
+    assert "Fatal error of the YARN ResourceManager driver, shutting down: Application attempt " in jm_log, jm_log
+    assert "Traceback" not in jm_log, jm_log
+    wait_for("the new JobManager", lambda: (r := flink_yarn.yarn.app(app_id))["state"] == "RUNNING"
+             and r["amRPCAddress"] not in ("", "N/A") and jm(r) != first_url, timeout=30)
+    res = flink_yarn.miniflink("yarn-session", "-id", app_id, "stop")
+    assert res.returncode == 0, res.stdout + res.stderr
+    assert flink_yarn.yarn.wait_app_state(app_id, "FINISHED", "FAILED", "KILLED")["finalStatus"] == "SUCCEEDED"
