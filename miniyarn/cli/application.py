@@ -7,7 +7,7 @@ import argparse
 import time
 from typing import Any
 
-from miniyarn.cli.common import FAILED, add_rm_address, fail, java_percent, split_list, yarn_client
+from miniyarn.cli.common import FAILED, add_rm_address, am_host_and_port, fail, java_percent, split_list, yarn_client
 from miniyarn.client.yarn_client import YarnClient, YarnClientError
 from miniyarn.states.application import CLIENT_STATES
 
@@ -93,8 +93,7 @@ def get_app(yarn: YarnClient, app_id: str) -> dict[str, Any] | None:
 
 def report_lines(app: dict[str, Any]) -> list[str]:
     """ApplicationCLI.printApplicationReport, then what a user asks next: what runs now, and its size."""
-    rpc = str(app.get("amRPCAddress") or "N/A")
-    host, _, port = rpc.rpartition(":") if rpc != "N/A" else ("N/A", "", "-1")
+    host, port = am_host_and_port(str(app.get("amRPCAddress") or ""))
     fields = [
         ("Application-Id", app["id"]),
         ("Application-Name", app.get("name", "")),
@@ -108,8 +107,8 @@ def report_lines(app: dict[str, Any]) -> list[str]:
         ("State", app["state"]),
         ("Final-State", app["finalStatus"]),
         ("Tracking-URL", app.get("trackingUrl", "N/A")),
-        ("RPC Port", port or "-1"),
-        ("AM Host", host or "N/A"),
+        ("RPC Port", port),
+        ("AM Host", host),
         ("Aggregate Resource Allocation",
          f"{app.get('memorySeconds', 0)} MB-seconds, {app.get('vcoreSeconds', 0)} vcore-seconds"),
         ("Aggregate Resource Preempted", "0 MB-seconds, 0 vcore-seconds"),

@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 from typing import Any
 
-from miniyarn.cli.common import add_rm_address, fail, yarn_client
+from miniyarn.cli.common import add_rm_address, am_host_and_port, fail, yarn_client
 from miniyarn.client.yarn_client import YarnClient, YarnClientError
 from miniyarn.ids import ApplicationAttemptId, ApplicationId, InvalidIdError
 
@@ -25,9 +25,7 @@ def run(args: argparse.Namespace) -> int:
     with yarn_client(args) as yarn:
         try:
             return list_attempts(yarn, args.list) if args.list else status(yarn, args.status)
-        except InvalidIdError as e:
-            return fail(str(e))
-        except YarnClientError as e:
+        except (InvalidIdError, YarnClientError) as e:
             return fail(str(e))
 
 
@@ -70,11 +68,10 @@ def status(yarn: YarnClient, attempt_id: str) -> int:
     if attempt is None:
         return fail(f"Application Attempt with id '{attempt_id}' doesn't exist in RM.")
     current = attempt is attempts[-1]
-    rpc = str(app.get("amRPCAddress") or "") if current else ""
-    host, _, port = rpc.rpartition(":") if rpc and rpc != "N/A" else ("N/A", "", "-1")
+    host, port = am_host_and_port(str(app.get("amRPCAddress") or "") if current else "")
     fields = [("ApplicationAttempt-Id", attempt_id), ("State", attempt["appAttemptState"]),
               ("AMContainer", attempt.get("containerId") or "N/A"), ("Tracking-URL", tracking_url(app, current)),
-              ("RPC Port", port or "-1"), ("AM Host", host or "N/A"),
+              ("RPC Port", port), ("AM Host", host),
               ("Diagnostics", attempt.get("diagnosticsInfo") or "")]
     print("\n".join(["Application Attempt Report : ", *(f"\t{name} : {value}" for name, value in fields)]))
     return 0

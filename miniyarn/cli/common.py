@@ -57,6 +57,14 @@ def java_date(ms: int) -> str:
     return time.strftime("%a %b %d %H:%M:%S %Z %Y", time.localtime(ms / 1000))
 
 
+def am_host_and_port(rpc_address: str) -> tuple[str, str]:
+    """A report's `AM Host` and `RPC Port` from `host:port`, YARN's N/A and -1 when there is none."""
+    if not rpc_address or rpc_address == "N/A":
+        return "N/A", "-1"
+    host, _, port = rpc_address.rpartition(":")
+    return host or "N/A", port or "-1"
+
+
 def yarn_time(ms: int) -> str:
     """org.apache.hadoop.yarn.util.Times.format: `Wed Nov 25 21:35:07 +0000 2026`, N/A when unset."""
     return time.strftime("%a %b %d %H:%M:%S %z %Y", time.localtime(ms / 1000)) if ms > 0 else "N/A"

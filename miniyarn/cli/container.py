@@ -28,9 +28,7 @@ def run(args: argparse.Namespace) -> int:
     with yarn_client(args) as yarn:
         try:
             return list_containers(yarn, args.list) if args.list else status(yarn, args.status)
-        except InvalidIdError as e:
-            return fail(str(e))
-        except YarnClientError as e:
+        except (InvalidIdError, YarnClientError) as e:
             return fail(str(e))
 
 
