@@ -7,7 +7,16 @@ import argparse
 import time
 from typing import Any
 
-from miniyarn.cli.common import FAILED, add_rm_address, am_host_and_port, fail, java_percent, split_list, yarn_client
+from miniyarn.cli.common import (
+    FAILED,
+    add_rm_address,
+    am_host_and_port,
+    fail,
+    java_percent,
+    report_block,
+    split_list,
+    yarn_client,
+)
 from miniyarn.client.yarn_client import YarnClient, YarnClientError
 from miniyarn.states.application import CLIENT_STATES
 
@@ -120,7 +129,7 @@ def report_lines(app: dict[str, Any]) -> list[str]:
         ("Running Containers", app.get("runningContainers", 0)),
         ("Allocated Resource", f"<memory:{app.get('allocatedMB', 0)}, vCores:{app.get('allocatedVCores', 0)}>"),
     ]
-    return ["Application Report : ", *(f"\t{name} : {value}" for name, value in fields)]
+    return report_block("Application Report : ", fields)
 
 
 def status(yarn: YarnClient, app_id: str) -> int:

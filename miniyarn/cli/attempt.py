@@ -5,7 +5,8 @@ from __future__ import annotations
 import argparse
 from typing import Any
 
-from miniyarn.cli.common import add_rm_address, am_host_and_port, fail, yarn_client
+from miniyarn.cli.application import get_app
+from miniyarn.cli.common import add_rm_address, am_host_and_port, fail, report_block, yarn_client
 from miniyarn.client.yarn_client import YarnClient, YarnClientError
 from miniyarn.ids import ApplicationAttemptId, ApplicationId, InvalidIdError
 
@@ -31,12 +32,8 @@ def run(args: argparse.Namespace) -> int:
 
 def attempts_of(yarn: YarnClient, app_id: str) -> tuple[dict[str, Any], list[dict[str, Any]]] | None:
     """The app's report and its attempts, None when the RM does not know the app."""
-    try:
-        return yarn.get_application(app_id), yarn.get_attempts(app_id)
-    except YarnClientError as e:
-        if e.status == 404:
-            return None
-        raise
+    app = get_app(yarn, app_id)
+    return None if app is None else (app, yarn.get_attempts(app_id))
 
 
 def tracking_url(app: dict[str, Any], current: bool) -> str:
@@ -73,5 +70,5 @@ def status(yarn: YarnClient, attempt_id: str) -> int:
               ("AMContainer", attempt.get("containerId") or "N/A"), ("Tracking-URL", tracking_url(app, current)),
               ("RPC Port", port), ("AM Host", host),
               ("Diagnostics", attempt.get("diagnosticsInfo") or "")]
-    print("\n".join(["Application Attempt Report : ", *(f"\t{name} : {value}" for name, value in fields)]))
+    print("\n".join(report_block("Application Attempt Report : ", fields)))
     return 0

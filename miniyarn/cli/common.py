@@ -57,6 +57,11 @@ def java_date(ms: int) -> str:
     return time.strftime("%a %b %d %H:%M:%S %Z %Y", time.localtime(ms / 1000))
 
 
+def report_block(title: str, fields: list[tuple[str, object]]) -> list[str]:
+    """The `yarn ... -status` shape: a title line, then one `\tName : value` line per field."""
+    return [title, *(f"\t{name} : {value}" for name, value in fields)]
+
+
 def am_host_and_port(rpc_address: str) -> tuple[str, str]:
     """A report's `AM Host` and `RPC Port` from `host:port`, YARN's N/A and -1 when there is none."""
     if not rpc_address or rpc_address == "N/A":

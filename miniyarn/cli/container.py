@@ -8,7 +8,7 @@ from __future__ import annotations
 import argparse
 from typing import Any
 
-from miniyarn.cli.common import add_rm_address, fail, yarn_client, yarn_time
+from miniyarn.cli.common import add_rm_address, fail, report_block, yarn_client, yarn_time
 from miniyarn.client.yarn_client import YarnClient, YarnClientError
 from miniyarn.ids import ApplicationAttemptId, ContainerId, InvalidIdError
 
@@ -89,5 +89,5 @@ def status(yarn: YarnClient, container_id: str) -> int:
               # Beyond YARN's report, what a user asks next: its size and how it ended.
               ("Resource", f"<memory:{c.get('allocatedMB', 0)}, vCores:{c.get('allocatedVCores', 0)}>"),
               ("Exit Status", c.get("containerExitStatus", 0) if c["containerState"] == "COMPLETE" else "N/A")]
-    print("\n".join(["Container Report : ", *(f"\t{name} : {value}" for name, value in fields)]))
+    print("\n".join(report_block("Container Report : ", fields)))
     return 0

@@ -6,7 +6,7 @@ import argparse
 import time
 from typing import Any
 
-from miniyarn.cli.common import FAILED, add_rm_address, fail, split_list, yarn_client
+from miniyarn.cli.common import FAILED, add_rm_address, fail, report_block, split_list, yarn_client
 from miniyarn.client.yarn_client import YarnClientError
 from miniyarn.states.node import NodeState
 
@@ -45,7 +45,7 @@ def report_lines(node: dict[str, Any]) -> list[str]:
               ("Memory-Used", f"{used_mb}MB"), ("Memory-Capacity", f"{used_mb + int(node.get('availMemoryMB', 0))}MB"),
               ("CPU-Used", f"{used_vc} vcores"),
               ("CPU-Capacity", f"{used_vc + int(node.get('availableVirtualCores', 0))} vcores")]
-    return ["Node Report : ", *(f"\t{name} : {value}" for name, value in fields)]
+    return report_block("Node Report : ", fields)
 
 
 def status(args: argparse.Namespace) -> int:

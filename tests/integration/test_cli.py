@@ -205,9 +205,8 @@ def test_output_shapes_of_list_status_node_and_queue(cluster: Cluster, capsys: p
     assert code == 255 and out.startswith("The application state BOGUS is invalid.\n")
 
     code, out, _ = cli(capsys, cluster, "application", "-status", app_id)
-    lines = out.splitlines()
-    assert code == 0 and lines[0] == "Application Report : "
-    fields = dict(line.lstrip("\t").split(" : ", 1) for line in lines[1:] if line.startswith("\t"))
+    fields = report_fields(out, "Application Report : ")
+    assert code == 0
     assert fields["Application-Id"] == app_id and fields["State"] == "FINISHED"
     assert fields["Final-State"] == "SUCCEEDED" and fields["Progress"] == "100%"
     assert re.fullmatch(r"\d+ MB-seconds, \d+ vcore-seconds", fields["Aggregate Resource Allocation"])
