@@ -7,13 +7,12 @@ import re
 from pathlib import Path
 
 import httpx
-import psutil
 import pytest
 import redis
 
 from miniyarn import keys
 from miniyarn.cli.main import main
-from tests.conftest import free_port
+from tests.conftest import alive, free_port
 from tests.integration.conftest import Cluster, submit_ds, wait_for
 
 pytestmark = [pytest.mark.integration, pytest.mark.timeout(90)]
@@ -171,9 +170,7 @@ def test_kill_running_application_stops_its_containers(cluster: Cluster, capsys:
     assert out == f"Killing application {app_id}\nKilled application {app_id}\n"
     report = cluster.app(app_id)
     assert (report["state"], report["finalStatus"]) == ("KILLED", "KILLED")
-    wait_for("container processes gone", lambda: not any(psutil.pid_exists(p) and
-                                                         psutil.Process(p).status() != psutil.STATUS_ZOMBIE
-                                                         for p in pids), timeout=10)
+    wait_for("container processes gone", lambda: not alive(set(pids)), timeout=10)
     wait_for("no running containers", lambda: cluster.app(app_id)["runningContainers"] == 0)
     code, out, _ = cli(capsys, cluster, "application", "-kill", app_id)
     assert code == 0 and out == f"Application {app_id} has already finished \n"

@@ -17,7 +17,7 @@ import redis
 
 from miniyarn.cli.main import main
 from miniyarn.minicluster import MiniCluster, MiniClusterError
-from tests.conftest import free_port
+from tests.conftest import alive, free_port
 from tests.integration.conftest import wait_for
 
 pytestmark = [pytest.mark.integration, pytest.mark.timeout(60)]
@@ -25,17 +25,6 @@ pytestmark = [pytest.mark.integration, pytest.mark.timeout(60)]
 
 def children() -> set[int]:
     return {p.pid for p in psutil.Process().children(recursive=True)}
-
-
-def alive(pids: set[int]) -> set[int]:
-    out = set()
-    for pid in pids:
-        try:
-            if psutil.Process(pid).status() != psutil.STATUS_ZOMBIE:
-                out.add(pid)
-        except psutil.NoSuchProcess:
-            pass
-    return out
 
 
 def test_starts_its_own_redis_and_stop_leaves_no_process(capsys: pytest.CaptureFixture[str]) -> None:

@@ -11,6 +11,7 @@ from typing import Any
 import httpx
 import pytest
 
+from tests.conftest import alive
 from tests.flink_yarn.conftest import SMALL, FlinkOnYarn, final_counts
 from tests.flink_yarn.integration.test_per_job import WORDCOUNT, expected_words
 from tests.integration.conftest import wait_for
@@ -181,17 +182,12 @@ def test_a_jobmanager_yarn_gave_up_on_shuts_down_instead_of_running_twice(flink_
             if "flink_on_yarn.yarn.appmaster" in (p.info["cmdline"] or []) and app_id in (p.info["cwd"] or "")]
     log_dir = am.environ()["LOG_DIRS"]
 
-    def gone(p: psutil.Process) -> bool:
-        try:
-            return p.status() == psutil.STATUS_ZOMBIE  # exited; its parent, the frozen NM, cannot reap it yet
-        except psutil.NoSuchProcess:
-            return True
-
     os.kill(nm.pid, signal.SIGSTOP)
     try:
         wait_for("attempt 2", lambda: len(flink_yarn.yarn.get(f"/apps/{app_id}/appattempts")["appAttempts"][
             "appAttempt"]) == 2, timeout=30)
-        wait_for("the first JobManager gone", lambda: gone(am), timeout=20)
+        # Once exited it stays a zombie: its parent, the frozen NM, cannot reap it yet.
+        wait_for("the first JobManager gone", lambda: not alive({am.pid}), timeout=20)
         jm_log = (Path(log_dir) / "jobmanager.log").read_text()
     finally:
         os.kill(nm.pid, signal.SIGCONT)
