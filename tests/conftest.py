@@ -16,6 +16,7 @@ import psutil
 import pytest
 import redis
 
+from miniyarn import keys
 from miniyarn.sockets import free_port
 
 
@@ -56,6 +57,12 @@ class RedisServer:
             except subprocess.TimeoutExpired:
                 self.proc.kill()
         shutil.rmtree(self.dir, ignore_errors=True)
+
+
+def logs_aggregated(client: redis.Redis, app_id: str) -> bool:
+    """Every NM that ran a container of the finished app has uploaded its part: the logs hash exists (an NM
+    uploads only once the RM has listed the nodes that owe logs) and no node still owes any."""
+    return bool(client.exists(keys.app_logs(app_id))) and not client.scard(keys.app_log_nodes(app_id))
 
 
 def alive(pids: set[int]) -> set[int]:

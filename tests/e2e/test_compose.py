@@ -23,6 +23,7 @@ import redis
 from miniyarn import keys
 from miniyarn.redisconn import text
 from nodemanager.executor.docker_spec import LABEL_APP, LABEL_CONTAINER, LABEL_NODE
+from tests.conftest import logs_aggregated
 from tests.e2e.conftest import ROOT, ComposeCluster
 from tests.flink_yarn.conftest import final_counts
 from tests.flink_yarn.integration.test_modes import LINES, expected_lines
@@ -53,7 +54,7 @@ def test_distributed_shell_on_compose(compose_cluster: ComposeCluster) -> None:
         assert time.monotonic() < deadline, app
         time.sleep(0.3)
     assert (app["state"], app["finalStatus"]) == ("FINISHED", "SUCCEEDED"), app
-    wait_for("logs aggregated", lambda: r.exists(keys.app_logs(app_id)) and not r.scard(keys.app_log_nodes(app_id)))
+    wait_for("logs aggregated", lambda: logs_aggregated(r, app_id))
     logs = {text(k): text(v) for k, v in r.hgetall(keys.app_logs(app_id)).items()}
     hellos = [k for k, v in logs.items() if k.endswith(" stdout") and v == f"hello from {k.split()[0]} as yarn\n"]
     assert len(hellos) == 3, logs
@@ -134,8 +135,7 @@ def no_container_left(cluster: ComposeCluster, app_id: str) -> None:
 def aggregated_logs(cluster: ComposeCluster, app_id: str) -> dict[str, str]:
     r = redis.Redis.from_url(cluster.redis_url)
     try:
-        wait_for("logs aggregated", lambda: r.exists(keys.app_logs(app_id)) and not r.scard(
-            keys.app_log_nodes(app_id)), timeout=30)
+        wait_for("logs aggregated", lambda: logs_aggregated(r, app_id), timeout=30)
         return {text(k): text(v) for k, v in r.hgetall(keys.app_logs(app_id)).items()}
     finally:
         r.close()

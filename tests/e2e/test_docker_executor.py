@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.conftest import Processes
+from tests.conftest import Processes, logs_aggregated
 from tests.e2e.conftest import Sweeper
 from tests.nodemanager.integration.conftest import NM, cid, start_nm, wait_for
 
@@ -110,7 +110,7 @@ def test_distributed_shell_runs_in_docker_containers(redis_url: str, processes: 
     assert seen
     report = cluster.wait_app_state(app_id, "FINISHED", "FAILED", "KILLED", timeout=90)
     assert (report["state"], report["finalStatus"]) == ("FINISHED", "SUCCEEDED"), report
-    wait_for("logs aggregated", lambda: r.exists(keys.app_logs(app_id)) and not r.scard(keys.app_log_nodes(app_id)))
+    wait_for("logs aggregated", lambda: logs_aggregated(r, app_id))
     logs = {text(k): text(v) for k, v in r.hgetall(keys.app_logs(app_id)).items()}
     hellos = [k for k, v in logs.items() if k.endswith(" stdout") and v == f"hello from {k.split()[0]} in docker\n"]
     assert len(hellos) == 3, logs

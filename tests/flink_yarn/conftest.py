@@ -16,7 +16,7 @@ import pytest
 import redis
 
 from miniyarn import keys
-from tests.conftest import Processes
+from tests.conftest import Processes, logs_aggregated
 from tests.integration.conftest import Cluster, start_rm, wait_for
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -57,7 +57,7 @@ class FlinkOnYarn:
         r = redis.Redis.from_url(self.yarn.redis_url)
         try:
             wait_for(f"{app_id} finished and its logs aggregated", lambda: self.yarn.app(app_id)["finishedTime"] > 0
-                     and not r.scard(keys.app_log_nodes(app_id)), timeout=30)
+                     and logs_aggregated(r, app_id), timeout=30)
             raw = r.hgetall(keys.app_logs(app_id))
             return {k.decode(): v.decode(errors="replace") for k, v in raw.items()}
         finally:

@@ -10,9 +10,8 @@ import httpx
 import pytest
 import redis
 
-from miniyarn import keys
 from miniyarn.cli.main import main
-from tests.conftest import alive, free_port
+from tests.conftest import alive, free_port, logs_aggregated
 from tests.integration.conftest import Cluster, submit_ds, wait_for
 
 pytestmark = [pytest.mark.integration, pytest.mark.timeout(90)]
@@ -36,7 +35,7 @@ def test_distributed_shell_succeeds_and_logs_show_each_container(cluster: Cluste
     assert "Application completed successfully" in out
     app_id = re.search(r"Submitting application (application_\d+_\d+)", out).group(1)  # type: ignore[union-attr]
     r = redis.Redis.from_url(cluster.redis_url)
-    wait_for("logs aggregated", lambda: r.exists(keys.app_logs(app_id)) and not r.scard(keys.app_log_nodes(app_id)))
+    wait_for("logs aggregated", lambda: logs_aggregated(r, app_id))
 
     code, out, err = cli(capsys, cluster, "logs", "-applicationId", app_id)
     assert code == 0, err
@@ -94,7 +93,9 @@ def test_logs_of_an_app_whose_am_is_still_exiting_come_from_the_node(
     assert "LogAggregationType: LOCAL" in out and "unregistering, then exiting slowly" in out, out
 
     cluster.wait_app_state(app_id, "FINISHED")
-    wait_for("logs aggregated", lambda: not redis.Redis.from_url(cluster.redis_url).scard(keys.app_log_nodes(app_id)))
+    r = redis.Redis.from_url(cluster.redis_url)
+    wait_for("logs aggregated", lambda: logs_aggregated(r, app_id))
+    r.close()
     code, out, err = cli(capsys, cluster, "logs", "-applicationId", app_id, "-log_files", "AppMaster.stdout")
     assert code == 0, err
     assert "LogAggregationType: AGGREGATED" in out and "unregistering, then exiting slowly" in out, out
