@@ -17,6 +17,7 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator, model_valida
 from miniyarn.states.container import ContainerState
 
 ANY = "*"  # ResourceRequest.ANY: any host, any rack
+GUARANTEED = "GUARANTEED"  # ExecutionType: the only one we run (no OPPORTUNISTIC containers)
 
 
 class Record(BaseModel):
@@ -149,7 +150,7 @@ class Container(Record):
     resource: Resource
     priority: int = 0
     allocation_request_id: int = -1
-    exec_type: str = "GUARANTEED"
+    exec_type: str = GUARANTEED
 
 
 class ContainerStatus(Record):

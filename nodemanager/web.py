@@ -19,6 +19,7 @@ from typing import Any
 from urllib.parse import parse_qs, unquote, urlsplit
 
 from miniyarn.ids import ContainerId, InvalidIdError
+from miniyarn.records import GUARANTEED
 from nodemanager.container import NMContainer
 from nodemanager.container_manager import ContainerManager
 from nodemanager.context import VERSION, NMContext
@@ -83,7 +84,7 @@ class NodeWebApp:
             "id": c.id, "state": c.state.value, "exitCode": c.exit_status, "diagnostics": "".join(c.diagnostics),
             "user": c.user, "totalMemoryNeededMB": c.resource.memory, "totalVCoresNeeded": c.resource.vcores,
             "containerLogsLink": f"http://{self.ctx.http_address}/node/containerlogs/{c.id}/{c.user}",
-            "nodeId": self.ctx.node_id, "executionType": "GUARANTEED",
+            "nodeId": self.ctx.node_id, "executionType": GUARANTEED,
             "containerLogFiles": [f.name for f in list_logs(c.paths.log_dir)],
             "pid": c.process.pid if c.process is not None else None,
             "physicalMemoryUsedMB": rss // (1024 * 1024) if rss is not None else None,

@@ -19,7 +19,7 @@ from miniyarn.config import YarnConfiguration
 from miniyarn.exit_status import ContainerExitStatus
 from miniyarn.ids import ApplicationAttemptId, ApplicationId, ContainerId
 from miniyarn.protocol import ApplicationFinished, Msg, StartContainer, StopContainer
-from miniyarn.records import ApplicationSubmissionContext, Container, ContainerStatus, Resource, trusted
+from miniyarn.records import GUARANTEED, ApplicationSubmissionContext, Container, ContainerStatus, Resource, trusted
 from miniyarn.states.application import APP_MACHINE, AppEvent, FinalApplicationStatus, YarnApplicationState
 from miniyarn.states.attempt import ATTEMPT_MACHINE, AttemptEvent, AttemptState
 from miniyarn.states.container import CONTAINER_MACHINE, ContainerEvent, ContainerState, RMContainerState
@@ -321,7 +321,7 @@ class ResourceManager:
         # trusted(): every field comes from validated records, and this runs per container.
         container = trusted(Container, id=cid, node_id=node.node_id, node_http_address=node.http_address,
                             resource=alloc.resource, priority=alloc.priority,
-                            allocation_request_id=alloc.allocation_request_id, exec_type="GUARANTEED")
+                            allocation_request_id=alloc.allocation_request_id, exec_type=GUARANTEED)
         rc = RMContainer(container=container, app_id=app.app_id, attempt_id=attempt.attempt_id,
                          is_am=alloc.is_am, start_time=now_ms(),
                          state=CONTAINER_MACHINE.next(RMContainerState.NEW, ContainerEvent.START))

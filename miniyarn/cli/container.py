@@ -11,6 +11,7 @@ from typing import Any
 from miniyarn.cli.common import add_rm_address, fail, report_block, yarn_client, yarn_time
 from miniyarn.client.yarn_client import YarnClient, YarnClientError
 from miniyarn.ids import ApplicationAttemptId, ContainerId, InvalidIdError
+from miniyarn.records import GUARANTEED
 
 # ApplicationCLI.CONTAINER_PATTERN.
 CONTAINER_PATTERN = "%30s\t%20s\t%20s\t%20s\t%20s\t%20s\t%35s"
@@ -83,7 +84,7 @@ def status(yarn: YarnClient, container_id: str) -> int:
         return fail(f"Container with id '{container_id}' doesn't exist in RM.")
     fields = [("Container-Id", container_id), ("Start-Time", c.get("startedTime", 0)),
               ("Finish-Time", c.get("finishedTime", 0)), ("State", c["containerState"]),
-              ("Execution-Type", "GUARANTEED"), ("LOG-URL", c.get("logUrl") or "N/A"),
+              ("Execution-Type", GUARANTEED), ("LOG-URL", c.get("logUrl") or "N/A"),
               ("Host", c.get("nodeId") or "N/A"), ("NodeHttpAddress", http_address(c)),
               ("Diagnostics", c.get("diagnosticsInfo") or ""),
               # Beyond YARN's report, what a user asks next: its size and how it ended.
