@@ -97,13 +97,14 @@ class StreamExecutionEnvironment:
 
     def execute(self, job_name: str | None = None) -> JobExecutionResult:
         client = self.execute_async(job_name)
-        if get_context().detached:
+        ctx = get_context()
+        if ctx.detached:
             return JobExecutionResult(client.get_job_id(), 0)
         result = client.wait()
         if result.state != "FINISHED":
             cause = f": {result.failure}" if result.failure else ""
             raise JobExecutionException(f"Job {result.job_id} ended {result.state}{cause}")
-        if get_context().sysout:
+        if ctx.sysout:
             print(f"Program execution finished\nJob with JobID {result.job_id} has finished.\n"
                   f"Job Runtime: {result.duration_ms} ms\n", flush=True)
         return JobExecutionResult(result.job_id, result.duration_ms)
