@@ -18,9 +18,12 @@ import signal
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 from collections import Counter
 from pathlib import Path
+
+import psutil
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
@@ -73,7 +76,34 @@ def start_cluster(workdir: Path) -> tuple[list[subprocess.Popen[bytes]], str]:
     return [jm, tm], info["rest"]
 
 
-def run_job(rest: RestClient, text: Path, out: Path, parallelism: int, mode: str) -> float:
+class TaskCpu(threading.Thread):
+    """CPU seconds (user + system) of each task process, the TaskManager's children, while a job runs.
+    Sampled every 50 ms, so a process's last 50 ms before it exits may be missed."""
+
+    def __init__(self, tm_pid: int) -> None:
+        super().__init__(daemon=True)
+        self.tm = psutil.Process(tm_pid)
+        self.seen: dict[int, float] = {}
+        self.done = threading.Event()
+
+    def run(self) -> None:
+        while not self.done.wait(0.05):
+            for child in self.tm.children():
+                try:
+                    times = child.cpu_times()
+                except psutil.NoSuchProcess:
+                    continue
+                self.seen[child.pid] = times.user + times.system
+
+    def stop(self) -> list[float]:
+        self.done.set()
+        self.join()
+        return sorted(self.seen.values(), reverse=True)
+
+
+def run_job(rest: RestClient, text: Path, out: Path, parallelism: int, mode: str,
+            tm_pid: int) -> tuple[float, list[float]]:
+    """The job's time and the CPU seconds of each of its task processes (busiest first)."""
     set_context(ExecutionContext(executor=LocalExecutor(), default_parallelism=parallelism))
     env = StreamExecutionEnvironment.get_execution_environment()
     if mode == "BATCH":
@@ -83,11 +113,14 @@ def run_job(rest: RestClient, text: Path, out: Path, parallelism: int, mode: str
         .sink_to(FileSink.for_row_format(str(out), Encoder.simple_string_encoder()).build())
     graph = env.get_job_graph(f"bench p={parallelism}")
     set_context(None)
+    cpu = TaskCpu(tm_pid)
+    cpu.start()
     job_id = rest.submit(graph)
     info = rest.wait(job_id, poll_s=0.05)
+    task_cpu = cpu.stop()
     if info["state"] != "FINISHED":
         raise RuntimeError(f"bench job ended {info['state']}: {rest.exceptions(job_id)}")
-    return float(info["duration"]) / 1000
+    return float(info["duration"]) / 1000, task_cpu
 
 
 def main() -> int:
@@ -109,10 +142,13 @@ def main() -> int:
             rest = RestClient(url)
             per_slot: dict[int, float] = {}
             for par in (1, 2):
-                best = min(run_job(rest, text, work / f"out-{par}-{i}", par, ns.mode) for i in range(ns.repeat))
+                best, task_cpu = min(run_job(rest, text, work / f"out-{par}-{i}", par, ns.mode, procs[1].pid)
+                                     for i in range(ns.repeat))
                 per_slot[par] = words / best / par
                 print(f"miniflink p={par}: job {best:6.2f} s  {words / best / 1e6:6.2f} M words/s total  "
                       f"{per_slot[par] / 1e6:6.2f} M words/s per slot")
+                # Where the cores went: a process near the job time kept a core busy the whole job.
+                print("  task processes' CPU: " + ", ".join(f"{c:.1f} s ({c / best:.0%})" for c in task_cpu))
             print(f"speed-up p=1 → p=2: {2 * per_slot[2] / per_slot[1]:.2f}x; per slot vs Counter loop: "
                   f"{per_slot[1] / base:.2f}x")
         finally:
