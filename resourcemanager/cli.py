@@ -21,6 +21,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="host name put in tracking URLs (default 127.0.0.1, or the bind host)")
     parser.add_argument("-D", dest="defines", action="append", default=[], metavar="KEY=VALUE",
                         help="override a yarn-site.xml key")
+    parser.add_argument("--credentials-dir", default=None,
+                        help="the cluster's secrets (default $MINIYARN_CREDENTIALS_DIR; see docs/security.md)")
     parser.add_argument("--check", action="store_true",
                         help="exit 0 if a ResourceManager answers /health at --port, else 1 (for healthchecks)")
 
@@ -42,10 +44,16 @@ def run(args: argparse.Namespace) -> int:
             return 1
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     advertise = args.advertise_host or ("127.0.0.1" if args.host in ("0.0.0.0", "") else args.host)
+    from miniyarn.security.credentials import CredentialsError, from_env
     from resourcemanager.daemon import serve
 
     try:
-        return serve(conf, cfg.redis_url(args.redis_url), args.host, port, advertise)
+        credentials = from_env(args.credentials_dir)
+    except CredentialsError as e:
+        print(f"miniyarn resourcemanager: {e}", file=sys.stderr)
+        return 2
+    try:
+        return serve(conf, cfg.redis_url(args.redis_url), args.host, port, advertise, credentials)
     except OSError as e:
         print(f"miniyarn resourcemanager: cannot listen on {args.host}:{port}: {e}; pick another --port",
               file=sys.stderr)

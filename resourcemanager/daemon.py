@@ -8,6 +8,7 @@ import uvicorn
 
 from miniyarn.config import YarnConfiguration
 from miniyarn.redisconn import connect
+from miniyarn.security.credentials import Credentials
 from miniyarn.sockets import listening_socket
 from resourcemanager.inbox import InboxLoop
 from resourcemanager.recovery import recover
@@ -17,12 +18,13 @@ from resourcemanager.webapp.rest import create_app
 log = logging.getLogger("resourcemanager")
 
 
-def serve(conf: YarnConfiguration, redis_url: str, host: str, port: int, advertise: str) -> int:
+def serve(conf: YarnConfiguration, redis_url: str, host: str, port: int, advertise: str,
+          credentials: Credentials | None = None) -> int:
     sock = listening_socket(host, port)
     actual = sock.getsockname()[1]
     web = f"http://{advertise}:{actual}"
     client = connect(redis_url)
-    rm = ResourceManager(conf, client, web_address=web)
+    rm = ResourceManager(conf, client, web_address=web, credentials=credentials)
     recover(rm)
     loop = InboxLoop(rm, connect(redis_url))
     loop.start()

@@ -8,6 +8,7 @@ it NM and AM messages; the REST layer calls `submit`/`kill`; `tick` runs livenes
 from __future__ import annotations
 
 import logging
+import secrets
 import threading
 import time
 from dataclasses import dataclass, field
@@ -20,6 +21,7 @@ from miniyarn.exit_status import ContainerExitStatus
 from miniyarn.ids import ApplicationAttemptId, ApplicationId, ContainerId
 from miniyarn.protocol import ApplicationFinished, Msg, StartContainer, StopContainer
 from miniyarn.records import GUARANTEED, ApplicationSubmissionContext, Container, ContainerStatus, Resource, trusted
+from miniyarn.security import credentials as creds
 from miniyarn.states.application import APP_MACHINE, AppEvent, FinalApplicationStatus, YarnApplicationState
 from miniyarn.states.attempt import ATTEMPT_MACHINE, AttemptEvent, AttemptState
 from miniyarn.states.container import CONTAINER_MACHINE, ContainerEvent, ContainerState, RMContainerState
@@ -34,6 +36,8 @@ from resourcemanager.scheduler.scheduler import Scheduler
 log = logging.getLogger("resourcemanager")
 
 A = YarnApplicationState
+# The AM container's copy of its application's client-to-AM secret (see client_to_am_secret).
+CLIENT_TO_AM_ENV = "MINIYARN_CLIENT_TO_AM_SECRET"
 # An AM that unregistered gets this long to exit by itself before the RM stops its container,
 # as YARN waits for the AM container to finish after unregistration.
 AM_EXIT_GRACE_MS = 5000
@@ -61,8 +65,13 @@ class Outbox:
 FINISHED_CONTAINERS_KEPT = 100
 
 class ResourceManager:
-    def __init__(self, conf: YarnConfiguration, client: redis.Redis, web_address: str = "") -> None:
+    def __init__(self, conf: YarnConfiguration, client: redis.Redis, web_address: str = "",
+                 credentials: creds.Credentials | None = None) -> None:
         self.conf = conf
+        self.credentials = credentials
+        # Every token the RM hands out is derived from this key. Without a credentials dir it lives only as
+        # long as this process: tokens of AMs started before a restart are then refused.
+        self.master_key = credentials.rm_master_key() if credentials is not None else secrets.token_bytes(32)
         self.redis = client
         self.web_address = web_address  # http://host:port, for tracking URLs through the proxy
         self.lock = threading.RLock()
@@ -93,6 +102,11 @@ class ResourceManager:
         self._headroom: tuple[Resource, int] | None = None
         self.containers_allocated_total = 0
         self.apps_submitted = 0
+
+    def client_to_am_secret(self, app_id: str) -> str:
+        """YARN's ClientToAMToken master key for one app: the AM gets it in its environment, the RM's proxy
+        presents it (`Authorization: Bearer`), so an AM's UI can tell requests the RM authorized."""
+        return creds.derive(self.master_key, "client-to-am", app_id)
 
     # ---- queues and limits --------------------------------------------------------------
 
@@ -229,6 +243,7 @@ class ResourceManager:
         env = dict(ctx.environment)
         env.setdefault("APP_SUBMIT_TIME_ENV", str(app.submit_time))
         env.setdefault("MAX_APP_ATTEMPTS", str(app.max_attempts))
+        env[CLIENT_TO_AM_ENV] = self.client_to_am_secret(app.app_id)
         if self.web_address:
             env.setdefault("MINIYARN_RM_ADDRESS", self.web_address)
         launch = ctx.model_copy(update={"environment": env})

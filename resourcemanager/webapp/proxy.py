@@ -96,8 +96,10 @@ def add_proxy_routes(app: FastAPI, rm: ResourceManager) -> None:
     client = httpx.AsyncClient(timeout=httpx.Timeout(10.0, read=None), follow_redirects=False)
 
     async def forward(request: Request, url: str, rewriter: LinkRewriter, what: str,
-                      raise_unreachable: bool = False) -> Response:
+                      raise_unreachable: bool = False, authorization: str = "") -> Response:
         headers = {k: v for k, v in request.headers.items() if k.lower() not in _DROP}
+        if authorization:
+            headers["authorization"] = authorization
         headers["accept-encoding"] = "identity"  # HTML is rewritten as text; the rest streams as it comes
         headers["X-Forwarded-Prefix"] = rewriter.proxy_prefix
         upstream_req = client.build_request(request.method, url, params=request.url.query,
@@ -157,7 +159,8 @@ def add_proxy_routes(app: FastAPI, rm: ResourceManager) -> None:
         rewriter = LinkRewriter(f"{parts.scheme}://{parts.netloc}", parts.path, f"/proxy/{app_id}")
         try:
             return await forward(request, base.rstrip("/") + "/" + path, rewriter,
-                                 f"The ApplicationMaster of {app_id}", raise_unreachable=ended is not None)
+                                 f"The ApplicationMaster of {app_id}", raise_unreachable=ended is not None,
+                                 authorization=f"Bearer {rm.client_to_am_secret(app_id)}")
         except Upstream:
             assert ended is not None
             return ended_response(request, ended)
