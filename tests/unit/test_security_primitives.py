@@ -49,3 +49,46 @@ def test_credentials_are_private_stable_and_derivable(tmp_path: Path) -> None:
     assert credentials.without_user(url) == "redis://127.0.0.1:6390/3"
     with pytest.raises(credentials.CredentialsError, match="does not exist"):
         credentials.from_env(tmp_path / "missing")
+
+
+def test_acls_and_http_auth_doctests() -> None:
+    from miniyarn.security import acls, http_auth
+
+    for module in (acls, http_auth):
+        assert doctest.testmod(module).failed == 0
+
+
+def test_application_acls() -> None:
+    from miniyarn.security.acls import AccessControlList, ApplicationAccessType, Policy, can_access
+
+    off = Policy()
+    on = Policy(acl_enabled=True, admin_acl=AccessControlList.parse("root"))
+    view, modify = ApplicationAccessType.VIEW_APP, ApplicationAccessType.MODIFY_APP
+    assert can_access(off, "eve", modify, "alice", {})
+    assert can_access(on, "alice", modify, "alice", {})
+    assert can_access(on, "root", modify, "alice", {})
+    assert not can_access(on, "eve", view, "alice", {})
+    assert can_access(on, "eve", view, "alice", {"VIEW_APP": "*"})
+    assert not can_access(on, "eve", modify, "alice", {"VIEW_APP": "*"})
+    assert not can_access(on, "eve", modify, "alice", {"MODIFY_APP": " "})
+    assert str(AccessControlList.parse("b,a g")) == "a,b g"
+
+
+def test_http_authentication_modes() -> None:
+    from miniyarn.security.http_auth import HttpAuthConfig, authenticate, refuse_insecure_bind
+
+    simple = HttpAuthConfig(kind="simple", secret=b"k")
+    assert authenticate(simple, None, None, None).user == "dr.who"
+    assert authenticate(simple, None, None, "bob").user == "bob"
+    assert authenticate(HttpAuthConfig(anonymous_allowed=False), None, None, None).error
+    token = HttpAuthConfig(kind="token", secret=b"k")
+    assert authenticate(token, None, None, "bob").error == "Authentication required"
+    good = tokens.cookie_value(b"k", "carol")
+    got = authenticate(token, None, good, None)
+    assert got.user == "carol" and got.via_cookie
+    assert "Invalid token" in authenticate(token, "Bearer nope", None, None).error
+    assert authenticate(token, f"Bearer {tokens.sign(b'other', 'x')}", None, None).error
+    assert refuse_insecure_bind("0.0.0.0", simple, insecure=False)
+    assert refuse_insecure_bind("0.0.0.0", simple, insecure=True) is None
+    assert refuse_insecure_bind("127.0.0.1", simple, insecure=False) is None
+    assert refuse_insecure_bind("0.0.0.0", token, insecure=False) is None
