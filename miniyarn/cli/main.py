@@ -8,7 +8,7 @@ import sys
 from collections.abc import Callable
 from types import ModuleType
 
-from miniyarn.cli import application, attempt, container, logs, minicluster, node, queue
+from miniyarn.cli import application, attempt, container, credentials, logs, minicluster, node, queue
 
 Adder = Callable[[argparse.ArgumentParser], None]
 Runner = Callable[[argparse.Namespace], int]
@@ -42,6 +42,8 @@ def _commands() -> dict[str, tuple[str, Callable[[], tuple[Adder, Runner]]]]:
         "distributed-shell": ("run a shell command in N containers (YARN's DistributedShell)", distributed_shell),
         "minicluster": ("Redis + ResourceManager + N NodeManagers in the foreground",
                         lambda: (minicluster.add_arguments, minicluster.run)),
+        "credentials": ("make the cluster's secrets (Redis users, RM master key, HTTP signature secret)",
+                        lambda: (credentials.add_arguments, credentials.run)),
     }
 
 

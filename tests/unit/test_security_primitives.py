@@ -92,3 +92,11 @@ def test_http_authentication_modes() -> None:
     assert refuse_insecure_bind("0.0.0.0", simple, insecure=True) is None
     assert refuse_insecure_bind("127.0.0.1", simple, insecure=False) is None
     assert refuse_insecure_bind("0.0.0.0", token, insecure=False) is None
+
+
+def test_credentials_cli_exports_only_the_nodemanagers_share(tmp_path: Path) -> None:
+    from miniyarn.cli.main import main
+
+    assert main(["credentials", "-init", str(tmp_path / "all"), "-export-nm", str(tmp_path / "nm")]) == 0
+    assert sorted(p.name for p in (tmp_path / "nm").iterdir()) == ["http-signature.secret", "redis-nm.password"]
+    assert (tmp_path / "nm" / "redis-nm.password").read_text() == (tmp_path / "all" / "redis-nm.password").read_text()
