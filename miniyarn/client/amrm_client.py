@@ -5,6 +5,9 @@ they change, as YARN's AMRMClientImpl does. Unlike YARN's, the table is decremen
 container arrives (the RM has done the same on its side), so an AM need not call
 `remove_container_request` for requests that were satisfied.
 
+Every call carries the attempt's AMRM token: the password of the attempt's own Redis user, which the
+RM put in the AM container's `MINIYARN_REDIS_URL` and no other container has.
+
 >>> # inside a container:  amrm = AMRMClient(); amrm.register("host", 0, "http://host:port")
 """
 
@@ -17,6 +20,7 @@ from dataclasses import dataclass, field
 import redis
 
 from miniyarn import config
+from miniyarn.client.nm_client import TOKENS, NMTokenCache
 from miniyarn.ids import ContainerId
 from miniyarn.protocol import (
     Allocate,
@@ -51,15 +55,21 @@ def attempt_id_from_env() -> str:
 
 class AMRMClient:
     def __init__(self, redis_url: str | None = None, attempt_id: str | None = None,
-                 client: redis.Redis | None = None, timeout_s: float = 10.0) -> None:
+                 client: redis.Redis | None = None, timeout_s: float = 10.0, amrm_token: str | None = None,
+                 tokens: NMTokenCache | None = None) -> None:
         self.redis = client or connect(config.redis_url(redis_url))
         self.attempt_id = attempt_id or attempt_id_from_env()
+        # The AMRM token is the attempt user's Redis password unless given apart (a test or bench playing
+        # the AM over an admin connection).
+        password = self.redis.connection_pool.connection_kwargs.get("password")
+        self.amrm_token = amrm_token if amrm_token is not None else str(password or "")
+        self.tokens = tokens or TOKENS
         self.timeout_s = timeout_s
         self.table: dict[Key, ResourceRequest] = {}
         self.changed: set[Key] = set()
         self.releases: list[str] = []
         self.response_id = 0
-        self.reply_to = new_reply_key()
+        self.reply_to = new_reply_key(self.attempt_id)
         self.last_pending_reason = ""
 
     def _call(self, msg: RegisterApplicationMaster | Allocate | FinishApplicationMaster) -> object:
@@ -75,7 +85,8 @@ class AMRMClient:
 
     def register(self, host: str = "", rpc_port: int = -1, tracking_url: str = "") -> RegisterResponse:
         reply = self._call(RegisterApplicationMaster(attempt_id=self.attempt_id, reply_to=self.reply_to,
-                                                     host=host, rpc_port=rpc_port, tracking_url=tracking_url))
+                                                     amrm_token=self.amrm_token, host=host, rpc_port=rpc_port,
+                                                     tracking_url=tracking_url))
         assert isinstance(reply, RegisterResponse)
         return reply
 
@@ -122,8 +133,8 @@ class AMRMClient:
         self.releases = []
         try:
             reply = self._call(Allocate(attempt_id=self.attempt_id, reply_to=self.reply_to,
-                                        response_id=self.response_id, progress=progress, asks=asks,
-                                        releases=releases))
+                                        amrm_token=self.amrm_token, response_id=self.response_id,
+                                        progress=progress, asks=asks, releases=releases))
         except Exception:
             self.changed.update((a.priority, a.resource_name, a.capability.memory, a.capability.vcores)
                                 for a in asks)
@@ -132,6 +143,9 @@ class AMRMClient:
         assert isinstance(reply, AllocateResponse)
         self.response_id = reply.response_id
         self.last_pending_reason = reply.pending_reason
+        self.tokens.put(reply.container_tokens)
+        for s in reply.completed_container_statuses:
+            self.tokens.forget(s.container_id)
         for c in reply.allocated_containers:
             self._matched(c)
         return reply
@@ -153,8 +167,8 @@ class AMRMClient:
     def unregister(self, final_status: FinalApplicationStatus, diagnostics: str = "",
                    tracking_url: str = "") -> None:
         self._call(FinishApplicationMaster(attempt_id=self.attempt_id, reply_to=self.reply_to,
-                                           final_status=final_status, diagnostics=diagnostics,
-                                           tracking_url=tracking_url))
+                                           amrm_token=self.amrm_token, final_status=final_status,
+                                           diagnostics=diagnostics, tracking_url=tracking_url))
 
     def close(self) -> None:
         self.redis.close()

@@ -49,7 +49,7 @@ def test_container_runs_with_yarn_env_and_completes(nm: NM) -> None:
     assert f"proxy=/proxy/{APP} user=alice" in text
     assert f"/usercache/alice/appcache/{APP}/{c}" in text and f"/{APP}/{c}" in text
     assert "unbuffered=1 extra=" in text and f"appcache/{APP}/{c}/x" in text
-    assert "redis=redis://127.0.0.1:" in text
+    assert "redis= unbuffered" in text  # a container gets no Redis credential (only the RM gives an AM one)
     assert nm.get(f"/node/containerlogs/{c}/alice/stderr").text == "err-line\n"
     info = nm.get(f"/ws/v1/node/containers/{c}").json()["container"]
     assert info["state"] == "EXITED_WITH_SUCCESS" and info["exitCode"] == 0 and info["user"] == "alice"
