@@ -64,17 +64,17 @@ class ContainerManager:
 
     def start(self, cmd: StartContainer) -> None:
         cid = cmd.container.id
-        with self.lock:
-            existing = self.containers.get(cid)
-            if existing is not None and not existing.refused:
-                log.warning("Container %s already is running on this node!! Ignoring the start.", cid)
-                return
         try:
             grant = self._check_grant(cmd)
         except ForgedRequestError as e:
             log.warning("Refusing to start %s requested by %s (user %r): %s", cid, cmd.requested_by or "unknown",
                         cmd.user, e)
             return
+        with self.lock:
+            existing = self.containers.get(cid)
+            if existing is not None and not existing.refused:
+                log.warning("Container %s already is running on this node!! Ignoring the start.", cid)
+                return
         app_id = _app_of(cid)
         user = cmd.user or self.ctx.nm_user
         paths = ContainerPaths.of(self.ctx.local_dirs, self.ctx.log_dirs, user, app_id, cid)
