@@ -35,12 +35,29 @@ from miniyarn.redisconn import text
 from miniyarn.rpc import YarnRemoteError, call
 from miniyarn.security.credentials import digest
 from miniyarn.states.application import FinalApplicationStatus
-from tests.conftest import logs_aggregated
-from tests.integration.conftest import Cluster, cluster, submit_ds, wait_for  # noqa: F401  (fixture)
+from tests.conftest import Processes, free_port, logs_aggregated
+from tests.integration.conftest import FAST_CONF, Cluster, start_rm, submit_ds, wait_for
 
 pytestmark = [pytest.mark.integration, pytest.mark.timeout(120)]
 
 TERABYTE_MB = 1 << 20
+
+
+@pytest.fixture
+def yarn(redis_url: str, processes: Processes) -> Cluster:
+    """A real RM and two real NMs (4 GB, 4 vcores each), as tests/integration's `cluster`."""
+    c = Cluster(redis_url, start_rm(processes, redis_url), processes)
+    c.start_nm("nm1")
+    c.start_nm("nm2")
+    wait_for("2 running NodeManagers", lambda: len(c.running_nodes()) == 2)
+    return c
+
+
+def pings(url: str) -> bool:
+    try:
+        return bool(redis.Redis.from_url(url).ping())
+    except redis.AuthenticationError:
+        return False
 
 
 def container_env(text_: str) -> dict[str, str]:
@@ -68,11 +85,11 @@ class Attackers:
     am_app: str
 
 
-def am_env_of(cluster: Cluster, app_id: str) -> dict[str, str]:
+def am_env_of(yarn: Cluster, app_id: str) -> dict[str, str]:
     """The environment an AM container printed to its stdout, read through its NM's REST API."""
-    am = wait_for("the attacker's AM container", lambda: cluster.get(f"/apps/{app_id}/appattempts")
+    am = wait_for("the attacker's AM container", lambda: yarn.get(f"/apps/{app_id}/appattempts")
                   ["appAttempts"]["appAttempt"][0]["containerId"])
-    node = cluster.app(app_id)["amHostHttpAddress"]
+    node = yarn.app(app_id)["amHostHttpAddress"]
     got: dict[str, str] = wait_for("the AM's environment", lambda: (env := container_env(httpx.get(
         f"http://{node}/ws/v1/node/containerlogs/{am}/AppMaster.stdout", timeout=5).text))
         .get("MINIYARN_REDIS_URL") and env)
@@ -80,43 +97,43 @@ def am_env_of(cluster: Cluster, app_id: str) -> dict[str, str]:
 
 
 @pytest.fixture
-def attackers(cluster: Cluster) -> Iterator[Attackers]:
-    admin = redis.Redis.from_url(cluster.admin_url)
-    plain_app = submit_ds(cluster.rm_url, cluster.redis_url, "env\n", containers=1, name="env-dump")
-    am_app = str(httpx.post(f"{cluster.rm_url}/ws/v1/cluster/apps/new-application").json()["application-id"])
+def attackers(yarn: Cluster) -> Iterator[Attackers]:
+    admin = redis.Redis.from_url(yarn.admin_url)
+    plain_app = submit_ds(yarn.rm_url, yarn.redis_url, "env\n", containers=1, name="env-dump")
+    am_app = str(httpx.post(f"{yarn.rm_url}/ws/v1/cluster/apps/new-application").json()["application-id"])
     body = {"application-id": am_app, "application-name": "attacker-am", "max-app-attempts": 1,
             "resource": {"memory": 128, "vCores": 1},
             "am-container-spec": {"commands": {"command": "env 1><LOG_DIR>/AppMaster.stdout; sleep 60"}}}
-    assert httpx.post(f"{cluster.rm_url}/ws/v1/cluster/apps", json=body).status_code == 202
-    cluster.wait_app_state(plain_app, "FINISHED")
+    assert httpx.post(f"{yarn.rm_url}/ws/v1/cluster/apps", json=body).status_code == 202
+    yarn.wait_app_state(plain_app, "FINISHED")
     wait_for("the env dump's logs", lambda: logs_aggregated(admin, plain_app))
     (plain_out,) = aggregated_stdout(admin, plain_app).values()
-    yield Attackers(container_env(plain_out), am_env_of(cluster, am_app), am_app)
+    yield Attackers(container_env(plain_out), am_env_of(yarn, am_app), am_app)
     admin.close()
 
 
-def test_container_forgeries_fail_and_the_victim_succeeds(cluster: Cluster, attackers: Attackers,
+def test_container_forgeries_fail_and_the_victim_succeeds(yarn: Cluster, attackers: Attackers,
                                                           tmp_path: Path) -> None:
-    admin = redis.Redis.from_url(cluster.admin_url)
-    victim = submit_ds(cluster.rm_url, cluster.redis_url, "sleep 6; echo victim done\n", containers=2,
+    admin = redis.Redis.from_url(yarn.admin_url)
+    victim = submit_ds(yarn.rm_url, yarn.redis_url, "sleep 6; echo victim done\n", containers=2,
                        name="victim")
     victim_attempt = attempt_of(victim)
 
     def running_tasks() -> list[dict[str, Any]]:
-        rows = cluster.get(f"/apps/{victim}/appattempts/{victim_attempt}/containers")["container"]
+        rows = yarn.get(f"/apps/{victim}/appattempts/{victim_attempt}/containers")["container"]
         return [r for r in rows if not r["isAM"] and r["containerState"] == "RUNNING"]
 
     tasks = wait_for("the victim's 2 tasks", lambda: len(t := running_tasks()) == 2 and t)
     task = tasks[0]
-    node_ids = [n["id"] for n in cluster.running_nodes()]
+    node_ids = [n["id"] for n in yarn.running_nodes()]
     pwned = tmp_path / f"pwned-{uuid.uuid4().hex}"
 
     # ---- a plain container: no Redis credential in its environment at all ----------------------
     env = attackers.plain_env
     assert env["CONTAINER_ID"].startswith("container_")
     assert "MINIYARN_REDIS_URL" not in env and "MINIYARN_CREDENTIALS_DIR" not in env
-    assert not any(cluster.redis_url.split("//")[1].split("/")[0] in v and "@" in v for v in env.values())
-    bare = redis.Redis.from_url(cluster.redis_url)  # the address is no secret: guess it, try everything
+    assert not any(yarn.redis_url.split("//")[1].split("/")[0] in v and "@" in v for v in env.values())
+    bare = redis.Redis.from_url(yarn.redis_url)  # the address is no secret: guess it, try everything
     for attempt in (lambda: bare.ping(), lambda: bare.get(keys.app(victim)),
                     lambda: bare.rpush(keys.rm_inbox(), "{}"), lambda: bare.rpush(keys.rm_am_inbox(), "{}"),
                     lambda: bare.rpush(keys.nm_commands(task["nodeId"]), "{}"),
@@ -181,23 +198,23 @@ def test_container_forgeries_fail_and_the_victim_succeeds(cluster: Cluster, atta
     own.close()
 
     # ---- the victim is untouched ---------------------------------------------------------------
-    final = cluster.wait_app_state(victim, "FINISHED", timeout=60)
+    final = yarn.wait_app_state(victim, "FINISHED", timeout=60)
     assert final["finalStatus"] == "SUCCEEDED", final
     wait_for("the victim's logs", lambda: logs_aggregated(admin, victim))
     outputs = aggregated_stdout(admin, victim)
     assert sorted(outputs.values()) == ["victim done\n", "victim done\n"]
     assert not pwned.exists()
-    assert sorted(n["id"] for n in cluster.running_nodes()) == sorted(node_ids)
-    assert "evil:1" not in {n["id"] for n in cluster.get("/nodes")["nodes"]["node"]}
-    assert cluster.get("/metrics")["clusterMetrics"]["totalMB"] == 2 * 4096
+    assert sorted(n["id"] for n in yarn.running_nodes()) == sorted(node_ids)
+    assert "evil:1" not in {n["id"] for n in yarn.get("/nodes")["nodes"]["node"]}
+    assert yarn.get("/metrics")["clusterMetrics"]["totalMB"] == 2 * 4096
 
     # ---- every refusal was logged --------------------------------------------------------------
-    rm_log = cluster.processes.log("rm")
+    rm_log = yarn.processes.log("rm")
     assert "Refusing node_heartbeat found on yarn:rm:inbox:am (claimed by evil:1)" in rm_log
     assert "Refusing node_shutdown found on yarn:rm:inbox:am" in rm_log
     assert f"Refusing am_unregister claimed by {victim_attempt}: reply list" in rm_log
     assert rm_log.count(f"Refusing am_unregister: Invalid AMRMToken from {victim_attempt}") == 2
-    nm_logs = "".join(cluster.processes.log(n) for n in cluster.nodes)
+    nm_logs = "".join(yarn.processes.log(n) for n in yarn.nodes)
     assert f"Refusing to start {task['containerId']} requested by unknown (user 'root'): Invalid container token" \
         in nm_logs
     assert f"Refusing to start {foreign} requested by unknown: No grant for container {foreign}" in nm_logs
@@ -206,30 +223,50 @@ def test_container_forgeries_fail_and_the_victim_succeeds(cluster: Cluster, atta
     admin.close()
 
 
-def test_an_ended_attempts_credential_stops_working(cluster: Cluster, attackers: Attackers) -> None:
+def test_an_ended_attempts_credential_stops_working(yarn: Cluster, attackers: Attackers) -> None:
     url = attackers.am_env["MINIYARN_REDIS_URL"]
     assert url.startswith(f"redis://{attempt_of(attackers.am_app)}:")
     assert redis.Redis.from_url(url).ping()
-    assert httpx.put(f"{cluster.rm_url}/ws/v1/cluster/apps/{attackers.am_app}/state", json={"state": "KILLED"},
+    assert httpx.put(f"{yarn.rm_url}/ws/v1/cluster/apps/{attackers.am_app}/state", json={"state": "KILLED"},
                      timeout=10).status_code in (200, 202)
-    cluster.wait_app_state(attackers.am_app, "KILLED")
+    yarn.wait_app_state(attackers.am_app, "KILLED")
     with pytest.raises(redis.AuthenticationError):
         redis.Redis.from_url(url).ping()
 
 
-def test_squatting_a_future_application_id_fails(cluster: Cluster) -> None:
-    new = httpx.post(f"{cluster.rm_url}/ws/v1/cluster/apps/new-application").json()["application-id"]
+def test_squatting_a_future_application_id_fails(yarn: Cluster) -> None:
+    new = httpx.post(f"{yarn.rm_url}/ws/v1/cluster/apps/new-application").json()["application-id"]
     ts, seq = new.split("_")[1:]
     future = f"application_{ts}_{int(seq) + 1:04d}"
     body = {"application-id": future, "application-name": "squatter", "resource": {"memory": 128, "vCores": 1},
             "am-container-spec": {"commands": {"command": "sleep 30"}}}
-    squat = httpx.post(f"{cluster.rm_url}/ws/v1/cluster/apps", json=body)
+    squat = httpx.post(f"{yarn.rm_url}/ws/v1/cluster/apps", json=body)
     assert squat.status_code == 400
     assert squat.json()["RemoteException"]["message"] == (
         f"Application id {future} was not issued by this ResourceManager; ask POST "
         "/ws/v1/cluster/apps/new-application for one")
-    real = httpx.post(f"{cluster.rm_url}/ws/v1/cluster/apps/new-application").json()["application-id"]
+    real = httpx.post(f"{yarn.rm_url}/ws/v1/cluster/apps/new-application").json()["application-id"]
     assert real == future
-    assert httpx.post(f"{cluster.rm_url}/ws/v1/cluster/apps",
+    assert httpx.post(f"{yarn.rm_url}/ws/v1/cluster/apps",
                       json={**body, "application-id": real}).status_code == 202
-    assert f"Refusing a submission of {future}" in cluster.processes.log("rm")
+    assert f"Refusing a submission of {future}" in yarn.processes.log("rm")
+
+
+def test_a_restarted_rm_gives_live_attempts_their_users_back(yarn: Cluster, attackers: Attackers) -> None:
+    """Recovery: the tokens derive from the master key in the credentials dir, so a new RM process
+    recreates the users of attempts still running, even when Redis lost them (no aclfile, a flush)."""
+    url = attackers.am_env["MINIYARN_REDIS_URL"]
+    admin = redis.Redis.from_url(yarn.admin_url)
+    rm = next(p for name, p in yarn.processes.procs if name == "rm")
+    rm.terminate()
+    rm.wait(10)
+    admin.acl_deluser(attempt_of(attackers.am_app))
+    assert not pings(url)
+    port = free_port()
+    yarn.processes.start("rm-restarted", ["-m", "resourcemanager", "--redis-url", yarn.redis_url,
+                                             "--port", str(port), "--host", "127.0.0.1", *FAST_CONF])
+    wait_for("the recovered attempt's user", lambda: pings(url), timeout=20)
+    own = AMRMClient(url, attempt_id=attempt_of(attackers.am_app))
+    assert own.register("127.0.0.1").queue == "default"
+    own.close()
+    admin.close()
