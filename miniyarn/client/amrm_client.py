@@ -31,7 +31,7 @@ from miniyarn.protocol import (
 )
 from miniyarn.records import ANY, Container, Resource, ResourceRequest
 from miniyarn.redisconn import connect
-from miniyarn.rpc import RMUnavailableError, call, new_reply_key
+from miniyarn.rpc import RMUnavailableError, YarnRemoteError, call, new_reply_key
 from miniyarn.states.application import FinalApplicationStatus
 
 Key = tuple[int, str, int, int]
@@ -81,6 +81,12 @@ class AMRMClient:
                 if attempt == 1:
                     raise
                 time.sleep(0.5)
+            except redis.AuthenticationError as e:
+                # The RM deletes an attempt's Redis user when the attempt ends: as YARN's AMRMToken of a
+                # removed attempt, a permanent refusal, which AMs act on by shutting down.
+                raise YarnRemoteError("ApplicationAttemptNotFoundException",
+                                      f"Application attempt {self.attempt_id} doesn't exist in "
+                                      f"ApplicationMasterService cache: its AMRMToken is no longer valid ({e})") from e
         raise AssertionError("unreachable")
 
     def register(self, host: str = "", rpc_port: int = -1, tracking_url: str = "") -> RegisterResponse:

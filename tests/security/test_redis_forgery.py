@@ -227,11 +227,18 @@ def test_an_ended_attempts_credential_stops_working(yarn: Cluster, attackers: At
     url = attackers.am_env["MINIYARN_REDIS_URL"]
     assert url.startswith(f"redis://{attempt_of(attackers.am_app)}:")
     assert redis.Redis.from_url(url).ping()
+    own = AMRMClient(url, attempt_id=attempt_of(attackers.am_app))
+    own.register("127.0.0.1")
     assert httpx.put(f"{yarn.rm_url}/ws/v1/cluster/apps/{attackers.am_app}/state", json={"state": "KILLED"},
                      timeout=10).status_code in (200, 202)
     yarn.wait_app_state(attackers.am_app, "KILLED")
     with pytest.raises(redis.AuthenticationError):
         redis.Redis.from_url(url).ping()
+    # Its AM, still connected, hears what YARN tells the AM of an attempt it gave up on (AMs then exit).
+    with pytest.raises(YarnRemoteError) as err:
+        own.allocate()
+    assert err.value.exception == "ApplicationAttemptNotFoundException"
+    assert err.value.message.startswith(f"Application attempt {attempt_of(attackers.am_app)} doesn't exist")
 
 
 def test_squatting_a_future_application_id_fails(yarn: Cluster) -> None:
