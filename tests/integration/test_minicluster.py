@@ -49,6 +49,9 @@ def test_starts_its_own_redis_and_stop_leaves_no_process(capsys: pytest.CaptureF
         wait_for("the AM container", lambda: httpx.get(f"{mc.rm_url}/ws/v1/cluster/apps/{app_id}").json()["app"][
             "runningContainers"] == 1)
         wait_for("the container process", lambda: len(mc.pids()) == 5)  # redis, rm, 2 NMs, sleep
+        # The AM's attempt user, saved to the aclfile (ACL SAVE) so a Redis restart keeps it.
+        attempt = app_id.replace("application_", "appattempt_") + "_000001"
+        assert f"user {attempt} on " in (mc.credentials_dir / "redis.acl").read_text()
         pids = mc.pids()
         r.close()
         work_dir = mc.work_dir
