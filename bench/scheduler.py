@@ -31,6 +31,7 @@ from miniyarn import keys
 from miniyarn.client.amrm_client import AMRMClient, ContainerRequest
 from miniyarn.protocol import NodeHeartbeat
 from miniyarn.records import ContainerStatus, Resource
+from miniyarn.security import credentials
 from miniyarn.sockets import free_port
 from miniyarn.states.application import FinalApplicationStatus
 from miniyarn.states.container import ContainerState
@@ -87,6 +88,7 @@ class SimulatedAM(threading.Thread):
     def __init__(self, url: str, attempt_id: str, nodes: SimulatedNodes, target: int, hold_s: float,
                  until: float) -> None:
         super().__init__(daemon=True)
+        # As a real AM: its attempt's own Redis user (`url` carries it), the AMRM token its password.
         self.amrm = AMRMClient(client=redis.Redis.from_url(url), attempt_id=attempt_id)
         self.nodes = nodes
         self.target = target
@@ -158,13 +160,15 @@ def main() -> int:
 
     tmp = tempfile.mkdtemp(prefix="bench-sls-")
     rport, wport = free_port(), free_port()
+    # Secured as the minicluster is: Redis with the cluster's ACL users, the RM as `rm`, each AM as its attempt.
+    creds = credentials.ensure(os.path.join(tmp, "credentials"))
     redis_proc = subprocess.Popen(["redis-server", "--port", str(rport), "--bind", "127.0.0.1", "--save", "",
-                                   "--appendonly", "no", "--dir", tmp], stdout=subprocess.DEVNULL,
-                                  start_new_session=True)
+                                   "--appendonly", "no", "--dir", tmp, "--aclfile", str(creds.acl_file)],
+                                  stdout=subprocess.DEVNULL, start_new_session=True)
     url = f"redis://127.0.0.1:{rport}/0"
     rm_proc: subprocess.Popen[bytes] | None = None
     try:
-        client = redis.Redis.from_url(url)
+        client = redis.Redis.from_url(creds.redis_url(url, "rm"))
         for _ in range(100):
             try:
                 client.ping()
@@ -174,7 +178,8 @@ def main() -> int:
         # AM liveness is irrelevant here; a long NM expiry keeps the simulated nodes alive under load.
         rm_proc = subprocess.Popen(
             [sys.executable, "-m", "resourcemanager", "--redis-url", url, "--port", str(wport),
-             "--host", "127.0.0.1", "-D", "yarn.nm.liveness-monitor.expiry-interval-ms=60000",
+             "--host", "127.0.0.1", "--credentials-dir", str(creds.dir),
+             "-D", "yarn.nm.liveness-monitor.expiry-interval-ms=60000",
              "-D", "yarn.scheduler.capacity.maximum-am-resource-percent=1.0"],
             stdout=open(os.path.join(tmp, "rm.log"), "wb"), stderr=subprocess.STDOUT, start_new_session=True)
         rm = f"http://127.0.0.1:{wport}"
@@ -200,7 +205,9 @@ def main() -> int:
         proc.cpu_percent(None)
         t0 = time.monotonic()
         until = t0 + args.seconds
-        ams = [SimulatedAM(url, a, nodes, args.containers_per_app, args.hold, until) for a in attempt_ids]
+        master = creds.rm_master_key()
+        ams = [SimulatedAM(credentials.with_user(url, a, credentials.derive(master, "amrm", a)), a, nodes,
+                           args.containers_per_app, args.hold, until) for a in attempt_ids]
         for am in ams:
             am.start()
         peak_rss = idle_rss

@@ -71,9 +71,14 @@ def rm_health() -> str:
     return f"{PREFIX}:rm:alive"
 
 
-def reply(request_id: str) -> str:
-    """List: the RM's answer to one request."""
-    return f"{PREFIX}:reply:{request_id}"
+def reply(attempt_id: str, request_id: str) -> str:
+    """List: the RM's answer to one request of one application attempt. Under the attempt's own
+    prefix, so its Redis user (the AMRMToken) reads its replies and nobody else's."""
+    return f"{reply_prefix(attempt_id)}{request_id}"
+
+
+def reply_prefix(attempt_id: str) -> str:
+    return f"{PREFIX}:reply:{attempt_id}:"
 
 
 def nm_commands(node_id: str) -> str:

@@ -2,6 +2,10 @@
 ResourceManager and N NodeManagers as child processes, each in its own process group, all stopped
 together (YARN's MiniYARNCluster, but real processes).
 
+Secure without flags: the cluster's credentials are made at first start (`<work_dir>/credentials`, or
+`credentials_dir`), the Redis it starts loads their ACL users (`default` off, AOF on so a Redis restart
+keeps state), and the daemons connect as their roles. A Redis it did not start must already have them.
+
 >>> with MiniCluster(nodemanagers=2, port=0) as mc:      # doctest: +SKIP
 ...     print(mc.rm_url, mc.redis_url)
 """
@@ -27,6 +31,7 @@ import httpx
 import psutil
 import redis
 
+from miniyarn.security import credentials as creds
 from miniyarn.sockets import free_port
 
 LOCAL_HOSTS = ("127.0.0.1", "localhost", "::1")
@@ -52,6 +57,16 @@ def redis_answers(url: str) -> bool:
         client.close()
 
 
+def something_listens(url: str) -> bool:
+    """A server at `url`'s address, whatever it lets us do (a Redis with other users answers NOAUTH)."""
+    parts = urlsplit(url)
+    try:
+        with socket.create_connection((parts.hostname or "127.0.0.1", parts.port or 6379), timeout=1):
+            return True
+    except OSError:
+        return False
+
+
 @dataclass
 class Daemon:
     name: str
@@ -67,7 +82,8 @@ class Daemon:
 class MiniCluster:
     def __init__(self, nodemanagers: int = 1, redis_url: str | None = None, port: int = 8088,
                  memory_mb: int = 4096, vcores: int = 4, work_dir: str | Path | None = None,
-                 defines: list[str] | None = None, python: str = sys.executable) -> None:
+                 defines: list[str] | None = None, python: str = sys.executable,
+                 credentials_dir: str | Path | None = None) -> None:
         if nodemanagers < 1:
             raise ValueError(f"a cluster needs at least one NodeManager, got --nodemanagers {nodemanagers}")
         self.nodemanagers = nodemanagers
@@ -79,6 +95,8 @@ class MiniCluster:
         self.python = python
         self.own_work_dir = work_dir is None
         self.work_dir = Path(work_dir) if work_dir is not None else Path(tempfile.mkdtemp(prefix="miniyarn-mc-"))
+        self.credentials_dir = Path(credentials_dir) if credentials_dir is not None else self.work_dir / "credentials"
+        self.credentials: creds.Credentials | None = None
         self.daemons: list[Daemon] = []
         self.started_redis = False
         self.rm_url = ""
@@ -99,11 +117,12 @@ class MiniCluster:
         t0 = time.monotonic()
         try:
             self.work_dir.mkdir(parents=True, exist_ok=True)
+            self.credentials = creds.ensure(self.credentials_dir)
             self._ensure_redis()
             port = self.port or free_port()
             self._check_port_free(port)
             self.rm_url = f"http://127.0.0.1:{port}"
-            common = [arg for d in self.defines for arg in ("-D", d)]
+            common = [arg for d in self.defines for arg in ("-D", d)] + ["--credentials-dir", str(self.credentials_dir)]
             self._spawn("rm", ["-m", "resourcemanager", "--redis-url", self.redis_url, "--host", "127.0.0.1",
                                "--port", str(port), *common])
             for i in range(1, self.nodemanagers + 1):
@@ -133,9 +152,21 @@ class MiniCluster:
                 raise MiniClusterError(f"Port {port} for the ResourceManager is in use ({e.strerror}): is another "
                                        "cluster running? Stop it, or pick another --port (0 = a free one)") from None
 
+    @property
+    def admin_redis_url(self) -> str:
+        """The Redis URL with the RM's (all-powerful) user: for tools and tests that read Redis directly."""
+        assert self.credentials is not None, "start() the cluster first"
+        return self.credentials.redis_url(self.redis_url, "rm")
+
     def _ensure_redis(self) -> None:
-        if redis_answers(self.redis_url):
+        if redis_answers(self.admin_redis_url):
             return
+        if something_listens(self.redis_url):
+            raise MiniClusterError(
+                f"A Redis answers at {creds.without_user(self.redis_url)} but does not know this cluster's users "
+                f"(in {self.credentials_dir}). The minicluster only starts a Redis of its own; to use that one, "
+                f"restart it with --aclfile {self.credentials_dir / creds.REDIS_ACL} (users rm and nm, default "
+                "off), or give --credentials-dir of the cluster it was started for, or another --redis-url")
         url = urlsplit(self.redis_url)
         host, port = url.hostname or "127.0.0.1", url.port or 6379
         if host not in LOCAL_HOSTS:
@@ -147,10 +178,12 @@ class MiniCluster:
                                    "(apt-get install redis-server), or point --redis-url at a running Redis")
         data = self.work_dir / "redis"
         data.mkdir(exist_ok=True)
-        self._spawn("redis", ["--port", str(port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no",
-                              "--dir", str(data)], exe=exe)
+        assert self.credentials is not None
+        # AOF on: a restarted Redis (same --work-dir) keeps the cluster's state and the attempts' users.
+        self._spawn("redis", ["--port", str(port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "yes",
+                              "--dir", str(data), "--aclfile", str(self.credentials.acl_file)], exe=exe)
         self.started_redis = True
-        self._wait("redis-server", lambda: redis_answers(self.redis_url), only="redis")
+        self._wait("redis-server", lambda: redis_answers(self.admin_redis_url), only="redis")
 
     def _spawn(self, name: str, args: list[str], exe: str | None = None) -> None:
         log = self.work_dir / f"{name}.log"
@@ -192,7 +225,8 @@ class MiniCluster:
         return None
 
     def env(self) -> dict[str, str]:
-        return {"MINIYARN_RM_ADDRESS": self.rm_url, "MINIYARN_REDIS_URL": self.redis_url}
+        """What a client's shell needs. The Redis URL carries no credential: clients speak HTTP to the RM."""
+        return {"MINIYARN_RM_ADDRESS": self.rm_url, "MINIYARN_REDIS_URL": creds.without_user(self.redis_url)}
 
     def pids(self) -> set[int]:
         """Our daemons and everything they started (containers are children of the NMs)."""

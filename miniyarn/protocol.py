@@ -3,6 +3,10 @@
 Everything an NM or AM tells the RM is an `RMMessage` pushed on the RM inbox list; what the RM
 answers to a request goes on the request's own reply list. What the RM or an AM tells an NM is an
 `NMCommand` pushed on that NM's command list. All are JSON, tagged by `type`.
+
+Who sent a message is checked, not trusted: only the `nm` Redis user can push node messages (ACL);
+every AM call carries its attempt's AMRM token, checked by the RM; every container start and stop
+carries the container's token, checked by the NM against the digest in the RM's grant.
 """
 
 from __future__ import annotations
@@ -55,6 +59,7 @@ class RegisterApplicationMaster(Msg):
     type: Literal["am_register"] = "am_register"
     attempt_id: str
     reply_to: str
+    amrm_token: str = ""
     host: str = ""
     rpc_port: int = -1
     tracking_url: str = ""
@@ -66,6 +71,7 @@ class Allocate(Msg):
     type: Literal["am_allocate"] = "am_allocate"
     attempt_id: str
     reply_to: str
+    amrm_token: str = ""
     response_id: int = 0
     progress: float = 0.0
     asks: list[ResourceRequest] = Field(default_factory=list)
@@ -76,6 +82,7 @@ class FinishApplicationMaster(Msg):
     type: Literal["am_unregister"] = "am_unregister"
     attempt_id: str
     reply_to: str
+    amrm_token: str = ""
     final_status: FinalApplicationStatus
     diagnostics: str = ""
     tracking_url: str = ""
@@ -86,6 +93,8 @@ RMMessage = Annotated[
     Field(discriminator="type"),
 ]
 RM_MESSAGE: TypeAdapter[RMMessage] = TypeAdapter(RMMessage)
+AMCall = RegisterApplicationMaster | Allocate | FinishApplicationMaster
+NodeMessage = NodeHeartbeat | NodeShutdown
 
 
 # ---- ResourceManager -> ApplicationMaster ---------------------------------------------------
@@ -116,6 +125,9 @@ class AllocateResponse(Msg):
     # miniyarn's addition: why the asks still wait, in words a person can act on.
     pending_reason: str = ""
     am_command: str | None = None  # "AM_RESYNC" / "AM_SHUTDOWN" as YARN's AMCommand
+    # Container id -> its container token, for the NM start/stop requests (YARN hands the AM a token
+    # with each allocated container). Here, not in the Container record, which is stored and shown.
+    container_tokens: dict[str, str] = Field(default_factory=dict)
 
 
 class FinishResponse(Msg):
@@ -132,6 +144,13 @@ RM_REPLY: TypeAdapter[RMReply] = TypeAdapter(RMReply)
 # ---- ResourceManager / ApplicationMaster -> NodeManager -------------------------------------
 
 
+class ContainerGrant(Container):
+    """What the RM stores at `yarn:container:<id>`: the Container and the digest of its token, so an NM
+    can check a start without the grant handing the token to whoever reads it."""
+
+    token_digest: str = ""
+
+
 class StartContainer(Msg):
     type: Literal["start_container"] = "start_container"
     container: Container
@@ -139,6 +158,7 @@ class StartContainer(Msg):
     user: str = ""
     # Sent by whoever asks for the start: the RM's AM launcher, or an AM's NMClient.
     requested_by: str = ""
+    container_token: str = ""
 
 
 class StopContainer(Msg):
@@ -146,6 +166,7 @@ class StopContainer(Msg):
     container_id: str
     exit_status: int  # the ContainerExitStatus reported when it ends (-105 by the AM, -106 by the RM)
     diagnostics: str = ""
+    container_token: str = ""
 
 
 class ApplicationFinished(Msg):

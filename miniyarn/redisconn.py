@@ -7,6 +7,8 @@ import time
 
 import redis
 
+from miniyarn.security.credentials import Credentials, without_user
+
 log = logging.getLogger(__name__)
 
 
@@ -19,6 +21,12 @@ def connect(url: str, retries: int = 30, delay_s: float = 0.5) -> redis.Redis:
         try:
             client.ping()
             return client
+        except redis.AuthenticationError as e:
+            # Not a Redis that is still starting: retrying a wrong password only delays the message.
+            raise ConnectionError(
+                f"Redis at {where} refused our credentials ({e}); the daemons connect as the users of "
+                "--credentials-dir ($MINIYARN_CREDENTIALS_DIR), which redis-server must load with --aclfile "
+                "<dir>/redis.acl (see docs/security.md)") from e
         except redis.ConnectionError as e:
             if left == 0:
                 raise ConnectionError(
@@ -44,3 +52,14 @@ def data(value: object) -> bytes:
     if isinstance(value, str):
         return value.encode()
     raise TypeError(f"expected a bytes reply, got {type(value).__name__}")
+
+
+def role_url(url: str, credentials: Credentials | None, role: str) -> str:
+    """`url` with the Redis user of `role` from `credentials`; without credentials, `url` as given and a
+    warning, since such a Redis trusts whoever reaches it (development against a plain redis-server)."""
+    if credentials is None:
+        log.warning("No credentials directory (--credentials-dir, $MINIYARN_CREDENTIALS_DIR): connecting to "
+                    "Redis as %s says. Anyone who can reach that Redis (a container, a local user) can forge "
+                    "every message and owns the cluster; see docs/security.md", without_user(url))
+        return url
+    return credentials.redis_url(url, role)

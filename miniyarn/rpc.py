@@ -27,8 +27,8 @@ class YarnRemoteError(RuntimeError):
         self.message = message
 
 
-def new_reply_key() -> str:
-    return keys.reply(uuid.uuid4().hex)
+def new_reply_key(attempt_id: str) -> str:
+    return keys.reply(attempt_id, uuid.uuid4().hex)
 
 
 def call(client: redis.Redis, message: Msg, reply_to: str, timeout_s: float = 10.0) -> RMReply:

@@ -34,6 +34,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="container executor: process or docker (default: process)")
     parser.add_argument("-D", dest="defines", action="append", default=[], metavar="KEY=VALUE",
                         help="override a yarn-site.xml key")
+    parser.add_argument("--credentials-dir", default=None,
+                        help="the cluster's secrets; the NM reads its Redis password there (default "
+                             "$MINIYARN_CREDENTIALS_DIR; see docs/security.md)")
     parser.add_argument("--check", action="store_true",
                         help="exit 0 if this NodeManager answers /health (at --port, or at the address it wrote "
                              "in --local-dirs when --port is 0), else 1")
@@ -78,6 +81,14 @@ def run(args: argparse.Namespace) -> int:
               file=sys.stderr)
         return 2
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    from miniyarn.redisconn import connect, role_url
+    from miniyarn.security.credentials import CredentialsError, from_env
+
+    try:
+        redis_url = role_url(cfg.redis_url(args.redis_url), from_env(args.credentials_dir), "nm")
+    except CredentialsError as e:
+        print(f"miniyarn nodemanager: {e}", file=sys.stderr)
+        return 2
     from nodemanager.context import NMContext
     from nodemanager.daemon import NodeManager
     from nodemanager.executor import create_executor
@@ -104,14 +115,12 @@ def run(args: argparse.Namespace) -> int:
     log_dirs = _dirs(log_spec) if log_spec else [owned / "logs" if owned else Path()]
     for d in (*local_dirs, *log_dirs):
         d.mkdir(parents=True, exist_ok=True)
-    from miniyarn.redisconn import connect
-
     try:
-        client = connect(cfg.redis_url(args.redis_url))
+        client = connect(redis_url)
     except ConnectionError as e:
         print(f"miniyarn nodemanager: {e}", file=sys.stderr)
         server.server_close()
         return 1
     ctx = NMContext(host=host, port=port, capability=Resource(memory=memory, vcores=vcores), local_dirs=local_dirs,
-                    log_dirs=log_dirs, redis_url=cfg.redis_url(args.redis_url), conf=conf)
+                    log_dirs=log_dirs, redis_url=redis_url, conf=conf)
     return NodeManager(ctx, client, executor, server, owned_root=owned).run()

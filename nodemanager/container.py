@@ -60,6 +60,11 @@ class NMContainer:
     # Heartbeats that have carried this completion; it is dropped after a few so the RM gets it even
     # if one heartbeat is lost, without the list growing forever.
     completion_reports: int = 0
+    # Digest of the container token its start carried: a stop must carry the same token.
+    token_digest: str = ""
+    # Refused at start (no grant, wrong node): reported, but a later start with a valid token replaces
+    # it, so a forged start of a future container id cannot block the real one.
+    refused: bool = False
     lock: threading.RLock = field(default_factory=threading.RLock, repr=False)
     done: threading.Event = field(default_factory=threading.Event, repr=False)
 

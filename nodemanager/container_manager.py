@@ -2,6 +2,10 @@
 grant the RM stored, localizes, writes launch_container.sh, launches through the executor, waits,
 and turns the exit into the status the RM hears. Stops and kills go through here too.
 
+A start or stop whose container token does not match the grant's digest (or, for a stop, the digest
+kept from the start) is a forgery: logged and dropped, never reported, so it cannot fail the real
+container either.
+
 Each container has one thread from start to exit, so a slow localization never holds up the
 command loop, and the thread that owns the process handle is the one that reaps it.
 """
@@ -23,8 +27,9 @@ from pydantic import ValidationError
 from miniyarn import keys
 from miniyarn.exit_status import ContainerExitStatus
 from miniyarn.ids import InvalidIdError, app_id_of
-from miniyarn.protocol import StartContainer, StopContainer
-from miniyarn.records import Container, ContainerStatus
+from miniyarn.protocol import ContainerGrant, StartContainer, StopContainer
+from miniyarn.records import ContainerStatus
+from miniyarn.security.credentials import digest, same
 from nodemanager import diagnostics as diag
 from nodemanager.container import KillRequest, NMContainer, NMContainerState
 from nodemanager.context import NMContext
@@ -59,48 +64,84 @@ class ContainerManager:
 
     def start(self, cmd: StartContainer) -> None:
         cid = cmd.container.id
+        try:
+            grant = self._check_grant(cmd)
+        except ForgedRequestError as e:
+            log.warning("Refusing to start %s requested by %s (user %r): %s", cid, cmd.requested_by or "unknown",
+                        cmd.user, e)
+            return
         with self.lock:
-            if cid in self.containers:
+            existing = self.containers.get(cid)
+            if existing is not None and not existing.refused:
                 log.warning("Container %s already is running on this node!! Ignoring the start.", cid)
                 return
-            app_id = _app_of(cid)
-            user = cmd.user or self.ctx.nm_user
-            paths = ContainerPaths.of(self.ctx.local_dirs, self.ctx.log_dirs, user, app_id, cid)
-            c = NMContainer(id=cid, app_id=app_id, user=user, resource=cmd.container.resource, paths=paths)
+        app_id = _app_of(cid)
+        user = cmd.user or self.ctx.nm_user
+        paths = ContainerPaths.of(self.ctx.local_dirs, self.ctx.log_dirs, user, app_id, cid)
+        c = NMContainer(id=cid, app_id=app_id, user=user, resource=cmd.container.resource, paths=paths)
+        with self.lock:
             self.containers[cid] = c
-        reason = self._check_grant(cmd)
-        if reason is not None:
-            log.warning("Refusing to start %s: %s", cid, reason)
+        if isinstance(grant, str):
+            log.warning("Refusing to start %s requested by %s: %s", cid, cmd.requested_by or "unknown", grant)
             with c.lock:
-                c.add_diagnostic(diag.invalid_grant(cid, self.ctx.node_id, reason))
+                c.refused = True
+                c.add_diagnostic(diag.invalid_grant(cid, self.ctx.node_id, grant))
                 c.complete(int(ContainerExitStatus.INVALID), success=False)
             self.on_complete()
             return
+        c.resource = grant.resource
+        c.token_digest = grant.token_digest
         log.info("Start request for %s by %s, user %s, resource %s", cid, cmd.requested_by or "unknown",
                  user, c.resource)
         t = threading.Thread(target=self._run, args=(c, cmd), name=f"ContainersLauncher {cid}", daemon=True)
         self.threads[cid] = t
         t.start()
 
-    def _check_grant(self, cmd: StartContainer) -> str | None:
-        """None if the RM granted this container to this node, else why not. The grant in Redis, not
-        the command, fixes the resource (an NM checks a container token the same way)."""
-        cid = cmd.container.id
+    def _grant(self, cid: str) -> ContainerGrant | str:
+        """The RM's grant of `cid`, or why there is none."""
         raw = self.redis.get(keys.container(cid))
         if raw is None:
             return (f"No grant for container {cid} in Redis (never allocated by the ResourceManager, "
                     "or already completed).")
         try:
-            grant = Container.model_validate_json(raw)
+            return ContainerGrant.model_validate_json(raw)
         except ValidationError as e:
             return f"The grant for {cid} is not a Container record: {e.errors()[0]['msg']}"
+
+    def _check_grant(self, cmd: StartContainer) -> ContainerGrant | str:
+        """The grant if the RM granted this container to this node, else why not (reported to the RM);
+        ForgedRequestError if the start does not carry the grant's token. The grant in Redis, not the
+        command, fixes the resource (an NM checks a container token the same way)."""
+        cid = cmd.container.id
+        grant = self._grant(cid)
+        if isinstance(grant, str):
+            return grant
+        if not grant.token_digest or not same(digest(cmd.container_token), grant.token_digest):
+            raise ForgedRequestError(f"Invalid container token for {cid}: it does not match the ResourceManager's "
+                                     "grant")
         if grant.node_id != self.ctx.node_id:
             return f"Container {cid} was granted on node {grant.node_id}, not on this node {self.ctx.node_id}."
-        self.containers[cid].resource = grant.resource
+        return grant
+
+    def _stop_refused(self, cmd: StopContainer, c: NMContainer | None) -> str | None:
+        """Why a stop is a forgery, or None: its token must match the one the start carried (or, for a
+        container never started here, the grant's)."""
+        expected = c.token_digest if c is not None else ""
+        if not expected:
+            grant = self._grant(cmd.container_id)
+            if isinstance(grant, str):
+                return grant
+            expected = grant.token_digest
+        if not expected or not same(digest(cmd.container_token), expected):
+            return f"Invalid container token for {cmd.container_id}"
         return None
 
     def stop(self, cmd: StopContainer) -> None:
         c = self.containers.get(cmd.container_id)
+        refused = self._stop_refused(cmd, c)
+        if refused is not None:
+            log.warning("Refusing to stop %s (exit status %d): %s", cmd.container_id, cmd.exit_status, refused)
+            return
         if c is None:
             # Never started here (refused, or the start is still behind us in no queue): report it
             # complete so whoever asked hears an answer, and refuse a late start of it.
@@ -209,8 +250,7 @@ class ContainerManager:
                 c.add_diagnostic(diag.launch_exception(c.id, str(e)))
                 c.complete(int(ContainerExitStatus.INVALID), success=False)
             return
-        node = NodeFacts(host=self.ctx.host, port=self.ctx.port, redis_url=self.ctx.redis_url,
-                         python=inherited.python or self.ctx.python)
+        node = NodeFacts(host=self.ctx.host, port=self.ctx.port, python=inherited.python or self.ctx.python)
         env = container_env(c.id, c.app_id, c.user, inherited.env.get("HOME", str(paths.work_dir)), paths, node,
                             launch_env, inherited.env)
         script = paths.work_dir / "launch_container.sh"
@@ -296,6 +336,10 @@ class ContainerManager:
                 shutil.rmtree(app_dir, ignore_errors=True)
         for log_dir in self.ctx.log_dirs:
             shutil.rmtree(log_dir / app_id, ignore_errors=True)
+
+
+class ForgedRequestError(ValueError):
+    """A start or stop without the container's token: dropped (and logged), never acted on or reported."""
 
 
 def _app_of(container_id: str) -> str:

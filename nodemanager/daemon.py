@@ -7,6 +7,7 @@ node that goes away), uploads the logs it holds, sends a last heartbeat and Node
 
 from __future__ import annotations
 
+import json
 import logging
 import shutil
 import signal
@@ -20,6 +21,7 @@ import redis
 from miniyarn import keys
 from miniyarn.exit_status import ContainerExitStatus
 from miniyarn.protocol import ApplicationFinished, NMCommand, StartContainer, StopContainer
+from miniyarn.states.application import APP_MACHINE, YarnApplicationState
 from nodemanager.commands import CommandLoop
 from nodemanager.container_manager import ContainerManager
 from nodemanager.context import NMContext
@@ -60,7 +62,25 @@ class NodeManager:
         elif isinstance(cmd, StopContainer):
             self.manager.stop(cmd)
         elif isinstance(cmd, ApplicationFinished):
+            refused = self._not_finished(cmd.application_id)
+            if refused is not None:
+                log.warning("Refusing application_finished for %s: %s", cmd.application_id, refused)
+                return
             self.application_finished(cmd.application_id)
+
+    def _not_finished(self, app_id: str) -> str | None:
+        """Why an application-finished command is not to be believed, or None: the RM writes the app's
+        final state before it sends the command, so anyone else's is caught by reading that record."""
+        raw = self.redis.get(keys.app(app_id))
+        if raw is None:
+            return "the ResourceManager has no record of it"
+        try:
+            state = YarnApplicationState(json.loads(raw).get("state"))
+        except (ValueError, AttributeError, TypeError):
+            return "its record in Redis has no valid state"
+        if not APP_MACHINE.is_final(state):
+            return f"the ResourceManager says it is {state.value}, not finished"
+        return None
 
     def application_finished(self, app_id: str) -> None:
         log.info("Application %s transitioned from RUNNING to APPLICATION_RESOURCES_CLEANINGUP", app_id)

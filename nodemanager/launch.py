@@ -23,9 +23,10 @@ _PARAM = re.compile(r"\{\{([A-Za-z_][A-Za-z0-9_]*)\}\}")  # {{VAR}}: cross-platf
 # yarn.nodemanager.env-whitelist; PYTHONPATH and VIRTUAL_ENV are our JAVA_HOME.
 DEFAULT_ENV_WHITELIST = ("PATH", "LANG", "LC_ALL", "TZ", "PYTHONPATH", "VIRTUAL_ENV", "JAVA_HOME",
                          "HADOOP_CONF_DIR", "YARN_CONF_DIR", "MINIYARN_RM_ADDRESS")
-# Set by the NM only when the launch context leaves them out: an AM may hand its containers a
-# narrower Redis credential or another interpreter.
-NM_DEFAULTS = ("MINIYARN_REDIS_URL", "PYTHON", "PYTHONUNBUFFERED")
+# Set by the NM only when the launch context leaves them out (an AM may hand its containers another
+# interpreter). Never the NM's own Redis URL: a container gets a Redis credential only when its launch
+# context carries one, which the RM gives an AM container alone (its attempt's user).
+NM_DEFAULTS = ("PYTHON", "PYTHONUNBUFFERED")
 
 
 def expand(text: str, log_dir: str) -> str:
@@ -74,7 +75,6 @@ class ContainerEnv:
 class NodeFacts:
     host: str
     port: int
-    redis_url: str
     python: str
 
 
@@ -86,7 +86,7 @@ def container_env(container_id: str, app_id: str, user: str, home: str, paths: C
     for key in whitelist:
         if key in nm_env and key not in launch_env:
             nm[key] = nm_env[key]
-    defaults = {"MINIYARN_REDIS_URL": node.redis_url, "PYTHON": node.python, "PYTHONUNBUFFERED": "1"}
+    defaults = {"PYTHON": node.python, "PYTHONUNBUFFERED": "1"}
     for key in NM_DEFAULTS:
         if key not in launch_env:
             nm[key] = defaults[key]

@@ -7,9 +7,10 @@ import logging
 import uvicorn
 
 from miniyarn.config import YarnConfiguration
-from miniyarn.redisconn import connect
+from miniyarn.redisconn import connect, role_url
 from miniyarn.security.credentials import Credentials
 from miniyarn.sockets import listening_socket
+from resourcemanager.amrm_users import has_aclfile
 from resourcemanager.inbox import InboxLoop
 from resourcemanager.recovery import recover
 from resourcemanager.rm import ResourceManager
@@ -23,8 +24,10 @@ def serve(conf: YarnConfiguration, redis_url: str, host: str, port: int, adverti
     sock = listening_socket(host, port)
     actual = sock.getsockname()[1]
     web = f"http://{advertise}:{actual}"
+    redis_url = role_url(redis_url, credentials, "rm")
     client = connect(redis_url)
     rm = ResourceManager(conf, client, web_address=web, credentials=credentials)
+    rm.acl_save = has_aclfile(client)
     recover(rm)
     loop = InboxLoop(rm, connect(redis_url))
     loop.start()

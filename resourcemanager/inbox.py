@@ -13,7 +13,7 @@ import redis
 from pydantic import ValidationError
 
 from miniyarn import keys
-from miniyarn.protocol import RM_MESSAGE, RemoteError
+from miniyarn.protocol import RM_MESSAGE, AMCall, RemoteError
 from miniyarn.redisconn import data
 from resourcemanager.rm import ResourceManager, now_ms
 from resourcemanager.services import handle
@@ -69,12 +69,12 @@ class InboxLoop(threading.Thread):
                 continue
             with self.rm.lock:
                 for raw in am_calls:
-                    self._apply(raw)
+                    self._apply(raw, from_am=True)
                 # Answer the AMs before anything else: a reply only hands out containers granted (and
                 # stored) in earlier passes, so it need not wait for heartbeats, this pass or its writes.
                 self.rm.flush_replies()
                 for raw in node_msgs:
-                    self._apply(raw)
+                    self._apply(raw, from_am=False)
                 self.rm.flush_replies()
                 now = now_ms()
                 if now - last_liveness >= LIVENESS_EVERY_MS:
@@ -107,13 +107,21 @@ class InboxLoop(threading.Thread):
             return [], []
         return ([data(got[1])], []) if data(got[0]) == keys.rm_am_inbox().encode() else ([], [data(got[1])])
 
-    def _apply(self, raw: bytes) -> None:
+    def _apply(self, raw: bytes, from_am: bool) -> None:
         self.messages_handled += 1
         try:
             msg = RM_MESSAGE.validate_json(raw)
         except ValidationError as e:
             log.warning("Dropping malformed inbox message: %s", str(e).splitlines()[0])
             self._reply_error(raw, f"Malformed request: {e.errors()[0]['msg']} at {e.errors()[0]['loc']}")
+            return
+        if isinstance(msg, AMCall) is not from_am:
+            # AM users may push the AM inbox only, and only NMs the node inbox: a node message among AM
+            # calls (or the reverse) is a forgery by whoever could push there.
+            where = keys.rm_am_inbox() if from_am else keys.rm_inbox()
+            log.warning("Refusing %s found on %s (claimed by %s): only %s go there", msg.type, where,
+                        getattr(msg, "attempt_id", None) or getattr(msg, "node_id", "?"),
+                        "ApplicationMaster calls" if from_am else "NodeManager messages")
             return
         try:
             handle(self.rm, msg)
@@ -122,9 +130,12 @@ class InboxLoop(threading.Thread):
 
     def _reply_error(self, raw: bytes, message: str) -> None:
         try:
-            reply_to = json.loads(raw).get("reply_to")
+            body = json.loads(raw)
+            reply_to, attempt_id = body.get("reply_to"), body.get("attempt_id")
         except (ValueError, AttributeError):
             return
-        if isinstance(reply_to, str) and reply_to.startswith(keys.reply("")):
+        # Only under the claimed attempt's own prefix, as for a well-formed call (services.handle).
+        if isinstance(reply_to, str) and isinstance(attempt_id, str) and attempt_id \
+                and reply_to.startswith(keys.reply_prefix(attempt_id)):
             err = RemoteError(exception="InvalidApplicationMasterRequestException", message=message)
             self.rm.out.replies.append((reply_to, err.model_dump_json()))

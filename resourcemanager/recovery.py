@@ -2,6 +2,8 @@
 
 Applications, attempts, nodes and live containers come back as they were stored; nodes get a
 fresh liveness window, and container ids of this RM run carry a new epoch (`container_e01_…`).
+Live attempts get their Redis users again (the tokens derive from the master key, so they are the
+same as before the restart).
 """
 
 from __future__ import annotations
@@ -45,6 +47,9 @@ def recover(rm: ResourceManager) -> None:
             for ask in attempt.asks:
                 sapp.set_ask(ask)
             attempt.last_heartbeat_ms = now
+            if attempt.am_container_id:
+                # Its AM may still run: its Redis user must (again) exist, even if Redis lost it.
+                rm.out.users_created[attempt.attempt_id] = rm.amrm_token(attempt.attempt_id)
         rm.sched_apps[app.app_id] = sapp
     for raw_id in r.smembers(keys.nodes()):
         raw = r.get(keys.node(text(raw_id)))

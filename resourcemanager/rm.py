@@ -19,13 +19,14 @@ from miniyarn import keys
 from miniyarn.config import YarnConfiguration
 from miniyarn.exit_status import ContainerExitStatus
 from miniyarn.ids import ApplicationAttemptId, ApplicationId, ContainerId
-from miniyarn.protocol import ApplicationFinished, Msg, StartContainer, StopContainer
+from miniyarn.protocol import ApplicationFinished, ContainerGrant, Msg, StartContainer, StopContainer
 from miniyarn.records import GUARANTEED, ApplicationSubmissionContext, Container, ContainerStatus, Resource, trusted
 from miniyarn.security import credentials as creds
 from miniyarn.states.application import APP_MACHINE, AppEvent, FinalApplicationStatus, YarnApplicationState
 from miniyarn.states.attempt import ATTEMPT_MACHINE, AttemptEvent, AttemptState
 from miniyarn.states.container import CONTAINER_MACHINE, ContainerEvent, ContainerState, RMContainerState
 from miniyarn.states.node import ACTIVE_STATES, NODE_MACHINE, NodeEvent, NodeState
+from resourcemanager import amrm_users
 from resourcemanager.errors import BadRequestError, InvalidQueue, InvalidResourceRequest, NotFoundError
 from resourcemanager.rmstate import RMApp, RMAttempt, RMContainer, RMNode
 from resourcemanager.scheduler.model import Allocation, SchedulerApp, SchedulerNode
@@ -55,12 +56,18 @@ class Outbox:
 
     apps: set[str] = field(default_factory=set)
     nodes: set[str] = field(default_factory=set)
-    containers: dict[str, Container | None] = field(default_factory=dict)
+    containers: dict[str, ContainerGrant | None] = field(default_factory=dict)
+    # Attempt users to create (attempt id -> AMRM token) and to delete: before the batch's messages, so
+    # an AM's user exists before the NM that launches it reads the start command.
+    users_created: dict[str, str] = field(default_factory=dict)
+    users_deleted: list[str] = field(default_factory=list)
     messages: list[tuple[str, str]] = field(default_factory=list)  # (list key, JSON)
     replies: list[tuple[str, str]] = field(default_factory=list)
     log_nodes: list[tuple[str, list[str]]] = field(default_factory=list)
 
 
+# Ids handed out but never submitted are forgotten past this many (a client that asks and walks away).
+NEW_APP_IDS_KEPT = 100_000
 # Completed containers an app page can list, per application (trimmed in halves, so appends stay cheap).
 FINISHED_CONTAINERS_KEPT = 100
 
@@ -73,6 +80,11 @@ class ResourceManager:
         # long as this process: tokens of AMs started before a restart are then refused.
         self.master_key = credentials.rm_master_key() if credentials is not None else secrets.token_bytes(32)
         self.redis = client
+        kw = client.connection_pool.connection_kwargs
+        scheme = "rediss" if issubclass(client.connection_pool.connection_class, redis.SSLConnection) else "redis"
+        # Where the AMs meet the RM: its own Redis, with no credential (each AM gets its attempt's own).
+        self.redis_location = f"{scheme}://{kw.get('host', '127.0.0.1')}:{kw.get('port', 6379)}/{kw.get('db', 0)}"
+        self.acl_save = False  # set by the daemon when Redis has an aclfile (ACL SAVE then keeps users)
         self.web_address = web_address  # http://host:port, for tracking URLs through the proxy
         self.lock = threading.RLock()
         self.cluster_ts = now_ms()
@@ -83,7 +95,9 @@ class ResourceManager:
         self.containers: dict[str, RMContainer] = {}
         self.sched_nodes: dict[str, SchedulerNode] = {}
         self.sched_apps: dict[str, SchedulerApp] = {}
-        self.new_app_ids: set[str] = set()
+        # Ids handed out by new-application and not yet submitted (-> the user who asked, "" if unknown),
+        # oldest first: the only ids a submission may use, so nobody can squat an id the next client gets.
+        self.new_app_ids: dict[str, str] = {}
         self.container_seq: dict[str, int] = {}
         self.container_prefix: dict[str, str] = {}
         self.queue_root: QueueConf = load_queues(conf)
@@ -107,6 +121,22 @@ class ResourceManager:
         """YARN's ClientToAMToken master key for one app: the AM gets it in its environment, the RM's proxy
         presents it (`Authorization: Bearer`), so an AM's UI can tell requests the RM authorized."""
         return creds.derive(self.master_key, "client-to-am", app_id)
+
+    def amrm_token(self, attempt_id: str) -> str:
+        """The attempt's AMRMToken: its Redis user's password, and what every AMRM call must carry."""
+        return amrm_users.token(self.master_key, attempt_id)
+
+    def container_token(self, container_id: str) -> str:
+        """The container's token: the AM gets it with the allocation, the NM checks starts and stops by it."""
+        return creds.derive(self.master_key, "container", container_id)
+
+    def am_redis_url(self, attempt_id: str) -> str:
+        return creds.with_user(self.redis_location, attempt_id, self.amrm_token(attempt_id))
+
+    def _attempt_user_gone(self, attempt: RMAttempt) -> None:
+        """An ended attempt's AM loses its Redis user (Redis also drops its connections)."""
+        self.out.users_created.pop(attempt.attempt_id, None)
+        self.out.users_deleted.append(attempt.attempt_id)
 
     # ---- queues and limits --------------------------------------------------------------
 
@@ -148,11 +178,18 @@ class ResourceManager:
 
     # ---- client side: new application, submit, kill --------------------------------------
 
-    def new_application(self) -> str:
+    def new_application(self, owner: str = "") -> str:
+        """A fresh application id, reserved for `owner` (the authenticated asker) when one is given."""
         with self.lock:
-            seq = int(self.redis.incr(keys.app_seq()))
-            app_id = str(ApplicationId(self.cluster_ts, seq))
-            self.new_app_ids.add(app_id)
+            while True:
+                seq = int(self.redis.incr(keys.app_seq()))
+                app_id = str(ApplicationId(self.cluster_ts, seq))
+                # Taken only if the counter went back (a Redis that lost it): skip rather than collide.
+                if app_id not in self.apps and app_id not in self.new_app_ids:
+                    break
+            self.new_app_ids[app_id] = owner
+            if len(self.new_app_ids) > NEW_APP_IDS_KEPT:
+                del self.new_app_ids[next(iter(self.new_app_ids))]
             return app_id
 
     def submit(self, ctx: ApplicationSubmissionContext, user: str) -> RMApp:
@@ -164,7 +201,10 @@ class ResourceManager:
                 raise BadRequestError(str(e)) from None
             if app_id in self.apps:
                 raise BadRequestError(f"Application with id {app_id} is already present! Cannot add a duplicate!")
-            if app_id not in self.new_app_ids and parsed.cluster_timestamp != self.cluster_ts:
+            owner = self.new_app_ids.get(app_id)
+            if owner is None or (owner and owner != user):
+                log.warning("Refusing a submission of %s by %s: %s", app_id, user,
+                            "an id this ResourceManager never handed out" if owner is None else f"handed to {owner}")
                 raise BadRequestError(f"Application id {app_id} was not issued by this ResourceManager; "
                                       "ask POST /ws/v1/cluster/apps/new-application for one")
             queue = self.resolve_queue(ctx.queue)
@@ -179,7 +219,7 @@ class ResourceManager:
                 max_attempts = ctx.max_app_attempts
             app = RMApp(app_id=app_id, seq=parsed.id, submission=ctx, queue=queue.path, user=user,
                         submit_time=now_ms(), max_attempts=max_attempts)
-            self.new_app_ids.discard(app_id)
+            self.new_app_ids.pop(app_id, None)
             self.apps[app_id] = app
             self.apps_submitted += 1
             self._app_event(app, AppEvent.START)
@@ -244,11 +284,15 @@ class ResourceManager:
         env.setdefault("APP_SUBMIT_TIME_ENV", str(app.submit_time))
         env.setdefault("MAX_APP_ATTEMPTS", str(app.max_attempts))
         env[CLIENT_TO_AM_ENV] = self.client_to_am_secret(app.app_id)
+        # The AM container alone gets a Redis credential: its attempt's own user (YARN's AMRMToken).
+        self.out.users_created[attempt.attempt_id] = self.amrm_token(attempt.attempt_id)
+        env["MINIYARN_REDIS_URL"] = self.am_redis_url(attempt.attempt_id)
         if self.web_address:
             env.setdefault("MINIYARN_RM_ADDRESS", self.web_address)
         launch = ctx.model_copy(update={"environment": env})
         self._send_nm(container.node_id, StartContainer(container=container, launch_context=launch,
-                                                        user=app.user, requested_by="ResourceManager"))
+                                                        user=app.user, requested_by="ResourceManager",
+                                                        container_token=self.container_token(container.id)))
         self._attempt_event(attempt, AttemptEvent.LAUNCHED)
         attempt.last_heartbeat_ms = now_ms()
         app.diagnostics = "AM container is launched, waiting for AM container to Register with RM"
@@ -257,6 +301,7 @@ class ResourceManager:
     def attempt_failed(self, app: RMApp, attempt: RMAttempt, reason: str) -> None:
         """The AM died or timed out: retry if attempts are left, else fail the app."""
         self._stop_attempt_containers(app, attempt, keep_am=False)
+        self._attempt_user_gone(attempt)
         attempt.diagnostics = reason
         attempt.finish_time = now_ms()
         if app.kill_requested_ms:
@@ -296,6 +341,8 @@ class ResourceManager:
             attempt.state = AttemptState.KILLED if state is A.KILLED else (
                 AttemptState.FINISHED if state is A.FINISHED else AttemptState.FAILED)
             attempt.finish_time = app.finish_time
+        if attempt is not None:
+            self._attempt_user_gone(attempt)
         for cid, rc in list(self.containers.items()):
             if rc.app_id == app.app_id:
                 status = (ContainerExitStatus.KILLED_BY_RESOURCEMANAGER if state is A.KILLED
@@ -341,7 +388,8 @@ class ResourceManager:
                          is_am=alloc.is_am, start_time=now_ms(),
                          state=CONTAINER_MACHINE.next(RMContainerState.NEW, ContainerEvent.START))
         self.containers[cid] = rc
-        self.out.containers[cid] = container
+        self.out.containers[cid] = trusted(ContainerGrant, **container.__dict__,
+                                           token_digest=creds.digest(self.container_token(cid)))
         node.containers.append(cid)
         node.used = self.sched_nodes[node.node_id].used
         app.nodes_used.add(node.node_id)
@@ -430,7 +478,8 @@ class ResourceManager:
         if rc is None:
             return
         self._send_nm(rc.container.node_id, StopContainer(container_id=cid, exit_status=int(exit_status),
-                                                          diagnostics=diagnostics))
+                                                          diagnostics=diagnostics,
+                                                          container_token=self.container_token(cid)))
 
     def _send_nm(self, node_id: str, command: Msg) -> None:
         self.out.messages.append((keys.nm_commands(node_id), command.model_dump_json()))
@@ -525,10 +574,13 @@ class ResourceManager:
 
     def flush(self) -> None:
         out = self.out
-        if not (out.apps or out.nodes or out.containers or out.messages or out.replies or out.log_nodes):
+        if not (out.apps or out.nodes or out.containers or out.messages or out.replies or out.log_nodes
+                or out.users_created or out.users_deleted):
             return
         self.out = Outbox()
         pipe = self.redis.pipeline(transaction=False)
+        if out.users_created or out.users_deleted:
+            amrm_users.queue_changes(pipe, out.users_created, out.users_deleted, self.acl_save)
         # One MSET / DEL per kind of record: per-command overhead, not Redis, bounds a busy batch.
         records: dict[str, str] = {}
         seqs: dict[str, int] = {}
@@ -561,4 +613,7 @@ class ResourceManager:
         for key, payload in out.replies:
             pipe.rpush(key, payload)
             pipe.expire(key, keys.REPLY_TTL_S)
-        pipe.execute()
+        # One refused command (an ACL change a managed Redis forbids) must not lose the rest of the batch.
+        for result in pipe.execute(raise_on_error=False):
+            if isinstance(result, redis.ResponseError):
+                log.warning("Redis refused a write of this batch: %s", result)

@@ -1,10 +1,15 @@
 """What the RM does with each inbox message: node heartbeats (ResourceTrackerService) and the
-AMRM protocol (ApplicationMasterService: register, allocate, finish)."""
+AMRM protocol (ApplicationMasterService: register, allocate, finish).
+
+Node messages can only come from the `nm` Redis user (the ACL lets no one else push the node inbox);
+an AM call is acted on only if it carries the AMRM token of the attempt it names and asks for its
+answer under that attempt's reply prefix. Everything refused is logged with the claim it made."""
 
 from __future__ import annotations
 
 import logging
 
+from miniyarn import keys
 from miniyarn.exit_status import ContainerExitStatus
 from miniyarn.protocol import (
     Allocate,
@@ -20,6 +25,7 @@ from miniyarn.protocol import (
     RMMessage,
 )
 from miniyarn.records import ResourceRequest
+from miniyarn.security.credentials import same
 from miniyarn.states.application import APP_MACHINE, AppEvent
 from miniyarn.states.attempt import AttemptEvent, AttemptState
 from miniyarn.states.container import CONTAINER_MACHINE, ContainerEvent, ContainerState, RMContainerState
@@ -40,7 +46,16 @@ def handle(rm: ResourceManager, msg: RMMessage) -> None:
         if node is not None and node.state in ACTIVE_STATES:
             rm.node_lost(node, NodeState.SHUTDOWN, "Container released on a node that shut down")
     else:
+        if not msg.reply_to.startswith(keys.reply_prefix(msg.attempt_id)):
+            # Not answered at all: an answer would land on a list that is not the claimed attempt's.
+            log.warning("Refusing %s claimed by %s: reply list %.120s is not under %s*", msg.type, msg.attempt_id,
+                        msg.reply_to, keys.reply_prefix(msg.attempt_id))
+            return
         try:
+            if not same(msg.amrm_token, rm.amrm_token(msg.attempt_id)):
+                log.warning("Refusing %s: Invalid AMRMToken from %s", msg.type, msg.attempt_id)
+                raise AMRMError("InvalidApplicationMasterRequestException",
+                                f"Invalid AMRMToken from {msg.attempt_id}")
             reply: Msg = am_call(rm, msg)
         except AMRMError as e:
             reply = RemoteError(exception=e.exception, message=e.message)
@@ -176,9 +191,11 @@ def allocate(rm: ResourceManager, app: RMApp, attempt: RMAttempt, msg: Allocate)
     if allocated or completed or normalized:
         rm.out.apps.add(app.app_id)
     avail, num_nodes = rm.headroom()
+    tokens = {c.id: rm.container_token(c.id) for c in allocated}
     return AllocateResponse(response_id=attempt.response_id, allocated_containers=allocated,
                             completed_container_statuses=completed, available_resources=avail,
-                            num_cluster_nodes=num_nodes, pending_reason=app.pending_reason)
+                            num_cluster_nodes=num_nodes, pending_reason=app.pending_reason,
+                            container_tokens=tokens)
 
 
 def finish(rm: ResourceManager, app: RMApp, attempt: RMAttempt, msg: FinishApplicationMaster) -> Msg:

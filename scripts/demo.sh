@@ -21,7 +21,7 @@ WORK="$(mktemp -d -t miniyarn-demo-XXXXXX)"
 
 echo "==> miniyarn minicluster --nodemanagers 2 (logs: $WORK/minicluster.log)"
 setsid miniyarn minicluster --nodemanagers 2 --port "$RM_PORT" --redis-url "$MINIYARN_REDIS_URL" \
-  -D yarn.scheduler.minimum-allocation-mb=256 >"$WORK/minicluster.log" 2>&1 &
+  --credentials-dir "$WORK/credentials" -D yarn.scheduler.minimum-allocation-mb=256 >"$WORK/minicluster.log" 2>&1 &
 MC=$!
 stop() {
   kill -TERM "$MC" 2>/dev/null || true
@@ -48,7 +48,9 @@ echo "==> miniyarn application -status $APP"
 miniyarn application -status "$APP"
 echo
 echo "==> miniyarn logs -applicationId $APP -log_files taskmanager.out   (the word counts, from each TaskManager)"
-miniyarn logs -applicationId "$APP" -log_files taskmanager.out
+# Aggregated logs are read straight from Redis, which lets nobody in without a credential: the RM's user.
+MINIYARN_REDIS_URL="redis://rm:$(cat "$WORK/credentials/redis-rm.password")@127.0.0.1:$REDIS_PORT/0" \
+  miniyarn logs -applicationId "$APP" -log_files taskmanager.out
 
 if [ "${1:-}" = "--keep" ]; then
   echo

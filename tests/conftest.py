@@ -1,4 +1,9 @@
-"""Shared fixtures: a real redis-server on a free port, and a cleaner for child processes."""
+"""Shared fixtures: a real redis-server on a free port, and a cleaner for child processes.
+
+The Redis runs with the ACL users of one credentials directory made for the session (`default` off,
+as in a real cluster), exported as $MINIYARN_CREDENTIALS_DIR so every daemon a test starts connects as
+its role. Tests reading Redis themselves use `admin_url(url)` / the `redis_admin_url` fixture (the rm user).
+"""
 
 from __future__ import annotations
 
@@ -17,6 +22,7 @@ import pytest
 import redis
 
 from miniyarn import keys
+from miniyarn.security import credentials
 from miniyarn.sockets import free_port
 
 
@@ -29,15 +35,16 @@ class RedisServer:
             pytest.skip("redis-server is not installed (apt-get install -y redis-server)")
         self.port = free_port()
         self.dir = tempfile.mkdtemp(prefix="miniyarn-redis-")
+        self.credentials = credentials.ensure(Path(self.dir) / "credentials")
         self.proc = subprocess.Popen(
             [exe, "--port", str(self.port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no",
-             "--dir", self.dir, "--databases", "64"],
+             "--dir", self.dir, "--databases", "64", "--aclfile", str(self.credentials.acl_file)],
             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True,
         )
         deadline = time.monotonic() + 10
         while True:
             try:
-                redis.Redis(port=self.port).ping()
+                self.admin(0).ping()
                 break
             except redis.ConnectionError:
                 if time.monotonic() > deadline:
@@ -47,7 +54,11 @@ class RedisServer:
         self._next_db = 0
 
     def url(self, db: int) -> str:
+        """What daemons are given: no credential in it (they add their role's from the credentials dir)."""
         return f"redis://127.0.0.1:{self.port}/{db}"
+
+    def admin(self, db: int) -> redis.Redis:
+        return redis.Redis.from_url(self.credentials.redis_url(self.url(db), "rm"))
 
     def stop(self) -> None:
         if self.proc.poll() is None:
@@ -78,12 +89,25 @@ def alive(pids: set[int]) -> set[int]:
     return out
 
 
+def admin_url(url: str) -> str:
+    """`url` as the rm user of the session's credentials: for a test's own reads and writes."""
+    found = credentials.from_env()
+    assert found is not None, f"${credentials.ENV} is set by the redis_server fixture"
+    return found.redis_url(url, "rm")
+
+
 @pytest.fixture(scope="session")
 def redis_server() -> Iterator[RedisServer]:
     server = RedisServer()
+    previous = os.environ.get(credentials.ENV)
+    os.environ[credentials.ENV] = str(server.credentials.dir)
     try:
         yield server
     finally:
+        if previous is None:
+            os.environ.pop(credentials.ENV, None)
+        else:
+            os.environ[credentials.ENV] = previous
         server.stop()
 
 
@@ -94,13 +118,19 @@ _db_counter = iter(range(1, 64))
 def redis_url(redis_server: RedisServer) -> Iterator[str]:
     """A Redis URL on a database of its own, emptied before and after the test."""
     db = next(_db_counter, 63)
-    client = redis.Redis(port=redis_server.port, db=db)
+    client = redis_server.admin(db)
     client.flushdb()
     try:
         yield redis_server.url(db)
     finally:
         client.flushdb()
         client.close()
+
+
+@pytest.fixture
+def redis_admin_url(redis_url: str) -> str:
+    """The test's database as the rm user (all keys, all commands)."""
+    return admin_url(redis_url)
 
 
 class Processes:

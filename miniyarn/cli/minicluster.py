@@ -25,6 +25,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="daemon logs and NM dirs (default a temp dir, removed on exit)")
     parser.add_argument("-D", dest="defines", action="append", default=[], metavar="KEY=VALUE",
                         help="a yarn-site.xml key for every daemon")
+    parser.add_argument("--credentials-dir", default=None,
+                        help="the cluster's secrets, made at first start (default <work-dir>/credentials); a "
+                             "Redis started here loads its ACL users (see docs/security.md)")
 
 
 def _interrupt(signum: int, _frame: FrameType | None) -> None:
@@ -36,14 +39,15 @@ def run(args: argparse.Namespace) -> int:
     previous = {sig: signal.signal(sig, _interrupt) for sig in (signal.SIGTERM, signal.SIGINT)}
     try:
         cluster = MiniCluster(args.nodemanagers, config.redis_url(args.redis_url), args.port, args.memory_mb,
-                              args.vcores, args.work_dir, args.defines)
+                              args.vcores, args.work_dir, args.defines, credentials_dir=args.credentials_dir)
     except ValueError as e:
         print(f"miniyarn minicluster: {e}", file=sys.stderr)
         return 2
     try:
         with cluster:
             if cluster.started_redis:
-                print(f"Started redis-server at {cluster.redis_url} (no Redis answered there)")
+                print(f"Started redis-server at {cluster.redis_url} (no Redis answered there), users from "
+                      f"{cluster.credentials_dir}/redis.acl")
             print(f"miniyarn minicluster up in {cluster.startup_s:.2f} s: ResourceManager and "
                   f"{args.nodemanagers} NodeManager(s) of {args.memory_mb} MB, {args.vcores} vcores; "
                   f"logs in {cluster.work_dir}")

@@ -5,6 +5,9 @@ they change, as YARN's AMRMClientImpl does. Unlike YARN's, the table is decremen
 container arrives (the RM has done the same on its side), so an AM need not call
 `remove_container_request` for requests that were satisfied.
 
+Every call carries the attempt's AMRM token: the password of the attempt's own Redis user, which the
+RM put in the AM container's `MINIYARN_REDIS_URL` and no other container has.
+
 >>> # inside a container:  amrm = AMRMClient(); amrm.register("host", 0, "http://host:port")
 """
 
@@ -17,6 +20,7 @@ from dataclasses import dataclass, field
 import redis
 
 from miniyarn import config
+from miniyarn.client.nm_client import TOKENS, NMTokenCache
 from miniyarn.ids import ContainerId
 from miniyarn.protocol import (
     Allocate,
@@ -27,7 +31,7 @@ from miniyarn.protocol import (
 )
 from miniyarn.records import ANY, Container, Resource, ResourceRequest
 from miniyarn.redisconn import connect
-from miniyarn.rpc import RMUnavailableError, call, new_reply_key
+from miniyarn.rpc import RMUnavailableError, YarnRemoteError, call, new_reply_key
 from miniyarn.states.application import FinalApplicationStatus
 
 Key = tuple[int, str, int, int]
@@ -51,15 +55,21 @@ def attempt_id_from_env() -> str:
 
 class AMRMClient:
     def __init__(self, redis_url: str | None = None, attempt_id: str | None = None,
-                 client: redis.Redis | None = None, timeout_s: float = 10.0) -> None:
+                 client: redis.Redis | None = None, timeout_s: float = 10.0, amrm_token: str | None = None,
+                 tokens: NMTokenCache | None = None) -> None:
         self.redis = client or connect(config.redis_url(redis_url))
         self.attempt_id = attempt_id or attempt_id_from_env()
+        # The AMRM token is the attempt user's Redis password unless given apart (a test or bench playing
+        # the AM over an admin connection).
+        password = self.redis.connection_pool.connection_kwargs.get("password")
+        self.amrm_token = amrm_token if amrm_token is not None else str(password or "")
+        self.tokens = tokens or TOKENS
         self.timeout_s = timeout_s
         self.table: dict[Key, ResourceRequest] = {}
         self.changed: set[Key] = set()
         self.releases: list[str] = []
         self.response_id = 0
-        self.reply_to = new_reply_key()
+        self.reply_to = new_reply_key(self.attempt_id)
         self.last_pending_reason = ""
 
     def _call(self, msg: RegisterApplicationMaster | Allocate | FinishApplicationMaster) -> object:
@@ -71,11 +81,18 @@ class AMRMClient:
                 if attempt == 1:
                     raise
                 time.sleep(0.5)
+            except redis.AuthenticationError as e:
+                # The RM deletes an attempt's Redis user when the attempt ends: as YARN's AMRMToken of a
+                # removed attempt, a permanent refusal, which AMs act on by shutting down.
+                raise YarnRemoteError("ApplicationAttemptNotFoundException",
+                                      f"Application attempt {self.attempt_id} doesn't exist in "
+                                      f"ApplicationMasterService cache: its AMRMToken is no longer valid ({e})") from e
         raise AssertionError("unreachable")
 
     def register(self, host: str = "", rpc_port: int = -1, tracking_url: str = "") -> RegisterResponse:
         reply = self._call(RegisterApplicationMaster(attempt_id=self.attempt_id, reply_to=self.reply_to,
-                                                     host=host, rpc_port=rpc_port, tracking_url=tracking_url))
+                                                     amrm_token=self.amrm_token, host=host, rpc_port=rpc_port,
+                                                     tracking_url=tracking_url))
         assert isinstance(reply, RegisterResponse)
         return reply
 
@@ -122,8 +139,8 @@ class AMRMClient:
         self.releases = []
         try:
             reply = self._call(Allocate(attempt_id=self.attempt_id, reply_to=self.reply_to,
-                                        response_id=self.response_id, progress=progress, asks=asks,
-                                        releases=releases))
+                                        amrm_token=self.amrm_token, response_id=self.response_id,
+                                        progress=progress, asks=asks, releases=releases))
         except Exception:
             self.changed.update((a.priority, a.resource_name, a.capability.memory, a.capability.vcores)
                                 for a in asks)
@@ -132,6 +149,9 @@ class AMRMClient:
         assert isinstance(reply, AllocateResponse)
         self.response_id = reply.response_id
         self.last_pending_reason = reply.pending_reason
+        self.tokens.put(reply.container_tokens)
+        for s in reply.completed_container_statuses:
+            self.tokens.forget(s.container_id)
         for c in reply.allocated_containers:
             self._matched(c)
         return reply
@@ -153,8 +173,8 @@ class AMRMClient:
     def unregister(self, final_status: FinalApplicationStatus, diagnostics: str = "",
                    tracking_url: str = "") -> None:
         self._call(FinishApplicationMaster(attempt_id=self.attempt_id, reply_to=self.reply_to,
-                                           final_status=final_status, diagnostics=diagnostics,
-                                           tracking_url=tracking_url))
+                                           amrm_token=self.amrm_token, final_status=final_status,
+                                           diagnostics=diagnostics, tracking_url=tracking_url))
 
     def close(self) -> None:
         self.redis.close()

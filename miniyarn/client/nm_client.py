@@ -1,10 +1,13 @@
 """NMClient: how an ApplicationMaster starts and stops its containers on their NodeManagers.
 
-The command goes on the NM's Redis command list; the NM checks the grant the RM stored for the
-container before it starts anything, as an NM checks a container token.
+The command goes on the NM's Redis command list with the container's token (from the allocate
+response); the NM checks it against the digest in the grant the RM stored before it starts anything,
+and against the one it kept at the start before it stops anything, as an NM checks a container token.
 """
 
 from __future__ import annotations
+
+import threading
 
 import redis
 
@@ -14,18 +17,43 @@ from miniyarn.protocol import StartContainer, StopContainer
 from miniyarn.records import Container, ContainerLaunchContext
 
 
+class NMTokenCache:
+    """Container tokens by container id, filled by AMRMClient from each allocate response and read by
+    NMClient: one per process by default (`TOKENS`), as YARN's NMTokenCache.getSingleton()."""
+
+    def __init__(self) -> None:
+        self._tokens: dict[str, str] = {}
+        self._lock = threading.Lock()
+
+    def put(self, tokens: dict[str, str]) -> None:
+        with self._lock:
+            self._tokens.update(tokens)
+
+    def get(self, container_id: str) -> str:
+        with self._lock:
+            return self._tokens.get(container_id, "")
+
+    def forget(self, container_id: str) -> None:
+        with self._lock:
+            self._tokens.pop(container_id, None)
+
+
+TOKENS = NMTokenCache()
+
+
 class NMClient:
-    def __init__(self, client: redis.Redis, user: str = "") -> None:
+    def __init__(self, client: redis.Redis, user: str = "", tokens: NMTokenCache | None = None) -> None:
         self.redis = client
         self.user = user
+        self.tokens = tokens or TOKENS
 
     def start_container(self, container: Container, launch_context: ContainerLaunchContext) -> None:
         cmd = StartContainer(container=container, launch_context=launch_context, user=self.user,
-                             requested_by="ApplicationMaster")
+                             requested_by="ApplicationMaster", container_token=self.tokens.get(container.id))
         self.redis.rpush(keys.nm_commands(container.node_id), cmd.model_dump_json())
 
     def stop_container(self, container_id: str, node_id: str,
                        diagnostics: str = "Container killed by the ApplicationMaster.") -> None:
         cmd = StopContainer(container_id=container_id, exit_status=int(ContainerExitStatus.KILLED_BY_APPMASTER),
-                            diagnostics=diagnostics)
+                            diagnostics=diagnostics, container_token=self.tokens.get(container_id))
         self.redis.rpush(keys.nm_commands(node_id), cmd.model_dump_json())

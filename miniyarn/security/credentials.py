@@ -48,8 +48,9 @@ def redis_acl(rm_password: str, nm_password: str) -> list[str]:
     start, an application-finished command and to localize), aggregated logs written."""
     nm_keys = ("%W~yarn:rm:inbox ~yarn:nm:* %R~yarn:container:* %R~yarn:app:* %R~yarn:blob:* "
                "~yarn:logs:*")
-    nm_cmds = ("-@all +ping +hello +auth +rpush +blmove +lmove +lrem +lrange "
-               "+get +exists +hset +srem +scard +expire")
+    # +select: a URL may name a database other than 0; +multi +exec: log aggregation is one transaction.
+    nm_cmds = ("-@all +ping +hello +auth +select +rpush +blmove +lmove +lrem +lrange "
+               "+get +exists +hset +srem +scard +expire +multi +exec")
     return [
         "user default off resetkeys resetchannels -@all",
         f"user rm on #{_sha256(rm_password)} ~* &* +@all",

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.conftest import Processes, logs_aggregated
+from tests.conftest import Processes, admin_url, logs_aggregated
 from tests.e2e.conftest import Sweeper
 from tests.nodemanager.integration.conftest import NM, cid, start_nm, wait_for
 
@@ -103,7 +103,7 @@ def test_distributed_shell_runs_in_docker_containers(redis_url: str, processes: 
     cluster = Cluster(redis_url, start_rm(processes, redis_url), processes)
     nm = docker_nm(processes, redis_url, sweeper, image)
     wait_for("the NM RUNNING at the RM", lambda: cluster.running_nodes(), timeout=20)
-    r = redis.Redis.from_url(redis_url)
+    r = redis.Redis.from_url(admin_url(redis_url))
     app_id = submit_ds(cluster.rm_url, redis_url,
                        "echo hello from $CONTAINER_ID in $(test -d /opt/miniyarn && echo docker)\n", name="ds-docker")
     seen = wait_for("Docker containers of the app", lambda: len(sweeper.containers(nm.node_id)) >= 1, timeout=30)
@@ -153,7 +153,7 @@ def test_engine_that_does_not_answer_fails_the_container(redis_url: str, process
                     lambda: re.search(r"NodeManager (\S+) started", processes.log("nm")), timeout=15)
     import redis as redis_lib
 
-    nm = NM(line.group(1), redis_lib.Redis.from_url(redis_url), processes, "nm")
+    nm = NM(line.group(1), redis_lib.Redis.from_url(admin_url(redis_url)), processes, "nm")
     nm.start(cid(11), ["true"])
     done = nm.wait_state(cid(11), "COMPLETE", timeout=20)
     assert done["exit_status"] == -1000, done

@@ -32,7 +32,7 @@ class FlinkOnYarn:
     tmp: Path
 
     def env(self) -> dict[str, str]:
-        return {**os.environ, "MINIYARN_RM_ADDRESS": self.yarn.rm_url, "MINIYARN_REDIS_URL": self.yarn.redis_url,
+        return {**os.environ, "MINIYARN_RM_ADDRESS": self.yarn.rm_url, "MINIYARN_REDIS_URL": self.yarn.admin_url,
                 "TMPDIR": str(self.tmp)}
 
     def miniflink(self, *args: str, timeout: float = 90) -> subprocess.CompletedProcess[str]:
@@ -54,7 +54,7 @@ class FlinkOnYarn:
     def aggregated_logs(self, app_id: str) -> dict[str, str]:
         """`<container> <node> <file>` → contents, once the RM has let go of the application and every NM
         that ran a container of it has uploaded its part (the set of nodes owing logs is empty)."""
-        r = redis.Redis.from_url(self.yarn.redis_url)
+        r = redis.Redis.from_url(self.yarn.admin_url)
         try:
             wait_for(f"{app_id} finished and its logs aggregated", lambda: self.yarn.app(app_id)["finishedTime"] > 0
                      and logs_aggregated(r, app_id), timeout=30)

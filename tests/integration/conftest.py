@@ -13,7 +13,9 @@ import redis
 
 from miniyarn import blobs
 from miniyarn.distributedshell.client import submission
-from tests.conftest import Processes, free_port
+from miniyarn.security import credentials
+from miniyarn.security.credentials import with_user
+from tests.conftest import Processes, admin_url, free_port
 
 FINAL_APP_STATES = ("FINISHED", "FAILED", "KILLED")
 
@@ -46,6 +48,15 @@ class Cluster:
     processes: Processes
     nodes: list[str] = field(default_factory=list)
 
+    @property
+    def admin_url(self) -> str:
+        """The cluster's Redis as the rm user, for the test's own reads (daemons get `redis_url`)."""
+        return admin_url(self.redis_url)
+
+    def attempt_url(self, attempt_id: str) -> str:
+        """The Redis URL the RM gives the attempt's AM container (its own user, the AMRM token)."""
+        return with_user(self.redis_url, attempt_id, amrm_token(attempt_id))
+
     def get(self, path: str, **params: Any) -> Any:
         r = httpx.get(f"{self.rm_url}/ws/v1/cluster{path}", params=params, timeout=10)
         r.raise_for_status()
@@ -70,6 +81,13 @@ class Cluster:
     def running_nodes(self) -> list[dict[str, Any]]:
         nodes = self.get("/nodes", states="RUNNING")["nodes"]
         return list(nodes["node"]) if nodes else []
+
+
+def amrm_token(attempt_id: str) -> str:
+    """What the RM of these tests derives for an attempt (the session's credentials hold its master key)."""
+    found = credentials.from_env()
+    assert found is not None
+    return credentials.derive(found.rm_master_key(), "amrm", attempt_id)
 
 
 def start_rm(processes: Processes, redis_url: str, extra: list[str] | None = None) -> str:
@@ -99,7 +117,7 @@ def cluster(redis_url: str, processes: Processes) -> Iterator[Cluster]:
 def submit_ds(rm_url: str, redis_url: str, command: str, containers: int = 3, name: str = "ds") -> str:
     """A DistributedShell application submitted over REST, its script staged straight into Redis (the CLI
     client would block until the application ends)."""
-    r = redis.Redis.from_url(redis_url)
+    r = redis.Redis.from_url(admin_url(redis_url))
     try:
         script = blobs.put(r, command.encode())
     finally:

@@ -47,7 +47,7 @@ def next_command(r: redis.Redis, *nodes: str) -> StartContainer | StopContainer:
 
 
 def test_allocate_cycle_completion_and_finish(rm_only: Cluster) -> None:
-    r = redis.Redis.from_url(rm_only.redis_url)
+    r = redis.Redis.from_url(rm_only.admin_url)
     heartbeat(r)
     wait_for("the node", lambda: rm_only.running_nodes())
     app_id = submit(rm_only)
@@ -58,7 +58,8 @@ def test_allocate_cycle_completion_and_finish(rm_only: Cluster) -> None:
     assert json.loads(r.get(keys.container(am_cid)) or b"{}")["node_id"] == NODE
     heartbeat(r, [ContainerStatus(container_id=am_cid, state=ContainerState.RUNNING)])
 
-    amrm = AMRMClient(client=r, attempt_id=app_id.replace("application_", "appattempt_") + "_000001")
+    attempt_id = app_id.replace("application_", "appattempt_") + "_000001"
+    amrm = AMRMClient(rm_only.attempt_url(attempt_id), attempt_id=attempt_id)
     reg = amrm.register("am-host", 0, "http://am-host:1/")
     assert reg.maximum_capability.memory == 4096 and reg.queue == "default"
     with pytest.raises(YarnRemoteError, match="already registered"):
@@ -97,7 +98,7 @@ def test_allocate_cycle_completion_and_finish(rm_only: Cluster) -> None:
 
 
 def test_over_max_ask_refused_and_lost_node_reports_minus_100(rm_only: Cluster) -> None:
-    r = redis.Redis.from_url(rm_only.redis_url)
+    r = redis.Redis.from_url(rm_only.admin_url)
     heartbeat(r)
     heartbeat(r, node="other-nm.local:1")
     wait_for("2 nodes", lambda: len(rm_only.running_nodes()) == 2)
@@ -105,7 +106,8 @@ def test_over_max_ask_refused_and_lost_node_reports_minus_100(rm_only: Cluster) 
     launch = next_command(r, NODE, "other-nm.local:1")
     am_node = launch.container.node_id
     other = "other-nm.local:1" if am_node == NODE else NODE
-    amrm = AMRMClient(client=r, attempt_id=app_id.replace("application_", "appattempt_") + "_000001")
+    attempt_id = app_id.replace("application_", "appattempt_") + "_000001"
+    amrm = AMRMClient(rm_only.attempt_url(attempt_id), attempt_id=attempt_id)
     amrm.register()
     amrm.add_container_request(ContainerRequest(capability=Resource(memory=99999, vcores=1)))
     with pytest.raises(YarnRemoteError, match="maximum allowed allocation") as err:

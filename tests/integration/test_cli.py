@@ -21,7 +21,7 @@ def cli(capsys: pytest.CaptureFixture[str], c: Cluster, *argv: str) -> tuple[int
     capsys.readouterr()
     extra = ["--rm-address", c.rm_url]
     if argv[0] in ("logs",):
-        extra += ["--redis-url", c.redis_url]
+        extra += ["--redis-url", c.admin_url]
     code = main([*argv, *extra])
     out, err = capsys.readouterr()
     return code, out, err
@@ -34,7 +34,7 @@ def test_distributed_shell_succeeds_and_logs_show_each_container(cluster: Cluste
     assert code == 0, out
     assert "Application completed successfully" in out
     app_id = re.search(r"Submitting application (application_\d+_\d+)", out).group(1)  # type: ignore[union-attr]
-    r = redis.Redis.from_url(cluster.redis_url)
+    r = redis.Redis.from_url(cluster.admin_url)
     wait_for("logs aggregated", lambda: logs_aggregated(r, app_id))
 
     code, out, err = cli(capsys, cluster, "logs", "-applicationId", app_id)
@@ -93,7 +93,7 @@ def test_logs_of_an_app_whose_am_is_still_exiting_come_from_the_node(
     assert "LogAggregationType: LOCAL" in out and "unregistering, then exiting slowly" in out, out
 
     cluster.wait_app_state(app_id, "FINISHED")
-    r = redis.Redis.from_url(cluster.redis_url)
+    r = redis.Redis.from_url(cluster.admin_url)
     wait_for("logs aggregated", lambda: logs_aggregated(r, app_id))
     r.close()
     code, out, err = cli(capsys, cluster, "logs", "-applicationId", app_id, "-log_files", "AppMaster.stdout")

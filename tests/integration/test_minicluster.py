@@ -17,7 +17,7 @@ import redis
 
 from miniyarn.cli.main import main
 from miniyarn.minicluster import MiniCluster, MiniClusterError
-from tests.conftest import alive, free_port
+from tests.conftest import RedisServer, admin_url, alive, free_port
 from tests.integration.conftest import wait_for
 
 pytestmark = [pytest.mark.integration, pytest.mark.timeout(60)]
@@ -38,7 +38,10 @@ def test_starts_its_own_redis_and_stop_leaves_no_process(capsys: pytest.CaptureF
         assert main(["node", "-list", "--rm-address", mc.rm_url]) == 0
         assert capsys.readouterr().out.startswith("Total Nodes:2\n")
         # A running application, so stopping must also end containers.
-        r = redis.Redis.from_url(url)
+        r = redis.Redis.from_url(mc.admin_redis_url)
+        assert r.config_get("appendonly") == {"appendonly": "yes"}
+        with pytest.raises(redis.AuthenticationError):  # default user off: a bare URL can do nothing
+            redis.Redis.from_url(url).ping()
         app_id = httpx.post(f"{mc.rm_url}/ws/v1/cluster/apps/new-application").json()["application-id"]
         body = {"application-id": app_id, "resource": {"memory": 1024, "vCores": 1},
                 "am-container-spec": {"commands": {"command": "sleep 60"}}}
@@ -46,6 +49,9 @@ def test_starts_its_own_redis_and_stop_leaves_no_process(capsys: pytest.CaptureF
         wait_for("the AM container", lambda: httpx.get(f"{mc.rm_url}/ws/v1/cluster/apps/{app_id}").json()["app"][
             "runningContainers"] == 1)
         wait_for("the container process", lambda: len(mc.pids()) == 5)  # redis, rm, 2 NMs, sleep
+        # The AM's attempt user, saved to the aclfile (ACL SAVE) so a Redis restart keeps it.
+        attempt = app_id.replace("application_", "appattempt_") + "_000001"
+        assert f"user {attempt} on " in (mc.credentials_dir / "redis.acl").read_text()
         pids = mc.pids()
         r.close()
         work_dir = mc.work_dir
@@ -54,23 +60,35 @@ def test_starts_its_own_redis_and_stop_leaves_no_process(capsys: pytest.CaptureF
     assert not work_dir.exists()
 
 
-def test_uses_a_redis_that_answers_and_keeps_it(redis_url: str) -> None:
-    with MiniCluster(nodemanagers=1, redis_url=redis_url, port=0) as mc:
+def test_uses_a_redis_that_answers_and_keeps_it(redis_url: str, redis_server: RedisServer) -> None:
+    with MiniCluster(nodemanagers=1, redis_url=redis_url, port=0,
+                     credentials_dir=redis_server.credentials.dir) as mc:
         assert not mc.started_redis
         pids = mc.pids()
     assert alive(pids) == set()
-    assert redis.Redis.from_url(redis_url).ping()
+    assert redis.Redis.from_url(admin_url(redis_url)).ping()
 
 
-def test_failed_start_names_the_daemon_and_cleans_up(redis_url: str) -> None:
+def test_a_redis_without_its_users_is_refused_plainly(redis_url: str, tmp_path: os.PathLike[str]) -> None:
+    before = children()
+    with pytest.raises(MiniClusterError, match=r"^A Redis answers at redis://127.0.0.1:\d+/\d+ but does not know "
+                                               r"this cluster's users") as err:
+        MiniCluster(nodemanagers=1, redis_url=redis_url, port=0, work_dir=tmp_path).start()
+    assert f"--aclfile {tmp_path}/credentials/redis.acl" in str(err.value)
+    assert children() - before == set()
+
+
+def test_failed_start_names_the_daemon_and_cleans_up(redis_url: str, redis_server: RedisServer) -> None:
     before = children()
     with socket.socket() as busy:
         busy.bind(("127.0.0.1", 0))
         busy.listen(1)
         port = busy.getsockname()[1]
         with pytest.raises(MiniClusterError, match=rf"^Port {port} for the ResourceManager is in use"):
-            MiniCluster(nodemanagers=1, redis_url=redis_url, port=port).start()
-    bad = MiniCluster(nodemanagers=1, redis_url=redis_url, port=0, defines=["yarn.scheduler.minimum-allocation-mb=x"])
+            MiniCluster(nodemanagers=1, redis_url=redis_url, port=port,
+                        credentials_dir=redis_server.credentials.dir).start()
+    bad = MiniCluster(nodemanagers=1, redis_url=redis_url, port=0, defines=["yarn.scheduler.minimum-allocation-mb=x"],
+                      credentials_dir=redis_server.credentials.dir)
     with pytest.raises(MiniClusterError, match=r"^rm exited with code 2 while starting; its log") as err:
         bad.start()
     assert "miniyarn resourcemanager: yarn.scheduler.minimum-allocation-mb='x' is not an integer" in str(err.value)

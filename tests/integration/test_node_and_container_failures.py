@@ -55,16 +55,16 @@ class TinyAM:
 
 @pytest.fixture
 def tiny_am(cluster: Cluster) -> Iterator[TinyAM]:
-    r = redis.Redis.from_url(cluster.redis_url)
     app_id = str(httpx.post(f"{cluster.rm_url}/ws/v1/cluster/apps/new-application").json()["application-id"])
     body = {"application-id": app_id, "application-name": "tiny-am", "resource": {"memory": 128, "vCores": 1},
             "am-container-spec": {"commands": {"command": "sleep 60"}}, "max-app-attempts": 1}
     assert httpx.post(f"{cluster.rm_url}/ws/v1/cluster/apps", json=body).status_code == 202
     am_node = wait_for("the AM container", lambda: cluster.app(app_id)["masterNodeId"])
-    amrm = AMRMClient(client=r, attempt_id=app_id.replace("application_", "appattempt_") + "_000001")
+    attempt_id = app_id.replace("application_", "appattempt_") + "_000001"
+    amrm = AMRMClient(cluster.attempt_url(attempt_id), attempt_id=attempt_id)
     amrm.register("127.0.0.1", -1, "")
-    yield TinyAM(app_id, str(am_node), amrm, NMClient(r, user="tester"))
-    r.close()
+    yield TinyAM(app_id, str(am_node), amrm, NMClient(amrm.redis, user="tester"))
+    amrm.close()
 
 
 def node_ids(c: Cluster) -> dict[str, str]:
@@ -111,7 +111,7 @@ def test_sigkilled_nodemanager_turns_lost_and_its_containers_come_back_minus_100
 
         # The app ends; only the live node owes its logs (a LOST one never uploads), so they complete.
         assert main(["application", "-kill", tiny_am.app_id, "--rm-address", cluster.rm_url]) == 0
-        r = redis.Redis.from_url(cluster.redis_url)
+        r = redis.Redis.from_url(cluster.admin_url)
         assert victim not in {text(n) for n in r.smembers(keys.app_log_nodes(tiny_am.app_id))}
         wait_for("the live node's logs", lambda: r.exists(keys.app_logs(tiny_am.app_id))
                  and not r.exists(keys.app_log_nodes(tiny_am.app_id)))

@@ -15,9 +15,10 @@ import pytest
 import redis
 
 from miniyarn import keys
-from miniyarn.protocol import ApplicationFinished, Msg, StartContainer, StopContainer
+from miniyarn.protocol import ApplicationFinished, ContainerGrant, Msg, StartContainer, StopContainer
 from miniyarn.records import Container, ContainerLaunchContext, LocalResource, Resource
-from tests.conftest import Processes
+from miniyarn.security.credentials import digest
+from tests.conftest import Processes, admin_url
 
 # Fast intervals so a test takes about a second, not YARN's defaults.
 FAST = ["-D", "yarn.resourcemanager.nodemanagers.heartbeat-interval-ms=200",
@@ -58,9 +59,11 @@ class NM:
         self.redis.rpush(keys.nm_commands(self.node_id), cmd.model_dump_json())
 
     def grant(self, container_id: str, memory: int = 256, node_id: str | None = None) -> Container:
+        """Store the grant the RM would, with the digest of `token(container_id)` (the test plays the RM)."""
         c = Container(id=container_id, node_id=node_id or self.node_id, node_http_address=self.node_id,
                       resource=Resource(memory=memory, vcores=1))
-        self.redis.set(keys.container(container_id), c.model_dump_json())
+        grant = ContainerGrant(**c.model_dump(), token_digest=digest(token(container_id)))
+        self.redis.set(keys.container(container_id), grant.model_dump_json())
         return c
 
     def start(self, container_id: str, commands: list[str], memory: int = 256, grant: bool = True,
@@ -69,12 +72,16 @@ class NM:
             id=container_id, node_id=self.node_id, node_http_address=self.node_id,
             resource=Resource(memory=memory, vcores=1))
         ctx = ContainerLaunchContext(commands=commands, environment=env or {}, local_resources=resources or {})
-        self.send(StartContainer(container=c, launch_context=ctx, user="alice", requested_by="test"))
+        self.send(StartContainer(container=c, launch_context=ctx, user="alice", requested_by="test",
+                                 container_token=token(container_id)))
 
     def stop(self, container_id: str, exit_status: int = -105, diagnostics: str = "Stopped by test") -> None:
-        self.send(StopContainer(container_id=container_id, exit_status=exit_status, diagnostics=diagnostics))
+        self.send(StopContainer(container_id=container_id, exit_status=exit_status, diagnostics=diagnostics,
+                                container_token=token(container_id)))
 
     def app_finished(self, app_id: str = APP) -> None:
+        """As the RM does it: the app's final state in its record first, then the command."""
+        self.redis.set(keys.app(app_id), json.dumps({"app_id": app_id, "state": "FINISHED"}))
         self.send(ApplicationFinished(application_id=app_id))
 
     def inbox(self) -> list[dict[str, Any]]:
@@ -91,13 +98,18 @@ class NM:
         return found
 
 
+def token(container_id: str) -> str:
+    """The container token these tests hand out (the RM derives its own from its master key)."""
+    return f"token-of-{container_id}"
+
+
 def start_nm(processes: Processes, redis_url: str, name: str = "nm", memory_mb: int = 2048,
              extra: list[str] | None = None) -> NM:
     processes.start(name, ["-m", "nodemanager", "--redis-url", redis_url, "--port", "0", "--memory-mb",
                            str(memory_mb), "--vcores", "4", *FAST, *(extra or [])])
     line = wait_for("the NodeManager to start",
                     lambda: re.search(r"NodeManager (\S+) started", processes.log(name)), timeout=15)
-    return NM(line.group(1), redis.Redis.from_url(redis_url), processes, name)
+    return NM(line.group(1), redis.Redis.from_url(admin_url(redis_url)), processes, name)
 
 
 @pytest.fixture

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import signal
 import subprocess
@@ -11,6 +12,9 @@ from pathlib import Path
 import pytest
 
 from miniyarn import blobs, keys
+from miniyarn.exit_status import ContainerExitStatus
+from miniyarn.protocol import ApplicationFinished, StartContainer, StopContainer
+from miniyarn.records import ContainerLaunchContext
 from tests.conftest import Processes
 from tests.nodemanager.integration.conftest import APP, NM, cid, start_nm, wait_for
 
@@ -49,7 +53,7 @@ def test_container_runs_with_yarn_env_and_completes(nm: NM) -> None:
     assert f"proxy=/proxy/{APP} user=alice" in text
     assert f"/usercache/alice/appcache/{APP}/{c}" in text and f"/{APP}/{c}" in text
     assert "unbuffered=1 extra=" in text and f"appcache/{APP}/{c}/x" in text
-    assert "redis=redis://127.0.0.1:" in text
+    assert "redis= unbuffered" in text  # a container gets no Redis credential (only the RM gives an AM one)
     assert nm.get(f"/node/containerlogs/{c}/alice/stderr").text == "err-line\n"
     info = nm.get(f"/ws/v1/node/containers/{c}").json()["container"]
     assert info["state"] == "EXITED_WITH_SUCCESS" and info["exitCode"] == 0 and info["user"] == "alice"
@@ -114,6 +118,46 @@ def test_unknown_or_foreign_grant_is_refused(nm: NM) -> None:
     nm.start(cid(7), ["echo never"], grant=False)
     done = nm.wait_state(cid(7), "COMPLETE")
     assert done["exit_status"] == -1000 and "granted on node otherhost:1234" in done["diagnostics"]
+
+
+def test_forged_starts_and_stops_neither_run_nor_block_nor_kill_the_real_container(nm: NM) -> None:
+    c = cid(12)
+    # Before the RM grants it (ids are predictable): refused and reported, but it must not block the real one.
+    nm.start(c, ["echo squatted"], grant=False)
+    assert nm.wait_state(c, "COMPLETE")["exit_status"] == -1000
+    c_grant = nm.grant(c)
+    # Granted, with a wrong token: dropped, not even reported (the real container must not look failed).
+    nm.send(StartContainer(container=c_grant, launch_context=ContainerLaunchContext(commands=["echo forged"]),
+                           user="mallory", container_token="guessed"))
+    nm.start(c, ["echo real; sleep 2"])
+    nm.wait_state(c, "RUNNING")
+    nm.send(StopContainer(container_id=c, exit_status=-105, container_token="guessed"))
+    nm.send(StopContainer(container_id=c, exit_status=-105))
+    done = wait_for(f"{c} to end by itself", lambda: next((s for s in nm.statuses(c) if s["state"] == "COMPLETE"
+                                                           and s["exit_status"] == 0), None), timeout=15)
+    assert done["exit_status"] == 0
+    assert nm.get(f"/ws/v1/node/containerlogs/{c}/stdout").text == "real\n"
+    # The squatter's refusal, then the real run: no forged stop (-105) ever reported.
+    assert {s["exit_status"] for s in nm.statuses(c) if s["state"] == "COMPLETE"} == {-1000, 0}
+    log = nm.processes.log(nm.name)
+    assert f"Refusing to start {c} requested by unknown (user 'mallory'): Invalid container token for {c}" in log
+    assert log.count(f"Refusing to stop {c} (exit status -105): Invalid container token for {c}") == 2
+
+
+def test_application_finished_is_believed_only_once_the_rm_says_so(nm: NM) -> None:
+    c = cid(13)
+    nm.start(c, ["sleep 30"])
+    nm.wait_state(c, "RUNNING")
+    nm.redis.set(keys.app(APP), json.dumps({"app_id": APP, "state": "RUNNING"}))
+    nm.send(ApplicationFinished(application_id=APP))
+    nm.send(ApplicationFinished(application_id="application_1700000000000_0099"))
+    wait_for("the refusals", lambda: nm.processes.log(nm.name).count("Refusing application_finished") == 2)
+    log = nm.processes.log(nm.name)
+    assert f"Refusing application_finished for {APP}: the ResourceManager says it is RUNNING, not finished" in log
+    assert "application_1700000000000_0099: the ResourceManager has no record of it" in log
+    assert nm.get(f"/ws/v1/node/containers/{c}").json()["container"]["state"] == "RUNNING"
+    nm.app_finished()  # the RM's record says FINISHED first: believed
+    assert nm.wait_state(c, "COMPLETE")["exit_status"] == int(ContainerExitStatus.KILLED_AFTER_APP_COMPLETION)
 
 
 def test_local_resources_from_redis_and_a_missing_one(nm: NM) -> None:

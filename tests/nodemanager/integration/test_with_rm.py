@@ -15,7 +15,7 @@ pytestmark = [pytest.mark.integration, pytest.mark.timeout(90)]
 
 
 def test_distributed_shell_runs_on_our_nodemanagers(cluster: Cluster) -> None:  # noqa: F811
-    r = redis.Redis.from_url(cluster.redis_url)
+    r = redis.Redis.from_url(cluster.admin_url)
     app_id = submit_ds(cluster.rm_url, cluster.redis_url, "echo hello from $CONTAINER_ID\n")
     report = cluster.wait_app_state(app_id, "FINISHED", "FAILED", "KILLED", timeout=60)
     assert (report["state"], report["finalStatus"]) == ("FINISHED", "SUCCEEDED"), report

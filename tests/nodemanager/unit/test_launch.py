@@ -33,7 +33,7 @@ def test_layout_is_yarns(tmp_path: Path) -> None:
 
 
 def test_env_has_yarns_variables_and_launch_context_cannot_override_them(tmp_path: Path) -> None:
-    node = NodeFacts(host="h1", port=4242, redis_url="redis://r:1/2", python="/py")
+    node = NodeFacts(host="h1", port=4242, python="/py")
     env = container_env(CID, APP, "bob", "/home/bob", paths(tmp_path), node,
                         {"CONTAINER_ID": "forged", "MINIYARN_REDIS_URL": "redis://scoped", "A": "<LOG_DIR>/a"},
                         {"PATH": "/usr/bin", "SECRET": "nm-only", "PYTHONPATH": "/src"}).merged()
@@ -44,14 +44,22 @@ def test_env_has_yarns_variables_and_launch_context_cannot_override_them(tmp_pat
     assert env["LOCAL_DIRS"] == str(tmp_path / "local/usercache/bob/appcache" / APP)
     assert env["USER"] == "bob" and env["HOME"] == "/home/bob" and env["PYTHONUNBUFFERED"] == "1"
     assert env["PATH"] == "/usr/bin" and env["PYTHONPATH"] == "/src" and "SECRET" not in env
-    assert env["MINIYARN_REDIS_URL"] == "redis://scoped"  # an AM may hand out a narrower credential
+    assert env["MINIYARN_REDIS_URL"] == "redis://scoped"  # the RM gives an AM its attempt's credential so
     assert env["PYTHON"] == "/py" and env["A"] == f"{paths(tmp_path).log_dir}/a"
+
+
+def test_no_redis_url_unless_the_launch_context_has_one(tmp_path: Path) -> None:
+    node = NodeFacts(host="h1", port=4242, python="/py")
+    env = container_env(CID, APP, "bob", "/home/bob", paths(tmp_path), node, {},
+                        {"PATH": "/usr/bin", "MINIYARN_REDIS_URL": "redis://nm:secret@r:1/2",
+                         "MINIYARN_CREDENTIALS_DIR": "/creds"}).merged()
+    assert "MINIYARN_REDIS_URL" not in env and "MINIYARN_CREDENTIALS_DIR" not in env
 
 
 def test_script_exports_then_execs_the_command(tmp_path: Path) -> None:
     p = paths(tmp_path)
     p.work_dir.mkdir(parents=True)
-    node = NodeFacts(host="h", port=1, redis_url="r", python="/py")
+    node = NodeFacts(host="h", port=1, python="/py")
     env = container_env(CID, APP, "bob", "/home/bob", p, node,
                         {"CP": "{{PWD}}/lib", "Q": 'say "hi" `x` \\ done'}, {"PATH": "/usr/bin:/bin"})
     script = p.work_dir / "launch_container.sh"
