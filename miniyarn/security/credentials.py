@@ -156,5 +156,5 @@ def from_env(explicit: str | Path | None = None) -> Credentials | None:
     d = Path(where)
     if not d.is_dir():
         raise CredentialsError(f"Credentials directory {d} does not exist; `miniyarn minicluster` makes one, "
-                               "or run `miniyarn credentials --init DIR`")
+                               "or run `miniyarn credentials -init DIR`")
     return Credentials(d)
