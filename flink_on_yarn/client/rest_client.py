@@ -23,9 +23,14 @@ def normalize_address(address: str) -> str:
 
 
 class RestClient:
-    def __init__(self, address: str, timeout: float = 30.0) -> None:
+    """`token` goes out as `Authorization: Bearer`: the cluster secret when talking to a JobManager
+    directly, the user's miniyarn token when going through the RM's `/proxy/<appId>/` (which presents
+    the application's own secret to the JobManager), or nothing."""
+
+    def __init__(self, address: str, timeout: float = 30.0, token: str | None = None) -> None:
         self.base = normalize_address(address)
-        self.http = httpx.Client(base_url=self.base, timeout=timeout)
+        headers = {"authorization": f"Bearer {token}"} if token else {}
+        self.http = httpx.Client(base_url=self.base, timeout=timeout, headers=headers)
 
     def _check(self, r: httpx.Response) -> Any:
         if r.status_code >= 400:
@@ -95,8 +100,8 @@ class RemoteJobClient(JobClient):
 class RemoteExecutor(Executor):
     """Submits to a running JobManager and prints Flink's submission line."""
 
-    def __init__(self, address: str, announce: bool = True) -> None:
-        self.rest = RestClient(address)
+    def __init__(self, address: str, announce: bool = True, token: str | None = None) -> None:
+        self.rest = RestClient(address, token=token)
         self.announce = announce
 
     def submit(self, graph: JobGraphSpec) -> JobClient:
