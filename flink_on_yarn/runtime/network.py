@@ -149,7 +149,8 @@ class _Handshaking:
 
 
 class InputGate:
-    """The listening side of a task: accepts its producers and yields their batches until all have ended."""
+    """The listening side of a task: accepts its producers and yields their batches until all have ended.
+    It stops listening once all its producers are connected."""
 
     def __init__(self, bind_host: str, expected: int, secret: bytes) -> None:
         self.server = socket.create_server((bind_host, 0), backlog=max(16, expected))
@@ -232,7 +233,9 @@ class InputGate:
                         if self._on_answer(sel, conn, key.data):
                             accepted += 1
                             if accepted == self.expected:
+                                # Every producer is here: no one else has any business on this port.
                                 sel.unregister(self.server)
+                                self.server.close()
                         continue
                     frame = recv_frame(conn)
                     if frame is None:

@@ -10,6 +10,7 @@ TaskManager dies, stdin reaches EOF and the task exits with it.
 from __future__ import annotations
 
 import json
+import logging
 import os
 import sys
 import threading
@@ -27,6 +28,9 @@ def _exit_when_parent_dies() -> None:
 
 def main(argv: list[str]) -> int:
     status_fd = int(argv[0])
+    # The TaskManager's stderr is this process's: its log shows the task's warnings (a refused peer) too.
+    logging.basicConfig(level=logging.INFO, stream=sys.stderr,
+                        format="%(asctime)s %(levelname)s %(name)s - %(message)s")
     dep = DEPLOYMENT.validate_json(sys.stdin.buffer.readline())
     secret = os.environ.get(cluster_secret.ENV, "").encode()
     threading.Thread(target=_exit_when_parent_dies, daemon=True).start()
