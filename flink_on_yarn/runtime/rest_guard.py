@@ -6,10 +6,11 @@
   cross-site `text/plain` form or fetch sends). Checked before the credential: through the RM's proxy a
   browser's request arrives with the proxy's credential added.
 - **A credential is required**: `Authorization: Bearer <cluster secret>` (what the RM's `/proxy/<appId>/`
-  adds, and what `miniflink` sends), 401 without one, 403 with a wrong one, reads included: job configs,
+  adds, and what `miniflink` sends), or the `flink.auth` cookie `/login` sets for a browser that was given
+  the secret (a standalone dashboard); 401 without one, 403 with a wrong one, reads included: job configs,
   exceptions and TaskManager stdout can hold the application's secrets. Open without it: `/health`,
-  `/metrics` (counts and job names, for scrapers, as Flink's metric reporters are) and the dashboard's
-  static page, which holds no data.
+  `/metrics` (counts and job names, for scrapers, as Flink's metric reporters are), `/login` and the
+  dashboard's static page, which holds no data.
 - **Bodies are capped** at `rest.server.max-content-length` (Flink's key, 100 MB by default): 413.
 
 Errors are Flink's `{"errors": [...]}`.
@@ -17,6 +18,7 @@ Errors are Flink's `{"errors": [...]}`.
 
 from __future__ import annotations
 
+import hashlib
 import hmac
 import json
 import logging
@@ -32,9 +34,25 @@ ASGIApp = Callable[[Scope, Receive, Send], Awaitable[None]]
 log = logging.getLogger("flink_on_yarn.rest")
 
 WRITES = {"POST", "PUT", "PATCH", "DELETE"}
-OPEN_PATHS = {"/health", "/metrics", "/", "/dashboard"}
+OPEN_PATHS = {"/health", "/metrics", "/", "/dashboard", "/login"}
 OPEN_PREFIXES = ("/dashboard/",)
 DEFAULT_MAX_BODY = 104_857_600
+COOKIE = "flink.auth"
+# The login form is the one write a browser sends as a form: it only ever proves the secret it carries.
+FORM_PATHS = {"/login"}
+
+
+def session_cookie(secret: bytes) -> str:
+    """The `flink.auth` cookie's value: derived from the secret, so the cookie never holds the secret."""
+    return hmac.new(secret, b"flink-dashboard-session", hashlib.sha256).hexdigest()
+
+
+def cookie_of(header: str) -> str:
+    for part in header.split(";"):
+        name, _, value = part.strip().partition("=")
+        if name == COOKIE:
+            return value
+    return ""
 
 
 def origin_of(url: str) -> str:
@@ -52,6 +70,7 @@ class RestGuard:
                  max_body: int = DEFAULT_MAX_BODY) -> None:
         self.app = app
         self.expected = b"Bearer " + secret
+        self.cookie = session_cookie(secret).encode()
         self.trusted = {o for o in (origin_of(u) for u in trusted_origins or []) if o}
         self.max_body = max_body
 
@@ -63,12 +82,17 @@ class RestGuard:
             if origin and origin.lower() not in (own, *self.trusted):
                 return 403, f"Cross-origin request refused: {method} {path} from origin {origin}"
             has_body = headers.get("content-length", "0") != "0" or "transfer-encoding" in headers
-            if (method == "POST" or has_body) and not is_json(headers.get("content-type", "")):
+            if (method == "POST" or has_body) and not is_json(headers.get("content-type", "")) and \
+                    path not in FORM_PATHS:
                 return 403, (f"Refused {method} {path}: the request body must be application/json "
                              f"(got {headers.get('content-type') or 'no Content-Type'})")
         if path in OPEN_PATHS or path.startswith(OPEN_PREFIXES):
             return None
         given = headers.get("authorization", "")
+        cookie = cookie_of(headers.get("cookie", ""))
+        if not given and cookie:
+            return None if hmac.compare_digest(cookie.encode(), self.cookie) else (
+                403, "Invalid flink.auth cookie for this Flink cluster: log in again at /login")
         if not given:
             return 401, "Authentication required: send Authorization: Bearer <token> (miniflink does)"
         if not hmac.compare_digest(given.encode(), self.expected):

@@ -254,6 +254,23 @@ def test_cross_site_and_malformed_requests_get_flink_errors(running: tuple[Flink
     assert cluster.get(f"/jobs/{job_id}")["state"] == "RUNNING"
 
 
+def test_a_browser_logs_in_once_with_the_secret(standalone: Callable[..., FlinkCluster]) -> None:
+    cluster = standalone(tms=0)
+    secret = cluster.auth["authorization"].removeprefix("Bearer ")
+    with httpx.Client(base_url=cluster.rest) as browser:
+        assert browser.get("/jobs").status_code == 401
+        form = {"content-type": "application/x-www-form-urlencoded"}
+        assert browser.post("/login", content="secret=guess", headers=form).status_code == 403
+        r = browser.post("/login", content=f"secret={secret}", headers=form)
+        assert r.status_code == 303 and secret not in r.headers["set-cookie"]
+        assert "HttpOnly" in r.headers["set-cookie"] and "SameSite=strict" in r.headers["set-cookie"]
+        assert browser.get("/jobs").json() == {"jobs": []}
+        # The cookie is no pass for another site's page: its writes are still cross-origin.
+        r = browser.delete("/cluster", headers={"origin": "http://evil.example"})
+        assert r.status_code == 403
+    assert httpx.get(cluster.rest + "/jobs", cookies={"flink.auth": "0" * 64}).status_code == 403
+
+
 def test_a_body_over_the_cap_is_413(standalone: Callable[..., FlinkCluster]) -> None:
     cluster = standalone(tms=0, **{"rest.server.max-content-length": "4096"})
     headers = {**cluster.auth, "content-type": "application/json"}
