@@ -371,3 +371,27 @@ def test_on_yarn_strangers_are_refused_and_the_proxy_still_works(on_yarn: FlinkO
     assert res.returncode == 0, res.stdout + res.stderr
     assert flink_yarn.yarn.wait_app_state(app_id, "FINISHED", "FAILED", "KILLED")["finalStatus"] == "KILLED"
     assert not marker.exists()
+
+
+BIG_PROGRAM = """
+from flink_on_yarn.datastream import StreamExecutionEnvironment
+BIG = "x" * 6_000_000  # shipped with the function that reads it: a job graph of several MB
+env = StreamExecutionEnvironment.get_execution_environment()
+env.from_collection([1, 2, 3]).map(lambda v: v + len(BIG)).print()
+env.execute("big graph")
+"""
+
+
+def test_a_big_job_graph_goes_through_the_proxy_to_a_session(on_yarn: FlinkOnYarn, tmp_path: Path) -> None:
+    res = on_yarn.miniflink("yarn-session", "-d", "-s", "1", *SMALL)
+    assert res.returncode == 0, res.stdout + res.stderr
+    [app] = on_yarn.flink_apps()
+    program = tmp_path / "big.py"
+    program.write_text(BIG_PROGRAM)
+    res = on_yarn.miniflink("run", "-p", "1", "-py", str(program))  # attached: submit, then poll to the end
+    assert res.returncode == 0, res.stdout + res.stderr
+    job_id = res.stdout.split("JobID ")[1].split()[0]
+    job = httpx.get(f"{on_yarn.yarn.rm_url}/proxy/{app['id']}/jobs/{job_id}", timeout=5).json()
+    assert job["state"] == "FINISHED", job
+    res = on_yarn.miniflink("yarn-session", "-id", app["id"], "stop")
+    assert res.returncode == 0, res.stdout + res.stderr
