@@ -94,7 +94,9 @@ class RestGuard:
             return None if hmac.compare_digest(cookie.encode(), self.cookie) else (
                 403, "Invalid flink.auth cookie for this Flink cluster: log in again at /login")
         if not given:
-            return 401, "Authentication required: send Authorization: Bearer <token> (miniflink does)"
+            return 401, ("Authentication required: send this Flink cluster's secret as Authorization: Bearer "
+                         "(miniflink sends the one in security.cluster.secret.file, else the standalone "
+                         "cluster's flink-<user>-cluster.secret next to its pid files)")
         if not hmac.compare_digest(given.encode(), self.expected):
             return 403, "Invalid credentials for this Flink cluster"
         return None
