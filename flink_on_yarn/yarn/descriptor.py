@@ -3,14 +3,14 @@ application submission, submits it over the RM's REST API, and follows it to a r
 saying as it goes what YARN is doing — and, while anything waits, why.
 
 Every call to a JobManager on YARN goes through the RM's `/proxy/<appId>/`, as the user's browser does:
-the client holds no application secret, only the user's miniyarn token (`$MINIYARN_TOKEN`, sent as
-`Authorization: Bearer` when set), and the proxy presents the application's client-to-AM secret.
+the client holds no application secret, only the user's miniyarn token (`$MINIYARN_TOKEN`, else
+`$MINIYARN_TOKEN_FILE`, else `~/.miniyarn/token`: miniyarn.security.client_token), sent as
+`Authorization: Bearer` when there is one, and the proxy presents the application's client-to-AM secret.
 """
 
 from __future__ import annotations
 
 import getpass
-import os
 import shlex
 import time
 from collections import Counter
@@ -37,6 +37,7 @@ from flink_on_yarn.yarn.options import (
     taskmanager_resource,
 )
 from miniyarn.client.yarn_client import YarnClient, YarnClientError
+from miniyarn.security import client_token
 
 FINAL_STATES = ("FINISHED", "FAILED", "KILLED")
 # A deployment takes about a second; polling the RM and the JobManager this often costs them little
@@ -55,14 +56,6 @@ class ClusterSpec:
     job_graph: JobGraphSpec | None = None
     program: Path | None = None
     program_args: list[str] = field(default_factory=list)
-
-
-TOKEN_ENV = "MINIYARN_TOKEN"
-
-
-def yarn_token() -> str | None:
-    """The user's miniyarn token (`miniyarn token -user NAME`), or None: the RM then decides (`simple` auth)."""
-    return os.environ.get(TOKEN_ENV) or None
 
 
 @dataclass
@@ -101,7 +94,7 @@ def deployment_failed(app_id: str, report: dict[str, Any]) -> DeploymentError:
 class YarnClusterDescriptor:
     def __init__(self, rm_address: str, out: Callable[[str], None] = print, timeout_s: float = 300.0) -> None:
         self.yarn = YarnClient(rm_address)
-        self.token = yarn_token()
+        self.token = client_token.current()
         # One client for every JobManager call: a new httpx client costs tens of ms (its TLS context).
         self.http = httpx.Client(timeout=5, headers={"authorization": f"Bearer {self.token}"} if self.token else {})
         self.out = out
