@@ -103,6 +103,7 @@ class TaskManager:
         jm = (self.config.get("jobmanager.rpc.address"), self.config.get_int("jobmanager.rpc.port"))
         timeout_s = self.config.get_duration_ms("taskmanager.registration.timeout") / 1000
         deadline = time.monotonic() + timeout_s
+        refused = False
         while not self.stopping:
             try:
                 reader, writer = await asyncio.open_connection(*jm)
@@ -116,12 +117,17 @@ class TaskManager:
                 await handshake.connect(reader, writer, self.secret)
             except (handshake.HandshakeError, OSError) as e:
                 writer.close()
-                log.error("the JobManager at %s:%d refused this TaskManager (%s); is it another cluster's, or is "
-                          "%s set to another cluster's secret?", *jm, e, cluster_secret.FILE_KEY)
                 if time.monotonic() > deadline:
+                    log.error("the JobManager at %s:%d kept refusing this TaskManager (%s); giving up", *jm, e)
                     return 1
-                await asyncio.sleep(0.5)
+                # Said once, then retried quietly: a JobManager that restarts mid-handshake recovers by itself.
+                (log.debug if refused else log.error)(
+                    "the JobManager at %s:%d refused this TaskManager (%s); is it another cluster's, or is %s set "
+                    "to another cluster's secret?", *jm, e, cluster_secret.FILE_KEY)
+                refused = True
+                await asyncio.sleep(2.0)
                 continue
+            refused = False
             await self._session(reader, writer)
             await self._kill_all()
             deadline = time.monotonic() + timeout_s
