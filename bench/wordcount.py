@@ -56,7 +56,9 @@ def counter_loop(path: Path) -> float:
 
 def start_cluster(workdir: Path) -> tuple[list[subprocess.Popen[bytes]], str]:
     addr = workdir / "jm.json"
-    common = ["-D", "jobmanager.rpc.address=127.0.0.1"]
+    # The cluster's secret in the bench's own directory: JM, TM and this client share it.
+    secret = workdir / "cluster.secret"
+    common = ["-D", "jobmanager.rpc.address=127.0.0.1", "-D", f"security.cluster.secret.file={secret}"]
     jm = subprocess.Popen([sys.executable, "-m", "flink_on_yarn.runtime.jobmanager", *common, "-D", "rest.port=0",
                            "-D", "jobmanager.rpc.port=0", "--address-file", str(addr)], cwd=ROOT,
                           stdout=subprocess.DEVNULL, stderr=open(workdir / "jm.log", "wb"), start_new_session=True)
@@ -70,7 +72,7 @@ def start_cluster(workdir: Path) -> tuple[list[subprocess.Popen[bytes]], str]:
                            f"jobmanager.rpc.port={info['rpc'].rsplit(':', 1)[1]}", "-D",
                            "taskmanager.numberOfTaskSlots=2"], cwd=ROOT, stdout=subprocess.DEVNULL,
                           stderr=open(workdir / "tm.log", "wb"), start_new_session=True)
-    rest = RestClient(info["rest"])
+    rest = RestClient(info["rest"], token=secret.read_text().strip())
     while rest.get("/overview")["taskmanagers"] < 1:
         time.sleep(0.05)
     return [jm, tm], info["rest"]
@@ -139,7 +141,7 @@ def main() -> int:
         print(f"bare Python Counter loop (1 core):  {base / 1e6:6.2f} M words/s")
         procs, url = start_cluster(work)
         try:
-            rest = RestClient(url)
+            rest = RestClient(url, token=(work / "cluster.secret").read_text().strip())
             per_slot: dict[int, float] = {}
             for par in (1, 2):
                 best, task_cpu = min(run_job(rest, text, work / f"out-{par}-{i}", par, ns.mode, procs[1].pid)

@@ -26,6 +26,7 @@ from flink_on_yarn.client.executor import ExecutionContext
 from flink_on_yarn.client.program import ProgramError, run_program
 from flink_on_yarn.client.rest_client import RemoteExecutor, RestClient, RestError
 from flink_on_yarn.runtime.config import Configuration, conf_dir, parse_dynamic
+from flink_on_yarn.security import secret as cluster_secret
 from flink_on_yarn.standalone import cluster, daemons
 from flink_on_yarn.yarn.descriptor import DeploymentError
 
@@ -37,11 +38,20 @@ def _common(p: argparse.ArgumentParser) -> None:
     p.add_argument("-t", "--target", default=None)
 
 
-def _address(ns: argparse.Namespace, config: Configuration) -> str:
+def _endpoint(ns: argparse.Namespace, config: Configuration) -> tuple[str, str | None]:
+    """The JobManager's REST address and the token to present there: a cluster on YARN through the RM's
+    proxy with the user's miniyarn token; any other with this user's cluster secret (secret.py)."""
     if ns.jobmanager and ns.jobmanager != yarn.YARN_CLUSTER:
-        return str(ns.jobmanager)
+        return str(ns.jobmanager), _standalone_token(config)
     on_yarn = yarn.yarn_rest_address(ns.yid, ns.target, config)
-    return on_yarn or cluster.rest_address(config)
+    if on_yarn is not None:
+        return on_yarn.rest_url, on_yarn.token
+    return cluster.rest_address(config), _standalone_token(config)
+
+
+def _standalone_token(config: Configuration) -> str | None:
+    found = cluster_secret.for_client(config)
+    return found.decode() if found is not None else None
 
 
 def _split_program(argv: list[str]) -> tuple[list[str], str | None, list[str]]:
@@ -88,7 +98,8 @@ def cmd_run(argv: list[str]) -> int:
     if target not in (None, "remote", "local"):
         return yarn.err(f"unknown deployment target {target!r}; use remote, yarn-per-job, yarn-session or "
                         "yarn-application")
-    ctx = ExecutionContext(executor=RemoteExecutor(_address(ns, config)), default_parallelism=parallelism,
+    address, token = _endpoint(ns, config)
+    ctx = ExecutionContext(executor=RemoteExecutor(address, token=token), default_parallelism=parallelism,
                            detached=detached, config=dynamic, sysout=True)
     try:
         run_program(program, prog_args, ctx)
@@ -106,7 +117,8 @@ def cmd_list(argv: list[str]) -> int:
     ns = p.parse_args(argv)
     config = Configuration.load(parse_dynamic(ns.dynamic))
     try:
-        jobs = RestClient(_address(ns, config)).jobs_overview()
+        address, token = _endpoint(ns, config)
+        jobs = RestClient(address, token=token).jobs_overview()
     except RestError as e:
         print(f"error: {e}", file=sys.stderr)
         return 1
@@ -135,8 +147,8 @@ def cmd_cancel(argv: list[str]) -> int:
     p.add_argument("job_id")
     ns = p.parse_args(argv)
     config = Configuration.load(parse_dynamic(ns.dynamic))
-    address = _address(ns, config)
-    rest = RestClient(address)
+    address, token = _endpoint(ns, config)
+    rest = RestClient(address, token=token)
     print(f"Cancelling job {ns.job_id}.")
     try:
         rest.cancel(ns.job_id)
@@ -217,7 +229,7 @@ def main(argv: list[str] | None = None) -> int:
             return cluster.start_cluster(dyn) if verb == "start-cluster" else cluster.stop_cluster(dyn)
         if verb in ("taskmanager", "jobmanager", "standalone-job"):
             return cmd_daemon(verb, rest)
-    except (ValueError, DeploymentError) as e:
+    except (ValueError, DeploymentError, cluster_secret.SecretError) as e:
         print(f"error: {e}", file=sys.stderr)
         return 1
     print(f"error: unknown command {verb!r}; see `miniflink --help`", file=sys.stderr)

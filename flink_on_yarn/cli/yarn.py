@@ -75,11 +75,11 @@ def attach(app_id: str, descriptor: YarnClusterDescriptor) -> ClusterHandle:
     url = jobmanager_url(report)
     if url is None or report["state"] != "RUNNING":
         return descriptor.follow_deployment(app_id)
-    return ClusterHandle(app_id, url, f"{descriptor.yarn.address}/proxy/{app_id}/", descriptor.yarn)
+    return descriptor.handle(app_id)
 
 
-def yarn_rest_address(yid: str | None, target: str | None, config: Configuration) -> str | None:
-    """For `list`/`cancel`: the JobManager URL of the YARN cluster named, or None if none is."""
+def yarn_rest_address(yid: str | None, target: str | None, config: Configuration) -> ClusterHandle | None:
+    """For `list`/`cancel`: the YARN cluster named (its JobManager through the RM's proxy), or None."""
     app_id = application_id(yid, config)
     if app_id is None and target in YARN_TARGETS:
         app_id = session_from_properties(config)
@@ -88,7 +88,7 @@ def yarn_rest_address(yid: str | None, target: str | None, config: Configuration
                                   "-Dyarn.application.id=APPID")
     if app_id is None:
         return None
-    return attach(app_id, YarnClusterDescriptor(rm_address())).rest_url
+    return attach(app_id, YarnClusterDescriptor(rm_address()))
 
 
 def run_on_yarn(target: str, yid: str | None, dynamic: dict[str, str], parallelism: int, detached: bool,
@@ -262,7 +262,7 @@ def stop_session(descriptor: YarnClusterDescriptor, app_id: str, config: Configu
     if report["state"] not in FINAL_STATES and url is not None:
         print(f"Shutting down the Flink session cluster {app_id}")
         try:
-            httpx.delete(url + "/cluster", timeout=10)
+            descriptor.http.delete(descriptor.proxy_of(app_id) + "/cluster", timeout=10).raise_for_status()
         except httpx.HTTPError:
             descriptor.yarn.kill_application(app_id, "Flink session stopped by the client")
         report = descriptor.wait_final(app_id)

@@ -13,9 +13,10 @@ from flink_on_yarn.runtime.config import Configuration
 log = logging.getLogger("flink_on_yarn.application")
 
 
-def run_application(program: str, args: list[str], rest_url: str, config: Configuration) -> int:
-    """Runs `program` against this JobManager, attached; 0 when all its jobs finished."""
-    ctx = ExecutionContext(executor=RemoteExecutor(rest_url), default_parallelism=config.get_int(
+def run_application(program: str, args: list[str], rest_url: str, config: Configuration, secret: bytes) -> int:
+    """Runs `program` against this JobManager (authenticated with its cluster `secret`), attached; 0 when
+    all its jobs finished."""
+    ctx = ExecutionContext(executor=RemoteExecutor(rest_url, token=secret.decode()), default_parallelism=config.get_int(
         "parallelism.default"), detached=False, config=config.explicit())
     try:
         run_program(program, args, ctx)

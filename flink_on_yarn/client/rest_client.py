@@ -22,18 +22,33 @@ def normalize_address(address: str) -> str:
     return address.rstrip("/") if address.startswith(("http://", "https://")) else f"http://{address}"
 
 
+def _errors(r: httpx.Response) -> list[str]:
+    """Flink's `{"errors": [...]}`, or YARN's RemoteException (the RM's proxy refusing the user), or the text."""
+    try:
+        body = r.json()
+    except ValueError:
+        return [r.text]
+    if isinstance(body, dict) and isinstance(body.get("errors"), list):
+        return [str(e) for e in body["errors"]]
+    remote = body.get("RemoteException") if isinstance(body, dict) else None
+    if isinstance(remote, dict) and remote.get("message"):
+        return [f"{remote.get('exception', 'RemoteException')}: {remote['message']}"]
+    return [r.text]
+
+
 class RestClient:
-    def __init__(self, address: str, timeout: float = 30.0) -> None:
+    """`token` goes out as `Authorization: Bearer`: the cluster secret when talking to a JobManager
+    directly, the user's miniyarn token when going through the RM's `/proxy/<appId>/` (which presents
+    the application's own secret to the JobManager), or nothing."""
+
+    def __init__(self, address: str, timeout: float = 30.0, token: str | None = None) -> None:
         self.base = normalize_address(address)
-        self.http = httpx.Client(base_url=self.base, timeout=timeout)
+        headers = {"authorization": f"Bearer {token}"} if token else {}
+        self.http = httpx.Client(base_url=self.base, timeout=timeout, headers=headers)
 
     def _check(self, r: httpx.Response) -> Any:
         if r.status_code >= 400:
-            try:
-                errors = r.json().get("errors", [r.text])
-            except ValueError:
-                errors = [r.text]
-            raise RestError(f"{r.request.method} {r.request.url.path} → {r.status_code}: {'; '.join(errors)}")
+            raise RestError(f"{r.request.method} {r.request.url.path} → {r.status_code}: {'; '.join(_errors(r))}")
         return r.json() if r.content else {}
 
     def _get(self, path: str) -> Any:
@@ -95,8 +110,8 @@ class RemoteJobClient(JobClient):
 class RemoteExecutor(Executor):
     """Submits to a running JobManager and prints Flink's submission line."""
 
-    def __init__(self, address: str, announce: bool = True) -> None:
-        self.rest = RestClient(address)
+    def __init__(self, address: str, announce: bool = True, token: str | None = None) -> None:
+        self.rest = RestClient(address, token=token)
         self.announce = announce
 
     def submit(self, graph: JobGraphSpec) -> JobClient:

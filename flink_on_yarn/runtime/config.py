@@ -17,7 +17,8 @@ DEFAULTS: dict[str, str] = {
     "jobmanager.rpc.port": "6123",
     "rest.port": "8081",
     "rest.address": "",
-    "rest.bind-address": "0.0.0.0",
+    # Empty: the address the JobManager was given (see bind_address), not every interface.
+    "rest.bind-address": "",
     "taskmanager.numberOfTaskSlots": "1",
     "parallelism.default": "1",
     # Flink's defaults: a TM silent for 50 s is lost; it reports every 10 s.
@@ -74,6 +75,22 @@ def load_yaml(path: Path) -> dict[str, str]:
     if not isinstance(data, dict):
         raise ValueError(f"{path}: expected 'key: value' lines")
     return {str(k): "" if v is None else str(v) for k, v in data.items()}
+
+
+def bind_address(config: Configuration, key: str) -> str:
+    """Where a JobManager socket listens: `key` (`rest.bind-address`, `jobmanager.bind-host`) when set,
+    else the address it advertises (`rest.address`, `jobmanager.rpc.address`), so a cluster on loopback
+    stays on loopback and one on YARN listens on its container's host alone.
+
+    >>> bind_address(Configuration({"jobmanager.rpc.address": "10.0.0.5"}), "rest.bind-address")
+    '10.0.0.5'
+    """
+    explicit = config.get(key, "")
+    if explicit:
+        return explicit
+    if key == "rest.bind-address" and config.get("rest.address", ""):
+        return config.get("rest.address")
+    return config.get("jobmanager.rpc.address") or "127.0.0.1"
 
 
 class Configuration:

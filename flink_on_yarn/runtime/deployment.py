@@ -28,7 +28,7 @@ def execution_id(job_id: str, vertex_id: str, subtask: int, attempt: int) -> str
 
 
 def build_deployment(graph: JobGraphSpec, vertex_id: str, subtask: int, attempt: int,
-                     addresses: dict[tuple[str, int], Address], bind_host: str = "0.0.0.0") -> TaskDeployment:
+                     addresses: dict[tuple[str, int], Address], bind_host: str = "127.0.0.1") -> TaskDeployment:
     """`addresses` maps (vertex id, subtask) of every consumer of this vertex to its data address."""
     v = graph.vertex(vertex_id)
     outputs: list[OutputSpec] = []

@@ -4,12 +4,12 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Callable
-from typing import Any
 
 from flink_on_yarn.graph.job_graph import JobGraphSpec
 from flink_on_yarn.runtime.config import Configuration
 from flink_on_yarn.runtime.job_master import JobMaster
 from flink_on_yarn.runtime.job_status import JobStatus
+from flink_on_yarn.runtime.messages import TaskState
 from flink_on_yarn.runtime.resource_manager import ResourceManager
 
 
@@ -43,8 +43,8 @@ class Dispatcher:
             if not jm.status.is_globally_terminal:
                 jm.on_taskmanager_lost(tm_id, cause)
 
-    def on_task_state(self, msg: dict[str, Any]) -> None:
-        jm = self.jobs.get(str(msg.get("job_id", "")))
+    def on_task_state(self, msg: TaskState) -> None:
+        jm = self.jobs.get(msg.job_id)
         if jm is not None:
             jm.on_task_state(msg)
 

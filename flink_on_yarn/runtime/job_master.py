@@ -17,6 +17,7 @@ from flink_on_yarn.runtime.config import Configuration
 from flink_on_yarn.runtime.deployment import build_deployment, deployment_order, execution_id
 from flink_on_yarn.runtime.execution_state import ExecutionState, merge
 from flink_on_yarn.runtime.job_status import JobStatus, advance, after_failure
+from flink_on_yarn.runtime.messages import Cancel, Deploy, TaskState
 from flink_on_yarn.runtime.resource_manager import ResourceManager, SlotId, TaskManagerRecord
 
 # Cancelled subtasks get this long to report before they are counted CANCELED anyway (a TM may be wedged).
@@ -120,20 +121,20 @@ class JobMaster:
         return None
 
     # events from TaskManagers
-    def on_task_state(self, msg: dict[str, Any]) -> None:
-        ex = self.by_execution_id.get(msg.get("execution_id", ""))
+    def on_task_state(self, msg: TaskState) -> None:
+        ex = self.by_execution_id.get(msg.execution_id)
         if ex is None or ex.attempt != self.restarts:
             return
         try:
-            state = ExecutionState(msg["state"])
-        except (KeyError, ValueError):
+            state = ExecutionState(msg.state)
+        except ValueError:
             return
-        if msg.get("port"):
-            ex.port = int(msg["port"])
-        if isinstance(msg.get("metrics"), dict):
-            ex.metrics = {str(k): int(v) for k, v in msg["metrics"].items()}
+        if msg.port:
+            ex.port = msg.port
+        if msg.metrics is not None:
+            ex.metrics = dict(msg.metrics)
         if merge(ex.state, state) == ExecutionState.FAILED and ex.failure is None:
-            ex.failure = msg.get("error") or "task failed"
+            ex.failure = msg.error or "task failed"
         ex.set_state(state)
         self._notify()
 
@@ -223,7 +224,7 @@ class JobMaster:
                     return f"TaskManager with id {ex.tm_id} is no longer reachable"
                 dep = build_deployment(g, vid, i, self.restarts, addresses)
                 ex.set_state(ExecutionState.DEPLOYING)
-                await tm.gateway.tell({"type": "deploy", "deployment": dep})
+                await tm.gateway.tell(Deploy(deployment=dep))
             mine = [self.executions[(vid, i)] for i in range(vertex.parallelism)]
             await self._wait(lambda: all(e.state not in (ExecutionState.SCHEDULED, ExecutionState.DEPLOYING)
                                          for e in mine))  # noqa: B023 -- awaited before `mine` changes
@@ -265,7 +266,7 @@ class JobMaster:
                 ex.set_state(ExecutionState.CANCELING)
                 cancelling.append((ex, tm))
         for ex, tm in cancelling:
-            await tm.gateway.tell({"type": "cancel", "execution_id": ex.execution_id})
+            await tm.gateway.tell(Cancel(execution_id=ex.execution_id))
         deadline = time.monotonic() + CANCEL_GRACE_S
         while not all(e.state.is_terminal for e in self.executions.values()) and time.monotonic() < deadline:
             self._changed.clear()

@@ -24,18 +24,37 @@ from typing import Any
 import uvicorn
 
 from flink_on_yarn.runtime import rpc
-from flink_on_yarn.runtime.config import Configuration, parse_dynamic
+from flink_on_yarn.runtime.config import Configuration, bind_address, parse_dynamic
 from flink_on_yarn.runtime.dispatcher import Dispatcher
+from flink_on_yarn.runtime.messages import (
+    FOR_JOBMANAGER,
+    Disconnect,
+    FileText,
+    Heartbeat,
+    Register,
+    Registered,
+    TaskState,
+)
 from flink_on_yarn.runtime.resource_manager import ResourceManager, TaskManagerRecord
 from flink_on_yarn.runtime.rest import create_app
 from flink_on_yarn.runtime.worker_driver import StandaloneWorkerDriver, WorkerDriver
+from flink_on_yarn.security import handshake
+from flink_on_yarn.security import secret as cluster_secret
 
 log = logging.getLogger("flink_on_yarn.jobmanager")
 
 
 class JobManager:
-    def __init__(self, config: Configuration, driver: WorkerDriver | None = None) -> None:
+    """`secret` is the cluster's (see flink_on_yarn.security.secret): TaskManagers prove they hold it before
+    they are heard, and REST callers present it as `Authorization: Bearer`."""
+
+    def __init__(self, config: Configuration, driver: WorkerDriver | None = None, secret: bytes | None = None,
+                 trusted_origins: list[str] | None = None) -> None:
         self.config = config
+        self.secret = secret if secret is not None else cluster_secret.load(config)
+        # Origins besides its own whose state-changing requests the REST API takes: the RM's, whose proxy
+        # serves the dashboard on YARN.
+        self.trusted_origins = list(trusted_origins or [])
         self.rm = ResourceManager(config, driver or StandaloneWorkerDriver())
         self.dispatcher = Dispatcher(config, self.rm)
         self.rpc_host = config.get("jobmanager.rpc.address")
@@ -57,14 +76,14 @@ class JobManager:
             self._rpc_server = await asyncio.start_server(self._on_taskmanager, sock=rpc_sock)
         else:
             self._rpc_server = await asyncio.start_server(self._on_taskmanager,
-                                                          self.config.get("jobmanager.bind-host", "0.0.0.0"),
+                                                          bind_address(self.config, "jobmanager.bind-host"),
                                                           self.config.get_int("jobmanager.rpc.port"))
         self.rpc_port = self._rpc_server.sockets[0].getsockname()[1]
         # IPPROTO_TCP: asyncio turns on TCP_NODELAY only for sockets that say TCP (else Nagle adds 40 ms a reply).
         sock = rest_sock or socket.socket(socket.AF_INET, socket.SOCK_STREAM, socket.IPPROTO_TCP)
         if rest_sock is None:
             sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-            sock.bind((self.config.get("rest.bind-address"), self.config.get_int("rest.port")))
+            sock.bind((bind_address(self.config, "rest.bind-address"), self.config.get_int("rest.port")))
         self.rest_port = sock.getsockname()[1]
         rest_host = self.config.get("rest.address") or self.rpc_host
         self.rest_url = f"http://{rest_host}:{self.rest_port}"
@@ -80,7 +99,7 @@ class JobManager:
     async def stop(self) -> None:
         await self.dispatcher.stop()
         for tm in list(self.rm.taskmanagers.values()):
-            await tm.gateway.tell({"type": "disconnect", "reason": "JobManager is shutting down"})
+            await tm.gateway.tell(Disconnect(reason="JobManager is shutting down"))
         await self.rm.stop()
         if self._rpc_server is not None:
             self._rpc_server.close()
@@ -91,33 +110,39 @@ class JobManager:
         self.stopped.set()
 
     async def _on_taskmanager(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
-        """One TaskManager's connection: registration, then heartbeats, task states and replies."""
-        hello = await rpc.recv(reader)
-        if hello is None or hello.get("type") != "register":
+        """One TaskManager's connection: the handshake, registration, then heartbeats, task states and replies."""
+        host_port = writer.get_extra_info("peername") or ("?", "?")
+        peer = f"{host_port[0]}:{host_port[1]}"
+        try:
+            await handshake.serve(reader, writer, self.secret)
+        except (handshake.HandshakeError, OSError) as e:
+            log.warning("Refused a connection to the JobManager's RPC port from %s: %s", peer, e)
+            writer.close()
+            return
+        hello = await rpc.recv(reader, FOR_JOBMANAGER, peer)
+        if not isinstance(hello, Register):
             writer.close()
             return
         gateway = rpc.Gateway(writer)
-        tm_id = str(hello["id"])
+        tm_id = hello.id
         if tm_id in self.rm.taskmanagers:
             self.rm.unregister(tm_id, "TaskManager re-registered")
-        host = str(hello.get("host") or writer.get_extra_info("peername")[0])
-        record = TaskManagerRecord(id=tm_id, host=host, slots=int(hello["slots"]), gateway=gateway,
-                                   pid=int(hello.get("pid", 0)), hardware=dict(hello.get("hardware", {})))
-        await gateway.tell({"type": "registered", "heartbeat_interval_ms":
-                            self.config.get_duration_ms("heartbeat.interval")})
+        host = hello.host or peer.rsplit(":", 1)[0]
+        record = TaskManagerRecord(id=tm_id, host=host, slots=hello.slots, gateway=gateway, pid=hello.pid,
+                                   hardware=dict(hello.hardware))
+        await gateway.tell(Registered(heartbeat_interval_ms=self.config.get_duration_ms("heartbeat.interval")))
         self.rm.register(record)
         log.info("TaskManager %s registered from %s with %d slots", tm_id, host, record.slots)
         while True:
-            msg = await rpc.recv(reader)
+            msg = await rpc.recv(reader, FOR_JOBMANAGER, peer)
             if msg is None:
                 break
-            kind = msg.get("type")
-            if kind == "heartbeat":
+            if isinstance(msg, Heartbeat):
                 self.rm.heartbeat(tm_id)
-            elif kind == "task_state":
+            elif isinstance(msg, TaskState):
                 self.rm.heartbeat(tm_id)
                 self.dispatcher.on_task_state(msg)
-            elif "reply_to" in msg:
+            elif isinstance(msg, FileText):
                 gateway.on_reply(msg)
         if self.rm.taskmanagers.get(tm_id) is record:
             self.rm.unregister(tm_id, f"TaskManager {tm_id} disconnected")
@@ -142,7 +167,11 @@ def write_addresses(path: str | None, data: dict[str, Any]) -> None:
 
 
 async def serve(config: Configuration, address_file: str | None, program: str | None, args: list[str]) -> int:
-    jm = JobManager(config)
+    try:
+        jm = JobManager(config)
+    except cluster_secret.SecretError as e:
+        print(f"error: {e}", file=sys.stderr)
+        return 2
     await jm.start()
     print(f"Rest endpoint listening at {jm.rest_url}", flush=True)
     print(f"JobManager RPC listening at {jm.rpc_host}:{jm.rpc_port}", flush=True)
@@ -155,7 +184,8 @@ async def serve(config: Configuration, address_file: str | None, program: str | 
         from flink_on_yarn.client.application import run_application
 
         def body() -> None:
-            exit_code[0] = run_application(program, args, jm.rest_url.replace("0.0.0.0", "127.0.0.1"), config)
+            exit_code[0] = run_application(program, args, jm.rest_url.replace("0.0.0.0", "127.0.0.1"), config,
+                                           jm.secret)
             asyncio.run_coroutine_threadsafe(jm.stop(), loop)
 
         threading.Thread(target=body, name="application-main", daemon=True).start()

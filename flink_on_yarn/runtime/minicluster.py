@@ -1,10 +1,12 @@
 """The local mini cluster: `python program.py` runs the job in this process, one thread per subtask.
 
-Subtasks still talk over loopback TCP, through the same code as on a cluster; only the scheduling is local.
+Subtasks still talk over loopback TCP, through the same code as on a cluster (the handshake included, over a
+secret made for the job that never leaves this process); only the scheduling is local.
 """
 
 from __future__ import annotations
 
+import secrets
 import threading
 import time
 from typing import Any
@@ -32,6 +34,7 @@ class LocalJobClient(JobClient):
         addresses: dict[tuple[str, int], tuple[str, int]] = {}
         lock = threading.Lock()
         errors: list[str] = []
+        secret = secrets.token_hex(32).encode()
         for vid in deployment_order(self.graph):
             vertex = self.graph.vertex(vid)
             ready = threading.Semaphore(0)
@@ -48,7 +51,7 @@ class LocalJobClient(JobClient):
 
                 def body(d: Any = dep, r: Any = report, sem: threading.Semaphore = ready) -> None:
                     try:
-                        run_task(d, r, should_stop=lambda: self.cancelled)
+                        run_task(d, r, secret, should_stop=lambda: self.cancelled)
                     except Exception as e:
                         errors.append(f"{d.task_name} ({d.subtask + 1}/{d.parallelism}): {type(e).__name__}: {e}")
                         sem.release()

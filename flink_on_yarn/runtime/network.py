@@ -1,5 +1,10 @@
 """Records between tasks over TCP: framed batches (marshal or pickle), one connection per producer→consumer channel.
 
+Every connection starts with the cluster handshake (flink_on_yarn.security.handshake): an input gate reads
+no frame, and so unpickles nothing, from a peer that has not proven it holds the cluster secret; such a
+peer is logged and closed, and does not count as one of the gate's producers. Batches after it stay
+marshal/pickle: they are the application's own records between its own authenticated tasks.
+
 Back-pressure is TCP's own: a consumer reads a frame only when it has processed the previous one, so a slow
 consumer fills its socket buffers and the producer's `sendall` blocks. Nothing is dropped; the memory held
 per channel is bounded by the kernel's socket buffers plus one frame.
@@ -7,6 +12,7 @@ per channel is bounded by the kernel's socket buffers plus one frame.
 
 from __future__ import annotations
 
+import logging
 import marshal
 import pickle
 import selectors
@@ -14,9 +20,13 @@ import socket
 import struct
 import time
 from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
 from typing import Any
 
 from flink_on_yarn.graph.partitioning import hash_partition, key_group_table, rebalance_partition
+from flink_on_yarn.security import handshake
+
+log = logging.getLogger("flink_on_yarn.network")
 
 HEADER = struct.Struct("!IB")
 # DATA carries a pickled batch; MARSHALLED one in marshal's format, five times cheaper to write for what
@@ -76,10 +86,12 @@ def connect(address: tuple[str, int]) -> socket.socket:
 class RecordWriter:
     """One output edge of a task: partitions each batch and ships one frame per non-empty target."""
 
-    def __init__(self, strategy: str, targets: list[tuple[str, int]], key_selector: Any, producer: str) -> None:
+    def __init__(self, strategy: str, targets: list[tuple[str, int]], key_selector: Any, producer: str,
+                 secret: bytes) -> None:
         self.strategy = strategy
         self.channels = [connect(t) for t in targets]
         for ch in self.channels:
+            handshake.client_side(ch, secret)
             send_frame(ch, HELLO, producer.encode())
         self.n = len(self.channels)
         self.key = getattr(key_selector, "get_key", key_selector)
@@ -126,14 +138,84 @@ class RecordWriter:
                 ch.close()
 
 
-class InputGate:
-    """The listening side of a task: accepts its producers and yields their batches until all have ended."""
+@dataclass
+class _Handshaking:
+    """An accepted connection that has not yet answered the gate's challenge."""
 
-    def __init__(self, bind_host: str, expected: int) -> None:
+    peer: str
+    nonce: bytes
+    deadline: float
+    answer: bytearray = field(default_factory=bytearray)
+
+
+class InputGate:
+    """The listening side of a task: accepts its producers and yields their batches until all have ended.
+    It stops listening once all its producers are connected."""
+
+    def __init__(self, bind_host: str, expected: int, secret: bytes) -> None:
         self.server = socket.create_server((bind_host, 0), backlog=max(16, expected))
         self.port: int = self.server.getsockname()[1]
         self.expected = expected
+        self.secret = secret
         self.records_in = 0
+        self.refused = 0
+
+    def _refuse(self, sel: selectors.BaseSelector, conn: socket.socket, peer: str, why: str) -> None:
+        log.warning("Refused a connection to the input gate on port %d from %s: %s", self.port, peer, why)
+        self.refused += 1
+        sel.unregister(conn)
+        conn.close()
+
+    def _accept(self, sel: selectors.BaseSelector) -> None:
+        conn, addr = self.server.accept()
+        peer = f"{addr[0]}:{addr[1]}"
+        nonce, challenge = handshake.challenge()
+        try:
+            conn.sendall(challenge)  # 40 bytes into an empty socket buffer: never blocks
+        except OSError:
+            conn.close()
+            return
+        conn.setblocking(False)
+        sel.register(conn, selectors.EVENT_READ,
+                     _Handshaking(peer, nonce, time.monotonic() + handshake.TIMEOUT_S))
+
+    def _on_answer(self, sel: selectors.BaseSelector, conn: socket.socket, pending: _Handshaking) -> bool:
+        """Reads what the peer has sent of its answer; True once it is a producer of this gate."""
+        try:
+            chunk = conn.recv(handshake.ANSWER_SIZE - len(pending.answer))
+        except BlockingIOError:
+            return False
+        except OSError as e:
+            self._refuse(sel, conn, pending.peer, str(e))
+            return False
+        if not chunk:
+            self._refuse(sel, conn, pending.peer, "closed before answering the challenge")
+            return False
+        pending.answer += chunk
+        if len(pending.answer) < handshake.ANSWER_SIZE:
+            return False
+        try:
+            proof = handshake.check_answer(self.secret, pending.nonce, bytes(pending.answer))
+            conn.settimeout(handshake.TIMEOUT_S)
+            conn.sendall(proof)
+            hello = recv_frame(conn)
+        except (handshake.HandshakeError, OSError) as e:
+            self._refuse(sel, conn, pending.peer, str(e))
+            return False
+        if hello is None or hello[0] != HELLO:
+            self._refuse(sel, conn, pending.peer, "no HELLO after the handshake")
+            return False
+        conn.settimeout(None)
+        sel.modify(conn, selectors.EVENT_READ, hello[1].decode(errors="replace"))
+        return True
+
+    def _expire(self, sel: selectors.BaseSelector) -> None:
+        now = time.monotonic()
+        for key in list(sel.get_map().values()):
+            if isinstance(key.data, _Handshaking) and key.data.deadline < now and \
+                    isinstance(key.fileobj, socket.socket):
+                self._refuse(sel, key.fileobj, key.data.peer,
+                             f"no answer to the challenge within {handshake.TIMEOUT_S:.0f} s")
 
     def batches(self, should_stop: Callable[[], bool] = lambda: False) -> Iterator[list[Any]]:
         sel = selectors.DefaultSelector()
@@ -143,18 +225,18 @@ class InputGate:
             while ended < self.expected and not should_stop():
                 for key, _ in sel.select(timeout=1.0):
                     if key.data is None:
-                        conn, _ = self.server.accept()
-                        conn.settimeout(None)
-                        hello = recv_frame(conn)
-                        if hello is None or hello[0] != HELLO:
-                            conn.close()
-                            continue
-                        sel.register(conn, selectors.EVENT_READ, hello[1].decode())
-                        accepted += 1
-                        if accepted == self.expected:
-                            sel.unregister(self.server)
+                        self._accept(sel)
                         continue
-                    conn = key.fileobj  # type: ignore[assignment]
+                    conn = key.fileobj
+                    assert isinstance(conn, socket.socket)
+                    if isinstance(key.data, _Handshaking):
+                        if self._on_answer(sel, conn, key.data):
+                            accepted += 1
+                            if accepted == self.expected:
+                                # Every producer is here: no one else has any business on this port.
+                                sel.unregister(self.server)
+                                self.server.close()
+                        continue
                     frame = recv_frame(conn)
                     if frame is None:
                         raise ConnectionError(f"upstream task {key.data} went away before the end of its data")
@@ -167,9 +249,10 @@ class InputGate:
                         sel.unregister(conn)
                         conn.close()
                         ended += 1
+                self._expire(sel)
         finally:
             for key in list(sel.get_map().values()):
-                if key.data is not None:
-                    key.fileobj.close()  # type: ignore[union-attr]
+                if key.data is not None and isinstance(key.fileobj, socket.socket):
+                    key.fileobj.close()
             sel.close()
             self.server.close()

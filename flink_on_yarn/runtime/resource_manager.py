@@ -15,6 +15,7 @@ from typing import Any
 from flink_on_yarn.runtime import allocation_history as ev
 from flink_on_yarn.runtime.allocation_history import AllocationHistory
 from flink_on_yarn.runtime.config import Configuration
+from flink_on_yarn.runtime.messages import Shutdown
 from flink_on_yarn.runtime.rpc import Gateway
 from flink_on_yarn.runtime.worker_driver import SlotDemand, WorkerDriver
 
@@ -130,7 +131,7 @@ class ResourceManager:
             return
 
         async def tell_then_close() -> None:
-            await tm.gateway.tell({"type": "shutdown", "reason": reason})
+            await tm.gateway.tell(Shutdown(reason=reason))
             tm.gateway.close()
 
         asyncio.get_running_loop().create_task(tell_then_close())

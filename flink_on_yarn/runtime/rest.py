@@ -1,13 +1,19 @@
-"""The JobManager's REST API with Flink's paths and JSON names, plus job submission and resource views."""
+"""The JobManager's REST API with Flink's paths and JSON names, plus job submission and resource views.
+
+Every request first passes `rest_guard.RestGuard` (credential, cross-site refusal, body cap); every error,
+bad input included, is Flink's `{"errors": [...]}` with Flink's status codes, never a 500 for bad input.
+"""
 
 from __future__ import annotations
 
 import time
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Literal
 
 from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, PlainTextResponse, Response
 from pydantic import ValidationError
+from starlette.exceptions import HTTPException
 
 from flink_on_yarn.graph.job_graph import JobGraphSpec
 from flink_on_yarn.runtime.dashboard import add_dashboard_routes
@@ -15,6 +21,8 @@ from flink_on_yarn.runtime.dispatcher import DuplicateJobError
 from flink_on_yarn.runtime.execution_state import ExecutionState, aggregate, status_counts
 from flink_on_yarn.runtime.job_master import JobMaster, now_ms
 from flink_on_yarn.runtime.job_status import JobStatus
+from flink_on_yarn.runtime.messages import ReadFile
+from flink_on_yarn.runtime.rest_guard import DEFAULT_MAX_BODY, RestGuard
 
 if TYPE_CHECKING:
     from flink_on_yarn.runtime.jobmanager import JobManager
@@ -70,8 +78,28 @@ def job_details(jm: JobMaster) -> dict[str, Any]:
     }
 
 
+def add_error_handlers(app: FastAPI) -> None:
+    """Flink's shapes for what the framework answers itself: unknown paths, wrong methods, bad parameters."""
+
+    @app.exception_handler(HTTPException)
+    async def http_error(request: Request, exc: HTTPException) -> JSONResponse:
+        if exc.status_code == 404:
+            return _error(404, f"Not found: {request.url.path}")
+        if exc.status_code == 405:
+            return _error(405, f"Method {request.method} is not allowed for {request.url.path}")
+        return _error(exc.status_code, str(exc.detail))
+
+    @app.exception_handler(RequestValidationError)
+    async def bad_request(request: Request, exc: RequestValidationError) -> JSONResponse:
+        msgs = [f"{'.'.join(str(x) for x in err['loc'])}: {err['msg']}" for err in exc.errors()[:5]]
+        return _error(400, f"Bad request to {request.url.path}", *msgs)
+
+
 def create_app(jm_proc: JobManager) -> FastAPI:
-    app = FastAPI(title="miniflink JobManager", docs_url=None, redoc_url=None)
+    app = FastAPI(title="miniflink JobManager", docs_url=None, redoc_url=None, openapi_url=None)
+    app.add_middleware(RestGuard, secret=jm_proc.secret, trusted_origins=jm_proc.trusted_origins,
+                       max_body=jm_proc.config.get_int("rest.server.max-content-length", DEFAULT_MAX_BODY))
+    add_error_handlers(app)
     d = jm_proc.dispatcher
     rm = jm_proc.rm
 
@@ -114,8 +142,8 @@ def create_app(jm_proc: JobManager) -> FastAPI:
     @app.post("/jobs")
     async def submit(request: Request) -> Response:
         try:
-            body = await request.json()
-            graph = JobGraphSpec.model_validate(body)
+            # pydantic's own JSON parser: its depth limit turns 100,000 nested `[` into a ValidationError.
+            graph = JobGraphSpec.model_validate_json(await request.body())
         except ValidationError as e:
             msgs = [f"{'.'.join(str(x) for x in err['loc'])}: {err['msg']}" for err in e.errors()[:5]]
             return _error(400, "Malformed job graph", *msgs)
@@ -169,15 +197,15 @@ def create_app(jm_proc: JobManager) -> FastAPI:
             return _error(404, f"TaskManager {tm_id} does not exist")
         return tm_info(tm_id)
 
-    async def tm_file(tm_id: str, which: str) -> Response:
+    async def tm_file(tm_id: str, which: Literal["stdout", "log"]) -> Response:
         tm = rm.taskmanagers.get(tm_id)
         if tm is None:
             return _error(404, f"TaskManager {tm_id} does not exist")
         try:
-            reply = await tm.gateway.request({"type": "read_file", "which": which})
+            reply = await tm.gateway.request(ReadFile(which=which))
         except (TimeoutError, ConnectionError) as e:
             return _error(503, f"TaskManager {tm_id} did not answer: {e}")
-        return PlainTextResponse(str(reply.get("text", "")))
+        return PlainTextResponse(reply.text)
 
     @app.get("/taskmanagers/{tm_id}/stdout")
     async def tm_stdout(tm_id: str) -> Response:

@@ -1,4 +1,5 @@
-"""JobManager↔TaskManager messages: length-prefixed pickled dicts over one TCP connection per TaskManager.
+"""JobManager↔TaskManager connections: the cluster handshake first, then length-prefixed JSON messages
+(`messages.py`), one TCP connection per TaskManager.
 
 Requests that expect an answer carry an `rid`; the answer echoes it (see Gateway.request).
 """
@@ -7,31 +8,47 @@ from __future__ import annotations
 
 import asyncio
 import itertools
-import pickle
+import logging
 import struct
 from typing import Any
 
+from pydantic import TypeAdapter, ValidationError
+
+from flink_on_yarn.runtime.messages import FileText, Message, ReadFile, encode
+
 _LEN = struct.Struct("!I")
-Message = dict[str, Any]
+# The largest control message is a deployment, whose operators carry the user's serialized functions:
+# a few MB for big closures. 64 MB keeps a confused peer from making us buffer gigabytes.
+MAX_FRAME = 64 << 20
+
+log = logging.getLogger("flink_on_yarn.rpc")
 
 
 async def send(writer: asyncio.StreamWriter, msg: Message) -> None:
-    data = pickle.dumps(msg, protocol=5)
+    data = encode(msg)
     writer.write(_LEN.pack(len(data)) + data)
     await writer.drain()
 
 
-async def recv(reader: asyncio.StreamReader) -> Message | None:
-    """The next message, or None when the peer has gone."""
+async def recv(reader: asyncio.StreamReader, adapter: TypeAdapter[Any], peer: str = "") -> Any | None:
+    """The next message `adapter` accepts, or None when the peer has gone or sent something else (which
+    is logged and ends the connection: a peer past the handshake that sends garbage is broken)."""
     try:
         header = await reader.readexactly(_LEN.size)
         (n,) = _LEN.unpack(header)
-        msg = pickle.loads(await reader.readexactly(n))
+        if n > MAX_FRAME:
+            log.warning("Closing the connection from %s: a %d-byte message is over the %d-byte limit", peer, n,
+                        MAX_FRAME)
+            return None
+        data = await reader.readexactly(n)
     except (asyncio.IncompleteReadError, ConnectionError):
         return None
-    if not isinstance(msg, dict):
+    try:
+        return adapter.validate_json(data)
+    except ValidationError as e:
+        log.warning("Closing the connection from %s: not a valid message (%s)", peer,
+                    "; ".join(f"{'.'.join(map(str, err['loc']))}: {err['msg']}" for err in e.errors()[:3]))
         return None
-    return msg
 
 
 class Gateway:
@@ -41,7 +58,7 @@ class Gateway:
 
     def __init__(self, writer: asyncio.StreamWriter) -> None:
         self.writer = writer
-        self.pending: dict[int, asyncio.Future[Message]] = {}
+        self.pending: dict[int, asyncio.Future[FileText]] = {}
         self.lock = asyncio.Lock()
 
     async def tell(self, msg: Message) -> None:
@@ -51,19 +68,19 @@ class Gateway:
             except (ConnectionError, RuntimeError):
                 pass
 
-    async def request(self, msg: Message, timeout: float = 10.0) -> Message:
+    async def request(self, msg: ReadFile, timeout: float = 10.0) -> FileText:
         rid = next(self._ids)
-        fut: asyncio.Future[Message] = asyncio.get_running_loop().create_future()
+        fut: asyncio.Future[FileText] = asyncio.get_running_loop().create_future()
         self.pending[rid] = fut
         try:
-            await self.tell({**msg, "rid": rid})
+            await self.tell(msg.model_copy(update={"rid": rid}))
             return await asyncio.wait_for(fut, timeout)
         finally:
             self.pending.pop(rid, None)
 
-    def on_reply(self, msg: Message) -> bool:
-        """Completes a pending request; False if the message was not a reply."""
-        fut = self.pending.get(msg.get("reply_to", -1))
+    def on_reply(self, msg: FileText) -> bool:
+        """Completes a pending request; False if none waits for this reply."""
+        fut = self.pending.get(msg.reply_to)
         if fut is None:
             return False
         if not fut.done():

@@ -11,6 +11,8 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any, TextIO
 
+from pydantic import TypeAdapter
+
 from flink_on_yarn.graph.codec import decode
 from flink_on_yarn.graph.operators import Operator
 from flink_on_yarn.graph.task_context import TaskContext
@@ -44,7 +46,12 @@ class TaskDeployment:
     source: str | None = None
     num_inputs: int = 0
     outputs: list[OutputSpec] = field(default_factory=list)
-    bind_host: str = "0.0.0.0"
+    # Where the input gate listens; the TaskManager sets its own (`taskmanager.bind-host`) before deploying.
+    bind_host: str = "127.0.0.1"
+
+
+# How a deployment travels: in a typed `Deploy` message to the TaskManager, as a JSON line to its task process.
+DEPLOYMENT: TypeAdapter[TaskDeployment] = TypeAdapter(TaskDeployment)
 
 
 class Chain:
@@ -69,20 +76,21 @@ class Chain:
                 self.push(tail, i + 1)
 
 
-def run_task(dep: TaskDeployment, report: Report, stdout: TextIO | None = None,
+def run_task(dep: TaskDeployment, report: Report, secret: bytes, stdout: TextIO | None = None,
              should_stop: Callable[[], bool] = lambda: False) -> None:
-    """Runs the subtask to the end of its input, reporting INITIALIZING (with its data port), RUNNING, FINISHED."""
+    """Runs the subtask to the end of its input, reporting INITIALIZING (with its data port), RUNNING, FINISHED.
+    Its producers and consumers prove the cluster `secret` on every data connection."""
     ctx = TaskContext(job_id=dep.job_id, task_name=dep.task_name, subtask=dep.subtask, parallelism=dep.parallelism,
                       attempt=dep.attempt, runtime_mode=dep.runtime_mode, stdout=stdout or sys.stdout)
     operators: list[Operator] = [decode(p) for p in dep.operators]
     source = decode(dep.source) if dep.source else None
-    gate = InputGate(dep.bind_host, dep.num_inputs) if dep.num_inputs else None
+    gate = InputGate(dep.bind_host, dep.num_inputs, secret) if dep.num_inputs else None
     report({"state": "INITIALIZING", "port": gate.port if gate else None})
     for op in operators:
         op.open(ctx)
     producer = f"{dep.task_name} ({dep.subtask + 1}/{dep.parallelism})"
-    writers = [RecordWriter(o.strategy, o.targets, decode(o.key_selector) if o.key_selector else None, producer)
-               for o in dep.outputs]
+    writers = [RecordWriter(o.strategy, o.targets, decode(o.key_selector) if o.key_selector else None, producer,
+                            secret) for o in dep.outputs]
     report({"state": "RUNNING"})
     chain = Chain(operators, writers)
     batches = source.batches(dep.subtask, dep.parallelism) if source is not None else \

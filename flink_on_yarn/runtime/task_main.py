@@ -1,4 +1,6 @@
-"""A task process: `python -m flink_on_yarn.runtime.task_main STATUS_FD`, deployment pickled on stdin.
+"""A task process: `python -m flink_on_yarn.runtime.task_main STATUS_FD`, its deployment a JSON line on stdin
+and the cluster secret in `$MINIFLINK_CLUSTER_SECRET` (its TaskManager's own pipe and environment: nothing
+a stranger can reach).
 
 Each subtask runs in a process of its own so that slots do not share one interpreter lock. Its stdout is the
 TaskManager's stdout (where `print()` lands); state reports go as JSON lines to STATUS_FD. When the
@@ -8,14 +10,15 @@ TaskManager dies, stdin reaches EOF and the task exits with it.
 from __future__ import annotations
 
 import json
+import logging
 import os
-import pickle
 import sys
 import threading
 import traceback
 from typing import Any
 
-from flink_on_yarn.runtime.task import TaskDeployment, run_task
+from flink_on_yarn.runtime.task import DEPLOYMENT, run_task
+from flink_on_yarn.security import secret as cluster_secret
 
 
 def _exit_when_parent_dies() -> None:
@@ -25,14 +28,18 @@ def _exit_when_parent_dies() -> None:
 
 def main(argv: list[str]) -> int:
     status_fd = int(argv[0])
-    dep: TaskDeployment = pickle.load(sys.stdin.buffer)
+    # The TaskManager's stderr is this process's: its log shows the task's warnings (a refused peer) too.
+    logging.basicConfig(level=logging.INFO, stream=sys.stderr,
+                        format="%(asctime)s %(levelname)s %(name)s - %(message)s")
+    dep = DEPLOYMENT.validate_json(sys.stdin.buffer.readline())
+    secret = os.environ.get(cluster_secret.ENV, "").encode()
     threading.Thread(target=_exit_when_parent_dies, daemon=True).start()
 
     def report(msg: dict[str, Any]) -> None:
         os.write(status_fd, (json.dumps(msg) + "\n").encode())
 
     try:
-        run_task(dep, report)
+        run_task(dep, report, secret)
     except Exception as e:
         traceback.print_exc(file=sys.stderr)
         report({"state": "FAILED", "error": f"{type(e).__name__}: {e}"})

@@ -4,7 +4,10 @@ process of its own, and serves its stdout/log files to the JobManager's REST API
     python -m flink_on_yarn.runtime.taskmanager [-D key=value]... [--configDir DIR]
 
 Keys: `jobmanager.rpc.address`, `jobmanager.rpc.port`, `taskmanager.numberOfTaskSlots`, `taskmanager.host`,
-`taskmanager.resource-id`, `taskmanager.log.dir` (else the files behind fd 1 and 2 are served).
+`taskmanager.bind-host` (where its tasks' input gates listen; default `taskmanager.host`),
+`taskmanager.resource-id`, `taskmanager.log.dir` (else the files behind fd 1 and 2 are served). It proves
+the cluster secret (flink_on_yarn.security.secret) to the JobManager, and hands it to its task processes
+in their environment.
 """
 
 from __future__ import annotations
@@ -14,7 +17,6 @@ import asyncio
 import json
 import logging
 import os
-import pickle
 import signal
 import socket
 import sys
@@ -27,7 +29,22 @@ from typing import Any
 from flink_on_yarn.runtime import rpc
 from flink_on_yarn.runtime.config import Configuration, parse_dynamic
 from flink_on_yarn.runtime.hardware import hardware
-from flink_on_yarn.runtime.task import TaskDeployment
+from flink_on_yarn.runtime.messages import (
+    FOR_TASKMANAGER,
+    Cancel,
+    Deploy,
+    Disconnect,
+    FileText,
+    Heartbeat,
+    ReadFile,
+    Register,
+    Registered,
+    Shutdown,
+    TaskState,
+)
+from flink_on_yarn.runtime.task import DEPLOYMENT, TaskDeployment
+from flink_on_yarn.security import handshake
+from flink_on_yarn.security import secret as cluster_secret
 
 log = logging.getLogger("flink_on_yarn.taskmanager")
 
@@ -57,12 +74,14 @@ def _file_of_fd(fd: int) -> Path | None:
 
 
 class TaskManager:
-    def __init__(self, config: Configuration) -> None:
+    def __init__(self, config: Configuration, secret: bytes | None = None) -> None:
         self.config = config
+        self.secret = secret if secret is not None else cluster_secret.load(config)
         self.slots = config.get_int("taskmanager.numberOfTaskSlots")
         self.host = config.get("taskmanager.host", "") or socket.gethostname()
         if self.host in ("localhost",) or config.get("jobmanager.rpc.address") in ("localhost", "127.0.0.1"):
             self.host = config.get("taskmanager.host", "") or "127.0.0.1"
+        self.bind_host = config.get("taskmanager.bind-host", "") or self.host
         self.id = config.get("taskmanager.resource-id", "") or f"{self.host}-{uuid.uuid4().hex[:6]}"
         self.tasks: dict[str, RunningTask] = {}
         self.gateway: rpc.Gateway | None = None
@@ -84,6 +103,7 @@ class TaskManager:
         jm = (self.config.get("jobmanager.rpc.address"), self.config.get_int("jobmanager.rpc.port"))
         timeout_s = self.config.get_duration_ms("taskmanager.registration.timeout") / 1000
         deadline = time.monotonic() + timeout_s
+        refused = False
         while not self.stopping:
             try:
                 reader, writer = await asyncio.open_connection(*jm)
@@ -93,6 +113,21 @@ class TaskManager:
                     return 1
                 await asyncio.sleep(0.5)
                 continue
+            try:
+                await handshake.connect(reader, writer, self.secret)
+            except (handshake.HandshakeError, OSError) as e:
+                writer.close()
+                if time.monotonic() > deadline:
+                    log.error("the JobManager at %s:%d kept refusing this TaskManager (%s); giving up", *jm, e)
+                    return 1
+                # Said once, then retried quietly: a JobManager that restarts mid-handshake recovers by itself.
+                (log.debug if refused else log.error)(
+                    "the JobManager at %s:%d refused this TaskManager (%s); is it another cluster's, or is %s set "
+                    "to another cluster's secret?", *jm, e, cluster_secret.FILE_KEY)
+                refused = True
+                await asyncio.sleep(2.0)
+                continue
+            refused = False
             await self._session(reader, writer)
             await self._kill_all()
             deadline = time.monotonic() + timeout_s
@@ -104,24 +139,21 @@ class TaskManager:
 
     async def _session(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
         self.gateway = rpc.Gateway(writer)
-        await self.gateway.tell({
-            "type": "register", "id": self.id, "host": self.host, "slots": self.slots, "pid": os.getpid(),
-            "hardware": hardware(),
-        })
-        reply = await rpc.recv(reader)
-        if reply is None or reply.get("type") != "registered":
+        await self.gateway.tell(Register(id=self.id, host=self.host, slots=self.slots, pid=os.getpid(),
+                                         hardware=hardware()))
+        reply = await rpc.recv(reader, FOR_TASKMANAGER, "the JobManager")
+        if not isinstance(reply, Registered):
             writer.close()
             return
         log.info("registered at the JobManager as %s with %d slots", self.id, self.slots)
-        interval = int(reply.get("heartbeat_interval_ms", 10000)) / 1000
-        beat = asyncio.create_task(self._heartbeats(interval))
+        beat = asyncio.create_task(self._heartbeats(reply.heartbeat_interval_ms / 1000))
         try:
             while True:
-                msg = await rpc.recv(reader)
+                msg = await rpc.recv(reader, FOR_TASKMANAGER, "the JobManager")
                 if msg is None:
                     return
                 await self._handle(msg)
-                if msg.get("type") in ("shutdown", "disconnect"):
+                if isinstance(msg, (Shutdown, Disconnect)):
                     return
         finally:
             beat.cancel()
@@ -129,38 +161,37 @@ class TaskManager:
 
     async def _heartbeats(self, interval: float) -> None:
         while self.gateway is not None:
-            await self.gateway.tell({"type": "heartbeat", "id": self.id, "tasks": list(self.tasks)})
+            await self.gateway.tell(Heartbeat(id=self.id, tasks=list(self.tasks)))
             await asyncio.sleep(interval)
 
-    async def _handle(self, msg: dict[str, Any]) -> None:
-        kind = msg.get("type")
-        if kind == "deploy":
-            await self._deploy(msg["deployment"])
-        elif kind == "cancel":
-            task = self.tasks.get(str(msg.get("execution_id")))
+    async def _handle(self, msg: Registered | Deploy | Cancel | ReadFile | Shutdown | Disconnect) -> None:
+        if isinstance(msg, Deploy):
+            await self._deploy(msg.deployment)
+        elif isinstance(msg, Cancel):
+            task = self.tasks.get(msg.execution_id)
             if task is not None:
                 task.cancel_requested = True
                 if task.proc.returncode is None:
                     task.proc.send_signal(signal.SIGTERM)
-        elif kind == "read_file":
-            path = self.stdout_file if msg.get("which") == "stdout" else self.log_file
-            await self._reply(msg, {"text": _tail(path)})
-        elif kind == "shutdown":
-            log.info("the JobManager released this TaskManager: %s", msg.get("reason"))
+        elif isinstance(msg, ReadFile):
+            path = self.stdout_file if msg.which == "stdout" else self.log_file
+            if self.gateway is not None:
+                await self.gateway.tell(FileText(reply_to=msg.rid, text=_tail(path)))
+        elif isinstance(msg, Shutdown):
+            log.info("the JobManager released this TaskManager: %s", msg.reason)
             self.stopping = True
-
-    async def _reply(self, request: dict[str, Any], body: dict[str, Any]) -> None:
-        if self.gateway is not None:
-            await self.gateway.tell({"reply_to": request.get("rid"), **body})
 
     async def _report(self, dep: TaskDeployment, state: str, **extra: Any) -> None:
         if self.gateway is not None:
-            await self.gateway.tell({"type": "task_state", "job_id": dep.job_id, "execution_id": dep.execution_id,
-                                     "state": state, **extra})
+            await self.gateway.tell(TaskState(job_id=dep.job_id, execution_id=dep.execution_id, state=state,
+                                              **extra))
 
     async def _deploy(self, dep: TaskDeployment) -> None:
+        # The task's input gate listens where this TaskManager was told to, whatever the JobManager wrote.
+        dep.bind_host = self.bind_host
         r, w = os.pipe()
         env = dict(os.environ, PYTHONHASHSEED=TASK_HASH_SEED)
+        env[cluster_secret.ENV] = self.secret.decode()
         try:
             proc = await asyncio.create_subprocess_exec(
                 sys.executable, "-m", "flink_on_yarn.runtime.task_main", str(w), stdin=asyncio.subprocess.PIPE,
@@ -172,7 +203,7 @@ class TaskManager:
         finally:
             os.close(w)  # the child holds its own copy; ours would keep the pipe from reaching EOF
         assert proc.stdin is not None
-        proc.stdin.write(pickle.dumps(dep, protocol=5))
+        proc.stdin.write(DEPLOYMENT.dump_json(dep) + b"\n")
         await proc.stdin.drain()
         task = RunningTask(dep, proc)
         self.tasks[dep.execution_id] = task
@@ -193,7 +224,7 @@ class TaskManager:
                 if task.last_state == "FAILED":
                     task.error = msg.get("error")
                     continue
-                await self._report(task.dep, task.last_state, **{k: v for k, v in msg.items() if k != "state"})
+                await self._report(task.dep, task.last_state, port=msg.get("port"), metrics=msg.get("metrics"))
         finally:
             transport.close()
         code = await task.proc.wait()
@@ -236,7 +267,11 @@ def main(argv: list[str] | None = None) -> int:
     except ValueError as e:
         print(f"error: {e}", file=sys.stderr)
         return 2
-    tm = TaskManager(config)
+    try:
+        tm = TaskManager(config)
+    except cluster_secret.SecretError as e:
+        print(f"error: {e}", file=sys.stderr)
+        return 2
 
     async def run() -> int:
         loop = asyncio.get_running_loop()

@@ -1,7 +1,8 @@
 """start-cluster / stop-cluster: a JobManager and one TaskManager per line of `conf/workers`, as local daemons.
 
 Only local hosts are started (`localhost`, `127.0.0.1`, this host's name); other hosts need their own
-`miniflink taskmanager start`, since there is no ssh here.
+`miniflink taskmanager start`, since there is no ssh here. The cluster secret (security/secret.py) is made
+before the first daemon starts, so every daemon and this user's clients read the same file.
 """
 
 from __future__ import annotations
@@ -13,6 +14,7 @@ from pathlib import Path
 import httpx
 
 from flink_on_yarn.runtime.config import Configuration, conf_dir
+from flink_on_yarn.security import secret as cluster_secret
 from flink_on_yarn.standalone import daemons
 
 LOCAL = {"localhost", "127.0.0.1", "0.0.0.0", socket.gethostname()}
@@ -38,11 +40,12 @@ def rest_address(config: Configuration) -> str:
     return f"http://{host}:{config.get('rest.port')}"
 
 
-def wait_for_rest(url: str, timeout_s: float = 15.0) -> bool:
+def wait_for_rest(url: str, secret: bytes, timeout_s: float = 15.0) -> bool:
     deadline = time.monotonic() + timeout_s
+    auth = {"authorization": f"Bearer {secret.decode()}"}
     while time.monotonic() < deadline:
         try:
-            if httpx.get(url + "/overview", timeout=1.0).status_code == 200:
+            if httpx.get(url + "/overview", timeout=1.0, headers=auth).status_code == 200:
                 return True
         except httpx.HTTPError:
             pass
@@ -53,6 +56,7 @@ def wait_for_rest(url: str, timeout_s: float = 15.0) -> bool:
 def start_cluster(dynamic: dict[str, str]) -> int:
     d = conf_dir()
     config = Configuration.load(dynamic)
+    secret = cluster_secret.load(config)
     print("Starting cluster.")
     args = config_args(d, dynamic)
     daemons.start(config, daemons.JOBMANAGER, args)
@@ -65,7 +69,7 @@ def start_cluster(dynamic: dict[str, str]) -> int:
         daemons.start(config, daemons.TASKMANAGER, args)
         print(f"Starting taskexecutor daemon on host {socket.gethostname()}.")
     url = rest_address(config)
-    if not wait_for_rest(url):
+    if not wait_for_rest(url, secret):
         print(f"warning: the JobManager did not answer at {url}; see {daemons.log_dir(config)}")
         return 1
     return 0

@@ -8,6 +8,10 @@ Runs in the AM container's working directory, where the NM put `flink-conf.yaml`
 program). Registers with the RM (tracking URL = the JobManager's REST and dashboard), keeps the
 TaskManager containers equal to the slots its jobs need, and unregisters with the final status of its
 job (per-job, application) or when the session is told to stop.
+
+The cluster secret is the application's client-to-AM secret, which the RM puts in this container's
+environment and presents on `/proxy/<appId>/`: TaskManagers get it in their launch context's environment
+(never on a command line), and nothing else of this container's environment (its Redis URL above all).
 """
 
 from __future__ import annotations
@@ -26,7 +30,8 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from flink_on_yarn.graph.slots import required_slots_of
-from flink_on_yarn.runtime.config import Configuration
+from flink_on_yarn.runtime.config import Configuration, bind_address
+from flink_on_yarn.security import secret as cluster_secret
 from flink_on_yarn.yarn.bootstrap import EarlyWorkers
 from flink_on_yarn.yarn.options import (
     CONF_FILE,
@@ -54,43 +59,57 @@ from miniyarn.states.application import FinalApplicationStatus
 log = logging.getLogger("flink_on_yarn.yarn.ApplicationMaster")
 
 
-def taskmanager_launch_context(conf_resource: str, jm_host: str, jm_rpc_port: int, slots: int,
+def taskmanager_launch_context(conf_resource: str, jm_host: str, jm_rpc_port: int, slots: int, secret: bytes,
                                container: Container) -> ContainerLaunchContext:
     defines = {"jobmanager.rpc.address": jm_host, "jobmanager.rpc.port": str(jm_rpc_port),
                "taskmanager.numberOfTaskSlots": str(slots), "taskmanager.resource-id": container.id}
     args = " ".join(f"-D {shlex.quote(f'{k}={v}')}" for k, v in defines.items())
     command = (f"$PYTHON -m flink_on_yarn.runtime.taskmanager --configDir . {args} -D taskmanager.host=$NM_HOST "
                "1><LOG_DIR>/taskmanager.out 2><LOG_DIR>/taskmanager.log")
-    return ContainerLaunchContext(commands=[command],
+    return ContainerLaunchContext(commands=[command], environment={cluster_secret.ENV: secret.decode()},
                                   local_resources={CONF_FILE: LocalResource(resource=conf_resource)})
 
 
 def load_config(workdir: Path, host: str) -> Configuration:
     config = Configuration.load({}, workdir)
-    # Several JobManagers may share a host: every port is picked free, as Flink on YARN does.
+    # Several JobManagers may share a host: every port is picked free, as Flink on YARN does. The sockets
+    # bind the container's host (rest.bind-address / jobmanager.bind-host, when the user set them).
     for key, value in {"jobmanager.rpc.address": host, "jobmanager.rpc.port": "0", "rest.address": host,
-                       "rest.port": "0", "rest.bind-address": "0.0.0.0"}.items():
+                       "rest.port": "0"}.items():
         config.set(key, value)
     return config
+
+
+class MissingSecretError(RuntimeError):
+    pass
+
+
+def container_secret() -> bytes:
+    found = os.environ.get(cluster_secret.YARN_ENV, "")
+    if not found:
+        raise MissingSecretError(f"${cluster_secret.YARN_ENV} is not set: this ApplicationMaster was not launched "
+                                 "by a ResourceManager that gives applications their client-to-AM secret")
+    return found.encode()
 
 
 class ApplicationMaster:
     """Binds the JobManager's ports and registers with the RM first (light), then starts the JobManager."""
 
-    def __init__(self, mode: Mode, config: Configuration, host: str, conf_resource: str) -> None:
+    def __init__(self, mode: Mode, config: Configuration, host: str, conf_resource: str, secret: bytes) -> None:
         self.mode = mode
         self.config = config
         self.host = host
+        self.secret = secret
         self.amrm = AMRMClient()
         self.nm = NMClient(self.amrm.redis, user=os.environ.get("USER", ""))
         # Bound and listening now: TaskManagers started before the JobManager wait in the backlog.
-        self.rpc_sock = listening_socket(config.get("jobmanager.bind-host", "0.0.0.0"), 0)
-        self.rest_sock = listening_socket(config.get("rest.bind-address"), 0)
+        self.rpc_sock = listening_socket(bind_address(config, "jobmanager.bind-host"), 0)
+        self.rest_sock = listening_socket(bind_address(config, "rest.bind-address"), 0)
         self.rest_port = int(self.rest_sock.getsockname()[1])
         self.rest_url = f"http://{host}:{self.rest_port}"
         rpc_port = int(self.rpc_sock.getsockname()[1])
         slots = slots_per_taskmanager(config.as_dict())
-        self.launch_context = lambda c: taskmanager_launch_context(conf_resource, host, rpc_port, slots, c)
+        self.launch_context = lambda c: taskmanager_launch_context(conf_resource, host, rpc_port, slots, secret, c)
         self.driver = YarnWorkerDriver(config, self.amrm, self.nm, self.launch_context)
         # Set when YARN stops the container, or when YARN no longer knows this attempt: either way the
         # JobManager stops without unregistering (the application belongs to YARN or to a newer attempt).
@@ -114,7 +133,8 @@ class ApplicationMaster:
     async def start(self, graph: JobGraphSpec | None = None, early: EarlyWorkers | None = None) -> None:
         from flink_on_yarn.runtime.jobmanager import JobManager
 
-        self.jm = JobManager(self.config, self.driver)
+        rm_web = os.environ.get("MINIYARN_RM_ADDRESS", "")
+        self.jm = JobManager(self.config, self.driver, secret=self.secret, trusted_origins=[rm_web] if rm_web else [])
         if early is not None:
             self.driver.early = early.handover()
         await self.jm.start(self.rpc_sock, self.rest_sock)
@@ -173,7 +193,7 @@ class ApplicationMaster:
         result: asyncio.Future[int] = loop.create_future()
 
         def body() -> None:
-            code = run_application(program, args, self.jm.rest_url, self.config)
+            code = run_application(program, args, self.jm.rest_url, self.config, self.secret)
             loop.call_soon_threadsafe(lambda: None if result.done() else result.set_result(code))
 
         threading.Thread(target=body, name="application-main", daemon=True).start()
@@ -205,7 +225,12 @@ class ApplicationMaster:
 async def serve(ns: argparse.Namespace) -> int:
     host = os.environ.get("NM_HOST") or "127.0.0.1"
     config = load_config(Path.cwd(), host)
-    am = ApplicationMaster(Mode(ns.mode), config, host, os.environ.get(CONF_RESOURCE_ENV, ""))
+    try:
+        secret = container_secret()
+    except MissingSecretError as e:
+        log.error("%s", e)
+        return 2
+    am = ApplicationMaster(Mode(ns.mode), config, host, os.environ.get(CONF_RESOURCE_ENV, ""), secret)
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGTERM, signal.SIGINT):
         # YARN stops the AM container (application killed): leave without unregistering, as Flink does.

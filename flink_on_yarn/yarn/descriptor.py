@@ -1,6 +1,11 @@
 """The YARN cluster descriptor: turns a Flink deployment (per-job, session, application) into a YARN
 application submission, submits it over the RM's REST API, and follows it to a running JobManager,
 saying as it goes what YARN is doing — and, while anything waits, why.
+
+Every call to a JobManager on YARN goes through the RM's `/proxy/<appId>/`, as the user's browser does:
+the client holds no application secret, only the user's miniyarn token (`$MINIYARN_TOKEN`, else
+`$MINIYARN_TOKEN_FILE`, else `~/.miniyarn/token`: miniyarn.security.client_token), sent as
+`Authorization: Bearer` when there is one, and the proxy presents the application's client-to-AM secret.
 """
 
 from __future__ import annotations
@@ -32,6 +37,7 @@ from flink_on_yarn.yarn.options import (
     taskmanager_resource,
 )
 from miniyarn.client.yarn_client import YarnClient, YarnClientError
+from miniyarn.security import client_token
 
 FINAL_STATES = ("FINISHED", "FAILED", "KILLED")
 # A deployment takes about a second; polling the RM and the JobManager this often costs them little
@@ -54,12 +60,15 @@ class ClusterSpec:
 
 @dataclass
 class ClusterHandle:
-    """A deployed Flink cluster on YARN: its application and its JobManager's REST endpoint."""
+    """A deployed Flink cluster on YARN: its application and its JobManager's REST endpoint, which is the
+    RM's proxy to it (`rest_url`, no trailing slash; `proxy_url` with one, for people), and the token to
+    present there."""
 
     app_id: str
     rest_url: str
     proxy_url: str
     yarn: YarnClient
+    token: str | None = None
 
     def report(self) -> dict[str, Any]:
         return self.yarn.get_application(self.app_id)
@@ -85,8 +94,9 @@ def deployment_failed(app_id: str, report: dict[str, Any]) -> DeploymentError:
 class YarnClusterDescriptor:
     def __init__(self, rm_address: str, out: Callable[[str], None] = print, timeout_s: float = 300.0) -> None:
         self.yarn = YarnClient(rm_address)
+        self.token = client_token.current()
         # One client for every JobManager call: a new httpx client costs tens of ms (its TLS context).
-        self.http = httpx.Client(timeout=5)
+        self.http = httpx.Client(timeout=5, headers={"authorization": f"Bearer {self.token}"} if self.token else {})
         self.out = out
         self.timeout_s = timeout_s
 
@@ -188,18 +198,25 @@ class YarnClusterDescriptor:
                          "starting the JobManager")
                 last_container = container
             url = jobmanager_url(report) if state == "RUNNING" else None
-            if url is not None and self._answers(url):
+            if url is not None and self._answers(self.proxy_of(app_id)):
                 break
             if time.monotonic() > deadline:
                 self.yarn.kill_application(app_id, "Flink client gave up waiting for the deployment")
                 raise DeploymentError(f"The JobManager of {app_id} did not come up within {self.timeout_s:.0f} s; "
                                       f"the application was killed. See: miniyarn logs -applicationId {app_id}")
             time.sleep(POLL_S)
-        proxy = f"{self.yarn.address}/proxy/{app_id}/"
+        proxy = self.proxy_of(app_id)
         self.out("YARN application has been deployed successfully.")
         self.out(f"Found Web Interface {url.removeprefix('http://')} of application '{app_id}'.")
-        self.out(f"JobManager Web Interface: {proxy}")
-        return ClusterHandle(app_id, url, proxy, self.yarn)
+        self.out(f"JobManager Web Interface: {proxy}/")
+        return self.handle(app_id)
+
+    def proxy_of(self, app_id: str) -> str:
+        return f"{self.yarn.address.rstrip('/')}/proxy/{app_id}"
+
+    def handle(self, app_id: str) -> ClusterHandle:
+        proxy = self.proxy_of(app_id)
+        return ClusterHandle(app_id, proxy, proxy + "/", self.yarn, self.token)
 
     def _am_container(self, app_id: str) -> str:
         attempts = self.yarn.get_attempts(app_id)

@@ -16,7 +16,7 @@ class YarnJobClient(RemoteJobClient):
     cluster stops with its job, so the final answer may only be in the application's final status)."""
 
     def __init__(self, cluster: ClusterHandle, job_id: str) -> None:
-        super().__init__(RestClient(cluster.rest_url, timeout=5), job_id)
+        super().__init__(RestClient(cluster.rest_url, timeout=5, token=cluster.token), job_id)
         self.cluster = cluster
 
     def get_job_status(self) -> str:
@@ -59,7 +59,7 @@ class YarnSessionExecutor(Executor):
     def __init__(self, descriptor: YarnClusterDescriptor, cluster: ClusterHandle) -> None:
         self.descriptor = descriptor
         self.cluster = cluster
-        self.remote = RemoteExecutor(cluster.rest_url, announce=False)
+        self.remote = RemoteExecutor(cluster.rest_url, announce=False, token=cluster.token)
 
     def submit(self, graph: JobGraphSpec) -> JobClient:
         client = self.remote.submit(graph)

@@ -159,7 +159,8 @@ def test_flink_per_job_wordcount_in_docker_containers(compose_cluster: ComposeCl
             (a for a in (httpx.get(f"{rm}/ws/v1/cluster/apps", timeout=5).json()["apps"] or {}).get("app", [])
              if a["applicationType"] == "Apache Flink" and a["state"] == "RUNNING"
              and a["amRPCAddress"] not in ("", "N/A")), None), timeout=60)
-        app_id, jm_url = app["id"], f"http://{app['amRPCAddress']}"
+        # The JobManager wants its application's secret: ask through the RM's proxy, which presents it.
+        app_id, jm_url = app["id"], f"{rm}/proxy/{app['id']}"
         am_container = httpx.get(f"{rm}/ws/v1/cluster/apps/{app_id}/appattempts", timeout=5).json()[
             "appAttempts"]["appAttempt"][-1]["containerId"]
         tms = wait_for("2 TaskManagers registered", lambda: len(
@@ -205,8 +206,7 @@ def test_flink_killed_taskmanager_container_is_replaced(compose_cluster: Compose
     assert res.returncode == 0, res.stdout + res.stderr
     job_id = res.stdout.split("JobID ")[1].split()[0]
     app_id = res.stdout.split("Submitted application ")[1].split()[0]
-    app = httpx.get(f"{rm}/ws/v1/cluster/apps/{app_id}", timeout=5).json()["app"]
-    jm_url = f"http://{app['amRPCAddress']}"
+    jm_url = f"{rm}/proxy/{app_id}"  # the RM's proxy presents the application's secret to the JobManager
     am_container = httpx.get(f"{rm}/ws/v1/cluster/apps/{app_id}/appattempts", timeout=5).json()[
         "appAttempts"]["appAttempt"][-1]["containerId"]
     tms = {t["id"] for t in rest(jm_url + "/taskmanagers")["taskmanagers"]}

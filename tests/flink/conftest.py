@@ -1,8 +1,11 @@
-"""Flink fixtures: a real JobManager and TaskManagers as child processes (through the `processes` fixture)."""
+"""Flink fixtures: a real JobManager and TaskManagers as child processes (through the `processes` fixture),
+sharing a cluster secret file of the test's own (`security.cluster.secret.file`), which `FlinkCluster`'s
+REST calls and its `miniflink` runs (through a FLINK_CONF_DIR naming that file) present."""
 
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 import sys
 import time
@@ -14,6 +17,7 @@ from typing import Any
 import httpx
 import pytest
 
+from flink_on_yarn.security import secret as cluster_secret
 from tests.conftest import Processes
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -28,21 +32,26 @@ class FlinkCluster:
     rpc_port: int
     config: dict[str, str]
     tms: dict[str, subprocess.Popen[bytes]]
+    secret_file: Path
+
+    @property
+    def auth(self) -> dict[str, str]:
+        return {"authorization": f"Bearer {cluster_secret.read_file(self.secret_file).decode()}"}
 
     def get(self, path: str) -> Any:
-        r = httpx.get(self.rest + path, timeout=10)
+        r = httpx.get(self.rest + path, timeout=10, headers=self.auth)
         r.raise_for_status()
         return r.json()
 
     def text(self, path: str) -> str:
-        r = httpx.get(self.rest + path, timeout=10)
+        r = httpx.get(self.rest + path, timeout=10, headers=self.auth)
         r.raise_for_status()
         return r.text
 
     def add_taskmanager(self, tm_id: str, slots: int = 2, **extra: str) -> subprocess.Popen[bytes]:
         conf = {"jobmanager.rpc.address": "127.0.0.1", "jobmanager.rpc.port": str(self.rpc_port),
                 "taskmanager.numberOfTaskSlots": str(slots), "taskmanager.resource-id": tm_id,
-                **FAST, **extra}
+                cluster_secret.FILE_KEY: str(self.secret_file), **FAST, **extra}
         args = ["-m", "flink_on_yarn.runtime.taskmanager"]
         for k, v in conf.items():
             args += ["-D", f"{k}={v}"]
@@ -58,8 +67,11 @@ class FlinkCluster:
         return dict(self.get(f"/jobs/{job_id}"))
 
     def miniflink(self, *args: str, timeout: float = 60) -> subprocess.CompletedProcess[str]:
+        conf = self.secret_file.parent / "client-conf"
+        conf.mkdir(exist_ok=True)
+        (conf / "flink-conf.yaml").write_text(f"{cluster_secret.FILE_KEY}: {self.secret_file}\n")
         return subprocess.run([sys.executable, "-m", "flink_on_yarn.cli.main", *args], capture_output=True,
-                              text=True, timeout=timeout, cwd=ROOT)
+                              text=True, timeout=timeout, cwd=ROOT, env=dict(os.environ, FLINK_CONF_DIR=str(conf)))
 
 
 def wait_for(pred: Callable[[], bool], timeout: float, what: str) -> None:
@@ -77,7 +89,8 @@ def wait_for(pred: Callable[[], bool], timeout: float, what: str) -> None:
 
 def start_jobmanager(processes: Processes, tmp: Path, **conf: str) -> tuple[str, int]:
     addr_file = tmp / "jm-address.json"
-    full = {"rest.port": "0", "jobmanager.rpc.port": "0", "jobmanager.rpc.address": "127.0.0.1", **FAST, **conf}
+    full = {"rest.port": "0", "jobmanager.rpc.port": "0", "jobmanager.rpc.address": "127.0.0.1",
+            cluster_secret.FILE_KEY: str(tmp / "cluster.secret"), **FAST, **conf}
     args = ["-m", "flink_on_yarn.runtime.jobmanager", "--address-file", str(addr_file)]
     for k, v in full.items():
         args += ["-D", f"{k}={v}"]
@@ -92,8 +105,9 @@ def flink(processes: Processes, tmp_path: Path) -> Callable[..., FlinkCluster]:
     """Factory: `flink(tms=2, slots=2, **jm_conf)` starts a JobManager and TaskManagers, waits for them."""
 
     def make(tms: int = 1, slots: int = 2, **jm_conf: str) -> FlinkCluster:
+        cluster_secret.ensure_file(tmp_path / "cluster.secret")
         rest, rpc_port = start_jobmanager(processes, tmp_path, **jm_conf)
-        cluster = FlinkCluster(processes, rest, rpc_port, jm_conf, {})
+        cluster = FlinkCluster(processes, rest, rpc_port, jm_conf, {}, tmp_path / "cluster.secret")
         for i in range(tms):
             cluster.add_taskmanager(f"tm-{i}", slots)
         cluster.wait_taskmanagers(tms)

@@ -7,6 +7,7 @@ from __future__ import annotations
 import html
 
 import httpx
+import psutil
 import pytest
 
 from tests.flink_yarn.conftest import FlinkOnYarn
@@ -49,6 +50,10 @@ def test_proxy_serves_the_jobmanager_dashboard(flink_yarn: FlinkOnYarn, hello_li
     yarn = flink_yarn.yarn
     app_id, job_id = run_wordcount(flink_yarn, hello_lines, parallelism=2, slots=2)
     jm = f"http://{yarn.app(app_id)['amRPCAddress']}"
+    # Asked directly, the JobManager wants its application's secret (the proxy presents it for us).
+    [am] = [p for p in psutil.process_iter(["cmdline", "cwd"])
+            if "flink_on_yarn.yarn.appmaster" in (p.info["cmdline"] or []) and app_id in (p.info["cwd"] or "")]
+    as_the_proxy = {"authorization": f"Bearer {am.environ()['MINIYARN_CLIENT_TO_AM_SECRET']}"}
     base = f"{yarn.rm_url}/proxy/{app_id}"
     r = httpx.get(base, timeout=10)
     assert r.status_code == 302 and r.headers["location"] == f"/proxy/{app_id}/"
@@ -58,7 +63,7 @@ def test_proxy_serves_the_jobmanager_dashboard(flink_yarn: FlinkOnYarn, hello_li
     assert js.status_code == 200 and "innerHTML" not in js.text
     wait_for("the same overview direct and through the proxy", lambda: (
         (o := httpx.get(base + "/overview", timeout=10).json())["slots-available"] == 0
-        and o == httpx.get(jm + "/overview", timeout=10).json()))
+        and o == httpx.get(jm + "/overview", timeout=10, headers=as_the_proxy).json()))
     # A redirect from the AM comes back through the proxy.
     r = httpx.get(base + "/dashboard", timeout=10)
     assert r.status_code == 302 and r.headers["location"] == "./"

@@ -1,15 +1,20 @@
 """The JobManager's web dashboard (a static page over the REST API, served at `/`) and its Prometheus
-`/metrics`. The page uses relative URLs only, so it works unchanged under the RM's `/proxy/<appId>/`."""
+`/metrics`. The page uses relative URLs only, so it works unchanged under the RM's `/proxy/<appId>/`
+(which authenticates the browser and presents the cluster secret). Reached directly, the REST API wants
+the secret: `/login` takes it once and sets the `flink.auth` cookie (rest_guard.py)."""
 
 from __future__ import annotations
 
+import hmac
 from typing import TYPE_CHECKING
+from urllib.parse import parse_qs
 
-from fastapi import FastAPI
+from fastapi import FastAPI, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, generate_latest
 
 from flink_on_yarn.runtime.dashboard.metrics import JobManagerCollector
+from flink_on_yarn.runtime.rest_guard import COOKIE, session_cookie
 from miniyarn.webassets import asset
 
 if TYPE_CHECKING:
@@ -17,6 +22,15 @@ if TYPE_CHECKING:
 
 def _static(name: str) -> tuple[bytes, str] | None:
     return asset(__name__, name)
+
+
+LOGIN_PAGE = """<!doctype html><html><head><meta charset="utf-8"><title>Flink - log in</title></head>
+<body><h1>Apache Flink Dashboard</h1>{message}
+<form method="post" action="login"><label>Cluster secret <input type="password" name="secret"
+autocomplete="off" autofocus></label> <button type="submit">Log in</button></form>
+<p>The secret is in the cluster's secret file (standalone: <code>flink-$USER-cluster.secret</code> next to the
+daemons' pid files); on YARN, open the dashboard through the ResourceManager's <code>/proxy/&lt;appId&gt;/</code>.</p>
+</body></html>"""
 
 
 def add_dashboard_routes(app: FastAPI, jm: JobManager) -> None:
@@ -39,6 +53,20 @@ def add_dashboard_routes(app: FastAPI, jm: JobManager) -> None:
         if found is None:
             return Response(status_code=404, content=f"no such dashboard file: {name}\n", media_type="text/plain")
         return Response(found[0], media_type=found[1], headers={"Cache-Control": "no-cache"})
+
+    @app.get("/login", response_class=HTMLResponse)
+    def login_page() -> HTMLResponse:
+        return HTMLResponse(LOGIN_PAGE.format(message=""))
+
+    @app.post("/login", response_model=None)
+    async def login(request: Request) -> Response:
+        form = parse_qs((await request.body()).decode("utf-8", "replace"))
+        given = (form.get("secret") or [""])[0].strip().encode()
+        if not hmac.compare_digest(given, jm.secret):
+            return HTMLResponse(LOGIN_PAGE.format(message="<p>Wrong secret.</p>"), status_code=403)
+        page = RedirectResponse("./", status_code=303)
+        page.set_cookie(COOKIE, session_cookie(jm.secret), httponly=True, samesite="strict")
+        return page
 
     @app.get("/metrics")
     async def metrics() -> Response:

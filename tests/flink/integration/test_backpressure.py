@@ -13,14 +13,15 @@ pytestmark = pytest.mark.integration
 
 BATCHES = 400
 BATCH = list(range(20_000))  # ~100 KB pickled: 400 of them far exceed any socket buffer
+SECRET = b"s" * 64
 
 
 def test_slow_consumer_blocks_producer_without_loss() -> None:
-    gate = InputGate("127.0.0.1", expected=1)
+    gate = InputGate("127.0.0.1", expected=1, secret=SECRET)
     sent = [0]
 
     def produce() -> None:
-        writer = RecordWriter("FORWARD", [("127.0.0.1", gate.port)], None, "producer")
+        writer = RecordWriter("FORWARD", [("127.0.0.1", gate.port)], None, "producer", SECRET)
         for _ in range(BATCHES):
             writer.emit(BATCH)
             sent[0] += 1

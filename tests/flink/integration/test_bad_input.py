@@ -62,7 +62,8 @@ def test_malformed_job_graph_is_400(flink: Callable[..., FlinkCluster]) -> None:
     cluster = flink(tms=1, slots=1)
     for body in (b"not json", b'{"vertices": []}', b'{"vertices": [{"id": "x", "name": "v", "parallelism": 0}]}',
                  b'{"vertices": [{"id": "' + b"a" * 32 + b'", "name": "v", "parallelism": 1}]}'):
-        r = httpx.post(cluster.rest + "/jobs", content=body, headers={"content-type": "application/json"})
+        r = httpx.post(cluster.rest + "/jobs", content=body,
+                       headers={"content-type": "application/json", **cluster.auth})
         assert r.status_code == 400, (body, r.text)
         assert r.json()["errors"]
     assert cluster.get("/overview")["taskmanagers"] == 1

@@ -13,11 +13,12 @@ def test_batches_travel_marshalled_until_one_holds_what_marshal_cannot() -> None
 
     from flink_on_yarn.runtime.network import InputGate, RecordWriter
 
-    gate = InputGate("127.0.0.1", 1)
+    secret = b"s" * 64
+    gate = InputGate("127.0.0.1", 1, secret)
     got: list[list[object]] = []
     reader = threading.Thread(target=lambda: got.extend(gate.batches()))
     reader.start()
-    writer = RecordWriter("FORWARD", [("127.0.0.1", gate.port)], None, "producer")
+    writer = RecordWriter("FORWARD", [("127.0.0.1", gate.port)], None, "producer", secret)
     writer.emit([("a", 1), ("b", 2)])
     assert writer.marshal_ok
     writer.emit([socket.AF_INET])  # an enum member: pickle only

@@ -56,12 +56,20 @@ def rest_url(env: dict[str, str]) -> str:
     return f"http://127.0.0.1:{port}"
 
 
+def auth(env: dict[str, str]) -> dict[str, str]:
+    """What this user's clients present: the secret start-cluster made next to the pid files, 0600."""
+    path = Path(env["FLINK_CONF_DIR"]).parent / "pids" / f"flink-{getpass.getuser()}-cluster.secret"
+    assert path.stat().st_mode & 0o777 == 0o600
+    return {"authorization": f"Bearer {path.read_text().strip()}"}
+
+
 def test_start_cluster_run_list_stop(flink_home: dict[str, str], words_file: Path, tmp_path: Path) -> None:
     res = miniflink(flink_home, "start-cluster")
     assert res.returncode == 0, res.stdout + res.stderr
     assert "Starting cluster." in res.stdout and res.stdout.count("Starting taskexecutor daemon") == 2
     url = rest_url(flink_home)
-    wait_for(lambda: httpx.get(url + "/overview").json()["taskmanagers"] == 2, 20, "two TaskManagers")
+    wait_for(lambda: httpx.get(url + "/overview", headers=auth(flink_home)).json()["taskmanagers"] == 2, 20,
+             "two TaskManagers")
     out = tmp_path / "out"
     res = miniflink(flink_home, "run", "-p", "2", "-py", str(ROOT / "examples/wordcount.py"),
                     "--input", str(words_file), "--output", str(out))

@@ -38,7 +38,13 @@ def expected_lines() -> dict[str, int]:
 
 
 def jm(report: dict[str, Any]) -> str:
+    """The JobManager's own address: which attempt serves, not where to ask (it wants the app's secret)."""
     return f"http://{report['amRPCAddress']}"
+
+
+def api(flink_yarn: FlinkOnYarn, app_id: str) -> str:
+    """Where a client reaches the JobManager's REST API: the RM's proxy, which presents the app's secret."""
+    return f"{flink_yarn.yarn.rm_url}/proxy/{app_id}"
 
 
 def get(url: str) -> Any:
@@ -53,17 +59,17 @@ def test_session_starts_empty_scales_to_the_job_and_back_to_zero(flink_yarn: Fli
     assert res.returncode == 0, res.stdout + res.stderr
     [app] = flink_yarn.flink_apps()
     assert app["state"] == "RUNNING" and app["runningContainers"] == 1
-    assert get(jm(app) + "/overview")["taskmanagers"] == 0
+    assert get(api(flink_yarn, app["id"]) + "/overview")["taskmanagers"] == 0
     assert f"miniflink yarn-session -id {app['id']} stop" in res.stdout
 
     # No -t: the properties file the session wrote sends the job there, as Flink's CLI does.
     res = flink_yarn.miniflink("run", "-p", "3", "-py", WORDCOUNT)
     assert res.returncode == 0, res.stdout + res.stderr
     assert "Found Yarn properties file" in res.stdout
-    history = get(jm(app) + "/resourcemanager/allocation-history")["events"]
+    history = get(api(flink_yarn, app["id"]) + "/resourcemanager/allocation-history")["events"]
     assert sum(1 for e in history if e["event"] == "taskmanager-registered") == 2
     wait_for("idle TaskManagers given back", lambda: flink_yarn.containers_of(app["id"]) == 1, timeout=20)
-    assert get(jm(app) + "/overview")["taskmanagers"] == 0
+    assert get(api(flink_yarn, app["id"]) + "/overview")["taskmanagers"] == 0
 
     res = flink_yarn.miniflink("yarn-session", "-id", app["id"], "stop")
     assert res.returncode == 0, res.stdout + res.stderr
@@ -102,7 +108,7 @@ def tm_outputs(url: str) -> dict[str, str]:
 
 def test_cancel_ends_the_per_job_application_killed(flink_yarn: FlinkOnYarn, lines: LineServer) -> None:
     app_id, job_id = submit_socket_job(flink_yarn, lines, "-p", "2")
-    url = jm(flink_yarn.yarn.app(app_id))
+    url = api(flink_yarn, app_id)
     wait_for("counts in a TaskManager's stdout",
              lambda: final_counts(list(tm_outputs(url).values())) == expected_lines(), timeout=30)
     res = flink_yarn.miniflink("list", "-yid", app_id)
@@ -118,7 +124,7 @@ def test_lost_taskmanager_is_replaced_and_counts_stay_exact(flink_yarn: FlinkOnY
     app_id, job_id = submit_socket_job(flink_yarn, lines, "-p", "2", "-D", "restart-strategy=fixed-delay",
                                        "-D", "restart-strategy.fixed-delay.attempts=3",
                                        "-D", "restart-strategy.fixed-delay.delay=500 ms")
-    url = jm(flink_yarn.yarn.app(app_id))
+    url = api(flink_yarn, app_id)
     wait_for("first counts", lambda: final_counts(list(tm_outputs(url).values())) == expected_lines(), timeout=30)
     [victim, *_] = get(url + "/taskmanagers")["taskmanagers"]
     os.kill(int(victim["pid"]), signal.SIGKILL)
@@ -147,7 +153,7 @@ def test_a_new_am_attempt_runs_the_job_again(flink_yarn: FlinkOnYarn, lines: Lin
     import psutil
 
     app_id, job_id = submit_socket_job(flink_yarn, lines, "-p", "2", "-D", "yarn.application-attempts=2")
-    url = jm(flink_yarn.yarn.app(app_id))
+    url, first_jm = api(flink_yarn, app_id), jm(flink_yarn.yarn.app(app_id))
     wait_for("first counts", lambda: final_counts(list(tm_outputs(url).values())) == expected_lines(), timeout=30)
     [am] = [p for p in psutil.process_iter(["cmdline", "cwd"])
             if "flink_on_yarn.yarn.appmaster" in (p.info["cmdline"] or []) and app_id in (p.info["cwd"] or "")]
@@ -155,10 +161,10 @@ def test_a_new_am_attempt_runs_the_job_again(flink_yarn: FlinkOnYarn, lines: Lin
     wait_for("attempt 2", lambda: len(flink_yarn.yarn.get(f"/apps/{app_id}/appattempts")["appAttempts"]["appAttempt"])
              == 2, timeout=30)
     report = flink_yarn.yarn.wait_app_state(app_id, "RUNNING")
-    new_url = wait_for("the new JobManager", lambda: (u := jm(flink_yarn.yarn.app(app_id))) != url and u)
-    wait_for("the job running again", lambda: get(f"{new_url}/jobs/{job_id}")["state"] == "RUNNING", timeout=30)
+    wait_for("the new JobManager", lambda: jm(flink_yarn.yarn.app(app_id)) != first_jm)
+    wait_for("the job running again", lambda: get(f"{url}/jobs/{job_id}")["state"] == "RUNNING", timeout=30)
     wait_for("exact counts from the new attempt's TaskManagers",
-             lambda: final_counts(list(tm_outputs(new_url).values())) == expected_lines(), timeout=30)
+             lambda: final_counts(list(tm_outputs(url).values())) == expected_lines(), timeout=30)
     assert report["state"] == "RUNNING"
     flink_yarn.miniflink("cancel", "-yid", app_id, job_id)
     assert flink_yarn.yarn.wait_app_state(app_id, "FINISHED", "FAILED", "KILLED")["finalStatus"] == "KILLED"

@@ -41,6 +41,12 @@ async function api(path, opts) {
     const body = await r.json().catch(() => null);
     if (body && body.application) throw new ClusterEnded(body.application);
   }
+  if (r.status === 401) {
+    const body = await r.clone().json().catch(() => null);
+    // The JobManager itself (reached directly, not through the RM's proxy) wants its cluster secret once.
+    if (body && Array.isArray(body.errors)) location.href = "login";
+    throw new Error(`${path}: HTTP 401, log in first`);
+  }
   if (!r.ok) throw new Error(`${path}: HTTP ${r.status}`);
   const type = r.headers.get("content-type") || "";
   return type.includes("json") ? r.json() : r.text();
