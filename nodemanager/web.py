@@ -16,6 +16,7 @@ from __future__ import annotations
 import html
 import json
 import logging
+import os
 import threading
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
@@ -36,7 +37,7 @@ from miniyarn.security.tokens import COOKIE
 from nodemanager.container import NMContainer
 from nodemanager.container_manager import ContainerManager
 from nodemanager.context import VERSION, NMContext
-from nodemanager.logs.files import LogSlice, list_logs, open_log
+from nodemanager.logs.files import LogSlice, list_logs, open_dir, open_log
 from nodemanager.metrics import NodeManagerCollector, metrics_text
 
 log = logging.getLogger("nodemanager.WebServer")
@@ -206,7 +207,9 @@ class NodeWebApp:
             return c.paths.log_dir
         app_id = str(ContainerId.parse(cid).application_id)
         for root in self.ctx.log_dirs:
-            if (root / app_id / cid).is_dir():
+            fd = open_dir(root / app_id / cid, [root])  # a dir a container linked in is no log dir
+            if fd is not None:
+                os.close(fd)
                 return root / app_id / cid
         return None
 
