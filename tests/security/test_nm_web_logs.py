@@ -29,6 +29,7 @@ from miniyarn.client.yarn_client import YarnClient
 from miniyarn.distributedshell.client import submission
 from miniyarn.protocol import StartContainer
 from miniyarn.records import Container, ContainerLaunchContext, Resource
+from miniyarn.redisconn import data, text
 from miniyarn.security import tokens
 from miniyarn.sockets import free_port
 from tests.conftest import Processes, RedisServer, logs_aggregated
@@ -258,7 +259,7 @@ def test_aggregation_skips_links_and_miniyarn_logs_serves_none(attack: Attack,
         wait_for("the app to finish", lambda: httpx.get(f"{attack.rm_url}/ws/v1/cluster/apps/{attack.app_id}",
                                                         timeout=5).json()["app"]["finishedTime"], timeout=60)
         wait_for("logs aggregated", lambda: logs_aggregated(client, attack.app_id), timeout=30)
-        fields = {f.decode(): v for f, v in client.hgetall(keys.app_logs(attack.app_id)).items()}
+        fields = {text(f): data(v) for f, v in client.hgetall(keys.app_logs(attack.app_id)).items()}
     finally:
         client.close()
     names = {f.split(" ", 2)[2] for f in fields if f.startswith(attack.container_id)}
