@@ -32,7 +32,7 @@ from miniyarn.ids import ContainerId, InvalidIdError
 from miniyarn.records import GUARANTEED
 from miniyarn.security import credentials
 from miniyarn.security.acls import AccessControlList, ApplicationAccessType, Policy, can_access, groups_of
-from miniyarn.security.http_auth import HttpAuthConfig, authenticate
+from miniyarn.security.http_auth import HttpAuthConfig, HttpAuthError, authenticate, refuse_insecure_bind
 from miniyarn.security.tokens import COOKIE
 from nodemanager.container import NMContainer
 from nodemanager.container_manager import ContainerManager
@@ -112,6 +112,18 @@ def _cookie(header: str | None) -> str | None:
         return None
     morsel = jar.get(COOKIE)
     return morsel.value if morsel is not None else None
+
+
+def bind_refusal(host: str, conf: YarnConfiguration, insecure: bool,
+                 credentials_dir: str | None = None) -> str | None:
+    """Why the NM must not start serving on `host` (None if it may): unusable auth settings, or a
+    listener beyond loopback with `simple` auth and no `--insecure` (anyone on the network could read
+    every container's logs as anyone)."""
+    try:
+        auth = HttpAuthConfig.from_conf(conf, credentials.from_env(credentials_dir))
+    except (HttpAuthError, credentials.CredentialsError) as e:
+        return str(e)
+    return refuse_insecure_bind(host, auth, insecure)
 
 
 class NodeWebApp:

@@ -362,3 +362,14 @@ def test_rm_log_server_guards_aggregated_logs_with_view_app(redis_url: str, proc
     captured = capsys.readouterr()
     assert code != 0 and "secret output" not in captured.out
     assert "does not have privilege to see this application" in captured.err
+
+
+def test_nm_beyond_loopback_with_simple_auth_refuses_to_start(redis_url: str, processes: Processes) -> None:
+    proc = processes.start("open-nm", ["-m", "nodemanager", "--redis-url", redis_url, "--port", "0",
+                                       "--bind-host", "0.0.0.0"])
+    assert proc.wait(30) == 2
+    assert "refusing to listen on 0.0.0.0 with hadoop.http.authentication.type=simple" in processes.log("open-nm")
+    assert "--insecure" in processes.log("open-nm")
+    processes.start("insecure-nm", ["-m", "nodemanager", "--redis-url", redis_url, "--port", "0", "--bind-host",
+                                    "0.0.0.0", "--insecure"])
+    wait_for("the --insecure NodeManager", lambda: "started" in processes.log("insecure-nm"))
