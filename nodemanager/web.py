@@ -14,9 +14,11 @@ users and file names are whatever a container or a forged command chose.
 from __future__ import annotations
 
 import html
+import ipaddress
 import json
 import logging
 import os
+import socket
 import threading
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
@@ -136,6 +138,7 @@ class NodeWebApp:
         self.collector = NodeManagerCollector(ctx, manager, rss_of)
         self.auth = auth if auth is not None else HttpAuthConfig.from_conf(ctx.conf, credentials.from_env())
         self.policy = acl_policy(ctx.conf)
+        self.names = {n.lower() for n in (ctx.host, "localhost", socket.gethostname(), socket.getfqdn()) if n}
 
     # ---- shapes --------------------------------------------------------------------------
 
@@ -202,6 +205,19 @@ class NodeWebApp:
         return remote_error(403, "AccessControlException",
                             f"User {user} does not have privilege to see this application {app_id}")
 
+    def known_host(self, header: str) -> bool:
+        """A Host header naming this node or an IP address. A page that rebinds its own DNS name to
+        this node's address sends its name: refused, so it cannot read logs from the browser."""
+        try:
+            name = urlsplit(f"//{header}").hostname or ""
+        except ValueError:  # "[::1" and the like
+            return False
+        try:
+            ipaddress.ip_address(name)
+            return True
+        except ValueError:
+            return name in self.names
+
     def who(self, headers: Mapping[str, str], query: dict[str, str]) -> tuple[str, Response | None]:
         got = authenticate(self.auth, headers.get("authorization"), _cookie(headers.get("cookie")),
                            query.get("user.name"))
@@ -236,6 +252,10 @@ class NodeWebApp:
             return resp
         if parts == ["health"]:  # compose's healthcheck and `--check` carry no token
             return self._route(parts, query, "")
+        host = (headers or {}).get("host", "")
+        if host and not self.known_host(host):
+            log.warning("Refused a request for Host %r (not a name of this node: DNS rebinding?)", host[:100])
+            return remote_error(400, "BadRequestException", "Invalid Host header: not a name of this NodeManager")
         user, refused = self.who(headers or {}, query)
         if refused is not None:
             return refused

@@ -138,3 +138,13 @@ def test_other_methods_are_405_and_ranges_are_capped(tmp_path: Path) -> None:
     assert piece.read() == b"z" * 50
     assert app.handle(f"/ws/v1/node/containerlogs/{CID}/big?start=-3&end=-1").body == b"zz"
     assert app.handle(f"/ws/v1/node/containerlogs/{CID}/big?start=999999999999999999999").body == b""
+
+
+def test_a_rebound_dns_name_is_refused(tmp_path: Path) -> None:
+    app, _ = web(tmp_path)
+    for host in ("h:1", "127.0.0.1:1", "localhost", "[::1]:1", "10.0.0.7"):
+        assert app.handle("/ws/v1/node/info", headers={"host": host}).status == 200, host
+    for host in ("evil.example:1", "[::1", "evil.example"):
+        r = app.handle("/ws/v1/node/info", headers={"host": host})
+        assert r.status == 400 and "Invalid Host header" in json.loads(r.body)["RemoteException"]["message"]
+    assert app.handle("/health", headers={"host": "evil.example"}).status == 200
