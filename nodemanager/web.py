@@ -96,8 +96,9 @@ def acl_policy(conf: YarnConfiguration) -> Policy:
 def app_acls(record: Mapping[str, Any]) -> dict[str, str]:
     """The application ACLs of an RM app record (`submission.am_container_spec.application_acls`, a
     dict or YARN's `{"entry": [{key, value}]}`); {} when the field is missing."""
-    spec = (record.get("submission") or {}).get("am_container_spec") or {}
-    raw = spec.get("application_acls") or {}
+    submission = record.get("submission")
+    spec = submission.get("am_container_spec") if isinstance(submission, dict) else None
+    raw = spec.get("application_acls") if isinstance(spec, dict) else None
     if isinstance(raw, dict) and isinstance(raw.get("entry"), list):
         raw = {e.get("key"): e.get("value") for e in raw["entry"] if isinstance(e, dict)}
     if not isinstance(raw, dict):
