@@ -181,7 +181,9 @@ def run(args: argparse.Namespace) -> int:
     try:
         with httpx.Client(base_url=address, timeout=NM_TIMEOUT_S * 2, headers=client_token.headers()) as rm:
             return _print_logs(args, rm, app_id, attempts)
-    except (YarnClientError, httpx.HTTPError) as e:
+    except YarnClientError as e:  # its message names the address and what to do
+        return fail(f"{e} (the ResourceManager serves the aggregated logs)")
+    except httpx.HTTPError as e:
         return fail(f"Cannot reach the ResourceManager at {address} ({e}); it serves the aggregated logs: start it "
                     "(miniyarn minicluster) or set --rm-address / MINIYARN_RM_ADDRESS")
     except LogServerError as e:
