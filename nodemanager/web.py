@@ -106,6 +106,19 @@ def app_acls(record: Mapping[str, Any]) -> dict[str, str]:
     return {str(k): str(v) for k, v in raw.items() if isinstance(v, str)}
 
 
+def log_range(query: Mapping[str, str]) -> tuple[int | None, int | None]:
+    """(start, end) from the log servlet's `start`/`end` byte offsets, or from YARN REST's `size` (the
+    first `size` bytes, the last ones when negative); ValueError if one is not an integer.
+
+    >>> log_range({"size": "-100"}), log_range({"size": "10"}), log_range({"start": "5"})
+    ((-100, None), (0, 10), (5, None))
+    """
+    if "start" not in query and "end" not in query and "size" in query:
+        size = int(query["size"])
+        return (size, None) if size < 0 else (0, size)
+    return (int(query["start"]) if "start" in query else None, int(query["end"]) if "end" in query else None)
+
+
 def _cookie(header: str | None) -> str | None:
     if not header:
         return None
@@ -333,10 +346,9 @@ class NodeWebApp:
         if log_dir is None:
             return remote_error(404, "NotFoundException", f"Cannot find this container on the NodeManager: {cid}")
         try:
-            start = int(query["start"]) if "start" in query else None
-            end = int(query["end"]) if "end" in query else None
+            start, end = log_range(query)
         except ValueError:
-            return remote_error(400, "BadRequestException", "start and end must be integers (byte offsets)")
+            return remote_error(400, "BadRequestException", "start, end and size must be integers (bytes)")
         piece = open_log(log_dir, name, self.ctx.log_dirs, start, end)
         if piece is None:
             return remote_error(404, "NotFoundException", f"Cannot find log file {name} of container {cid} on "

@@ -3,8 +3,9 @@ them, so `miniyarn logs` and users need a token, never a Redis credential.
 
 - `GET /ws/v1/applicationhistory/containers/{containerid}/logs`: the container's aggregated files
   (YARN's `[{"containerLogInfo": [...], "logAggregationType": "AGGREGATED", "containerId", "nodeId"}]`);
-- `GET /ws/v1/applicationhistory/containerlogs/{containerid}/{filename}[?start=&end=]`: one file's bytes
-  (YARN's byte offsets, negative from the end);
+- `GET /ws/v1/applicationhistory/containerlogs/{containerid}/{filename}[?start=&end=|?size=]`: one file's
+  bytes (the log servlet's byte offsets, negative from the end, or YARN REST's `size`: the first bytes, the
+  last when negative);
 - `GET /ws/v1/applicationhistory/apps/{appid}/logs`: every container of the app at once, and the nodes
   that still owe their upload (`pendingNodes`; miniyarn's, for LogCLI's "aggregation not completed").
 
@@ -68,11 +69,18 @@ def _range(size: int, start: str | None, end: str | None) -> tuple[int, int]:
         try:
             n = int(v)
         except ValueError:
-            raise BadRequestError("start and end must be integers (byte offsets)") from None
+            raise BadRequestError("start, end and size must be integers (bytes)") from None
         return max(0, min(size, size + n if n < 0 else n))
 
     lo = clamp(start, 0)
     return lo, max(lo, clamp(end, size))
+
+
+def _start_end(start: str | None, end: str | None, size: str | None) -> tuple[str | None, str | None]:
+    """YARN REST's `size` (first bytes, or the last when negative) when no `start`/`end` is given."""
+    if start is None and end is None and size is not None:
+        return (size, None) if size.strip().startswith("-") else ("0", size)
+    return start, end
 
 
 def add_log_routes(app: FastAPI, rm: ResourceManager) -> None:
@@ -140,7 +148,7 @@ def add_log_routes(app: FastAPI, rm: ResourceManager) -> None:
 
     @app.get(BASE + "/containerlogs/{container_id}/{filename}")
     def container_log(container_id: str, filename: str, request: Request, start: str | None = None,
-                      end: str | None = None) -> Response:
+                      end: str | None = None, size: str | None = None) -> Response:
         app_id = _app_of(container_id)
         check_view(request, app_id)
         field = next((" ".join(f) for f in fields(app_id) if f[0] == container_id and f[2] == filename), None)
@@ -149,6 +157,6 @@ def add_log_routes(app: FastAPI, rm: ResourceManager) -> None:
             raise NotFoundError(f"Can not find the log file {filename} of container {container_id} in the "
                                 "aggregated logs")
         body = data(raw)
-        lo, hi = _range(len(body), start, end)
+        lo, hi = _range(len(body), *_start_end(start, end, size))
         return Response(body[lo:hi], media_type="text/plain; charset=utf-8",
                         headers={"X-Content-Type-Options": "nosniff"})

@@ -278,6 +278,9 @@ def test_aggregation_skips_links_and_miniyarn_logs_serves_none(attack: Attack,
     r = httpx.get(f"{attack.rm_url}/ws/v1/applicationhistory/containerlogs/{attack.container_id}/stdout",
                   params={"start": "-16"}, timeout=10)
     assert r.status_code == 200 and r.content.endswith(b"attack-in-place\n")
+    tail = httpx.get(f"{attack.rm_url}/ws/v1/applicationhistory/containerlogs/{attack.container_id}/stdout",
+                     params={"size": "-16"}, timeout=10)
+    assert tail.content == r.content
     code = main(["logs", "-applicationId", attack.app_id, "--rm-address", attack.rm_url, "-log_files",
                  "stdout,x,hard,fifo,etcdir,shadow"])
     out = capsys.readouterr().out

@@ -85,10 +85,11 @@ def test_logs_and_errors(tmp_path: Path) -> None:
 
 
 def test_doctests_of_logs_and_executor_base() -> None:
+    from nodemanager import web as web_module
     from nodemanager.executor import base
     from nodemanager.logs import files
 
-    for module in (files, base):
+    for module in (files, base, web_module):
         assert doctest.testmod(module).failed == 0
 
 
@@ -138,6 +139,8 @@ def test_other_methods_are_405_and_ranges_are_capped(tmp_path: Path) -> None:
     assert piece.read() == b"z" * 50
     assert app.handle(f"/ws/v1/node/containerlogs/{CID}/big?start=-3&end=-1").body == b"zz"
     assert app.handle(f"/ws/v1/node/containerlogs/{CID}/big?start=999999999999999999999").body == b""
+    assert app.handle(f"/ws/v1/node/containerlogs/{CID}/big?size=-2").body == b"zz"  # YARN REST's size
+    assert app.handle(f"/ws/v1/node/containerlogs/{CID}/big?size=2").body == b"aa"
 
 
 def test_a_rebound_dns_name_is_refused(tmp_path: Path) -> None:
