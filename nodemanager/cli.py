@@ -80,7 +80,7 @@ def run(args: argparse.Namespace) -> int:
               file=sys.stderr)
         return 2
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
-    from nodemanager.web import bind_refusal
+    from nodemanager.web_access import bind_refusal
 
     if (why := bind_refusal(args.bind_host, conf, args.insecure, getattr(args, "credentials_dir", None))) is not None:
         print(f"miniyarn nodemanager: {why}", file=sys.stderr)

@@ -14,7 +14,6 @@ users and file names are whatever a container or a forged command chose.
 from __future__ import annotations
 
 import html
-import ipaddress
 import json
 import logging
 import os
@@ -22,25 +21,23 @@ import socket
 import threading
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
-from http.cookies import CookieError, SimpleCookie
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qs, quote, unquote, urlsplit
 
 from miniyarn import keys
-from miniyarn.config import YarnConfiguration
 from miniyarn.ids import ContainerId, InvalidIdError
 from miniyarn.records import GUARANTEED
 from miniyarn.security import credentials
-from miniyarn.security.acls import AccessControlList, ApplicationAccessType, Policy, can_access, groups_of
-from miniyarn.security.http_auth import HttpAuthConfig, HttpAuthError, authenticate, refuse_insecure_bind
-from miniyarn.security.tokens import COOKIE
+from miniyarn.security.acls import ApplicationAccessType, can_access, groups_of
+from miniyarn.security.http_auth import HttpAuthConfig, authenticate
 from nodemanager.container import NMContainer
 from nodemanager.container_manager import ContainerManager
 from nodemanager.context import VERSION, NMContext
 from nodemanager.logs.files import LogSlice, list_logs, open_dir, open_log
 from nodemanager.metrics import NodeManagerCollector, metrics_text
+from nodemanager.web_access import acl_policy, app_acls, cookie_token, known_host
 
 log = logging.getLogger("nodemanager.WebServer")
 
@@ -87,25 +84,6 @@ def remote_error(status: int, exception: str, message: str) -> Response:
                                               "javaClassName": _JAVA.get(exception, exception)}}, status)
 
 
-def acl_policy(conf: YarnConfiguration) -> Policy:
-    """`yarn.acl.enable` (default false, as Hadoop's) and `yarn.admin.acl` (default `*`)."""
-    return Policy(acl_enabled=conf.get_bool("yarn.acl.enable", False),
-                  admin_acl=AccessControlList.parse(conf.get_str("yarn.admin.acl", "*")))
-
-
-def app_acls(record: Mapping[str, Any]) -> dict[str, str]:
-    """The application ACLs of an RM app record (`submission.am_container_spec.application_acls`, a
-    dict or YARN's `{"entry": [{key, value}]}`); {} when the field is missing."""
-    submission = record.get("submission")
-    spec = submission.get("am_container_spec") if isinstance(submission, dict) else None
-    raw = spec.get("application_acls") if isinstance(spec, dict) else None
-    if isinstance(raw, dict) and isinstance(raw.get("entry"), list):
-        raw = {e.get("key"): e.get("value") for e in raw["entry"] if isinstance(e, dict)}
-    if not isinstance(raw, dict):
-        return {}
-    return {str(k): str(v) for k, v in raw.items() if isinstance(v, str)}
-
-
 def log_range(query: Mapping[str, str]) -> tuple[int | None, int | None]:
     """(start, end) from the log servlet's `start`/`end` byte offsets, or from YARN REST's `size` (the
     first `size` bytes, the last ones when negative); ValueError if one is not an integer.
@@ -117,29 +95,6 @@ def log_range(query: Mapping[str, str]) -> tuple[int | None, int | None]:
         size = int(query["size"])
         return (size, None) if size < 0 else (0, size)
     return (int(query["start"]) if "start" in query else None, int(query["end"]) if "end" in query else None)
-
-
-def _cookie(header: str | None) -> str | None:
-    if not header:
-        return None
-    try:
-        jar = SimpleCookie(header)
-    except CookieError:
-        return None
-    morsel = jar.get(COOKIE)
-    return morsel.value if morsel is not None else None
-
-
-def bind_refusal(host: str, conf: YarnConfiguration, insecure: bool,
-                 credentials_dir: str | None = None) -> str | None:
-    """Why the NM must not start serving on `host` (None if it may): unusable auth settings, or a
-    listener beyond loopback with `simple` auth and no `--insecure` (anyone on the network could read
-    every container's logs as anyone)."""
-    try:
-        auth = HttpAuthConfig.from_conf(conf, credentials.from_env(credentials_dir))
-    except (HttpAuthError, credentials.CredentialsError) as e:
-        return str(e)
-    return refuse_insecure_bind(host, auth, insecure)
 
 
 class NodeWebApp:
@@ -219,21 +174,8 @@ class NodeWebApp:
         return remote_error(403, "AccessControlException",
                             f"User {user} does not have privilege to see this application {app_id}")
 
-    def known_host(self, header: str) -> bool:
-        """A Host header naming this node or an IP address. A page that rebinds its own DNS name to
-        this node's address sends its name: refused, so it cannot read logs from the browser."""
-        try:
-            name = urlsplit(f"//{header}").hostname or ""
-        except ValueError:  # "[::1" and the like
-            return False
-        try:
-            ipaddress.ip_address(name)
-            return True
-        except ValueError:
-            return name in self.names
-
     def who(self, headers: Mapping[str, str], query: dict[str, str]) -> tuple[str, Response | None]:
-        got = authenticate(self.auth, headers.get("authorization"), _cookie(headers.get("cookie")),
+        got = authenticate(self.auth, headers.get("authorization"), cookie_token(headers.get("cookie")),
                            query.get("user.name"))
         if got.error:
             resp = remote_error(401, "AuthenticationException", got.error)
@@ -267,7 +209,7 @@ class NodeWebApp:
         if parts == ["health"]:  # compose's healthcheck and `--check` carry no token
             return self._route(parts, query, "")
         host = (headers or {}).get("host", "")
-        if host and not self.known_host(host):
+        if host and not known_host(host, self.names):
             log.warning("Refused a request for Host %r (not a name of this node: DNS rebinding?)", host[:100])
             return remote_error(400, "BadRequestException", "Invalid Host header: not a name of this NodeManager")
         user, refused = self.who(headers or {}, query)

@@ -86,10 +86,11 @@ def test_logs_and_errors(tmp_path: Path) -> None:
 
 def test_doctests_of_logs_and_executor_base() -> None:
     from nodemanager import web as web_module
+    from nodemanager import web_access
     from nodemanager.executor import base
     from nodemanager.logs import files
 
-    for module in (files, base, web_module):
+    for module in (files, base, web_module, web_access):
         assert doctest.testmod(module).failed == 0
 
 
