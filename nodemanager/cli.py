@@ -21,7 +21,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="HTTP port, also the node id's port (default 0 = a free port)")
     parser.add_argument("--hostname", default=None,
                         help="host name in the node id (default yarn.nodemanager.hostname, else 127.0.0.1)")
-    parser.add_argument("--bind-host", default="0.0.0.0", help="address the HTTP server binds (default 0.0.0.0)")
+    parser.add_argument("--bind-host", default="127.0.0.1", help="address the HTTP server binds (default 127.0.0.1)")
+    parser.add_argument("--insecure", action="store_true",
+                        help="allow --bind-host beyond loopback with hadoop.http.authentication.type=simple")
     parser.add_argument("--memory-mb", type=int, default=None,
                         help="memory for containers (default yarn.nodemanager.resource.memory-mb, 8192)")
     parser.add_argument("--vcores", type=int, default=None,
@@ -81,6 +83,11 @@ def run(args: argparse.Namespace) -> int:
               file=sys.stderr)
         return 2
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    from nodemanager.web_access import bind_refusal
+
+    if (why := bind_refusal(args.bind_host, conf, args.insecure, getattr(args, "credentials_dir", None))) is not None:
+        print(f"miniyarn nodemanager: {why}", file=sys.stderr)
+        return 2
     from miniyarn.redisconn import connect, role_url
     from miniyarn.security.credentials import CredentialsError, from_env
 

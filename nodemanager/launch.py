@@ -99,9 +99,11 @@ def container_env(container_id: str, app_id: str, user: str, home: str, paths: C
         "LOCAL_DIRS": ",".join(str(d) for d in paths.app_local_dirs),
         "LOCAL_USER_DIRS": ",".join(str(d) + "/" for d in paths.user_local_dirs),
         "LOG_DIRS": log_dir,
+        # The container's identity, never the NM's: the executors inherit none of the NM's (HOME, USER,
+        # ...), and a container with no home of its own here gets its work dir, as a YARN user does.
         "USER": user,
         "LOGNAME": user,
-        "HOME": home,
+        "HOME": home or str(paths.work_dir),
         "PWD": str(paths.work_dir),
         # Python's tempfile and most tools honour TMPDIR; YARN points java.io.tmpdir here too.
         "TMPDIR": str(paths.work_dir / "tmp"),

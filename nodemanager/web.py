@@ -2,7 +2,13 @@
 `apps`, `containers`, `containerlogs`) and the log pages at `/node/containerlogs/...`.
 
 The stdlib ThreadingHTTPServer keeps the NM small (its RSS budget is 80 MB); routing is a plain
-function from path to response, so it is tested without a socket.
+function from (method, path, headers) to response, so it is tested without a socket.
+
+Who may read what: `hadoop.http.authentication.*` as every daemon reads it (`miniyarn.security.http_auth`;
+in `token` mode a Bearer token or the `hadoop.auth` cookie, which the RM's `/node/` proxy sends for the
+user it authenticated), and a container's logs only for those the app's VIEW_APP ACL admits (the owner
+and ACLs come from the RM's app record in Redis). Every value on a page is HTML-escaped: container ids,
+users and file names are whatever a container or a forged command chose.
 """
 
 from __future__ import annotations
@@ -10,27 +16,46 @@ from __future__ import annotations
 import html
 import json
 import logging
+import os
+import socket
 import threading
-from collections.abc import Callable
-from dataclasses import dataclass
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
-from urllib.parse import parse_qs, unquote, urlsplit
+from urllib.parse import parse_qs, quote, unquote, urlsplit
 
+from miniyarn import keys
 from miniyarn.ids import ContainerId, InvalidIdError
 from miniyarn.records import GUARANTEED
+from miniyarn.security import credentials
+from miniyarn.security.acls import ApplicationAccessType, can_access, groups_of
+from miniyarn.security.http_auth import HttpAuthConfig, authenticate
 from nodemanager.container import NMContainer
 from nodemanager.container_manager import ContainerManager
 from nodemanager.context import VERSION, NMContext
-from nodemanager.logs.files import list_logs, read_log
+from nodemanager.logs.files import LogSlice, list_logs, open_dir, open_log
 from nodemanager.metrics import NodeManagerCollector, metrics_text
+from nodemanager.web_access import acl_policy, app_acls, cookie_token, known_host
 
 log = logging.getLogger("nodemanager.WebServer")
 
 JSON = "application/json"
 TEXT = "text/plain; charset=utf-8"
 HTML = "text/html; charset=utf-8"
+ALLOWED_METHODS = ("GET", "HEAD")
+# A log this small is read into the answer; a larger one streams from the file in CHUNK reads.
+INLINE_BYTES = 1 << 20
+# Logs are user data in a text/plain body: never let a browser sniff them into HTML, and let the NM's
+# own pages run no script and load nothing.
+SAFE_HEADERS = {"X-Content-Type-Options": "nosniff", "Content-Security-Policy": "default-src 'none'; sandbox",
+                "X-Frame-Options": "DENY"}
+_JAVA = {"NotFoundException": "org.apache.hadoop.yarn.webapp.NotFoundException",
+         "BadRequestException": "org.apache.hadoop.yarn.webapp.BadRequestException",
+         "AuthenticationException": "org.apache.hadoop.security.authentication.client.AuthenticationException",
+         "AccessControlException": "org.apache.hadoop.security.AccessControlException",
+         "WebApplicationException": "javax.ws.rs.WebApplicationException"}
 
 
 @dataclass
@@ -38,27 +63,51 @@ class Response:
     status: int
     content_type: str
     body: bytes
+    headers: dict[str, str] = field(default_factory=dict)
+    stream: LogSlice | None = None  # sent after `body` (its note, if any), then closed
 
     @classmethod
     def json(cls, obj: Any, status: int = 200) -> Response:
         return cls(status, JSON, json.dumps(obj).encode())
 
+    @property
+    def length(self) -> int:
+        return len(self.body) + (self.stream.length if self.stream is not None else 0)
+
+    def close(self) -> None:
+        if self.stream is not None:
+            self.stream.close()
+
 
 def remote_error(status: int, exception: str, message: str) -> Response:
-    java = {"NotFoundException": "org.apache.hadoop.yarn.webapp.NotFoundException",
-            "BadRequestException": "org.apache.hadoop.yarn.webapp.BadRequestException"}.get(exception, exception)
-    return Response.json({"RemoteException": {"exception": exception, "message": message, "javaClassName": java}},
-                         status)
+    return Response.json({"RemoteException": {"exception": exception, "message": message,
+                                              "javaClassName": _JAVA.get(exception, exception)}}, status)
+
+
+def log_range(query: Mapping[str, str]) -> tuple[int | None, int | None]:
+    """(start, end) from the log servlet's `start`/`end` byte offsets, or from YARN REST's `size` (the
+    first `size` bytes, the last ones when negative); ValueError if one is not an integer.
+
+    >>> log_range({"size": "-100"}), log_range({"size": "10"}), log_range({"start": "5"})
+    ((-100, None), (0, 10), (5, None))
+    """
+    if "start" not in query and "end" not in query and "size" in query:
+        size = int(query["size"])
+        return (size, None) if size < 0 else (0, size)
+    return (int(query["start"]) if "start" in query else None, int(query["end"]) if "end" in query else None)
 
 
 class NodeWebApp:
     def __init__(self, ctx: NMContext, manager: ContainerManager, last_heartbeat_ms: Callable[[], int],
-                 rss_of: Callable[[str], int | None]) -> None:
+                 rss_of: Callable[[str], int | None], auth: HttpAuthConfig | None = None) -> None:
         self.ctx = ctx
         self.manager = manager
         self.last_heartbeat_ms = last_heartbeat_ms
         self.rss_of = rss_of
         self.collector = NodeManagerCollector(ctx, manager, rss_of)
+        self.auth = auth if auth is not None else HttpAuthConfig.from_conf(ctx.conf, credentials.from_env())
+        self.policy = acl_policy(ctx.conf)
+        self.names = {n.lower() for n in (ctx.host, "localhost", socket.gethostname(), socket.getfqdn()) if n}
 
     # ---- shapes --------------------------------------------------------------------------
 
@@ -85,7 +134,7 @@ class NodeWebApp:
             "user": c.user, "totalMemoryNeededMB": c.resource.memory, "totalVCoresNeeded": c.resource.vcores,
             "containerLogsLink": f"http://{self.ctx.http_address}/node/containerlogs/{c.id}/{c.user}",
             "nodeId": self.ctx.node_id, "executionType": GUARANTEED,
-            "containerLogFiles": [f.name for f in list_logs(c.paths.log_dir)],
+            "containerLogFiles": [f.name for f in list_logs(c.paths.log_dir, self.ctx.log_dirs)],
             "pid": c.process.pid if c.process is not None else None,
             "physicalMemoryUsedMB": rss // (1024 * 1024) if rss is not None else None,
         }
@@ -97,6 +146,43 @@ class NodeWebApp:
         return {"id": app_id, "state": state, "user": containers[0].user if containers else "",
                 "containerids": [c.id for c in containers]}
 
+    # ---- who may ---------------------------------------------------------------------------
+
+    def app_owner_and_acls(self, app_id: str, fallback_owner: str) -> tuple[str, dict[str, str]]:
+        """From the RM's app record in Redis; a missing or unreadable one leaves only the owner the
+        NM knows (the container's user), so only the owner and admins get in."""
+        try:
+            raw = self.manager.redis.get(keys.app(app_id))
+            record = json.loads(raw) if raw is not None else {}
+        except Exception as e:  # a Redis outage or a bad record must answer 403, not 500
+            log.warning("Cannot read the app record of %s for its ACLs: %s", app_id, e)
+            record = {}
+        if not isinstance(record, dict):
+            record = {}
+        return str(record.get("user") or fallback_owner), app_acls(record)
+
+    def may_view(self, user: str, cid: str) -> Response | None:
+        """None if `user` may read `cid`'s logs (VIEW_APP), else the 403."""
+        if not self.policy.acl_enabled:
+            return None
+        c = self.manager.get(cid)
+        app_id = c.app_id if c is not None else str(ContainerId.parse(cid).application_id)
+        owner, acls = self.app_owner_and_acls(app_id, c.user if c is not None else "")
+        if can_access(self.policy, user, ApplicationAccessType.VIEW_APP, owner, acls, groups_of(user)):
+            return None
+        log.warning("Refused %s the logs of %s: not in the VIEW_APP ACL of %s", user, cid, app_id)
+        return remote_error(403, "AccessControlException",
+                            f"User {user} does not have privilege to see this application {app_id}")
+
+    def who(self, headers: Mapping[str, str], query: dict[str, str]) -> tuple[str, Response | None]:
+        got = authenticate(self.auth, headers.get("authorization"), cookie_token(headers.get("cookie")),
+                           query.get("user.name"))
+        if got.error:
+            resp = remote_error(401, "AuthenticationException", got.error)
+            resp.headers["WWW-Authenticate"] = "Bearer"
+            return "", resp
+        return got.user, None
+
     # ---- routing -------------------------------------------------------------------------
 
     def log_dir_of(self, cid: str) -> Path | None:
@@ -105,20 +191,36 @@ class NodeWebApp:
             return c.paths.log_dir
         app_id = str(ContainerId.parse(cid).application_id)
         for root in self.ctx.log_dirs:
-            if (root / app_id / cid).is_dir():
+            fd = open_dir(root / app_id / cid, [root])  # a dir a container linked in is no log dir
+            if fd is not None:
+                os.close(fd)
                 return root / app_id / cid
         return None
 
-    def handle(self, raw_path: str) -> Response:
+    def handle(self, raw_path: str, method: str = "GET", headers: Mapping[str, str] | None = None) -> Response:
+        """The answer to one request; `headers` with lower-case names."""
         url = urlsplit(raw_path)
         parts = [unquote(p) for p in url.path.split("/") if p]
         query = {k: v[-1] for k, v in parse_qs(url.query).items()}
+        if method not in ALLOWED_METHODS:
+            resp = remote_error(405, "WebApplicationException", "HTTP 405 Method Not Allowed")
+            resp.headers["Allow"] = ", ".join(ALLOWED_METHODS)
+            return resp
+        if parts == ["health"]:  # compose's healthcheck and `--check` carry no token
+            return self._route(parts, query, "")
+        host = (headers or {}).get("host", "")
+        if host and not known_host(host, self.names):
+            log.warning("Refused a request for Host %r (not a name of this node: DNS rebinding?)", host[:100])
+            return remote_error(400, "BadRequestException", "Invalid Host header: not a name of this NodeManager")
+        user, refused = self.who(headers or {}, query)
+        if refused is not None:
+            return refused
         try:
-            return self._route(parts, query)
+            return self._route(parts, query, user)
         except InvalidIdError as e:
             return remote_error(400, "BadRequestException", str(e))
 
-    def _route(self, parts: list[str], query: dict[str, str]) -> Response:
+    def _route(self, parts: list[str], query: dict[str, str], user: str) -> Response:
         if parts == ["health"]:
             return Response.json({"status": "UP", "nodeId": self.ctx.node_id,
                                   "lastHeartbeat": self.last_heartbeat_ms(),
@@ -128,15 +230,19 @@ class NodeWebApp:
         if parts in ([], ["node"]):
             return self.overview()
         if parts[:3] == ["ws", "v1", "node"]:
-            return self._rest(parts[3:], query)
+            return self._rest(parts[3:], query, user)
         if parts[:2] == ["node", "containerlogs"] and len(parts) in (4, 5):
             cid = parts[2]
+            ContainerId.parse(cid)
+            refused = self.may_view(user, cid)
+            if refused is not None:
+                return refused
             if len(parts) == 4:
                 return self.log_listing_page(cid)
             return self.log_file(cid, parts[4], query)
         return remote_error(404, "NotFoundException", f"No such resource: /{'/'.join(parts)}")
 
-    def _rest(self, rest: list[str], query: dict[str, str]) -> Response:
+    def _rest(self, rest: list[str], query: dict[str, str], user: str) -> Response:
         if rest in ([], ["info"]):
             return Response.json(self.node_info())
         if rest[:1] == ["containers"]:
@@ -161,6 +267,10 @@ class NodeWebApp:
                     return remote_error(404, "NotFoundException", f"app with id {rest[1]} not found")
                 return Response.json({"app": self.app_info(rest[1], by_app[rest[1]])})
         if rest[:1] == ["containerlogs"] and len(rest) in (2, 3):
+            ContainerId.parse(rest[1])
+            refused = self.may_view(user, rest[1])
+            if refused is not None:
+                return refused
             if len(rest) == 3:
                 return self.log_file(rest[1], rest[2], query)
             log_dir = self.log_dir_of(rest[1])
@@ -168,7 +278,7 @@ class NodeWebApp:
                 return remote_error(404, "NotFoundException", f"Cannot find this container on the NodeManager: "
                                                               f"{rest[1]}")
             files = [{"fileName": f.name, "fileSize": str(f.size), "lastModifiedTime": str(f.modified_ms)}
-                     for f in list_logs(log_dir)]
+                     for f in list_logs(log_dir, self.ctx.log_dirs)]
             return Response.json([{"containerLogInfo": files, "logAggregationType": "LOCAL",
                                    "containerId": rest[1], "nodeId": self.ctx.node_id}])
         return remote_error(404, "NotFoundException", f"No such resource: /ws/v1/node/{'/'.join(rest)}")
@@ -178,15 +288,17 @@ class NodeWebApp:
         if log_dir is None:
             return remote_error(404, "NotFoundException", f"Cannot find this container on the NodeManager: {cid}")
         try:
-            start = int(query["start"]) if "start" in query else None
-            end = int(query["end"]) if "end" in query else None
+            start, end = log_range(query)
         except ValueError:
-            return remote_error(400, "BadRequestException", "start and end must be integers (byte offsets)")
-        data = read_log(log_dir, name, start, end)
-        if data is None:
+            return remote_error(400, "BadRequestException", "start, end and size must be integers (bytes)")
+        piece = open_log(log_dir, name, self.ctx.log_dirs, start, end)
+        if piece is None:
             return remote_error(404, "NotFoundException", f"Cannot find log file {name} of container {cid} on "
                                                           f"{self.ctx.node_id}")
-        return Response(200, TEXT, data)
+        note = piece.note() if piece.capped else b""
+        if piece.length <= INLINE_BYTES:
+            return Response(200, TEXT, note + piece.read())
+        return Response(200, TEXT, note, stream=piece)
 
     def log_listing_page(self, cid: str) -> Response:
         log_dir = self.log_dir_of(cid)
@@ -194,17 +306,24 @@ class NodeWebApp:
             return Response(404, HTML, f"<p>Container {html.escape(cid)} is not on this node.</p>".encode())
         user = self.manager.get(cid)
         owner = user.user if user is not None else self.ctx.nm_user
-        rows = "".join(f'<li><a href="/node/containerlogs/{cid}/{html.escape(owner)}/{html.escape(f.name)}">'
-                       f"{html.escape(f.name)}</a> ({f.size} bytes)</li>" for f in list_logs(log_dir))
+        base = f"/node/containerlogs/{quote(cid, safe='')}/{quote(owner, safe='')}"
+        rows = "".join(f'<li><a href="{html.escape(base)}/{html.escape(quote(f.name, safe=""))}">'
+                       f"{html.escape(f.name)}</a> ({f.size} bytes)</li>"
+                       for f in list_logs(log_dir, self.ctx.log_dirs))
         return Response(200, HTML, f"<h1>Logs of {html.escape(cid)}</h1><ul>{rows}</ul>".encode())
 
     def overview(self) -> Response:
+        def cell(value: object) -> str:
+            return f"<td>{html.escape(str(value))}</td>"
+
         rows = "".join(
-            f"<tr><td>{c.id}</td><td>{c.state.value}</td><td>{c.resource}</td><td>{c.exit_status}</td>"
-            f'<td><a href="/node/containerlogs/{c.id}/{html.escape(c.user)}">logs</a></td></tr>'
+            f"<tr>{cell(c.id)}{cell(c.state.value)}{cell(c.resource)}{cell(c.exit_status)}"
+            f'<td><a href="/node/containerlogs/{html.escape(quote(c.id, safe=""))}/'
+            f'{html.escape(quote(c.user, safe=""))}">logs</a></td></tr>'
             for c in self.manager.snapshot())
-        page = (f"<html><head><title>NodeManager {self.ctx.node_id}</title></head><body>"
-                f"<h1>NodeManager {self.ctx.node_id}</h1><p>Total resource {self.ctx.capability}</p>"
+        node = html.escape(self.ctx.node_id)
+        page = (f"<html><head><title>NodeManager {node}</title></head><body>"
+                f"<h1>NodeManager {node}</h1><p>Total resource {html.escape(str(self.ctx.capability))}</p>"
                 f"<table><tr><th>Container</th><th>State</th><th>Resource</th><th>Exit</th><th></th></tr>"
                 f"{rows}</table></body></html>")
         return Response(200, HTML, page.encode())
@@ -221,17 +340,48 @@ def serve(server: ThreadingHTTPServer, app: NodeWebApp) -> threading.Thread:
     class Handler(BaseHTTPRequestHandler):
         server_version = "miniyarn-NodeManager"
 
-        def do_GET(self) -> None:
+        def __getattr__(self, name: str) -> Any:
+            # http.server answers a method it has no do_X for with 501 HTML; YARN answers 405 + RemoteException.
+            if name.startswith("do_"):
+                return self._answer
+            raise AttributeError(name)
+
+        def _answer(self) -> None:
+            method = self.command
+            if method not in ALLOWED_METHODS:
+                self.close_connection = True  # its body, if any, is never read
             try:
-                resp = app.handle(self.path)
+                resp = app.handle(self.path, method, {k.lower(): v for k, v in self.headers.items()})
             except Exception:
-                log.exception("GET %s failed", self.path)
+                log.exception("%s %s failed", method, self.path)
                 resp = remote_error(500, "WebApplicationException", "internal error; see the NodeManager log")
+            try:
+                self._send(resp, with_body=method != "HEAD")
+            except (BrokenPipeError, ConnectionResetError):
+                pass  # the client went away mid-log; nothing to tell it
+            finally:
+                resp.close()
+
+        def _send(self, resp: Response, with_body: bool) -> None:
             self.send_response(resp.status)
             self.send_header("Content-Type", resp.content_type)
-            self.send_header("Content-Length", str(len(resp.body)))
+            self.send_header("Content-Length", str(resp.length))
+            for k, v in {**SAFE_HEADERS, **resp.headers}.items():
+                self.send_header(k, v)
             self.end_headers()
+            if not with_body:
+                return
             self.wfile.write(resp.body)
+            if resp.stream is not None:
+                for chunk in resp.stream.chunks():
+                    self.wfile.write(chunk)
+
+        def send_error(self, code: int, message: str | None = None, explain: str | None = None) -> None:
+            # Malformed requests (a bad request line, a 64 KiB URL, too many headers) answer as the rest do.
+            self.close_connection = True
+            text = message or self.responses.get(code, ("Error",))[0]
+            self._send(remote_error(code, "WebApplicationException", f"HTTP {code} {text}"),
+                       with_body=getattr(self, "command", "") != "HEAD")
 
         def log_message(self, format: str, *args: Any) -> None:
             log.debug("%s " + format, self.address_string(), *args)

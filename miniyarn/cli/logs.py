@@ -1,26 +1,27 @@
 """`miniyarn logs -applicationId ID [-containerId C | -am N,M|ALL|-1] [-log_files F]`: YARN's LogCLI.
 
-Aggregated logs come from Redis (keys.app_logs, one hash per application); the parts not yet
-aggregated (a running application, or nodes that still owe their upload) come from the NMs' own
-log endpoints, as LogCLI reads a running application's logs from its NodeManagers.
+Aggregated logs come from the RM's log server (`/ws/v1/applicationhistory/...`, as LogCLI reads them
+from YARN's AHS), so a user needs a token, never a Redis credential; the parts not yet aggregated (a
+running application, or nodes that still owe their upload) come from the NMs' own log endpoints, as
+LogCLI reads a running application's logs from its NodeManagers. Both get `client_token.headers()`.
 """
 
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import sys
-import time
 from dataclasses import dataclass
 from typing import Any
+from urllib.parse import quote
 
 import httpx
-import redis
 
-from miniyarn import config, keys
+from miniyarn import config
 from miniyarn.cli.common import add_rm_address, fail, java_date, split_list, yarn_client
 from miniyarn.client.yarn_client import YarnClientError
 from miniyarn.ids import ApplicationId, ContainerId, InvalidIdError
-from miniyarn.redisconn import data, text
+from miniyarn.security import client_token
 
 FINAL_STATES = {"FINISHED", "FAILED", "KILLED"}
 # An NM that does not answer in this long is down; its logs come later from Redis, if ever.
@@ -45,8 +46,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="only the AM containers' logs: 1,2 for attempts 1 and 2, ALL, or -1 for the latest")
     parser.add_argument("-log_files", "--log_files", action="append", default=[], metavar="Log File Name",
                         help="comma-separated file names (stdout, stderr, ...); ALL for every file")
-    parser.add_argument("--redis-url", default=None,
-                        help="Redis holding aggregated logs (default $MINIYARN_REDIS_URL or redis://127.0.0.1:6379/0)")
+    # Accepted and ignored: aggregated logs come from the RM now, users hold no Redis credential.
+    parser.add_argument("--redis-url", default=None, help=argparse.SUPPRESS)
     add_rm_address(parser)
 
 
@@ -59,15 +60,39 @@ def format_entry(e: LogEntry) -> str:
             f"{e.contents.decode(errors='replace')}\n{end}\n{'*' * (len(end) + 50)}\n\n")
 
 
-def aggregated(client: redis.Redis, app_id: str, modified_ms: int) -> list[LogEntry]:
+class LogServerError(Exception):
+    """The RM's log server refused or failed; the message is what to print."""
+
+
+def _refusal(resp: httpx.Response) -> str:
+    try:
+        return str(resp.json()["RemoteException"]["message"])
+    except (ValueError, KeyError, TypeError):
+        return f"HTTP {resp.status_code}"
+
+
+def aggregated(rm: httpx.Client, app_id: str) -> tuple[list[LogEntry], set[str]]:
+    """The app's aggregated files (contents not yet read) and the nodes that still owe theirs."""
+    resp = rm.get(f"/ws/v1/applicationhistory/apps/{app_id}/logs")
+    if resp.status_code == 404:
+        return [], set()
+    if resp.status_code != 200:
+        raise LogServerError(f"The ResourceManager refused the logs of {app_id}: {_refusal(resp)}")
+    body = resp.json()
     out = []
-    for field, value in client.hgetall(keys.app_logs(app_id)).items():
-        parts = text(field).split(" ", 2)
-        if len(parts) != 3:
-            continue
-        cid, node, name = parts
-        out.append(LogEntry(cid, node.replace(":", "_"), name, data(value), modified_ms, "AGGREGATED"))
-    return out
+    for info in body.get("containerLogsInfo") or []:
+        node = str(info["nodeId"]).replace(":", "_")
+        for f in info.get("containerLogInfo") or []:
+            out.append(LogEntry(str(info["containerId"]), node, str(f["fileName"]), b"",
+                                int(f.get("lastModifiedTime") or 0), "AGGREGATED"))
+    return out, {str(n) for n in body.get("pendingNodes") or []}
+
+
+def with_contents(rm: httpx.Client, e: LogEntry) -> LogEntry:
+    resp = rm.get(f"/ws/v1/applicationhistory/containerlogs/{e.container_id}/{quote(e.file, safe='')}")
+    if resp.status_code != 200:
+        raise LogServerError(f"The ResourceManager refused {e.file} of {e.container_id}: {_refusal(resp)}")
+    return dataclasses.replace(e, contents=resp.content)
 
 
 def live(http: httpx.Client, node_address: str, app_id: str) -> list[LogEntry]:
@@ -85,7 +110,7 @@ def live(http: httpx.Client, node_address: str, app_id: str) -> list[LogEntry]:
         for info in listing.json():
             node = str(info.get("nodeId") or node_address)
             for f in info.get("containerLogInfo") or []:
-                body = http.get(f"{base}/containerlogs/{cid}/{f['fileName']}")
+                body = http.get(f"{base}/containerlogs/{cid}/{quote(str(f['fileName']), safe='')}")
                 if body.status_code == 200:
                     out.append(LogEntry(cid, node, str(f["fileName"]), body.content,
                                         int(f.get("lastModifiedTime") or 0), "LOCAL"))
@@ -125,14 +150,15 @@ def select(entries: list[LogEntry], container_id: str | None, files: list[str]) 
 
 
 def app_report(args: argparse.Namespace, app_id: str) -> tuple[dict[str, Any] | None, list[dict[str, Any]]]:
-    """The app's RM report and the nodes (None, [] if the RM does not know it or is down)."""
+    """The app's RM report and the nodes (None, [] if the RM does not know it); YarnClientError with
+    no status if the RM is down."""
     with yarn_client(args) as yarn:
         try:
             report = yarn.get_application(app_id)
             return report, yarn.list_nodes()
         except YarnClientError as e:
             if e.status is None:
-                print(f"WARNING: {e}; printing aggregated logs only", file=sys.stderr)
+                raise
             return None, []
 
 
@@ -151,37 +177,43 @@ def run(args: argparse.Namespace) -> int:
                     "larger than 0.")
     if args.am is not None and args.containerId:
         return fail("Invalid options. Can only accept one of amContainers/containerId.")
-    url = config.redis_url(args.redis_url)
-    client = redis.Redis.from_url(url, socket_connect_timeout=3)
+    address = config.rm_address(getattr(args, "rm_address", None))
     try:
-        client.ping()
-    except redis.RedisError as e:
-        return fail(f"Cannot reach Redis at {url} ({e}); start it (miniyarn minicluster) or set --redis-url "
-                    "/ MINIYARN_REDIS_URL")
+        with httpx.Client(base_url=address, timeout=NM_TIMEOUT_S * 2, headers=client_token.headers()) as rm:
+            return _print_logs(args, rm, app_id, attempts)
+    except YarnClientError as e:  # its message names the address and what to do
+        return fail(f"{e} (the ResourceManager serves the aggregated logs)")
+    except httpx.HTTPError as e:
+        return fail(f"Cannot reach the ResourceManager at {address} ({e}); it serves the aggregated logs: start it "
+                    "(miniyarn minicluster) or set --rm-address / MINIYARN_RM_ADDRESS")
+    except LogServerError as e:
+        return fail(str(e))
+
+
+def _print_logs(args: argparse.Namespace, rm: httpx.Client, app_id: str, attempts: set[int] | None) -> int:
     report, nodes = app_report(args, app_id)
     # An app that has unregistered reads FINISHED while its AM container is still exiting (FINISHING): no
     # node has been told to upload yet, so it is read like a running one until the RM sets finishedTime.
     finished_ms = int((report or {}).get("finishedTime") or 0)
     finished = report is None or (report["state"] in FINAL_STATES and finished_ms > 0)
-    owing = {text(n) for n in client.smembers(keys.app_log_nodes(app_id))}
+    _, owing = aggregated(rm, app_id)
     # Running: every node may hold some of its containers. Finished: only nodes that still owe logs.
     addresses = {str(n["id"]): str(n.get("nodeHTTPAddress") or n["id"]) for n in nodes
                  if n.get("state") in ("RUNNING", "UNHEALTHY", "NEW")}
     ask = addresses if not finished else {n: addresses[n] for n in owing if n in addresses}
     local: list[LogEntry] = []
-    with httpx.Client(timeout=NM_TIMEOUT_S) as http:
+    with httpx.Client(timeout=NM_TIMEOUT_S, headers=client_token.headers()) as http:
         for node_id, address in sorted(ask.items()):
             try:
                 local += live(http, address, app_id)
             except (httpx.HTTPError, ValueError, KeyError) as err:
                 print(f"WARNING: cannot read live logs from NodeManager {node_id} ({err})", file=sys.stderr)
-    # Read after the NMs: a node uploads before it deletes its local copy, so whatever a live read missed
-    # because its upload was under way is in Redis by now.
-    entries = aggregated(client, app_id, finished_ms or int(time.time() * 1000))
-    client.close()
+    # Listed after the NMs: a node uploads before it deletes its local copy, so whatever a live read missed
+    # because its upload was under way is aggregated by now.
+    entries, _ = aggregated(rm, app_id)
     if report is None and not entries:
         return fail(f"Can not find the logs for the application: {app_id}: the ResourceManager does not know it "
-                    "and Redis holds no aggregated logs for it; list applications with: miniyarn application "
+                    "and holds no aggregated logs for it; list applications with: miniyarn application "
                     "-list -appStates ALL")
     have = {(e.container_id, e.file) for e in entries}
     entries += [e for e in local if (e.container_id, e.file) not in have]
@@ -198,7 +230,8 @@ def run(args: argparse.Namespace) -> int:
         return fail(f"Can not find any log file matching the pattern: [{', '.join(files) or 'ALL'}] for the "
                     f"application: {app_id}")
     for entry in picked:
+        if entry.aggregation == "AGGREGATED":
+            entry = with_contents(rm, entry)
         sys.stdout.write(format_entry(entry))
     sys.stdout.flush()
     return 0
-

@@ -22,6 +22,22 @@ if TYPE_CHECKING:
     from nodemanager.context import NMContext
 
 
+# Who the NM runs as, never a container's business: its HOME would point a container's tools (pip,
+# ssh, git credentials) at the NM's own files, and USER=root would claim an identity it does not have.
+# The container's USER/LOGNAME/HOME are set by nodemanager.launch.container_env alone.
+NM_IDENTITY_ENV = ("HOME", "USER", "LOGNAME", "MAIL", "SUDO_USER", "SUDO_UID", "SUDO_GID", "SUDO_COMMAND",
+                   "XDG_RUNTIME_DIR")
+
+
+def without_identity(env: Mapping[str, str]) -> dict[str, str]:
+    """`env` less the NM's identity variables (NM_IDENTITY_ENV).
+
+    >>> without_identity({"HOME": "/root", "USER": "root", "LANG": "C"})
+    {'LANG': 'C'}
+    """
+    return {k: v for k, v in env.items() if k not in NM_IDENTITY_ENV}
+
+
 @dataclass(frozen=True)
 class LaunchSpec:
     """Everything an executor needs: the script to run (launch_container.sh, which exports the
@@ -109,7 +125,7 @@ class ContainerExecutor(abc.ABC):
 
     def inherited(self, launch_env: Mapping[str, str]) -> Inherited:
         """The environment a container inherits; raises OSError when it cannot be known (no image)."""
-        return Inherited(os.environ)
+        return Inherited(without_identity(os.environ))
 
     @abc.abstractmethod
     def launch(self, spec: LaunchSpec) -> ContainerProcess:

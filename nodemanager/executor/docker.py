@@ -231,7 +231,8 @@ class DockerExecutor(ContainerExecutor):
             _chown_tree(spec.log_dir, uid, gid)
         node_id = self.ctx.node_id if self.ctx is not None else "unknown"
         client = self.client()
-        run = ds.run_spec(spec, image, node_id, user, self._host_cpus, extra)
+        pids = self.ctx.conf.get_int(ds.PIDS_LIMIT_KEY, ds.DEFAULT_PIDS_LIMIT) if self.ctx else ds.DEFAULT_PIDS_LIMIT
+        run = ds.run_spec(spec, image, node_id, user, self._host_cpus, extra, pids_limit=pids)
         try:
             container = client.containers.create(**run.kwargs())
         except docker.errors.ImageNotFound:

@@ -18,7 +18,7 @@ from typing import Any
 
 from miniyarn.exit_status import ContainerExitStatus
 from nodemanager.diagnostics import byte_string
-from nodemanager.executor.base import LaunchSpec
+from nodemanager.executor.base import LaunchSpec, without_identity
 
 # YARN's launch-context variables for its Docker runtime (DockerLinuxContainerRuntime).
 RUNTIME_TYPE = "YARN_CONTAINER_RUNTIME_TYPE"
@@ -29,6 +29,12 @@ IMAGE_KEY = "yarn.nodemanager.runtime.linux.docker.image-name"
 ALLOWED_RO_KEY = "yarn.nodemanager.runtime.linux.docker.allowed-ro-mounts"
 ALLOWED_RW_KEY = "yarn.nodemanager.runtime.linux.docker.allowed-rw-mounts"
 DEFAULT_IMAGE = "miniyarn:latest"
+# Processes (threads count too: the kernel's pids controller counts tasks) one container may have. A
+# fork bomb in a task must not take every pid on the host with it; a TaskManager runs a few hundred
+# threads, so 4096 leaves room. YARN has no key for it; this one sits with its Docker runtime's. 0 or
+# less: no limit (Docker's own default).
+PIDS_LIMIT_KEY = "yarn.nodemanager.runtime.linux.docker.pids-limit"
+DEFAULT_PIDS_LIMIT = 4096
 RUNTIMES = ("default", "docker")
 
 # Labels on every container we start: orphan cleanup and `docker ps --filter label=...` read them.
@@ -124,7 +130,7 @@ def split_dirs(value: str) -> list[str]:
 def inherited_env(image_env: Mapping[str, str], nm_env: Mapping[str, str]) -> dict[str, str]:
     """What a Docker container inherits (YARN's whitelist then picks from it): the NM's variables
     except those naming paths or programs, which come from the image."""
-    out = {k: v for k, v in nm_env.items() if k not in IMAGE_OWNED_ENV}
+    out = {k: v for k, v in without_identity(nm_env).items() if k not in IMAGE_OWNED_ENV}
     out.update({k: v for k, v in image_env.items() if k in IMAGE_OWNED_ENV})
     return out
 
@@ -147,6 +153,7 @@ class RunSpec:
     nano_cpus: int
     labels: dict[str, str]
     mounts: list[Mount] = field(default_factory=list)
+    pids_limit: int = DEFAULT_PIDS_LIMIT
 
     def kwargs(self) -> dict[str, Any]:
         return {
@@ -159,13 +166,14 @@ class RunSpec:
             "mem_limit": self.mem_bytes, "memswap_limit": self.mem_bytes, "nano_cpus": self.nano_cpus,
             # A real init as PID 1: it forwards the NM's SIGTERM and reaps what the command forks.
             "init": True, "security_opt": ["no-new-privileges"],
+            **({"pids_limit": self.pids_limit} if self.pids_limit > 0 else {}),
             "volumes": {m.source: {"bind": m.target, "mode": "ro" if m.read_only else "rw"} for m in self.mounts},
             "detach": True,
         }
 
 
 def run_spec(spec: LaunchSpec, image: str, node_id: str, user: str, host_cpus: int,
-             extra_mounts: Iterable[Mount] = ()) -> RunSpec:
+             extra_mounts: Iterable[Mount] = (), pids_limit: int = DEFAULT_PIDS_LIMIT) -> RunSpec:
     """The Docker container for one YARN container: its work and log dirs mounted at the same paths
     (so launch_container.sh, log pages and aggregation work unchanged), limits from its Resource."""
     work, logs = str(spec.work_dir), str(spec.log_dir)
@@ -177,7 +185,7 @@ def run_spec(spec: LaunchSpec, image: str, node_id: str, user: str, host_cpus: i
         entrypoint=["/bin/bash", "-c", WRAPPER, "miniyarn-launch", logs, str(spec.script)],
         working_dir=work, user=user, mem_bytes=spec.resource.memory * 1024 * 1024, nano_cpus=cpus * 10**9,
         labels={LABEL_APP: spec.app_id, LABEL_CONTAINER: spec.container_id, LABEL_NODE: node_id},
-        mounts=mounts)
+        mounts=mounts, pids_limit=pids_limit)
 
 
 def exit_reason(state: Mapping[str, Any], container_id: str, mem_bytes: int, pid: int) -> tuple[int, str] | None:

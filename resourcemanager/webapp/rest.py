@@ -21,6 +21,7 @@ from miniyarn.states.node import NodeState
 from resourcemanager.errors import BadRequestError, NotFoundError, YarnError
 from resourcemanager.rm import ResourceManager
 from resourcemanager.webapp import views
+from resourcemanager.webapp.logs import add_log_routes
 from resourcemanager.webapp.metrics import add_metrics_route
 from resourcemanager.webapp.proxy import add_proxy_routes
 from resourcemanager.webapp.ui import add_ui_routes
@@ -217,4 +218,5 @@ def create_app(rm: ResourceManager) -> FastAPI:
     add_ui_routes(app, rm)
     add_metrics_route(app, rm)
     add_proxy_routes(app, rm)
+    add_log_routes(app, rm)
     return app

@@ -10,6 +10,7 @@ from miniyarn.records import Resource
 from nodemanager.executor import create_executor
 from nodemanager.executor.base import LaunchSpec
 from nodemanager.executor.docker_spec import (
+    DEFAULT_PIDS_LIMIT,
     DockerLaunchError,
     Mount,
     check_mount,
@@ -105,3 +106,15 @@ def test_executor_choice_per_container() -> None:
     assert docker_nm.select({"YARN_CONTAINER_RUNTIME_TYPE": "default"}).name == "process"
     with pytest.raises(ValueError, match="Unknown executor"):
         create_executor("lxc")
+
+
+def test_containers_get_a_pids_limit_unless_turned_off() -> None:
+    assert run_spec(spec(), "i", "n", "1000:1000", host_cpus=2).kwargs()["pids_limit"] == DEFAULT_PIDS_LIMIT == 4096
+    assert run_spec(spec(), "i", "n", "1000:1000", host_cpus=2, pids_limit=64).kwargs()["pids_limit"] == 64
+    assert "pids_limit" not in run_spec(spec(), "i", "n", "1000:1000", host_cpus=2, pids_limit=0).kwargs()
+
+
+def test_no_nm_identity_reaches_a_docker_container() -> None:
+    nm_env = {"USER": "root", "LOGNAME": "root", "HOME": "/root", "SUDO_USER": "admin", "LANG": "C.UTF-8"}
+    assert inherited_env({}, nm_env) == {"LANG": "C.UTF-8"}
+    assert inherited_env({"HOME": "/home/app"}, nm_env) == {"LANG": "C.UTF-8", "HOME": "/home/app"}

@@ -5,6 +5,9 @@ from __future__ import annotations
 import subprocess
 from pathlib import Path
 
+import pytest
+
+from nodemanager.executor import create_executor
 from nodemanager.launch import ContainerPaths, NodeFacts, command_line, container_env, expand, launch_script
 
 CID = "container_1700000000000_0001_01_000002"
@@ -68,3 +71,16 @@ def test_script_exports_then_execs_the_command(tmp_path: Path) -> None:
                          timeout=10)
     assert out.returncode == 0, out.stderr
     assert out.stdout == f'{CID}|{p.work_dir}/lib|say "hi" `x` \\ done\n'
+
+
+def test_no_nm_identity_leaks_into_a_process_container(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    for key, value in {"USER": "root", "LOGNAME": "root", "HOME": "/root", "SUDO_USER": "admin"}.items():
+        monkeypatch.setenv(key, value)
+    inherited = create_executor("process").inherited({})
+    assert not {"USER", "LOGNAME", "HOME", "SUDO_USER"} & set(inherited.env)
+    node = NodeFacts(host="h", port=1, redis_url="r", python="/py")
+    p = paths(tmp_path)
+    # What the container manager passes: the inherited HOME, else the work dir.
+    env = container_env(CID, APP, "bob", inherited.env.get("HOME", ""), p, node, {}, inherited.env).merged()
+    assert (env["USER"], env["LOGNAME"], env["HOME"]) == ("bob", "bob", str(p.work_dir))
+    assert "SUDO_USER" not in env and "/root" not in env.values()
