@@ -8,6 +8,7 @@ together (YARN's MiniYARNCluster, but real processes).
 
 from __future__ import annotations
 
+import getpass
 import os
 import shutil
 import signal
@@ -27,6 +28,8 @@ import httpx
 import psutil
 import redis
 
+from miniyarn.security import client_token, tokens
+from miniyarn.security import credentials as creds
 from miniyarn.sockets import free_port
 
 LOCAL_HOSTS = ("127.0.0.1", "localhost", "::1")
@@ -67,7 +70,8 @@ class Daemon:
 class MiniCluster:
     def __init__(self, nodemanagers: int = 1, redis_url: str | None = None, port: int = 8088,
                  memory_mb: int = 4096, vcores: int = 4, work_dir: str | Path | None = None,
-                 defines: list[str] | None = None, python: str = sys.executable) -> None:
+                 defines: list[str] | None = None, python: str = sys.executable,
+                 token_file: str | Path | None = None) -> None:
         if nodemanagers < 1:
             raise ValueError(f"a cluster needs at least one NodeManager, got --nodemanagers {nodemanagers}")
         self.nodemanagers = nodemanagers
@@ -85,6 +89,10 @@ class MiniCluster:
         self.node_ids: list[str] = []
         self.startup_s = 0.0
         self._known: dict[int, psutil.Process] = {}
+        # HTTP security (token auth, ACLs): the user who starts the cluster is its admin and gets a token.
+        self.user = getpass.getuser()
+        self.token = ""
+        self.token_file = Path(token_file) if token_file is not None else None
 
     # ---- lifecycle ------------------------------------------------------------------------
 
@@ -104,8 +112,9 @@ class MiniCluster:
             self._check_port_free(port)
             self.rm_url = f"http://127.0.0.1:{port}"
             common = [arg for d in self.defines for arg in ("-D", d)]
+            http_security = self._http_security()
             self._spawn("rm", ["-m", "resourcemanager", "--redis-url", self.redis_url, "--host", "127.0.0.1",
-                               "--port", str(port), *common])
+                               "--port", str(port), *http_security, *common])
             for i in range(1, self.nodemanagers + 1):
                 nm_port = free_port()
                 self.node_ids.append(f"127.0.0.1:{nm_port}")
@@ -121,6 +130,20 @@ class MiniCluster:
             raise
         self.startup_s = time.monotonic() - t0
         return self
+
+    def _http_security(self) -> list[str]:
+        """The RM's arguments for token auth and ACLs, secure with no flag (a user's -D may override), and
+        the starting user's token, written where the clients look (`client_token`)."""
+        credentials = getattr(self, "credentials", None) or creds.ensure(self.work_dir / "credentials")
+        self.token = tokens.sign(credentials.http_secret(), self.user)
+        self.token_file = client_token.write(self.token, self.token_file)
+        return ["--credentials-dir", str(credentials.dir), "-D", "hadoop.http.authentication.type=token",
+                "-D", "yarn.acl.enable=true", "-D", f"yarn.admin.acl={self.user}"]
+
+    @property
+    def login_url(self) -> str:
+        """A link that logs the browser in (Jupyter-style) and opens the cluster's UI."""
+        return f"{self.rm_url}/login?token={self.token}"
 
     @staticmethod
     def _check_port_free(port: int) -> None:
@@ -171,7 +194,7 @@ class MiniCluster:
             time.sleep(POLL_S)
 
     def _wait_up(self) -> None:
-        with httpx.Client(base_url=self.rm_url, timeout=2) as http:
+        with httpx.Client(base_url=self.rm_url, timeout=2, headers={"Authorization": f"Bearer {self.token}"}) as http:
             def nodes_running() -> bool:
                 try:
                     body = http.get("/ws/v1/cluster/nodes", params={"states": "RUNNING"}).json()
@@ -192,7 +215,8 @@ class MiniCluster:
         return None
 
     def env(self) -> dict[str, str]:
-        return {"MINIYARN_RM_ADDRESS": self.rm_url, "MINIYARN_REDIS_URL": self.redis_url}
+        return {"MINIYARN_RM_ADDRESS": self.rm_url, "MINIYARN_REDIS_URL": self.redis_url,
+                client_token.ENV: self.token}
 
     def pids(self) -> set[int]:
         """Our daemons and everything they started (containers are children of the NMs)."""

@@ -164,7 +164,7 @@ class ResourceManager:
                 raise BadRequestError(str(e)) from None
             if app_id in self.apps:
                 raise BadRequestError(f"Application with id {app_id} is already present! Cannot add a duplicate!")
-            if app_id not in self.new_app_ids and parsed.cluster_timestamp != self.cluster_ts:
+            if app_id not in self.new_app_ids:  # only ids it handed out: an id cannot be squatted ahead of its owner
                 raise BadRequestError(f"Application id {app_id} was not issued by this ResourceManager; "
                                       "ask POST /ws/v1/cluster/apps/new-application for one")
             queue = self.resolve_queue(ctx.queue)
