@@ -166,7 +166,13 @@ class AuthMiddleware:
         response: Response
         if scope["method"] == "GET" and "text/html" in request.headers.get("accept", ""):
             here = scope["path"] + (f"?{request.url.query}" if request.url.query else "")
-            response = RedirectResponse(f"/login?next={quote(here, safe='')}", status_code=302)
+            # A navigation started by another site (or a sandboxed page: an opaque origin) arrives without
+            # the SameSite=Strict cookie even when the browser has it; the login page then retries once
+            # from the RM's own origin, which does carry it.
+            cross_site = request.headers.get("sec-fetch-site") == "cross-site" and \
+                request.headers.get("sec-fetch-mode") == "navigate"
+            resume = "&resume=1" if cross_site else ""
+            response = RedirectResponse(f"/login?next={quote(here, safe='')}{resume}", status_code=302)
         else:
             response = remote_exception(
                 401, "AuthenticationException",

@@ -19,6 +19,17 @@ log = logging.getLogger("resourcemanager.webapp.auth")
 MAX_FORM_BYTES = 16 << 10  # a token is ~150 bytes
 
 
+def _resume(next_path: str) -> HTMLResponse:
+    """Reached from another site's navigation: go on to `next_path` from our own origin, so the browser
+    sends its SameSite=Strict cookie; without one that lands on the login form (no loop: same-origin now)."""
+    target = html.escape(next_path, quote=True)
+    doc = f"""<!doctype html>
+<html lang="en"><head><meta charset="utf-8"><meta http-equiv="refresh" content="0;url={target}">
+<title>Continue · miniyarn</title><link rel="stylesheet" href="/static/style.css"></head>
+<body><main id="main"><p><a href="{target}" id="continue">Continue</a></p></main></body></html>"""
+    return HTMLResponse(doc, headers={"Cache-Control": "no-store"})
+
+
 def _page(next_path: str, error: str = "", status: int = 200, simple: bool = False) -> HTMLResponse:
     note = ("<p class=\"muted\">This ResourceManager uses <code>simple</code> authentication: no login is "
             "needed, but a token is honoured.</p>" if simple else "")
@@ -62,6 +73,8 @@ def add_login_routes(app: FastAPI, auth: WebAuth) -> None:
         token = request.query_params.get("token")
         if token:
             return logged_in(request, token, next_path)
+        if request.query_params.get("resume") == "1":
+            return _resume(next_path)
         return _page(next_path, simple=conf.kind == "simple")
 
     @app.post("/login", response_model=None)
