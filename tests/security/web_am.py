@@ -3,6 +3,7 @@ with the RM, heartbeats, and serves one of
 
 - `echo`: every request answered with the method, path and headers it arrived with (JSON), plus a
   `Set-Cookie`, so a test sees what the proxy forwards and whether an AM can set cookies on the RM's origin;
+  `/seen` lists every request it has had (`METHOD path`);
 - `silent`: accepts connections and never answers (a hung AM);
 - `page`: an HTML page whose script tries to kill the application named in `--victim` through the RM's
   REST, and reports what happened to `/report` on the AM itself (the browser test reads it back).
@@ -24,6 +25,7 @@ from types import FrameType
 from miniyarn.client.amrm_client import AMRMClient
 
 REPORTS: list[str] = []
+SEEN: list[str] = []
 
 PAGE = """<!doctype html><html><head><meta charset="utf-8"><title>evil AM</title></head><body>
 <p id="status">running</p>
@@ -64,6 +66,10 @@ class Handler(BaseHTTPRequestHandler):
                 REPORTS.append(body.decode("utf-8", "replace"))
             self._send(200, "application/json", json.dumps(REPORTS).encode())
             return
+        if self.path.endswith("/seen"):
+            self._send(200, "application/json", json.dumps(SEEN).encode())
+            return
+        SEEN.append(f"{self.command} {self.path}")
         if self.mode == "page":
             self._send(200, "text/html; charset=utf-8", PAGE.replace("VICTIM", self.victim).encode())
             return
