@@ -111,6 +111,10 @@ def target(tracking_url: str, node_hosts: set[str], forbidden: set[tuple[str, in
     if parts.scheme != "http":
         raise ProxyRefused(f"tracking URL {tracking_url} is not http:// (the proxy forwards http only)")
     host, port = _host_port(parts.netloc)
+    try:
+        parts.port  # noqa: B018 -- raises on a port that is not a number
+    except ValueError:
+        host = ""
     if parts.username is not None or parts.password is not None or not host:
         raise ProxyRefused(f"tracking URL {tracking_url} has no plain host:port")
     if host not in node_hosts:
