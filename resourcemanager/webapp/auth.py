@@ -127,8 +127,7 @@ class AuthMiddleware:
         if result.error:
             await self._unauthenticated(scope, receive, send, request, result.error)
             return
-        by_bearer = self.auth.conf.secret is not None and bearer(headers.get("authorization")) is not None \
-            and not result.via_cookie
+        by_bearer = self._verified_bearer(headers.get("authorization")) and not result.via_cookie
         if method not in SAFE_METHODS and not by_bearer:
             why = self._csrf_problem(headers)
             if why:
@@ -139,6 +138,19 @@ class AuthMiddleware:
         await self.app(scope, receive, _with_rm_headers(send))
 
     # ---- pieces -----------------------------------------------------------------------------------------
+
+    def _verified_bearer(self, authorization: str | None) -> bool:
+        """A Bearer token that verifies (in `simple` mode an invalid one is ignored, not trusted)."""
+        token = bearer(authorization)
+        if token is None or self.auth.conf.secret is None:
+            return False
+        if self.auth.conf.kind == "token":
+            return True  # authenticate() has verified it, or answered 401
+        try:
+            tokens.verify(self.auth.conf.secret, token)
+        except tokens.InvalidTokenError:
+            return False
+        return True
 
     @staticmethod
     def _same_origin(headers: Headers) -> bool:
