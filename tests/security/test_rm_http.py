@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import json
 import socket
 import subprocess
 import sys
@@ -20,7 +21,7 @@ from miniyarn.security import tokens
 from miniyarn.sockets import free_port
 from resourcemanager.cli import add_arguments
 from tests.conftest import Processes
-from tests.integration.conftest import wait_for
+from tests.integration.conftest import start_rm, wait_for
 from tests.security import rm_web
 from tests.security.rm_web import ADMIN, SecureRM
 
@@ -423,3 +424,25 @@ def test_listening_beyond_loopback_with_simple_auth_needs_insecure(redis_url: st
     parser = argparse.ArgumentParser()
     add_arguments(parser)
     assert parser.parse_args([]).host == "127.0.0.1"
+
+
+def test_simple_auth_state_changes_are_same_origin_only_too(redis_url: str, processes: Processes) -> None:
+    """Attack 4 as reported: `simple` auth (what a standalone RM runs by default), a cross-site `text/plain`
+    request. No credential is verified in simple mode, so the origin and body type are all there is."""
+    url = start_rm(processes, redis_url)
+    with httpx.Client(base_url=url, timeout=10) as http:
+        app_id = http.post("/ws/v1/cluster/apps/new-application").json()["application-id"]
+        body = {"application-id": app_id, "am-container-spec": {"commands": {"command": "touch /tmp/pwned"}}}
+        r = http.post("/ws/v1/cluster/apps", content=json.dumps(body), headers={"Content-Type": "text/plain"})
+        assert r.status_code == 403 and remote(r)["exception"] == "AccessControlException"
+        r = http.post("/ws/v1/cluster/apps", json=body, headers={"Origin": "http://evil.example"})
+        assert r.status_code == 403
+        assert http.get(f"/ws/v1/cluster/apps/{app_id}").status_code == 404  # nothing ran
+        r = http.post(f"/proxy/{app_id}/jobs", content=b"{}", headers={"Content-Type": "text/plain"})
+        assert r.status_code == 403
+        # A script or CLI sending JSON (no Origin) is what simple mode is for.
+        assert http.post("/ws/v1/cluster/apps", json=body, params={"user.name": "alice"}).status_code == 202
+        assert http.get(f"/ws/v1/cluster/apps/{app_id}").json()["app"]["user"] == "alice"
+        assert http.get("/ws/v1/cluster/info", headers={"Host": "rebound.example"}).status_code == 400
+        http.put(f"/ws/v1/cluster/apps/{app_id}/state", json={"state": "KILLED"})
+    assert "Refused POST /ws/v1/cluster/apps" in processes.log("rm")
