@@ -228,7 +228,8 @@ def _with_rm_headers(send: Send) -> Send:
                 headers["Content-Security-Policy"] = RM_CSP
                 headers["X-Frame-Options"] = "DENY"
             headers.setdefault("X-Content-Type-Options", "nosniff")
-            headers.setdefault("Referrer-Policy", "no-referrer")
+            # Not no-referrer: with it a browser sends `Origin: null` on the RM's own form posts (login).
+            headers.setdefault("Referrer-Policy", "same-origin")
         await send(message)
     return wrapped
 

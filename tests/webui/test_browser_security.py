@@ -152,3 +152,14 @@ def test_an_am_page_under_the_proxy_cannot_act_on_the_rm_origin(secure_rm: Secur
         [report] = wait_for("the page's report", lambda: alice.get(f"/proxy/{evil}/report").json())
     assert "/state 200" not in report and "/state 202" not in report, report
     _kill(secure_rm, victim, evil)
+
+
+def test_an_expired_login_goes_back_to_the_login_page(secure_rm: SecureRM, browser_page: Any) -> None:
+    page = browser_page
+    page.goto(f"{secure_rm.url}/login?token={secure_rm.token('alice')}")
+    page.wait_for_url(f"{secure_rm.url}/cluster")
+    page.context.clear_cookies()  # as if the cookie had expired
+    page.wait_for_url(f"{secure_rm.url}/login?next=%2Fcluster", timeout=10_000)  # the next poll says 401
+    page.locator("#token").fill(secure_rm.token("alice"))
+    page.locator("#login-submit").click()
+    page.wait_for_url(f"{secure_rm.url}/cluster")
