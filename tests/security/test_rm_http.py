@@ -142,6 +142,16 @@ def test_cli_without_a_token_says_how_to_get_one(secure_rm: SecureRM, tmp_path: 
     ok = subprocess.run([sys.executable, "-m", "miniyarn.cli.main", "application", "-list", "--rm-address",
                          secure_rm.url], env=env, capture_output=True, text=True, timeout=60)
     assert ok.returncode == 0, ok.stderr
+    # Another user's -kill: one line in YARN's words (the CLI reads the report first: VIEW_APP), and the
+    # application keeps running.
+    app_id = secure_rm.submit("alice", SLEEP)
+    env["MINIYARN_TOKEN"] = secure_rm.token("eve")
+    kill = subprocess.run([sys.executable, "-m", "miniyarn.cli.main", "application", "-kill", app_id,
+                           "--rm-address", secure_rm.url], env=env, capture_output=True, text=True, timeout=60)
+    assert kill.returncode != 0 and kill.stderr == f"User eve cannot perform operation VIEW_APP on {app_id}\n"
+    assert "Traceback" not in kill.stderr and secure_rm.app(app_id)["state"] not in ("KILLED", "FINISHED")
+    with secure_rm.client("alice") as alice:
+        alice.put(f"/ws/v1/cluster/apps/{app_id}/state", json={"state": "KILLED"})
 
 
 # ---- ACLs -----------------------------------------------------------------------------------------------
