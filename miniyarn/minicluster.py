@@ -12,6 +12,7 @@ keeps state), and the daemons connect as their roles. A Redis it did not start m
 
 from __future__ import annotations
 
+import getpass
 import os
 import shutil
 import signal
@@ -31,6 +32,7 @@ import httpx
 import psutil
 import redis
 
+from miniyarn.security import client_token, tokens
 from miniyarn.security import credentials as creds
 from miniyarn.sockets import free_port
 
@@ -83,7 +85,8 @@ class MiniCluster:
     def __init__(self, nodemanagers: int = 1, redis_url: str | None = None, port: int = 8088,
                  memory_mb: int = 4096, vcores: int = 4, work_dir: str | Path | None = None,
                  defines: list[str] | None = None, python: str = sys.executable,
-                 credentials_dir: str | Path | None = None) -> None:
+                 credentials_dir: str | Path | None = None,
+                 token_file: str | Path | None = None) -> None:
         if nodemanagers < 1:
             raise ValueError(f"a cluster needs at least one NodeManager, got --nodemanagers {nodemanagers}")
         self.nodemanagers = nodemanagers
@@ -103,6 +106,10 @@ class MiniCluster:
         self.node_ids: list[str] = []
         self.startup_s = 0.0
         self._known: dict[int, psutil.Process] = {}
+        # HTTP security (token auth, ACLs): the user who starts the cluster is its admin and gets a token.
+        self.user = getpass.getuser()
+        self.token = ""
+        self.token_file = Path(token_file) if token_file is not None else None
 
     # ---- lifecycle ------------------------------------------------------------------------
 
@@ -122,7 +129,9 @@ class MiniCluster:
             port = self.port or free_port()
             self._check_port_free(port)
             self.rm_url = f"http://127.0.0.1:{port}"
-            common = [arg for d in self.defines for arg in ("-D", d)] + ["--credentials-dir", str(self.credentials_dir)]
+            # The same HTTP security on every daemon (the NMs serve container logs); a user's -D comes last and wins.
+            common = [*self._http_security(), *(arg for d in self.defines for arg in ("-D", d)),
+                      "--credentials-dir", str(self.credentials_dir)]
             self._spawn("rm", ["-m", "resourcemanager", "--redis-url", self.redis_url, "--host", "127.0.0.1",
                                "--port", str(port), *common])
             for i in range(1, self.nodemanagers + 1):
@@ -140,6 +149,20 @@ class MiniCluster:
             raise
         self.startup_s = time.monotonic() - t0
         return self
+
+    def _http_security(self) -> list[str]:
+        """The daemons' arguments for token auth and ACLs, secure with no flag (a user's -D may override), and
+        the starting user's token, written where the clients look (`client_token`)."""
+        assert self.credentials is not None
+        self.token = tokens.sign(self.credentials.http_secret(), self.user)
+        self.token_file = client_token.write(self.token, self.token_file)
+        return ["-D", "hadoop.http.authentication.type=token", "-D", "yarn.acl.enable=true",
+                "-D", f"yarn.admin.acl={self.user}"]
+
+    @property
+    def login_url(self) -> str:
+        """A link that logs the browser in (Jupyter-style) and opens the cluster's UI."""
+        return f"{self.rm_url}/login?token={self.token}"
 
     @staticmethod
     def _check_port_free(port: int) -> None:
@@ -204,7 +227,7 @@ class MiniCluster:
             time.sleep(POLL_S)
 
     def _wait_up(self) -> None:
-        with httpx.Client(base_url=self.rm_url, timeout=2) as http:
+        with httpx.Client(base_url=self.rm_url, timeout=2, headers={"Authorization": f"Bearer {self.token}"}) as http:
             def nodes_running() -> bool:
                 try:
                     body = http.get("/ws/v1/cluster/nodes", params={"states": "RUNNING"}).json()
@@ -226,7 +249,8 @@ class MiniCluster:
 
     def env(self) -> dict[str, str]:
         """What a client's shell needs. The Redis URL carries no credential: clients speak HTTP to the RM."""
-        return {"MINIYARN_RM_ADDRESS": self.rm_url, "MINIYARN_REDIS_URL": creds.without_user(self.redis_url)}
+        return {"MINIYARN_RM_ADDRESS": self.rm_url, "MINIYARN_REDIS_URL": creds.without_user(self.redis_url),
+                client_token.ENV: self.token}
 
     def pids(self) -> set[int]:
         """Our daemons and everything they started (containers are children of the NMs)."""

@@ -96,6 +96,8 @@ class ContainerLaunchContext(Record):
     commands: list[str] = Field(default_factory=list)
     environment: dict[str, str] = Field(default_factory=dict)
     local_resources: dict[str, LocalResource] = Field(default_factory=dict, alias="local-resources")
+    # YARN's application ACLs (VIEW_APP, MODIFY_APP -> a Hadoop ACL string), `application-acls` in its REST.
+    application_acls: dict[str, str] = Field(default_factory=dict, alias="application-acls")
 
     @model_validator(mode="before")
     @classmethod
@@ -110,7 +112,7 @@ class ContainerLaunchContext(Record):
             out["commands"] = cmd if isinstance(cmd, list) else [cmd]
         elif isinstance(commands, str):
             out["commands"] = [commands]
-        for key in ("environment", "local-resources", "local_resources"):
+        for key in ("environment", "local-resources", "local_resources", "application-acls", "application_acls"):
             value = out.get(key)
             if isinstance(value, dict) and set(value) == {"entry"}:
                 entries = value["entry"]
@@ -166,7 +168,7 @@ class ApplicationSubmissionContext(Record):
     application_id: str = Field(alias="application-id")
     application_name: str = Field("N/A", alias="application-name")
     queue: str = "default"
-    priority: int = 0
+    priority: int = Field(0, ge=-(2**31), le=2**31 - 1)  # YARN's Priority is a Java int
     am_container_spec: ContainerLaunchContext = Field(
         default_factory=ContainerLaunchContext, alias="am-container-spec")
     unmanaged_am: bool = Field(False, alias="unmanaged-AM")

@@ -14,7 +14,8 @@ from miniyarn.config import YarnConfiguration, parse_define
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--redis-url", help="Redis to meet in (default $MINIYARN_REDIS_URL or redis://127.0.0.1:6379/0)")
-    parser.add_argument("--host", default="0.0.0.0", help="address to bind (default 0.0.0.0)")
+    parser.add_argument("--host", default="127.0.0.1",
+                        help="address to bind (default 127.0.0.1; beyond loopback needs token auth or --insecure)")
     parser.add_argument("--port", type=int, default=None,
                         help="REST/web port (default from yarn.resourcemanager.webapp.address, 8088; 0 = free port)")
     parser.add_argument("--advertise-host", default=None,
@@ -23,6 +24,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="override a yarn-site.xml key")
     parser.add_argument("--credentials-dir", default=None,
                         help="the cluster's secrets (default $MINIYARN_CREDENTIALS_DIR; see docs/security.md)")
+    parser.add_argument("--insecure", action="store_true",
+                        help="listen beyond loopback with hadoop.http.authentication.type=simple (anyone who "
+                             "reaches the port can run commands as any user)")
     parser.add_argument("--check", action="store_true",
                         help="exit 0 if a ResourceManager answers /health at --port, else 1 (for healthchecks)")
 
@@ -45,12 +49,17 @@ def run(args: argparse.Namespace) -> int:
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     advertise = args.advertise_host or ("127.0.0.1" if args.host in ("0.0.0.0", "") else args.host)
     from miniyarn.security.credentials import CredentialsError, from_env
+    from miniyarn.security.http_auth import HttpAuthConfig, HttpAuthError, refuse_insecure_bind
     from resourcemanager.daemon import serve
 
     try:
         credentials = from_env(args.credentials_dir)
-    except CredentialsError as e:
+        refusal = refuse_insecure_bind(args.host, HttpAuthConfig.from_conf(conf, credentials), args.insecure)
+    except (CredentialsError, HttpAuthError) as e:
         print(f"miniyarn resourcemanager: {e}", file=sys.stderr)
+        return 2
+    if refusal:
+        print(f"miniyarn resourcemanager: {refusal}", file=sys.stderr)
         return 2
     try:
         return serve(conf, cfg.redis_url(args.redis_url), args.host, port, advertise, credentials)

@@ -31,7 +31,7 @@ def serve(conf: YarnConfiguration, redis_url: str, host: str, port: int, adverti
     recover(rm)
     loop = InboxLoop(rm, connect(redis_url))
     loop.start()
-    app = create_app(rm)
+    app = create_app(rm, bind_host=host)
     print(f"ResourceManager started at {web} (cluster timestamp {rm.cluster_ts}); web UI {web}/cluster",
           flush=True)
     config = uvicorn.Config(app, log_level="warning", access_log=False, lifespan="off")

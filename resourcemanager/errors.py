@@ -31,6 +31,12 @@ class ForbiddenError(YarnError):
     java_class = "org.apache.hadoop.yarn.webapp.ForbiddenException"
 
 
+class AccessControlError(YarnError):
+    status = 403
+    exception = "AccessControlException"
+    java_class = "org.apache.hadoop.security.AccessControlException"
+
+
 class InvalidResourceRequest(BadRequestError):
     exception = "InvalidResourceRequestException"
     java_class = "org.apache.hadoop.yarn.exceptions.InvalidResourceRequestException"

@@ -27,7 +27,13 @@ from miniyarn.states.attempt import ATTEMPT_MACHINE, AttemptEvent, AttemptState
 from miniyarn.states.container import CONTAINER_MACHINE, ContainerEvent, ContainerState, RMContainerState
 from miniyarn.states.node import ACTIVE_STATES, NODE_MACHINE, NodeEvent, NodeState
 from resourcemanager import amrm_users
-from resourcemanager.errors import BadRequestError, InvalidQueue, InvalidResourceRequest, NotFoundError
+from resourcemanager.errors import (
+    AccessControlError,
+    BadRequestError,
+    InvalidQueue,
+    InvalidResourceRequest,
+    NotFoundError,
+)
 from resourcemanager.rmstate import RMApp, RMAttempt, RMContainer, RMNode
 from resourcemanager.scheduler.model import Allocation, SchedulerApp, SchedulerNode
 from resourcemanager.scheduler.normalize import InvalidResourceRequestError, normalize, validate
@@ -202,11 +208,15 @@ class ResourceManager:
             if app_id in self.apps:
                 raise BadRequestError(f"Application with id {app_id} is already present! Cannot add a duplicate!")
             owner = self.new_app_ids.get(app_id)
-            if owner is None or (owner and owner != user):
-                log.warning("Refusing a submission of %s by %s: %s", app_id, user,
-                            "an id this ResourceManager never handed out" if owner is None else f"handed to {owner}")
+            if owner is None:
+                log.warning("Refusing a submission of %s by %s: an id this ResourceManager never handed out",
+                            app_id, user)
                 raise BadRequestError(f"Application id {app_id} was not issued by this ResourceManager; "
                                       "ask POST /ws/v1/cluster/apps/new-application for one")
+            if owner and owner != user:
+                log.warning("Refusing a submission of %s by %s: the id was issued to %s", app_id, user, owner)
+                raise AccessControlError(f"User {user} cannot submit {app_id}: it was issued to another user; "
+                                         "ask POST /ws/v1/cluster/apps/new-application for one")
             queue = self.resolve_queue(ctx.queue)
             if queue.state != "RUNNING":
                 raise InvalidQueue(f"Queue {queue.path} is STOPPED. Cannot accept submission of application: "

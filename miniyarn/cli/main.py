@@ -1,5 +1,6 @@
 """`miniyarn`: the `yarn` command's verbs (resourcemanager, nodemanager, application, applicationattempt,
-container, node, logs, queue), plus distributed-shell and a one-command local cluster (minicluster)."""
+container, node, logs, queue), plus distributed-shell, a one-command local cluster (minicluster) and
+`token` (a signed user token for the REST API and web UI)."""
 
 from __future__ import annotations
 
@@ -8,7 +9,7 @@ import sys
 from collections.abc import Callable
 from types import ModuleType
 
-from miniyarn.cli import application, attempt, container, credentials, logs, minicluster, node, queue
+from miniyarn.cli import application, attempt, container, credentials, logs, minicluster, node, queue, token
 
 Adder = Callable[[argparse.ArgumentParser], None]
 Runner = Callable[[argparse.Namespace], int]
@@ -44,6 +45,8 @@ def _commands() -> dict[str, tuple[str, Callable[[], tuple[Adder, Runner]]]]:
                         lambda: (minicluster.add_arguments, minicluster.run)),
         "credentials": ("make the cluster's secrets (Redis users, RM master key, HTTP signature secret)",
                         lambda: (credentials.add_arguments, credentials.run)),
+        "token": ("print a signed token for a user (Authorization: Bearer, $MINIYARN_TOKEN)",
+                  lambda: (token.add_arguments, token.run)),
     }
 
 

@@ -52,6 +52,8 @@ def run(args: argparse.Namespace) -> int:
                   f"{args.nodemanagers} NodeManager(s) of {args.memory_mb} MB, {args.vcores} vcores; "
                   f"logs in {cluster.work_dir}")
             print(f"ResourceManager web UI: {cluster.rm_url}/cluster")
+            print(f"Log in to it with: {cluster.login_url}")
+            print(f"Your token ({cluster.user}, the cluster's admin) is in {cluster.token_file}")
             for key, value in cluster.env().items():
                 print(f"export {key}={value}")
             print("Press Ctrl-C to stop.", flush=True)

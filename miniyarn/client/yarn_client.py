@@ -9,6 +9,11 @@ from typing import Any
 import httpx
 
 from miniyarn.records import LocalResource
+from miniyarn.security import client_token
+
+# What to do about a 401, in the one line a CLI prints.
+TOKEN_HINT = ("export MINIYARN_TOKEN=$(miniyarn token -user $USER), or put the token in "
+              f"${client_token.FILE_ENV} / ~/.miniyarn/token (the minicluster writes one there)")
 
 
 class YarnClientError(Exception):
@@ -23,7 +28,8 @@ class YarnClientError(Exception):
 class YarnClient:
     def __init__(self, address: str, timeout_s: float = 10.0) -> None:
         self.address = address.rstrip("/")
-        self._http = httpx.Client(base_url=self.address, timeout=timeout_s)
+        # The token is read once, when the client is made: `$MINIYARN_TOKEN`, else the token file.
+        self._http = httpx.Client(base_url=self.address, timeout=timeout_s, headers=client_token.headers())
 
     def close(self) -> None:
         self._http.close()
@@ -40,6 +46,9 @@ class YarnClient:
         except httpx.HTTPError as e:
             raise YarnClientError(f"Cannot reach the ResourceManager at {self.address} ({e}); "
                                   "is it running? Set --rm-address or MINIYARN_RM_ADDRESS") from None
+        if resp.status_code == 401:
+            raise YarnClientError(f"The ResourceManager at {self.address} refused the request: "
+                                  f"{remote_message(resp).split(': send Authorization', 1)[0]}; {TOKEN_HINT}", 401)
         if resp.status_code >= 400:
             raise YarnClientError(remote_message(resp), resp.status_code)
         return resp

@@ -3,7 +3,7 @@
 `simple`: the caller says who it is (`?user.name=`), anonymous callers are `dr.who` while
 `hadoop.http.authentication.simple.anonymous.allowed` is true. `token`: a signed token is required,
 as `Authorization: Bearer TOKEN` or the `hadoop.auth` cookie (`miniyarn.security.tokens`). A valid
-token is honoured in both modes.
+token is honoured in both modes; an invalid one is refused in `token` mode and ignored in `simple`.
 
 >>> conf = HttpAuthConfig(kind="token", secret=b"k")
 >>> authenticate(conf, authorization=None, cookie=None, user_name=None).error
@@ -90,7 +90,10 @@ def authenticate(conf: HttpAuthConfig, authorization: str | None, cookie: str | 
             assert cookie is not None
             return AuthResult(user=tokens.verify_cookie(conf.secret, cookie), via_cookie=True)
         except tokens.InvalidTokenError as e:
-            return AuthResult(error=f"Invalid token: {e}")
+            if conf.kind == "token":
+                return AuthResult(error=f"Invalid token: {e}")
+            # simple: a stale token (another cluster's, in ~/.miniyarn/token) must not lock a user out of a
+            # cluster where anyone may say who they are anyway.
     if conf.kind == "token":
         return AuthResult(error="Authentication required")
     if user_name:

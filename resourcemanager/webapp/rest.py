@@ -4,7 +4,7 @@
 from __future__ import annotations
 
 import hashlib
-import json
+import logging
 from typing import Any
 
 from fastapi import FastAPI, Request
@@ -16,17 +16,29 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from miniyarn import keys
 from miniyarn.blobs import SCHEME
 from miniyarn.records import ApplicationSubmissionContext
-from miniyarn.states.application import CLIENT_STATES, YarnApplicationState
+from miniyarn.security import credentials as creds
+from miniyarn.security.acls import ApplicationAccessType
+from miniyarn.security.http_auth import HttpAuthConfig
+from miniyarn.states.application import CLIENT_STATES, FinalApplicationStatus, YarnApplicationState
 from miniyarn.states.node import NodeState
 from resourcemanager.errors import BadRequestError, NotFoundError, YarnError
 from resourcemanager.rm import ResourceManager
-from resourcemanager.webapp import views
+from resourcemanager.webapp import bodies, views
+from resourcemanager.webapp.access import Access, policy_from_conf, user_of
+from resourcemanager.webapp.auth import AuthMiddleware, WebAuth, allowed_hosts, host_name
+from resourcemanager.webapp.login import add_login_routes
 from resourcemanager.webapp.logs import add_log_routes
 from resourcemanager.webapp.metrics import add_metrics_route
 from resourcemanager.webapp.proxy import add_proxy_routes
 from resourcemanager.webapp.ui import add_ui_routes
 
 BASE = "/ws/v1/cluster"
+# The app ids handed out and to whom (the RM itself only remembers that they were), so an id cannot be
+# submitted by a user it was not given to. Unsubmitted ids older than this many are forgotten.
+# Extra Host names the RM answers to (a DNS name or load balancer in front of it); ours, not Hadoop's.
+ALLOWED_HOSTS_KEY = "yarn.resourcemanager.webapp.allowed-hosts"
+
+log = logging.getLogger("resourcemanager.webapp")
 
 
 def remote_exception(status: int, exception: str, message: str, java_class: str) -> JSONResponse:
@@ -45,20 +57,29 @@ def _states(param: str | None, valid: list[str], what: str) -> set[str] | None:
     return wanted
 
 
-def _user(request: Request) -> str:
-    return request.query_params.get("user.name") or "dr.who"
+async def _json_body(request: Request, limit: int) -> Any:
+    return bodies.json_body(await request.body(), limit)
 
 
-async def _json_body(request: Request) -> Any:
-    raw = await request.body()
-    try:
-        return json.loads(raw or b"null")
-    except ValueError as e:
-        raise BadRequestError(f"The request body is not valid JSON: {e}") from None
+def web_auth(rm: ResourceManager, bind_host: str = "") -> WebAuth:
+    """The web app's authentication settings from the RM's conf and credentials (HttpAuthError if unusable)."""
+    advertise = host_name(rm.web_address.removeprefix("http://").removeprefix("https://").split("/", 1)[0])
+    extra = rm.conf.get_str(ALLOWED_HOSTS_KEY, "").split(",")
+    return WebAuth(conf=HttpAuthConfig.from_conf(rm.conf, rm.credentials),
+                   hosts=allowed_hosts(advertise, bind_host, extra),
+                   capability_key=creds.derive(rm.master_key, "proxy-capability", "").encode())
 
 
-def create_app(rm: ResourceManager) -> FastAPI:
+def _in_range(value: int, begin: int | None, end: int | None) -> bool:
+    return (begin is None or value >= begin) and (end is None or value <= end)
+
+
+def create_app(rm: ResourceManager, bind_host: str = "", auth: WebAuth | None = None) -> FastAPI:
     app = FastAPI(title="miniyarn ResourceManager", docs_url=None, redoc_url=None, openapi_url=None)
+    auth = auth or web_auth(rm, bind_host)
+    access = Access(policy_from_conf(rm.conf))
+    app.state.access = access
+    app.state.web_auth = auth
 
     @app.exception_handler(YarnError)
     async def yarn_error(_: Request, e: YarnError) -> JSONResponse:
@@ -66,17 +87,36 @@ def create_app(rm: ResourceManager) -> FastAPI:
 
     @app.exception_handler(RequestValidationError)
     async def validation_error(_: Request, e: RequestValidationError) -> JSONResponse:
-        first = e.errors()[0] if e.errors() else {"msg": str(e), "loc": ()}
-        return remote_exception(400, "BadRequestException", f"{first['msg']} at {list(first['loc'])}",
+        first = e.errors()[0] if e.errors() else {"msg": "Invalid request", "loc": ()}
+        where = ".".join(str(p) for p in first["loc"])
+        return remote_exception(400, "BadRequestException", f"{first['msg']}" + (f" ({where})" if where else ""),
                                 BadRequestError.java_class)
 
     @app.exception_handler(StarletteHTTPException)
     async def http_error(request: Request, e: StarletteHTTPException) -> JSONResponse:
         if e.status_code == 404:
-            return remote_exception(404, "NotFoundException", f"java.lang.Exception: {request.url.path} not found",
+            where = request.url.path[:200]
+            return remote_exception(404, "NotFoundException", f"java.lang.Exception: {where} not found",
                                     NotFoundError.java_class)
-        return remote_exception(e.status_code, "WebApplicationException", str(e.detail),
+        response = remote_exception(e.status_code, "WebApplicationException",
+                                    f"javax.ws.rs.WebApplicationException: HTTP {e.status_code} {e.detail}",
+                                    "javax.ws.rs.WebApplicationException")
+        if e.headers:
+            response.headers.update(e.headers)
+        return response
+
+    @app.exception_handler(Exception)
+    async def internal_error(request: Request, e: Exception) -> JSONResponse:
+        log.exception("Internal error answering %s %s", request.method, request.url.path)
+        return remote_exception(500, "WebApplicationException", "Internal error; see the ResourceManager's log",
                                 "javax.ws.rs.WebApplicationException")
+
+    def submitting_user(request: Request, ctx: ApplicationSubmissionContext) -> str:
+        # With a verified credential the user is who the credential says; `user` in the body and
+        # ?user.name= only count in simple mode, where nobody is verified anyway.
+        if getattr(request.state, "auth", "simple") != "simple" or auth.conf.kind == "token":
+            return user_of(request)
+        return ctx.user or user_of(request)
 
     @app.get("/health")
     def health() -> dict[str, Any]:
@@ -117,21 +157,38 @@ def create_app(rm: ResourceManager) -> FastAPI:
     @app.get(BASE + "/apps")
     def apps(request: Request, states: str | None = None, state: str | None = None, queue: str | None = None,
              user: str | None = None, limit: str | None = None, applicationTypes: str | None = None,
-             ) -> dict[str, Any]:
+             finalStatus: str | None = None, startedTimeBegin: str | None = None,
+             startedTimeEnd: str | None = None, finishedTimeBegin: str | None = None,
+             finishedTimeEnd: str | None = None) -> dict[str, Any]:
         wanted = _states(states or state, [s.value for s in CLIENT_STATES], "application-state")
+        finals = _states(finalStatus, [s.value for s in FinalApplicationStatus], "finalStatus")
+        if finals is not None and len(finals) != 1:
+            raise BadRequestError("finalStatus takes one value")
+        started = (bodies.time_param("startedTimeBegin", startedTimeBegin),
+                   bodies.time_param("startedTimeEnd", startedTimeEnd))
+        finished = (bodies.time_param("finishedTimeBegin", finishedTimeBegin),
+                    bodies.time_param("finishedTimeEnd", finishedTimeEnd))
+        if started[0] is not None and started[1] is not None and started[0] > started[1]:
+            raise BadRequestError("startedTimeEnd must be greater than startTimeBegin")
+        if finished[0] is not None and finished[1] is not None and finished[0] > finished[1]:
+            raise BadRequestError("finishedTimeEnd must be greater than finishedTimeBegin")
         max_rows: int | None = None
         if limit is not None:
             try:
                 max_rows = int(limit)
             except ValueError:
-                raise BadRequestError(f"limit value must be an integer: {limit}") from None
+                raise BadRequestError(f"limit value must be an integer: {limit[:64]}") from None
             if max_rows <= 0:
                 raise BadRequestError("limit value must be greater then 0")
         types = {t.strip().lower() for t in applicationTypes.split(",")} if applicationTypes else None
+        caller = user_of(request)
         with rm.lock:
             rows = []
             for a in sorted(rm.apps.values(), key=lambda a: a.seq):
-                if wanted is not None and views.client_state(a)[0].value not in wanted:
+                client_state, final = views.client_state(a)
+                if wanted is not None and client_state.value not in wanted:
+                    continue
+                if finals is not None and final.value not in finals:
                     continue
                 if queue and queue not in (a.queue, a.queue.rsplit(".", 1)[-1]):
                     continue
@@ -139,45 +196,55 @@ def create_app(rm: ResourceManager) -> FastAPI:
                     continue
                 if types and a.submission.application_type.lower() not in types:
                     continue
-                rows.append(views.app_info(rm, a))
+                if not _in_range(a.submit_time, *started) or not _in_range(a.finish_time, *finished):
+                    continue
+                info = views.app_info(rm, a)
+                # YARN lists apps the caller may not view, with only what AppInfo shows without access.
+                rows.append(info if access.may(caller, a, ApplicationAccessType.VIEW_APP)
+                            else views.restricted(info))
         if max_rows is not None:
             rows = rows[:max_rows]
         return {"apps": {"app": rows} if rows else None}
 
     @app.post(BASE + "/apps/new-application")
-    def new_application() -> dict[str, Any]:
-        app_id = rm.new_application()
+    def new_application(request: Request) -> dict[str, Any]:
+        # Under token auth the id is the asker's alone; `simple` users are whoever they say they are.
+        app_id = rm.new_application(owner=user_of(request) if auth.conf.kind == "token" else "")
         return {"application-id": app_id, "maximum-resource-capability": rm.effective_max().rest()}
 
     @app.post(BASE + "/apps")
     async def submit(request: Request) -> Response:
-        body = await _json_body(request)
+        body = await _json_body(request, bodies.MAX_SUBMISSION_BODY)
         if not isinstance(body, dict):
             raise BadRequestError("The request body must be a JSON object (ApplicationSubmissionContextInfo)")
         try:
             ctx = ApplicationSubmissionContext.model_validate(body)
         except ValidationError as e:
-            first = e.errors()[0]
-            loc = ".".join(str(p) for p in first["loc"])
-            raise BadRequestError(f"Invalid application submission: {loc}: {first['msg']}") from None
-        submitted = rm.submit(ctx, ctx.user or _user(request))
+            raise BadRequestError(bodies.validation_message(e, "Invalid application submission")) from None
+        user = submitting_user(request, ctx)
+        submitted = rm.submit(ctx, user)
         location = f"{rm.web_address}{BASE}/apps/{submitted.app_id}"
         return Response(status_code=202, headers={"Location": location})
 
+    def viewable(request: Request, app_id: str) -> Any:
+        target = rm.get_app(app_id)
+        access.require(request, target, ApplicationAccessType.VIEW_APP)
+        return target
+
     @app.get(BASE + "/apps/{app_id}")
-    def app_report(app_id: str) -> dict[str, Any]:
+    def app_report(app_id: str, request: Request) -> dict[str, Any]:
         with rm.lock:
-            return {"app": views.app_info(rm, rm.get_app(app_id))}
+            return {"app": views.app_info(rm, viewable(request, app_id))}
 
     @app.get(BASE + "/apps/{app_id}/appattempts")
-    def app_attempts(app_id: str) -> dict[str, Any]:
+    def app_attempts(app_id: str, request: Request) -> dict[str, Any]:
         with rm.lock:
-            return views.attempts_info(rm, rm.get_app(app_id))
+            return views.attempts_info(rm, viewable(request, app_id))
 
     @app.get(BASE + "/apps/{app_id}/appattempts/{attempt_id}/containers")
-    def attempt_containers(app_id: str, attempt_id: str) -> dict[str, Any]:
+    def attempt_containers(app_id: str, attempt_id: str, request: Request) -> dict[str, Any]:
         with rm.lock:
-            target = rm.get_app(app_id)
+            target = viewable(request, app_id)
             if not any(a.attempt_id == attempt_id for a in target.attempts):
                 raise NotFoundError(f"appAttemptId, {attempt_id}, is not found")
             return views.containers_info(rm, target, attempt_id)
@@ -190,8 +257,8 @@ def create_app(rm: ResourceManager) -> FastAPI:
     @app.put(BASE + "/apps/{app_id}/state")
     async def put_state(app_id: str, request: Request) -> JSONResponse:
         with rm.lock:
-            rm.get_app(app_id)
-        body = await _json_body(request)
+            access.require(request, rm.get_app(app_id), ApplicationAccessType.MODIFY_APP)
+        body = await _json_body(request, bodies.MAX_STATE_BODY)
         target = body.get("state") if isinstance(body, dict) else None
         if not isinstance(target, str):
             raise BadRequestError('The request body must be {"state": "KILLED"}')
@@ -200,7 +267,7 @@ def create_app(rm: ResourceManager) -> FastAPI:
         if target.upper() != "KILLED":
             raise BadRequestError("Only 'KILLED' is allowed as a target state.")
         diag = body.get("diagnostics") if isinstance(body.get("diagnostics"), str) else ""
-        app = rm.kill(app_id, diag or f"Application {app_id} was killed by user {_user(request)}")
+        app = rm.kill(app_id, diag or f"Application {app_id} was killed by user {user_of(request)}")
         final = app.state in (YarnApplicationState.KILLED, YarnApplicationState.FINISHED,
                               YarnApplicationState.FAILED)
         return JSONResponse(status_code=200 if final else 202, content={"state": views.client_state(app)[0].value})
@@ -215,8 +282,10 @@ def create_app(rm: ResourceManager) -> FastAPI:
         rm.redis.set(keys.blob(digest), data, ex=keys.BLOB_TTL_S)
         return JSONResponse(status_code=201, content={"resource": f"{SCHEME}://{digest}", "size": len(data)})
 
-    add_ui_routes(app, rm)
+    add_ui_routes(app, rm, access)
     add_metrics_route(app, rm)
-    add_proxy_routes(app, rm)
+    add_proxy_routes(app, rm, access, auth)
     add_log_routes(app, rm)
+    add_login_routes(app, auth)
+    app.add_middleware(AuthMiddleware, auth=auth)
     return app

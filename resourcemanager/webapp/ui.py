@@ -10,13 +10,15 @@ import time
 from collections.abc import Iterable
 from typing import Any
 
-from fastapi import FastAPI
+from fastapi import FastAPI, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 
+from miniyarn.security.acls import ApplicationAccessType
 from miniyarn.states.application import APP_MACHINE
 from miniyarn.webassets import asset
 from resourcemanager.rm import ResourceManager
 from resourcemanager.webapp import views
+from resourcemanager.webapp.access import Access, user_of
 
 NAV = [("cluster", "/cluster", "Cluster"), ("apps", "/cluster/apps", "Applications"),
        ("nodes", "/cluster/nodes", "Nodes"), ("scheduler", "/cluster/scheduler", "Scheduler")]
@@ -77,7 +79,7 @@ def shell(title: str, nav: str, body: str, page: str, app_id: str = "") -> HTMLR
 <title>{esc(title)} · miniyarn</title><link rel="stylesheet" href="/static/style.css"></head>
 <body data-page="{esc(page)}" data-app-id="{esc(app_id)}">
 <header class="top"><div class="brand">miniyarn <small>ResourceManager</small></div><nav id="nav">{links}</nav>
-<span class="live" id="live">live</span></header>
+<span class="live" id="live">live</span><a href="/logout" id="logout">Log out</a></header>
 <main id="main">{body}</main>
 <script src="/static/ui.js"></script></body></html>"""
     return HTMLResponse(doc, headers={"Cache-Control": "no-cache"})
@@ -124,8 +126,10 @@ def node_row(n: dict[str, Any]) -> list[str]:
             esc(fmt_time(n["lastHealthUpdate"])), esc(n["healthReport"] or n["healthStatus"]), esc(n["version"])]
 
 
-def apps_table(rm: ResourceManager) -> str:
-    rows = [app_row(views.app_info(rm, a)) for a in sorted(rm.apps.values(), key=lambda a: -a.seq)]
+def apps_table(rm: ResourceManager, access: Access, user: str) -> str:
+    rows = [app_row(views.app_info(rm, a) if access.may(user, a, ApplicationAccessType.VIEW_APP)
+                    else views.restricted(views.app_info(rm, a)))
+            for a in sorted(rm.apps.values(), key=lambda a: -a.seq)]
     return table(APP_HEADERS, rows, "No applications", "apps-body")
 
 
@@ -210,24 +214,28 @@ def app_body(rm: ResourceManager, app_id: str) -> str:
 
 
 
-def add_ui_routes(app: FastAPI, rm: ResourceManager) -> None:
+# Longer than any file name the UIs ship; a longer name is answered 404 before it reaches the filesystem.
+MAX_ASSET_NAME = 64
+
+
+def add_ui_routes(app: FastAPI, rm: ResourceManager, access: Access) -> None:
     @app.get("/", response_model=None)
     def root() -> RedirectResponse:
         return RedirectResponse("/cluster", status_code=302)
 
     @app.get("/cluster", response_class=HTMLResponse)
-    def cluster_page() -> HTMLResponse:
+    def cluster_page(request: Request) -> HTMLResponse:
         with rm.lock:
             m = views.cluster_metrics(rm)["clusterMetrics"]
             body = (f"<h1>Cluster overview</h1>{metrics_cards(m)}"
                     f'<section class="panel"><h2>Nodes</h2>{nodes_table(rm)}</section>'
-                    f'<section class="panel"><h2>Applications</h2>{apps_table(rm)}</section>')
+                    f'<section class="panel"><h2>Applications</h2>{apps_table(rm, access, user_of(request))}</section>')
         return shell("Cluster", "cluster", body, "cluster")
 
     @app.get("/cluster/apps", response_class=HTMLResponse)
-    def apps_page() -> HTMLResponse:
+    def apps_page(request: Request) -> HTMLResponse:
         with rm.lock:
-            body = f'<h1>Applications</h1><section class="panel">{apps_table(rm)}</section>'
+            body = f'<h1>Applications</h1><section class="panel">{apps_table(rm, access, user_of(request))}</section>'
         return shell("Applications", "apps", body, "apps")
 
     @app.get("/cluster/nodes", response_class=HTMLResponse)
@@ -243,14 +251,15 @@ def add_ui_routes(app: FastAPI, rm: ResourceManager) -> None:
         return shell("Scheduler", "scheduler", body, "scheduler")
 
     @app.get("/cluster/app/{app_id}", response_class=HTMLResponse)
-    def app_page(app_id: str) -> HTMLResponse:
+    def app_page(app_id: str, request: Request) -> HTMLResponse:
         with rm.lock:
+            access.require(request, rm.get_app(app_id), ApplicationAccessType.VIEW_APP)
             body = app_body(rm, app_id)
         return shell(app_id, "apps", body, "app", app_id)
 
     @app.get("/static/{name}")
     def static(name: str) -> Response:
-        found = asset(__package__ or "resourcemanager.webapp", name)
+        found = asset(__package__ or "resourcemanager.webapp", name) if len(name) <= MAX_ASSET_NAME else None
         if found is None:
             return Response(status_code=404, content=f"no such file: {name}\n", media_type="text/plain")
         return Response(found[0], media_type=found[1], headers={"Cache-Control": "no-cache"})

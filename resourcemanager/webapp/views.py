@@ -248,3 +248,16 @@ def containers_info(rm: ResourceManager, app: RMApp, attempt_id: str) -> dict[st
         })
     out.sort(key=lambda r: (r["containerState"] == "COMPLETE", str(r["containerId"])))
     return {"container": out}
+
+
+# What YARN's AppInfo leaves out for a caller without VIEW_APP (its `hasAccess` false): times, the AM's
+# addresses and logs, resource use, and (ours) diagnostics and the tracking URL, which may carry secrets.
+_RESTRICTED = {"startedTime": 0, "launchTime": 0, "finishedTime": 0, "elapsedTime": 0, "amContainerLogs": "",
+               "amHostHttpAddress": "", "amRPCAddress": "N/A", "masterNodeId": "", "allocatedMB": 0,
+               "allocatedVCores": 0, "runningContainers": 0, "memorySeconds": 0, "vcoreSeconds": 0,
+               "clusterUsagePercentage": 0.0, "resourceRequests": [], "diagnostics": "", "trackingUrl": "",
+               "trackingUI": "UNASSIGNED", "pendingReason": ""}
+
+
+def restricted(info: dict[str, Any]) -> dict[str, Any]:
+    return {**info, **_RESTRICTED}

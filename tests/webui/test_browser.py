@@ -1,5 +1,6 @@
 """The web UIs in headless Chromium (Debian's /usr/bin/chromium, driven by playwright), on a real Flink
-per-job cluster on YARN (an RM, two NMs, a JobManager AM and two TaskManager containers): the RM's /cluster
+per-job cluster on YARN (an RM under token auth with ACLs on, as the minicluster runs it, two NMs, a JobManager
+AM and two TaskManager containers): the browser logs in with the link the minicluster prints; the RM's /cluster
 lists the running word count; its tracking link leads through the RM's /proxy/<appId>/ to the Flink
 dashboard with 2 TaskManagers and 4 slots; a TaskManager's stdout shows the counts; the allocation timeline
 has points; the dashboard's cancel button cancels the job, the dashboard says so although the JobManager
@@ -10,6 +11,7 @@ Screenshots land in artifacts/screenshots/. Install the browser with scripts/ins
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -17,9 +19,13 @@ from typing import Any
 import httpx
 import pytest
 
-from tests.flink_yarn.conftest import ROOT, FlinkOnYarn
+from tests.flink_yarn.conftest import ROOT
 from tests.integration.conftest import wait_for
-from tests.webui.conftest import IDLE_AM, XSS_NAME, LineServer, run_wordcount, submit_app
+from tests.webui import secure_cluster
+from tests.webui.conftest import IDLE_AM, XSS_NAME, LineServer, run_wordcount
+from tests.webui.secure_cluster import SecureFlinkOnYarn, submit_app
+
+secure_flink_yarn = secure_cluster.secure_flink_yarn  # fixture
 
 CHROMIUM = Path("/usr/bin/chromium")
 SHOTS = ROOT / "artifacts" / "screenshots"
@@ -45,12 +51,14 @@ def browser_page() -> Iterator[Any]:
             browser.close()
 
 
-def test_rm_ui_to_the_dashboard_of_a_per_job_cluster(flink_yarn: FlinkOnYarn, hello_lines: LineServer,
+def test_rm_ui_to_the_dashboard_of_a_per_job_cluster(secure_flink_yarn: SecureFlinkOnYarn, hello_lines: LineServer,
                                                      browser_page: Any) -> None:
     from playwright.sync_api import expect
 
     page = browser_page
+    flink_yarn = secure_flink_yarn
     yarn = flink_yarn.yarn
+    auth = yarn.headers()
     SHOTS.mkdir(parents=True, exist_ok=True)
     dialogs: list[str] = []
     page.on("dialog", lambda d: (dialogs.append(d.message), d.dismiss()))
@@ -59,8 +67,12 @@ def test_rm_ui_to_the_dashboard_of_a_per_job_cluster(flink_yarn: FlinkOnYarn, he
     yarn.wait_app_state(xss_app, "RUNNING")
     proxy = f"{yarn.rm_url}/proxy/{app_id}/"
 
-    # RM: /cluster with both nodes and both apps; the <script> name is text, also after a polling refresh.
+    # Not logged in: the login page. The link the minicluster prints logs in and opens /cluster.
     page.goto(f"{yarn.rm_url}/cluster")
+    page.wait_for_url(re.compile(r".*/login\?next=%2Fcluster$"))
+    page.goto(f"{yarn.rm_url}/login?token={yarn.token()}")
+    page.wait_for_url(f"{yarn.rm_url}/cluster")
+    # RM: /cluster with both nodes and both apps; the <script> name is text, also after a polling refresh.
     for node in yarn.running_nodes():
         expect(page.locator("#nodes-body")).to_contain_text(node["id"])
     expect(page.locator("#apps-body .app-name", has_text=XSS_NAME)).to_have_count(1)
@@ -86,8 +98,10 @@ def test_rm_ui_to_the_dashboard_of_a_per_job_cluster(flink_yarn: FlinkOnYarn, he
     page.go_back()
 
     # Its tracking link: the RM's proxy, serving the JobManager's dashboard.
+    # The page load comes back at a capability URL (the sandboxed dashboard's relative URLs carry it).
     row.get_by_role("link", name="ApplicationMaster").click()
-    page.wait_for_url(proxy)
+    page.wait_for_url(re.compile(re.escape(proxy) + r"~[A-Za-z0-9_.-]+/$"))
+    dashboard = page.url
     cards = page.locator("#overview-cards")
     expect(cards.locator(".card", has_text="Task Managers")).to_contain_text("2")
     expect(cards.locator(".card", has_text="Task slots")).to_contain_text("0 / 4")
@@ -102,13 +116,13 @@ def test_rm_ui_to_the_dashboard_of_a_per_job_cluster(flink_yarn: FlinkOnYarn, he
         expect(tm_rows.nth(i).locator("a.tm-link")).to_contain_text(f"container_{app_id.removeprefix('application_')}")
         expect(tm_rows.nth(i).locator("td").nth(1)).to_have_text("2")
     page.screenshot(path=str(SHOTS / "jm-taskmanagers.png"), full_page=True)
-    tms = [t["id"] for t in httpx.get(proxy + "taskmanagers", timeout=5).json()["taskmanagers"]]
+    tms = [t["id"] for t in httpx.get(proxy + "taskmanagers", headers=auth, timeout=5).json()["taskmanagers"]]
     counter = wait_for("(hello, in a TaskManager's stdout", lambda: next(
-        (t for t in tms if "(hello," in httpx.get(f"{proxy}taskmanagers/{t}/stdout", timeout=5).text), None),
-        timeout=30)
+        (t for t in tms if "(hello," in httpx.get(f"{proxy}taskmanagers/{t}/stdout", headers=auth, timeout=5).text),
+         None), timeout=30)
     page.locator("main tr", has_text=counter).get_by_role("link", name="stdout").click()
     expect(page.locator("#tm-output")).to_contain_text("(hello,3)")
-    assert page.url == f"{proxy}#/taskmanagers/{counter}/stdout"
+    assert page.url == f"{dashboard}#/taskmanagers/{counter}/stdout"
     page.screenshot(path=str(SHOTS / "jm-taskmanager-stdout.png"), full_page=True)
 
     # The allocation timeline: 2 TaskManagers requested, allocated, registered; slots to the job.

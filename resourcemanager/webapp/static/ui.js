@@ -21,6 +21,8 @@ function h(tag, attrs, ...children) {
 
 async function api(path) {
   const r = await fetch(API + path, { headers: { Accept: "application/json" } });
+  // The login cookie expired (or was cleared in another tab): back to the login page, then here.
+  if (r.status === 401) location.assign(`/login?next=${encodeURIComponent(location.pathname + location.search)}`);
   if (!r.ok) throw new Error(`${path}: HTTP ${r.status}`);
   return r.json();
 }
