@@ -85,14 +85,17 @@ def run(args: argparse.Namespace) -> int:
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     from nodemanager.web_access import bind_refusal
 
-    if (why := bind_refusal(args.bind_host, conf, args.insecure, getattr(args, "credentials_dir", None))) is not None:
+    if (why := bind_refusal(args.bind_host, conf, args.insecure, args.credentials_dir)) is not None:
         print(f"miniyarn nodemanager: {why}", file=sys.stderr)
         return 2
     from miniyarn.redisconn import connect, role_url
     from miniyarn.security.credentials import CredentialsError, from_env
+    from miniyarn.security.http_auth import HttpAuthConfig
 
     try:
-        redis_url = role_url(cfg.redis_url(args.redis_url), from_env(args.credentials_dir), "nm")
+        credentials = from_env(args.credentials_dir)
+        redis_url = role_url(cfg.redis_url(args.redis_url), credentials, "nm")
+        auth = HttpAuthConfig.from_conf(conf, credentials)  # bind_refusal has read it once already
     except CredentialsError as e:
         print(f"miniyarn nodemanager: {e}", file=sys.stderr)
         return 2
@@ -130,4 +133,4 @@ def run(args: argparse.Namespace) -> int:
         return 1
     ctx = NMContext(host=host, port=port, capability=Resource(memory=memory, vcores=vcores), local_dirs=local_dirs,
                     log_dirs=log_dirs, redis_url=redis_url, conf=conf)
-    return NodeManager(ctx, client, executor, server, owned_root=owned).run()
+    return NodeManager(ctx, client, executor, server, owned_root=owned, auth=auth).run()

@@ -21,6 +21,7 @@ import redis
 from miniyarn import keys
 from miniyarn.exit_status import ContainerExitStatus
 from miniyarn.protocol import ApplicationFinished, NMCommand, StartContainer, StopContainer
+from miniyarn.security.http_auth import HttpAuthConfig
 from miniyarn.states.application import APP_MACHINE, YarnApplicationState
 from nodemanager.commands import CommandLoop
 from nodemanager.container_manager import ContainerManager
@@ -38,7 +39,8 @@ ADDRESS_FILE = "nodemanager.address"  # in the first local dir, for `--check` wh
 
 class NodeManager:
     def __init__(self, ctx: NMContext, client: redis.Redis, executor: ContainerExecutor,
-                 server: ThreadingHTTPServer, owned_root: Path | None = None) -> None:
+                 server: ThreadingHTTPServer, owned_root: Path | None = None,
+                 auth: HttpAuthConfig | None = None) -> None:
         self.ctx = ctx
         self.redis = client
         self.server = server
@@ -50,7 +52,7 @@ class NodeManager:
         self.monitor = ContainersMonitor(ctx, self.manager, self.stop)
         self.commands = CommandLoop(client, ctx.node_id, self.handle, self.stop)
         self.web = NodeWebApp(ctx, self.manager, lambda: self.heartbeat.last_sent_ms if self.heartbeat else 0,
-                              self.monitor.rss.get)
+                              self.monitor.rss.get, auth=auth)
 
     def _container_completed(self) -> None:
         if self.heartbeat is not None:
