@@ -12,7 +12,6 @@ from typing import Any
 
 import httpx
 import pytest
-import redis
 
 from miniyarn.security import credentials as creds
 from miniyarn.security import tokens
@@ -87,11 +86,11 @@ class SecureRM:
 def secure_rm(redis_server: RedisServer, tmp_path_factory: pytest.TempPathFactory) -> Iterator[SecureRM]:
     db = next(_db_counter, 63)
     url = redis_server.url(db)
-    client = redis.Redis(port=redis_server.port, db=db)
+    client = redis_server.admin(db)
     client.flushdb()
     work = tmp_path_factory.mktemp("secure-rm")
     procs = Processes(work)
-    credentials = creds.ensure(work / "credentials")
+    credentials = redis_server.credentials  # the ACL users the session's Redis knows
     port = free_port()
     try:
         procs.start("rm", ["-m", "resourcemanager", "--redis-url", url, "--port", str(port), "--host", "127.0.0.1",

@@ -32,7 +32,7 @@ from miniyarn.records import Container, ContainerLaunchContext, Resource
 from miniyarn.redisconn import data, text
 from miniyarn.security import tokens
 from miniyarn.sockets import free_port
-from tests.conftest import Processes, RedisServer, logs_aggregated
+from tests.conftest import Processes, RedisServer, admin_url, logs_aggregated
 
 # Database 0 of the session's redis-server: the per-test `redis_url` fixture hands out 1..63, so this
 # module-long cluster never has its db emptied under it.
@@ -119,7 +119,7 @@ class Attack:
 def attack(redis_server: RedisServer, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Attack]:
     work = tmp_path_factory.mktemp("nm-web-logs")
     url = redis_server.url(MODULE_DB)
-    redis.Redis.from_url(url).flushdb()
+    redis.Redis.from_url(admin_url(url)).flushdb()
     processes = Processes(work)
     try:
         rm_url = start_rm(processes, url)
@@ -138,7 +138,7 @@ def attack(redis_server: RedisServer, tmp_path_factory: pytest.TempPathFactory) 
         yield Attack(rm_url, url, node_id, pid, app_id, worker, go, processes)
     finally:
         processes.stop_all()
-        redis.Redis.from_url(url).flushdb()
+        redis.Redis.from_url(admin_url(url)).flushdb()
 
 
 def test_nm_rest_and_pages_do_not_list_or_serve_links(attack: Attack) -> None:
@@ -197,7 +197,7 @@ def test_hostile_names_are_escaped_on_every_page(attack: Attack) -> None:
                                                 node_http_address=attack.node_id,
                                                 resource=Resource(memory=128, vcores=1)),
                             launch_context=ContainerLaunchContext(commands=["true"]), user="<b>mallory</b>")
-    r = redis.Redis.from_url(attack.redis_url)
+    r = redis.Redis.from_url(admin_url(attack.redis_url))
     r.rpush(keys.nm_commands(attack.node_id), forged.model_dump_json())
     r.close()
     time.sleep(1.0)
@@ -254,7 +254,7 @@ def test_aggregation_skips_links_and_miniyarn_logs_serves_none(attack: Attack,
     """Last in the module: lets the container end, so the app finishes and its logs aggregate."""
     secret = secret_line()
     attack.go.touch()
-    client = redis.Redis.from_url(attack.redis_url)
+    client = redis.Redis.from_url(admin_url(attack.redis_url))
     try:
         wait_for("the app to finish", lambda: httpx.get(f"{attack.rm_url}/ws/v1/cluster/apps/{attack.app_id}",
                                                         timeout=5).json()["app"]["finishedTime"], timeout=60)
@@ -304,7 +304,7 @@ def secured_nm(redis_url: str, processes: Processes, tmp_path: Path) -> Iterator
     (logs / APP / CID / "stdout").write_text("alice's output\n")
     record = {"app_id": APP, "user": "alice",
               "submission": {"am_container_spec": {"application_acls": {"VIEW_APP": "bob", "MODIFY_APP": " "}}}}
-    client = redis.Redis.from_url(redis_url)
+    client = redis.Redis.from_url(admin_url(redis_url))
     client.set(keys.app(APP), json.dumps(record))
     client.close()
     node_id, _ = start_nm(processes, redis_url, "secured-nm", [
@@ -353,7 +353,7 @@ def test_rm_log_server_guards_aggregated_logs_with_view_app(redis_url: str, proc
             "am-container-spec": {"commands": {"command": "sleep 60"}}, "resource": {"memory": 128, "vCores": 1}}
     assert httpx.post(f"{rm}/ws/v1/cluster/apps?user.name=alice", json=body, timeout=10).status_code == 202
     cid = f"container_{app_id.removeprefix('application_')}_01_000001"
-    client = redis.Redis.from_url(redis_url)
+    client = redis.Redis.from_url(admin_url(redis_url))
     client.hset(keys.app_logs(app_id), f"{cid} 127.0.0.1:1 stdout", b"alice's secret output\n")
     client.close()
     for path in (f"/apps/{app_id}/logs", f"/containers/{cid}/logs", f"/containerlogs/{cid}/stdout"):

@@ -40,7 +40,7 @@ def test_daemons_refuse_a_missing_credentials_dir_or_wrong_users(redis_url: str,
     subprocess.run(["mkdir", "-p", empty], check=True)
     out = subprocess.run([sys.executable, "-m", "nodemanager", "--redis-url", redis_url, "--port", "0",
                           "--credentials-dir", empty], capture_output=True, text=True, timeout=60)
-    assert out.returncode == 2 and f"Cannot read {empty}/redis-nm.password" in out.stderr, out
+    assert out.returncode == 2 and f"Cannot read {empty}/" in out.stderr, out
 
 
 def test_credentials_of_another_cluster_fail_at_once_and_say_why(redis_url: str, tmp_path: object) -> None:

@@ -150,7 +150,8 @@ def test_log_am_option_picks_attempts_am_containers() -> None:
 def test_parser_has_yarns_verbs_and_bad_usage_is_exit_2(capsys: pytest.CaptureFixture[str]) -> None:
     parser, runners = build_parser()
     assert set(runners) == {"resourcemanager", "nodemanager", "application", "applicationattempt", "container",
-                            "node", "logs", "queue", "distributed-shell", "minicluster", "token"}
+                            "node", "logs", "queue", "distributed-shell", "minicluster", "token",
+                            "credentials"}
     args = parser.parse_args(["application", "-list", "-appStates", "ALL"])
     assert isinstance(args, argparse.Namespace) and args.list and args.appStates == ["ALL"]
     assert main(["application"]) == 2  # one of -list/-status/-kill is required

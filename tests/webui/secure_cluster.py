@@ -60,7 +60,8 @@ def submit_app(c: TokenCluster, name: str, command: str, user: str = USER, memor
 
 @pytest.fixture
 def secure_flink_yarn(redis_url: str, processes: Processes, tmp_path: Path) -> Iterator[SecureFlinkOnYarn]:
-    credentials = creds.ensure(tmp_path / "credentials")
+    credentials = creds.from_env()  # the session Redis's users (tests/conftest.py)
+    assert credentials is not None
     url = start_rm(processes, redis_url, ["--credentials-dir", str(credentials.dir), *SECURE_CONF])
     c = TokenCluster(redis_url, url, processes, secret=credentials.http_secret())
     c.start_nm("nm1")
