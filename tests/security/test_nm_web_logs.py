@@ -31,8 +31,8 @@ from miniyarn.protocol import StartContainer
 from miniyarn.records import Container, ContainerLaunchContext, Resource
 from miniyarn.redisconn import data, text
 from miniyarn.security import tokens
-from miniyarn.sockets import free_port
 from tests.conftest import Processes, RedisServer, admin_url, logs_aggregated
+from tests.integration.conftest import start_rm as integration_start_rm
 
 # Database 0 of the session's redis-server: the per-test `redis_url` fixture hands out 1..63, so this
 # module-long cluster never has its db emptied under it.
@@ -68,12 +68,7 @@ def secret_line() -> bytes:
 
 
 def start_rm(processes: Processes, redis_url: str, extra: list[str] | None = None) -> str:
-    port = free_port()
-    processes.start("rm", ["-m", "resourcemanager", "--redis-url", redis_url, "--port", str(port),
-                           "--host", "127.0.0.1", *FAST, *(extra or [])])
-    url = f"http://127.0.0.1:{port}"
-    wait_for("the ResourceManager", lambda: httpx.get(f"{url}/health", timeout=1).status_code == 200)
-    return url
+    return integration_start_rm(processes, redis_url, [*FAST, *(extra or [])])
 
 
 def start_nm(processes: Processes, redis_url: str, name: str, extra: list[str] | None = None) -> tuple[str, int]:

@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import json
 import threading
-from collections.abc import Iterator
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
@@ -18,9 +17,11 @@ import pytest
 from tests.integration.conftest import wait_for
 from tests.security import rm_web
 from tests.security.rm_web import SecureRM
+from tests.webui import test_browser
 from tests.webui.test_browser import CHROMIUM
 
 secure_rm = rm_web.secure_rm  # fixture
+browser_page = test_browser.browser_page  # fixture
 
 pytestmark = [
     pytest.mark.integration, pytest.mark.browser, pytest.mark.timeout(180),
@@ -81,20 +82,6 @@ class AttackerSite:
     def close(self) -> None:
         self.server.shutdown()
         self.server.server_close()
-
-
-@pytest.fixture
-def browser_page() -> Iterator[Any]:
-    sync_api = pytest.importorskip("playwright.sync_api", reason="pip install playwright (the dev extra)")
-    with sync_api.sync_playwright() as pw:
-        browser = pw.chromium.launch(executable_path=str(CHROMIUM), headless=True,
-                                     args=["--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage"])
-        try:
-            page = browser.new_page(viewport={"width": 1280, "height": 800})
-            page.set_default_timeout(20_000)
-            yield page
-        finally:
-            browser.close()
 
 
 def _kill(rm: SecureRM, *app_ids: str) -> None:
