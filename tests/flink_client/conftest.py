@@ -21,6 +21,7 @@ from pathlib import Path
 import pytest
 
 from tests.flink.conftest import flink  # noqa: F401 -- the real JobManager/TaskManager fixture
+from tests.flink_yarn.conftest import flink_yarn  # noqa: F401 -- a real RM, NMs and miniflink on YARN
 
 FLINK_VERSION = "2.3.0"
 
