@@ -1,14 +1,23 @@
 """The JobManager's REST API with Flink's paths and JSON names, plus job submission and resource views.
 
-Every request first passes `rest_guard.RestGuard` (credential, cross-site refusal, body cap); every error,
-bad input included, is Flink's `{"errors": [...]}` with Flink's status codes, never a 500 for bad input.
+Every path is served under `/v1/` too (rest_paths.py), as Flink does: that is where Flink's own `bin/flink`
+and most third-party clients call. Every request first passes `rest_guard.RestGuard` (credential,
+cross-site refusal, body cap); every error, bad input included, is Flink's `{"errors": [...]}` with Flink's
+status codes, never a 500 for bad input and never a body a Flink client could read as a success. The
+bodies are built in rest_views.py; savepoints/checkpoints follow Flink's asynchronous operations
+(rest_operations.py).
 """
 
 from __future__ import annotations
 
+import logging
+import platform
+import socket
+import sys
 import time
 from typing import TYPE_CHECKING, Any, Literal
 
+import psutil
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, PlainTextResponse, Response
@@ -16,66 +25,28 @@ from pydantic import ValidationError
 from starlette.exceptions import HTTPException
 
 from flink_on_yarn.graph.job_graph import JobGraphSpec
+from flink_on_yarn.runtime import rest_logs
 from flink_on_yarn.runtime.dashboard import add_dashboard_routes
 from flink_on_yarn.runtime.dispatcher import DuplicateJobError
-from flink_on_yarn.runtime.execution_state import ExecutionState, aggregate, status_counts
-from flink_on_yarn.runtime.job_master import JobMaster, now_ms
+from flink_on_yarn.runtime.job_master import JobMaster
 from flink_on_yarn.runtime.job_status import JobStatus
 from flink_on_yarn.runtime.messages import ReadFile
+from flink_on_yarn.runtime.process_metrics import metric_list, process_figures
 from flink_on_yarn.runtime.rest_guard import DEFAULT_MAX_BODY, RestGuard
+from flink_on_yarn.runtime.rest_jobs import add_job_routes, query_list
+from flink_on_yarn.runtime.rest_operations import Operations
+from flink_on_yarn.runtime.rest_paths import VersionedPaths
+from flink_on_yarn.runtime.rest_views import job_details, job_summary
 
 if TYPE_CHECKING:
     from flink_on_yarn.runtime.jobmanager import JobManager
 
 FLINK_VERSION = "1.13.6"
+log = logging.getLogger("flink_on_yarn.rest")
 
 
 def _error(status: int, *messages: str) -> JSONResponse:
     return JSONResponse({"errors": list(messages)}, status_code=status)
-
-
-def _duration(start: int, end: int) -> int:
-    return (end if end > 0 else now_ms()) - start if start > 0 else -1
-
-
-def job_summary(jm: JobMaster) -> dict[str, Any]:
-    states = [e.state for e in jm.executions.values()]
-    return {
-        "jid": jm.job_id, "name": jm.graph.jobName, "state": jm.status.value,
-        "start-time": jm.start_time, "end-time": jm.end_time, "duration": _duration(jm.start_time, jm.end_time),
-        "last-modification": max(jm.timestamps.values()), "tasks": {"total": len(states), **{
-            s.value.lower(): n for s, n in ((s, states.count(s)) for s in ExecutionState)}},
-    }
-
-
-def job_details(jm: JobMaster) -> dict[str, Any]:
-    vertices = []
-    for v in jm.graph.vertices:
-        execs = [jm.executions[(v.id, i)] for i in range(v.parallelism) if (v.id, i) in jm.executions]
-        starts = [e.start_time for e in execs if e.start_time > 0]
-        ends = [e.end_time for e in execs]
-        start = min(starts) if starts else -1
-        end = max(ends) if ends and all(x > 0 for x in ends) else -1
-        vertices.append({
-            "id": v.id, "name": v.name, "maxParallelism": v.maxParallelism, "parallelism": v.parallelism,
-            "slotSharingGroupId": v.slotSharingGroup,
-            "status": aggregate([e.state for e in execs]).value, "start-time": start, "end-time": end,
-            "duration": _duration(start, end), "tasks": status_counts([e.state for e in execs]),
-            "taskmanagers": sorted({e.tm_id for e in execs if e.tm_id}),
-            "metrics": {"read-records": sum(e.metrics.get("read-records", 0) for e in execs),
-                        "write-records": sum(e.metrics.get("write-records", 0) for e in execs)},
-        })
-    return {
-        **job_summary(jm), "isStoppable": False, "now": now_ms(), "maxParallelism": 128,
-        "job-type": "STREAMING" if jm.graph.runtimeMode == "STREAMING" else "BATCH",
-        "timestamps": jm.timestamps, "vertices": vertices,
-        "status-counts": status_counts([e.state for e in jm.executions.values()]),
-        "plan": {"jid": jm.job_id, "name": jm.graph.jobName, "nodes": [
-            {"id": v.id, "parallelism": v.parallelism, "description": v.name,
-             "inputs": [{"id": e.source, "ship_strategy": e.shipStrategy} for e in jm.graph.inputs_of(v.id)]}
-            for v in jm.graph.vertices]},
-        "restarts": jm.restarts, "requiredSlots": jm.graph.required_slots(),
-    }
 
 
 def add_error_handlers(app: FastAPI) -> None:
@@ -94,14 +65,34 @@ def add_error_handlers(app: FastAPI) -> None:
         msgs = [f"{'.'.join(str(x) for x in err['loc'])}: {err['msg']}" for err in exc.errors()[:5]]
         return _error(400, f"Bad request to {request.url.path}", *msgs)
 
+    @app.exception_handler(Exception)
+    async def internal(request: Request, exc: Exception) -> JSONResponse:
+        # Flink's text for an unexpected handler failure; the traceback goes to the log, not to the caller.
+        log.exception("Unhandled exception in %s %s", request.method, request.url.path)
+        return _error(500, "Internal server error.", f"{type(exc).__name__} while handling {request.url.path}")
+
+
+def local_hosts(jm_proc: JobManager) -> set[str]:
+    """Names this host goes by, so a TaskManager's pid is known to be one of this host's processes."""
+    names = {"127.0.0.1", "localhost", "::1", socket.gethostname(), jm_proc.rpc_host}
+    try:
+        names.update(socket.gethostbyname_ex(socket.gethostname())[2])
+    except OSError:
+        pass
+    return names
+
 
 def create_app(jm_proc: JobManager) -> FastAPI:
     app = FastAPI(title="miniflink JobManager", docs_url=None, redoc_url=None, openapi_url=None)
     app.add_middleware(RestGuard, secret=jm_proc.secret, trusted_origins=jm_proc.trusted_origins,
                        max_body=jm_proc.config.get_int("rest.server.max-content-length", DEFAULT_MAX_BODY))
+    # Added last, so outermost: the guard and the routes see `/v1/x` as `/x`.
+    app.add_middleware(VersionedPaths)
     add_error_handlers(app)
     d = jm_proc.dispatcher
     rm = jm_proc.rm
+    operations = Operations()
+    here = local_hosts(jm_proc)
 
     def job_or_404(jid: str) -> JobMaster | JSONResponse:
         jm = d.jobs.get(jid)
@@ -115,7 +106,7 @@ def create_app(jm_proc: JobManager) -> FastAPI:
     def config() -> dict[str, Any]:
         return {"refresh-interval": 3000, "timezone-name": time.tzname[0], "timezone-offset": -time.timezone * 1000,
                 "flink-version": FLINK_VERSION, "flink-revision": "miniflink", "features": {
-                    "web-submit": False, "web-cancel": True, "web-history": False}}
+                    "web-submit": False, "web-cancel": True, "web-rescale": False, "web-history": False}}
 
     @app.get("/jobmanager/config")
     def jobmanager_config() -> list[dict[str, str]]:
@@ -160,23 +151,36 @@ def create_app(jm_proc: JobManager) -> FastAPI:
         jm = job_or_404(jid)
         return jm if isinstance(jm, JSONResponse) else job_details(jm)
 
-    @app.get("/jobs/{jid}/exceptions", response_model=None)
-    def job_exceptions(jid: str) -> dict[str, Any] | JSONResponse:
-        jm = job_or_404(jid)
-        if isinstance(jm, JSONResponse):
-            return jm
-        return {"root-exception": jm.failure_cause, "timestamp": jm.exceptions[-1]["timestamp"] if jm.exceptions
-                else None, "all-exceptions": jm.exceptions, "truncated": False,
-                "exceptionHistory": {"entries": jm.exceptions, "truncated": False}}
-
     @app.patch("/jobs/{jid}", response_model=None)
     def cancel(jid: str, mode: str = "cancel") -> Response:
-        if mode not in ("cancel", "stop"):
-            return _error(400, f"unknown mode {mode!r}; expected cancel")
+        if mode == "stop":
+            # Flink removed the "stop" termination mode; stopping is stop-with-savepoint now.
+            return _error(400, "The termination mode \"stop\" has been removed. For an ungraceful shutdown, "
+                               "please use \"cancel\" instead. For a graceful shutdown, please use "
+                               "POST /jobs/<jobId>/stop (flink stop) instead.")
+        if mode != "cancel":
+            return _error(400, f"Invalid value {mode!r} for query parameter mode: expected cancel")
+        return cancel_job(jid)
+
+    def cancel_job(jid: str) -> Response:
         if jid not in d.jobs:
             return _error(404, f"Job {jid} not found")
         d.cancel(jid)
         return JSONResponse({}, status_code=202)
+
+    @app.get("/jobs/{jid}/yarn-cancel", response_model=None)
+    def yarn_cancel(jid: str) -> Response:
+        # Flink's GET alias of cancel (its dashboard's Cancel button); rest_guard.py restricts who may send it.
+        return cancel_job(jid)
+
+    @app.get("/jobs/{jid}/yarn-stop", response_model=None)
+    def yarn_stop(jid: str) -> Response:
+        if jid not in d.jobs:
+            return _error(404, f"Job {jid} not found")
+        return _error(400, "Stopping a job needs a savepoint, which miniflink's runtime does not take yet: "
+                           f"cancel it instead (flink cancel {jid}, or GET /jobs/{jid}/yarn-cancel)")
+
+    add_job_routes(app, jm_proc, operations)
 
     def tm_info(tm_id: str) -> dict[str, Any]:
         tm = rm.taskmanagers[tm_id]
@@ -185,7 +189,38 @@ def create_app(jm_proc: JobManager) -> FastAPI:
                 "timeSinceLastHeartbeat": int(last_beat * 1000), "slotsNumber": tm.slots,
                 "freeSlots": tm.free_slots, "totalResource": {"cpuCores": tm.slots},
                 "freeResource": {"cpuCores": tm.free_slots}, "hardware": tm.hardware, "pid": tm.pid,
-                "idle": tm.idle_since is not None}
+                "idle": tm.idle_since is not None, "blocked": False}
+
+    def tm_details(tm_id: str) -> dict[str, Any]:
+        """Flink's TaskManagerDetailsInfo: the list entry plus its slots and its process's memory."""
+        tm = rm.taskmanagers[tm_id]
+        figures = tm_figures(tm_id) or {}
+        rss = int(figures.get("Status.Process.Memory.RSS", 0))
+        physical = int(tm.hardware.get("physicalMemory", 0))
+        # A Python TaskManager has none of the JVM's memory pools: its process memory is what it uses.
+        memory = {"frameworkHeap": 0, "taskHeap": 0, "frameworkOffHeap": 0, "taskOffHeap": 0, "networkMemory": 0,
+                  "managedMemory": 0, "jvmMetaspace": 0, "jvmOverhead": 0, "totalFlinkMemory": rss,
+                  "totalProcessMemory": rss}
+        return {**tm_info(tm_id), "memoryConfiguration": memory,
+                "allocatedSlots": [{"index": i, "jobId": owner, "resource": {"cpuCores": 1}}
+                                   for i, owner in enumerate(tm.owners) if owner is not None],
+                "metrics": {"heapUsed": rss, "heapCommitted": rss, "heapMax": physical, "nonHeapUsed": 0,
+                            "nonHeapCommitted": 0, "nonHeapMax": 0, "directCount": 0, "directUsed": 0,
+                            "directMax": 0, "mappedCount": 0, "mappedUsed": 0, "mappedMax": 0,
+                            "memorySegmentsAvailable": 0, "memorySegmentsTotal": 0,
+                            "nettyShuffleMemorySegmentsAvailable": 0, "nettyShuffleMemorySegmentsUsed": 0,
+                            "nettyShuffleMemorySegmentsTotal": 0, "nettyShuffleMemoryAvailable": 0,
+                            "nettyShuffleMemoryUsed": 0, "nettyShuffleMemoryTotal": 0, "garbageCollectors": []}}
+
+    def tm_figures(tm_id: str) -> dict[str, float] | None:
+        """The TaskManager process's figures, when it runs on this host (its pid means nothing elsewhere)."""
+        tm = rm.taskmanagers[tm_id]
+        if not tm.pid or tm.host not in here:
+            return None
+        try:
+            return process_figures(tm.pid)
+        except psutil.Error:  # gone, or not ours to read: no figures rather than an error
+            return None
 
     @app.get("/taskmanagers")
     def taskmanagers() -> dict[str, Any]:
@@ -195,7 +230,27 @@ def create_app(jm_proc: JobManager) -> FastAPI:
     def taskmanager(tm_id: str) -> dict[str, Any] | JSONResponse:
         if tm_id not in rm.taskmanagers:
             return _error(404, f"TaskManager {tm_id} does not exist")
-        return tm_info(tm_id)
+        return tm_details(tm_id)
+
+    @app.get("/taskmanagers/{tm_id}/metrics", response_model=None)
+    def tm_metrics(tm_id: str, get: str | None = None) -> list[dict[str, Any]] | JSONResponse:
+        if tm_id not in rm.taskmanagers:
+            return _error(404, f"TaskManager {tm_id} does not exist")
+        return metric_list(tm_figures(tm_id) or {}, query_list(get))
+
+    @app.get("/taskmanagers/{tm_id}/logs", response_model=None)
+    async def tm_logs(tm_id: str) -> Response:
+        tm = rm.taskmanagers.get(tm_id)
+        if tm is None:
+            return _error(404, f"TaskManager {tm_id} does not exist")
+        logs = []
+        for which, name in (("log", "taskmanager.log"), ("stdout", "taskmanager.out")):
+            try:
+                reply = await tm.gateway.request(ReadFile(which=which))
+            except (TimeoutError, ConnectionError) as e:
+                return _error(503, f"TaskManager {tm_id} did not answer: {e}")
+            logs.append({"name": name, "size": len(reply.text.encode()), "mtime": int(time.time() * 1000)})
+        return JSONResponse({"logs": logs})
 
     async def tm_file(tm_id: str, which: Literal["stdout", "log"]) -> Response:
         tm = rm.taskmanagers.get(tm_id)
@@ -214,6 +269,50 @@ def create_app(jm_proc: JobManager) -> FastAPI:
     @app.get("/taskmanagers/{tm_id}/log")
     async def tm_log(tm_id: str) -> Response:
         return await tm_file(tm_id, "log")
+
+    @app.get("/taskmanagers/{tm_id}/logs/{name}")
+    async def tm_named_log(tm_id: str, name: str) -> Response:
+        if name not in ("taskmanager.log", "taskmanager.out"):
+            return _error(404, f"TaskManager {tm_id} has no log file {name}")
+        return await tm_file(tm_id, "log" if name.endswith(".log") else "stdout")
+
+    @app.get("/jobmanager/environment")
+    def jobmanager_environment() -> dict[str, Any]:
+        return {"jvm": {"version": f"{platform.python_implementation()} {platform.python_version()}",
+                        "arch": platform.machine(), "options": list(sys.orig_argv[1:])},
+                "classpath": [p for p in sys.path if p]}
+
+    @app.get("/jobmanager/metrics")
+    def jobmanager_metrics(get: str | None = None) -> list[dict[str, Any]]:
+        return metric_list(process_figures(), query_list(get))
+
+    @app.get("/jobmanager/logs")
+    def jobmanager_logs() -> dict[str, Any]:
+        return {"logs": rest_logs.log_list()}
+
+    def jm_file(name: str) -> Response:
+        fd = rest_logs.fd_of(name)
+        text = rest_logs.tail(fd) if fd is not None else None
+        if text is None:
+            return _error(404, f"The JobManager has no file {name} (its output does not go to a file)")
+        return PlainTextResponse(text)
+
+    @app.get("/jobmanager/log")
+    def jobmanager_log() -> Response:
+        return jm_file("jobmanager.log")
+
+    @app.get("/jobmanager/stdout")
+    def jobmanager_stdout() -> Response:
+        return jm_file("jobmanager.out")
+
+    @app.get("/jobmanager/logs/{name}")
+    def jobmanager_named_log(name: str) -> Response:
+        return jm_file(name)
+
+    @app.get("/datasets")
+    def datasets() -> dict[str, Any]:
+        # Flink's cluster partitions of batch jobs' cached data sets; this runtime keeps none.
+        return {"dataSets": []}
 
     @app.get("/resourcemanager/overview")
     def rm_overview() -> dict[str, Any]:

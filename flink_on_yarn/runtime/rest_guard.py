@@ -12,6 +12,13 @@
   `/metrics` (counts and job names, for scrapers, as Flink's metric reporters are), `/login` and the
   dashboard's static page, which holds no data.
 - **Bodies are capped** at `rest.server.max-content-length` (Flink's key, 100 MB by default): 413.
+- **Flink's two state-changing GETs** (`/jobs/<jid>/yarn-cancel`, `/yarn-stop`, what Flink's own dashboard's
+  Cancel button calls) are refused through the RM's proxy, which authorizes a GET with VIEW_APP only (a
+  viewer must not cancel: PATCH `/jobs/<jid>` needs MODIFY_APP there), and, from a browser holding the
+  `flink.auth` cookie, unless the browser says the request is same-origin (`Sec-Fetch-Site`): SameSite
+  does not stop another port of the same host from embedding the URL.
+- **A Java job graph** (the multipart `POST /jobs` of Flink's own `bin/flink run`) is refused with 400
+  naming what runs here instead (`miniflink run -py`).
 
 Errors are Flink's `{"errors": [...]}`.
 """
@@ -40,6 +47,14 @@ DEFAULT_MAX_BODY = 104_857_600
 COOKIE = "flink.auth"
 # The login form is the one write a browser sends as a form: it only ever proves the secret it carries.
 FORM_PATHS = {"/login"}
+# GETs that change state, kept for Flink's dashboard (its Cancel button) and old YARN-era clients.
+GET_WRITE_SUFFIXES = ("/yarn-cancel", "/yarn-stop")
+# The RM's proxy always sets it (resourcemanager/webapp/proxy.py); a direct caller that sets it only
+# refuses itself the GETs above.
+PROXY_HEADER = "x-forwarded-prefix"
+JAVA_JOB_SUBMIT = ("Flink's Java job submission (a serialized JobGraph and jars in a multipart POST /jobs) is not "
+                   "supported by miniflink, which runs Python DataStream programs: submit with miniflink run -py "
+                   "<program.py> (or miniflink run -m <host:port> -py <program.py>)")
 
 
 def session_cookie(secret: bytes) -> str:
@@ -82,17 +97,27 @@ class RestGuard:
             if origin and origin.lower() not in (own, *self.trusted):
                 return 403, f"Cross-origin request refused: {method} {path} from origin {origin}"
             has_body = headers.get("content-length", "0") != "0" or "transfer-encoding" in headers
-            if (method == "POST" or has_body) and not is_json(headers.get("content-type", "")) and \
-                    path not in FORM_PATHS:
+            ctype = headers.get("content-type", "")
+            if method == "POST" and path == "/jobs" and ctype.lower().startswith("multipart/"):
+                return 400, JAVA_JOB_SUBMIT
+            if (method == "POST" or has_body) and not is_json(ctype) and path not in FORM_PATHS:
                 return 403, (f"Refused {method} {path}: the request body must be application/json "
                              f"(got {headers.get('content-type') or 'no Content-Type'})")
+        get_write = method == "GET" and path.endswith(GET_WRITE_SUFFIXES)
+        if get_write and PROXY_HEADER in headers:
+            return 403, (f"Refused GET {path} through the ResourceManager's proxy, which lets viewers GET: "
+                         "cancel with PATCH /jobs/<jobId>?mode=cancel (flink cancel, miniflink cancel)")
         if path in OPEN_PATHS or path.startswith(OPEN_PREFIXES):
             return None
         given = headers.get("authorization", "")
         cookie = cookie_of(headers.get("cookie", ""))
         if not given and cookie:
-            return None if hmac.compare_digest(cookie.encode(), self.cookie) else (
-                403, "Invalid flink.auth cookie for this Flink cluster: log in again at /login")
+            if not hmac.compare_digest(cookie.encode(), self.cookie):
+                return 403, "Invalid flink.auth cookie for this Flink cluster: log in again at /login"
+            if get_write and headers.get("sec-fetch-site") != "same-origin":
+                return 403, (f"Refused GET {path}: a browser's state-changing GET must be same-origin "
+                             f"(Sec-Fetch-Site: {headers.get('sec-fetch-site') or 'missing'})")
+            return None
         if not given:
             return 401, ("Authentication required: send this Flink cluster's secret as Authorization: Bearer "
                          "(miniflink sends the one in security.cluster.secret.file, else the standalone "
