@@ -54,6 +54,8 @@ class LaunchSpec:
     resource: Resource
     # The launch context's own environment (YARN_CONTAINER_RUNTIME_DOCKER_IMAGE, ..._MOUNTS, ...).
     launch_env: Mapping[str, str] = field(default_factory=dict)
+    # The NM's own dir for this container (nodemanager.recovery): pid and exit-code files go there.
+    private_dir: Path | None = None
 
 
 @dataclass(frozen=True)

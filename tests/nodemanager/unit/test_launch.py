@@ -78,7 +78,7 @@ def test_no_nm_identity_leaks_into_a_process_container(tmp_path: Path, monkeypat
         monkeypatch.setenv(key, value)
     inherited = create_executor("process").inherited({})
     assert not {"USER", "LOGNAME", "HOME", "SUDO_USER"} & set(inherited.env)
-    node = NodeFacts(host="h", port=1, redis_url="r", python="/py")
+    node = NodeFacts(host="h", port=1, python="/py")
     p = paths(tmp_path)
     # What the container manager passes: the inherited HOME, else the work dir.
     env = container_env(CID, APP, "bob", inherited.env.get("HOME", ""), p, node, {}, inherited.env).merged()
