@@ -27,6 +27,7 @@ from nodemanager.commands import CommandLoop
 from nodemanager.container_manager import ContainerManager
 from nodemanager.context import NMContext
 from nodemanager.executor import ContainerExecutor
+from nodemanager.health import DiskHealth
 from nodemanager.heartbeat import NodeStatusUpdater
 from nodemanager.logs import aggregation
 from nodemanager.monitor import ContainersMonitor
@@ -52,7 +53,8 @@ class NodeManager:
         self.monitor = ContainersMonitor(ctx, self.manager, self.stop)
         self.commands = CommandLoop(client, ctx.node_id, self.handle, self.stop)
         self.web = NodeWebApp(ctx, self.manager, lambda: self.heartbeat.last_sent_ms if self.heartbeat else 0,
-                              self.monitor.rss.get, auth=auth)
+                              self.monitor.rss.get, auth=auth, health=lambda: self.heartbeat.disks.last
+                              if self.heartbeat else DiskHealth(healthy=True, report=""))
 
     def _container_completed(self) -> None:
         if self.heartbeat is not None:
