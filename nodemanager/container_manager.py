@@ -196,9 +196,12 @@ class ContainerManager:
             c.done.wait(max(0.0, deadline - time.monotonic()))
         return mine
 
-    def stop_all(self, exit_status: int, diagnostics: str, wait_s: float = 3.0) -> None:
+    def stop_all(self, exit_status: int, diagnostics: str, wait_s: float = 3.0,
+                 keep_recoverable: bool = False) -> None:
+        """Kill every live container (but those the next run can take back, with `keep_recoverable`)."""
         with self.lock:
-            live = [c for c in self.containers.values() if not c.is_complete]
+            live = [c for c in self.containers.values() if not c.is_complete
+                    and not (keep_recoverable and c.process is not None and c.process.recoverable)]
         for c in live:
             self.kill(c, exit_status, diagnostics)
         deadline = time.monotonic() + wait_s

@@ -140,7 +140,11 @@ class NodeManager:
         assert self.heartbeat is not None
         if self.ctx.recovery_enabled:
             # YARN's NM with recovery (supervised): its containers keep running and the node does not
-            # unregister, so the RM keeps them; the next run of this node id takes them back.
+            # unregister, so the RM keeps them; the next run of this node id takes them back. Those it could
+            # not take back (Docker's) are ended as without recovery.
+            self.manager.stop_all(int(ContainerExitStatus.ABORTED),
+                                  f"Container killed: NodeManager {self.ctx.node_id} is shutting down.",
+                                  keep_recoverable=True)
             live = sum(1 for c in self.manager.snapshot() if not c.is_complete)
             log.info("Leaving %d containers running for the next run of %s (yarn.nodemanager.recovery.enabled)",
                      live, self.ctx.node_id)

@@ -71,6 +71,10 @@ class ContainerProcess(abc.ABC):
     """A launched container. `wait` blocks in the container's own thread; the rest may be called
     from any thread."""
 
+    # Whether the NM's next run can take it back (nodemanager.recovery): only a process container
+    # launched with recovery on. An NM with recovery on still kills the others when it stops.
+    recoverable: bool = False
+
     @property
     @abc.abstractmethod
     def pid(self) -> int:

@@ -80,8 +80,9 @@ def tree_usage(pid: int) -> Usage | None:
 
 
 class ChildProcess(ContainerProcess):
-    def __init__(self, popen: subprocess.Popen[bytes]) -> None:
+    def __init__(self, popen: subprocess.Popen[bytes], recoverable: bool = False) -> None:
         self.popen = popen
+        self.recoverable = recoverable
         # With start_new_session the child leads its own group: its pid is the group id.
         self.pgid = popen.pid
 
@@ -111,6 +112,8 @@ class ChildProcess(ContainerProcess):
 class RecoveredProcess(ContainerProcess):
     """A container an earlier run of this NM launched (with recovery on): not our child, so its end is
     seen by polling its pid and its exit code read from the file its wrapper writes."""
+
+    recoverable = True
 
     def __init__(self, pid: int, container_id: str, exit_code_file: os.PathLike[str]) -> None:
         self._pid = pid
@@ -176,4 +179,4 @@ class ProcessExecutor(ContainerExecutor):
         with open(spec.log_dir / "stdout", "ab") as out, open(spec.log_dir / "stderr", "ab") as err:
             popen = subprocess.Popen(args, cwd=spec.work_dir, env=spec.env, stdin=subprocess.DEVNULL, stdout=out,
                                      stderr=err, start_new_session=True, close_fds=True, pass_fds=fds)
-        return ChildProcess(popen)
+        return ChildProcess(popen, recoverable=self.recovery)
