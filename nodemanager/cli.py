@@ -121,6 +121,14 @@ def run(args: argparse.Namespace) -> int:
     log_spec = args.log_dirs or conf.get_str("yarn.nodemanager.log-dirs")
     if not local_spec or not log_spec:
         owned = Path(tempfile.mkdtemp(prefix=f"miniyarn-nm-{port}-"))
+    if conf.get_bool("yarn.nodemanager.recovery.enabled", False) and (owned is not None or args.port == 0):
+        # Recovery finds its containers by node id and in its dirs: a temp dir or a random port is new each run.
+        print("miniyarn nodemanager: yarn.nodemanager.recovery.enabled needs a stable node id and dirs: give "
+              "--port (not 0), --local-dirs and --log-dirs", file=sys.stderr)
+        server.server_close()
+        if owned is not None:
+            owned.rmdir()
+        return 2
     local_dirs = _dirs(local_spec) if local_spec else [owned / "local" if owned else Path()]
     log_dirs = _dirs(log_spec) if log_spec else [owned / "logs" if owned else Path()]
     for d in (*local_dirs, *log_dirs):

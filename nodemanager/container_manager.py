@@ -31,9 +31,11 @@ from miniyarn.protocol import ContainerGrant, StartContainer, StopContainer
 from miniyarn.records import ContainerStatus
 from miniyarn.security.credentials import digest, same
 from nodemanager import diagnostics as diag
+from nodemanager import recovery
 from nodemanager.container import KillRequest, NMContainer, NMContainerState
 from nodemanager.context import NMContext
-from nodemanager.executor import ContainerExecutor, LaunchSpec
+from nodemanager.executor import ContainerExecutor, ContainerProcess, LaunchSpec
+from nodemanager.executor.process import RecoveredProcess
 from nodemanager.launch import ContainerPaths, NodeFacts, command_line, container_env, launch_script
 from nodemanager.localizer import LocalizationError, localize_all
 
@@ -194,14 +196,102 @@ class ContainerManager:
             c.done.wait(max(0.0, deadline - time.monotonic()))
         return mine
 
-    def stop_all(self, exit_status: int, diagnostics: str, wait_s: float = 3.0) -> None:
+    def stop_all(self, exit_status: int, diagnostics: str, wait_s: float = 3.0,
+                 keep_recoverable: bool = False) -> None:
+        """Kill every live container (but those the next run can take back, with `keep_recoverable`)."""
         with self.lock:
-            live = [c for c in self.containers.values() if not c.is_complete]
+            live = [c for c in self.containers.values() if not c.is_complete
+                    and not (keep_recoverable and c.process is not None and c.process.recoverable)]
         for c in live:
             self.kill(c, exit_status, diagnostics)
         deadline = time.monotonic() + wait_s
         for c in live:
             c.done.wait(max(0.0, deadline - time.monotonic()))
+
+    # ---- what an earlier run of this node left ---------------------------------------------
+
+    def recover_previous(self) -> list[NMContainer]:
+        """At start, before the first heartbeat: take back (recovery on) or end (off) every container an
+        earlier run of this node id left, and report the ones that ended; returns them all. A container
+        the RM has completed meanwhile (its node was LOST, its app ended) is never taken back: its
+        replacement may be running already."""
+        enabled = self.ctx.recovery_enabled
+        out: list[NMContainer] = []
+        for found in recovery.scan(self.ctx.private_dir, self.ctx.node_id):
+            rec = found.record
+            granted = self._still_granted(rec)
+            decision = recovery.decide(found, enabled, granted is None)
+            paths = ContainerPaths.of(self.ctx.local_dirs, self.ctx.log_dirs, rec.user, rec.app_id,
+                                      rec.container_id)
+            c = NMContainer(id=rec.container_id, app_id=rec.app_id, user=rec.user, resource=rec.resource,
+                            paths=paths, token_digest=rec.token_digest)
+            node = self.ctx.node_id
+            if decision is recovery.Decision.RECOVER:
+                assert found.pid is not None
+                c.process = RecoveredProcess(found.pid, rec.container_id,
+                                             recovery.exit_code_file(found.dir, rec.container_id))
+                c.state = NMContainerState.RUNNING
+                log.info("Recovered container %s (pid %d): running", c.id, found.pid)
+            elif decision is recovery.Decision.KILL:
+                assert found.pid is not None
+                recovery.kill_group(found.pid, signal.SIGKILL)
+                why = ("yarn.nodemanager.recovery.enabled is false" if not enabled
+                       else f"the ResourceManager no longer grants it ({granted})")
+                log.warning("Killed container %s (pid %d) left by an earlier run of %s: %s", c.id, found.pid,
+                            node, why)
+                c.add_diagnostic(f"Container killed: NodeManager {node} restarted and did not recover it: {why}.\n")
+                c.complete(int(ContainerExitStatus.ABORTED), success=False)
+            elif decision is recovery.Decision.EXITED:
+                assert found.exit_code is not None
+                log.info("Container %s left by an earlier run exited with %d while %s was down", c.id,
+                         found.exit_code, node)
+                if found.exit_code == 0:
+                    c.complete(int(ContainerExitStatus.SUCCESS), success=True)
+                else:
+                    c.add_diagnostic(diag.launch_failed(c.id, found.exit_code, _tail(paths.log_dir / "stderr")))
+                    c.complete(found.exit_code, success=False)
+            elif decision is recovery.Decision.LOST:
+                log.warning("Container %s left by an earlier run is gone without an exit code", c.id)
+                c.add_diagnostic(f"Container {c.id} ended while NodeManager {node} was down and wrote no exit "
+                                 f"code (killed). Exit code: {recovery.EXIT_CODE_LOST}\n")
+                c.complete(recovery.EXIT_CODE_LOST, success=False)
+            else:
+                c.add_diagnostic(f"Container killed: NodeManager {node} went away while it ran.\n")
+                c.complete(int(ContainerExitStatus.ABORTED), success=False)
+            with self.lock:
+                if rec.container_id in self.containers:
+                    continue
+                self.containers[rec.container_id] = c
+            out.append(c)
+            if c.process is not None and c.state is NMContainerState.RUNNING:
+                t = threading.Thread(target=self._run_recovered, args=(c, c.process),
+                                     name=f"ContainersLauncher {c.id}", daemon=True)
+                self.threads[c.id] = t
+                t.start()
+        return out
+
+    def _still_granted(self, rec: recovery.ContainerRecord) -> str | None:
+        """None if the RM still grants `rec` to this node under the token it started with, else why not."""
+        try:
+            grant = self._grant(rec.container_id)
+        except redis.RedisError as e:
+            return f"its grant could not be read: {e}"
+        if isinstance(grant, str):
+            return grant
+        if grant.node_id != self.ctx.node_id or not same(grant.token_digest, rec.token_digest):
+            return f"Container {rec.container_id} is granted under another node or token now."
+        return None
+
+    def _run_recovered(self, c: NMContainer, proc: ContainerProcess) -> None:
+        try:
+            self._wait_and_finish(c, proc)
+        except Exception as e:  # as _run: a bug must still end the container visibly
+            log.exception("Recovered container %s failed in the NodeManager", c.id)
+            with c.lock:
+                if not c.is_complete:
+                    c.add_diagnostic(f"NodeManager error while watching the container: {e!r}\n")
+                    c.complete(int(ContainerExitStatus.INVALID), success=False)
+        self.on_complete()
 
     # ---- the container's own thread ------------------------------------------------------
 
@@ -256,12 +346,18 @@ class ContainerManager:
         script = paths.work_dir / "launch_container.sh"
         script.write_text(launch_script(env, command_line(cmd.launch_context.commands, str(paths.log_dir))))
         script.chmod(0o700)
+        private = recovery.container_dir(self.ctx.private_dir, c.app_id, c.id)
         spec = LaunchSpec(container_id=c.id, app_id=c.app_id, user=c.user, work_dir=paths.work_dir,
                           log_dir=paths.log_dir, script=script, env=env.nm, resource=c.resource,
-                          launch_env=launch_env)
+                          launch_env=launch_env, private_dir=private)
         with c.lock:
             if self._killed_before_launch(c):
                 return
+            # Before the launch: a record must exist for any container a later run of this NM may find.
+            recovery.write_record(private, recovery.ContainerRecord(
+                container_id=c.id, node_id=self.ctx.node_id, app_id=c.app_id, user=c.user, resource=c.resource,
+                token_digest=c.token_digest,
+                runtime=executor.name))
             try:
                 c.process = executor.launch(spec)
             except OSError as e:
@@ -271,6 +367,10 @@ class ContainerManager:
             c.state = NMContainerState.RUNNING
             proc = c.process
         log.info("Container %s transitioned from SCHEDULED to RUNNING (pid %d)", c.id, proc.pid)
+        self._wait_and_finish(c, proc)
+
+    def _wait_and_finish(self, c: NMContainer, proc: ContainerProcess) -> None:
+        """Wait for the container's root to exit and turn the exit into the status the RM hears."""
         code = proc.wait()
         proc.cleanup()
         reason = proc.exit_reason()  # e.g. the Docker engine's OOM kill: -104
@@ -289,7 +389,7 @@ class ContainerManager:
             elif code == 0:
                 c.complete(int(ContainerExitStatus.SUCCESS), success=True)
             else:
-                c.add_diagnostic(diag.launch_failed(c.id, code, _tail(paths.log_dir / "stderr")))
+                c.add_diagnostic(diag.launch_failed(c.id, code, _tail(c.paths.log_dir / "stderr")))
                 c.complete(code, success=False)
         log.info("Container %s exited with exit status %d; state %s", c.id, c.exit_status, c.state.value)
 
@@ -320,6 +420,7 @@ class ContainerManager:
                         c.app_id in self.finished_apps or now - (c.completed_at or now) > TRACK_STOPPED_S):
                     del self.containers[cid]
                     self.threads.pop(cid, None)
+                    recovery.remove(recovery.container_dir(self.ctx.private_dir, c.app_id, cid))
 
     def snapshot(self) -> list[NMContainer]:
         with self.lock:
@@ -336,6 +437,7 @@ class ContainerManager:
                 shutil.rmtree(app_dir, ignore_errors=True)
         for log_dir in self.ctx.log_dirs:
             shutil.rmtree(log_dir / app_id, ignore_errors=True)
+        shutil.rmtree(self.ctx.private_dir / app_id, ignore_errors=True)
 
 
 class ForgedRequestError(ValueError):

@@ -37,6 +37,17 @@ class NMContext:
         return f"{self.host}:{self.port}"
 
     @property
+    def recovery_enabled(self) -> bool:
+        """YARN's yarn.nodemanager.recovery.enabled: containers outlive a restart of this NM (same id and
+        dirs) and its next run takes them back; off, they die with it."""
+        return self.conf.get_bool("yarn.nodemanager.recovery.enabled", False)
+
+    @property
+    def private_dir(self) -> Path:
+        """Where the NM keeps its container records (nodemanager.recovery), as YARN's nmPrivate."""
+        return self.local_dirs[0] / "nmPrivate"
+
+    @property
     def pmem_check(self) -> bool:
         return self.conf.get_bool("yarn.nodemanager.pmem-check-enabled", True)
 

@@ -27,6 +27,7 @@ from nodemanager.commands import CommandLoop
 from nodemanager.container_manager import ContainerManager
 from nodemanager.context import NMContext
 from nodemanager.executor import ContainerExecutor
+from nodemanager.health import DiskHealth
 from nodemanager.heartbeat import NodeStatusUpdater
 from nodemanager.logs import aggregation
 from nodemanager.monitor import ContainersMonitor
@@ -52,7 +53,8 @@ class NodeManager:
         self.monitor = ContainersMonitor(ctx, self.manager, self.stop)
         self.commands = CommandLoop(client, ctx.node_id, self.handle, self.stop)
         self.web = NodeWebApp(ctx, self.manager, lambda: self.heartbeat.last_sent_ms if self.heartbeat else 0,
-                              self.monitor.rss.get, auth=auth)
+                              self.monitor.rss.get, auth=auth, health=lambda: self.heartbeat.disks.last
+                              if self.heartbeat else DiskHealth(healthy=True, report=""))
 
     def _container_completed(self) -> None:
         if self.heartbeat is not None:
@@ -108,6 +110,11 @@ class NodeManager:
         signal.signal(signal.SIGINT, self._on_signal)
         (self.ctx.local_dirs[0] / ADDRESS_FILE).write_text(self.ctx.http_address + "\n")
         self.manager.executor.prepare(self.ctx)  # before any start: e.g. Docker orphans of this node go
+        # Before the first heartbeat, so it already carries the containers taken back or ended.
+        previous = self.manager.recover_previous()
+        if previous:
+            log.info("Found %d containers of an earlier run of %s (%d running now)", len(previous), self.ctx.node_id,
+                     sum(1 for c in previous if not c.is_complete))
         serve(self.server, self.web)
         assert self.heartbeat is not None
         self.heartbeat.send_once()  # register before taking commands, so the RM knows us first
@@ -130,6 +137,20 @@ class NodeManager:
         log.info("Stopping NodeManager %s", self.ctx.node_id)
         for t in threads:
             t.join(timeout=2)  # the command loop finishes the command in hand first
+        assert self.heartbeat is not None
+        if self.ctx.recovery_enabled:
+            # YARN's NM with recovery (supervised): its containers keep running and the node does not
+            # unregister, so the RM keeps them; the next run of this node id takes them back. Those it could
+            # not take back (Docker's) are ended as without recovery.
+            self.manager.stop_all(int(ContainerExitStatus.ABORTED),
+                                  f"Container killed: NodeManager {self.ctx.node_id} is shutting down.",
+                                  keep_recoverable=True)
+            live = sum(1 for c in self.manager.snapshot() if not c.is_complete)
+            log.info("Leaving %d containers running for the next run of %s (yarn.nodemanager.recovery.enabled)",
+                     live, self.ctx.node_id)
+            self.heartbeat.send_once()
+            self._close()
+            return
         self.manager.stop_all(int(ContainerExitStatus.ABORTED),
                               f"Container killed: NodeManager {self.ctx.node_id} is shutting down.")
         for app_id in sorted({c.app_id for c in self.manager.snapshot()}):
@@ -137,8 +158,10 @@ class NodeManager:
                 aggregation.aggregate(self.redis, app_id, self.ctx.node_id, self.ctx.log_dirs)
             except redis.RedisError as e:
                 log.warning("Could not upload logs of %s: %s", app_id, e)
-        assert self.heartbeat is not None
         self.heartbeat.shutdown()
+        self._close()
+
+    def _close(self) -> None:
         self.server.shutdown()
         self.server.server_close()
         if self.owned_root is not None:

@@ -15,6 +15,7 @@ from miniyarn.protocol import NodeHeartbeat, NodeShutdown
 from miniyarn.records import ContainerStatus
 from nodemanager.container_manager import ContainerManager
 from nodemanager.context import VERSION, NMContext
+from nodemanager.health import DiskHealthChecker
 
 log = logging.getLogger("nodemanager.NodeStatusUpdaterImpl")
 
@@ -30,15 +31,17 @@ class NodeStatusUpdater:
         self.wake = threading.Event()
         self.last_sent_ms = 0
         self.sent = 0
+        self.disks = DiskHealthChecker(ctx.local_dirs, ctx.log_dirs, ctx.conf)
 
     def trigger(self) -> None:
         """Send a heartbeat now (a container completed)."""
         self.wake.set()
 
     def message(self, statuses: list[ContainerStatus]) -> NodeHeartbeat:
+        health = self.disks.current(time.monotonic())
         return NodeHeartbeat(node_id=self.ctx.node_id, http_address=self.ctx.http_address,
                              capability=self.ctx.capability, container_statuses=statuses,
-                             healthy=True, health_report="", version=VERSION)
+                             healthy=health.healthy, health_report=health.report, version=VERSION)
 
     def send_once(self) -> bool:
         statuses = self.manager.heartbeat_statuses()

@@ -35,6 +35,7 @@ from miniyarn.security.http_auth import HttpAuthConfig, authenticate
 from nodemanager.container import NMContainer
 from nodemanager.container_manager import ContainerManager
 from nodemanager.context import VERSION, NMContext
+from nodemanager.health import DiskHealth
 from nodemanager.logs.files import LogSlice, list_logs, open_dir, open_log
 from nodemanager.metrics import NodeManagerCollector, metrics_text
 from nodemanager.web_access import acl_policy, app_acls, cookie_token, known_host
@@ -99,8 +100,10 @@ def log_range(query: Mapping[str, str]) -> tuple[int | None, int | None]:
 
 class NodeWebApp:
     def __init__(self, ctx: NMContext, manager: ContainerManager, last_heartbeat_ms: Callable[[], int],
-                 rss_of: Callable[[str], int | None], auth: HttpAuthConfig | None = None) -> None:
+                 rss_of: Callable[[str], int | None], auth: HttpAuthConfig | None = None,
+                 health: Callable[[], DiskHealth] | None = None) -> None:
         self.ctx = ctx
+        self.health = health or (lambda: DiskHealth(healthy=True, report=""))
         self.manager = manager
         self.last_heartbeat_ms = last_heartbeat_ms
         self.rss_of = rss_of
@@ -114,6 +117,7 @@ class NodeWebApp:
     def node_info(self) -> dict[str, Any]:
         live = [c for c in self.manager.snapshot() if not c.is_complete]
         mem = sum(c.resource.memory for c in live)
+        health = self.health()
         return {"nodeInfo": {
             "id": self.ctx.node_id, "nodeHostName": self.ctx.host,
             "totalPmemAllocatedContainersMB": mem,
@@ -121,7 +125,7 @@ class NodeWebApp:
             "totalVCoresAllocatedContainers": sum(c.resource.vcores for c in live),
             "vmemCheckEnabled": False, "pmemCheckEnabled": self.ctx.pmem_check,
             "lastNodeUpdateTime": self.last_heartbeat_ms(), "nmStartupTime": self.ctx.start_ms,
-            "healthReport": "", "nodeHealthy": True,
+            "healthReport": health.report, "nodeHealthy": health.healthy,
             "nodeManagerVersion": VERSION, "nodeManagerBuildVersion": VERSION, "nodeManagerVersionBuiltOn": "",
             "hadoopVersion": VERSION, "hadoopBuildVersion": VERSION, "hadoopVersionBuiltOn": "",
             "totalMemoryMB": self.ctx.capability.memory, "totalVCores": self.ctx.capability.vcores,

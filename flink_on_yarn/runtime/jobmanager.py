@@ -33,6 +33,7 @@ from flink_on_yarn.runtime.messages import (
     Heartbeat,
     Register,
     Registered,
+    Shutdown,
     TaskState,
 )
 from flink_on_yarn.runtime.resource_manager import ResourceManager, TaskManagerRecord
@@ -125,6 +126,13 @@ class JobManager:
             return
         gateway = rpc.Gateway(writer)
         tm_id = hello.id
+        refused = self.rm.driver.refusal(tm_id)
+        if refused is not None:
+            log.warning("Discard registration from TaskExecutor %s at (%s) because the framework did not recognize "
+                        "it: %s", tm_id, peer, refused)
+            await gateway.tell(Shutdown(reason=f"Registration of TaskExecutor {tm_id} declined: {refused}"))
+            writer.close()
+            return
         if tm_id in self.rm.taskmanagers:
             self.rm.unregister(tm_id, "TaskManager re-registered")
         host = hello.host or peer.rsplit(":", 1)[0]

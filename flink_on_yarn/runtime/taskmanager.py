@@ -86,6 +86,11 @@ class TaskManager:
         self.tasks: dict[str, RunningTask] = {}
         self.gateway: rpc.Gateway | None = None
         self.stopping = False
+        # In a YARN container (YARN sets CONTAINER_ID; Flink's YarnTaskExecutorRunner reads it too) this
+        # TaskManager belongs to one JobManager attempt: its JobManager's address is fixed in its config, a
+        # new attempt starts its own TaskManagers and the JobManager refuses a released container's. So it
+        # ends when it loses its JobManager instead of retrying a dead address for the registration timeout.
+        self.in_yarn_container = bool(os.environ.get("CONTAINER_ID"))
         self.stdout_file, self.log_file = self._setup_files()
 
     def _setup_files(self) -> tuple[Path | None, Path | None]:
@@ -131,6 +136,10 @@ class TaskManager:
             await self._session(reader, writer)
             await self._kill_all()
             deadline = time.monotonic() + timeout_s
+            if not self.stopping and self.in_yarn_container:
+                log.error("lost the JobManager at %s:%d; a TaskManager of a YARN application ends with its "
+                          "JobManager", *jm)
+                return 1
             if not self.stopping:
                 log.info("lost the JobManager at %s:%d; reconnecting", *jm)
                 await asyncio.sleep(0.5)
@@ -142,6 +151,10 @@ class TaskManager:
         await self.gateway.tell(Register(id=self.id, host=self.host, slots=self.slots, pid=os.getpid(),
                                          hardware=hardware()))
         reply = await rpc.recv(reader, FOR_TASKMANAGER, "the JobManager")
+        if isinstance(reply, Shutdown):
+            # Flink's declined registration: fatal, the TaskManager exits.
+            log.error("the registration of TaskManager %s at the JobManager was rejected: %s", self.id, reply.reason)
+            self.stopping = True
         if not isinstance(reply, Registered):
             writer.close()
             return

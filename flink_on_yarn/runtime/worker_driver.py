@@ -44,6 +44,11 @@ class WorkerDriver:
     def on_demand_changed(self, demand: SlotDemand) -> None:
         """Called whenever required, registered or free slots change."""
 
+    def refusal(self, tm_id: str) -> str | None:
+        """Why a TaskManager's registration is declined, or None (standalone: any TaskManager is welcome;
+        an active driver declines workers it did not start or whose container has ended)."""
+        return None
+
     def on_taskmanager_registered(self, tm_id: str) -> None:
         """A TaskManager registered (an active driver matches it to its pending request)."""
 

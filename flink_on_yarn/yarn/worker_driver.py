@@ -61,6 +61,9 @@ class YarnWorkerDriver(WorkerDriver):
         self.starting: dict[str, Container] = {}    # launched, TaskManager not registered yet
         self.running: dict[str, Container] = {}     # TaskManager registered
         self.released: set[str] = set()             # given back by us: their completion is no failure
+        # Every container YARN reported completed or we gave back: a TaskManager still running in one (its
+        # NM was lost, it outlived its node) must not register again, its replacement may run already.
+        self.ended: set[str] = set()
         self.pending_reason = ""
         self._lock = asyncio.Lock()
         self._wake = asyncio.Event()
@@ -113,6 +116,13 @@ class YarnWorkerDriver(WorkerDriver):
 
     def on_demand_changed(self, demand: SlotDemand) -> None:
         self._wake.set()
+
+    def refusal(self, tm_id: str) -> str | None:
+        if tm_id in self.ended:
+            return f"its container {tm_id} has completed in YARN (or was released by this JobManager)"
+        if tm_id not in self.starting and tm_id not in self.running:
+            return f"{tm_id} is not a container this JobManager started"
+        return None
 
     def on_taskmanager_registered(self, tm_id: str) -> None:
         container = self.starting.pop(tm_id, None)
@@ -227,6 +237,7 @@ class YarnWorkerDriver(WorkerDriver):
 
     def _on_completed(self, status: ContainerStatus) -> None:
         cid = status.container_id
+        self.ended.add(cid)
         if cid in self.released:
             self.released.discard(cid)
             return
@@ -246,6 +257,7 @@ class YarnWorkerDriver(WorkerDriver):
 
     def _release(self, container_id: str) -> None:
         self.released.add(container_id)
+        self.ended.add(container_id)
         self.amrm.release_assigned_container(container_id)
 
 

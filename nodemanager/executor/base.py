@@ -54,6 +54,8 @@ class LaunchSpec:
     resource: Resource
     # The launch context's own environment (YARN_CONTAINER_RUNTIME_DOCKER_IMAGE, ..._MOUNTS, ...).
     launch_env: Mapping[str, str] = field(default_factory=dict)
+    # The NM's own dir for this container (nodemanager.recovery): pid and exit-code files go there.
+    private_dir: Path | None = None
 
 
 @dataclass(frozen=True)
@@ -68,6 +70,10 @@ class Usage:
 class ContainerProcess(abc.ABC):
     """A launched container. `wait` blocks in the container's own thread; the rest may be called
     from any thread."""
+
+    # Whether the NM's next run can take it back (nodemanager.recovery): only a process container
+    # launched with recovery on. An NM with recovery on still kills the others when it stops.
+    recoverable: bool = False
 
     @property
     @abc.abstractmethod

@@ -58,7 +58,8 @@ def test_starts_its_own_redis_and_stop_leaves_no_process(capsys: pytest.CaptureF
             "runningContainers"] == 1)
         assert http.get(f"{mc.rm_url}/ws/v1/cluster/apps/{app_id}").json()["app"]["user"] == mc.user
         http.close()
-        wait_for("the container process", lambda: len(mc.pids()) == 5)  # redis, rm, 2 NMs, sleep
+        # redis, rm, 2 NMs, sleep and its watchdog (a container dies with its NM: docs/nodemanager.md)
+        wait_for("the container process", lambda: len(mc.pids()) == 6)
         # The AM's attempt user, saved to the aclfile (ACL SAVE) so a Redis restart keeps it.
         attempt = app_id.replace("application_", "appattempt_") + "_000001"
         assert f"user {attempt} on " in (mc.credentials_dir / "redis.acl").read_text()
