@@ -10,7 +10,8 @@ ApplicationMasterNotRegisteredException and the AM re-registers and resends its 
 containers. Containers come back ACQUIRED, not RUNNING: their nodes' next reports say which still run
 (one left out of its node's reports is completed, see services.node_heartbeat). A container granted and
 never handed to its AM (the RM died before the AM's next allocate) is dropped and its ask given back: the
-AM never heard of it, and keeping it made a ghost that held its node and was never launched.
+AM never heard of it (its resync asks for it again), and keeping it made a ghost that held its node and was
+never launched.
 """
 
 from __future__ import annotations
@@ -50,8 +51,9 @@ def recover(rm: ResourceManager) -> None:
                             am_resource=rm.normalize(app.submission.resource))
         if attempt is not None:
             sapp.am_pending = attempt.state is AttemptState.SCHEDULED
-            for ask in attempt.asks:
-                sapp.set_ask(ask)
+            # Its asks are not recovered, as YARN's are not: the AM re-registers and resends its whole ask
+            # table, which is the truth (it counts what the AM still waits for). Scheduled from the stored
+            # copy before the AM was back, then set again by the resync, they were granted twice.
             attempt.last_heartbeat_ms = now
             if attempt.state is AttemptState.RUNNING:
                 # Not an event of the attempt's life: the new RM has not seen this AM register.
@@ -128,10 +130,12 @@ def _mget(rm: ResourceManager, names: list[str], keep_missing: bool = False) -> 
 
 
 def _drop_unacquired(rm: ResourceManager, app: RMApp, container: Container) -> None:
-    """A grant its AM never received: forgotten (its record deleted) and its ask given back."""
-    log.info("Recovering %s: %s was granted but never acquired by its AM; giving its ask back",
-             app.app_id, container.id)
-    attempt_id = str(ContainerId.parse(container.id).attempt_id)
-    rm._recover_request(RMContainer(container=container, app_id=app.app_id, attempt_id=attempt_id,
-                                    state=RMContainerState.ALLOCATED))
+    """A grant its AM never received: forgotten (its record deleted). The AM still counts it among its
+    asks and resends them when it re-registers."""
+    log.info("Recovering %s: %s was granted but never acquired by its AM; dropping it (the AM asks again "
+             "when it re-registers)", app.app_id, container.id)
+    attempt = app.current
+    if attempt is not None:
+        attempt.new_containers = [c for c in attempt.new_containers if c.id != container.id]
     rm.out.containers[container.id] = None
+    rm.out.apps.add(app.app_id)
