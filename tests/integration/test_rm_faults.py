@@ -264,3 +264,28 @@ def test_a_burst_of_ams_queues_behind_the_am_limit_instead_of_deadlocking(redis_
     for o in outs:
         assert_exact(o, 1)
     assert any("Queue's AM resource limit exceeded" in r for r in reasons), reasons
+
+
+def test_a_watching_client_waits_through_an_rm_restart_and_a_fresh_one_fails_at_once(
+        own_redis: OwnRedis, processes: Processes, tmp_path: Path) -> None:
+    from miniyarn.client.yarn_client import YarnClient, YarnClientError
+    c = cluster_on(own_redis, processes, nms=1)
+    out = tmp_path / "out.txt"
+    app_id = submit_ds(c.rm_url, c.redis_url, job(out, 6), containers=1)
+    port = int(c.rm_url.rsplit(":", 1)[1])
+    with YarnClient(c.rm_url) as watcher:
+        assert watcher.get_application(app_id)["state"] in ("ACCEPTED", "RUNNING")
+        rm = processes.procs[0][1]
+        os.killpg(rm.pid, signal.SIGKILL)
+        rm.wait(10)
+        with YarnClient(c.rm_url) as fresh:
+            started = time.monotonic()
+            with pytest.raises(YarnClientError, match="Cannot reach the ResourceManager"):
+                fresh.get_application(app_id)
+            assert time.monotonic() - started < 5
+        processes.start("rm2", ["-m", "resourcemanager", "--redis-url", c.redis_url, "--port", str(port),
+                                "--host", "127.0.0.1", *FAST_CONF])
+        # The watcher, which had reached the RM before, waits for the restarted one instead of failing.
+        assert watcher.get_application(app_id)["id"] == app_id
+        wait_for("the job", lambda: watcher.get_application(app_id)["finalStatus"] == "SUCCEEDED", timeout=60)
+    assert_exact(out, 1)
