@@ -40,10 +40,12 @@ def recover(rm: ResourceManager) -> None:
     r.hset(keys.cluster(), "clusterTimestamp", rm.cluster_ts)
     now = now_ms()
     unacquired: set[str] = set()
+    completed: list[RMApp] = []
     for raw in _mget(rm, [keys.app(text(i)) for i in r.zrange(keys.apps(), 0, -1)]):
         app = RMApp.model_validate_json(raw)
         rm.apps[app.app_id] = app
         if APP_MACHINE.is_final(app.state):
+            completed.append(app)
             continue
         attempt = app.current
         sapp = SchedulerApp(app_id=app.app_id, queue=app.queue, user=app.user, order=app.seq,
@@ -102,6 +104,8 @@ def recover(rm: ResourceManager) -> None:
         if owner_sapp is not None:
             owner_sapp.used = owner_sapp.used + container.resource
             owner_sapp.am_active = owner_sapp.am_active or is_am
+    for app in sorted(completed, key=lambda a: (a.finish_time, a.seq)):
+        rm.app_completed(app.app_id)
     # Grants whose record was gone (never stored): nothing holds them, their asks come back all the same.
     for app in rm.apps.values():
         attempt = app.current

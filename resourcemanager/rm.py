@@ -82,6 +82,8 @@ class Outbox:
     log_nodes: list[tuple[str, list[str]]] = field(default_factory=list)
     # Apps whose AM acquired containers in this batch: stored with the replies, before them.
     acquired_apps: set[str] = field(default_factory=set)
+    # Completed apps past yarn.resourcemanager.max-completed-applications: their records are deleted.
+    apps_removed: list[str] = field(default_factory=list)
 
     def put_back(self, failed: Outbox) -> None:
         """Take back the writes of a flush Redis refused (down, paused), ahead of this batch's own: they
@@ -96,10 +98,15 @@ class Outbox:
         self.replies[:0] = failed.replies
         self.log_nodes[:0] = failed.log_nodes
         self.acquired_apps |= failed.acquired_apps
+        self.apps_removed[:0] = failed.apps_removed
 
 
 # Ids handed out but never submitted are forgotten past this many (a client that asks and walks away).
 NEW_APP_IDS_KEPT = 100_000
+MAX_COMPLETED_KEY = "yarn.resourcemanager.max-completed-applications"
+# YARN's default: completed applications kept (in memory and in the store) for the REST API and the UI.
+# Without a limit an RM that ran for months held and listed every app it ever ran.
+DEFAULT_MAX_COMPLETED = 1000
 # Completed containers an app page can list, per application (trimmed in halves, so appends stay cheap).
 FINISHED_CONTAINERS_KEPT = 100
 ALLOCATION_EXPIRY_KEY = "yarn.resourcemanager.rm.container-allocation.expiry-interval-ms"
@@ -155,6 +162,9 @@ class ResourceManager:
         # Containers granted and not yet reported running by their node (-> when granted), oldest first:
         # what allocation expiry watches, without scanning every container.
         self.unlaunched: dict[str, int] = {}
+        self.max_completed = conf.get_int(MAX_COMPLETED_KEY, DEFAULT_MAX_COMPLETED)
+        # Completed apps, oldest completion first: the ones past max_completed are forgotten.
+        self.completed_apps: dict[str, None] = {}
         self.health = LoopHealth(started_ms=now_ms())
         self.global_max_attempts = conf.get_int("yarn.resourcemanager.am.max-attempts", 2)
         self.out = Outbox()
@@ -411,6 +421,18 @@ class ResourceManager:
         self.needs_schedule = True
         log.info("%s State change from RUNNING to %s on event = APP_%s; final status %s",
                  app.app_id, state.value, state.value, final.value)
+        self.app_completed(app.app_id)
+
+    def app_completed(self, app_id: str) -> None:
+        """Remember a completed app, and forget the oldest past max-completed-applications, as YARN's
+        RMAppManager does: from memory and from the store."""
+        self.completed_apps[app_id] = None
+        while len(self.completed_apps) > max(0, self.max_completed):
+            oldest = next(iter(self.completed_apps))
+            del self.completed_apps[oldest]
+            self.apps.pop(oldest, None)
+            self.out.apps.discard(oldest)
+            self.out.apps_removed.append(oldest)
 
     # ---- containers ---------------------------------------------------------------------
 
@@ -714,7 +736,7 @@ class ResourceManager:
     def flush(self) -> None:
         out = self.out
         if not (out.apps or out.nodes or out.containers or out.messages or out.replies or out.log_nodes
-                or out.users_created or out.users_deleted or out.acquired_apps):
+                or out.users_created or out.users_deleted or out.acquired_apps or out.apps_removed):
             return
         self.out = Outbox()
         try:
@@ -751,6 +773,9 @@ class ResourceManager:
             pipe.sadd(keys.nodes(), *out.nodes)
         if gone:
             pipe.delete(*gone)
+        if out.apps_removed:
+            pipe.delete(*(keys.app(a) for a in out.apps_removed))
+            pipe.zrem(keys.apps(), *out.apps_removed)
         for app_id, node_ids in out.log_nodes:
             pipe.sadd(keys.app_log_nodes(app_id), *node_ids)
             pipe.expire(keys.app_log_nodes(app_id), keys.LOG_RETAIN_S)

@@ -350,3 +350,22 @@ def test_health_is_down_when_the_loop_stalls_fails_or_stops() -> None:
     assert h.passed(24_000) == 3000 and h.report(24_000)[0]
     h.stopped = True
     assert h.report(24_000)[1]["inboxLoop"] == "STOPPED"
+
+
+# ---- yarn.resourcemanager.max-completed-applications ----------------------------------------------
+
+
+def test_completed_apps_past_the_limit_are_forgotten_oldest_first() -> None:
+    rm = make_rm(**{"yarn.resourcemanager.max-completed-applications": "2"})
+    ids = [f"application_1700000000000_000{i}" for i in range(1, 5)]
+    for app_id in ids:
+        rm.new_app_ids[app_id] = ""
+        rm.submit(ApplicationSubmissionContext.model_validate({"application-id": app_id}), "alice")
+    for app_id in ids[:3]:
+        rm.kill(app_id)
+    assert rm.out.apps_removed == [ids[0]]
+    assert sorted(rm.apps) == ids[1:]  # two completed, one running: running apps are never dropped
+    assert rm.apps[ids[3]].state is YarnApplicationState.ACCEPTED
+    rm.kill(ids[3])
+    assert rm.out.apps_removed == ids[:2] and sorted(rm.apps) == ids[2:]
+    assert not rm.out.apps & set(rm.out.apps_removed)
