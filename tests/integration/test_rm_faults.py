@@ -289,3 +289,59 @@ def test_a_watching_client_waits_through_an_rm_restart_and_a_fresh_one_fails_at_
         assert watcher.get_application(app_id)["id"] == app_id
         wait_for("the job", lambda: watcher.get_application(app_id)["finalStatus"] == "SUCCEEDED", timeout=60)
     assert_exact(out, 1)
+
+
+def test_an_unregister_during_a_20s_redis_outage_still_ends_succeeded(own_redis: OwnRedis,
+                                                                       processes: Processes) -> None:
+    import threading
+
+    from miniyarn.client.amrm_client import AMRMClient
+    from miniyarn.protocol import NodeHeartbeat
+    from miniyarn.records import ContainerStatus, Resource
+    from miniyarn.states.application import FinalApplicationStatus
+    from miniyarn.states.container import ContainerState
+
+    # The test plays the NodeManager and the ApplicationMaster, so the unregister falls in the outage.
+    c = Cluster(own_redis.url, start_rm(processes, own_redis.url, "rm"), processes)
+    node = "fake-nm.local:1"
+    admin = redis.Redis.from_url(admin_url(c.redis_url))
+
+    def heartbeat(*statuses: ContainerStatus) -> None:
+        admin.rpush(keys.rm_inbox(), NodeHeartbeat(node_id=node, http_address=node,
+                                                   capability=Resource(memory=4096, vcores=4),
+                                                   container_statuses=list(statuses)).model_dump_json())
+    heartbeat()
+    wait_for("the node", lambda: c.running_nodes())
+    app_id = str(httpx.post(f"{c.rm_url}/ws/v1/cluster/apps/new-application").json()["application-id"])
+    body = {"application-id": app_id, "resource": {"memory": 512, "vCores": 1},
+            "am-container-spec": {"commands": ["true"]}, "max-app-attempts": 1}
+    assert httpx.post(f"{c.rm_url}/ws/v1/cluster/apps", json=body).status_code == 202
+    am_cid = wait_for("the AM grant", lambda: [text(k)[len(keys.container("")):]
+                                               for k in admin.scan_iter(match=keys.container("*"))])[0]
+    heartbeat(ContainerStatus(container_id=am_cid, state=ContainerState.RUNNING))
+    attempt_id = app_id.replace("application_", "appattempt_") + "_000001"
+    amrm = AMRMClient(c.attempt_url(attempt_id), attempt_id=attempt_id)
+    amrm.register("am-host", 0, "")
+    amrm.allocate(1.0)
+    own_redis.kill()
+    errors: list[BaseException] = []
+
+    def unregister() -> None:
+        try:
+            amrm.unregister(FinalApplicationStatus.SUCCEEDED)
+        except BaseException as e:  # reported by the assertion below
+            errors.append(e)
+    t = threading.Thread(target=unregister)
+    t.start()
+    time.sleep(20)
+    own_redis.start()
+    t.join(60)
+    assert not t.is_alive() and errors == []
+    assert "unregistered with final status SUCCEEDED" in processes.log("rm")
+    admin.close()
+    admin = redis.Redis.from_url(admin_url(c.redis_url))
+    heartbeat(ContainerStatus(container_id=am_cid, state=ContainerState.COMPLETE, exit_status=0))
+    report = c.wait_app_state(app_id, "FINISHED", "FAILED", "KILLED", timeout=30)
+    assert (report["state"], report["finalStatus"]) == ("FINISHED", "SUCCEEDED")
+    amrm.close()
+    admin.close()
