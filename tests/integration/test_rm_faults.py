@@ -186,16 +186,20 @@ def test_a_job_survives_redis_killed_and_restarted_from_its_aof(own_redis: OwnRe
     nothing_left(c)
 
 
-def am_process(app_id: str) -> psutil.Process:
-    suffix = app_id[len("application_"):]
-    for p in psutil.process_iter(["cmdline"]):
+def am_processes(app_id: str) -> list[psutil.Process]:
+    """Every process of the app's AM container (the launch shell and the Python AM under it)."""
+    am_container = f"container_{app_id[len('application_'):]}_01_000001"
+    found = []
+    for p in psutil.process_iter():
         try:
-            if "miniyarn.distributedshell.appmaster" in " ".join(p.info["cmdline"] or []) and \
-                    suffix in p.environ().get("CONTAINER_ID", ""):
-                return p
+            if p.environ().get("CONTAINER_ID") == am_container:
+                found.append(p)
         except (psutil.NoSuchProcess, psutil.AccessDenied):
             continue
-    raise KeyError(f"no AM process of {app_id}")
+    if not any("miniyarn.distributedshell.appmaster" in " ".join(p.cmdline()) and "python" in p.name()
+               for p in found):
+        raise KeyError(f"no AM process of {app_id} among {found}")
+    return found
 
 
 def test_rm_killed_right_after_granting_containers_neither_keeps_ghosts_nor_allocates_twice(
@@ -209,14 +213,15 @@ def test_rm_killed_right_after_granting_containers_neither_keeps_ghosts_nor_allo
     c.wait_app_state(app_id, "RUNNING", timeout=60)
     wait_for("the AM's asks pending", lambda: "wants 3" in processes.log("rm") or
              "wants 3" in str(c.app(app_id)), timeout=30)
-    am = am_process(app_id)
+    am = wait_for("the AM's processes", lambda: am_processes(app_id))
     admin = redis.Redis.from_url(admin_url(c.redis_url))
     suffix = app_id[len("application_"):]
 
     def granted() -> list[str]:
         return [text(k) for k in admin.scan_iter(match=keys.container(f"*{suffix}*"))]
 
-    am.suspend()  # the AM cannot acquire what the RM grants now
+    for p in am:
+        p.suspend()  # the AM cannot acquire what the RM grants now
     try:
         # A call it had sent is answered (its reply waits in its list, without containers) before any grant.
         time.sleep(1)
@@ -227,7 +232,8 @@ def test_rm_killed_right_after_granting_containers_neither_keeps_ghosts_nor_allo
         rm.wait(10)
         c.rm_url = start_rm(processes, own_redis.url, "rm2")
     finally:
-        am.resume()
+        for p in am:
+            p.resume()
     assert processes.log("rm2").count("never acquired by its AM") == 3
     most = 0
     deadline = time.monotonic() + 120
