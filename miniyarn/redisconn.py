@@ -11,10 +11,17 @@ from miniyarn.security.credentials import Credentials, without_user
 
 log = logging.getLogger(__name__)
 
+# Every read gives up after this long, so a Redis that stops answering (paused, a dead peer behind a live TCP
+# connection) raises redis.TimeoutError instead of hanging a daemon loop forever. It must be longer than any
+# blocking pop we issue (the AMRM reply wait is 10 s, the NM command wait shorter): a socket timeout below a
+# pop's own timeout cut that wait short and turned a slow RM into a failed call.
+SOCKET_TIMEOUT_S = 30.0
+
 
 def connect(url: str, retries: int = 30, delay_s: float = 0.5) -> redis.Redis:
     """A client for `url`, pinged; retries while Redis is starting (compose starts us together)."""
-    client: redis.Redis = redis.Redis.from_url(url, socket_connect_timeout=5, health_check_interval=30)
+    client: redis.Redis = redis.Redis.from_url(url, socket_connect_timeout=5, socket_timeout=SOCKET_TIMEOUT_S,
+                                               socket_keepalive=True, health_check_interval=30)
     conn = client.connection_pool.connection_kwargs
     where = f"{conn.get('host', '?')}:{conn.get('port', '?')}"
     for left in range(retries, -1, -1):

@@ -33,6 +33,12 @@ NODE_BATCH = 100
 FULL_GC_EVERY_S = 60.0
 # The alive key outlives a few missed beats; /health and `--check` read it.
 ALIVE_TTL_S = 5
+# Reads of the inbox this far apart mean the RM saw no heartbeat for that long through no fault of the
+# senders (Redis paused or down): liveness windows start again (ResourceManager.observation_gap). A pass
+# normally reads every 50 ms or less; a full GC or a huge batch stays well under this.
+BLIND_MS = 2000
+# While Redis fails, the loop tries again this often: a restarted Redis is back within a second.
+REDIS_RETRY_S = 1.0
 
 
 class InboxLoop(threading.Thread):
@@ -42,56 +48,79 @@ class InboxLoop(threading.Thread):
         self.redis = client
         self.stopping = threading.Event()
         self.messages_handled = 0
+        self.last_liveness = 0
+        self.last_alive = 0.0
+        self.last_full_gc = time.monotonic()
+        self.last_take_ms = 0  # when the inbox was last read
 
     def stop(self) -> None:
         self.stopping.set()
 
     def run(self) -> None:
-        last_liveness = 0
-        last_alive = 0.0
-        last_full_gc = time.monotonic()
         # The RM holds one record per live container: tens of thousands of objects at scale. CPython's
         # automatic full collections then stop the loop for ~150 ms every couple of seconds (the allocate
         # p99 was mostly those). Young collections stay automatic; the full one runs here once a minute.
         gc.freeze()
         young, middle, _ = gc.get_threshold()
         gc.set_threshold(young, middle, 1 << 30)
-        while not self.stopping.is_set():
-            now_s = time.monotonic()
-            if now_s - last_full_gc > FULL_GC_EVERY_S:
-                gc.collect()
-                last_full_gc = now_s
-            try:
-                am_calls, node_msgs = self._take()
-            except redis.ConnectionError as e:
-                log.warning("Redis unreachable (%s); retrying in 1s", e)
-                time.sleep(1)
-                continue
+        health = self.rm.health
+        try:
+            while not self.stopping.is_set():
+                try:
+                    self._pass()
+                except redis.RedisError as e:
+                    # Down, restarting, loading, paused past the socket timeout: whatever the length, the loop
+                    # waits and tries again; nothing it took is lost (a failed flush keeps its writes).
+                    first = not health.redis_down_since_ms
+                    health.failed(now_ms(), f"{type(e).__name__}: {e}")
+                    down_s = (now_ms() - health.redis_down_since_ms) / 1000
+                    if first or down_s // 10 != (down_s - REDIS_RETRY_S) // 10:  # once, then every ~10 s
+                        log.warning("Redis unreachable for %.0fs (%s: %s); the inbox loop retries every %.0fs",
+                                    down_s, type(e).__name__, e, REDIS_RETRY_S)
+                    self.stopping.wait(REDIS_RETRY_S)
+                    continue
+                except Exception:  # a bug of ours must not end the loop: the RM would serve nobody
+                    log.exception("Error in the inbox loop; continuing")
+                    self.stopping.wait(REDIS_RETRY_S)
+                    continue
+                down_ms = health.passed(now_ms())
+                if down_ms:
+                    log.info("Redis reachable again after %.1fs; the inbox loop resumes", down_ms / 1000)
+        finally:
+            health.stopped = True
+            if not self.stopping.is_set():
+                log.error("The inbox loop stopped; /health reports DOWN")
+
+    def _pass(self) -> None:
+        now_s = time.monotonic()
+        if now_s - self.last_full_gc > FULL_GC_EVERY_S:
+            gc.collect()
+            self.last_full_gc = now_s
+        am_calls, node_msgs = self._take()
+        took = now_ms()
+        if self.last_take_ms and took - self.last_take_ms > BLIND_MS:
             with self.rm.lock:
-                for raw in am_calls:
-                    self._apply(raw, from_am=True)
-                # Answer the AMs before anything else: a reply only hands out containers granted (and
-                # stored) in earlier passes, so it need not wait for heartbeats, this pass or its writes.
-                self.rm.flush_replies()
-                for raw in node_msgs:
-                    self._apply(raw, from_am=False)
-                self.rm.flush_replies()
-                now = now_ms()
-                if now - last_liveness >= LIVENESS_EVERY_MS:
-                    self.rm.check_liveness(now)
-                    last_liveness = now
-                if self.rm.needs_schedule:
-                    self.rm.schedule()
-                try:
-                    self.rm.flush()
-                except redis.ConnectionError as e:
-                    log.warning("Could not write to Redis (%s)", e)
-            if time.monotonic() - last_alive > 1:
-                last_alive = time.monotonic()
-                try:
-                    self.redis.set(keys.rm_health(), self.rm.web_address, ex=ALIVE_TTL_S)
-                except redis.ConnectionError:
-                    pass
+                self.rm.observation_gap(took - self.last_take_ms, took)
+        self.last_take_ms = took
+        with self.rm.lock:
+            for raw in am_calls:
+                self._apply(raw, from_am=True)
+            # Answer the AMs before anything else: a reply only hands out containers granted (and
+            # stored) in earlier passes, so it need not wait for heartbeats, this pass or its writes.
+            self.rm.flush_replies()
+            for raw in node_msgs:
+                self._apply(raw, from_am=False)
+            self.rm.flush_replies()
+            now = now_ms()
+            if now - self.last_liveness >= LIVENESS_EVERY_MS:
+                self.rm.check_liveness(now)
+                self.last_liveness = now
+            if self.rm.needs_schedule:
+                self.rm.schedule()
+            self.rm.flush()
+        if time.monotonic() - self.last_alive > 1:
+            self.last_alive = time.monotonic()
+            self.redis.set(keys.rm_health(), self.rm.web_address, ex=ALIVE_TTL_S)
 
     def _take(self) -> tuple[list[bytes], list[bytes]]:
         """(AM calls, node messages) waiting now, or the first to arrive within POLL_S."""

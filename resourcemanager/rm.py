@@ -20,7 +20,16 @@ from miniyarn.config import YarnConfiguration
 from miniyarn.exit_status import ContainerExitStatus
 from miniyarn.ids import ApplicationAttemptId, ApplicationId, ContainerId
 from miniyarn.protocol import ApplicationFinished, ContainerGrant, Msg, StartContainer, StopContainer
-from miniyarn.records import GUARANTEED, ApplicationSubmissionContext, Container, ContainerStatus, Resource, trusted
+from miniyarn.records import (
+    ANY,
+    GUARANTEED,
+    ApplicationSubmissionContext,
+    Container,
+    ContainerStatus,
+    Resource,
+    ResourceRequest,
+    trusted,
+)
 from miniyarn.security import credentials as creds
 from miniyarn.states.application import APP_MACHINE, AppEvent, FinalApplicationStatus, YarnApplicationState
 from miniyarn.states.attempt import ATTEMPT_MACHINE, AttemptEvent, AttemptState
@@ -34,6 +43,7 @@ from resourcemanager.errors import (
     InvalidResourceRequest,
     NotFoundError,
 )
+from resourcemanager.health import LoopHealth
 from resourcemanager.rmstate import RMApp, RMAttempt, RMContainer, RMNode
 from resourcemanager.scheduler.model import Allocation, SchedulerApp, SchedulerNode
 from resourcemanager.scheduler.normalize import InvalidResourceRequestError, normalize, validate
@@ -70,12 +80,44 @@ class Outbox:
     messages: list[tuple[str, str]] = field(default_factory=list)  # (list key, JSON)
     replies: list[tuple[str, str]] = field(default_factory=list)
     log_nodes: list[tuple[str, list[str]]] = field(default_factory=list)
+    # Apps whose AM acquired containers in this batch: stored with the replies, before them.
+    acquired_apps: set[str] = field(default_factory=set)
+    # Completed apps past yarn.resourcemanager.max-completed-applications: their records are deleted.
+    apps_removed: list[str] = field(default_factory=list)
+
+    def put_back(self, failed: Outbox) -> None:
+        """Take back the writes of a flush Redis refused (down, paused), ahead of this batch's own: they
+        go out with the next flush instead of being lost, so the stored state never misses a change."""
+        self.apps |= failed.apps
+        self.nodes |= failed.nodes
+        self.containers = {**failed.containers, **self.containers}
+        for attempt_id, token in failed.users_created.items():
+            self.users_created.setdefault(attempt_id, token)
+        self.users_deleted[:0] = failed.users_deleted
+        self.messages[:0] = failed.messages
+        self.replies[:0] = failed.replies
+        self.log_nodes[:0] = failed.log_nodes
+        self.acquired_apps |= failed.acquired_apps
+        self.apps_removed[:0] = failed.apps_removed
 
 
 # Ids handed out but never submitted are forgotten past this many (a client that asks and walks away).
 NEW_APP_IDS_KEPT = 100_000
+MAX_COMPLETED_KEY = "yarn.resourcemanager.max-completed-applications"
+# YARN's default: completed applications kept (in memory and in the store) for the REST API and the UI.
+# Without a limit an RM that ran for months held and listed every app it ever ran.
+DEFAULT_MAX_COMPLETED = 1000
 # Completed containers an app page can list, per application (trimmed in halves, so appends stay cheap).
 FINISHED_CONTAINERS_KEPT = 100
+ALLOCATION_EXPIRY_KEY = "yarn.resourcemanager.rm.container-allocation.expiry-interval-ms"
+# YARN gives an AM 10 minutes to launch what it was granted. Ours is 2 minutes: an AM here launches a
+# container within seconds of acquiring it (a local process or a local image), and a grant nobody launches
+# (its AM died, or an RM restart lost the answer) holds node resources every other app waits for.
+DEFAULT_ALLOCATION_EXPIRY_MS = 120_000
+# A container its node reported running, then left out of a report (an NM restarted without recovering
+# it): completed once it has been missing this long. Longer than a heartbeat or two, so one report that
+# raced a container's start or stop is not enough.
+MISSING_GRACE_MS = 3000
 
 class ResourceManager:
     def __init__(self, conf: YarnConfiguration, client: redis.Redis, web_address: str = "",
@@ -116,6 +158,14 @@ class ResourceManager:
                                   vcores=conf.get_int("yarn.scheduler.maximum-allocation-vcores"))
         self.nm_expiry_ms = conf.get_int("yarn.nm.liveness-monitor.expiry-interval-ms")
         self.am_expiry_ms = conf.get_int("yarn.am.liveness-monitor.expiry-interval-ms")
+        self.allocation_expiry_ms = conf.get_int(ALLOCATION_EXPIRY_KEY, DEFAULT_ALLOCATION_EXPIRY_MS)
+        # Containers granted and not yet reported running by their node (-> when granted), oldest first:
+        # what allocation expiry watches, without scanning every container.
+        self.unlaunched: dict[str, int] = {}
+        self.max_completed = conf.get_int(MAX_COMPLETED_KEY, DEFAULT_MAX_COMPLETED)
+        # Completed apps, oldest completion first: the ones past max_completed are forgotten.
+        self.completed_apps: dict[str, None] = {}
+        self.health = LoopHealth(started_ms=now_ms())
         self.global_max_attempts = conf.get_int("yarn.resourcemanager.am.max-attempts", 2)
         self.out = Outbox()
         self.needs_schedule = False
@@ -371,6 +421,18 @@ class ResourceManager:
         self.needs_schedule = True
         log.info("%s State change from RUNNING to %s on event = APP_%s; final status %s",
                  app.app_id, state.value, state.value, final.value)
+        self.app_completed(app.app_id)
+
+    def app_completed(self, app_id: str) -> None:
+        """Remember a completed app, and forget the oldest past max-completed-applications, as YARN's
+        RMAppManager does: from memory and from the store."""
+        self.completed_apps[app_id] = None
+        while len(self.completed_apps) > max(0, self.max_completed):
+            oldest = next(iter(self.completed_apps))
+            del self.completed_apps[oldest]
+            self.apps.pop(oldest, None)
+            self.out.apps.discard(oldest)
+            self.out.apps_removed.append(oldest)
 
     # ---- containers ---------------------------------------------------------------------
 
@@ -398,6 +460,7 @@ class ResourceManager:
                          is_am=alloc.is_am, start_time=now_ms(),
                          state=CONTAINER_MACHINE.next(RMContainerState.NEW, ContainerEvent.START))
         self.containers[cid] = rc
+        self.unlaunched[cid] = rc.start_time
         self.out.containers[cid] = trusted(ContainerGrant, **container.__dict__,
                                            token_digest=creds.digest(self.container_token(cid)))
         node.containers.append(cid)
@@ -417,10 +480,18 @@ class ResourceManager:
         self.out.apps.add(app.app_id)
         self.out.nodes.add(node.node_id)
 
+    def container_launched(self, rc: RMContainer) -> None:
+        """Its node reports it running: allocation expiry no longer watches it."""
+        if rc.state is not RMContainerState.RUNNING:
+            rc.state = CONTAINER_MACHINE.next(rc.state, ContainerEvent.LAUNCHED)
+        rc.recovered = False
+        self.unlaunched.pop(rc.container.id, None)
+
     def complete_container(self, cid: str, exit_status: int, diagnostics: str) -> None:
         rc = self.containers.pop(cid, None)
         if rc is None:
             return
+        self.unlaunched.pop(cid, None)
         rc.state = RMContainerState.COMPLETED
         rc.exit_status = exit_status
         rc.diagnostics = diagnostics
@@ -512,7 +583,63 @@ class ResourceManager:
 
     # ---- liveness -----------------------------------------------------------------------
 
+    def expire_allocations(self, now: int) -> None:
+        """YARN's ContainerAllocationExpirer: a grant its AM never acquired, or acquired and never launched,
+        within the expiry interval goes back to the scheduler. One never acquired also gives its ask back
+        (the AM never learned of it, so it still waits for it), as YARN recovers the request."""
+        expired = []
+        for cid, granted in self.unlaunched.items():
+            if now - granted <= self.allocation_expiry_ms:
+                break  # oldest first: the rest are younger
+            expired.append(cid)
+        for cid in expired:
+            self.unlaunched.pop(cid, None)
+            rc = self.containers.get(cid)
+            if rc is None:
+                continue
+            log.info("%s Container Transitioned from %s to EXPIRED (not launched within %d ms)", cid,
+                     rc.state.value, self.allocation_expiry_ms)
+            if rc.state is RMContainerState.ALLOCATED and not rc.is_am:
+                self._recover_request(rc)
+            self._stop_container(cid, ContainerExitStatus.ABORTED, "Container expired since it was unused")
+            self.complete_container(cid, ContainerExitStatus.ABORTED, "Container expired since it was unused")
+
+    def _recover_request(self, rc: RMContainer) -> None:
+        """Give an app back the ask a container it never acquired satisfied (YARN's
+        recoverResourceRequestsForContainer), and take the container out of its next allocate."""
+        app = self.apps.get(rc.app_id)
+        sapp = self.sched_apps.get(rc.app_id)
+        attempt = app.current if app is not None else None
+        if app is None or sapp is None or attempt is None or attempt.attempt_id != rc.attempt_id:
+            return
+        attempt.new_containers = [c for c in attempt.new_containers if c.id != rc.container.id]
+        c = rc.container
+        key = (c.priority, ANY, c.resource.memory, c.resource.vcores)
+        row = sapp.asks.get(key)
+        if row is None:
+            sapp.set_ask(ResourceRequest(priority=c.priority, resource_name=ANY, capability=c.resource,
+                                         num_containers=1, allocation_request_id=c.allocation_request_id))
+        else:
+            row.num_containers += 1
+        attempt.asks = [a.model_copy() for a in sapp.asks.values()]
+        self.out.apps.add(app.app_id)
+        self.needs_schedule = True
+
+    def observation_gap(self, gap_ms: int, now: int) -> None:
+        """The loop could not see heartbeats for `gap_ms` (Redis paused or down, so NMs and AMs could not
+        send them either): every node and AM gets a fresh liveness window, as after a restart. Expiring them
+        for the RM's own blindness killed every container of a cluster whose Redis paused 20 s."""
+        log.warning("No heartbeats could be read for %.1fs; giving every NodeManager and ApplicationMaster a "
+                    "fresh liveness window", gap_ms / 1000)
+        for node in self.nodes.values():
+            node.last_heartbeat_ms = max(node.last_heartbeat_ms, now)
+        for app in self.apps.values():
+            attempt = app.current
+            if attempt is not None and not ATTEMPT_MACHINE.is_final(attempt.state):
+                attempt.last_heartbeat_ms = max(attempt.last_heartbeat_ms, now)
+
     def check_liveness(self, now: int) -> None:
+        self.expire_allocations(now)
         for node in self.nodes.values():
             if node.state in ACTIVE_STATES and now - node.last_heartbeat_ms > self.nm_expiry_ms:
                 self.node_lost(node, NODE_MACHINE.next(node.state, NodeEvent.EXPIRE),
@@ -541,10 +668,13 @@ class ResourceManager:
     def schedule(self) -> None:
         self.needs_schedule = False
         self._headroom = None
-        pending = [a for a in self.sched_apps.values() if a.has_pending()]
+        pending: list[SchedulerApp] = []
+        others: list[SchedulerApp] = []
+        for a in self.sched_apps.values():
+            (pending if a.has_pending() else others).append(a)
         if not pending:
             return
-        result = self.scheduler.schedule(list(self.sched_nodes.values()), pending)
+        result = self.scheduler.schedule(list(self.sched_nodes.values()), pending, others)
         for alloc in result.allocations:
             self.apply_allocation(alloc)
         if result.truncated:
@@ -572,32 +702,60 @@ class ResourceManager:
 
     # ---- persistence --------------------------------------------------------------------
 
+    def app_record(self, app: RMApp) -> str:
+        """The app as stored, with its attempt's asks as the scheduler holds them now: less what it granted
+        since the AM last changed them. Stored as the AM last sent them, a restarted RM granted those
+        containers a second time."""
+        sapp = self.sched_apps.get(app.app_id)
+        attempt = app.current
+        if sapp is not None and attempt is not None and not APP_MACHINE.is_final(app.state):
+            attempt.asks = list(sapp.asks.values())
+        return app.model_dump_json()
+
     def flush_replies(self) -> None:
         if not self.out.replies:
             return
         replies, self.out.replies = self.out.replies, []
+        acquired, self.out.acquired_apps = self.out.acquired_apps, set()
         pipe = self.redis.pipeline(transaction=False)
+        # Apps whose AM is handed containers now are stored first: a restart after the answer must find
+        # those containers acquired (see recovery.py), not granted-and-unacquired.
+        records = {keys.app(a): self.app_record(app) for a in acquired if (app := self.apps.get(a)) is not None}
+        if records:
+            pipe.mset(records)
         for key, payload in replies:
             pipe.rpush(key, payload)
             pipe.expire(key, keys.REPLY_TTL_S)
-        pipe.execute()
+        try:
+            pipe.execute()
+        except redis.RedisError:
+            self.out.replies[:0] = replies
+            self.out.acquired_apps |= acquired
+            raise
 
     def flush(self) -> None:
         out = self.out
         if not (out.apps or out.nodes or out.containers or out.messages or out.replies or out.log_nodes
-                or out.users_created or out.users_deleted):
+                or out.users_created or out.users_deleted or out.acquired_apps or out.apps_removed):
             return
         self.out = Outbox()
+        try:
+            self._write(out)
+        except redis.RedisError:
+            self.out.put_back(out)
+            raise
+
+    def _write(self, out: Outbox) -> None:
         pipe = self.redis.pipeline(transaction=False)
         if out.users_created or out.users_deleted:
             amrm_users.queue_changes(pipe, out.users_created, out.users_deleted, self.acl_save)
         # One MSET / DEL per kind of record: per-command overhead, not Redis, bounds a busy batch.
         records: dict[str, str] = {}
         seqs: dict[str, int] = {}
-        for app_id in out.apps:
+        for app_id in out.apps | out.acquired_apps:
             app = self.apps.get(app_id)
             if app is not None:
-                records[keys.app(app_id)] = app.model_dump_json()
+                records[keys.app(app_id)] = self.app_record(app)
                 seqs[app_id] = app.seq
         for node_id in out.nodes:
             node = self.nodes.get(node_id)
@@ -615,6 +773,9 @@ class ResourceManager:
             pipe.sadd(keys.nodes(), *out.nodes)
         if gone:
             pipe.delete(*gone)
+        if out.apps_removed:
+            pipe.delete(*(keys.app(a) for a in out.apps_removed))
+            pipe.zrem(keys.apps(), *out.apps_removed)
         for app_id, node_ids in out.log_nodes:
             pipe.sadd(keys.app_log_nodes(app_id), *node_ids)
             pipe.expire(keys.app_log_nodes(app_id), keys.LOG_RETAIN_S)

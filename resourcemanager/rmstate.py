@@ -6,6 +6,7 @@ from dataclasses import dataclass
 
 from pydantic import BaseModel, Field
 
+from miniyarn.protocol import AllocateResponse
 from miniyarn.records import ApplicationSubmissionContext, Container, ContainerStatus, Resource, ResourceRequest
 from miniyarn.states.application import FinalApplicationStatus, YarnApplicationState
 from miniyarn.states.attempt import AttemptState
@@ -28,10 +29,14 @@ class RMAttempt(BaseModel):
     last_heartbeat_ms: int = 0
     response_id: int = 0
     final_status: FinalApplicationStatus = FinalApplicationStatus.UNDEFINED
-    # Containers allocated since the AM's last allocate, and statuses of completed ones. Not stored:
-    # after an RM restart the AM resyncs, as with YARN; storing them made every batch rewrite them.
-    new_containers: list[Container] = Field(default_factory=list, exclude=True)
+    # Containers allocated since the AM's last allocate (granted, not yet acquired). Stored: a recovering
+    # RM must tell them from containers the AM holds, or it keeps them as ghosts (see recovery.py).
+    new_containers: list[Container] = Field(default_factory=list)
+    # Statuses of completed containers not yet told to the AM. Not stored: the AM resyncs after a restart.
     completed: list[ContainerStatus] = Field(default_factory=list, exclude=True)
+    # The last allocate response, answered again to a retried call (the same response_id). Memory only:
+    # after a restart the AM re-registers, which starts the sequence again.
+    last_response: AllocateResponse | None = Field(default=None, exclude=True)
     asks: list[ResourceRequest] = Field(default_factory=list)
     exit_status: int | None = None
 
@@ -77,6 +82,10 @@ class RMContainer:
     state: RMContainerState = RMContainerState.NEW
     is_am: bool = False
     start_time: int = 0
+    # Recovered after an RM restart: whether it still runs is known from its node's next reports.
+    recovered: bool = False
+    # When its node first sent a report without it (0: in the last report, or not yet expected there).
+    missing_since_ms: int = 0
     finish_time: int = 0
     exit_status: int | None = None
     diagnostics: str = ""

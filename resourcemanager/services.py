@@ -26,12 +26,12 @@ from miniyarn.protocol import (
 )
 from miniyarn.records import ResourceRequest
 from miniyarn.security.credentials import same
-from miniyarn.states.application import APP_MACHINE, AppEvent
+from miniyarn.states.application import APP_MACHINE, AppEvent, YarnApplicationState
 from miniyarn.states.attempt import AttemptEvent, AttemptState
 from miniyarn.states.container import CONTAINER_MACHINE, ContainerEvent, ContainerState, RMContainerState
 from miniyarn.states.node import ACTIVE_STATES, NodeEvent, NodeState
 from resourcemanager.errors import AMRMError, InvalidResourceRequest
-from resourcemanager.rm import ResourceManager, now_ms
+from resourcemanager.rm import MISSING_GRACE_MS, ResourceManager, now_ms
 from resourcemanager.rmstate import RMApp, RMAttempt, RMNode
 from resourcemanager.scheduler.model import SchedulerNode
 
@@ -59,6 +59,10 @@ def handle(rm: ResourceManager, msg: RMMessage) -> None:
             reply: Msg = am_call(rm, msg)
         except AMRMError as e:
             reply = RemoteError(exception=e.exception, message=e.message)
+        except Exception as e:  # a bug of ours: the AM gets YARN's wrapper of it now, not silence and a retry
+            log.exception("Error handling %s from %s", msg.type, msg.attempt_id)
+            reply = RemoteError(exception="YarnRuntimeException",
+                                message=f"{type(e).__name__} handling {msg.type} of {msg.attempt_id}: {e}")
         rm.out.replies.append((msg.reply_to, reply.model_dump_json()))
 
 
@@ -95,14 +99,39 @@ def node_heartbeat(rm: ResourceManager, hb: NodeHeartbeat) -> None:
         snode.capability = node.capability
         snode.schedulable = hb.healthy
         rm.needs_schedule = True
+    reported: set[str] = set()
     for status in hb.container_statuses:
+        reported.add(status.container_id)
         rc = rm.containers.get(status.container_id)
         if rc is None or rc.container.node_id != node.node_id:
             continue
+        rc.missing_since_ms = 0
         if status.state is ContainerState.COMPLETE:
             rm.complete_container(status.container_id, status.exit_status, status.diagnostics)
-        elif status.state is ContainerState.RUNNING and rc.state is not RMContainerState.RUNNING:
-            rc.state = CONTAINER_MACHINE.next(rc.state, ContainerEvent.LAUNCHED)
+        elif status.state is ContainerState.RUNNING:
+            rm.container_launched(rc)
+    _resync_missing(rm, node, reported, now)
+
+
+def _resync_missing(rm: ResourceManager, node: RMNode, reported: set[str], now: int) -> None:
+    """An NM reports every container it holds in every heartbeat. One the RM knows runs there (reported
+    running before, or recovered from before an RM restart) and that the node has left out of its reports
+    for MISSING_GRACE_MS is gone: an NM restarted without recovering it. Completed, so its AM hears of it
+    and its resources come back; kept, it was a ghost the app waited on forever."""
+    for cid in list(node.containers):
+        if cid in reported:
+            continue
+        rc = rm.containers.get(cid)
+        if rc is None or not (rc.state is RMContainerState.RUNNING or rc.recovered):
+            continue  # granted or acquired, not launched yet: allocation expiry watches those
+        if not rc.missing_since_ms:
+            rc.missing_since_ms = now
+        elif now - rc.missing_since_ms >= MISSING_GRACE_MS:
+            log.info("%s is no longer reported by %s (missing for %d ms); completing it", cid, node.node_id,
+                     now - rc.missing_since_ms)
+            rm.complete_container(cid, ContainerExitStatus.ABORTED,
+                                  f"Container {cid} is not running on {node.node_id}: its NodeManager no "
+                                  "longer reports it (restarted without recovering it)")
 
 
 # ---- ApplicationMasterService ------------------------------------------------------------
@@ -127,6 +156,9 @@ def am_call(rm: ResourceManager, msg: RegisterApplicationMaster | Allocate | Fin
     attempt.last_heartbeat_ms = now_ms()
     if isinstance(msg, RegisterApplicationMaster):
         return register(rm, app, attempt, msg)
+    if isinstance(msg, FinishApplicationMaster) and attempt.state is AttemptState.FINISHING:
+        # An unregister retried after its answer was lost: already done (YARN answers isUnregistered).
+        return FinishResponse()
     if attempt.state is not AttemptState.RUNNING:
         raise AMRMError("ApplicationMasterNotRegisteredException",
                         f"AM is not registered for known application attempt: {attempt.attempt_id} or RM had "
@@ -137,6 +169,11 @@ def am_call(rm: ResourceManager, msg: RegisterApplicationMaster | Allocate | Fin
 
 
 def register(rm: ResourceManager, app: RMApp, attempt: RMAttempt, msg: RegisterApplicationMaster) -> Msg:
+    if attempt.state is AttemptState.RUNNING and attempt.response_id == 0 and \
+            (attempt.host, attempt.rpc_port, attempt.tracking_url) == (msg.host, msg.rpc_port, msg.tracking_url):
+        # The same registration again before any allocate: a retry whose first answer was lost (the AMRM
+        # client retries within yarn.resourcemanager.connect.max-wait.ms). Answered as the first was.
+        return RegisterResponse(maximum_capability=rm.effective_max(), queue=app.queue.rsplit(".", 1)[-1])
     if attempt.state is AttemptState.RUNNING:
         raise AMRMError("InvalidApplicationMasterRequestException",
                         f"Application Master is already registered : {app.app_id}")
@@ -146,14 +183,30 @@ def register(rm: ResourceManager, app: RMApp, attempt: RMAttempt, msg: RegisterA
     attempt.host = msg.host
     attempt.rpc_port = msg.rpc_port
     attempt.tracking_url = msg.tracking_url
+    # A (re-)registration starts the allocate sequence again, as YARN's lastResponse is reset.
+    attempt.response_id = 0
+    attempt.last_response = None
     rm._attempt_event(attempt, AttemptEvent.REGISTERED)
-    rm._app_event(app, AppEvent.ATTEMPT_REGISTERED)
-    app.diagnostics = ""
-    log.info("AM registration %s; %s State change from ACCEPTED to RUNNING", attempt.attempt_id, app.app_id)
+    rm.out.apps.add(app.app_id)
+    if app.state is not YarnApplicationState.RUNNING:
+        rm._app_event(app, AppEvent.ATTEMPT_REGISTERED)
+        app.diagnostics = ""
+        log.info("AM registration %s; %s State change from ACCEPTED to RUNNING", attempt.attempt_id, app.app_id)
+    else:
+        # An AM of a recovered attempt, resyncing after an RM restart: it keeps its containers.
+        log.info("AM re-registration %s after the ResourceManager restarted", attempt.attempt_id)
     return RegisterResponse(maximum_capability=rm.effective_max(), queue=app.queue.rsplit(".", 1)[-1])
 
 
 def allocate(rm: ResourceManager, app: RMApp, attempt: RMAttempt, msg: Allocate) -> Msg:
+    # YARN's response-id check: the id the last response gave is the one to send; one step behind is a
+    # retry whose answer was lost (it gets that answer again, changing nothing); anything else is refused.
+    if attempt.last_response is not None and msg.response_id + 1 == attempt.response_id:
+        return attempt.last_response
+    if msg.response_id != attempt.response_id:
+        raise AMRMError("InvalidApplicationMasterRequestException",
+                        f"Invalid responseId in AllocateRequest from application attempt: {attempt.attempt_id}, "
+                        f"expect responseId to be {attempt.response_id}, but get {msg.response_id}")
     # Validate every ask before applying any: a bad request must change nothing.
     normalized: list[ResourceRequest] = []
     limit = rm.effective_max() if msg.asks else rm.max_alloc  # once per call: it scans the nodes
@@ -190,12 +243,18 @@ def allocate(rm: ResourceManager, app: RMApp, attempt: RMAttempt, msg: Allocate)
     attempt.response_id += 1
     if allocated or completed or normalized:
         rm.out.apps.add(app.app_id)
+    if allocated:
+        # Stored before the reply goes out (flush_replies): an RM that dies after answering must not find
+        # these containers unacquired at recovery and hand their asks out a second time.
+        rm.out.acquired_apps.add(app.app_id)
     avail, num_nodes = rm.headroom()
     tokens = {c.id: rm.container_token(c.id) for c in allocated}
-    return AllocateResponse(response_id=attempt.response_id, allocated_containers=allocated,
-                            completed_container_statuses=completed, available_resources=avail,
-                            num_cluster_nodes=num_nodes, pending_reason=app.pending_reason,
-                            container_tokens=tokens)
+    response = AllocateResponse(response_id=attempt.response_id, allocated_containers=allocated,
+                                completed_container_statuses=completed, available_resources=avail,
+                                num_cluster_nodes=num_nodes, pending_reason=app.pending_reason,
+                                container_tokens=tokens)
+    attempt.last_response = response
+    return response
 
 
 def finish(rm: ResourceManager, app: RMApp, attempt: RMAttempt, msg: FinishApplicationMaster) -> Msg:

@@ -13,8 +13,10 @@ RM put in the AM container's `MINIYARN_REDIS_URL` and no other container has.
 
 from __future__ import annotations
 
+import logging
 import os
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
 import redis
@@ -25,9 +27,11 @@ from miniyarn.ids import ContainerId
 from miniyarn.protocol import (
     Allocate,
     AllocateResponse,
+    AMCall,
     FinishApplicationMaster,
     RegisterApplicationMaster,
     RegisterResponse,
+    RMReply,
 )
 from miniyarn.records import ANY, Container, Resource, ResourceRequest
 from miniyarn.redisconn import connect
@@ -35,6 +39,16 @@ from miniyarn.rpc import RMUnavailableError, YarnRemoteError, call, new_reply_ke
 from miniyarn.states.application import FinalApplicationStatus
 
 Key = tuple[int, str, int, int]
+log = logging.getLogger(__name__)
+
+MAX_WAIT_KEY = "yarn.resourcemanager.connect.max-wait.ms"
+# YARN waits 15 minutes. Ours is 2 minutes: twice the AM liveness expiry, long enough to ride out an RM
+# restart or failover and a Redis restart or pause (seconds to tens of seconds), short enough that an AM
+# whose cluster is really gone exits instead of hanging; a finished job's unregister must not give up at 10 s.
+DEFAULT_MAX_WAIT_MS = 120_000
+# Between tries (YARN's yarn.resourcemanager.connect.retry-interval.ms is 30 s; our RM restarts in ~2 s).
+RETRY_INTERVAL_S = 1.0
+NOT_REGISTERED = "ApplicationMasterNotRegisteredException"
 
 
 @dataclass
@@ -56,7 +70,7 @@ def attempt_id_from_env() -> str:
 class AMRMClient:
     def __init__(self, redis_url: str | None = None, attempt_id: str | None = None,
                  client: redis.Redis | None = None, timeout_s: float = 10.0, amrm_token: str | None = None,
-                 tokens: NMTokenCache | None = None) -> None:
+                 tokens: NMTokenCache | None = None, max_wait_ms: int | None = None) -> None:
         self.redis = client or connect(config.redis_url(redis_url))
         self.attempt_id = attempt_id or attempt_id_from_env()
         # The AMRM token is the attempt user's Redis password unless given apart (a test or bench playing
@@ -69,32 +83,63 @@ class AMRMClient:
         self.changed: set[Key] = set()
         self.releases: list[str] = []
         self.response_id = 0
-        self.reply_to = new_reply_key(self.attempt_id)
         self.last_pending_reason = ""
+        self.max_wait_s = (max_wait_ms if max_wait_ms is not None else
+                           config.YarnConfiguration().get_int(MAX_WAIT_KEY, DEFAULT_MAX_WAIT_MS)) / 1000
+        self.retry_interval_s = RETRY_INTERVAL_S
+        self.registration: tuple[str, int, str] = ("", -1, "")
+        # Ids of the containers handed to this AM, so one handed again (a repeated response) counts once.
+        self.received: set[str] = set()
 
-    def _call(self, msg: RegisterApplicationMaster | Allocate | FinishApplicationMaster) -> object:
-        # One retry on a timeout: the RM may be restarting; its state is in Redis.
-        for attempt in range(2):
+    def _call(self, build: Callable[[str], AMCall]) -> RMReply:
+        """One AMRM call, retried until `max_wait_s` while the RM or Redis cannot be reached (restarting,
+        paused, failing over), as YARN's RMProxy retries within yarn.resourcemanager.connect.max-wait.ms.
+        Each try gets its own reply list: a late answer to an earlier try can never be read as the answer
+        to a later call. A retried allocate carries the same response_id, so an RM that did answer the
+        first try answers the same again (see services.allocate)."""
+        deadline = time.monotonic() + self.max_wait_s
+        tries = 0
+        while True:
+            msg = build(new_reply_key(self.attempt_id))
+            tries += 1
             try:
-                return call(self.redis, msg, self.reply_to, self.timeout_s)
-            except RMUnavailableError:
-                if attempt == 1:
-                    raise
-                time.sleep(0.5)
+                return call(self.redis, msg, msg.reply_to, self.timeout_s)
             except redis.AuthenticationError as e:
                 # The RM deletes an attempt's Redis user when the attempt ends: as YARN's AMRMToken of a
                 # removed attempt, a permanent refusal, which AMs act on by shutting down.
                 raise YarnRemoteError("ApplicationAttemptNotFoundException",
                                       f"Application attempt {self.attempt_id} doesn't exist in "
                                       f"ApplicationMasterService cache: its AMRMToken is no longer valid ({e})") from e
-        raise AssertionError("unreachable")
+            except (RMUnavailableError, redis.ConnectionError, redis.TimeoutError) as e:
+                left = deadline - time.monotonic()
+                if left <= 0:
+                    raise RMUnavailableError(
+                        f"ResourceManager unreachable for {self.max_wait_s:.0f}s ({tries} tries of {msg.type}; "
+                        f"last: {e}); see yarn.resourcemanager.connect.max-wait.ms") from e
+                wait = min(self.retry_interval_s, left)
+                log.warning("%s for %s failed (%s: %s); retrying in %.1fs, %.0fs left of "
+                            "yarn.resourcemanager.connect.max-wait.ms", msg.type, self.attempt_id,
+                            type(e).__name__, e, wait, left)
+                time.sleep(wait)
 
     def register(self, host: str = "", rpc_port: int = -1, tracking_url: str = "") -> RegisterResponse:
-        reply = self._call(RegisterApplicationMaster(attempt_id=self.attempt_id, reply_to=self.reply_to,
-                                                     amrm_token=self.amrm_token, host=host, rpc_port=rpc_port,
-                                                     tracking_url=tracking_url))
+        self.registration = (host, rpc_port, tracking_url)
+        reply = self._call(lambda reply_to: RegisterApplicationMaster(
+            attempt_id=self.attempt_id, reply_to=reply_to, amrm_token=self.amrm_token, host=host,
+            rpc_port=rpc_port, tracking_url=tracking_url))
         assert isinstance(reply, RegisterResponse)
         return reply
+
+    def _resync(self) -> None:
+        """The RM restarted and lost track of our registration (ApplicationMasterNotRegisteredException):
+        register again and resend the whole ask table, as YARN's AMRMClientImpl does. Containers granted
+        before the restart are kept: the RM recovered them."""
+        log.warning("ResourceManager asks %s to re-register (it restarted); re-registering and resending "
+                    "%d asks", self.attempt_id, len(self.table))
+        host, port, url = self.registration
+        self.register(host, port, url)
+        self.response_id = 0
+        self.changed.update(self.table)
 
     def _row(self, key: Key) -> ResourceRequest:
         row = self.table.get(key)
@@ -133,27 +178,42 @@ class AMRMClient:
         self.releases.append(container_id)
 
     def allocate(self, progress: float = 0.0) -> AllocateResponse:
+        try:
+            reply = self._allocate_once(progress)
+        except YarnRemoteError as e:
+            if e.exception != NOT_REGISTERED:
+                raise
+            self._resync()
+            reply = self._allocate_once(progress)
+        self.response_id = reply.response_id
+        self.last_pending_reason = reply.pending_reason
+        self.tokens.put(reply.container_tokens)
+        for s in reply.completed_container_statuses:
+            self.tokens.forget(s.container_id)
+        fresh = [c for c in reply.allocated_containers if c.id not in self.received]
+        for c in fresh:
+            self.received.add(c.id)
+            self._matched(c)
+        if len(fresh) != len(reply.allocated_containers):
+            # Given twice (a repeated response after a lost reply): the AM must see each container once.
+            reply = reply.model_copy(update={"allocated_containers": fresh})
+        return reply
+
+    def _allocate_once(self, progress: float) -> AllocateResponse:
         asks = [self.table[k].model_copy() for k in self.changed]
         releases = self.releases
         self.changed = set()
         self.releases = []
         try:
-            reply = self._call(Allocate(attempt_id=self.attempt_id, reply_to=self.reply_to,
-                                        amrm_token=self.amrm_token, response_id=self.response_id,
-                                        progress=progress, asks=asks, releases=releases))
+            reply = self._call(lambda reply_to: Allocate(
+                attempt_id=self.attempt_id, reply_to=reply_to, amrm_token=self.amrm_token,
+                response_id=self.response_id, progress=progress, asks=asks, releases=releases))
         except Exception:
             self.changed.update((a.priority, a.resource_name, a.capability.memory, a.capability.vcores)
                                 for a in asks)
             self.releases = releases + self.releases
             raise
         assert isinstance(reply, AllocateResponse)
-        self.response_id = reply.response_id
-        self.last_pending_reason = reply.pending_reason
-        self.tokens.put(reply.container_tokens)
-        for s in reply.completed_container_statuses:
-            self.tokens.forget(s.container_id)
-        for c in reply.allocated_containers:
-            self._matched(c)
         return reply
 
     def _matched(self, c: Container) -> None:
@@ -172,9 +232,17 @@ class AMRMClient:
 
     def unregister(self, final_status: FinalApplicationStatus, diagnostics: str = "",
                    tracking_url: str = "") -> None:
-        self._call(FinishApplicationMaster(attempt_id=self.attempt_id, reply_to=self.reply_to,
+        def build(reply_to: str) -> FinishApplicationMaster:
+            return FinishApplicationMaster(attempt_id=self.attempt_id, reply_to=reply_to,
                                            amrm_token=self.amrm_token, final_status=final_status,
-                                           diagnostics=diagnostics, tracking_url=tracking_url))
+                                           diagnostics=diagnostics, tracking_url=tracking_url)
+        try:
+            self._call(build)
+        except YarnRemoteError as e:
+            if e.exception != NOT_REGISTERED:
+                raise
+            self._resync()
+            self._call(build)
 
     def close(self) -> None:
         self.redis.close()

@@ -4,6 +4,7 @@ protobuf RPC; our RM speaks only HTTP to the outside, so a client needs just the
 from __future__ import annotations
 
 import hashlib
+import time
 from typing import Any
 
 import httpx
@@ -14,6 +15,15 @@ from miniyarn.security import client_token
 # What to do about a 401, in the one line a CLI prints.
 TOKEN_HINT = ("export MINIYARN_TOKEN=$(miniyarn token -user $USER), or put the token in "
               f"${client_token.FILE_ENV} / ~/.miniyarn/token (the minicluster writes one there)")
+
+
+# Once the RM has answered this client, its GETs (idempotent) are retried for this long while it does not
+# answer: an RM restart takes a few seconds, and a client watching an application (the detached Flink
+# client, `-wait`) must not report it lost for that. YARN's RMProxy waits up to
+# yarn.resourcemanager.connect.max-wait.ms (15 min); a person at a terminal waits a minute. A client whose
+# first call finds no RM fails at once: that RM is not restarting, it is not there.
+RESTART_WAIT_S = 60.0
+RETRY_EVERY_S = 0.5
 
 
 class YarnClientError(Exception):
@@ -30,6 +40,7 @@ class YarnClient:
         self.address = address.rstrip("/")
         # The token is read once, when the client is made: `$MINIYARN_TOKEN`, else the token file.
         self._http = httpx.Client(base_url=self.address, timeout=timeout_s, headers=client_token.headers())
+        self._reached = False  # the RM has answered this client once (see RESTART_WAIT_S)
 
     def close(self) -> None:
         self._http.close()
@@ -41,11 +52,20 @@ class YarnClient:
         self.close()
 
     def _call(self, method: str, path: str, **kwargs: Any) -> httpx.Response:
-        try:
-            resp = self._http.request(method, path, **kwargs)
-        except httpx.HTTPError as e:
-            raise YarnClientError(f"Cannot reach the ResourceManager at {self.address} ({e}); "
-                                  "is it running? Set --rm-address or MINIYARN_RM_ADDRESS") from None
+        deadline = time.monotonic() + (RESTART_WAIT_S if self._reached and method == "GET" else 0)
+        while True:
+            try:
+                resp = self._http.request(method, path, **kwargs)
+                break
+            except httpx.TransportError as e:
+                if time.monotonic() >= deadline:
+                    raise YarnClientError(f"Cannot reach the ResourceManager at {self.address} ({e}); "
+                                          "is it running? Set --rm-address or MINIYARN_RM_ADDRESS") from None
+                time.sleep(RETRY_EVERY_S)
+            except httpx.HTTPError as e:
+                raise YarnClientError(f"Cannot reach the ResourceManager at {self.address} ({e}); "
+                                      "is it running? Set --rm-address or MINIYARN_RM_ADDRESS") from None
+        self._reached = True
         if resp.status_code == 401:
             raise YarnClientError(f"The ResourceManager at {self.address} refused the request: "
                                   f"{remote_message(resp).split(': send Authorization', 1)[0]}; {TOKEN_HINT}", 401)

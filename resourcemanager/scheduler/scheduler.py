@@ -52,7 +52,12 @@ class Scheduler:
     def am_limit(self, queue: QueueConf, cluster: Resource) -> Resource:
         return scaled(cluster, queue.absolute_max_capacity * queue.max_am_percent)
 
-    def schedule(self, nodes: list[SchedulerNode], apps: list[SchedulerApp]) -> PassResult:
+    def schedule(self, nodes: list[SchedulerNode], apps: list[SchedulerApp],
+                 others: list[SchedulerApp] | None = None) -> PassResult:
+        """Place the asks of `apps` (those with pending asks). `others` are the queues' remaining apps:
+        nothing is placed for them, but their containers and running AMs count against the queues'
+        capacities and AM limits. Counting only apps with pending asks let every new AM in: a burst of
+        AMs then held the whole cluster and none of them got a container for its work."""
         result = PassResult()
         live_nodes = [n for n in nodes if n.schedulable]
         # An upper bound of any node's free memory and vcores: grants only lower it, so an ask above it
@@ -70,7 +75,13 @@ class Scheduler:
         by_queue: dict[str, list[SchedulerApp]] = {}
         for app in apps:
             by_queue.setdefault(app.queue, []).append(app)
-        used = {path: total([a.used for a in members]) for path, members in by_queue.items()}
+        members_of: dict[str, list[SchedulerApp]] = {path: list(members) for path, members in by_queue.items()}
+        for app in others or []:
+            if app.queue in members_of:
+                members_of[app.queue].append(app)
+        used = {path: total([a.used for a in members]) for path, members in members_of.items()}
+        am_usage = {path: (total([a.am_resource for a in members if a.am_active]),
+                           sum(1 for a in members if a.am_active)) for path, members in members_of.items()}
 
         def utilization(path: str) -> float:
             guaranteed = max(cluster.memory * self.queues[path].absolute_capacity, 1.0)
@@ -80,7 +91,8 @@ class Scheduler:
             queue = self.queues.get(path)
             if queue is None:
                 continue
-            self._schedule_queue(queue, cluster, live_nodes, open_nodes, by_queue[path], used, result)
+            self._schedule_queue(queue, cluster, live_nodes, open_nodes, by_queue[path], used, am_usage[path],
+                                 result)
             if result.truncated:
                 break
         return result
@@ -92,11 +104,10 @@ class Scheduler:
 
     def _schedule_queue(self, queue: QueueConf, cluster: Resource, nodes: list[SchedulerNode],
                         open_nodes: list[SchedulerNode], apps: list[SchedulerApp], used: dict[str, Resource],
-                        result: PassResult) -> None:
+                        am_usage: tuple[Resource, int], result: PassResult) -> None:
         max_res = scaled(cluster, queue.absolute_max_capacity)
         am_limit = self.am_limit(queue, cluster)
-        am_used = total([a.am_resource for a in apps if a.am_active])
-        active = sum(1 for a in apps if a.am_active)
+        am_used, active = am_usage
         for app in sorted(apps, key=lambda a: (-a.priority, a.order)):
             if self._full(result):
                 return

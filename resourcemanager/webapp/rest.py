@@ -22,7 +22,7 @@ from miniyarn.security.http_auth import HttpAuthConfig
 from miniyarn.states.application import CLIENT_STATES, FinalApplicationStatus, YarnApplicationState
 from miniyarn.states.node import NodeState
 from resourcemanager.errors import BadRequestError, NotFoundError, YarnError
-from resourcemanager.rm import ResourceManager
+from resourcemanager.rm import ResourceManager, now_ms
 from resourcemanager.webapp import bodies, views
 from resourcemanager.webapp.access import Access, policy_from_conf, user_of
 from resourcemanager.webapp.auth import AuthMiddleware, WebAuth, allowed_hosts, host_name
@@ -119,8 +119,11 @@ def create_app(rm: ResourceManager, bind_host: str = "", auth: WebAuth | None = 
         return ctx.user or user_of(request)
 
     @app.get("/health")
-    def health() -> dict[str, Any]:
-        return {"status": "UP", "clusterTimestamp": rm.cluster_ts, "nodes": len(rm.nodes)}
+    def health() -> JSONResponse:
+        # 503 while the inbox loop is dead, stuck or cut off from Redis: such an RM answers no AM or NM.
+        ok, body = rm.health.report(now_ms())
+        return JSONResponse({**body, "clusterTimestamp": rm.cluster_ts, "nodes": len(rm.nodes)},
+                            status_code=200 if ok else 503)
 
     @app.get(BASE)
     @app.get(BASE + "/")

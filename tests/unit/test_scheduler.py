@@ -158,3 +158,37 @@ def test_a_pass_stops_at_its_allocation_limit_and_leaves_the_rest_for_the_next()
     second = sched.schedule(nodes, [a])
     assert len(second.allocations) == 2 and not second.truncated
     assert not a.has_pending()
+
+
+def test_the_am_limit_counts_running_ams_without_pending_asks() -> None:
+    # 16 vcores, an AM limit of half: 8 AMs. Eight run already, their asks all granted (so not pending).
+    sched = Scheduler(leaves(load_queues(conf(**{"yarn.scheduler.capacity.maximum-am-resource-percent": "0.5"}))))
+    nodes = [SchedulerNode(f"n{i}:1", r(8192, 8)) for i in range(2)]
+    running = [app(f"r{i}", order=i) for i in range(8)]
+    for a in running:
+        a.used = r(1024)
+        nodes[0].used = nodes[0].used + r(1024)
+    waiting = [app(f"w{i}", order=100 + i, am=True) for i in range(4)]
+    result = sched.schedule(nodes, waiting, running)
+    assert result.allocations == []
+    assert set(result.reasons) == {"w0", "w1", "w2", "w3"}
+    assert "Queue's AM resource limit exceeded" in result.reasons["w0"]
+    assert "Queue AM Resource Usage = <memory:8192, vCores:8>" in result.reasons["w0"]
+    # One AM finishes: one waiting AM starts, the others still queue.
+    running[0].am_active = False
+    result = sched.schedule(nodes, waiting, running[1:])
+    assert [a.app_id for a in result.allocations] == ["w0"]
+    assert set(result.reasons) == {"w1", "w2", "w3"}
+
+
+def test_queue_capacity_counts_apps_without_pending_asks() -> None:
+    sched = Scheduler(leaves(load_queues(capacity_conf())))
+    nodes = [SchedulerNode("n1:1", r(8192, 8))]
+    busy = app("busy", queue="root.a")  # holds queue a's maximum, all its asks granted
+    busy.used = r(4096)
+    nodes[0].used = r(4096)
+    a = app("a1", queue="root.a", order=2)
+    a.set_ask(ask(1))
+    result = sched.schedule(nodes, [a], [busy])
+    assert result.allocations == []
+    assert "is at its maximum capacity" in result.reasons["a1"]
