@@ -6,10 +6,13 @@ from flink_on_yarn.client.executor import JobClient
 from flink_on_yarn.datastream.data_stream import DataStream, DataStreamSink, KeyedStream
 from flink_on_yarn.datastream.execution_mode import RuntimeExecutionMode
 from flink_on_yarn.datastream.functions import (
+    AggregateFunction,
     FilterFunction,
     FlatMapFunction,
+    KeyedProcessFunction,
     KeySelector,
     MapFunction,
+    ProcessFunction,
     ReduceFunction,
     RuntimeContext,
     SinkFunction,
@@ -19,6 +22,7 @@ from flink_on_yarn.datastream.stream_execution_environment import (
     StreamExecutionEnvironment,
 )
 
-__all__ = ["DataStream", "DataStreamSink", "FilterFunction", "FlatMapFunction", "JobClient",
-           "JobExecutionException", "KeySelector", "KeyedStream", "MapFunction", "ReduceFunction",
-           "RuntimeContext", "RuntimeExecutionMode", "SinkFunction", "StreamExecutionEnvironment"]
+__all__ = ["AggregateFunction", "DataStream", "DataStreamSink", "FilterFunction", "FlatMapFunction", "JobClient",
+           "JobExecutionException", "KeySelector", "KeyedProcessFunction", "KeyedStream", "MapFunction",
+           "ProcessFunction", "ReduceFunction", "RuntimeContext", "RuntimeExecutionMode", "SinkFunction",
+           "StreamExecutionEnvironment"]

@@ -4,20 +4,34 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
+from flink_on_yarn.common.typeinfo import RecordFormatter, TypeInformation
 from flink_on_yarn.graph.operators import (
+    Convert,
     FilterOperator,
     FlatMapOperator,
     FunctionSinkOperator,
+    KeyedProcessOperator,
     KeyedReduceOperator,
     MapOperator,
     Operator,
     PrintSinkOperator,
+    ProcessOperator,
     SumReducer,
 )
 from flink_on_yarn.graph.transformations import HASH, REBALANCE, Transformation
 
 if TYPE_CHECKING:
     from flink_on_yarn.datastream.stream_execution_environment import StreamExecutionEnvironment
+
+
+_INHERIT: Any = object()
+
+
+def _convert(output_type: Any) -> Convert | None:
+    """What a declared output type does to the values a function returns (None when nothing)."""
+    if isinstance(output_type, TypeInformation) and output_type.needs_conversion:
+        return output_type.from_python
+    return None
 
 
 class DataStream:
@@ -28,9 +42,15 @@ class DataStream:
     def get_execution_environment(self) -> StreamExecutionEnvironment:
         return self._env
 
-    def _then(self, operator: Operator, name: str) -> DataStream:
-        t = self._env._registry.add(name=name, inputs=[self._t.id], operator=operator)
+    def _then(self, operator: Operator, name: str, output_type: Any = _INHERIT) -> DataStream:
+        """A node after this one; it emits this stream's type unless the call declares its own."""
+        t = self._env._registry.add(name=name, inputs=[self._t.id], operator=operator,
+                                    output_type=self._t.output_type if output_type is _INHERIT else output_type)
         return DataStream(self._env, t)
+
+    def get_type(self) -> TypeInformation | None:
+        """The declared type of this stream's records; None for PyFlink's default, pickled Python objects."""
+        return self._t.output_type  # type: ignore[no-any-return]
 
     def _node(self) -> Transformation:
         if self._t.is_virtual:
@@ -39,28 +59,34 @@ class DataStream:
 
     # operators
     def map(self, func: Any, output_type: Any = None) -> DataStream:
-        return self._then(MapOperator(func, "Map"), "Map")
+        return self._then(MapOperator(func, "Map", _convert(output_type)), "Map", output_type)
 
     def flat_map(self, func: Any, output_type: Any = None) -> DataStream:
-        return self._then(FlatMapOperator(func, "Flat Map"), "Flat Map")
+        return self._then(FlatMapOperator(func, "Flat Map", _convert(output_type)), "Flat Map", output_type)
+
+    def process(self, func: Any, output_type: Any = None) -> DataStream:
+        """A ProcessFunction: `process_element(value, ctx)` yields its outputs."""
+        return self._then(ProcessOperator(func, "Process", _convert(output_type)), "Process", output_type)
 
     def filter(self, func: Any) -> DataStream:
         return self._then(FilterOperator(func, "Filter"), "Filter")
 
     def key_by(self, key_selector: Any, key_type: Any = None) -> KeyedStream:
         t = self._env._registry.add(name="Partition", inputs=[self._t.id], partitioner=HASH,
-                                    key_selector=key_selector)
+                                    key_selector=key_selector, output_type=self._t.output_type)
         return KeyedStream(self._env, t, key_selector)
 
     def rebalance(self) -> DataStream:
-        t = self._env._registry.add(name="Rebalance", inputs=[self._t.id], partitioner=REBALANCE)
+        t = self._env._registry.add(name="Rebalance", inputs=[self._t.id], partitioner=REBALANCE,
+                                    output_type=self._t.output_type)
         return DataStream(self._env, t)
 
     def shuffle(self) -> DataStream:
         return self.rebalance()
 
     def union(self, *streams: DataStream) -> DataStream:
-        t = self._env._registry.add(name="Union", inputs=[self._t.id, *(s._t.id for s in streams)], is_union=True)
+        t = self._env._registry.add(name="Union", inputs=[self._t.id, *(s._t.id for s in streams)], is_union=True,
+                                    output_type=self._t.output_type)
         return DataStream(self._env, t)
 
     # attributes of the last operator
@@ -94,7 +120,8 @@ class DataStream:
     # sinks
     def print(self, sink_identifier: str | None = None) -> DataStreamSink:
         t = self._env._registry.add(name="Print to Std. Out", inputs=[self._t.id],
-                                    operator=PrintSinkOperator(sink_identifier))
+                                    operator=PrintSinkOperator(sink_identifier,
+                                                               formatter=RecordFormatter(self._t.output_type)))
         return DataStreamSink(self._env, t)
 
     def add_sink(self, sink_func: Any) -> DataStreamSink:
@@ -127,3 +154,8 @@ class KeyedStream(DataStream):
             raise TypeError("sum(position) takes a tuple field index")
         return self._then(KeyedReduceOperator(self._key_selector, SumReducer(position_to_sum), "Keyed Aggregation"),
                           "Keyed Aggregation")
+
+    def process(self, func: Any, output_type: Any = None) -> DataStream:
+        """A KeyedProcessFunction: keyed state through `open(runtime_context)`, the key in `ctx.get_current_key()`."""
+        return self._then(KeyedProcessOperator(self._key_selector, func, "KeyedProcess", _convert(output_type)),
+                          "KeyedProcess", output_type)

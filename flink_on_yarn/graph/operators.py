@@ -6,11 +6,18 @@ in chain order, and what it returns flows through the rest of the chain (batch r
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Callable
 from typing import Any
 
-from flink_on_yarn.common.text import format_lines
+from flink_on_yarn.common.text import format_lines, format_record
+from flink_on_yarn.common.typeinfo import Row
+from flink_on_yarn.graph.process_context import KeyedProcessContext, ProcessContext, TimerService
 from flink_on_yarn.graph.task_context import TaskContext
+from flink_on_yarn.runtime.state import ValueStateDescriptor
+from flink_on_yarn.runtime.state_backend import KeyedStateBackend
+
+Convert = Callable[[Any], Any]
 
 
 def _method(fn: Any, name: str) -> Callable[..., Any]:
@@ -54,11 +61,14 @@ class Operator:
 
 
 class UserFunctionOperator(Operator):
+    """A user function; `convert` (from a declared output type, e.g. FLOAT's 32 bits) applies to what it returns."""
+
     method_name = "map"
 
-    def __init__(self, fn: Any, name: str) -> None:
+    def __init__(self, fn: Any, name: str, convert: Convert | None = None) -> None:
         self.fn = fn
         self.name = name
+        self.convert = convert
 
     def open(self, ctx: TaskContext) -> None:
         super().open(ctx)
@@ -74,7 +84,11 @@ class MapOperator(UserFunctionOperator):
 
     def process(self, batch: list[Any]) -> list[Any]:
         f = self.call
-        return [f(x) for x in batch]
+        out = [f(x) for x in batch]
+        if self.convert is not None:
+            c = self.convert
+            return [c(x) for x in out]
+        return out
 
 
 class FlatMapOperator(UserFunctionOperator):
@@ -88,6 +102,9 @@ class FlatMapOperator(UserFunctionOperator):
             produced = f(x)
             if produced is not None:
                 extend(produced)
+        if self.convert is not None:
+            c = self.convert
+            return [c(x) for x in out]
         return out
 
 
@@ -106,11 +123,13 @@ class KeyedReduceOperator(Operator):
         self.key_selector = key_selector
         self.reducer = reducer
         self.name = name
-        self.state: dict[Any, Any] = {}
+        self.backend = KeyedStateBackend()
+        # The backend's table itself, a plain dict (no TTL): the loop below stays a dict lookup per record.
+        self.state: dict[Any, Any] = self.backend.table(ValueStateDescriptor("_reduce"))
 
     def open(self, ctx: TaskContext) -> None:
         super().open(ctx)
-        _open_function(self.reducer, ctx)
+        _open_function(self.reducer, dataclasses.replace(ctx, keyed_state=self.backend))
         self.key = _method(self.key_selector, "get_key")
         self.reduce = _method(self.reducer, "reduce")
         self.emit_each = ctx.runtime_mode != "BATCH"
@@ -145,6 +164,8 @@ class SumReducer:
 
     def reduce(self, a: Any, b: Any) -> Any:
         p = self.position
+        if type(a) is Row:
+            return Row._make([*a[:p], a[p] + b[p], *a[p + 1:]], a._fields, a._kind)
         if isinstance(a, tuple):
             if p == 1 and len(a) == 2:
                 return (a[0], a[1] + b[1])
@@ -164,12 +185,72 @@ class CombineOperator(KeyedReduceOperator):
         self.emit_each = False
 
 
-class PrintSinkOperator(Operator):
-    """`print()`: one line per record on the task's stdout, prefixed `N> ` when the sink runs with p > 1."""
+class ProcessOperator(UserFunctionOperator):
+    """`DataStream.process(ProcessFunction)`: `process_element(value, ctx)` yields any number of outputs."""
 
-    def __init__(self, identifier: str | None = None, to_stderr: bool = False) -> None:
+    method_name = "process_element"
+
+    def open(self, ctx: TaskContext) -> None:
+        super().open(ctx)
+        self.context = ProcessContext(TimerService())
+
+    def process(self, batch: list[Any]) -> list[Any]:
+        f, c = self.call, self.context
+        out: list[Any] = []
+        extend = out.extend
+        for x in batch:
+            produced = f(x, c)
+            if produced is not None:
+                extend(produced)
+        if self.convert is not None:
+            conv = self.convert
+            return [conv(x) for x in out]
+        return out
+
+
+class KeyedProcessOperator(UserFunctionOperator):
+    """`KeyedStream.process(KeyedProcessFunction)`: the record's key scopes every state the function reads."""
+
+    method_name = "process_element"
+
+    def __init__(self, key_selector: Any, fn: Any, name: str, convert: Convert | None = None) -> None:
+        super().__init__(fn, name, convert)
+        self.key_selector = key_selector
+        self.backend = KeyedStateBackend()
+
+    def open(self, ctx: TaskContext) -> None:
+        self.ctx = ctx
+        _open_function(self.fn, dataclasses.replace(ctx, keyed_state=self.backend))
+        self.call = _method(self.fn, self.method_name)
+        self.key = _method(self.key_selector, "get_key")
+        self.context = KeyedProcessContext(TimerService())
+
+    def process(self, batch: list[Any]) -> list[Any]:
+        f, c, key, backend = self.call, self.context, self.key, self.backend
+        out: list[Any] = []
+        extend = out.extend
+        for x in batch:
+            k = key(x)
+            backend.current_key = k
+            c.current_key = k
+            produced = f(x, c)
+            if produced is not None:
+                extend(produced)
+        if self.convert is not None:
+            conv = self.convert
+            return [conv(x) for x in out]
+        return out
+
+
+class PrintSinkOperator(Operator):
+    """`print()`: one line per record on the task's stdout, prefixed `N> ` when the sink runs with p > 1.
+    `formatter` writes a record as PyFlink prints its type (flink_on_yarn.common.typeinfo.RecordFormatter)."""
+
+    def __init__(self, identifier: str | None = None, to_stderr: bool = False,
+                 formatter: Callable[[Any], str] | None = None) -> None:
         self.identifier = identifier
         self.to_stderr = to_stderr
+        self.formatter = formatter
         self.name = "Print to Std. Err" if to_stderr else "Print to Std. Out"
 
     def open(self, ctx: TaskContext) -> None:
@@ -183,7 +264,11 @@ class PrintSinkOperator(Operator):
     def process(self, batch: list[Any]) -> list[Any]:
         if batch:
             p = self.prefix
-            self.stream.write(format_lines(batch, p))
+            fmt = self.formatter
+            if fmt is None or fmt is format_record:
+                self.stream.write(format_lines(batch, p))
+            else:
+                self.stream.write("".join([f"{p}{fmt(r)}\n" for r in batch]))
             self.stream.flush()
         return []
 
