@@ -17,14 +17,21 @@ from flink_on_yarn.graph.operators import (
     PrintSinkOperator,
     ProcessOperator,
     SumReducer,
+    TimestampsAndWatermarksOperator,
 )
 from flink_on_yarn.graph.transformations import HASH, REBALANCE, Transformation
+from flink_on_yarn.graph.window_operator import WindowFunctionSpec, WindowOperator
+from flink_on_yarn.runtime.windows import CountWindowAssigner
 
 if TYPE_CHECKING:
     from flink_on_yarn.datastream.stream_execution_environment import StreamExecutionEnvironment
 
 
 _INHERIT: Any = object()
+
+
+def _constant_key(value: Any) -> int:
+    return 0
 
 
 def _convert(output_type: Any) -> Convert | None:
@@ -70,6 +77,19 @@ class DataStream:
 
     def filter(self, func: Any) -> DataStream:
         return self._then(FilterOperator(func, "Filter"), "Filter")
+
+    def assign_timestamps_and_watermarks(self, watermark_strategy: Any) -> DataStream:
+        """Event time from here on: each record's timestamp from the strategy's TimestampAssigner, and
+        watermarks every `pipeline.auto-watermark-interval` (200 ms) as records flow."""
+        op = TimestampsAndWatermarksOperator(watermark_strategy, self._env._auto_watermark_interval_ms())
+        return self._then(op, "Timestamps/Watermarks")
+
+    def window_all(self, window_assigner: Any) -> AllWindowedStream:
+        """All records in one window operator (parallelism 1), as Flink keys them by a constant."""
+        return AllWindowedStream(self.key_by(_constant_key), window_assigner)
+
+    def count_window_all(self, size: int, slide: int | None = None) -> AllWindowedStream:
+        return AllWindowedStream(self.key_by(_constant_key), CountWindowAssigner(size, slide))
 
     def key_by(self, key_selector: Any, key_type: Any = None) -> KeyedStream:
         t = self._env._registry.add(name="Partition", inputs=[self._t.id], partitioner=HASH,
@@ -155,7 +175,64 @@ class KeyedStream(DataStream):
         return self._then(KeyedReduceOperator(self._key_selector, SumReducer(position_to_sum), "Keyed Aggregation"),
                           "Keyed Aggregation")
 
+    def window(self, window_assigner: Any) -> WindowedStream:
+        return WindowedStream(self, window_assigner)
+
+    def count_window(self, size: int, slide: int | None = None) -> WindowedStream:
+        """Fires every `slide` records of a key (default `size`) with its last `size` records."""
+        return WindowedStream(self, CountWindowAssigner(size, slide))
+
     def process(self, func: Any, output_type: Any = None) -> DataStream:
         """A KeyedProcessFunction: keyed state through `open(runtime_context)`, the key in `ctx.get_current_key()`."""
         return self._then(KeyedProcessOperator(self._key_selector, func, "KeyedProcess", _convert(output_type)),
                           "KeyedProcess", output_type)
+
+
+class WindowedStream:
+    """`KeyedStream.window(assigner)` / `count_window(size[, slide])`: ends with reduce, aggregate, process or apply."""
+
+    keyed = True
+
+    def __init__(self, keyed_stream: KeyedStream, assigner: Any) -> None:
+        self._stream = keyed_stream
+        self._assigner = assigner
+        self._lateness = 0
+
+    def allowed_lateness(self, time_ms: Any) -> WindowedStream:
+        """Keeps an event-time window's contents this long past its end: a late record fires it again."""
+        self._lateness = int(time_ms.to_milliseconds() if hasattr(time_ms, "to_milliseconds") else time_ms)
+        return self
+
+    def _window(self, spec: WindowFunctionSpec, output_type: Any) -> DataStream:
+        s = self._stream
+        name = f"Window({type(self._assigner).__name__})" if self.keyed else \
+            f"AllWindow({type(self._assigner).__name__})"
+        op = WindowOperator(s._key_selector, self._assigner, spec, name, _convert(output_type), self._lateness)
+        out = s._then(op, name, output_type)
+        if not self.keyed:
+            out.set_parallelism(1)
+        return out
+
+    def reduce(self, reduce_function: Any, window_function: Any = None, output_type: Any = None) -> DataStream:
+        out_type = output_type if window_function is not None else self._stream.get_type()
+        return self._window(WindowFunctionSpec("reduce", reduce_function, window_function, self.keyed), out_type)
+
+    def aggregate(self, aggregate_function: Any, window_function: Any = None, accumulator_type: Any = None,
+                  output_type: Any = None) -> DataStream:
+        return self._window(WindowFunctionSpec("aggregate", aggregate_function, window_function, self.keyed),
+                            output_type)
+
+    def process(self, process_window_function: Any, output_type: Any = None) -> DataStream:
+        return self._window(WindowFunctionSpec("process", process_window_function, None, self.keyed), output_type)
+
+    def apply(self, window_function: Any, output_type: Any = None) -> DataStream:
+        return self._window(WindowFunctionSpec("apply", window_function, None, self.keyed), output_type)
+
+    def sum(self, position_to_sum: int = 0) -> DataStream:
+        return self.reduce(SumReducer(position_to_sum))
+
+
+class AllWindowedStream(WindowedStream):
+    """`DataStream.window_all(assigner)`: the functions take no key (`process(context, elements)`)."""
+
+    keyed = False

@@ -11,6 +11,7 @@ from flink_on_yarn.graph.process_context import (
     TimeDomain,
     TimerService,
     UnsupportedOperationException,
+    WindowContext,
 )
 
 __all__ = ["TimeDomain", "TimerService", "UnsupportedOperationException"]
@@ -96,3 +97,34 @@ class KeyedProcessFunction(Function):
     def on_timer(self, timestamp: int, ctx: KeyedProcessContext) -> Iterable[Any]:
         """Called when a timer registered through `ctx.timer_service()` fires; yields outputs too."""
         return ()
+
+
+class ProcessWindowFunction(Function):
+    """`process(key, context, elements)` yields the window's results; `context.window()` is the window."""
+
+    Context = WindowContext
+
+    def process(self, key: Any, context: WindowContext, elements: Iterable[Any]) -> Iterable[Any]:
+        raise NotImplementedError
+
+    def clear(self, context: WindowContext) -> None:
+        pass
+
+
+class ProcessAllWindowFunction(Function):
+    Context = WindowContext
+
+    def process(self, context: WindowContext, elements: Iterable[Any]) -> Iterable[Any]:
+        raise NotImplementedError
+
+
+class WindowFunction(Function):
+    """`apply(key, window, inputs)` returns (or yields) the window's results."""
+
+    def apply(self, key: Any, window: Any, inputs: Iterable[Any]) -> Iterable[Any]:
+        raise NotImplementedError
+
+
+class AllWindowFunction(Function):
+    def apply(self, window: Any, inputs: Iterable[Any]) -> Iterable[Any]:
+        raise NotImplementedError

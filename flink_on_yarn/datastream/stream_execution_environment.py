@@ -13,6 +13,23 @@ from flink_on_yarn.graph.chaining import build_job_graph
 from flink_on_yarn.graph.job_graph import JobGraphSpec
 from flink_on_yarn.graph.sources import CollectionSource, SocketSource, Source, TextFileSource
 from flink_on_yarn.graph.transformations import TransformationRegistry
+from flink_on_yarn.runtime.config import parse_duration_ms
+
+AUTO_WATERMARK_INTERVAL = "pipeline.auto-watermark-interval"
+
+
+class ExecutionConfig:
+    """`env.get_config()`: the job's settings that PyFlink sets through it."""
+
+    def __init__(self, config: dict[str, str]) -> None:
+        self._config = config
+
+    def set_auto_watermark_interval(self, interval: int) -> ExecutionConfig:
+        self._config[AUTO_WATERMARK_INTERVAL] = str(int(interval))
+        return self
+
+    def get_auto_watermark_interval(self) -> int:
+        return parse_duration_ms(self._config.get(AUTO_WATERMARK_INTERVAL, "200"))
 
 
 class JobExecutionException(RuntimeError):
@@ -49,6 +66,14 @@ class StreamExecutionEnvironment:
     def set_restart_strategy(self, restart_strategy_configuration: Any) -> None:
         self._config.update(getattr(restart_strategy_configuration, "config", {}))
 
+    def get_config(self) -> ExecutionConfig:
+        return ExecutionConfig(self._config)
+
+    def _auto_watermark_interval_ms(self) -> int:
+        """`pipeline.auto-watermark-interval`: the job's (get_config()), else flink-conf's, else Flink's 200 ms."""
+        value = self._config.get(AUTO_WATERMARK_INTERVAL) or get_context().config.get(AUTO_WATERMARK_INTERVAL)
+        return parse_duration_ms(value) if value else 200
+
     def set_buffer_timeout(self, timeout_millis: int) -> StreamExecutionEnvironment:
         return self
 
@@ -82,8 +107,12 @@ class StreamExecutionEnvironment:
         if to_source is None:
             raise TypeError(f"{type(source).__name__} is not a supported source (FileSource is)")
         # The sources this runtime has (FileSource with a text-line format) emit lines: STRING.
-        return self._source(to_source(), f"Source: {source_name}" if source_name else None,
-                            type_info or Types.STRING())
+        stream = self._source(to_source(), f"Source: {source_name}" if source_name else None,
+                              type_info or Types.STRING())
+        if watermark_strategy is not None and getattr(watermark_strategy, "timestamp_assigner", None) is not None:
+            # Event time from the source on, as Flink's from_source: timestamps and watermarks right after it.
+            return stream.assign_timestamps_and_watermarks(watermark_strategy)
+        return stream
 
     def add_source(self, source_func: Any, source_name: str = "Custom Source", type_info: Any = None) -> DataStream:
         return self.from_source(source_func, None, source_name)

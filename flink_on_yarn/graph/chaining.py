@@ -14,7 +14,13 @@ import cloudpickle
 
 from flink_on_yarn.graph.codec import encode, new_id
 from flink_on_yarn.graph.job_graph import JobEdgeSpec, JobGraphSpec, JobVertexSpec, OperatorSpec
-from flink_on_yarn.graph.operators import CombineOperator, KeyedReduceOperator, Operator
+from flink_on_yarn.graph.operators import (
+    CombineOperator,
+    KeyedReduceOperator,
+    Operator,
+    TimestampsAndWatermarksOperator,
+)
+from flink_on_yarn.graph.partitioning import TimestampedKey
 from flink_on_yarn.graph.transformations import FORWARD, HASH, REBALANCE, Transformation
 
 
@@ -115,6 +121,19 @@ def build_job_graph(nodes: dict[int, Transformation], job_name: str, default_par
             raise ValueError(f"forward partitioning between {nodes[e.source].name!r} (parallelism "
                              f"{parallelism[e.source]}) and {nodes[e.target].name!r} ({parallelism[e.target]})")
 
+    # Event time: a node's records carry timestamps if it assigns them or any input carries them.
+    stamped: dict[int, bool] = {}
+    for tid in order:
+        t = nodes[tid]
+        ins = [e.source for e in edges if e.target == tid]
+        stamped_in = [stamped[i] for i in ins]
+        if any(stamped_in) and not all(stamped_in):
+            raise ValueError(f"{t.name!r} reads streams with and without event timestamps; assign timestamps "
+                             "to every input (assign_timestamps_and_watermarks) before combining them")
+        if t.operator is not None:
+            t.operator.timestamped = any(stamped_in)
+        stamped[tid] = isinstance(t.operator, TimestampsAndWatermarksOperator) or any(stamped_in)
+
     def chainable(e: StreamEdge) -> bool:
         return (e.partitioner == FORWARD and group[e.source] == group[e.target]
                 and sum(1 for x in edges if x.source == e.source) == 1
@@ -150,7 +169,8 @@ def build_job_graph(nodes: dict[int, Transformation], job_name: str, default_par
         a, b = chain_of[e.source], chain_of[e.target]
         if a is b:
             continue
-        ks = _ship(e.key_selector, f"the key selector into {nodes[e.target].name!r}") if e.partitioner == HASH \
+        key_selector = TimestampedKey(e.key_selector) if stamped[e.source] else e.key_selector
+        ks = _ship(key_selector, f"the key selector into {nodes[e.target].name!r}") if e.partitioner == HASH \
             else None
         job_edges.append(JobEdgeSpec(source=vertex_id[id(a)], target=vertex_id[id(b)],
                                      shipStrategy=e.partitioner or REBALANCE, keySelector=ks))
@@ -160,8 +180,9 @@ def build_job_graph(nodes: dict[int, Transformation], job_name: str, default_par
             if target_ops and isinstance(target_ops[0], KeyedReduceOperator) and len(sender_out) == 1 \
                     and sum(1 for x in edges if x.source == e.source) == 1:
                 head_op = target_ops[0]
-                vertex_ops[vertex_id[id(a)]].append(
-                    CombineOperator(head_op.key_selector, head_op.reducer, name="Combine"))
+                combiner = CombineOperator(head_op.key_selector, head_op.reducer, name="Combine")
+                combiner.timestamped = stamped[e.source]
+                vertex_ops[vertex_id[id(a)]].append(combiner)
     for v in vertices:
         v.operators = [OperatorSpec(name=op.name, payload=_ship(op, f"function of operator {op.name!r}"))
                        for op in vertex_ops[v.id]]

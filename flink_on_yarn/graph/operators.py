@@ -2,6 +2,12 @@
 
 A chain is a list of operators run one after another inside one task; `finish` is called at end of input,
 in chain order, and what it returns flows through the rest of the chain (batch reduce, combiners, sinks).
+
+Behind `assign_timestamps_and_watermarks` records carry their event time: the graph sets `timestamped` on
+every operator downstream of it, the records travel as `(timestamp, value)` pairs, and the task calls
+`process_ts` instead of `process` (results keep the timestamp of the record they came from, as in Flink;
+Long.MIN_VALUE marks "no timestamp"). Watermarks reach each operator through `on_watermark`, which returns
+what fired and the watermark to pass on; processing-time timers through `on_processing_time`.
 """
 
 from __future__ import annotations
@@ -12,7 +18,15 @@ from typing import Any
 
 from flink_on_yarn.common.text import format_lines, format_record
 from flink_on_yarn.common.typeinfo import Row
-from flink_on_yarn.graph.process_context import KeyedProcessContext, ProcessContext, TimerService
+from flink_on_yarn.common.watermark_strategy import LONG_MAX, LONG_MIN
+from flink_on_yarn.graph.process_context import (
+    KeyedProcessContext,
+    ProcessContext,
+    TimeDomain,
+    TimerClock,
+    TimerService,
+    now_ms,
+)
 from flink_on_yarn.graph.task_context import TaskContext
 from flink_on_yarn.runtime.state import ValueStateDescriptor
 from flink_on_yarn.runtime.state_backend import KeyedStateBackend
@@ -36,6 +50,11 @@ def _open_function(fn: Any, ctx: TaskContext) -> None:
         opener(ctx)
 
 
+def open_with_state(fn: Any, ctx: TaskContext, backend: KeyedStateBackend) -> None:
+    """Opens a user function on a keyed stream: its RuntimeContext hands out state of `backend`."""
+    _open_function(fn, dataclasses.replace(ctx, keyed_state=backend))
+
+
 def _close_function(fn: Any) -> None:
     closer = getattr(fn, "close", None)
     if closer is not None and callable(closer) and not hasattr(fn, "__next__"):
@@ -43,15 +62,34 @@ def _close_function(fn: Any) -> None:
 
 
 class Operator:
-    """Base: identity on batches, nothing at end of input."""
+    """Base: identity on batches, nothing at end of input, watermarks passed on."""
 
     name = "Operator"
+    # Set by the job graph: records arrive as (timestamp, value) pairs (see the module docstring).
+    timestamped = False
+    # True for the operator that makes watermarks (it has `take_watermark`).
+    generates_watermarks = False
 
     def open(self, ctx: TaskContext) -> None:
         self.ctx = ctx
 
     def process(self, batch: list[Any]) -> list[Any]:
         return batch
+
+    def process_ts(self, batch: list[Any]) -> list[Any]:
+        """Timestamped records; the base (a sink's) drops the timestamps and processes the values."""
+        return self.process([v for _, v in batch])
+
+    def on_watermark(self, timestamp: int) -> tuple[list[Any], int | None]:
+        """Records that fire at this watermark, and the watermark to pass on (None: swallow it)."""
+        return [], timestamp
+
+    def next_processing_time(self) -> int | None:
+        """When this operator's earliest processing-time timer is due (epoch ms), if it has one."""
+        return None
+
+    def on_processing_time(self, now: int) -> list[Any]:
+        return []
 
     def finish(self) -> list[Any]:
         return []
@@ -90,6 +128,13 @@ class MapOperator(UserFunctionOperator):
             return [c(x) for x in out]
         return out
 
+    def process_ts(self, batch: list[Any]) -> list[Any]:
+        f = self.call
+        if self.convert is not None:
+            c = self.convert
+            return [(t, c(f(x))) for t, x in batch]
+        return [(t, f(x)) for t, x in batch]
+
 
 class FlatMapOperator(UserFunctionOperator):
     method_name = "flat_map"
@@ -107,6 +152,16 @@ class FlatMapOperator(UserFunctionOperator):
             return [c(x) for x in out]
         return out
 
+    def process_ts(self, batch: list[Any]) -> list[Any]:
+        f = self.call
+        c = self.convert
+        out: list[Any] = []
+        for t, x in batch:
+            produced = f(x)
+            if produced is not None:
+                out.extend([(t, c(y) if c is not None else y) for y in produced])
+        return out
+
 
 class FilterOperator(UserFunctionOperator):
     method_name = "filter"
@@ -114,6 +169,10 @@ class FilterOperator(UserFunctionOperator):
     def process(self, batch: list[Any]) -> list[Any]:
         f = self.call
         return [x for x in batch if f(x)]
+
+    def process_ts(self, batch: list[Any]) -> list[Any]:
+        f = self.call
+        return [r for r in batch if f(r[1])]
 
 
 class KeyedReduceOperator(Operator):
@@ -129,7 +188,7 @@ class KeyedReduceOperator(Operator):
 
     def open(self, ctx: TaskContext) -> None:
         super().open(ctx)
-        _open_function(self.reducer, dataclasses.replace(ctx, keyed_state=self.backend))
+        open_with_state(self.reducer, ctx, self.backend)
         self.key = _method(self.key_selector, "get_key")
         self.reduce = _method(self.reducer, "reduce")
         self.emit_each = ctx.runtime_mode != "BATCH"
@@ -147,6 +206,18 @@ class KeyedReduceOperator(Operator):
             value = record if current is missing else reduce(current, record)
             state[k] = value
             emit(value)
+        return out if self.emit_each else []
+
+    def process_ts(self, batch: list[Any]) -> list[Any]:
+        # The state keeps (timestamp, value); an update carries the timestamp of the record that made it.
+        state, key, reduce = self.state, self.key, self.reduce
+        out: list[Any] = []
+        for t, record in batch:
+            k = key(record)
+            current = state.get(k, _MISSING)
+            value = record if current is _MISSING else reduce(current[1], record)
+            state[k] = (t, value)
+            out.append((t, value))
         return out if self.emit_each else []
 
     def finish(self) -> list[Any]:
@@ -192,7 +263,8 @@ class ProcessOperator(UserFunctionOperator):
 
     def open(self, ctx: TaskContext) -> None:
         super().open(ctx)
-        self.context = ProcessContext(TimerService())
+        self.clock = TimerClock()
+        self.context = ProcessContext(_WatermarkOnly(self.clock))
 
     def process(self, batch: list[Any]) -> list[Any]:
         f, c = self.call, self.context
@@ -207,9 +279,35 @@ class ProcessOperator(UserFunctionOperator):
             return [conv(x) for x in out]
         return out
 
+    def process_ts(self, batch: list[Any]) -> list[Any]:
+        f, c, conv = self.call, self.context, self.convert
+        out: list[Any] = []
+        for t, x in batch:
+            c.record_timestamp = None if t == LONG_MIN else t
+            produced = f(x, c)
+            if produced is not None:
+                out.extend([(t, conv(y) if conv is not None else y) for y in produced])
+        return out
+
+    def on_watermark(self, timestamp: int) -> tuple[list[Any], int | None]:
+        self.clock.watermark = timestamp
+        return [], timestamp
+
+
+class _WatermarkOnly(TimerService):
+    """A non-keyed process function's timer service: the watermark, and Flink's refusal of timers."""
+
+    def __init__(self, clock: TimerClock) -> None:
+        super().__init__(None)
+        self._watermark_clock = clock
+
+    def current_watermark(self) -> int:
+        return self._watermark_clock.watermark
+
 
 class KeyedProcessOperator(UserFunctionOperator):
-    """`KeyedStream.process(KeyedProcessFunction)`: the record's key scopes every state the function reads."""
+    """`KeyedStream.process(KeyedProcessFunction)`: the record's key scopes every state the function reads
+    and every timer it registers; timers call `on_timer(timestamp, ctx)` when time passes them."""
 
     method_name = "process_element"
 
@@ -217,22 +315,39 @@ class KeyedProcessOperator(UserFunctionOperator):
         super().__init__(fn, name, convert)
         self.key_selector = key_selector
         self.backend = KeyedStateBackend()
+        self.clock = TimerClock()
 
     def open(self, ctx: TaskContext) -> None:
         self.ctx = ctx
-        _open_function(self.fn, dataclasses.replace(ctx, keyed_state=self.backend))
+        open_with_state(self.fn, ctx, self.backend)
         self.call = _method(self.fn, self.method_name)
         self.key = _method(self.key_selector, "get_key")
-        self.context = KeyedProcessContext(TimerService())
+        self.context = KeyedProcessContext(TimerService(self.clock))
+        self.on_timer = getattr(self.fn, "on_timer", None)
+
+    def _set_key(self, k: Any) -> None:
+        self.backend.current_key = k
+        self.clock.current_key = k
+        self.context.current_key = k
+
+    def _out(self, produced: Any, t: int | None, out: list[Any]) -> None:
+        if produced is None:
+            return
+        conv = self.convert
+        if conv is not None:
+            produced = [conv(y) for y in produced]
+        if t is None:
+            out.extend(produced)
+        else:
+            out.extend([(t, y) for y in produced])
 
     def process(self, batch: list[Any]) -> list[Any]:
-        f, c, key, backend = self.call, self.context, self.key, self.backend
+        f, c, key, backend, clock = self.call, self.context, self.key, self.backend, self.clock
         out: list[Any] = []
         extend = out.extend
         for x in batch:
             k = key(x)
-            backend.current_key = k
-            c.current_key = k
+            backend.current_key = clock.current_key = c.current_key = k
             produced = f(x, c)
             if produced is not None:
                 extend(produced)
@@ -240,6 +355,105 @@ class KeyedProcessOperator(UserFunctionOperator):
             conv = self.convert
             return [conv(x) for x in out]
         return out
+
+    def process_ts(self, batch: list[Any]) -> list[Any]:
+        f, c, key = self.call, self.context, self.key
+        out: list[Any] = []
+        for t, x in batch:
+            self._set_key(key(x))
+            c.record_timestamp = None if t == LONG_MIN else t
+            self._out(f(x, c), t, out)
+        return out
+
+    def _fire(self, queue: Any, now: int, domain: TimeDomain) -> list[Any]:
+        out: list[Any] = []
+        c = self.context
+        while True:
+            due = queue.pop_due(now)
+            if not due:
+                return out
+            for ts, k in due:
+                if self.on_timer is None:
+                    continue
+                self._set_key(k)
+                c.domain = domain
+                c.record_timestamp = ts
+                produced = self.on_timer(ts, c)
+                # Event-time timer output carries the timer's time; processing-time output has none (Flink).
+                stamp = ts if domain == TimeDomain.EVENT_TIME else LONG_MIN
+                self._out(produced, stamp if self.timestamped else None, out)
+            c.domain = None
+
+    def on_watermark(self, timestamp: int) -> tuple[list[Any], int | None]:
+        self.clock.watermark = timestamp
+        return self._fire(self.clock.event_timers, timestamp, TimeDomain.EVENT_TIME), timestamp
+
+    def next_processing_time(self) -> int | None:
+        return self.clock.processing_timers.next_time()
+
+    def on_processing_time(self, now: int) -> list[Any]:
+        return self._fire(self.clock.processing_timers, now, TimeDomain.PROCESSING_TIME)
+
+
+class TimestampsAndWatermarksOperator(Operator):
+    """`assign_timestamps_and_watermarks(strategy)`: stamps each record with its event time and makes
+    watermarks, every `pipeline.auto-watermark-interval` of processing time while records flow, as Flink's
+    periodic generators. Upstream watermarks stop here (Flink's operator ignores them), all but the final
+    Long.MAX one at end of input."""
+
+    generates_watermarks = True
+
+    def __init__(self, strategy: Any, interval_ms: int = 200) -> None:
+        self.strategy = strategy
+        self.interval_ms = interval_ms
+        self.name = "Timestamps/Watermarks"
+
+    def open(self, ctx: TaskContext) -> None:
+        super().open(ctx)
+        assigner = self.strategy.timestamp_assigner
+        self.extract = None if assigner is None else _method(assigner, "extract_timestamp")
+        self.generator = self.strategy.create_generator()
+        self.last_emit = now_ms()
+        self.emitted = LONG_MIN
+        self.pending: int | None = None
+
+    def _stamp(self, value: Any, previous: int) -> int:
+        if self.extract is None:
+            return previous
+        ts = int(self.extract(value, previous))
+        self.generator.on_event(ts)
+        return ts
+
+    def _maybe_watermark(self) -> None:
+        if self.interval_ms <= 0:
+            return
+        now = now_ms()
+        if now - self.last_emit >= self.interval_ms:
+            self.last_emit = now
+            wm = self.generator.on_periodic_emit()
+            if wm is not None and wm > self.emitted:
+                self.emitted = wm
+                self.pending = wm
+
+    def process(self, batch: list[Any]) -> list[Any]:
+        out = [(self._stamp(v, LONG_MIN), v) for v in batch]
+        self._maybe_watermark()
+        return out
+
+    def process_ts(self, batch: list[Any]) -> list[Any]:
+        out = [(self._stamp(v, t), v) for t, v in batch]
+        self._maybe_watermark()
+        return out
+
+    def take_watermark(self) -> int | None:
+        wm, self.pending = self.pending, None
+        return wm
+
+    def on_watermark(self, timestamp: int) -> tuple[list[Any], int | None]:
+        if timestamp == LONG_MAX:
+            self.emitted = LONG_MAX
+            return [], LONG_MAX
+        return [], None
 
 
 class PrintSinkOperator(Operator):
