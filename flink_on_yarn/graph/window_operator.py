@@ -158,11 +158,15 @@ class WindowOperator(Operator):
                 continue
             if self.assigner.is_merging:
                 window = self._merge_into(key, per_key, window)
-            per_key[window] = self._add(per_key.get(window), value)
-            self.timers.register((key, window), window.max_timestamp())
-            if self.event_time:
-                if self.allowed_lateness:
+            contents = per_key.get(window)
+            per_key[window] = self._add(contents, value)
+            if contents is None:
+                # A window's timers are registered when it gets its first record (or merges): while it has
+                # contents its timer is pending, so the records after the first skip the timer queue.
+                self.timers.register((key, window), window.max_timestamp())
+                if self.event_time and self.allowed_lateness:
                     self.cleanup.register((key, window), window.max_timestamp() + self.allowed_lateness)
+            if self.event_time:
                 if window.max_timestamp() <= self.watermark:
                     # A late record within the allowed lateness fires its window again, as Flink's EventTimeTrigger.
                     self._emit(key, window, per_key[window], out)
@@ -181,6 +185,10 @@ class WindowOperator(Operator):
             self.cleanup.delete((key, w), w.max_timestamp() + self.allowed_lateness)
         if contents is not None:
             per_key[merged] = contents
+            # The merged session's timers (the absorbed windows' were deleted; `merged` may be one of them).
+            self.timers.register((key, merged), merged.max_timestamp())
+            if self.event_time and self.allowed_lateness:
+                self.cleanup.register((key, merged), merged.max_timestamp() + self.allowed_lateness)
         return merged
 
     def _count_element(self, key: Any, per_key: dict[Any, Any], value: Any, out: list[Any]) -> None:

@@ -241,8 +241,14 @@ class InputGate:
                 self._refuse(sel, key.fileobj, key.data.peer,
                              f"no answer to the challenge within {handshake.TIMEOUT_S:.0f} s")
 
-    def batches(self, should_stop: Callable[[], bool] = lambda: False,
-                next_timer: Callable[[], int | None] | None = None) -> Iterator[Any]:
+    def batches(self, should_stop: Callable[[], bool] = lambda: False) -> Iterator[list[Any]]:
+        """The record batches alone, for a reader without event time: watermarks are left out."""
+        for item in self.events(should_stop):
+            if type(item) is list:
+                yield item
+
+    def events(self, should_stop: Callable[[], bool] = lambda: False,
+               next_timer: Callable[[], int | None] | None = None) -> Iterator[Any]:
         """Record batches (lists), `Watermark`s when the minimum over the producers advances, and `TICK`
         when `next_timer()` (epoch ms) has come with no input, until every producer has ended."""
         sel = selectors.DefaultSelector()

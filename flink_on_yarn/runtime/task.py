@@ -140,7 +140,7 @@ def run_task(dep: TaskDeployment, report: Report, secret: bytes, stdout: TextIO 
     report({"state": "RUNNING"})
     chain = Chain(operators, writers)
     batches: Iterator[Any] = source.batches(dep.subtask, dep.parallelism) if source is not None else \
-        gate.batches(should_stop, chain.next_processing_time if chain.timed else None) if gate is not None \
+        gate.events(should_stop, chain.next_processing_time if chain.timed else None) if gate is not None \
         else iter(())
 
     def metrics() -> dict[str, int]:

@@ -3,19 +3,17 @@ Pure, below the API, so operators and assigners share them."""
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, NamedTuple
 
 from flink_on_yarn.common.watermark_strategy import LONG_MAX
 
 
-class TimeWindow:
-    """[start, end) in epoch milliseconds; its last timestamp is end - 1."""
+class TimeWindow(NamedTuple):
+    """[start, end) in epoch milliseconds; its last timestamp is end - 1. A tuple, so hashing and comparing
+    one (a dict lookup per record in a window operator) stays in C."""
 
-    __slots__ = ("end", "start")
-
-    def __init__(self, start: int, end: int) -> None:
-        self.start = start
-        self.end = end
+    start: int
+    end: int
 
     def max_timestamp(self) -> int:
         return self.end - 1
@@ -25,15 +23,6 @@ class TimeWindow:
 
     def cover(self, other: TimeWindow) -> TimeWindow:
         return TimeWindow(min(self.start, other.start), max(self.end, other.end))
-
-    def __eq__(self, other: object) -> bool:
-        return isinstance(other, TimeWindow) and (self.start, self.end) == (other.start, other.end)
-
-    def __hash__(self) -> int:
-        return hash((self.start, self.end))
-
-    def __reduce__(self) -> tuple[Any, ...]:
-        return TimeWindow, (self.start, self.end)
 
     def __repr__(self) -> str:
         return f"TimeWindow(start={self.start}, end={self.end})"

@@ -77,6 +77,28 @@ def test_socket_window_word_count_counts_per_processing_time_window() -> None:
         server.close()
 
 
+def test_watermark_frames_take_the_minimum_over_two_producers() -> None:
+    from flink_on_yarn.runtime.network import InputGate, RecordWriter
+    from flink_on_yarn.runtime.watermarks import Watermark
+
+    secret = b"s" * 64
+    gate = InputGate("127.0.0.1", 2, secret)
+    got: list[object] = []
+    reader = threading.Thread(target=lambda: got.extend(gate.events()))
+    reader.start()
+    a = RecordWriter("FORWARD", [("127.0.0.1", gate.port)], None, "a", secret)
+    b = RecordWriter("FORWARD", [("127.0.0.1", gate.port)], None, "b", secret)
+    steps = [(a, 10), (b, 5), (b, 20), (a, 30)]
+    for writer, ts in steps:
+        writer.emit([ts])
+        writer.emit_watermark(ts)
+        time.sleep(0.05)  # one frame after the other, so the order the gate sees is the order sent
+    a.close()
+    b.close()
+    reader.join(10)
+    assert got == [[10], [5], Watermark(5), [20], Watermark(10), [30], Watermark(20), Watermark(2 ** 63 - 1)]
+
+
 PROGRAM = """
 from flink_on_yarn.common import Time, Types, WatermarkStrategy
 from flink_on_yarn.datastream import StreamExecutionEnvironment, TumblingEventTimeWindows

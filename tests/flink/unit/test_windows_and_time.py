@@ -204,3 +204,11 @@ def test_timestamp_assigner_stamps_and_swallows_upstream_watermarks() -> None:
     periodic.last_emit -= 5  # as if the interval had passed
     periodic.process([3])
     assert periodic.take_watermark() == 24 and periodic.take_watermark() is None
+
+
+def test_a_record_inside_an_existing_session_keeps_its_timer() -> None:
+    op = window_op(EventTimeSessionWindows.with_gap(Time.milliseconds(10)), WindowFunctionSpec("process", Count()))
+    op.process_ts([(1, ("k", 1)), (5, ("k", 5))])  # [1, 11) and [5, 15): one session [1, 15)
+    op.process_ts([(2, ("k", 2))])  # [2, 12) lies inside it: the session stays [1, 15), and so does its timer
+    assert op.on_watermark(13) == ([], 13)
+    assert op.on_watermark(14)[0] == [(14, ("k", 1, 15, 3))]
