@@ -3,7 +3,7 @@ Pure, below the API, so operators and assigners share them."""
 
 from __future__ import annotations
 
-from typing import Any, NamedTuple
+from typing import NamedTuple
 
 from flink_on_yarn.common.watermark_strategy import LONG_MAX
 
