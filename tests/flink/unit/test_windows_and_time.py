@@ -96,7 +96,7 @@ def test_tumbling_window_fires_at_the_watermark_and_drops_late_records() -> None
     assert forward == 4 and sorted(fired) == [(4, ("a", 0, 5, 1)), (4, ("b", 0, 5, 1))]
     assert op.process_ts([(2, ("a", 2))]) == [] and op.late_dropped == 1  # its window is gone
     assert op.on_watermark(LONG_MAX)[0] == [(9, ("a", 5, 10, 1))]
-    assert op.windows == {}
+    assert op.panes == {}
 
 
 def test_allowed_lateness_fires_again_then_cleans_up() -> None:
@@ -106,7 +106,7 @@ def test_allowed_lateness_fires_again_then_cleans_up() -> None:
     assert op.on_watermark(5)[0] == [(4, ("a", 0, 5, 1))]
     assert op.process_ts([(2, ("a", 2))]) == [(4, ("a", 0, 5, 2))]  # late but allowed: fires with both
     op.on_watermark(14)
-    assert op.windows == {}
+    assert op.panes == {}
     assert op.process_ts([(3, ("a", 3))]) == [] and op.late_dropped == 1
 
 
@@ -128,7 +128,7 @@ def test_session_windows_merge_their_contents() -> None:
     op = window_op(EventTimeSessionWindows.with_gap(Time.milliseconds(3)), WindowFunctionSpec("aggregate", Average()))
     op.process_ts([(1, ("k", 2)), (10, ("k", 10)), (6, ("k", 6)), (3, ("k", 4))])
     # 1, 3 and 6 chain into one session [1, 9); 10 starts [10, 13).
-    assert sorted(op.windows["k"], key=lambda w: w.start) == [TimeWindow(1, 9), TimeWindow(10, 13)]
+    assert sorted(op.sessions["k"], key=lambda w: w.start) == [TimeWindow(1, 9), TimeWindow(10, 13)]
     assert op.on_watermark(LONG_MAX)[0] == [(8, 4.0), (12, 10.0)]
 
 
