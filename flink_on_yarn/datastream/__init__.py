@@ -34,6 +34,7 @@ from flink_on_yarn.datastream.window import (
     TumblingEventTimeWindows,
     TumblingProcessingTimeWindows,
 )
+from flink_on_yarn.graph.output_tag import OutputTag
 
 __all__ = [
     "AggregateFunction",
@@ -49,6 +50,7 @@ __all__ = [
     "KeyedProcessFunction",
     "KeyedStream",
     "MapFunction",
+    "OutputTag",
     "ProcessAllWindowFunction",
     "ProcessFunction",
     "ProcessWindowFunction",

@@ -19,6 +19,7 @@ from flink_on_yarn.graph.operators import (
     SumReducer,
     TimestampsAndWatermarksOperator,
 )
+from flink_on_yarn.graph.output_tag import OutputTag
 from flink_on_yarn.graph.transformations import HASH, REBALANCE, Transformation
 from flink_on_yarn.graph.window_operator import WindowFunctionSpec, WindowOperator
 from flink_on_yarn.runtime.windows import CountWindowAssigner
@@ -90,6 +91,12 @@ class DataStream:
 
     def count_window_all(self, size: int, slide: int | None = None) -> AllWindowedStream:
         return AllWindowedStream(self.key_by(_constant_key), CountWindowAssigner(size, slide))
+
+    def get_side_output(self, output_tag: OutputTag) -> DataStream:
+        """The records this stream's (process or window) operator sent to `output_tag`."""
+        t = self._env._registry.add(name=f"SideOutput({output_tag.tag_id})", inputs=[self._t.id],
+                                    side_output=output_tag.tag_id, output_type=output_tag.type_info)
+        return DataStream(self._env, t)
 
     def key_by(self, key_selector: Any, key_type: Any = None) -> KeyedStream:
         t = self._env._registry.add(name="Partition", inputs=[self._t.id], partitioner=HASH,
@@ -197,10 +204,16 @@ class WindowedStream:
         self._stream = keyed_stream
         self._assigner = assigner
         self._lateness = 0
+        self._late_tag: str | None = None
 
     def allowed_lateness(self, time_ms: Any) -> WindowedStream:
         """Keeps an event-time window's contents this long past its end: a late record fires it again."""
         self._lateness = int(time_ms.to_milliseconds() if hasattr(time_ms, "to_milliseconds") else time_ms)
+        return self
+
+    def side_output_late_data(self, output_tag: OutputTag) -> WindowedStream:
+        """Records too late for their window (past `allowed_lateness`) go to this side output."""
+        self._late_tag = output_tag.tag_id
         return self
 
     def _window(self, spec: WindowFunctionSpec, output_type: Any) -> DataStream:
@@ -208,6 +221,7 @@ class WindowedStream:
         name = f"Window({type(self._assigner).__name__})" if self.keyed else \
             f"AllWindow({type(self._assigner).__name__})"
         op = WindowOperator(s._key_selector, self._assigner, spec, name, _convert(output_type), self._lateness)
+        op.late_tag = self._late_tag
         out = s._then(op, name, output_type)
         if not self.keyed:
             out.set_parallelism(1)

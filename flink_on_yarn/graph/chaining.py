@@ -34,6 +34,7 @@ class StreamEdge:
     target: int
     partitioner: str | None  # None: FORWARD if parallelisms match, else REBALANCE
     key_selector: Any = None
+    side_output: str | None = None  # the records of this side output of the source, not its main output
 
 
 @dataclass
@@ -45,19 +46,22 @@ class _Chain:
 def resolve_edges(nodes: dict[int, Transformation]) -> list[StreamEdge]:
     """Edges between real nodes, looking through partition and union nodes."""
 
-    def real_inputs(tid: int, partitioner: str | None, key: Any) -> list[StreamEdge]:
+    def real_inputs(tid: int, partitioner: str | None, key: Any, side: str | None = None) -> list[StreamEdge]:
         t = nodes[tid]
         if t.partitioner is not None:
             out: list[StreamEdge] = []
             for i in t.inputs:
-                out.extend(real_inputs(i, partitioner or t.partitioner, key if partitioner else t.key_selector))
+                out.extend(real_inputs(i, partitioner or t.partitioner, key if partitioner else t.key_selector,
+                                       side))
             return out
         if t.is_union:
             out = []
             for i in t.inputs:
-                out.extend(real_inputs(i, partitioner, key))
+                out.extend(real_inputs(i, partitioner, key, side))
             return out
-        return [StreamEdge(tid, -1, partitioner, key)]
+        if t.side_output is not None:
+            return [e for i in t.inputs for e in real_inputs(i, partitioner, key, t.side_output)]
+        return [StreamEdge(tid, -1, partitioner, key, side)]
 
     edges: list[StreamEdge] = []
     for t in nodes.values():
@@ -135,7 +139,7 @@ def build_job_graph(nodes: dict[int, Transformation], job_name: str, default_par
         stamped[tid] = isinstance(t.operator, TimestampsAndWatermarksOperator) or any(stamped_in)
 
     def chainable(e: StreamEdge) -> bool:
-        return (e.partitioner == FORWARD and group[e.source] == group[e.target]
+        return (e.partitioner == FORWARD and e.side_output is None and group[e.source] == group[e.target]
                 and sum(1 for x in edges if x.source == e.source) == 1
                 and sum(1 for x in edges if x.target == e.target) == 1)
 
@@ -173,7 +177,8 @@ def build_job_graph(nodes: dict[int, Transformation], job_name: str, default_par
         ks = _ship(key_selector, f"the key selector into {nodes[e.target].name!r}") if e.partitioner == HASH \
             else None
         job_edges.append(JobEdgeSpec(source=vertex_id[id(a)], target=vertex_id[id(b)],
-                                     shipStrategy=e.partitioner or REBALANCE, keySelector=ks))
+                                     shipStrategy=e.partitioner or REBALANCE, keySelector=ks,
+                                     sideOutput=e.side_output))
         if runtime_mode == "BATCH" and e.partitioner == HASH:
             target_ops = vertex_ops[vertex_id[id(b)]]
             sender_out = [x for x in job_edges if x.source == vertex_id[id(a)]]

@@ -19,6 +19,7 @@ from typing import Any
 from flink_on_yarn.common.text import format_lines, format_record
 from flink_on_yarn.common.typeinfo import Row
 from flink_on_yarn.common.watermark_strategy import LONG_MAX, LONG_MIN
+from flink_on_yarn.graph.output_tag import OutputTag, split_side_outputs
 from flink_on_yarn.graph.process_context import (
     KeyedProcessContext,
     ProcessContext,
@@ -69,6 +70,8 @@ class Operator:
     timestamped = False
     # True for the operator that makes watermarks (it has `take_watermark`).
     generates_watermarks = False
+    # Where the task collects this operator's side outputs (tag id -> records); None: nobody reads them.
+    side_outputs: dict[str, list[Any]] | None = None
 
     def open(self, ctx: TaskContext) -> None:
         self.ctx = ctx
@@ -274,10 +277,15 @@ class ProcessOperator(UserFunctionOperator):
             produced = f(x, c)
             if produced is not None:
                 extend(produced)
+        out = self._main(out, False)
         if self.convert is not None:
             conv = self.convert
             return [conv(x) for x in out]
         return out
+
+    def _main(self, out: list[Any], timestamped: bool) -> list[Any]:
+        """Side-output records (`yield tag, value`) leave the main output; kept only if someone reads them."""
+        return split_side_outputs(out, timestamped, self.side_outputs if self.side_outputs is not None else {})
 
     def process_ts(self, batch: list[Any]) -> list[Any]:
         f, c, conv = self.call, self.context, self.convert
@@ -286,8 +294,9 @@ class ProcessOperator(UserFunctionOperator):
             c.record_timestamp = None if t == LONG_MIN else t
             produced = f(x, c)
             if produced is not None:
-                out.extend([(t, conv(y) if conv is not None else y) for y in produced])
-        return out
+                out.extend([(t, y) for y in produced])
+        out = self._main(out, True)
+        return [(t, conv(y)) for t, y in out] if conv is not None else out
 
     def on_watermark(self, timestamp: int) -> tuple[list[Any], int | None]:
         self.clock.watermark = timestamp
@@ -331,15 +340,18 @@ class KeyedProcessOperator(UserFunctionOperator):
         self.context.current_key = k
 
     def _out(self, produced: Any, t: int | None, out: list[Any]) -> None:
+        """The function's outputs into `out` (with timestamp `t` unless None), side outputs to theirs."""
         if produced is None:
             return
         conv = self.convert
-        if conv is not None:
-            produced = [conv(y) for y in produced]
-        if t is None:
-            out.extend(produced)
-        else:
-            out.extend([(t, y) for y in produced])
+        sides = self.side_outputs if self.side_outputs is not None else {}
+        for y in produced:
+            if type(y) is tuple and len(y) == 2 and isinstance(y[0], OutputTag):
+                sides.setdefault(y[0].tag_id, []).append(y[1] if t is None else (t, y[1]))
+                continue
+            if conv is not None:
+                y = conv(y)
+            out.append(y if t is None else (t, y))
 
     def process(self, batch: list[Any]) -> list[Any]:
         f, c, key, backend, clock = self.call, self.context, self.key, self.backend, self.clock
@@ -351,6 +363,7 @@ class KeyedProcessOperator(UserFunctionOperator):
             produced = f(x, c)
             if produced is not None:
                 extend(produced)
+        out = split_side_outputs(out, False, self.side_outputs if self.side_outputs is not None else {})
         if self.convert is not None:
             conv = self.convert
             return [conv(x) for x in out]

@@ -27,12 +27,13 @@ class Transformation:
     parallelism: int | None = None  # None: the job's default parallelism
     slot_sharing_group: str | None = None  # None: inherited from the inputs, as Flink does
     is_union: bool = False
+    side_output: str | None = None  # a virtual node: the side output of this id of its input
     # The declared type of what this node emits (a TypeInformation); None: untyped, PyFlink's pickled default.
     output_type: Any = None
 
     @property
     def is_virtual(self) -> bool:
-        return self.partitioner is not None or self.is_union
+        return self.partitioner is not None or self.is_union or self.side_output is not None
 
 
 class TransformationRegistry:

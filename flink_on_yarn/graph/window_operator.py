@@ -66,6 +66,7 @@ class WindowOperator(Operator):
         self.watermark = LONG_MIN
         self.late_dropped = 0
         self.count_fired = 0
+        self.late_tag: str | None = None  # `side_output_late_data(tag)`: late records go there, not away
 
     def open(self, ctx: TaskContext) -> None:
         super().open(ctx)
@@ -201,7 +202,7 @@ class WindowOperator(Operator):
         for window in self.assigner.assign_windows(value, ts):
             last = window.max_timestamp()
             if last + self.allowed_lateness <= self.watermark:
-                self.late_dropped += 1
+                self._late(value, ts)
                 continue
             pane = self.panes.get(window)
             if pane is None:
@@ -211,12 +212,18 @@ class WindowOperator(Operator):
                 # A late record within the allowed lateness fires its window again, as Flink's EventTimeTrigger.
                 self._emit(k, window, pane[k], out)
 
+    def _late(self, value: Any, ts: int) -> None:
+        if self.late_tag is not None and self.side_outputs is not None:
+            self.side_outputs.setdefault(self.late_tag, []).append((ts, value) if self.timestamped else value)
+        else:
+            self.late_dropped += 1
+
     def _session_element(self, value: Any, ts: int, out: list[Any]) -> None:
         k = self.key(value)
         per_key = self.sessions.setdefault(k, {})
         for window in self.assigner.assign_windows(value, ts):
             if self.event_time and window.max_timestamp() + self.allowed_lateness <= self.watermark:
-                self.late_dropped += 1
+                self._late(value, ts)
                 continue
             session = self._merge_into(k, per_key, window)
             per_key[session] = self.add(per_key.get(session, _MISSING), value)

@@ -33,6 +33,7 @@ class OutputSpec:
     strategy: str
     targets: list[tuple[str, int]]
     key_selector: str | None = None
+    side_output: str | None = None  # this edge carries the last operator's side output of this id
 
 
 @dataclass
@@ -61,9 +62,16 @@ class Chain:
     """The chained operators of a task and the writers behind the last one: record batches, watermarks and
     processing-time ticks go through it in order, what an operator emits going through the rest."""
 
-    def __init__(self, operators: list[Operator], writers: list[RecordWriter]) -> None:
+    def __init__(self, operators: list[Operator], writers: list[RecordWriter],
+                 side_writers: dict[str, list[RecordWriter]] | None = None) -> None:
         self.operators = operators
         self.writers = writers
+        # Side outputs come from the last operator only: an operator whose side output is read has more
+        # than one output, so nothing chains behind it.
+        self.side_writers = side_writers or {}
+        self.sides: dict[str, list[Any]] = {}
+        if operators:
+            operators[-1].side_outputs = self.sides
         self.steps = [op.process_ts if op.timestamped else op.process for op in operators]
         self.timed = [i for i, op in enumerate(operators)
                       if type(op).next_processing_time is not Operator.next_processing_time]
@@ -81,9 +89,18 @@ class Chain:
                     self.watermark(wm, i + 1)
                     return
             if not batch:
-                return
-        for w in self.writers:
-            w.emit(batch)
+                break
+        else:
+            for w in self.writers:
+                w.emit(batch)
+        if self.sides:
+            self._emit_sides()
+
+    def _emit_sides(self) -> None:
+        for tag, records in self.sides.items():
+            for w in self.side_writers.get(tag, ()):
+                w.emit(records)  # a side output nobody reads is dropped, as in Flink
+        self.sides.clear()
 
     def watermark(self, timestamp: int, start: int = 0) -> None:
         ops = self.operators
@@ -94,8 +111,13 @@ class Chain:
             if forward is None:
                 return
             timestamp = forward
+        if self.sides:
+            self._emit_sides()
         for w in self.writers:
             w.emit_watermark(timestamp)
+        for ws in self.side_writers.values():
+            for w in ws:
+                w.emit_watermark(timestamp)
 
     def next_processing_time(self) -> int | None:
         times = [t for i in self.timed if (t := self.operators[i].next_processing_time()) is not None]
@@ -135,10 +157,15 @@ def run_task(dep: TaskDeployment, report: Report, secret: bytes, stdout: TextIO 
     for op in operators:
         op.open(ctx)
     producer = f"{dep.task_name} ({dep.subtask + 1}/{dep.parallelism})"
-    writers = [RecordWriter(o.strategy, o.targets, decode(o.key_selector) if o.key_selector else None, producer,
-                            secret) for o in dep.outputs]
+    all_writers = [(o, RecordWriter(o.strategy, o.targets, decode(o.key_selector) if o.key_selector else None,
+                                    producer, secret)) for o in dep.outputs]
+    writers = [w for o, w in all_writers if o.side_output is None]
+    side_writers: dict[str, list[RecordWriter]] = {}
+    for o, w in all_writers:
+        if o.side_output is not None:
+            side_writers.setdefault(o.side_output, []).append(w)
     report({"state": "RUNNING"})
-    chain = Chain(operators, writers)
+    chain = Chain(operators, writers, side_writers)
     batches: Iterator[Any] = source.batches(dep.subtask, dep.parallelism) if source is not None else \
         gate.events(should_stop, chain.next_processing_time if chain.timed else None) if gate is not None \
         else iter(())
@@ -146,7 +173,7 @@ def run_task(dep: TaskDeployment, report: Report, secret: bytes, stdout: TextIO 
     def metrics() -> dict[str, int]:
         # Flink's numRecordsIn/Out: what crossed the network, so a source reads 0 and a sink writes 0.
         return {"read-records": gate.records_in if gate is not None else 0,
-                "write-records": sum(w.records_out for w in writers)}
+                "write-records": sum(w.records_out for _, w in all_writers)}
 
     done = threading.Event()
     lock = threading.Lock()  # no RUNNING report may overtake the final one
@@ -176,7 +203,7 @@ def run_task(dep: TaskDeployment, report: Report, secret: bytes, stdout: TextIO 
             # window (Flink's final Long.MAX watermark). A gate's last watermark comes from its producers.
             chain.watermark(LONG_MAX)
         chain.finish()
-        for w in writers:
+        for _, w in all_writers:
             w.close()
         for op in operators:
             op.close()

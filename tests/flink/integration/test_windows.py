@@ -99,6 +99,29 @@ def test_watermark_frames_take_the_minimum_over_two_producers() -> None:
     assert got == [[10], [5], Watermark(5), [20], Watermark(10), [30], Watermark(20), Watermark(2 ** 63 - 1)]
 
 
+def test_side_outputs_reach_their_own_consumers(capsys: pytest.CaptureFixture[str]) -> None:
+    from flink_on_yarn.common import Types
+    from flink_on_yarn.datastream import OutputTag, ProcessFunction, StreamExecutionEnvironment
+
+    odd = OutputTag("odd", Types.INT())
+
+    class Split(ProcessFunction):
+        def process_element(self, value: int, ctx: ProcessFunction.Context) -> object:
+            yield (odd, value) if value % 2 else value
+
+    env = StreamExecutionEnvironment.get_execution_environment()
+    env.set_parallelism(1)
+    main = env.from_collection(list(range(1, 8)), type_info=Types.INT()).process(Split(), Types.INT())
+    main.map(lambda x: ("even", x)).print()
+    main.get_side_output(odd).map(lambda x: ("odd", x)).print()
+    unread = OutputTag("unread")
+    env.from_collection([1]).process(lambda v, ctx: [(unread, v), v + 100]).print()  # nobody reads "unread"
+    env.execute("side outputs")
+    out = capsys.readouterr().out.splitlines()
+    assert sorted(out) == sorted(["('even', 2)", "('even', 4)", "('even', 6)", "('odd', 1)", "('odd', 3)",
+                                  "('odd', 5)", "('odd', 7)", "101"])
+
+
 PROGRAM = """
 from flink_on_yarn.common import Time, Types, WatermarkStrategy
 from flink_on_yarn.datastream import StreamExecutionEnvironment, TumblingEventTimeWindows

@@ -212,3 +212,30 @@ def test_a_record_inside_an_existing_session_keeps_its_timer() -> None:
     op.process_ts([(2, ("k", 2))])  # [2, 12) lies inside it: the session stays [1, 15), and so does its timer
     assert op.on_watermark(13) == ([], 13)
     assert op.on_watermark(14)[0] == [(14, ("k", 1, 15, 3))]
+
+
+def test_late_records_go_to_the_late_side_output_when_asked() -> None:
+    op = window_op(TumblingEventTimeWindows.of(Time.milliseconds(5)), WindowFunctionSpec("process", Count()))
+    op.late_tag = "late"
+    op.side_outputs = {}
+    op.process_ts([(1, ("a", 1))])
+    op.on_watermark(10)
+    op.process_ts([(2, ("a", 2))])
+    assert op.side_outputs == {"late": [(2, ("a", 2))]} and op.late_dropped == 0
+
+
+class SideTimers(KeyedProcessFunction):
+    def process_element(self, value: Any, ctx: Any) -> Iterable[Any]:
+        from flink_on_yarn.datastream import OutputTag
+
+        yield OutputTag("seen"), value
+        yield value * 2
+
+
+def test_keyed_process_side_outputs_keep_their_timestamps() -> None:
+    op = KeyedProcessOperator(lambda v: v, SideTimers(), "KeyedProcess")
+    op.timestamped = True
+    op.side_outputs = {}
+    op.open(CTX)
+    assert op.process_ts([(7, 1), (8, 2)]) == [(7, 2), (8, 4)]
+    assert op.side_outputs == {"seen": [(7, 1), (8, 2)]}
