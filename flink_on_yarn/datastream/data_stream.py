@@ -10,6 +10,7 @@ from flink_on_yarn.graph.operators import (
     FilterOperator,
     FlatMapOperator,
     FunctionSinkOperator,
+    KeyedFunction,
     KeyedProcessOperator,
     KeyedReduceOperator,
     MapOperator,
@@ -175,6 +176,20 @@ class KeyedStream(DataStream):
 
     def reduce(self, func: Any) -> DataStream:
         return self._then(KeyedReduceOperator(self._key_selector, func, "Keyed Reduce"), "Keyed Reduce")
+
+    # On a keyed stream these functions get keyed state through their RuntimeContext, as in PyFlink.
+    def map(self, func: Any, output_type: Any = None) -> DataStream:
+        op = KeyedProcessOperator(self._key_selector, KeyedFunction(func, "map"), "Map", _convert(output_type))
+        return self._then(op, "Map", output_type)
+
+    def flat_map(self, func: Any, output_type: Any = None) -> DataStream:
+        op = KeyedProcessOperator(self._key_selector, KeyedFunction(func, "flat_map"), "Flat Map",
+                                  _convert(output_type))
+        return self._then(op, "Flat Map", output_type)
+
+    def filter(self, func: Any) -> DataStream:
+        return self._then(KeyedProcessOperator(self._key_selector, KeyedFunction(func, "filter"), "Filter"),
+                          "Filter")
 
     def sum(self, position_to_sum: int = 0) -> DataStream:
         if not isinstance(position_to_sum, int):

@@ -408,6 +408,31 @@ class KeyedProcessOperator(UserFunctionOperator):
         return self._fire(self.clock.processing_timers, now, TimeDomain.PROCESSING_TIME)
 
 
+class KeyedFunction:
+    """A map / flat_map / filter function on a keyed stream, run as a keyed process function so that its
+    RuntimeContext has keyed state (PyFlink runs `KeyedStream.map` and the others the same way)."""
+
+    def __init__(self, fn: Any, kind: str) -> None:
+        if kind not in ("map", "flat_map", "filter"):
+            raise ValueError(f"no keyed {kind} function")
+        self.fn = fn
+        self.kind = kind
+
+    def open(self, runtime_context: TaskContext) -> None:
+        _open_function(self.fn, runtime_context)
+        self.call = _method(self.fn, self.kind)
+
+    def close(self) -> None:
+        _close_function(self.fn)
+
+    def process_element(self, value: Any, ctx: Any) -> Any:
+        if self.kind == "map":
+            return (self.call(value),)
+        if self.kind == "flat_map":
+            return self.call(value)
+        return (value,) if self.call(value) else ()
+
+
 class TimestampsAndWatermarksOperator(Operator):
     """`assign_timestamps_and_watermarks(strategy)`: stamps each record with its event time and makes
     watermarks, every `pipeline.auto-watermark-interval` of processing time while records flow, as Flink's

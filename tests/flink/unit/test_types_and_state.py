@@ -187,3 +187,24 @@ def test_keyed_reduce_keeps_its_values_in_the_backend() -> None:
     restored.open(TaskContext("j", "t", 0, 1))
     assert restored.process([("a", 4)]) == [("a", 7)]
     assert SumReducer(1).reduce(Row._make(["a", 1], ["w", "n"]), Row._make(["a", 2], ["w", "n"])).n == 3
+
+
+def test_keyed_map_functions_get_keyed_state(capsys: pytest.CaptureFixture[str]) -> None:
+    from flink_on_yarn.datastream import MapFunction, StreamExecutionEnvironment
+
+    class Nth(MapFunction):
+        def open(self, runtime_context: Any) -> None:
+            self.seen = runtime_context.get_state(ValueStateDescriptor("seen"))
+
+        def map(self, value: str) -> str:
+            n = (self.seen.value() or 0) + 1
+            self.seen.update(n)
+            return f"{value}#{n}"
+
+    env = StreamExecutionEnvironment.get_execution_environment()
+    env.set_parallelism(2)
+    env.from_collection(["a", "b", "a", "c", "a"]).key_by(lambda v: v).map(Nth()) \
+        .key_by(lambda v: v[0]).filter(lambda v: not v.endswith("#2")).print()
+    env.execute("keyed map")
+    out = sorted(line.split("> ", 1)[1] for line in capsys.readouterr().out.splitlines())
+    assert out == ["a#1", "a#3", "b#1", "c#1"]
