@@ -6,19 +6,64 @@ from flink_on_yarn.client.executor import JobClient
 from flink_on_yarn.datastream.data_stream import DataStream, DataStreamSink, KeyedStream
 from flink_on_yarn.datastream.execution_mode import RuntimeExecutionMode
 from flink_on_yarn.datastream.functions import (
+    AggregateFunction,
     FilterFunction,
     FlatMapFunction,
+    KeyedProcessFunction,
     KeySelector,
     MapFunction,
+    ProcessAllWindowFunction,
+    ProcessFunction,
+    ProcessWindowFunction,
     ReduceFunction,
     RuntimeContext,
     SinkFunction,
+    WindowFunction,
 )
 from flink_on_yarn.datastream.stream_execution_environment import (
     JobExecutionException,
     StreamExecutionEnvironment,
 )
+from flink_on_yarn.datastream.window import (
+    CountWindow,
+    EventTimeSessionWindows,
+    ProcessingTimeSessionWindows,
+    SlidingEventTimeWindows,
+    SlidingProcessingTimeWindows,
+    TimeWindow,
+    TumblingEventTimeWindows,
+    TumblingProcessingTimeWindows,
+)
+from flink_on_yarn.graph.output_tag import OutputTag
 
-__all__ = ["DataStream", "DataStreamSink", "FilterFunction", "FlatMapFunction", "JobClient",
-           "JobExecutionException", "KeySelector", "KeyedStream", "MapFunction", "ReduceFunction",
-           "RuntimeContext", "RuntimeExecutionMode", "SinkFunction", "StreamExecutionEnvironment"]
+__all__ = [
+    "AggregateFunction",
+    "CountWindow",
+    "DataStream",
+    "DataStreamSink",
+    "EventTimeSessionWindows",
+    "FilterFunction",
+    "FlatMapFunction",
+    "JobClient",
+    "JobExecutionException",
+    "KeySelector",
+    "KeyedProcessFunction",
+    "KeyedStream",
+    "MapFunction",
+    "OutputTag",
+    "ProcessAllWindowFunction",
+    "ProcessFunction",
+    "ProcessWindowFunction",
+    "ProcessingTimeSessionWindows",
+    "ReduceFunction",
+    "RuntimeContext",
+    "RuntimeExecutionMode",
+    "SinkFunction",
+    "SlidingEventTimeWindows",
+    "SlidingProcessingTimeWindows",
+    "StreamExecutionEnvironment",
+    "TimeWindow",
+    "TumblingEventTimeWindows",
+    "TumblingProcessingTimeWindows",
+    "WindowFunction",
+]

@@ -4,20 +4,43 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
+from flink_on_yarn.common.typeinfo import RecordFormatter, TypeInformation
 from flink_on_yarn.graph.operators import (
+    Convert,
     FilterOperator,
     FlatMapOperator,
     FunctionSinkOperator,
+    KeyedFunction,
+    KeyedProcessOperator,
     KeyedReduceOperator,
     MapOperator,
     Operator,
     PrintSinkOperator,
+    ProcessOperator,
     SumReducer,
+    TimestampsAndWatermarksOperator,
 )
+from flink_on_yarn.graph.output_tag import OutputTag
 from flink_on_yarn.graph.transformations import HASH, REBALANCE, Transformation
+from flink_on_yarn.graph.window_operator import WindowFunctionSpec, WindowOperator
+from flink_on_yarn.runtime.windows import CountWindowAssigner
 
 if TYPE_CHECKING:
     from flink_on_yarn.datastream.stream_execution_environment import StreamExecutionEnvironment
+
+
+_INHERIT: Any = object()
+
+
+def _constant_key(value: Any) -> int:
+    return 0
+
+
+def _convert(output_type: Any) -> Convert | None:
+    """What a declared output type does to the values a function returns (None when nothing)."""
+    if isinstance(output_type, TypeInformation) and output_type.needs_conversion:
+        return output_type.from_python
+    return None
 
 
 class DataStream:
@@ -28,9 +51,15 @@ class DataStream:
     def get_execution_environment(self) -> StreamExecutionEnvironment:
         return self._env
 
-    def _then(self, operator: Operator, name: str) -> DataStream:
-        t = self._env._registry.add(name=name, inputs=[self._t.id], operator=operator)
+    def _then(self, operator: Operator, name: str, output_type: Any = _INHERIT) -> DataStream:
+        """A node after this one; it emits this stream's type unless the call declares its own."""
+        t = self._env._registry.add(name=name, inputs=[self._t.id], operator=operator,
+                                    output_type=self._t.output_type if output_type is _INHERIT else output_type)
         return DataStream(self._env, t)
+
+    def get_type(self) -> TypeInformation | None:
+        """The declared type of this stream's records; None for PyFlink's default, pickled Python objects."""
+        return self._t.output_type  # type: ignore[no-any-return]
 
     def _node(self) -> Transformation:
         if self._t.is_virtual:
@@ -39,28 +68,53 @@ class DataStream:
 
     # operators
     def map(self, func: Any, output_type: Any = None) -> DataStream:
-        return self._then(MapOperator(func, "Map"), "Map")
+        return self._then(MapOperator(func, "Map", _convert(output_type)), "Map", output_type)
 
     def flat_map(self, func: Any, output_type: Any = None) -> DataStream:
-        return self._then(FlatMapOperator(func, "Flat Map"), "Flat Map")
+        return self._then(FlatMapOperator(func, "Flat Map", _convert(output_type)), "Flat Map", output_type)
+
+    def process(self, func: Any, output_type: Any = None) -> DataStream:
+        """A ProcessFunction: `process_element(value, ctx)` yields its outputs."""
+        return self._then(ProcessOperator(func, "Process", _convert(output_type)), "Process", output_type)
 
     def filter(self, func: Any) -> DataStream:
         return self._then(FilterOperator(func, "Filter"), "Filter")
 
+    def assign_timestamps_and_watermarks(self, watermark_strategy: Any) -> DataStream:
+        """Event time from here on: each record's timestamp from the strategy's TimestampAssigner, and
+        watermarks every `pipeline.auto-watermark-interval` (200 ms) as records flow."""
+        op = TimestampsAndWatermarksOperator(watermark_strategy, self._env._auto_watermark_interval_ms())
+        return self._then(op, "Timestamps/Watermarks")
+
+    def window_all(self, window_assigner: Any) -> AllWindowedStream:
+        """All records in one window operator (parallelism 1), as Flink keys them by a constant."""
+        return AllWindowedStream(self.key_by(_constant_key), window_assigner)
+
+    def count_window_all(self, size: int, slide: int | None = None) -> AllWindowedStream:
+        return AllWindowedStream(self.key_by(_constant_key), CountWindowAssigner(size, slide))
+
+    def get_side_output(self, output_tag: OutputTag) -> DataStream:
+        """The records this stream's (process or window) operator sent to `output_tag`."""
+        t = self._env._registry.add(name=f"SideOutput({output_tag.tag_id})", inputs=[self._t.id],
+                                    side_output=output_tag.tag_id, output_type=output_tag.type_info)
+        return DataStream(self._env, t)
+
     def key_by(self, key_selector: Any, key_type: Any = None) -> KeyedStream:
         t = self._env._registry.add(name="Partition", inputs=[self._t.id], partitioner=HASH,
-                                    key_selector=key_selector)
+                                    key_selector=key_selector, output_type=self._t.output_type)
         return KeyedStream(self._env, t, key_selector)
 
     def rebalance(self) -> DataStream:
-        t = self._env._registry.add(name="Rebalance", inputs=[self._t.id], partitioner=REBALANCE)
+        t = self._env._registry.add(name="Rebalance", inputs=[self._t.id], partitioner=REBALANCE,
+                                    output_type=self._t.output_type)
         return DataStream(self._env, t)
 
     def shuffle(self) -> DataStream:
         return self.rebalance()
 
     def union(self, *streams: DataStream) -> DataStream:
-        t = self._env._registry.add(name="Union", inputs=[self._t.id, *(s._t.id for s in streams)], is_union=True)
+        t = self._env._registry.add(name="Union", inputs=[self._t.id, *(s._t.id for s in streams)], is_union=True,
+                                    output_type=self._t.output_type)
         return DataStream(self._env, t)
 
     # attributes of the last operator
@@ -94,7 +148,8 @@ class DataStream:
     # sinks
     def print(self, sink_identifier: str | None = None) -> DataStreamSink:
         t = self._env._registry.add(name="Print to Std. Out", inputs=[self._t.id],
-                                    operator=PrintSinkOperator(sink_identifier))
+                                    operator=PrintSinkOperator(sink_identifier,
+                                                               formatter=RecordFormatter(self._t.output_type)))
         return DataStreamSink(self._env, t)
 
     def add_sink(self, sink_func: Any) -> DataStreamSink:
@@ -122,8 +177,91 @@ class KeyedStream(DataStream):
     def reduce(self, func: Any) -> DataStream:
         return self._then(KeyedReduceOperator(self._key_selector, func, "Keyed Reduce"), "Keyed Reduce")
 
+    # On a keyed stream these functions get keyed state through their RuntimeContext, as in PyFlink.
+    def map(self, func: Any, output_type: Any = None) -> DataStream:
+        op = KeyedProcessOperator(self._key_selector, KeyedFunction(func, "map"), "Map", _convert(output_type))
+        return self._then(op, "Map", output_type)
+
+    def flat_map(self, func: Any, output_type: Any = None) -> DataStream:
+        op = KeyedProcessOperator(self._key_selector, KeyedFunction(func, "flat_map"), "Flat Map",
+                                  _convert(output_type))
+        return self._then(op, "Flat Map", output_type)
+
+    def filter(self, func: Any) -> DataStream:
+        return self._then(KeyedProcessOperator(self._key_selector, KeyedFunction(func, "filter"), "Filter"),
+                          "Filter")
+
     def sum(self, position_to_sum: int = 0) -> DataStream:
         if not isinstance(position_to_sum, int):
             raise TypeError("sum(position) takes a tuple field index")
         return self._then(KeyedReduceOperator(self._key_selector, SumReducer(position_to_sum), "Keyed Aggregation"),
                           "Keyed Aggregation")
+
+    def window(self, window_assigner: Any) -> WindowedStream:
+        return WindowedStream(self, window_assigner)
+
+    def count_window(self, size: int, slide: int | None = None) -> WindowedStream:
+        """Fires every `slide` records of a key (default `size`) with its last `size` records."""
+        return WindowedStream(self, CountWindowAssigner(size, slide))
+
+    def process(self, func: Any, output_type: Any = None) -> DataStream:
+        """A KeyedProcessFunction: keyed state through `open(runtime_context)`, the key in `ctx.get_current_key()`."""
+        return self._then(KeyedProcessOperator(self._key_selector, func, "KeyedProcess", _convert(output_type)),
+                          "KeyedProcess", output_type)
+
+
+class WindowedStream:
+    """`KeyedStream.window(assigner)` / `count_window(size[, slide])`: ends with reduce, aggregate, process or apply."""
+
+    keyed = True
+
+    def __init__(self, keyed_stream: KeyedStream, assigner: Any) -> None:
+        self._stream = keyed_stream
+        self._assigner = assigner
+        self._lateness = 0
+        self._late_tag: str | None = None
+
+    def allowed_lateness(self, time_ms: Any) -> WindowedStream:
+        """Keeps an event-time window's contents this long past its end: a late record fires it again."""
+        self._lateness = int(time_ms.to_milliseconds() if hasattr(time_ms, "to_milliseconds") else time_ms)
+        return self
+
+    def side_output_late_data(self, output_tag: OutputTag) -> WindowedStream:
+        """Records too late for their window (past `allowed_lateness`) go to this side output."""
+        self._late_tag = output_tag.tag_id
+        return self
+
+    def _window(self, spec: WindowFunctionSpec, output_type: Any) -> DataStream:
+        s = self._stream
+        name = f"Window({type(self._assigner).__name__})" if self.keyed else \
+            f"AllWindow({type(self._assigner).__name__})"
+        op = WindowOperator(s._key_selector, self._assigner, spec, name, _convert(output_type), self._lateness)
+        op.late_tag = self._late_tag
+        out = s._then(op, name, output_type)
+        if not self.keyed:
+            out.set_parallelism(1)
+        return out
+
+    def reduce(self, reduce_function: Any, window_function: Any = None, output_type: Any = None) -> DataStream:
+        out_type = output_type if window_function is not None else self._stream.get_type()
+        return self._window(WindowFunctionSpec("reduce", reduce_function, window_function, self.keyed), out_type)
+
+    def aggregate(self, aggregate_function: Any, window_function: Any = None, accumulator_type: Any = None,
+                  output_type: Any = None) -> DataStream:
+        return self._window(WindowFunctionSpec("aggregate", aggregate_function, window_function, self.keyed),
+                            output_type)
+
+    def process(self, process_window_function: Any, output_type: Any = None) -> DataStream:
+        return self._window(WindowFunctionSpec("process", process_window_function, None, self.keyed), output_type)
+
+    def apply(self, window_function: Any, output_type: Any = None) -> DataStream:
+        return self._window(WindowFunctionSpec("apply", window_function, None, self.keyed), output_type)
+
+    def sum(self, position_to_sum: int = 0) -> DataStream:
+        return self.reduce(SumReducer(position_to_sum))
+
+
+class AllWindowedStream(WindowedStream):
+    """`DataStream.window_all(assigner)`: the functions take no key (`process(context, elements)`)."""
+
+    keyed = False

@@ -5,6 +5,17 @@ from __future__ import annotations
 from collections.abc import Iterable
 from typing import Any
 
+from flink_on_yarn.graph.process_context import (
+    KeyedProcessContext,
+    ProcessContext,
+    TimeDomain,
+    TimerService,
+    UnsupportedOperationException,
+    WindowContext,
+)
+
+__all__ = ["TimeDomain", "TimerService", "UnsupportedOperationException"]
+
 
 class Function:
     def open(self, runtime_context: Any) -> None:
@@ -45,4 +56,75 @@ class SinkFunction(Function):
 
 
 class RuntimeContext:
-    """Documented for signatures; the runtime passes a flink_on_yarn.graph.task_context.TaskContext."""
+    """Documented for signatures; the runtime passes a flink_on_yarn.graph.task_context.TaskContext, which has
+    PyFlink's `get_index_of_this_subtask()`, ... and, on a keyed stream, `get_state(descriptor)` and the others."""
+
+
+class AggregateFunction(Function):
+    """Incremental aggregation through an accumulator, as Flink's: create, add, merge, get_result."""
+
+    def create_accumulator(self) -> Any:
+        raise NotImplementedError
+
+    def add(self, value: Any, accumulator: Any) -> Any:
+        raise NotImplementedError
+
+    def get_result(self, accumulator: Any) -> Any:
+        raise NotImplementedError
+
+    def merge(self, acc_a: Any, acc_b: Any) -> Any:
+        raise NotImplementedError
+
+
+class ProcessFunction(Function):
+    """`DataStream.process(f)`: `process_element(value, ctx)` yields (or returns an iterable of) its outputs."""
+
+    Context = ProcessContext
+
+    def process_element(self, value: Any, ctx: ProcessContext) -> Iterable[Any]:
+        raise NotImplementedError
+
+
+class KeyedProcessFunction(Function):
+    """`KeyedStream.process(f)`: as ProcessFunction, with keyed state through the RuntimeContext of `open()`."""
+
+    Context = KeyedProcessContext
+    OnTimerContext = KeyedProcessContext
+
+    def process_element(self, value: Any, ctx: KeyedProcessContext) -> Iterable[Any]:
+        raise NotImplementedError
+
+    def on_timer(self, timestamp: int, ctx: KeyedProcessContext) -> Iterable[Any]:
+        """Called when a timer registered through `ctx.timer_service()` fires; yields outputs too."""
+        return ()
+
+
+class ProcessWindowFunction(Function):
+    """`process(key, context, elements)` yields the window's results; `context.window()` is the window."""
+
+    Context = WindowContext
+
+    def process(self, key: Any, context: WindowContext, elements: Iterable[Any]) -> Iterable[Any]:
+        raise NotImplementedError
+
+    def clear(self, context: WindowContext) -> None:
+        pass
+
+
+class ProcessAllWindowFunction(Function):
+    Context = WindowContext
+
+    def process(self, context: WindowContext, elements: Iterable[Any]) -> Iterable[Any]:
+        raise NotImplementedError
+
+
+class WindowFunction(Function):
+    """`apply(key, window, inputs)` returns (or yields) the window's results."""
+
+    def apply(self, key: Any, window: Any, inputs: Iterable[Any]) -> Iterable[Any]:
+        raise NotImplementedError
+
+
+class AllWindowFunction(Function):
+    def apply(self, window: Any, inputs: Iterable[Any]) -> Iterable[Any]:
+        raise NotImplementedError

@@ -14,7 +14,13 @@ import cloudpickle
 
 from flink_on_yarn.graph.codec import encode, new_id
 from flink_on_yarn.graph.job_graph import JobEdgeSpec, JobGraphSpec, JobVertexSpec, OperatorSpec
-from flink_on_yarn.graph.operators import CombineOperator, KeyedReduceOperator, Operator
+from flink_on_yarn.graph.operators import (
+    CombineOperator,
+    KeyedReduceOperator,
+    Operator,
+    TimestampsAndWatermarksOperator,
+)
+from flink_on_yarn.graph.partitioning import TimestampedKey
 from flink_on_yarn.graph.transformations import FORWARD, HASH, REBALANCE, Transformation
 
 
@@ -28,6 +34,7 @@ class StreamEdge:
     target: int
     partitioner: str | None  # None: FORWARD if parallelisms match, else REBALANCE
     key_selector: Any = None
+    side_output: str | None = None  # the records of this side output of the source, not its main output
 
 
 @dataclass
@@ -39,19 +46,22 @@ class _Chain:
 def resolve_edges(nodes: dict[int, Transformation]) -> list[StreamEdge]:
     """Edges between real nodes, looking through partition and union nodes."""
 
-    def real_inputs(tid: int, partitioner: str | None, key: Any) -> list[StreamEdge]:
+    def real_inputs(tid: int, partitioner: str | None, key: Any, side: str | None = None) -> list[StreamEdge]:
         t = nodes[tid]
         if t.partitioner is not None:
             out: list[StreamEdge] = []
             for i in t.inputs:
-                out.extend(real_inputs(i, partitioner or t.partitioner, key if partitioner else t.key_selector))
+                out.extend(real_inputs(i, partitioner or t.partitioner, key if partitioner else t.key_selector,
+                                       side))
             return out
         if t.is_union:
             out = []
             for i in t.inputs:
-                out.extend(real_inputs(i, partitioner, key))
+                out.extend(real_inputs(i, partitioner, key, side))
             return out
-        return [StreamEdge(tid, -1, partitioner, key)]
+        if t.side_output is not None:
+            return [e for i in t.inputs for e in real_inputs(i, partitioner, key, t.side_output)]
+        return [StreamEdge(tid, -1, partitioner, key, side)]
 
     edges: list[StreamEdge] = []
     for t in nodes.values():
@@ -115,8 +125,21 @@ def build_job_graph(nodes: dict[int, Transformation], job_name: str, default_par
             raise ValueError(f"forward partitioning between {nodes[e.source].name!r} (parallelism "
                              f"{parallelism[e.source]}) and {nodes[e.target].name!r} ({parallelism[e.target]})")
 
+    # Event time: a node's records carry timestamps if it assigns them or any input carries them.
+    stamped: dict[int, bool] = {}
+    for tid in order:
+        t = nodes[tid]
+        ins = [e.source for e in edges if e.target == tid]
+        stamped_in = [stamped[i] for i in ins]
+        if any(stamped_in) and not all(stamped_in):
+            raise ValueError(f"{t.name!r} reads streams with and without event timestamps; assign timestamps "
+                             "to every input (assign_timestamps_and_watermarks) before combining them")
+        if t.operator is not None:
+            t.operator.timestamped = any(stamped_in)
+        stamped[tid] = isinstance(t.operator, TimestampsAndWatermarksOperator) or any(stamped_in)
+
     def chainable(e: StreamEdge) -> bool:
-        return (e.partitioner == FORWARD and group[e.source] == group[e.target]
+        return (e.partitioner == FORWARD and e.side_output is None and group[e.source] == group[e.target]
                 and sum(1 for x in edges if x.source == e.source) == 1
                 and sum(1 for x in edges if x.target == e.target) == 1)
 
@@ -150,18 +173,21 @@ def build_job_graph(nodes: dict[int, Transformation], job_name: str, default_par
         a, b = chain_of[e.source], chain_of[e.target]
         if a is b:
             continue
-        ks = _ship(e.key_selector, f"the key selector into {nodes[e.target].name!r}") if e.partitioner == HASH \
+        key_selector = TimestampedKey(e.key_selector) if stamped[e.source] else e.key_selector
+        ks = _ship(key_selector, f"the key selector into {nodes[e.target].name!r}") if e.partitioner == HASH \
             else None
         job_edges.append(JobEdgeSpec(source=vertex_id[id(a)], target=vertex_id[id(b)],
-                                     shipStrategy=e.partitioner or REBALANCE, keySelector=ks))
+                                     shipStrategy=e.partitioner or REBALANCE, keySelector=ks,
+                                     sideOutput=e.side_output))
         if runtime_mode == "BATCH" and e.partitioner == HASH:
             target_ops = vertex_ops[vertex_id[id(b)]]
             sender_out = [x for x in job_edges if x.source == vertex_id[id(a)]]
             if target_ops and isinstance(target_ops[0], KeyedReduceOperator) and len(sender_out) == 1 \
                     and sum(1 for x in edges if x.source == e.source) == 1:
                 head_op = target_ops[0]
-                vertex_ops[vertex_id[id(a)]].append(
-                    CombineOperator(head_op.key_selector, head_op.reducer, name="Combine"))
+                combiner = CombineOperator(head_op.key_selector, head_op.reducer, name="Combine")
+                combiner.timestamped = stamped[e.source]
+                vertex_ops[vertex_id[id(a)]].append(combiner)
     for v in vertices:
         v.operators = [OperatorSpec(name=op.name, payload=_ship(op, f"function of operator {op.name!r}"))
                        for op in vertex_ops[v.id]]

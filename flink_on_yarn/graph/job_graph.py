@@ -38,6 +38,7 @@ class JobEdgeSpec(BaseModel):
     target: str
     shipStrategy: Literal["FORWARD", "HASH", "REBALANCE"]
     keySelector: str | None = None
+    sideOutput: str | None = Field(default=None, max_length=1000)  # the OutputTag id this edge carries
 
 
 class JobGraphSpec(BaseModel):

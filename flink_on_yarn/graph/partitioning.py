@@ -38,3 +38,13 @@ def rebalance_partition(batch: list[Any], n: int, start: int) -> list[list[Any]]
     for j in range(n):
         out[(start + j) % n] = batch[j::n]
     return out
+
+
+class TimestampedKey:
+    """The key selector of a HASH edge whose records travel as (timestamp, value): the key of the value."""
+
+    def __init__(self, key_selector: Any) -> None:
+        self.key = getattr(key_selector, "get_key", key_selector)
+
+    def get_key(self, record: Any) -> Any:
+        return self.key(record[1])

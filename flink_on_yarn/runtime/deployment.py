@@ -38,7 +38,8 @@ def build_deployment(graph: JobGraphSpec, vertex_id: str, subtask: int, attempt:
             targets = [addresses[(consumer.id, subtask)]]
         else:
             targets = [addresses[(consumer.id, i)] for i in range(consumer.parallelism)]
-        outputs.append(OutputSpec(strategy=e.shipStrategy, targets=targets, key_selector=e.keySelector))
+        outputs.append(OutputSpec(strategy=e.shipStrategy, targets=targets, key_selector=e.keySelector,
+                                  side_output=e.sideOutput))
     return TaskDeployment(
         execution_id=execution_id(graph.jobId, vertex_id, subtask, attempt), job_id=graph.jobId,
         vertex_id=vertex_id, task_name=v.name, subtask=subtask, parallelism=v.parallelism, attempt=attempt,

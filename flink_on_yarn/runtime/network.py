@@ -24,14 +24,21 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from flink_on_yarn.graph.partitioning import hash_partition, key_group_table, rebalance_partition
+from flink_on_yarn.runtime.watermarks import Watermark, WatermarkValve
 from flink_on_yarn.security import handshake
 
 log = logging.getLogger("flink_on_yarn.network")
 
 HEADER = struct.Struct("!IB")
 # DATA carries a pickled batch; MARSHALLED one in marshal's format, five times cheaper to write for what
-# most jobs ship (tuples of str/int/float), used until a batch holds anything else.
-DATA, END, HELLO, MARSHALLED = 1, 2, 3, 4
+# most jobs ship (tuples of str/int/float), used until a batch holds anything else. WATERMARK carries a
+# watermark (a signed 64-bit timestamp): its own frame, in order with the batches around it.
+DATA, END, HELLO, MARSHALLED, WATERMARK = 1, 2, 3, 4, 5
+TIMESTAMP = struct.Struct("!q")
+# A gate with processing-time timers waits for input at most this long past a timer's time.
+TICK_SLACK_S = 0.005
+# What a gate yields when a processing-time timer is due and no input came.
+TICK = object()
 # Producers connect right after their consumers reported listening; a few seconds covers a slow accept.
 CONNECT_TIMEOUT_S = 10.0
 
@@ -126,6 +133,12 @@ class RecordWriter:
                 self._send(ch, part)
             self.next = (self.next + len(batch)) % self.n
 
+    def emit_watermark(self, timestamp: int) -> None:
+        """To every channel: each consumer takes the minimum over its producers."""
+        payload = TIMESTAMP.pack(timestamp)
+        for ch in self.channels:
+            send_frame(ch, WATERMARK, payload)
+
     def close(self) -> None:
         for ch in self.channels:
             try:
@@ -136,6 +149,14 @@ class RecordWriter:
                 pass
             finally:
                 ch.close()
+
+
+@dataclass
+class _Producer:
+    """An authenticated producer of this gate: its name (for errors) and its channel index (for watermarks)."""
+
+    name: str
+    index: int
 
 
 @dataclass
@@ -159,6 +180,8 @@ class InputGate:
         self.secret = secret
         self.records_in = 0
         self.refused = 0
+        self.accepted = 0
+        self.valve = WatermarkValve(expected)
 
     def _refuse(self, sel: selectors.BaseSelector, conn: socket.socket, peer: str, why: str) -> None:
         log.warning("Refused a connection to the input gate on port %d from %s: %s", self.port, peer, why)
@@ -206,7 +229,8 @@ class InputGate:
             self._refuse(sel, conn, pending.peer, "no HELLO after the handshake")
             return False
         conn.settimeout(None)
-        sel.modify(conn, selectors.EVENT_READ, hello[1].decode(errors="replace"))
+        sel.modify(conn, selectors.EVENT_READ, _Producer(hello[1].decode(errors="replace"), self.accepted))
+        self.accepted += 1
         return True
 
     def _expire(self, sel: selectors.BaseSelector) -> None:
@@ -218,12 +242,29 @@ class InputGate:
                              f"no answer to the challenge within {handshake.TIMEOUT_S:.0f} s")
 
     def batches(self, should_stop: Callable[[], bool] = lambda: False) -> Iterator[list[Any]]:
+        """The record batches alone, for a reader without event time: watermarks are left out."""
+        for item in self.events(should_stop):
+            if type(item) is list:
+                yield item
+
+    def events(self, should_stop: Callable[[], bool] = lambda: False,
+               next_timer: Callable[[], int | None] | None = None) -> Iterator[Any]:
+        """Record batches (lists), `Watermark`s when the minimum over the producers advances, and `TICK`
+        when `next_timer()` (epoch ms) has come with no input, until every producer has ended."""
         sel = selectors.DefaultSelector()
         sel.register(self.server, selectors.EVENT_READ, None)
         accepted = ended = 0
         try:
             while ended < self.expected and not should_stop():
-                for key, _ in sel.select(timeout=1.0):
+                timeout = 1.0
+                if next_timer is not None:
+                    due = next_timer()
+                    if due is not None:
+                        timeout = min(timeout, max(0.0, due / 1000 - time.time()) + TICK_SLACK_S)
+                events = sel.select(timeout=timeout)
+                if not events and next_timer is not None:
+                    yield TICK
+                for key, _ in events:
                     if key.data is None:
                         self._accept(sel)
                         continue
@@ -238,17 +279,26 @@ class InputGate:
                                 self.server.close()
                         continue
                     frame = recv_frame(conn)
+                    producer = key.data
+                    assert isinstance(producer, _Producer)
                     if frame is None:
-                        raise ConnectionError(f"upstream task {key.data} went away before the end of its data")
+                        raise ConnectionError(f"upstream task {producer.name} went away before the end of its data")
                     kind, payload = frame
                     if kind == DATA or kind == MARSHALLED:
                         batch = marshal.loads(payload) if kind == MARSHALLED else pickle.loads(payload)
                         self.records_in += len(batch)
                         yield batch
+                    elif kind == WATERMARK:
+                        advanced = self.valve.on_watermark(producer.index, TIMESTAMP.unpack(payload)[0])
+                        if advanced is not None:
+                            yield Watermark(advanced)
                     elif kind == END:
                         sel.unregister(conn)
                         conn.close()
                         ended += 1
+                        advanced = self.valve.on_end(producer.index)
+                        if advanced is not None:
+                            yield Watermark(advanced)
                 self._expire(sel)
         finally:
             for key in list(sel.get_map().values()):

@@ -7,16 +7,19 @@ from __future__ import annotations
 
 import sys
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from typing import Any, TextIO
 
 from pydantic import TypeAdapter
 
+from flink_on_yarn.common.watermark_strategy import LONG_MAX
 from flink_on_yarn.graph.codec import decode
 from flink_on_yarn.graph.operators import Operator
+from flink_on_yarn.graph.process_context import now_ms
 from flink_on_yarn.graph.task_context import TaskContext
 from flink_on_yarn.runtime.network import InputGate, RecordWriter
+from flink_on_yarn.runtime.watermarks import Watermark
 
 Report = Callable[[dict[str, Any]], None]
 
@@ -30,6 +33,7 @@ class OutputSpec:
     strategy: str
     targets: list[tuple[str, int]]
     key_selector: str | None = None
+    side_output: str | None = None  # this edge carries the last operator's side output of this id
 
 
 @dataclass
@@ -55,19 +59,83 @@ DEPLOYMENT: TypeAdapter[TaskDeployment] = TypeAdapter(TaskDeployment)
 
 
 class Chain:
-    """The chained operators of a task and the writers behind the last one."""
+    """The chained operators of a task and the writers behind the last one: record batches, watermarks and
+    processing-time ticks go through it in order, what an operator emits going through the rest."""
 
-    def __init__(self, operators: list[Operator], writers: list[RecordWriter]) -> None:
+    def __init__(self, operators: list[Operator], writers: list[RecordWriter],
+                 side_writers: dict[str, list[RecordWriter]] | None = None) -> None:
         self.operators = operators
         self.writers = writers
+        # Side outputs come from the last operator only: an operator whose side output is read has more
+        # than one output, so nothing chains behind it.
+        self.side_writers = side_writers or {}
+        self.sides: dict[str, list[Any]] = {}
+        if operators:
+            operators[-1].side_outputs = self.sides
+        self.steps = [op.process_ts if op.timestamped else op.process for op in operators]
+        self.timed = [i for i, op in enumerate(operators)
+                      if type(op).next_processing_time is not Operator.next_processing_time]
 
     def push(self, batch: list[Any], start: int = 0) -> None:
-        for op in self.operators[start:]:
-            batch = op.process(batch)
+        ops, steps = self.operators, self.steps
+        for i in range(start, len(steps)):
+            batch = steps[i](batch)
+            if ops[i].generates_watermarks:
+                wm = ops[i].take_watermark()  # type: ignore[attr-defined]
+                if wm is not None:
+                    # The batch's records go downstream before the watermark that follows them.
+                    if batch:
+                        self.push(batch, i + 1)
+                    self.watermark(wm, i + 1)
+                    return
             if not batch:
+                break
+        else:
+            for w in self.writers:
+                w.emit(batch)
+        if self.sides:
+            self._emit_sides()
+
+    def _emit_sides(self) -> None:
+        for tag, records in self.sides.items():
+            for w in self.side_writers.get(tag, ()):
+                w.emit(records)  # a side output nobody reads is dropped, as in Flink
+        self.sides.clear()
+
+    def watermark(self, timestamp: int, start: int = 0) -> None:
+        ops = self.operators
+        for i in range(start, len(ops)):
+            fired, forward = ops[i].on_watermark(timestamp)
+            if fired:
+                self.push(fired, i + 1)
+            if forward is None:
                 return
+            timestamp = forward
+        if self.sides:
+            self._emit_sides()
         for w in self.writers:
-            w.emit(batch)
+            w.emit_watermark(timestamp)
+        for ws in self.side_writers.values():
+            for w in ws:
+                w.emit_watermark(timestamp)
+
+    def next_processing_time(self) -> int | None:
+        times = [t for i in self.timed if (t := self.operators[i].next_processing_time()) is not None]
+        return min(times) if times else None
+
+    def processing_time(self, now: int) -> None:
+        for i in self.timed:
+            fired = self.operators[i].on_processing_time(now)
+            if fired:
+                self.push(fired, i + 1)
+
+    def tick(self) -> None:
+        """Fires processing-time timers that are due."""
+        if self.timed:
+            due = self.next_processing_time()
+            now = now_ms()
+            if due is not None and due <= now:
+                self.processing_time(now)
 
     def finish(self) -> None:
         for i, op in enumerate(self.operators):
@@ -89,17 +157,23 @@ def run_task(dep: TaskDeployment, report: Report, secret: bytes, stdout: TextIO 
     for op in operators:
         op.open(ctx)
     producer = f"{dep.task_name} ({dep.subtask + 1}/{dep.parallelism})"
-    writers = [RecordWriter(o.strategy, o.targets, decode(o.key_selector) if o.key_selector else None, producer,
-                            secret) for o in dep.outputs]
+    all_writers = [(o, RecordWriter(o.strategy, o.targets, decode(o.key_selector) if o.key_selector else None,
+                                    producer, secret)) for o in dep.outputs]
+    writers = [w for o, w in all_writers if o.side_output is None]
+    side_writers: dict[str, list[RecordWriter]] = {}
+    for o, w in all_writers:
+        if o.side_output is not None:
+            side_writers.setdefault(o.side_output, []).append(w)
     report({"state": "RUNNING"})
-    chain = Chain(operators, writers)
-    batches = source.batches(dep.subtask, dep.parallelism) if source is not None else \
-        gate.batches(should_stop) if gate is not None else iter(())
+    chain = Chain(operators, writers, side_writers)
+    batches: Iterator[Any] = source.batches(dep.subtask, dep.parallelism) if source is not None else \
+        gate.events(should_stop, chain.next_processing_time if chain.timed else None) if gate is not None \
+        else iter(())
 
     def metrics() -> dict[str, int]:
         # Flink's numRecordsIn/Out: what crossed the network, so a source reads 0 and a sink writes 0.
         return {"read-records": gate.records_in if gate is not None else 0,
-                "write-records": sum(w.records_out for w in writers)}
+                "write-records": sum(w.records_out for _, w in all_writers)}
 
     done = threading.Event()
     lock = threading.Lock()  # no RUNNING report may overtake the final one
@@ -115,12 +189,21 @@ def run_task(dep: TaskDeployment, report: Report, secret: bytes, stdout: TextIO 
 
     threading.Thread(target=report_metrics, name="metrics", daemon=True).start()
     try:
-        for batch in batches:
+        for item in batches:
             if should_stop():
                 return
-            chain.push(batch)
+            kind = type(item)
+            if kind is list:
+                chain.push(item)
+            elif kind is Watermark:
+                chain.watermark(item.timestamp)
+            chain.tick()
+        if source is not None:
+            # The end of a bounded input: event time jumps to its end, firing every event-time timer and
+            # window (Flink's final Long.MAX watermark). A gate's last watermark comes from its producers.
+            chain.watermark(LONG_MAX)
         chain.finish()
-        for w in writers:
+        for _, w in all_writers:
             w.close()
         for op in operators:
             op.close()
