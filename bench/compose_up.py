@@ -55,7 +55,7 @@ def compose_cmd() -> list[str]:
 
 
 def compose(project: str, env: dict[str, str], *args: str, host_network: bool = False) -> str:
-    files = ["compose.yaml", *(["compose.host.yaml"] if host_network else [])]
+    files = ["compose.host.yaml" if host_network else "compose.yaml"]
     return subprocess.run([*compose_cmd(), *(a for f in files for a in ("-f", str(ROOT / f))), "-p", project, *args],
                           env={**os.environ, **env}, check=True, capture_output=True, text=True, cwd=ROOT).stdout
 

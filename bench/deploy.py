@@ -130,7 +130,7 @@ def compose_cluster(nodemanagers: int, host_network: bool = False) -> Iterator[t
     env = {**os.environ, "MINIYARN_IMAGE": image, "MINIYARN_REDIS_PORT": str(free_port()),
            "MINIYARN_RM_PORT": str(rm_port), "MINIYARN_HOST_DIR": host_dir, "MINIYARN_NETWORK": project,
            "MINIYARN_NM_MEMORY_MB": "4096", "MINIYARN_NM_VCORES": "4"}
-    files = ["compose.yaml", *(["compose.host.yaml"] if host_network else [])]
+    files = ["compose.host.yaml" if host_network else "compose.yaml"]
     base = [*command, *(a for f in files for a in ("-f", str(ROOT / f))), "-p", project]
     rm = f"http://127.0.0.1:{rm_port}"
     t0 = time.monotonic()

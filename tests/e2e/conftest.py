@@ -332,7 +332,7 @@ def compose_cluster(engine, image: str, tmp_path_factory: pytest.TempPathFactory
     """compose.yaml up with 3 NodeManagers, all healthy; `down -v` after the module, which must leave
     no container, network or volume of the project (and no YARN container of its nodes)."""
     project = f"miniyarn-e2e-{os.getpid()}"
-    files = ("compose.yaml", "compose.host.yaml") if os.environ.get("MINIYARN_E2E_HOST_NETWORK") else ("compose.yaml",)
+    files = ("compose.host.yaml",) if os.environ.get("MINIYARN_E2E_HOST_NETWORK") else ("compose.yaml",)
     cluster = ComposeCluster(project, compose_env(tmp_path_factory.mktemp("compose"), project), engine, files=files)
     failed_before = request.session.testsfailed
     sweeper = Sweeper(engine)

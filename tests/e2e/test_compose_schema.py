@@ -85,3 +85,15 @@ def test_nodemanagers_keep_their_identity_and_restart() -> None:
     assert nm["command"][nm["command"].index("--port") + 1] == "8042"
     entrypoint = (ROOT / "images/nm-entrypoint.sh").read_text()
     assert 'set -- --hostname "$name" "$@"' in entrypoint
+
+
+def test_host_variant_publishes_nothing_and_binds_loopback() -> None:
+    """Docker refuses port bindings on the host network, so compose.host.yaml is a file of its own, with
+    no `ports`; its daemons bind 127.0.0.1 unless told otherwise."""
+    services = load("compose.host.yaml")["services"]
+    assert not [name for name, s in services.items() if s.get("ports")]
+    assert {s["network_mode"] for name, s in services.items() if name != "credentials"} == {"host"}
+    assert "127.0.0.1" in services["redis"]["command"]
+    assert "${MINIYARN_RM_BIND:-127.0.0.1}" in services["resourcemanager"]["command"]
+    nm = services["nodemanager"]["command"]
+    assert nm[nm.index("--bind-host") + 1] == "127.0.0.1"
