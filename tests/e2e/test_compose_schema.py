@@ -97,3 +97,34 @@ def test_host_variant_publishes_nothing_and_binds_loopback() -> None:
     assert "${MINIYARN_RM_BIND:-127.0.0.1}" in services["resourcemanager"]["command"]
     nm = services["nodemanager"]["command"]
     assert nm[nm.index("--bind-host") + 1] == "127.0.0.1"
+
+
+def _default(text: str) -> int:
+    """`${VAR:-4096}` -> 4096."""
+    return int(text.split(":-", 1)[1].rstrip("}"))
+
+
+def test_default_sizes_fit_the_tutorial_job_and_a_replacement_on_3_nms() -> None:
+    """Flink's default JobManager and TaskManager sizes, normalized by the RM's own rule with compose's
+    minimum allocation: a JobManager, 2 TaskManagers and a replacement TaskManager (one vcore each, the
+    tutorial's one slot per TaskManager) all fit at once on 3 default NMs (first fit, as containers land)."""
+    from flink_on_yarn.runtime.config import DEFAULTS
+    from flink_on_yarn.yarn.options import parse_memory_mb
+    from miniyarn.records import Resource
+    from resourcemanager.scheduler.normalize import normalize
+
+    services = load("compose.yaml")["services"]
+    nm, rm = services["nodemanager"]["command"], services["resourcemanager"]["command"]
+    node = Resource(memory=_default(nm[nm.index("--memory-mb") + 1]), vcores=_default(nm[nm.index("--vcores") + 1]))
+    [min_mb] = [_default(d.split("=", 1)[1]) for d in rm if d.startswith("yarn.scheduler.minimum-allocation-mb=")]
+    minimum, maximum = Resource(memory=min_mb, vcores=1), Resource(memory=8192, vcores=4)
+    jm = normalize(Resource(memory=parse_memory_mb(DEFAULTS["jobmanager.memory.process.size"]), vcores=1),
+                   minimum, maximum)
+    tm = normalize(Resource(memory=parse_memory_mb(DEFAULTS["taskmanager.memory.process.size"]), vcores=1),
+                   minimum, maximum)
+    assert (jm.memory, tm.memory) == (1792, 1792)
+    free = [Resource(memory=node.memory, vcores=node.vcores) for _ in range(3)]
+    for ask in (jm, tm, tm, tm):
+        fit = next((i for i, f in enumerate(free) if f.memory >= ask.memory and f.vcores >= ask.vcores), None)
+        assert fit is not None, f"{ask} does not fit in what is left: {free}"
+        free[fit] = Resource(memory=free[fit].memory - ask.memory, vcores=free[fit].vcores - ask.vcores)
