@@ -3,15 +3,18 @@
 executor creates it, and a DistributedShell app's wall time on the compose cluster.
 
 Needs a Docker engine, docker-compose (v1) or the compose plugin (v2), and miniyarn:latest
-(`bash images/build.sh`). Uses free ports for Redis (and for the RM when 8088 is taken); removes every
-container, network and volume it made.
+(`bash images/build.sh`). Each round is a project of its own on its own bridge network (with
+--host-network: compose.host.yaml, the host's network, free ports for Redis), the RM on 8088 or a free
+port; the DistributedShell client gets a token signed in the RM's container and stages through the RM.
+Removes every container, network and volume it made.
 
-    python bench/compose_up.py [--nodemanagers 2] [--rounds 3] [--launches 10]
+    python bench/compose_up.py [--nodemanagers 2] [--rounds 3] [--launches 10] [--host-network]
 """
 
 from __future__ import annotations
 
 import argparse
+import hashlib
 import os
 import shutil
 import socket
@@ -25,9 +28,7 @@ from typing import Any
 
 import docker
 import httpx
-import redis
 
-from miniyarn import blobs
 from miniyarn.distributedshell.client import submission
 from miniyarn.records import Resource
 from miniyarn.sockets import free_port
@@ -53,31 +54,39 @@ def compose_cmd() -> list[str]:
     return ["docker", "compose"]
 
 
-def compose(project: str, env: dict[str, str], *args: str) -> None:
-    subprocess.run([*compose_cmd(), "-f", str(ROOT / "compose.yaml"), "-p", project, *args],
-                   env={**os.environ, **env}, check=True, capture_output=True, cwd=ROOT)
+def compose(project: str, env: dict[str, str], *args: str, host_network: bool = False) -> str:
+    files = ["compose.host.yaml" if host_network else "compose.yaml"]
+    return subprocess.run([*compose_cmd(), *(a for f in files for a in ("-f", str(ROOT / f))), "-p", project, *args],
+                          env={**os.environ, **env}, check=True, capture_output=True, text=True, cwd=ROOT).stdout
 
 
 def all_healthy(engine: docker.DockerClient, project: str, expected: int) -> bool:
+    """`expected` containers, each healthy, but the one-shot credentials service: exited 0."""
     found = engine.containers.list(all=True, filters={"label": f"com.docker.compose.project={project}"})
     if len(found) != expected:
         return False
     for c in found:
         c.reload()
-        if c.attrs["State"].get("Health", {}).get("Status") != "healthy":
+        state = c.attrs["State"]
+        if c.labels.get("com.docker.compose.service") == "credentials":
+            if state.get("Running") or state.get("ExitCode") != 0:
+                return False
+        elif state.get("Health", {}).get("Status") != "healthy":
             return False
     return True
 
 
-def ds_app(rm: str, redis_url: str, containers: int) -> float:
-    r = redis.Redis.from_url(redis_url)
-    script = blobs.put(r, b"echo hello from $CONTAINER_ID\n")
-    app_id = httpx.post(f"{rm}/ws/v1/cluster/apps/new-application", timeout=5).json()["application-id"]
-    body = submission(app_id, script.resource, containers, name="bench", container_memory=128)
+def ds_app(rm: str, token: str, containers: int) -> float:
+    http = httpx.Client(base_url=rm, headers={"Authorization": f"Bearer {token}"}, timeout=5)
+    script = b"echo hello from $CONTAINER_ID\n"
+    staged = http.put(f"/ws/v1/cluster/staging/{hashlib.sha256(script).hexdigest()}", content=script)
+    staged.raise_for_status()
+    app_id = http.post("/ws/v1/cluster/apps/new-application").json()["application-id"]
+    body = submission(app_id, str(staged.json()["resource"]), containers, name="bench", container_memory=128)
     t0 = time.monotonic()
-    httpx.post(f"{rm}/ws/v1/cluster/apps", json=body, timeout=5).raise_for_status()
+    http.post("/ws/v1/cluster/apps", json=body).raise_for_status()
     while True:
-        app: dict[str, Any] = httpx.get(f"{rm}/ws/v1/cluster/apps/{app_id}", timeout=5).json()["app"]
+        app: dict[str, Any] = http.get(f"/ws/v1/cluster/apps/{app_id}").json()["app"]
         if app["state"] in ("FINISHED", "FAILED", "KILLED"):
             break
         time.sleep(0.05)
@@ -86,36 +95,39 @@ def ds_app(rm: str, redis_url: str, containers: int) -> float:
     return time.monotonic() - t0
 
 
-def compose_rounds(engine: docker.DockerClient, nms: int, rounds: int, ds_containers: int) -> None:
+def compose_rounds(engine: docker.DockerClient, nms: int, rounds: int, ds_containers: int,
+                   host_network: bool = False) -> None:
     ups: list[float] = []
     for i in range(rounds):
         project = f"miniyarn-bench-{os.getpid()}-{i}"
         host_dir = tempfile.mkdtemp(prefix="miniyarn-bench-")
         env = {"MINIYARN_REDIS_PORT": str(free_port()),
                "MINIYARN_RM_PORT": "8088" if port_free(8088) else str(free_port()),
-               "MINIYARN_HOST_DIR": host_dir, "MINIYARN_IMAGE": IMAGE}
+               "MINIYARN_HOST_DIR": host_dir, "MINIYARN_IMAGE": IMAGE, "MINIYARN_NETWORK": project}
         try:
             t0 = time.monotonic()
-            compose(project, env, "up", "-d", "--scale", f"nodemanager={nms}")
+            compose(project, env, "up", "-d", "--scale", f"nodemanager={nms}", host_network=host_network)
             returned = time.monotonic() - t0
-            while not all_healthy(engine, project, 2 + nms):
+            while not all_healthy(engine, project, 3 + nms):
                 if time.monotonic() - t0 > 120:
                     raise SystemExit(f"round {i}: not healthy after 120 s")
                 time.sleep(0.1)
             ups.append(time.monotonic() - t0)
-            print(f"round {i}: `up -d` returned after {returned:.1f} s, all {2 + nms} healthy after {ups[-1]:.1f} s",
+            print(f"round {i}: `up -d` returned after {returned:.1f} s, all {3 + nms} ready after {ups[-1]:.1f} s",
                   flush=True)
             if i == rounds - 1 and ds_containers:
                 rm = f"http://127.0.0.1:{env['MINIYARN_RM_PORT']}"
-                redis_url = f"redis://127.0.0.1:{env['MINIYARN_REDIS_PORT']}/0"
-                walls = [ds_app(rm, redis_url, ds_containers) for _ in range(3)]
+                token = compose(project, env, "exec", "-T", "resourcemanager", "miniyarn", "token", "-user", "bench",
+                                host_network=host_network).strip()
+                walls = [ds_app(rm, token, ds_containers) for _ in range(3)]
                 each = ", ".join(f"{w:.2f}" for w in walls)
                 print(f"DistributedShell, AM + {ds_containers} shell containers as Docker containers: "
                       f"submit -> FINISHED median {statistics.median(walls):.2f} s ({each})")
         finally:
-            compose(project, env, "down", "-v", "--timeout", "20")
+            compose(project, env, "down", "-v", "--timeout", "20", host_network=host_network)
             shutil.rmtree(host_dir, ignore_errors=True)
-    print(f"compose up -d -> all healthy ({nms} NMs): median {statistics.median(ups):.1f} s, "
+    where = "host network" if host_network else "bridge network"
+    print(f"compose up -d -> all healthy ({nms} NMs, {where}): median {statistics.median(ups):.1f} s, "
           f"max {max(ups):.1f} s over {rounds} rounds (target <= 20 s)")
 
 
@@ -165,6 +177,7 @@ def main() -> int:
     p.add_argument("--rounds", type=int, default=3)
     p.add_argument("--launches", type=int, default=10)
     p.add_argument("--ds-containers", type=int, default=3, help="DistributedShell containers (0 = skip)")
+    p.add_argument("--host-network", action="store_true", help="compose.host.yaml: the host's network")
     args = p.parse_args()
     try:
         engine = docker.from_env(timeout=60)
@@ -176,7 +189,7 @@ def main() -> int:
         print(f"bench: no Docker engine answers ({e})", file=sys.stderr)
         return 1
     launch_latency(engine, args.launches)
-    compose_rounds(engine, args.nodemanagers, args.rounds, args.ds_containers)
+    compose_rounds(engine, args.nodemanagers, args.rounds, args.ds_containers, args.host_network)
     return 0
 
 

@@ -4,12 +4,15 @@ median and max of the runs.
 
     python bench/deploy.py [--runs 10] [--rm-address URL]   # without --rm-address: its own MiniCluster
     python bench/deploy.py --executor docker                # JobManager and TaskManagers in Docker containers
+    python bench/deploy.py --executor docker --host-network # the same on compose.host.yaml
 
 --executor docker brings up compose.yaml (Redis, the RM, --nodemanagers NMs of 4096 MB / 4 vcores like the
-MiniCluster's, each with the docker executor) under a project of its own, runs the same measurement with the
-client on the host against its RM, and takes it down (`down -v`). Needs a Docker engine, docker-compose or
-the compose plugin, and the image (bash images/build.sh). YARN's minimum allocation there is 1024 MB, so the
-512 MB JobManager and TaskManagers get 1024 MB containers.
+MiniCluster's, each with the docker executor) under a project of its own, on its own bridge network (or with
+--host-network the host's), runs the same measurement with the client on the host against its RM (with a
+token signed in the RM's container), and takes it down (`down -v`). Needs a Docker engine, docker-compose or
+the compose plugin, and the image (bash images/build.sh). YARN's minimum allocation there is 256 MB (compose's
+default), so the 512 MB JobManager and TaskManagers get 512 MB containers. The socket source listens where the
+TaskManagers' containers reach this host: the bridge network's gateway (loopback on the host network).
 
 Phases (time since the client started deploying):
   submitted   new-application, the program's graph and flink-conf.yaml staged, application submitted
@@ -57,10 +60,10 @@ CONF = {"taskmanager.numberOfTaskSlots": "2", "jobmanager.memory.process.size": 
         "taskmanager.memory.process.size": "512m"}
 
 
-def line_server() -> int:
+def line_server(host: str = "127.0.0.1") -> int:
     """`nc -lk`: a few lines for every connection, then the connection stays open (the job keeps running)."""
     sock = socket.socket()
-    sock.bind(("127.0.0.1", 0))
+    sock.bind((host, 0))
     sock.listen()
 
     def serve() -> None:
@@ -74,7 +77,7 @@ def line_server() -> int:
     return int(sock.getsockname()[1])
 
 
-def one_run(rm: str, port: int, docker: bool = False) -> dict[str, float]:
+def one_run(rm: str, port: int, docker: bool = False, source_host: str = "127.0.0.1") -> dict[str, float]:
     t0 = time.monotonic()
     marks: dict[str, float] = {}
 
@@ -86,7 +89,7 @@ def one_run(rm: str, port: int, docker: bool = False) -> dict[str, float]:
     descriptor = YarnClusterDescriptor(rm, out=out)
     executor = YarnPerJobExecutor(descriptor, dict(CONF))
     ctx = ExecutionContext(executor=executor, default_parallelism=4, detached=True, config=dict(CONF))
-    run_program(str(ROOT / "examples/wordcount.py"), ["--hostname", "127.0.0.1", "--port", str(port)], ctx)
+    run_program(str(ROOT / "examples/wordcount.py"), ["--hostname", source_host, "--port", str(port)], ctx)
     marks["taskmanagers"] = time.monotonic() - t0
     [cluster] = executor.clusters
     [job_id] = ctx.submitted
@@ -113,28 +116,37 @@ def docker_containers_of(app_id: str) -> bool:
 
 
 @contextlib.contextmanager
-def compose_cluster(nodemanagers: int) -> Iterator[str]:
+def compose_cluster(nodemanagers: int, host_network: bool = False) -> Iterator[tuple[str, str]]:
     """compose.yaml up with `nodemanagers` docker-executor NMs, until they are RUNNING at the RM; yields
-    the RM's URL; `down -v` after, whatever happened."""
+    the RM's URL and the address containers reach this host at; `down -v` after, whatever happened. Sets
+    $MINIYARN_TOKEN (the client's credential) to a token for $USER signed in the RM's container."""
     image = os.environ.get("MINIYARN_IMAGE", "miniyarn:latest")
     if subprocess.run(["docker", "image", "inspect", image], capture_output=True).returncode != 0:
         sys.exit(f"image {image} is not built (or no Docker engine answers): run `bash images/build.sh` first")
     command = compose_cmd()
     host_dir = tempfile.mkdtemp(prefix="miniyarn-bench-")
     rm_port = 8088 if port_free(8088) else free_port()
+    project = f"miniyarn-bench-{os.getpid()}"
     env = {**os.environ, "MINIYARN_IMAGE": image, "MINIYARN_REDIS_PORT": str(free_port()),
-           "MINIYARN_RM_PORT": str(rm_port), "MINIYARN_HOST_DIR": host_dir,
+           "MINIYARN_RM_PORT": str(rm_port), "MINIYARN_HOST_DIR": host_dir, "MINIYARN_NETWORK": project,
            "MINIYARN_NM_MEMORY_MB": "4096", "MINIYARN_NM_VCORES": "4"}
-    base = [*command, "-f", str(ROOT / "compose.yaml"), "-p", f"miniyarn-bench-{os.getpid()}"]
+    files = ["compose.host.yaml" if host_network else "compose.yaml"]
+    base = [*command, *(a for f in files for a in ("-f", str(ROOT / f))), "-p", project]
     rm = f"http://127.0.0.1:{rm_port}"
     t0 = time.monotonic()
     try:
         subprocess.run([*base, "up", "-d", "--scale", f"nodemanager={nodemanagers}"], env=env, check=True,
                        capture_output=True, cwd=ROOT)
+        token = subprocess.run([*base, "exec", "-T", "resourcemanager", "miniyarn", "token", "-user",
+                                os.environ.get("USER") or "bench"], env=env, check=True, capture_output=True,
+                               text=True, cwd=ROOT).stdout.strip()
+        os.environ["MINIYARN_TOKEN"] = token
+        auth = {"Authorization": f"Bearer {token}"}
         deadline = time.monotonic() + 90
         while True:
             try:
-                nodes = httpx.get(f"{rm}/ws/v1/cluster/nodes", params={"states": "RUNNING"}, timeout=2).json()
+                nodes = httpx.get(f"{rm}/ws/v1/cluster/nodes", params={"states": "RUNNING"}, headers=auth,
+                                  timeout=2).json()
                 if len((nodes.get("nodes") or {}).get("node") or []) == nodemanagers:
                     break
             except (httpx.HTTPError, ValueError):
@@ -142,9 +154,13 @@ def compose_cluster(nodemanagers: int) -> Iterator[str]:
             if time.monotonic() > deadline:
                 sys.exit(f"the compose cluster's {nodemanagers} NodeManagers did not register within 90 s")
             time.sleep(0.2)
-        print(f"compose cluster (redis, RM, {nodemanagers} NMs with --executor docker) up in "
+        print(f"compose cluster (redis, RM, {nodemanagers} NMs with --executor docker, "
+              f"{'host network' if host_network else 'bridge network ' + project}) up in "
               f"{time.monotonic() - t0:.2f} s at {rm}")
-        yield rm
+        gateway = "127.0.0.1" if host_network else subprocess.run(
+            ["docker", "network", "inspect", "-f", "{{(index .IPAM.Config 0).Gateway}}", project],
+            capture_output=True, text=True, check=True).stdout.strip()
+        yield rm, gateway
     finally:
         subprocess.run([*base, "down", "-v", "--timeout", "20"], env=env, capture_output=True, cwd=ROOT)
         shutil.rmtree(host_dir, ignore_errors=True)
@@ -157,14 +173,16 @@ def main() -> int:
     p.add_argument("--nodemanagers", type=int, default=2)
     p.add_argument("--executor", choices=("process", "docker"), default="process",
                    help="docker: the compose cluster, JobManager and TaskManagers in Docker containers")
+    p.add_argument("--host-network", action="store_true",
+                   help="with --executor docker: compose.host.yaml's host network instead of the bridge")
     ns = p.parse_args()
     if ns.executor == "docker" and ns.rm_address is not None:
         p.error("--executor docker brings up its own compose cluster; without it, --rm-address measures any cluster")
     docker = ns.executor == "docker"
-    port = line_server()
+    source_host = "127.0.0.1"
     with contextlib.ExitStack() as stack:
         if docker:
-            rm = stack.enter_context(compose_cluster(ns.nodemanagers))
+            rm, source_host = stack.enter_context(compose_cluster(ns.nodemanagers, ns.host_network))
         elif ns.rm_address is None:
             cluster = MiniCluster(nodemanagers=ns.nodemanagers, port=0, memory_mb=4096, vcores=4,
                                   defines=["yarn.scheduler.minimum-allocation-mb=128"]).start()
@@ -177,16 +195,18 @@ def main() -> int:
             rm = cluster.rm_url
         else:
             rm = ns.rm_address
-        measure(rm, port, ns.runs, docker, "docker executor" if docker else
-                "process executor" if ns.rm_address is None else f"the cluster at {rm}")
+        port = line_server(source_host)
+        where = "host network" if ns.host_network else "bridge network"
+        measure(rm, port, ns.runs, docker, f"docker executor, {where}" if docker else
+                "process executor" if ns.rm_address is None else f"the cluster at {rm}", source_host)
     return 0
 
 
-def measure(rm: str, port: int, n: int, docker: bool, what: str) -> None:
+def measure(rm: str, port: int, n: int, docker: bool, what: str, source_host: str = "127.0.0.1") -> None:
     runs = []
     print("run  " + "  ".join(f"{ph:>12}" for ph in PHASES))
     for i in range(n):
-        marks = one_run(rm, port, docker)
+        marks = one_run(rm, port, docker, source_host)
         runs.append(marks)
         print(f"{i + 1:>3}  " + "  ".join(f"{marks.get(ph, float('nan')):>11.3f}s" for ph in PHASES), flush=True)
     total = [r["running"] for r in runs]

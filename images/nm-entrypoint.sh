@@ -3,10 +3,24 @@
 # bind-mounted at the same path, so the sibling containers the docker executor starts can mount
 # their work and log dirs at the paths the NM wrote them to. Replicas share nothing (--scale works);
 # the path goes to /tmp/nm-dir for the healthcheck, and the area is removed when the NM exits.
+#
+# MINIYARN_NM_DIR_NAME=hostname (compose's bridge network, where each NM container has a hostname of
+# its own): the node id is <hostname>:<port> and the area nm-<hostname>, both the same after a restart,
+# so what a killed NM left there is swept before it starts again (its Docker containers the NM itself
+# removes: they carry its node id). Otherwise (the host network, where replicas share the host's name)
+# a fresh nm-XXXXXXXX per start, and the node id's host is what the command line says.
 set -eu
 root="${MINIYARN_HOST_DIR:?set MINIYARN_HOST_DIR to a host path mounted at the same path}"
 mkdir -p "$root"
-dir="$(mktemp -d "$root/nm-XXXXXXXX")"
+if [ "${MINIYARN_NM_DIR_NAME:-}" = "hostname" ]; then
+  name="$(hostname)"
+  dir="$root/nm-$name"
+  rm -rf "$dir"  # an earlier life's containers' dirs and logs: that node is gone, its containers too
+  mkdir "$dir"
+  set -- --hostname "$name" "$@"
+else
+  dir="$(mktemp -d "$root/nm-XXXXXXXX")"
+fi
 chmod 755 "$dir"
 echo "$dir" >/tmp/nm-dir
 python -m nodemanager --local-dirs "$dir/local" --log-dirs "$dir/logs" "$@" &

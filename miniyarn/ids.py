@@ -105,3 +105,14 @@ def app_id_of(any_id: str) -> str:
         except InvalidIdError:
             continue
     raise InvalidIdError(f"Invalid id: {any_id}")
+
+
+def container_hostname(container_id: str) -> str:
+    """The host name a YARN container has on a Docker network of its own (not the host's), as YARN's
+    Docker runtime names it when no hostname is asked for: `ctr-` and the id's fields with dashes, a
+    valid DNS label (`_` is not), which the network's DNS resolves to that container alone.
+
+    >>> container_hostname("container_1764576000000_0001_01_000002")
+    'ctr-1764576000000-0001-01-000002'
+    """
+    return "ctr-" + container_id.removeprefix("container_").replace("_", "-")

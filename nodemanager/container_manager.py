@@ -340,7 +340,8 @@ class ContainerManager:
                 c.add_diagnostic(diag.launch_exception(c.id, str(e)))
                 c.complete(int(ContainerExitStatus.INVALID), success=False)
             return
-        node = NodeFacts(host=self.ctx.host, port=self.ctx.port, python=inherited.python or self.ctx.python)
+        node = NodeFacts(host=executor.container_host(c.id) or self.ctx.host, port=self.ctx.port,
+                         python=inherited.python or self.ctx.python)
         env = container_env(c.id, c.app_id, c.user, inherited.env.get("HOME", str(paths.work_dir)), paths, node,
                             launch_env, inherited.env)
         script = paths.work_dir / "launch_container.sh"

@@ -11,9 +11,11 @@ class LineServer:
     restarted job reads the same lines again. `close()` closes every connection, which ends the source
     (and so a job with nothing else to read)."""
 
-    def __init__(self, lines: list[str]) -> None:
+    def __init__(self, lines: list[str], host: str = "127.0.0.1") -> None:
+        # `host`: the address clients reach it at (a Docker network's gateway for containers on it).
         self.data = "".join(line + "\n" for line in lines).encode()
-        self.sock = socket.create_server(("127.0.0.1", 0))
+        self.host = host
+        self.sock = socket.create_server((host, 0))
         self.port = int(self.sock.getsockname()[1])
         self.conns: list[socket.socket] = []
         self.connected = threading.Event()

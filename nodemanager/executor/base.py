@@ -133,6 +133,11 @@ class ContainerExecutor(abc.ABC):
         """The environment a container inherits; raises OSError when it cannot be known (no image)."""
         return Inherited(without_identity(os.environ))
 
+    def container_host(self, container_id: str) -> str | None:
+        """The address the container is reached at ($NM_HOST), when it is not the NM's own (a Docker
+        container on a network of its own); None: the NM's host."""
+        return None
+
     @abc.abstractmethod
     def launch(self, spec: LaunchSpec) -> ContainerProcess:
         """Start the container; raises OSError when it cannot be started at all."""

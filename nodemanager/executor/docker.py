@@ -1,6 +1,8 @@
 """The Docker executor (YARN's DockerLinuxContainerRuntime): each YARN container is a sibling Docker
-container on the host network, with the memory and CPU of its grant, its work and log dirs mounted at
-the same paths, running as a non-root user, labelled with its application, container and node ids.
+container on the host network, or on the Docker network `yarn.nodemanager.runtime.linux.docker.
+default-container-network` names (compose's bridge network), where its $NM_HOST is its own hostname;
+with the memory and CPU of its grant, its work and log dirs mounted at the same paths as on the host,
+running as a non-root user, labelled with its application, container and node ids.
 
 The engine enforces memory (so the NM's monitor leaves these containers alone); an OOM kill is
 reported as YARN's -104. When the NM starts it removes containers an earlier run of the same node
@@ -24,6 +26,7 @@ import requests.exceptions
 from docker.models.containers import Container
 
 from miniyarn.exit_status import ContainerExitStatus
+from miniyarn.ids import container_hostname
 from nodemanager.executor import docker_spec as ds
 from nodemanager.executor.base import ContainerExecutor, ContainerProcess, Inherited, LaunchSpec, Usage
 
@@ -195,6 +198,12 @@ class DockerExecutor(ContainerExecutor):
         image_env = ds.env_list(attrs.get("Config", {}).get("Env") or [])
         return Inherited(ds.inherited_env(image_env, os.environ), python=image_env.get("PYTHON", "python3"))
 
+    def network(self) -> str:
+        return (self.ctx.conf.get_str(ds.NETWORK_KEY) if self.ctx is not None else "") or ds.HOST_NETWORK
+
+    def container_host(self, container_id: str) -> str | None:
+        return None if self.network() == ds.HOST_NETWORK else container_hostname(container_id)
+
     def run_as(self) -> tuple[str, int, int]:
         """The container's user: $MINIYARN_DOCKER_USER, else the NM's own uid:gid, or 1000:1000 for a root NM."""
         text = os.environ.get("MINIYARN_DOCKER_USER") or (
@@ -232,7 +241,8 @@ class DockerExecutor(ContainerExecutor):
         node_id = self.ctx.node_id if self.ctx is not None else "unknown"
         client = self.client()
         pids = self.ctx.conf.get_int(ds.PIDS_LIMIT_KEY, ds.DEFAULT_PIDS_LIMIT) if self.ctx else ds.DEFAULT_PIDS_LIMIT
-        run = ds.run_spec(spec, image, node_id, user, self._host_cpus, extra, pids_limit=pids)
+        run = ds.run_spec(spec, image, node_id, user, self._host_cpus, extra, pids_limit=pids,
+                          network=self.network())
         try:
             container = client.containers.create(**run.kwargs())
         except docker.errors.ImageNotFound:

@@ -17,6 +17,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from miniyarn.exit_status import ContainerExitStatus
+from miniyarn.ids import container_hostname
 from nodemanager.diagnostics import byte_string
 from nodemanager.executor.base import LaunchSpec, without_identity
 
@@ -29,6 +30,10 @@ IMAGE_KEY = "yarn.nodemanager.runtime.linux.docker.image-name"
 ALLOWED_RO_KEY = "yarn.nodemanager.runtime.linux.docker.allowed-ro-mounts"
 ALLOWED_RW_KEY = "yarn.nodemanager.runtime.linux.docker.allowed-rw-mounts"
 DEFAULT_IMAGE = "miniyarn:latest"
+# YARN's key for the network containers join when they ask for none; "host" (YARN's default) shares
+# the NM host's network, any other name is a Docker network there (compose's own bridge network).
+NETWORK_KEY = "yarn.nodemanager.runtime.linux.docker.default-container-network"
+HOST_NETWORK = "host"
 # Processes (threads count too: the kernel's pids controller counts tasks) one container may have. A
 # fork bomb in a task must not take every pid on the host with it; a TaskManager runs a few hundred
 # threads, so 4096 leaves room. YARN has no key for it; this one sits with its Docker runtime's. 0 or
@@ -154,14 +159,28 @@ class RunSpec:
     labels: dict[str, str]
     mounts: list[Mount] = field(default_factory=list)
     pids_limit: int = DEFAULT_PIDS_LIMIT
+    network: str = HOST_NETWORK
+
+    @property
+    def hostname(self) -> str | None:
+        """The container's own name on its network (its $NM_HOST), None on the host network."""
+        return None if self.network == HOST_NETWORK else container_hostname(self.labels[LABEL_CONTAINER])
+
+    def network_kwargs(self) -> dict[str, Any]:
+        if self.hostname is None:
+            # The host network, as YARN's Docker runtime by default: the AM, Redis and the RM are
+            # reached at the addresses the NM hands out, and container ports are the host's.
+            return {"network_mode": HOST_NETWORK}
+        # A network of its own (compose's): reached by its hostname, an alias the network's DNS
+        # resolves for every member (the RM's proxy, the other TaskManagers, the JobManager).
+        return {"network": self.network, "hostname": self.hostname,
+                "networking_config": {self.network: {"Aliases": [self.hostname]}}}
 
     def kwargs(self) -> dict[str, Any]:
         return {
             "name": self.name, "image": self.image, "entrypoint": self.entrypoint, "command": [],
             "working_dir": self.working_dir, "user": self.user, "labels": self.labels,
-            # The host network, as YARN's Docker runtime by default: the AM, Redis and the RM are
-            # reached at the addresses the NM hands out, and container ports are the host's.
-            "network_mode": "host",
+            **self.network_kwargs(),
             # memswap = mem: no swap, so going over the grant is an OOM kill (-104), not slowness.
             "mem_limit": self.mem_bytes, "memswap_limit": self.mem_bytes, "nano_cpus": self.nano_cpus,
             # A real init as PID 1: it forwards the NM's SIGTERM and reaps what the command forks.
@@ -173,7 +192,8 @@ class RunSpec:
 
 
 def run_spec(spec: LaunchSpec, image: str, node_id: str, user: str, host_cpus: int,
-             extra_mounts: Iterable[Mount] = (), pids_limit: int = DEFAULT_PIDS_LIMIT) -> RunSpec:
+             extra_mounts: Iterable[Mount] = (), pids_limit: int = DEFAULT_PIDS_LIMIT,
+             network: str = HOST_NETWORK) -> RunSpec:
     """The Docker container for one YARN container: its work and log dirs mounted at the same paths
     (so launch_container.sh, log pages and aggregation work unchanged), limits from its Resource."""
     work, logs = str(spec.work_dir), str(spec.log_dir)
@@ -185,7 +205,7 @@ def run_spec(spec: LaunchSpec, image: str, node_id: str, user: str, host_cpus: i
         entrypoint=["/bin/bash", "-c", WRAPPER, "miniyarn-launch", logs, str(spec.script)],
         working_dir=work, user=user, mem_bytes=spec.resource.memory * 1024 * 1024, nano_cpus=cpus * 10**9,
         labels={LABEL_APP: spec.app_id, LABEL_CONTAINER: spec.container_id, LABEL_NODE: node_id},
-        mounts=mounts, pids_limit=pids_limit)
+        mounts=mounts, pids_limit=pids_limit, network=network or HOST_NETWORK)
 
 
 def exit_reason(state: Mapping[str, Any], container_id: str, mem_bytes: int, pid: int) -> tuple[int, str] | None:

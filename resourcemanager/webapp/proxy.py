@@ -36,7 +36,7 @@ import httpx
 from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse, RedirectResponse, Response, StreamingResponse
 
-from miniyarn.ids import ApplicationId, ContainerId, InvalidIdError
+from miniyarn.ids import ApplicationId, ContainerId, InvalidIdError, container_hostname
 from miniyarn.security import tokens
 from miniyarn.security.acls import ApplicationAccessType
 from miniyarn.security.http_auth import is_loopback
@@ -321,6 +321,10 @@ def add_proxy_routes(app: FastAPI, rm: ResourceManager, access: Access, auth: We
             node_hosts = {h for h in (_host_port(attempt.am_node_http)[0], _host_port(attempt.am_node_id)[0])
                           if h} if attempt is not None else set()
             forbidden = {p for h in node_hosts for p in daemon_ports(h)}
+            if attempt is not None and attempt.am_container_id:
+                # A Docker AM container on a network of its own (compose's) is reached at its own
+                # hostname, which that network's DNS gives to this container alone; no daemon runs there.
+                node_hosts.add(container_hostname(attempt.am_container_id))
             unregistered = target_app.state in _UNREGISTERED
             ended = ended_info(target_app) if unregistered or APP_MACHINE.is_final(target_app.state) else None
         if ended is not None and not unregistered:

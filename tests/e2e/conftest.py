@@ -3,6 +3,7 @@ missing), and a sweeper that removes every container our NMs labelled, even when
 
 from __future__ import annotations
 
+import hashlib
 import os
 import shutil
 import socket
@@ -11,9 +12,12 @@ import sys
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass, field
+from functools import cached_property
 from pathlib import Path
 from typing import Any
+from urllib.parse import quote
 
+import httpx
 import pytest
 
 from nodemanager.executor.docker_spec import LABEL_NODE
@@ -85,7 +89,11 @@ def sweeper(engine) -> Iterator[Sweeper]:  # type: ignore[no-untyped-def]
 # ---- the compose cluster -------------------------------------------------------------------
 
 ROOT = Path(__file__).resolve().parents[2]
-SERVICES = ("redis", "resourcemanager", "nodemanager")
+SERVICES = ("credentials", "redis", "resourcemanager", "nodemanager")
+# Services that run once and exit: done when exited 0, not when healthy.
+ONE_SHOT = ("credentials",)
+# Whom the tests act as: an ordinary user (not in yarn.admin.acl), with a token the RM signs.
+USER = "e2e"
 
 
 def compose_command() -> list[str]:
@@ -101,23 +109,110 @@ def compose_command() -> list[str]:
 
 @dataclass
 class ComposeCluster:
-    """One `docker compose` project of compose.yaml, on ports of its own."""
+    """One `docker compose` project of compose.yaml (its own bridge network, MINIYARN_NETWORK), or with
+    compose.host.yaml the host-network variant, on ports of its own."""
 
     project: str
     env: dict[str, str]
     engine: Any
     command: list[str] = field(default_factory=compose_command)
+    files: tuple[str, ...] = ("compose.yaml",)
+
+    @property
+    def host_network(self) -> bool:
+        return "compose.host.yaml" in self.files
+
+    @property
+    def network(self) -> str:
+        """The Docker network the YARN containers join ("host" for the host-network variant)."""
+        return "host" if self.host_network else self.env["MINIYARN_NETWORK"]
+
+    @property
+    def host_address_for_containers(self) -> str:
+        """Where a YARN container reaches a server the test runs on this host: the bridge network's
+        gateway (this host's address on it), or loopback on the host network."""
+        if self.host_network:
+            return "127.0.0.1"
+        return str(self.engine.networks.get(self.network).attrs["IPAM"]["Config"][0]["Gateway"])
 
     @property
     def rm_url(self) -> str:
         return f"http://127.0.0.1:{self.env['MINIYARN_RM_PORT']}"
 
     @property
-    def redis_url(self) -> str:
-        return f"redis://127.0.0.1:{self.env['MINIYARN_REDIS_PORT']}/0"
+    def redis_address_for_containers(self) -> tuple[str, int]:
+        """Where a YARN container reaches Redis: by its service name on the bridge network, at loopback on
+        the host network."""
+        if self.host_network:
+            return "127.0.0.1", int(self.env["MINIYARN_REDIS_PORT"])
+        return "redis", 6379
+
+    @cached_property
+    def token(self) -> str:
+        """A token for USER, signed in the RM's container with the cluster's secret (as docs/docker.md says)."""
+        out = self.compose("exec", "-T", "resourcemanager", "miniyarn", "token", "-user", USER).stdout.strip()
+        assert out and "\n" not in out, out
+        return out
+
+    @property
+    def auth(self) -> dict[str, str]:
+        return {"Authorization": f"Bearer {self.token}"}
+
+    @cached_property
+    def http(self) -> httpx.Client:
+        """The RM's REST API as USER: every route but /health wants the token."""
+        return httpx.Client(base_url=self.rm_url, headers=self.auth, timeout=10)
+
+    def get(self, path: str, **params: Any) -> Any:
+        r = self.http.get(path, params=params or None)
+        r.raise_for_status()
+        return r.json()
+
+    def submit_ds(self, command: str, containers: int = 3, name: str = "ds") -> str:
+        """A DistributedShell application over REST as USER, its script staged through the RM (users
+        hold no Redis credential)."""
+        from miniyarn.distributedshell.client import submission
+
+        data = command.encode()
+        staged = self.http.put(f"/ws/v1/cluster/staging/{hashlib.sha256(data).hexdigest()}", content=data)
+        staged.raise_for_status()
+        app_id = str(self.http.post("/ws/v1/cluster/apps/new-application").json()["application-id"])
+        body = submission(app_id, str(staged.json()["resource"]), containers, name=name, container_memory=128)
+        resp = self.http.post("/ws/v1/cluster/apps", json=body)
+        assert resp.status_code == 202, resp.text
+        return app_id
+
+    def wait_app_done(self, app_id: str, timeout: float = 90) -> dict[str, Any]:
+        deadline = time.monotonic() + timeout
+        while (app := self.get(f"/ws/v1/cluster/apps/{app_id}")["app"])["state"] not in (
+                "FINISHED", "FAILED", "KILLED"):
+            assert time.monotonic() < deadline, app
+            time.sleep(0.3)
+        return dict(app)
+
+    def aggregated_logs(self, app_id: str, timeout: float = 30) -> dict[str, str]:
+        """`"<container id> <file>"` -> text of every file the NMs aggregated for `app_id`, from the RM's
+        log server (what `miniyarn logs` reads), once no node owes its upload any more."""
+        deadline = time.monotonic() + timeout
+        while True:
+            r = self.http.get(f"/ws/v1/applicationhistory/apps/{app_id}/logs")
+            if r.status_code == 200 and r.json().get("containerLogsInfo") and not r.json().get("pendingNodes"):
+                break
+            assert time.monotonic() < deadline, f"logs of {app_id} not aggregated after {timeout:.0f} s: {r.text}"
+            time.sleep(0.3)
+        out = {}
+        for info in r.json()["containerLogsInfo"]:
+            cid = str(info["containerId"])
+            for f in info.get("containerLogInfo") or []:
+                name = str(f["fileName"])
+                body = self.http.get(f"/ws/v1/applicationhistory/containerlogs/{cid}/{quote(name, safe='')}")
+                body.raise_for_status()
+                out[f"{cid} {name}"] = body.text
+        return out
 
     def compose(self, *args: str, timeout: float = 120, check: bool = True) -> subprocess.CompletedProcess[str]:
-        cmd = [*self.command, "-f", str(ROOT / "compose.yaml"), "-p", self.project, *args]
+        files = [arg for f in self.files for arg in ("-f", str(ROOT / f))]
+        cmd = [*self.command, *files, "-p", self.project, *args]
         return subprocess.run(cmd, env={**os.environ, **self.env}, capture_output=True, text=True,
                               timeout=timeout, check=check, cwd=ROOT)
 
@@ -128,10 +223,16 @@ class ComposeCluster:
         return list(self.engine.containers.list(all=True, filters={"label": labels}))
 
     def health(self) -> dict[str, str]:
+        """Container name -> `healthy`/`starting`/`unhealthy`, or its status (`completed` for a one-shot
+        service that exited 0)."""
         out = {}
         for c in self.containers():
             c.reload()
-            out[c.name] = c.attrs["State"].get("Health", {}).get("Status", c.status)
+            state = c.attrs["State"]
+            if c.labels.get("com.docker.compose.service") in ONE_SHOT and not state.get("Running"):
+                out[c.name] = "completed" if state.get("ExitCode") == 0 else f"exited {state.get('ExitCode')}"
+            else:
+                out[c.name] = state.get("Health", {}).get("Status", c.status)
         return out
 
     def wait_healthy(self, expected: int, timeout: float = 60) -> float:
@@ -139,7 +240,7 @@ class ComposeCluster:
         t0 = time.monotonic()
         while time.monotonic() - t0 < timeout:
             h = self.health()
-            if len(h) == expected and all(s == "healthy" for s in h.values()):
+            if len(h) == expected and all(s in ("healthy", "completed") for s in h.values()):
                 return time.monotonic() - t0
             time.sleep(0.25)
         raise AssertionError(f"compose services not healthy after {timeout:.0f} s: {self.health()}")
@@ -151,10 +252,8 @@ class ComposeCluster:
         self.dump_yarn_logs()
 
     def node_ids(self) -> set[str]:
-        import httpx
-
         try:
-            nodes = httpx.get(f"{self.rm_url}/ws/v1/cluster/nodes", timeout=5).json()["nodes"] or {}
+            nodes = self.get("/ws/v1/cluster/nodes")["nodes"] or {}
         except Exception:
             return set()
         return {str(n["id"]) for n in nodes.get("node", [])}
@@ -182,16 +281,10 @@ class ComposeCluster:
             if f.is_file():
                 w(f"\n===== {f.relative_to(host_dir)} =====\n{f.read_text(errors='replace')[-4000:]}\n")
         try:
-            import redis
-
-            from miniyarn import keys
-
-            r = redis.Redis.from_url(self.redis_url, socket_timeout=5)
-            for key in sorted(r.scan_iter(match=keys.app_logs("*"))):
-                for name, text in sorted(r.hgetall(key).items()):
-                    w(f"\n===== aggregated {key.decode()} {name.decode()} =====\n"
-                      f"{text.decode(errors='replace')[-4000:]}\n")
-            r.close()
+            apps = (self.get("/ws/v1/cluster/apps")["apps"] or {}).get("app", [])
+            for app in apps:
+                for name, body in sorted(self.aggregated_logs(app["id"], timeout=1).items()):
+                    w(f"\n===== aggregated {app['id']} {name} =====\n{body[-4000:]}\n")
         except Exception as e:
             w(f"\n(no aggregated logs: {e})\n")
 
@@ -213,11 +306,13 @@ def yarn_logs_on_failure(compose_cluster: ComposeCluster, request: pytest.Fixtur
         compose_cluster.dump_yarn_logs()
 
 
-def compose_env(host_dir: Path) -> dict[str, str]:
-    from tests.conftest import free_port
+def compose_env(host_dir: Path, project: str) -> dict[str, str]:
+    """Ports (the RM's published one; Redis's for the host-network variant) and a network of the
+    project's own, so a test cluster meets nobody else's."""
+    from miniyarn.sockets import free_port
 
     rm_port = 8088 if _port_free(8088) else free_port()
-    return {"MINIYARN_REDIS_PORT": str(free_port()), "MINIYARN_RM_PORT": str(rm_port),
+    return {"MINIYARN_REDIS_PORT": str(free_port()), "MINIYARN_RM_PORT": str(rm_port), "MINIYARN_NETWORK": project,
             "MINIYARN_HOST_DIR": str(host_dir), "MINIYARN_NM_MEMORY_MB": "2048", "MINIYARN_NM_VCORES": "2",
             "MINIYARN_IMAGE": IMAGE}
 
@@ -236,12 +331,14 @@ def compose_cluster(engine, image: str, tmp_path_factory: pytest.TempPathFactory
                     request: pytest.FixtureRequest) -> Iterator[ComposeCluster]:
     """compose.yaml up with 3 NodeManagers, all healthy; `down -v` after the module, which must leave
     no container, network or volume of the project (and no YARN container of its nodes)."""
-    cluster = ComposeCluster(f"miniyarn-e2e-{os.getpid()}", compose_env(tmp_path_factory.mktemp("compose")), engine)
+    project = f"miniyarn-e2e-{os.getpid()}"
+    files = ("compose.host.yaml",) if os.environ.get("MINIYARN_E2E_HOST_NETWORK") else ("compose.yaml",)
+    cluster = ComposeCluster(project, compose_env(tmp_path_factory.mktemp("compose"), project), engine, files=files)
     failed_before = request.session.testsfailed
     sweeper = Sweeper(engine)
     try:
         cluster.compose("up", "-d", "--scale", "nodemanager=3")
-        cluster.up_to_healthy_s = cluster.wait_healthy(5)  # type: ignore[attr-defined]
+        cluster.up_to_healthy_s = cluster.wait_healthy(6, timeout=120)  # type: ignore[attr-defined]
         yield cluster
     except BaseException:
         cluster.dump_logs()
@@ -249,13 +346,9 @@ def compose_cluster(engine, image: str, tmp_path_factory: pytest.TempPathFactory
     finally:
         if request.session.testsfailed > failed_before:
             cluster.dump_logs()
-        try:
-            import httpx
-
-            nodes = httpx.get(f"{cluster.rm_url}/ws/v1/cluster/nodes", timeout=5).json()["nodes"] or {}
-            sweeper.nodes.update(n["id"] for n in nodes.get("node", []))
-        except Exception:
-            pass
+        sweeper.nodes.update(cluster.node_ids())
+        if "http" in cluster.__dict__:
+            cluster.http.close()
         down = cluster.compose("down", "-v", "--timeout", "20", check=False)
         swept = sweeper.sweep()
         left = cluster.leftovers()

@@ -61,6 +61,20 @@ def test_run_spec_has_limits_labels_same_path_mounts_and_no_socket() -> None:
     assert one["nano_cpus"] == 10**9
 
 
+def test_run_spec_on_a_network_of_its_own_has_a_hostname_its_dns_resolves() -> None:
+    """Compose's bridge network: the container joins it by name, its hostname (its $NM_HOST) a DNS label
+    derived from the container id, and the same name as its alias there, which the network's DNS resolves
+    for the RM's proxy and the other containers; no host network."""
+    run = run_spec(spec(), "miniyarn:latest", "nm-1:8042", "1000:1000", host_cpus=2, network="miniyarn-e2e")
+    kw = run.kwargs()
+    assert run.hostname == "ctr-1700000000000-0001-01-000002"
+    assert "network_mode" not in kw and kw["network"] == "miniyarn-e2e" and kw["hostname"] == run.hostname
+    assert kw["networking_config"] == {"miniyarn-e2e": {"Aliases": [run.hostname]}}
+    assert kw["name"] == CID and kw["labels"]["miniyarn.container-id"] == CID
+    host = run_spec(spec(), "miniyarn:latest", "n", "1000:1000", host_cpus=2, network="host")
+    assert host.hostname is None and host.kwargs()["network_mode"] == "host" and "hostname" not in host.kwargs()
+
+
 def test_mounts_parse_and_are_checked_against_allowed_dirs() -> None:
     assert parse_mounts("/a:/b:ro, /c:/d:rw,/e:/f") == [Mount("/a", "/b", True), Mount("/c", "/d", False),
                                                          Mount("/e", "/f", False)]
