@@ -184,6 +184,9 @@ class ResourceManager:
 
     def container_token(self, container_id: str) -> str:
         """The container's token: the AM gets it with the allocation, the NM checks starts and stops by it."""
+        rc = self.containers.get(container_id)
+        if rc is not None and rc.token:
+            return rc.token
         return creds.derive(self.master_key, "container", container_id)
 
     def am_redis_url(self, attempt_id: str) -> str:
@@ -458,11 +461,12 @@ class ResourceManager:
                             allocation_request_id=alloc.allocation_request_id, exec_type=GUARANTEED)
         rc = RMContainer(container=container, app_id=app.app_id, attempt_id=attempt.attempt_id,
                          is_am=alloc.is_am, start_time=now_ms(),
-                         state=CONTAINER_MACHINE.next(RMContainerState.NEW, ContainerEvent.START))
+                         state=CONTAINER_MACHINE.next(RMContainerState.NEW, ContainerEvent.START),
+                         token=creds.derive(self.master_key, "container", cid))
         self.containers[cid] = rc
         self.unlaunched[cid] = rc.start_time
         self.out.containers[cid] = trusted(ContainerGrant, **container.__dict__,
-                                           token_digest=creds.digest(self.container_token(cid)))
+                                           token_digest=creds.digest(rc.token))
         node.containers.append(cid)
         node.used = self.sched_nodes[node.node_id].used
         app.nodes_used.add(node.node_id)

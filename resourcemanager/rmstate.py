@@ -89,6 +89,8 @@ class RMContainer:
     finish_time: int = 0
     exit_status: int | None = None
     diagnostics: str = ""
+    # Its container token, derived once at allocation (the reply, the grant's digest and stops use it).
+    token: str = ""
 
 
 class RMNode(BaseModel):
