@@ -21,7 +21,7 @@ from miniyarn.protocol import (
     RegisterResponse,
     RemoteError,
 )
-from miniyarn.records import ANY, ApplicationSubmissionContext, ContainerStatus, Resource, ResourceRequest
+from miniyarn.records import ANY, ApplicationSubmissionContext, Container, ContainerStatus, Resource, ResourceRequest
 from miniyarn.states.application import FinalApplicationStatus, YarnApplicationState
 from miniyarn.states.attempt import AttemptState
 from miniyarn.states.container import ContainerState, RMContainerState
@@ -99,6 +99,16 @@ def ask(n: int, mb: int = 512) -> ResourceRequest:
 
 
 # ---- the AMRM protocol ---------------------------------------------------------------------
+
+
+def acquired_container(rm: ResourceManager) -> Container:
+    """Ask for one container, schedule it and take it in the next allocate (response id 1)."""
+    allocate(rm, 0, asks=[ask(1)])
+    rm.schedule()
+    got = allocate(rm, 1)
+    assert isinstance(got, AllocateResponse)
+    (c,) = got.allocated_containers
+    return c
 
 
 def test_a_repeated_response_id_gets_the_last_response_and_changes_nothing() -> None:
@@ -214,11 +224,7 @@ def test_an_unacquired_grant_expires_and_its_ask_comes_back() -> None:
 def test_an_acquired_container_never_launched_expires_without_a_new_ask() -> None:
     rm = make_rm(**{"yarn.resourcemanager.rm.container-allocation.expiry-interval-ms": "1000"})
     app = registered_app(rm)
-    allocate(rm, 0, asks=[ask(1)])
-    rm.schedule()
-    got = allocate(rm, 1)
-    assert isinstance(got, AllocateResponse)
-    (c,) = got.allocated_containers
+    c = acquired_container(rm)
     assert rm.containers[c.id].state is RMContainerState.ACQUIRED
     rm.expire_allocations(rm.containers[c.id].start_time + 1001)
     assert c.id not in rm.containers
@@ -233,11 +239,7 @@ def test_an_acquired_container_never_launched_expires_without_a_new_ask() -> Non
 def test_a_launched_container_does_not_expire() -> None:
     rm = make_rm(**{"yarn.resourcemanager.rm.container-allocation.expiry-interval-ms": "1000"})
     registered_app(rm)
-    allocate(rm, 0, asks=[ask(1)])
-    rm.schedule()
-    got = allocate(rm, 1)
-    assert isinstance(got, AllocateResponse)
-    (c,) = got.allocated_containers
+    c = acquired_container(rm)
     attempt = rm.apps[APP].current
     assert attempt is not None
     heartbeat(rm, running(attempt.am_container_id), running(c.id))
@@ -248,11 +250,7 @@ def test_a_launched_container_does_not_expire() -> None:
 def test_a_running_container_missing_from_its_nodes_reports_is_completed_after_the_grace() -> None:
     rm = make_rm()
     registered_app(rm)
-    allocate(rm, 0, asks=[ask(1)])
-    rm.schedule()
-    got = allocate(rm, 1)
-    assert isinstance(got, AllocateResponse)
-    (c,) = got.allocated_containers
+    c = acquired_container(rm)
     attempt = rm.apps[APP].current
     assert attempt is not None
     am = running(attempt.am_container_id)
@@ -272,11 +270,7 @@ def test_a_running_container_missing_from_its_nodes_reports_is_completed_after_t
 def test_an_acquired_container_not_yet_started_is_not_missing() -> None:
     rm = make_rm()
     registered_app(rm)
-    allocate(rm, 0, asks=[ask(1)])
-    rm.schedule()
-    got = allocate(rm, 1)
-    assert isinstance(got, AllocateResponse)
-    (c,) = got.allocated_containers
+    c = acquired_container(rm)
     attempt = rm.apps[APP].current
     assert attempt is not None
     for _ in range(3):
