@@ -11,12 +11,11 @@ import time
 from collections.abc import Iterator
 from pathlib import Path
 
-import psutil
 import pytest
 
 from miniyarn.sockets import free_port
 from nodemanager import recovery
-from tests.conftest import Processes
+from tests.conftest import Processes, alive
 from tests.flink_yarn.conftest import FlinkOnYarn, final_counts
 from tests.flink_yarn.integration.test_modes import LINES, api, expected_lines, get, submit_socket_job, tm_outputs
 from tests.integration.conftest import FAST_CONF, Cluster, start_rm, wait_for
@@ -68,13 +67,6 @@ class Nodes:
                     recovery.kill_group(found.pid, signal.SIGKILL)
 
 
-def _alive(pid: int) -> bool:
-    try:
-        return psutil.Process(pid).status() != psutil.STATUS_ZOMBIE
-    except psutil.Error:
-        return False
-
-
 @pytest.fixture
 def nodes(redis_url: str, processes: Processes, tmp_path: Path) -> Iterator[Nodes]:
     n = Nodes(redis_url, processes, tmp_path / "nodes")
@@ -124,7 +116,7 @@ def test_taskmanagers_die_with_their_sigkilled_nodemanager(nodes: Nodes, tmp_pat
                                                            socket_lines: LineServer) -> None:
     flink = _start(nodes, tmp_path, recover=False)
     app_id, job_id, victim, killed_at = _kill_a_taskmanagers_nm(nodes, flink, socket_lines)
-    wait_for("the TaskManager to die with its NodeManager", lambda: not _alive(int(victim["pid"])), timeout=3)
+    wait_for("the TaskManager to die with its NodeManager", lambda: not alive({int(victim["pid"])}), timeout=3)
     print(f"TaskManager gone {time.monotonic() - killed_at:.2f} s after its NM's SIGKILL")
     _recovers_exactly(flink, app_id, job_id, victim)
 
@@ -134,9 +126,9 @@ def test_a_taskmanager_that_outlives_its_lost_node_exits_and_never_registers_aga
     flink = _start(nodes, tmp_path, recover=True)
     app_id, job_id, victim, killed_at = _kill_a_taskmanagers_nm(nodes, flink, socket_lines)
     time.sleep(1)
-    assert _alive(int(victim["pid"]))  # NM recovery on: containers outlive their NM
+    assert alive({int(victim["pid"])})  # NM recovery on: containers outlive their NM
     # YARN declares the node LOST (3 s expiry here) and reports the container completed; the JobManager
     # drops its TaskManager, which ends instead of retrying for taskmanager.registration.timeout.
-    wait_for("the TaskManager to exit", lambda: not _alive(int(victim["pid"])), timeout=15)
+    wait_for("the TaskManager to exit", lambda: not alive({int(victim["pid"])}), timeout=15)
     print(f"TaskManager gone {time.monotonic() - killed_at:.2f} s after its NM's SIGKILL")
     _recovers_exactly(flink, app_id, job_id, victim)

@@ -17,7 +17,7 @@ import pytest
 from miniyarn import keys
 from miniyarn.sockets import free_port
 from nodemanager import recovery
-from tests.conftest import Processes
+from tests.conftest import Processes, alive
 from tests.nodemanager.integration.conftest import APP, NM, cid, start_nm, wait_for
 
 RECOVERY_ON = ["-D", "yarn.nodemanager.recovery.enabled=true"]
@@ -48,13 +48,6 @@ class Node:
         return int(wait_for(f"the pid file of {container_id}", lambda: path.exists() and path.read_text().strip()))
 
 
-def _alive(pid: int) -> bool:
-    try:
-        return psutil.Process(pid).status() != psutil.STATUS_ZOMBIE
-    except psutil.Error:
-        return False
-
-
 @pytest.fixture
 def node(redis_url: str, processes: Processes, tmp_path: Path) -> Iterator[Node]:
     n = Node(processes, redis_url, tmp_path / "node")
@@ -75,7 +68,7 @@ def test_containers_die_with_a_sigkilled_nm_when_recovery_is_off(node: Node) -> 
     pid = node.pid_of(c)
     group = [p.pid for p in psutil.Process(pid).children(recursive=True)] + [pid]
     node.proc(nm).kill()
-    wait_for("the container's processes to end with their NM", lambda: not any(_alive(p) for p in group),
+    wait_for("the container's processes to end with their NM", lambda: not alive(set(group)),
              timeout=3)
 
 
@@ -87,13 +80,13 @@ def test_a_restart_without_recovery_kills_and_reports_what_the_last_run_left(nod
     pid = node.pid_of(c)
     node.proc(nm).kill()
     node.proc(nm).wait(5)
-    assert _alive(pid)
+    assert alive({pid})
     nm.redis.delete(keys.rm_inbox())
     nm2 = node.start()
     done = nm2.wait_state(c, "COMPLETE")
     assert done["exit_status"] == -100
     assert "did not recover it: yarn.nodemanager.recovery.enabled is false" in done["diagnostics"]
-    wait_for("the old container to be killed", lambda: not _alive(pid), timeout=3)
+    wait_for("the old container to be killed", lambda: not alive({pid}), timeout=3)
 
 
 def test_sigterm_with_recovery_keeps_the_container_and_the_next_run_takes_it_back(node: Node,
@@ -107,7 +100,7 @@ def test_sigterm_with_recovery_keeps_the_container_and_the_next_run_takes_it_bac
     proc = node.proc(nm)
     proc.send_signal(signal.SIGTERM)
     assert proc.wait(10) == 0
-    assert _alive(pid)
+    assert alive({pid})
     assert {"type": "node_shutdown", "node_id": nm.node_id} not in nm.inbox()  # the RM keeps the node's containers
     nm.redis.delete(keys.rm_inbox())
     nm2 = node.start(RECOVERY_ON)
@@ -130,7 +123,7 @@ def test_recovery_reports_a_container_that_exited_while_the_nm_was_down(node: No
     pid = node.pid_of(c)
     node.proc(nm).kill()
     go.touch()
-    wait_for("the container to exit", lambda: not _alive(pid))
+    wait_for("the container to exit", lambda: not alive({pid}))
     nm.redis.delete(keys.rm_inbox())
     done = node.start(RECOVERY_ON).wait_state(c, "COMPLETE")
     assert done["exit_status"] == 5
@@ -144,7 +137,7 @@ def test_recovery_reports_a_container_killed_while_the_nm_was_down_as_lost(node:
     pid = node.pid_of(c)
     node.proc(nm).kill()
     os.killpg(pid, signal.SIGKILL)  # no chance to write its exit code
-    wait_for("the container to die", lambda: not _alive(pid))
+    wait_for("the container to die", lambda: not alive({pid}))
     nm.redis.delete(keys.rm_inbox())
     done = node.start(RECOVERY_ON).wait_state(c, "COMPLETE")
     assert done["exit_status"] == recovery.EXIT_CODE_LOST
@@ -163,7 +156,7 @@ def test_recovery_never_takes_back_a_container_the_rm_completed(node: Node) -> N
     done = node.start(RECOVERY_ON).wait_state(c, "COMPLETE")
     assert done["exit_status"] == -100
     assert "no longer grants it" in done["diagnostics"]
-    wait_for("the old container to be killed", lambda: not _alive(pid), timeout=3)
+    wait_for("the old container to be killed", lambda: not alive({pid}), timeout=3)
 
 
 def test_recovery_needs_a_stable_node_id(redis_url: str, tmp_path: Path) -> None:
