@@ -19,4 +19,6 @@ if [ "${1:-}" = "--e2e" ]; then
   shift
   exec pytest -m e2e "$@"
 fi
-exec pytest "$@"
+# Two workers: most integration tests wait on daemons' heartbeats and start-ups rather than compute, so two
+# run side by side on two cores (each worker starts its own redis-server). MINIYARN_TEST_WORKERS=0 runs serially.
+exec pytest -n "${MINIYARN_TEST_WORKERS:-2}" "$@"
