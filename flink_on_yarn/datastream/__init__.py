@@ -40,6 +40,7 @@ from flink_on_yarn.datastream.stream_execution_environment import (
 from flink_on_yarn.datastream.window import (
     CountWindow,
     EventTimeSessionWindows,
+    GlobalWindows,
     ProcessingTimeSessionWindows,
     SlidingEventTimeWindows,
     SlidingProcessingTimeWindows,
@@ -64,6 +65,7 @@ __all__ = [
     "EventTimeSessionWindows",
     "FilterFunction",
     "FlatMapFunction",
+    "GlobalWindows",
     "JobClient",
     "JobExecutionException",
     "KeySelector",

@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 
 from flink_on_yarn.common.typeinfo import RecordFormatter, TypeInformation
+from flink_on_yarn.datastream.window import GlobalWindows, default_trigger
 from flink_on_yarn.graph.co_operators import (
     BroadcastOperator,
     BroadcastProcessOperator,
@@ -34,8 +35,16 @@ from flink_on_yarn.graph.operators import (
 )
 from flink_on_yarn.graph.output_tag import OutputTag
 from flink_on_yarn.graph.transformations import HASH, REBALANCE, Transformation
+from flink_on_yarn.graph.trigger_window_operator import TriggerWindowOperator
 from flink_on_yarn.graph.window_operator import WindowFunctionSpec, WindowOperator
-from flink_on_yarn.runtime.windows import CountWindowAssigner
+from flink_on_yarn.runtime.windows import (
+    CountEvictor,
+    CountTrigger,
+    CountWindowAssigner,
+    Evictor,
+    PurgingTrigger,
+    Trigger,
+)
 
 if TYPE_CHECKING:
     from flink_on_yarn.datastream.stream_execution_environment import StreamExecutionEnvironment
@@ -254,6 +263,22 @@ class WindowedStream:
         self._assigner = assigner
         self._lateness = 0
         self._late_tag: str | None = None
+        self._trigger: Any = None
+        self._evictor: Any = None
+
+    def trigger(self, trigger: Any) -> WindowedStream:
+        """When windows fire: a Trigger (EventTimeTrigger, CountTrigger, PurgingTrigger.of(...), your own)."""
+        if not isinstance(trigger, Trigger):
+            raise TypeError(f"{type(trigger).__name__} is not a Trigger")
+        self._trigger = trigger
+        return self
+
+    def evictor(self, evictor: Any) -> WindowedStream:
+        """What a window fires with: an Evictor (CountEvictor, TimeEvictor) removes records first (or after)."""
+        if not isinstance(evictor, Evictor):
+            raise TypeError(f"{type(evictor).__name__} is not an Evictor")
+        self._evictor = evictor
+        return self
 
     def allowed_lateness(self, time_ms: Any) -> WindowedStream:
         """Keeps an event-time window's contents this long past its end: a late record fires it again."""
@@ -269,12 +294,31 @@ class WindowedStream:
         s = self._stream
         name = f"Window({type(self._assigner).__name__})" if self.keyed else \
             f"AllWindow({type(self._assigner).__name__})"
-        op = WindowOperator(s._key_selector, self._assigner, spec, name, _convert(output_type), self._lateness)
+        op = self._operator(spec, name, _convert(output_type))
         op.late_tag = self._late_tag
         out = s._then(op, name, output_type)
         if not self.keyed:
             out.set_parallelism(1)
         return out
+
+    def _operator(self, spec: WindowFunctionSpec, name: str, convert: Convert | None) -> WindowOperator:
+        """The default-trigger operator, or Flink's general one when a trigger, an evictor or GlobalWindows
+        ask for it (a count window then becomes what Flink makes it: GlobalWindows, a count trigger and,
+        sliding, a count evictor)."""
+        key = self._stream._key_selector
+        assigner = self._assigner
+        if self._trigger is None and self._evictor is None and not isinstance(assigner, GlobalWindows):
+            return WindowOperator(key, assigner, spec, name, convert, self._lateness)
+        trigger, evictor = self._trigger, self._evictor
+        if isinstance(assigner, CountWindowAssigner):
+            if assigner.slide == assigner.size:
+                trigger = trigger or PurgingTrigger.of(CountTrigger.of(assigner.size))
+            else:
+                trigger = trigger or CountTrigger.of(assigner.slide)
+                evictor = evictor or CountEvictor.of(assigner.size)
+            assigner = GlobalWindows.create()
+        return TriggerWindowOperator(key, assigner, spec, name, trigger or default_trigger(assigner), evictor,
+                                     convert, self._lateness)
 
     def reduce(self, reduce_function: Any, window_function: Any = None, output_type: Any = None) -> DataStream:
         out_type = output_type if window_function is not None else self._stream.get_type()
