@@ -123,7 +123,7 @@ class Limit(KeyedBroadcastProcessFunction):
         return iter(())
 
     def process_broadcast_element(self, value: Any, ctx: BroadcastProcessContext) -> Iterator[Any]:
-        ctx.get_broadcast_state(RULES).put("limit", value[0])
+        ctx.get_broadcast_state(RULES).put("limit", value)
         return iter(())
 
     def on_timer(self, timestamp: int, ctx: BroadcastProcessContext) -> Iterator[Any]:
@@ -135,7 +135,8 @@ class Limit(KeyedBroadcastProcessFunction):
 def keyed_broadcast(env: StreamExecutionEnvironment) -> None:
     env.set_parallelism(2)
     clicks = event_time(env.from_collection([("alice", 1), ("bob", 2), ("alice", 3), ("alice", 4), ("carol", 9)]))
-    limits = event_time(env.from_collection([(2, 0)])).broadcast(RULES)
+    # The limits carry no timestamps (nor watermarks): the operator's event time waits for their end, as Flink's.
+    limits = env.from_collection([2]).broadcast(RULES)
     clicks.key_by(lambda c: c[0]).connect(limits).process(Limit(), Types.STRING()).print()
 
 

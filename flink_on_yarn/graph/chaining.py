@@ -141,6 +141,15 @@ def build_job_graph(nodes: dict[int, Transformation], job_name: str, default_par
         ins = [e.source for e in edges if e.target == tid]
         stamped_in = [stamped[i] for i in ins]
         if any(stamped_in) and not all(stamped_in):
+            # A two-input operator's input without timestamps gets "no timestamp" (Long.MIN) on each record
+            # at its tag, as Flink's records without one; its watermark holds event time back until it ends.
+            for i in ins:
+                op = nodes[i].operator
+                if not stamped[i] and isinstance(op, (InputTagOperator, BroadcastOperator)):
+                    op.stamp_missing = True
+                    stamped[i] = True
+            stamped_in = [stamped[i] for i in ins]
+        if any(stamped_in) and not all(stamped_in):
             raise ValueError(f"{t.name!r} reads streams with and without event timestamps; assign timestamps "
                              "to every input (assign_timestamps_and_watermarks) before combining them")
         if t.operator is not None:

@@ -37,12 +37,17 @@ from flink_on_yarn.graph.task_context import TaskContext
 class InputTagOperator(Operator):
     """Marks the records of one input of a two-input operator with the input's index."""
 
+    # Set by the job graph when the other input carries timestamps and this one does not.
+    stamp_missing = False
+
     def __init__(self, index: int) -> None:
         self.index = index
         self.name = f"Input {index + 1}"
 
     def process(self, batch: list[Any]) -> list[Any]:
         i = self.index
+        if self.stamp_missing:
+            return [(LONG_MIN, (i, v)) for v in batch]
         return [(i, v) for v in batch]
 
     def process_ts(self, batch: list[Any]) -> list[Any]:
@@ -70,6 +75,8 @@ class BroadcastOperator(Operator):
     """The broadcast input's tag: one `(1, value, route)` copy of each record per consumer subtask. The job
     graph sets `consumers` once it knows the co-operator's parallelism."""
 
+    stamp_missing = False  # as InputTagOperator's
+
     def __init__(self) -> None:
         self.name = "Broadcast"
         self.consumers = 1
@@ -79,6 +86,8 @@ class BroadcastOperator(Operator):
         self.routes = broadcast_routes(self.consumers)
 
     def process(self, batch: list[Any]) -> list[Any]:
+        if self.stamp_missing:
+            return [(LONG_MIN, (1, v, r)) for v in batch for r in self.routes]
         return [(1, v, r) for v in batch for r in self.routes]
 
     def process_ts(self, batch: list[Any]) -> list[Any]:

@@ -19,7 +19,7 @@ def test_a_broadcast_rule_reaches_every_subtask_once() -> None:
 
 
 def test_keyed_broadcast_timers_read_the_broadcast_limit() -> None:
-    # The limit's record (time 0) comes before the final watermark of its input, which fires the timers at 100.
+    # The limits input has no timestamps: its end (Long.MAX) lets event time pass 100, after its record came.
     lines = [line.split("> ", 1)[1] for line in run_connected("keyed_broadcast")]  # parallelism 2: "N> " prefixes
     assert Counter(lines) == Counter(["alice 3 clicks, over the limit 2", "bob 1 clicks, within the limit 2",
                                       "carol 1 clicks, within the limit 2"])

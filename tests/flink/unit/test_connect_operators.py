@@ -200,3 +200,27 @@ def test_connect_graph_tags_inputs_and_sets_broadcast_consumers() -> None:
     [bcast] = [v for v in graph.vertices if v.name.endswith("Broadcast")]
     op = decode(bcast.operators[-1].payload)
     assert isinstance(op, BroadcastOperator) and op.consumers == 2
+
+
+def test_an_input_without_timestamps_gets_long_min_at_its_tag() -> None:
+    set_context(ExecutionContext(executor=LocalExecutor(), default_parallelism=1))
+    try:
+        env = StreamExecutionEnvironment.get_execution_environment()
+        from flink_on_yarn.common import WatermarkStrategy
+
+        class First:
+            def extract_timestamp(self, value: Any, record_timestamp: int) -> int:
+                return int(value)
+
+        timed = env.from_collection([1, 2]).assign_timestamps_and_watermarks(
+            WatermarkStrategy.for_monotonous_timestamps().with_timestamp_assigner(First()))
+        timed.connect(env.from_collection(["x"])).map(Label()).print()
+        graph = env.get_job_graph()
+    finally:
+        set_context(None)
+    from flink_on_yarn.graph.codec import decode
+
+    ops = {op.name: decode(op.payload) for v in graph.vertices for op in v.operators}
+    untimed, timed_tag = ops["Input 2"], ops["Input 1"]
+    assert untimed.stamp_missing and not timed_tag.stamp_missing and ops["Co-Map"].timestamped
+    assert untimed.process(["x"]) == [(LONG_MIN, (1, "x"))]
