@@ -3,12 +3,25 @@
 from __future__ import annotations
 
 from flink_on_yarn.client.executor import JobClient
-from flink_on_yarn.datastream.data_stream import DataStream, DataStreamSink, KeyedStream
+from flink_on_yarn.datastream.data_stream import (
+    BroadcastConnectedStream,
+    BroadcastStream,
+    ConnectedStreams,
+    DataStream,
+    DataStreamSink,
+    KeyedStream,
+)
 from flink_on_yarn.datastream.execution_mode import RuntimeExecutionMode
 from flink_on_yarn.datastream.functions import (
     AggregateFunction,
+    BroadcastProcessFunction,
+    CoFlatMapFunction,
+    CoMapFunction,
+    CoProcessFunction,
     FilterFunction,
     FlatMapFunction,
+    KeyedBroadcastProcessFunction,
+    KeyedCoProcessFunction,
     KeyedProcessFunction,
     KeySelector,
     MapFunction,
@@ -27,6 +40,7 @@ from flink_on_yarn.datastream.stream_execution_environment import (
 from flink_on_yarn.datastream.window import (
     CountWindow,
     EventTimeSessionWindows,
+    GlobalWindows,
     ProcessingTimeSessionWindows,
     SlidingEventTimeWindows,
     SlidingProcessingTimeWindows,
@@ -38,15 +52,25 @@ from flink_on_yarn.graph.output_tag import OutputTag
 
 __all__ = [
     "AggregateFunction",
+    "BroadcastConnectedStream",
+    "BroadcastProcessFunction",
+    "BroadcastStream",
+    "CoFlatMapFunction",
+    "CoMapFunction",
+    "CoProcessFunction",
+    "ConnectedStreams",
     "CountWindow",
     "DataStream",
     "DataStreamSink",
     "EventTimeSessionWindows",
     "FilterFunction",
     "FlatMapFunction",
+    "GlobalWindows",
     "JobClient",
     "JobExecutionException",
     "KeySelector",
+    "KeyedBroadcastProcessFunction",
+    "KeyedCoProcessFunction",
     "KeyedProcessFunction",
     "KeyedStream",
     "MapFunction",

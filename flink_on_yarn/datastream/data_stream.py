@@ -5,6 +5,19 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 
 from flink_on_yarn.common.typeinfo import RecordFormatter, TypeInformation
+from flink_on_yarn.datastream.window import GlobalWindows, default_trigger
+from flink_on_yarn.graph.co_operators import (
+    BroadcastOperator,
+    BroadcastProcessOperator,
+    BroadcastRouteKey,
+    CoFlatMapOperator,
+    CoMapOperator,
+    CoProcessOperator,
+    InputTagOperator,
+    KeyedBroadcastProcessOperator,
+    KeyedCoProcessOperator,
+    TaggedKey,
+)
 from flink_on_yarn.graph.operators import (
     Convert,
     FilterOperator,
@@ -22,8 +35,16 @@ from flink_on_yarn.graph.operators import (
 )
 from flink_on_yarn.graph.output_tag import OutputTag
 from flink_on_yarn.graph.transformations import HASH, REBALANCE, Transformation
+from flink_on_yarn.graph.trigger_window_operator import TriggerWindowOperator
 from flink_on_yarn.graph.window_operator import WindowFunctionSpec, WindowOperator
-from flink_on_yarn.runtime.windows import CountWindowAssigner
+from flink_on_yarn.runtime.windows import (
+    CountEvictor,
+    CountTrigger,
+    CountWindowAssigner,
+    Evictor,
+    PurgingTrigger,
+    Trigger,
+)
 
 if TYPE_CHECKING:
     from flink_on_yarn.datastream.stream_execution_environment import StreamExecutionEnvironment
@@ -116,6 +137,28 @@ class DataStream:
         t = self._env._registry.add(name="Union", inputs=[self._t.id, *(s._t.id for s in streams)], is_union=True,
                                     output_type=self._t.output_type)
         return DataStream(self._env, t)
+
+    def connect(self, ds: Any) -> Any:
+        """Two streams into one operator (`ConnectedStreams`), or this stream with a `BroadcastStream`
+        (`BroadcastConnectedStream`)."""
+        if isinstance(ds, BroadcastStream):
+            return BroadcastConnectedStream(self, ds)
+        if not isinstance(ds, DataStream):
+            raise TypeError(f"connect() takes a DataStream or a BroadcastStream, not {type(ds).__name__}")
+        return ConnectedStreams(self, ds)
+
+    def broadcast(self, *broadcast_state_descriptors: Any) -> BroadcastStream:
+        """This stream's records to every subtask of the operator it connects to, with broadcast state of
+        these MapStateDescriptors there."""
+        if not broadcast_state_descriptors:
+            raise ValueError("broadcast() needs MapStateDescriptors here; the BROADCAST partitioning of a plain "
+                             "stream is not supported")
+        return BroadcastStream(self, list(broadcast_state_descriptors))
+
+    def _tagged(self, index: int) -> Transformation:
+        """This stream's records as input `index` of a two-input operator: `(index, value)`."""
+        return self._env._registry.add(name=f"Input {index + 1}", inputs=[self._t.id],
+                                       operator=InputTagOperator(index))
 
     # attributes of the last operator
     def set_parallelism(self, parallelism: int) -> DataStream:
@@ -220,6 +263,22 @@ class WindowedStream:
         self._assigner = assigner
         self._lateness = 0
         self._late_tag: str | None = None
+        self._trigger: Any = None
+        self._evictor: Any = None
+
+    def trigger(self, trigger: Any) -> WindowedStream:
+        """When windows fire: a Trigger (EventTimeTrigger, CountTrigger, PurgingTrigger.of(...), your own)."""
+        if not isinstance(trigger, Trigger):
+            raise TypeError(f"{type(trigger).__name__} is not a Trigger")
+        self._trigger = trigger
+        return self
+
+    def evictor(self, evictor: Any) -> WindowedStream:
+        """What a window fires with: an Evictor (CountEvictor, TimeEvictor) removes records first (or after)."""
+        if not isinstance(evictor, Evictor):
+            raise TypeError(f"{type(evictor).__name__} is not an Evictor")
+        self._evictor = evictor
+        return self
 
     def allowed_lateness(self, time_ms: Any) -> WindowedStream:
         """Keeps an event-time window's contents this long past its end: a late record fires it again."""
@@ -235,12 +294,31 @@ class WindowedStream:
         s = self._stream
         name = f"Window({type(self._assigner).__name__})" if self.keyed else \
             f"AllWindow({type(self._assigner).__name__})"
-        op = WindowOperator(s._key_selector, self._assigner, spec, name, _convert(output_type), self._lateness)
+        op = self._operator(spec, name, _convert(output_type))
         op.late_tag = self._late_tag
         out = s._then(op, name, output_type)
         if not self.keyed:
             out.set_parallelism(1)
         return out
+
+    def _operator(self, spec: WindowFunctionSpec, name: str, convert: Convert | None) -> WindowOperator:
+        """The default-trigger operator, or Flink's general one when a trigger, an evictor or GlobalWindows
+        ask for it (a count window then becomes what Flink makes it: GlobalWindows, a count trigger and,
+        sliding, a count evictor)."""
+        key = self._stream._key_selector
+        assigner = self._assigner
+        if self._trigger is None and self._evictor is None and not isinstance(assigner, GlobalWindows):
+            return WindowOperator(key, assigner, spec, name, convert, self._lateness)
+        trigger, evictor = self._trigger, self._evictor
+        if isinstance(assigner, CountWindowAssigner):
+            if assigner.slide == assigner.size:
+                trigger = trigger or PurgingTrigger.of(CountTrigger.of(assigner.size))
+            else:
+                trigger = trigger or CountTrigger.of(assigner.slide)
+                evictor = evictor or CountEvictor.of(assigner.size)
+            assigner = GlobalWindows.create()
+        return TriggerWindowOperator(key, assigner, spec, name, trigger or default_trigger(assigner), evictor,
+                                     convert, self._lateness)
 
     def reduce(self, reduce_function: Any, window_function: Any = None, output_type: Any = None) -> DataStream:
         out_type = output_type if window_function is not None else self._stream.get_type()
@@ -265,3 +343,96 @@ class AllWindowedStream(WindowedStream):
     """`DataStream.window_all(assigner)`: the functions take no key (`process(context, elements)`)."""
 
     keyed = False
+
+
+def _unkeyed(stream: DataStream) -> DataStream:
+    """The stream a KeyedStream partitions (its records are re-keyed after tagging)."""
+    if isinstance(stream, KeyedStream):
+        return DataStream(stream._env, stream._env._registry._known[stream._t.inputs[0]])
+    return stream
+
+
+class ConnectedStreams:
+    """`a.connect(b)`: `map`/`flat_map`/`process` with functions of two inputs; `key_by(k1, k2)` (or two keyed
+    streams) makes it keyed: both inputs partitioned by key, `process(KeyedCoProcessFunction)` with state and
+    timers."""
+
+    def __init__(self, stream1: DataStream, stream2: DataStream, key: TaggedKey | None = None) -> None:
+        self.stream1 = stream1
+        self.stream2 = stream2
+        if key is None and isinstance(stream1, KeyedStream) and isinstance(stream2, KeyedStream):
+            key = TaggedKey(stream1._key_selector, stream2._key_selector)
+        self._key = key
+
+    def key_by(self, key_selector1: Any, key_selector2: Any, key_type: Any = None) -> ConnectedStreams:
+        return ConnectedStreams(self.stream1, self.stream2, TaggedKey(key_selector1, key_selector2))
+
+    def _input(self) -> Transformation:
+        """The union of both tagged inputs, each partitioned by the key when keyed."""
+        env = self.stream1._env
+        ids = []
+        for index, stream in enumerate((self.stream1, self.stream2)):
+            tagged = (_unkeyed(stream) if self._key is not None else stream)._tagged(index)
+            if self._key is not None:
+                tagged = env._registry.add(name="Partition", inputs=[tagged.id], partitioner=HASH,
+                                           key_selector=self._key)
+            ids.append(tagged.id)
+        return env._registry.add(name="Union", inputs=ids, is_union=True)
+
+    def _then(self, operator: Operator, name: str, output_type: Any) -> DataStream:
+        env = self.stream1._env
+        t = env._registry.add(name=name, inputs=[self._input().id], operator=operator, output_type=output_type)
+        return DataStream(env, t)
+
+    def map(self, func: Any, output_type: Any = None) -> DataStream:
+        return self._then(CoMapOperator(func, "Co-Map", _convert(output_type)), "Co-Map", output_type)
+
+    def flat_map(self, func: Any, output_type: Any = None) -> DataStream:
+        return self._then(CoFlatMapOperator(func, "Co-Flat Map", _convert(output_type)), "Co-Flat Map",
+                          output_type)
+
+    def process(self, func: Any, output_type: Any = None) -> DataStream:
+        if self._key is not None:
+            return self._then(KeyedCoProcessOperator(self._key, func, "Co-Keyed-Process", _convert(output_type)),
+                              "Co-Keyed-Process", output_type)
+        return self._then(CoProcessOperator(func, "Co-Process", _convert(output_type)), "Co-Process", output_type)
+
+
+class BroadcastStream:
+    """`stream.broadcast(descriptor, ...)`: to be connected to another stream, whose operator holds the
+    broadcast state of these descriptors."""
+
+    def __init__(self, stream: DataStream, descriptors: list[Any]) -> None:
+        self.stream = stream
+        self.descriptors = descriptors
+
+
+class BroadcastConnectedStream:
+    """`stream.connect(broadcast_stream)`: `process(BroadcastProcessFunction)`, or on a keyed stream
+    `process(KeyedBroadcastProcessFunction)`."""
+
+    def __init__(self, stream: DataStream, broadcast: BroadcastStream) -> None:
+        self.stream = stream
+        self.broadcast_stream = broadcast
+
+    def process(self, func: Any, output_type: Any = None) -> DataStream:
+        env = self.stream._env
+        registry = env._registry
+        descriptors = self.broadcast_stream.descriptors
+        if isinstance(self.stream, KeyedStream):
+            key = self.stream._key_selector
+            first = registry.add(name="Partition", inputs=[_unkeyed(self.stream)._tagged(0).id], partitioner=HASH,
+                                 key_selector=TaggedKey(key, key))
+            name = "Co-Process-Broadcast-Keyed"
+            op: Operator = KeyedBroadcastProcessOperator(key, func, descriptors, name, _convert(output_type))
+        else:
+            first = self.stream._tagged(0)
+            name = "Co-Process-Broadcast"
+            op = BroadcastProcessOperator(func, descriptors, name, _convert(output_type))
+        copies = registry.add(name="Broadcast", inputs=[self.broadcast_stream.stream._t.id],
+                              operator=BroadcastOperator())
+        second = registry.add(name="Partition", inputs=[copies.id], partitioner=HASH,
+                              key_selector=BroadcastRouteKey())
+        union = registry.add(name="Union", inputs=[first.id, second.id], is_union=True)
+        t = registry.add(name=name, inputs=[union.id], operator=op, output_type=output_type)
+        return DataStream(env, t)

@@ -6,6 +6,7 @@ from collections.abc import Iterable
 from typing import Any
 
 from flink_on_yarn.graph.process_context import (
+    BroadcastProcessContext,
     KeyedProcessContext,
     ProcessContext,
     TimeDomain,
@@ -128,3 +129,80 @@ class WindowFunction(Function):
 class AllWindowFunction(Function):
     def apply(self, window: Any, inputs: Iterable[Any]) -> Iterable[Any]:
         raise NotImplementedError
+
+
+class CoMapFunction(Function):
+    """`ConnectedStreams.map(f)`: `map1` for the first stream's records, `map2` for the second's."""
+
+    def map1(self, value: Any) -> Any:
+        raise NotImplementedError
+
+    def map2(self, value: Any) -> Any:
+        raise NotImplementedError
+
+
+class CoFlatMapFunction(Function):
+    def flat_map1(self, value: Any) -> Iterable[Any]:
+        raise NotImplementedError
+
+    def flat_map2(self, value: Any) -> Iterable[Any]:
+        raise NotImplementedError
+
+
+class CoProcessFunction(Function):
+    """`ConnectedStreams.process(f)` off a keyed stream: no state, no timers (Flink refuses them)."""
+
+    Context = ProcessContext
+
+    def process_element1(self, value: Any, ctx: ProcessContext) -> Iterable[Any]:
+        raise NotImplementedError
+
+    def process_element2(self, value: Any, ctx: ProcessContext) -> Iterable[Any]:
+        raise NotImplementedError
+
+
+class KeyedCoProcessFunction(Function):
+    """`ConnectedStreams.key_by(k1, k2).process(f)`: keyed state and timers, as KeyedProcessFunction."""
+
+    Context = KeyedProcessContext
+    OnTimerContext = KeyedProcessContext
+
+    def process_element1(self, value: Any, ctx: KeyedProcessContext) -> Iterable[Any]:
+        raise NotImplementedError
+
+    def process_element2(self, value: Any, ctx: KeyedProcessContext) -> Iterable[Any]:
+        raise NotImplementedError
+
+    def on_timer(self, timestamp: int, ctx: KeyedProcessContext) -> Iterable[Any]:
+        return ()
+
+
+class BroadcastProcessFunction(Function):
+    """`DataStream.connect(broadcast_stream).process(f)`: `ctx.get_broadcast_state(descriptor)` is read-only in
+    `process_element`, read-write in `process_broadcast_element`."""
+
+    Context = BroadcastProcessContext
+    ReadOnlyContext = BroadcastProcessContext
+
+    def process_element(self, value: Any, ctx: BroadcastProcessContext) -> Iterable[Any]:
+        raise NotImplementedError
+
+    def process_broadcast_element(self, value: Any, ctx: BroadcastProcessContext) -> Iterable[Any]:
+        raise NotImplementedError
+
+
+class KeyedBroadcastProcessFunction(Function):
+    """`KeyedStream.connect(broadcast_stream).process(f)`: as BroadcastProcessFunction, with keyed state and
+    timers on the keyed side (`on_timer` reads the broadcast state)."""
+
+    Context = BroadcastProcessContext
+    ReadOnlyContext = BroadcastProcessContext
+
+    def process_element(self, value: Any, ctx: BroadcastProcessContext) -> Iterable[Any]:
+        raise NotImplementedError
+
+    def process_broadcast_element(self, value: Any, ctx: BroadcastProcessContext) -> Iterable[Any]:
+        raise NotImplementedError
+
+    def on_timer(self, timestamp: int, ctx: BroadcastProcessContext) -> Iterable[Any]:
+        return ()

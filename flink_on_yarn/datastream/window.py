@@ -18,10 +18,30 @@ from flink_on_yarn.datastream.functions import (
     ProcessWindowFunction,
     WindowFunction,
 )
-from flink_on_yarn.runtime.windows import CountWindow, CountWindowAssigner, TimeWindow, window_start
+from flink_on_yarn.runtime.windows import (
+    ContinuousEventTimeTrigger,
+    ContinuousProcessingTimeTrigger,
+    CountEvictor,
+    CountTrigger,
+    CountWindow,
+    CountWindowAssigner,
+    EventTimeTrigger,
+    Evictor,
+    GlobalWindow,
+    NeverTrigger,
+    ProcessingTimeTrigger,
+    PurgingTrigger,
+    TimeEvictor,
+    TimeWindow,
+    Trigger,
+    TriggerResult,
+    window_start,
+)
 
-__all__ = ["AllWindowFunction", "CountWindow", "CountWindowAssigner", "ProcessAllWindowFunction",
-           "ProcessWindowFunction", "TimeWindow", "WindowFunction"]
+__all__ = ["AllWindowFunction", "ContinuousEventTimeTrigger", "ContinuousProcessingTimeTrigger", "CountEvictor",
+           "CountTrigger", "CountWindow", "CountWindowAssigner", "EventTimeTrigger", "Evictor", "GlobalWindow",
+           "NeverTrigger", "ProcessAllWindowFunction", "ProcessWindowFunction", "ProcessingTimeTrigger",
+           "PurgingTrigger", "TimeEvictor", "TimeWindow", "Trigger", "TriggerResult", "WindowFunction"]
 
 
 class WindowAssigner:
@@ -120,3 +140,25 @@ class EventTimeSessionWindows(WindowAssigner):
 
 class ProcessingTimeSessionWindows(EventTimeSessionWindows):
     is_event_time = False
+
+
+class GlobalWindows(WindowAssigner):
+    """Every record of a key in one window that never fires by itself: give it a trigger."""
+
+    is_event_time = False
+
+    @staticmethod
+    def create() -> GlobalWindows:
+        return GlobalWindows()
+
+    def assign_windows(self, element: Any, timestamp: int) -> list[GlobalWindow]:  # type: ignore[override]
+        return [GlobalWindow.get()]
+
+
+def default_trigger(assigner: Any) -> Trigger:
+    """The trigger a window has when the program sets none, as Flink's assigners' getDefaultTrigger."""
+    if isinstance(assigner, GlobalWindows):
+        return NeverTrigger()
+    if getattr(assigner, "is_event_time", False):
+        return EventTimeTrigger.create()
+    return ProcessingTimeTrigger.create()

@@ -12,6 +12,7 @@ from typing import Any
 
 import cloudpickle
 
+from flink_on_yarn.graph.co_operators import BroadcastOperator, InputTagOperator
 from flink_on_yarn.graph.codec import encode, new_id
 from flink_on_yarn.graph.job_graph import JobEdgeSpec, JobGraphSpec, JobVertexSpec, OperatorSpec
 from flink_on_yarn.graph.operators import (
@@ -114,6 +115,8 @@ def build_job_graph(nodes: dict[int, Transformation], job_name: str, default_par
         ins = [e.source for e in edges if e.target == tid]
         if t.source is not None and not t.source.parallel:
             parallelism[tid] = 1
+        elif isinstance(t.operator, (InputTagOperator, BroadcastOperator)) and t.parallelism is None and ins:
+            parallelism[tid] = parallelism[ins[0]]  # the input's own: the tag chains onto it
         else:
             parallelism[tid] = t.parallelism or default_parallelism
         inherited = {group[i] for i in ins}
@@ -125,12 +128,27 @@ def build_job_graph(nodes: dict[int, Transformation], job_name: str, default_par
             raise ValueError(f"forward partitioning between {nodes[e.source].name!r} (parallelism "
                              f"{parallelism[e.source]}) and {nodes[e.target].name!r} ({parallelism[e.target]})")
 
+    # A broadcast input makes one copy of each record per subtask of the operator it feeds.
+    for e in edges:
+        op = nodes[e.source].operator
+        if isinstance(op, BroadcastOperator):
+            op.consumers = parallelism[e.target]
+
     # Event time: a node's records carry timestamps if it assigns them or any input carries them.
     stamped: dict[int, bool] = {}
     for tid in order:
         t = nodes[tid]
         ins = [e.source for e in edges if e.target == tid]
         stamped_in = [stamped[i] for i in ins]
+        if any(stamped_in) and not all(stamped_in):
+            # A two-input operator's input without timestamps gets "no timestamp" (Long.MIN) on each record
+            # at its tag, as Flink's records without one; its watermark holds event time back until it ends.
+            for i in ins:
+                op = nodes[i].operator
+                if not stamped[i] and isinstance(op, (InputTagOperator, BroadcastOperator)):
+                    op.stamp_missing = True
+                    stamped[i] = True
+            stamped_in = [stamped[i] for i in ins]
         if any(stamped_in) and not all(stamped_in):
             raise ValueError(f"{t.name!r} reads streams with and without event timestamps; assign timestamps "
                              "to every input (assign_timestamps_and_watermarks) before combining them")

@@ -112,3 +112,75 @@ class WindowContext:
 
     def current_processing_time(self) -> int:
         return self._processing_time
+
+
+class ReadOnlyBroadcastState:
+    """The broadcast state as the non-broadcast side sees it (Flink's ReadOnlyBroadcastState): every subtask
+    holds the same map, which only the broadcast side may change."""
+
+    def __init__(self, table: dict[Any, Any]) -> None:
+        self._table = table
+
+    def get(self, key: Any) -> Any:
+        return self._table.get(key)
+
+    def contains(self, key: Any) -> bool:
+        return key in self._table
+
+    def items(self) -> Any:
+        return self._table.items()
+
+    def keys(self) -> Any:
+        return self._table.keys()
+
+    def values(self) -> Any:
+        return self._table.values()
+
+    def is_empty(self) -> bool:
+        return not self._table
+
+    def __iter__(self) -> Any:
+        return iter(self._table)
+
+
+class BroadcastState(ReadOnlyBroadcastState):
+    """The broadcast side's read-write view (`process_broadcast_element`)."""
+
+    def put(self, key: Any, value: Any) -> None:
+        self._table[key] = value
+
+    def put_all(self, dict_value: dict[Any, Any]) -> None:
+        self._table.update(dict_value)
+
+    def remove(self, key: Any) -> None:
+        self._table.pop(key, None)
+
+    def clear(self) -> None:
+        self._table.clear()
+
+
+# Flink's words for a broadcast state descriptor that was not passed to `broadcast()`.
+NO_SUCH_BROADCAST_STATE = "The requested state does not exist. Check for typos in your state descriptor name."
+
+
+class BroadcastProcessContext(KeyedProcessContext):
+    """`(Keyed)BroadcastProcessFunction.Context` and `ReadOnlyContext`: the contexts of the two sides, told
+    apart by `writable` (True while `process_broadcast_element` runs)."""
+
+    def __init__(self, timer_service: TimerService, states: dict[str, dict[Any, Any]]) -> None:
+        super().__init__(timer_service)
+        self._states = states
+        self.writable = False
+
+    def get_broadcast_state(self, state_descriptor: Any) -> Any:
+        """A BroadcastState on the broadcast side, a ReadOnlyBroadcastState on the other."""
+        table = self._states.get(getattr(state_descriptor, "name", state_descriptor))
+        if table is None:
+            raise ValueError(NO_SUCH_BROADCAST_STATE)
+        return BroadcastState(table) if self.writable else ReadOnlyBroadcastState(table)
+
+    def current_processing_time(self) -> int:
+        return now_ms()
+
+    def current_watermark(self) -> int:
+        return self.timer_service().current_watermark()

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from flink_on_yarn.datastream.connectors.file_system import (
+    BucketAssigner,
     FileSink,
     FileSource,
     OutputFileConfig,
@@ -11,4 +12,5 @@ from flink_on_yarn.datastream.connectors.file_system import (
     StreamingFileSink,
 )
 
-__all__ = ["FileSink", "FileSource", "OutputFileConfig", "RollingPolicy", "StreamFormat", "StreamingFileSink"]
+__all__ = ["BucketAssigner", "FileSink", "FileSource", "OutputFileConfig", "RollingPolicy", "StreamFormat",
+           "StreamingFileSink"]
