@@ -16,6 +16,7 @@ Only routes that touch no such state (this process's own log files, its environm
 
 from __future__ import annotations
 
+import json
 import logging
 import platform
 import socket
@@ -37,7 +38,8 @@ from flink_on_yarn.runtime.dispatcher import DuplicateJobError
 from flink_on_yarn.runtime.job_master import JobMaster
 from flink_on_yarn.runtime.job_status import JobStatus
 from flink_on_yarn.runtime.messages import ReadFile
-from flink_on_yarn.runtime.process_metrics import metric_list, process_figures
+from flink_on_yarn.runtime.process_metrics import metric_list, process_figures, thread_infos
+from flink_on_yarn.runtime.rest_applications import add_application_routes
 from flink_on_yarn.runtime.rest_guard import DEFAULT_MAX_BODY, RestGuard
 from flink_on_yarn.runtime.rest_jobs import add_job_routes, query_list
 from flink_on_yarn.runtime.rest_operations import Operations
@@ -187,6 +189,7 @@ def create_app(jm_proc: JobManager) -> FastAPI:
                            f"cancel it instead (flink cancel {jid}, or GET /jobs/{jid}/yarn-cancel)")
 
     add_job_routes(app, jm_proc, operations)
+    add_application_routes(app, jm_proc)
 
     def tm_info(tm_id: str) -> dict[str, Any]:
         tm = rm.taskmanagers[tm_id]
@@ -216,10 +219,17 @@ def create_app(jm_proc: JobManager) -> FastAPI:
                             "memorySegmentsAvailable": 0, "memorySegmentsTotal": 0,
                             "nettyShuffleMemorySegmentsAvailable": 0, "nettyShuffleMemorySegmentsUsed": 0,
                             "nettyShuffleMemorySegmentsTotal": 0, "nettyShuffleMemoryAvailable": 0,
-                            "nettyShuffleMemoryUsed": 0, "nettyShuffleMemoryTotal": 0, "garbageCollectors": []}}
+                            "nettyShuffleMemoryUsed": 0, "nettyShuffleMemoryTotal": 0, "garbageCollectors": [
+                                {"name": f"gen{g}", "count": int(figures[f"Status.JVM.GarbageCollector.gen{g}.Count"]),
+                                 "time": int(figures[f"Status.JVM.GarbageCollector.gen{g}.Time"])}
+                                for g in range(3) if f"Status.JVM.GarbageCollector.gen{g}.Count" in figures]}}
 
     def tm_figures(tm_id: str) -> dict[str, float] | None:
-        """The TaskManager process's figures, when it runs on this host (its pid means nothing elsewhere)."""
+        """The TaskManager's figures from its last heartbeat (it measures itself and its task processes);
+        before its first, its process's own when it runs on this host (its pid means nothing elsewhere)."""
+        reported = jm_proc.tm_figures.get(tm_id)
+        if reported is not None:
+            return reported
         tm = rm.taskmanagers[tm_id]
         if not tm.pid or tm.host not in here:
             return None
@@ -267,6 +277,22 @@ def create_app(jm_proc: JobManager) -> FastAPI:
         except (TimeoutError, ConnectionError) as e:
             return _error(503, f"TaskManager {tm_id} did not answer: {e}")
         return PlainTextResponse(reply.text)
+
+    @app.get("/taskmanagers/{tm_id}/thread-dump", response_model=None)
+    async def tm_thread_dump(tm_id: str) -> Response:
+        tm = rm.taskmanagers.get(tm_id)
+        if tm is None:
+            return _error(404, f"TaskManager {tm_id} does not exist")
+        try:
+            reply = await tm.gateway.request(ReadFile(which="threads"))
+        except (TimeoutError, ConnectionError) as e:
+            return _error(503, f"TaskManager {tm_id} did not answer: {e}")
+        return JSONResponse({"threadInfos": json.loads(reply.text)})
+
+    @app.get("/jobmanager/thread-dump")
+    def jobmanager_thread_dump() -> dict[str, Any]:
+        # Sync on purpose: it reads this process's frames, none of the loop's state.
+        return {"threadInfos": thread_infos()}
 
     @app.get("/taskmanagers/{tm_id}/stdout")
     async def tm_stdout(tm_id: str) -> Response:

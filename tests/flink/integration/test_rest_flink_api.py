@@ -177,6 +177,30 @@ def run_checks(cluster: FlinkCluster, java: JavaLikeClient, nc: LineServer, nc2:
     assert "logs" in java.ok("/jobmanager/logs")
     assert {lg["name"] for lg in java.ok("/taskmanagers/tm-0/logs")["logs"]} == {"taskmanager.log", "taskmanager.out"}
     assert java.ok("/datasets") == {"dataSets": []}
+    # The TaskManager's heartbeat figures: its process and its four task processes, GC per generation.
+    wait_for(lambda: float(java.ok("/taskmanagers/tm-0/metrics?get=Status.Process.Children.Count")[0]["value"]) >= 4,
+             20, "a heartbeat with the task processes' figures")
+    collectors = java.ok("/taskmanagers/tm-0")["metrics"]["garbageCollectors"]
+    assert [g["name"] for g in collectors] == ["gen0", "gen1", "gen2"]
+    # Thread dumps in Flink's ThreadDumpInfo shape, innermost frame first: the JobManager's loop waits in its
+    # selector while a worker thread answers; the TaskManager's loop is the one answering.
+    for path, main_at in (("/jobmanager/thread-dump", "\tat select("), ("/taskmanagers/tm-0/thread-dump",
+                                                                       "\tat _handle(")):
+        infos = java.ok(path)["threadInfos"]
+        assert infos and all(set(t) == {"threadName", "stringifiedThreadInfo"} for t in infos)
+        [main] = [t["stringifiedThreadInfo"] for t in infos if t["threadName"] == "MainThread"]
+        assert main.startswith('"MainThread" Id=') and main_at in main, main
+    java.err("GET", "/v1/taskmanagers/nope/thread-dump", 404)
+
+    # Applications (Flink 2.x's Overview page): in a session cluster each job is one, under the job's id.
+    apps = java.ok("/applications/overview")["applications"]
+    assert apps == [{"id": jid, "name": "StreamWordCount", "status": "RUNNING", "start-time": apps[0]["start-time"],
+                     "end-time": -1, "duration": apps[0]["duration"], "jobs": {"RUNNING": 1}}]
+    app = java.ok(f"/applications/{jid}")
+    assert app["status"] == "RUNNING" and [j["jid"] for j in app["jobs"]] == [jid]
+    assert set(app["jobs"][0]) == JOB_DETAILS_KEYS and app["timestamps"]["RUNNING"] > 0
+    assert java.ok(f"/applications/{jid}/exceptions") == {"exceptionHistory": {"entries": []}}
+    java.err("GET", f"/v1/applications/{'0' * 32}", 404)
     assert java.ok("/config")["features"]["web-cancel"] is True
 
     # Savepoint, stop-with-savepoint, checkpoint: 202 {"request-id"}, then the poll fails visibly.
