@@ -1,10 +1,11 @@
 """The measured figures' pure pieces: task_metrics.py's sums and per-second shares over a fake clock and
-counters, and how rest_views.py turns subtask reports into Flink's IOMetricsInfo, back-pressure and
-watermark bodies."""
+counters, how rest_views.py turns subtask reports into Flink's IOMetricsInfo, back-pressure and
+watermark bodies, and the rule that every REST route reading the JobManager's state is async."""
 
 from __future__ import annotations
 
 import doctest
+import inspect
 from dataclasses import dataclass, field
 
 from flink_on_yarn.common.watermark_strategy import LONG_MIN
@@ -99,3 +100,23 @@ def test_watermarks_and_subtask_metrics_names() -> None:
                                             {"id": "1.currentInputWatermark", "value": "1000"}]
     names = {m["id"] for m in rest_views.vertex_metrics(execs, None)}
     assert names == {"0.currentInputWatermark", "1.currentInputWatermark"}
+
+
+# Routes that read none of the JobManager's loop state (its own files, environment, frames, static pages).
+SYNC_ALLOWED = {"/health", "/jobmanager/environment", "/jobmanager/logs", "/jobmanager/log", "/jobmanager/stdout",
+                "/jobmanager/logs/{name}", "/jobmanager/thread-dump", "/datasets", "/", "/dashboard",
+                "/dashboard/{name}", "/login"}
+
+
+def test_every_route_that_reads_jobmanager_state_runs_on_its_loop() -> None:
+    from fastapi.routing import APIRoute
+
+    from flink_on_yarn.runtime.config import Configuration
+    from flink_on_yarn.runtime.jobmanager import JobManager
+    from flink_on_yarn.runtime.rest import create_app
+
+    app = create_app(JobManager(Configuration({}), secret=b"s" * 32))
+    routes = [r for r in app.routes if isinstance(r, APIRoute)]
+    assert len(routes) > 50
+    sync = {r.path for r in routes if not inspect.iscoroutinefunction(r.endpoint)}
+    assert sync <= SYNC_ALLOWED, sync - SYNC_ALLOWED
