@@ -52,6 +52,9 @@ def gc_timer() -> GcTimer:
     return _timer
 
 
+gc_timer()
+
+
 def process_figures(pid: int | None = None) -> dict[str, float]:
     """The process's figures by Flink metric name; the GC ones only for this process (it alone is timed)."""
     key = pid or os.getpid()
@@ -74,8 +77,10 @@ def process_figures(pid: int | None = None) -> dict[str, float]:
         }
     if pid is None or pid == os.getpid():
         t = gc_timer()
-        for gen in range(3):
-            figures[f"Status.JVM.GarbageCollector.gen{gen}.Count"] = t.count[gen]
+        for gen, stats in enumerate(gc.get_stats()[:3]):
+            # The interpreter's own count since the process started; the time since the timer was installed
+            # (at import, before the JobManager or TaskManager does any work).
+            figures[f"Status.JVM.GarbageCollector.gen{gen}.Count"] = stats["collections"]
             figures[f"Status.JVM.GarbageCollector.gen{gen}.Time"] = round(t.time_ms[gen], 3)
     return figures
 
