@@ -21,8 +21,8 @@ EXTRA_EXECUTION_STATES = ("RECONCILING",)
 EXTRA_JOB_STATES = ("SUSPENDED", "RECONCILING")
 # Flink's metric names for the figures task_metrics.py reports (ours are IOMetricsInfo's names, or Flink's).
 MEASURED = {"numRecordsIn": "read-records", "numRecordsOut": "write-records", "numBytesIn": "read-bytes",
-            "numBytesOut": "write-bytes", "accumulatedBackpressuredTimeMs": "accumulated-backpressured-time",
-            "accumulatedIdleTimeMs": "accumulated-idle-time", "accumulatedBusyTimeMs": "accumulated-busy-time",
+            "numBytesOut": "write-bytes", "accumulateBackPressuredTimeMs": "accumulated-backpressured-time",
+            "accumulateIdleTimeMs": "accumulated-idle-time", "accumulateBusyTimeMs": "accumulated-busy-time",
             **{n: n for n in ("busyTimeMsPerSecond", "idleTimeMsPerSecond", "backPressuredTimeMsPerSecond",
                               "currentInputWatermark", "currentOutputWatermark")}}
 # Flink's back-pressure levels by the share of time back-pressured (JobVertexBackPressureHandler).

@@ -120,3 +120,10 @@ def test_every_route_that_reads_jobmanager_state_runs_on_its_loop() -> None:
     assert len(routes) > 50
     sync = {r.path for r in routes if not inspect.iscoroutinefunction(r.endpoint)}
     assert sync <= SYNC_ALLOWED, sync - SYNC_ALLOWED
+
+
+def test_vertex_metric_names_are_flinks() -> None:
+    e = execution(0, **{"read-bytes": 7, "accumulated-busy-time": 3, "busyTimeMsPerSecond": 10})
+    values = {m["id"]: m["value"] for m in rest_views.vertex_metrics(
+        [e], ["0.numBytesIn", "0.accumulateBusyTimeMs", "0.busyTimeMsPerSecond", "0.numBytesOut"])}
+    assert values == {"0.numBytesIn": "7", "0.accumulateBusyTimeMs": "3", "0.busyTimeMsPerSecond": "10"}
