@@ -156,7 +156,9 @@ def test_flinks_own_dashboard_against_our_jobmanager(flink: Callable[..., FlinkC
         expect(page.get_by_text("gen0").first).to_be_visible()
         page.screenshot(path=str(tmp_path / "flink-dashboard-tm.png"))
         page.goto(front.url + "/#/task-manager/tm-0/thread-dump")
-        expect(page.get_by_text("Thread Dump").first).to_be_visible()
+        wait_for(lambda: ("GET", "/taskmanagers/tm-0/thread-dump", 200) in front.calls, 20, "the thread dump")
+        # The dump shows in the page's editor: the TaskManager's main thread, innermost frame first.
+        expect(page.locator(".monaco-editor").first).to_contain_text('"MainThread"')
         page.goto(front.url + "/#/job-manager/metrics")
         expect(page.get_by_text("JVM (Heap/Non-Heap) Memory").first).to_be_visible()
         expect(page.get_by_text("gen0").first).to_be_visible()
