@@ -38,6 +38,7 @@ from flink_on_yarn.runtime.messages import (
 )
 from flink_on_yarn.runtime.resource_manager import ResourceManager, TaskManagerRecord
 from flink_on_yarn.runtime.rest import create_app
+from flink_on_yarn.runtime.rest_applications import ProgramApplication
 from flink_on_yarn.runtime.worker_driver import StandaloneWorkerDriver, WorkerDriver
 from flink_on_yarn.security import handshake
 from flink_on_yarn.security import secret as cluster_secret
@@ -68,6 +69,10 @@ class JobManager:
         self.stopped = asyncio.Event()
         # Set by REST `DELETE /cluster` (Flink's cluster shutdown); whoever runs the JobManager decides how to stop.
         self.shutdown_requested = asyncio.Event()
+        # An application cluster's program (REST `/applications`); None in a session cluster.
+        self.application: ProgramApplication | None = None
+        # Each TaskManager's process figures from its last heartbeat (its own and its task processes').
+        self.tm_figures: dict[str, dict[str, float]] = {}
 
     async def start(self, rpc_sock: socket.socket | None = None, rest_sock: socket.socket | None = None) -> None:
         """Binds the configured ports, or serves sockets an embedder bound earlier (the YARN AM does, to
@@ -147,6 +152,8 @@ class JobManager:
                 break
             if isinstance(msg, Heartbeat):
                 self.rm.heartbeat(tm_id)
+                if msg.metrics is not None:
+                    self.tm_figures[tm_id] = msg.metrics
             elif isinstance(msg, TaskState):
                 self.rm.heartbeat(tm_id)
                 self.dispatcher.on_task_state(msg)
@@ -154,6 +161,7 @@ class JobManager:
                 gateway.on_reply(msg)
         if self.rm.taskmanagers.get(tm_id) is record:
             self.rm.unregister(tm_id, f"TaskManager {tm_id} disconnected")
+            self.tm_figures.pop(tm_id, None)
 
 
 def parse_args(argv: list[str]) -> argparse.Namespace:
@@ -191,9 +199,12 @@ async def serve(config: Configuration, address_file: str | None, program: str | 
     if program is not None:
         from flink_on_yarn.client.application import run_application
 
+        application = jm.application = ProgramApplication(name=Path(program).name)
+
         def body() -> None:
             exit_code[0] = run_application(program, args, jm.rest_url.replace("0.0.0.0", "127.0.0.1"), config,
                                            jm.secret)
+            loop.call_soon_threadsafe(application.finish, exit_code[0])
             asyncio.run_coroutine_threadsafe(jm.stop(), loop)
 
         threading.Thread(target=body, name="application-main", daemon=True).start()

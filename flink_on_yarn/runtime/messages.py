@@ -38,6 +38,7 @@ class Heartbeat(_Message):
     type: Literal["heartbeat"] = "heartbeat"
     id: _ID
     tasks: list[str] = Field(default_factory=list)
+    metrics: dict[str, float] | None = None  # the TaskManager's process figures (process_metrics.py)
 
 
 class TaskState(_Message):
@@ -75,7 +76,7 @@ class Cancel(_Message):
 
 class ReadFile(_Message):
     type: Literal["read_file"] = "read_file"
-    which: Literal["stdout", "log"]
+    which: Literal["stdout", "log", "threads"]  # "threads": the TaskManager's thread dump, as JSON
     rid: int = 0
 
 

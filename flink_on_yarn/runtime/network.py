@@ -23,6 +23,7 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
+from flink_on_yarn.common.watermark_strategy import LONG_MIN
 from flink_on_yarn.graph.partitioning import hash_partition, key_group_table, rebalance_partition
 from flink_on_yarn.runtime.watermarks import Watermark, WatermarkValve
 from flink_on_yarn.security import handshake
@@ -105,16 +106,26 @@ class RecordWriter:
         self.table = key_group_table(self.n)
         self.next = 0
         self.records_out = 0
+        # Counted for task_metrics.py: bytes sent (headers included), time `sendall` waited, last watermark.
+        self.bytes_out = 0
+        self.backpressured_s = 0.0
+        self.watermark_out = LONG_MIN
         self.marshal_ok = True
 
     def _send(self, channel: socket.socket, batch: list[Any]) -> None:
         if self.marshal_ok:
             try:
-                send_frame(channel, MARSHALLED, marshal.dumps(batch))
+                self._frame(channel, MARSHALLED, marshal.dumps(batch))
                 return
             except ValueError:  # an object marshal does not know (a class instance, a namedtuple)
                 self.marshal_ok = False
-        send_frame(channel, DATA, pickle.dumps(batch, protocol=5))
+        self._frame(channel, DATA, pickle.dumps(batch, protocol=5))
+
+    def _frame(self, channel: socket.socket, kind: int, payload: bytes) -> None:
+        started = time.perf_counter()
+        send_frame(channel, kind, payload)
+        self.backpressured_s += time.perf_counter() - started
+        self.bytes_out += HEADER.size + len(payload)
 
     def emit(self, batch: list[Any]) -> None:
         self.records_out += len(batch)
@@ -136,8 +147,9 @@ class RecordWriter:
     def emit_watermark(self, timestamp: int) -> None:
         """To every channel: each consumer takes the minimum over its producers."""
         payload = TIMESTAMP.pack(timestamp)
+        self.watermark_out = timestamp
         for ch in self.channels:
-            send_frame(ch, WATERMARK, payload)
+            self._frame(ch, WATERMARK, payload)
 
     def close(self) -> None:
         for ch in self.channels:
@@ -179,6 +191,9 @@ class InputGate:
         self.expected = expected
         self.secret = secret
         self.records_in = 0
+        # Counted for task_metrics.py: bytes received (headers included), time spent waiting for input.
+        self.bytes_in = 0
+        self.idle_s = 0.0
         self.refused = 0
         self.accepted = 0
         self.valve = WatermarkValve(expected)
@@ -261,7 +276,9 @@ class InputGate:
                     due = next_timer()
                     if due is not None:
                         timeout = min(timeout, max(0.0, due / 1000 - time.time()) + TICK_SLACK_S)
+                waited = time.perf_counter()
                 events = sel.select(timeout=timeout)
+                self.idle_s += time.perf_counter() - waited
                 if not events and next_timer is not None:
                     yield TICK
                 for key, _ in events:
@@ -284,6 +301,7 @@ class InputGate:
                     if frame is None:
                         raise ConnectionError(f"upstream task {producer.name} went away before the end of its data")
                     kind, payload = frame
+                    self.bytes_in += HEADER.size + len(payload)
                     if kind == DATA or kind == MARSHALLED:
                         batch = marshal.loads(payload) if kind == MARSHALLED else pickle.loads(payload)
                         self.records_in += len(batch)

@@ -6,10 +6,17 @@ cross-site refusal, body cap); every error, bad input included, is Flink's `{"er
 status codes, never a 500 for bad input and never a body a Flink client could read as a success. The
 bodies are built in rest_views.py; savepoints/checkpoints follow Flink's asynchronous operations
 (rest_operations.py).
+
+Threading: every route that reads or changes the JobManager's state (jobs, TaskManagers, events,
+futures) is `async`, so it runs on the event loop that owns that state, between two of its steps; a sync
+route would run in a worker thread, iterate dicts the loop is changing and set asyncio events from the
+wrong thread. Those routes never block (they build a body from memory, or await a TaskManager's reply).
+Only routes that touch no such state (this process's own log files, its environment) stay sync.
 """
 
 from __future__ import annotations
 
+import json
 import logging
 import platform
 import socket
@@ -31,7 +38,8 @@ from flink_on_yarn.runtime.dispatcher import DuplicateJobError
 from flink_on_yarn.runtime.job_master import JobMaster
 from flink_on_yarn.runtime.job_status import JobStatus
 from flink_on_yarn.runtime.messages import ReadFile
-from flink_on_yarn.runtime.process_metrics import metric_list, process_figures
+from flink_on_yarn.runtime.process_metrics import metric_list, process_figures, thread_infos
+from flink_on_yarn.runtime.rest_applications import add_application_routes
 from flink_on_yarn.runtime.rest_guard import DEFAULT_MAX_BODY, RestGuard
 from flink_on_yarn.runtime.rest_jobs import add_job_routes, query_list
 from flink_on_yarn.runtime.rest_operations import Operations
@@ -103,17 +111,17 @@ def create_app(jm_proc: JobManager) -> FastAPI:
         return {"status": "ok"}
 
     @app.get("/config")
-    def config() -> dict[str, Any]:
+    async def config() -> dict[str, Any]:
         return {"refresh-interval": 3000, "timezone-name": time.tzname[0], "timezone-offset": -time.timezone * 1000,
                 "flink-version": FLINK_VERSION, "flink-revision": "miniflink", "features": {
                     "web-submit": False, "web-cancel": True, "web-rescale": False, "web-history": False}}
 
     @app.get("/jobmanager/config")
-    def jobmanager_config() -> list[dict[str, str]]:
+    async def jobmanager_config() -> list[dict[str, str]]:
         return [{"key": k, "value": v} for k, v in sorted(jm_proc.config.as_dict().items())]
 
     @app.get("/overview")
-    def overview() -> dict[str, Any]:
+    async def overview() -> dict[str, Any]:
         demand = rm.demand()
         return {"taskmanagers": len(rm.taskmanagers), "slots-total": demand.registered_slots,
                 "slots-available": demand.free_slots, "jobs-running": d.count(
@@ -123,11 +131,11 @@ def create_app(jm_proc: JobManager) -> FastAPI:
                 "jobs-failed": d.count(JobStatus.FAILED), "flink-version": FLINK_VERSION, "flink-commit": "miniflink"}
 
     @app.get("/jobs")
-    def jobs() -> dict[str, Any]:
+    async def jobs() -> dict[str, Any]:
         return {"jobs": [{"id": jid, "status": jm.status.value} for jid, jm in d.jobs.items()]}
 
     @app.get("/jobs/overview")
-    def jobs_overview() -> dict[str, Any]:
+    async def jobs_overview() -> dict[str, Any]:
         return {"jobs": [job_summary(jm) for jm in d.jobs.values()]}
 
     @app.post("/jobs")
@@ -147,12 +155,12 @@ def create_app(jm_proc: JobManager) -> FastAPI:
         return JSONResponse({"jobUrl": f"/jobs/{graph.jobId}", "jobid": graph.jobId}, status_code=202)
 
     @app.get("/jobs/{jid}", response_model=None)
-    def job(jid: str) -> dict[str, Any] | JSONResponse:
+    async def job(jid: str) -> dict[str, Any] | JSONResponse:
         jm = job_or_404(jid)
         return jm if isinstance(jm, JSONResponse) else job_details(jm)
 
     @app.patch("/jobs/{jid}", response_model=None)
-    def cancel(jid: str, mode: str = "cancel") -> Response:
+    async def cancel(jid: str, mode: str = "cancel") -> Response:
         if mode == "stop":
             # Flink removed the "stop" termination mode; stopping is stop-with-savepoint now.
             return _error(400, "The termination mode \"stop\" has been removed. For an ungraceful shutdown, "
@@ -169,18 +177,19 @@ def create_app(jm_proc: JobManager) -> FastAPI:
         return JSONResponse({}, status_code=202)
 
     @app.get("/jobs/{jid}/yarn-cancel", response_model=None)
-    def yarn_cancel(jid: str) -> Response:
+    async def yarn_cancel(jid: str) -> Response:
         # Flink's GET alias of cancel (its dashboard's Cancel button); rest_guard.py restricts who may send it.
         return cancel_job(jid)
 
     @app.get("/jobs/{jid}/yarn-stop", response_model=None)
-    def yarn_stop(jid: str) -> Response:
+    async def yarn_stop(jid: str) -> Response:
         if jid not in d.jobs:
             return _error(404, f"Job {jid} not found")
         return _error(400, "Stopping a job needs a savepoint, which miniflink's runtime does not take yet: "
                            f"cancel it instead (flink cancel {jid}, or GET /jobs/{jid}/yarn-cancel)")
 
     add_job_routes(app, jm_proc, operations)
+    add_application_routes(app, jm_proc)
 
     def tm_info(tm_id: str) -> dict[str, Any]:
         tm = rm.taskmanagers[tm_id]
@@ -210,10 +219,17 @@ def create_app(jm_proc: JobManager) -> FastAPI:
                             "memorySegmentsAvailable": 0, "memorySegmentsTotal": 0,
                             "nettyShuffleMemorySegmentsAvailable": 0, "nettyShuffleMemorySegmentsUsed": 0,
                             "nettyShuffleMemorySegmentsTotal": 0, "nettyShuffleMemoryAvailable": 0,
-                            "nettyShuffleMemoryUsed": 0, "nettyShuffleMemoryTotal": 0, "garbageCollectors": []}}
+                            "nettyShuffleMemoryUsed": 0, "nettyShuffleMemoryTotal": 0, "garbageCollectors": [
+                                {"name": f"gen{g}", "count": int(figures[f"Status.JVM.GarbageCollector.gen{g}.Count"]),
+                                 "time": int(figures[f"Status.JVM.GarbageCollector.gen{g}.Time"])}
+                                for g in range(3) if f"Status.JVM.GarbageCollector.gen{g}.Count" in figures]}}
 
     def tm_figures(tm_id: str) -> dict[str, float] | None:
-        """The TaskManager process's figures, when it runs on this host (its pid means nothing elsewhere)."""
+        """The TaskManager's figures from its last heartbeat (it measures itself and its task processes);
+        before its first, its process's own when it runs on this host (its pid means nothing elsewhere)."""
+        reported = jm_proc.tm_figures.get(tm_id)
+        if reported is not None:
+            return reported
         tm = rm.taskmanagers[tm_id]
         if not tm.pid or tm.host not in here:
             return None
@@ -223,17 +239,17 @@ def create_app(jm_proc: JobManager) -> FastAPI:
             return None
 
     @app.get("/taskmanagers")
-    def taskmanagers() -> dict[str, Any]:
+    async def taskmanagers() -> dict[str, Any]:
         return {"taskmanagers": [tm_info(t) for t in rm.taskmanagers]}
 
     @app.get("/taskmanagers/{tm_id}", response_model=None)
-    def taskmanager(tm_id: str) -> dict[str, Any] | JSONResponse:
+    async def taskmanager(tm_id: str) -> dict[str, Any] | JSONResponse:
         if tm_id not in rm.taskmanagers:
             return _error(404, f"TaskManager {tm_id} does not exist")
         return tm_details(tm_id)
 
     @app.get("/taskmanagers/{tm_id}/metrics", response_model=None)
-    def tm_metrics(tm_id: str, get: str | None = None) -> list[dict[str, Any]] | JSONResponse:
+    async def tm_metrics(tm_id: str, get: str | None = None) -> list[dict[str, Any]] | JSONResponse:
         if tm_id not in rm.taskmanagers:
             return _error(404, f"TaskManager {tm_id} does not exist")
         return metric_list(tm_figures(tm_id) or {}, query_list(get))
@@ -262,6 +278,22 @@ def create_app(jm_proc: JobManager) -> FastAPI:
             return _error(503, f"TaskManager {tm_id} did not answer: {e}")
         return PlainTextResponse(reply.text)
 
+    @app.get("/taskmanagers/{tm_id}/thread-dump", response_model=None)
+    async def tm_thread_dump(tm_id: str) -> Response:
+        tm = rm.taskmanagers.get(tm_id)
+        if tm is None:
+            return _error(404, f"TaskManager {tm_id} does not exist")
+        try:
+            reply = await tm.gateway.request(ReadFile(which="threads"))
+        except (TimeoutError, ConnectionError) as e:
+            return _error(503, f"TaskManager {tm_id} did not answer: {e}")
+        return JSONResponse({"threadInfos": json.loads(reply.text)})
+
+    @app.get("/jobmanager/thread-dump")
+    def jobmanager_thread_dump() -> dict[str, Any]:
+        # Sync on purpose: it reads this process's frames, none of the loop's state.
+        return {"threadInfos": thread_infos()}
+
     @app.get("/taskmanagers/{tm_id}/stdout")
     async def tm_stdout(tm_id: str) -> Response:
         return await tm_file(tm_id, "stdout")
@@ -283,7 +315,7 @@ def create_app(jm_proc: JobManager) -> FastAPI:
                 "classpath": [p for p in sys.path if p]}
 
     @app.get("/jobmanager/metrics")
-    def jobmanager_metrics(get: str | None = None) -> list[dict[str, Any]]:
+    async def jobmanager_metrics(get: str | None = None) -> list[dict[str, Any]]:
         return metric_list(process_figures(), query_list(get))
 
     @app.get("/jobmanager/logs")
@@ -315,7 +347,7 @@ def create_app(jm_proc: JobManager) -> FastAPI:
         return {"dataSets": []}
 
     @app.get("/resourcemanager/overview")
-    def rm_overview() -> dict[str, Any]:
+    async def rm_overview() -> dict[str, Any]:
         dm = rm.demand()
         return {"requiredSlots": dm.required_slots, "registeredSlots": dm.registered_slots,
                 "freeSlots": dm.free_slots, "pendingSlotRequests": dm.pending_slot_requests,
@@ -324,12 +356,12 @@ def create_app(jm_proc: JobManager) -> FastAPI:
                 "jobRequirements": dict(rm.job_requirements)}
 
     @app.delete("/cluster")
-    def shutdown_cluster() -> Response:
+    async def shutdown_cluster() -> Response:
         jm_proc.shutdown_requested.set()
         return Response(status_code=202)
 
     @app.get("/resourcemanager/allocation-history")
-    def rm_history() -> dict[str, Any]:
+    async def rm_history() -> dict[str, Any]:
         return {"events": rm.history.as_list()}
 
     add_dashboard_routes(app, jm_proc)

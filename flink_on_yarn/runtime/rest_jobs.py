@@ -78,7 +78,7 @@ def add_job_routes(app: FastAPI, jm_proc: JobManager, operations: Operations) ->
         return {tm_id: tm.host for tm_id, tm in rm.taskmanagers.items()}
 
     def simple(path: str, build: Callable[[JobMaster], Any]) -> None:
-        def handler(jid: str) -> Any:
+        async def handler(jid: str) -> Any:
             jm = job(jid)
             return jm if isinstance(jm, JSONResponse) else build(jm)
         app.get(path, response_model=None, name=path)(handler)
@@ -105,7 +105,7 @@ def add_job_routes(app: FastAPI, jm_proc: JobManager, operations: Operations) ->
     simple("/jobs/{jid}/checkpoints/config", no_checkpoints)
 
     def vertex_route(suffix: str, build: Callable[[JobMaster, Any, Request], Any]) -> None:
-        def handler(jid: str, vid: str, request: Request) -> Any:
+        async def handler(jid: str, vid: str, request: Request) -> Any:
             jm = job(jid)
             if isinstance(jm, JSONResponse):
                 return jm
@@ -121,12 +121,11 @@ def add_job_routes(app: FastAPI, jm_proc: JobManager, operations: Operations) ->
         views.vertex_execs(jm, v), query_list(r.query_params.get("get"))))
     vertex_route("/subtasks/metrics", lambda jm, v, r: views.subtasks_metrics(
         views.vertex_execs(jm, v), query_list(r.query_params.get("get")), query_list(r.query_params.get("agg"))))
-    # Flink answers the watermark metrics tasks report; these tasks report none yet (event time is the
-    # streaming-core work), so the list is empty rather than invented.
-    vertex_route("/watermarks", lambda jm, v, _: [])
+    vertex_route("/watermarks", lambda jm, v, _: views.watermarks(views.vertex_execs(jm, v)))
+    vertex_route("/backpressure", lambda jm, v, _: views.backpressure(views.vertex_execs(jm, v)))
 
     @app.get("/jobs/{jid}/vertices/{vid}/subtasks/{index}", response_model=None)
-    def subtask(jid: str, vid: str, index: int) -> Any:
+    async def subtask(jid: str, vid: str, index: int) -> Any:
         jm = job(jid)
         if isinstance(jm, JSONResponse):
             return jm
@@ -175,9 +174,9 @@ def add_job_routes(app: FastAPI, jm_proc: JobManager, operations: Operations) ->
         return await trigger(request, jid, Kind.CHECKPOINT, CheckpointRequest)
 
     @app.get("/jobs/{jid}/savepoints/{trigger_id}", response_model=None)
-    def savepoint_status(jid: str, trigger_id: str) -> Response:
+    async def savepoint_status(jid: str, trigger_id: str) -> Response:
         return status(jid, Kind.SAVEPOINT, trigger_id)
 
     @app.get("/jobs/{jid}/checkpoints/{trigger_id}", response_model=None)
-    def checkpoint_status(jid: str, trigger_id: str) -> Response:
+    async def checkpoint_status(jid: str, trigger_id: str) -> Response:
         return status(jid, Kind.CHECKPOINT, trigger_id)

@@ -1,10 +1,10 @@
 """The JSON bodies of Flink's job REST API (names and shapes of Flink's REST API reference), built from a
 job master's state without changing it.
 
-What the runtime measures per subtask is its records in and out (task.py's `read-records`,
-`write-records`). What it does not measure yet (bytes, busy/idle/backpressured time) is answered as Flink
-answers a metric no subtask has reported: 0 (busy time `"NaN"`) with its `*-complete` flag false, never a
-made-up figure.
+The figures are what each subtask measured and last reported (task_metrics.py): records and bytes in and
+out, busy/idle/back-pressured time, watermarks. A figure some subtask has not reported (one not yet
+running; a source's idle and busy time, which are not measured) is answered as Flink answers it: the
+`*-complete` flag false, a busy time of `"NaN"`, never a made-up figure.
 """
 
 from __future__ import annotations
@@ -19,9 +19,14 @@ from flink_on_yarn.runtime.job_status import JobStatus
 # Flink's states this runtime never enters; Flink's Java client reads a count (or timestamp) for each.
 EXTRA_EXECUTION_STATES = ("RECONCILING",)
 EXTRA_JOB_STATES = ("SUSPENDED", "RECONCILING")
-# Flink's metric names for the figures task.py reports.
-MEASURED = {"numRecordsIn": "read-records", "numRecordsOut": "write-records"}
-NOT_MEASURED = ("numBytesIn", "numBytesOut")
+# Flink's metric names for the figures task_metrics.py reports (ours are IOMetricsInfo's names, or Flink's).
+MEASURED = {"numRecordsIn": "read-records", "numRecordsOut": "write-records", "numBytesIn": "read-bytes",
+            "numBytesOut": "write-bytes", "accumulateBackPressuredTimeMs": "accumulated-backpressured-time",
+            "accumulateIdleTimeMs": "accumulated-idle-time", "accumulateBusyTimeMs": "accumulated-busy-time",
+            **{n: n for n in ("busyTimeMsPerSecond", "idleTimeMsPerSecond", "backPressuredTimeMsPerSecond",
+                              "currentInputWatermark", "currentOutputWatermark")}}
+# Flink's back-pressure levels by the share of time back-pressured (JobVertexBackPressureHandler).
+LOW_RATIO, HIGH_RATIO = 0.10, 0.5
 
 
 def duration(start: int, end: int) -> int:
@@ -39,7 +44,13 @@ def io_metrics(execs: list[Execution]) -> dict[str, Any]:
     for name in ("read-bytes", "write-bytes", "read-records", "write-records"):
         out[name] = sum(e.metrics.get(name, 0) for e in execs)
         out[f"{name}-complete"] = bool(execs) and all(name in e.metrics for e in execs)
-    out.update({"accumulated-backpressured-time": 0, "accumulated-idle-time": 0, "accumulated-busy-time": "NaN"})
+    # Times are the maximum over the subtasks, as Flink's MutableIOMetrics takes them (the dashboard's
+    # "Busy (max)", "Backpressured (max)"); busy is NaN unless every subtask measured it.
+    for name in ("accumulated-backpressured-time", "accumulated-idle-time"):
+        out[name] = max((e.metrics.get(name, 0) for e in execs), default=0)
+    busy = [e.metrics.get("accumulated-busy-time") for e in execs]
+    out["accumulated-busy-time"] = max(b for b in busy if b is not None) \
+        if busy and all(b is not None for b in busy) else "NaN"
     return out
 
 
@@ -217,3 +228,39 @@ def aggregated(per_name: dict[str, list[float]], get: list[str] | None,
 def subtasks_metrics(execs: list[Execution], get: list[str] | None, aggs: list[str] | None) -> list[dict[str, Any]]:
     per = {name: [float(x) for x in vals.values()] for name, vals in subtask_metric_values(execs).items()}
     return aggregated(per, get, aggs)
+
+
+def watermarks(execs: list[Execution]) -> list[dict[str, Any]]:
+    """Flink's `/jobs/<jid>/vertices/<vid>/watermarks`: each reporting subtask's `<i>.currentInputWatermark`
+    (Long.MIN before its first watermark, which the dashboard shows as "No Watermark")."""
+    return [{"id": f"{e.subtask}.currentInputWatermark", "value": str(e.metrics["currentInputWatermark"])}
+            for e in execs if "currentInputWatermark" in e.metrics]
+
+
+def backpressure_level(ratio: float) -> str:
+    return "ok" if ratio <= LOW_RATIO else "low" if ratio <= HIGH_RATIO else "high"
+
+
+def backpressure(execs: list[Execution]) -> dict[str, Any]:
+    """Flink's JobVertexBackPressureInfo from the subtasks' measured `*TimeMsPerSecond` (the last report
+    interval): the ratio is the share of time a subtask's writers waited on a full socket buffer."""
+    subtasks = []
+    for e in execs:
+        if "backPressuredTimeMsPerSecond" not in e.metrics:
+            continue
+        ratio = e.metrics["backPressuredTimeMsPerSecond"] / 1000
+        level = backpressure_level(ratio)
+        # Flink writes the level under both its names: `backpressureLevel`, and the older one its
+        # dashboard reads.
+        entry: dict[str, Any] = {"subtask": e.subtask, "attempt-number": e.attempt, "backpressureLevel": level,
+                                 "backpressure-level": level, "ratio": ratio}
+        if "idleTimeMsPerSecond" in e.metrics:
+            entry["idleRatio"] = e.metrics["idleTimeMsPerSecond"] / 1000
+            entry["busyRatio"] = e.metrics["busyTimeMsPerSecond"] / 1000
+        subtasks.append(entry)
+    if not subtasks:
+        # Flink's answer before any subtask reported: the status alone.
+        return {"status": "deprecated"}
+    level = backpressure_level(max(s["ratio"] for s in subtasks))
+    return {"status": "ok", "backpressureLevel": level, "backpressure-level": level, "end-timestamp": now_ms(),
+            "subtasks": subtasks}

@@ -19,6 +19,7 @@ from flink_on_yarn.graph.operators import Operator
 from flink_on_yarn.graph.process_context import now_ms
 from flink_on_yarn.graph.task_context import TaskContext
 from flink_on_yarn.runtime.network import InputGate, RecordWriter
+from flink_on_yarn.runtime.task_metrics import TaskMetrics
 from flink_on_yarn.runtime.watermarks import Watermark
 
 Report = Callable[[dict[str, Any]], None]
@@ -170,22 +171,18 @@ def run_task(dep: TaskDeployment, report: Report, secret: bytes, stdout: TextIO 
         gate.events(should_stop, chain.next_processing_time if chain.timed else None) if gate is not None \
         else iter(())
 
-    def metrics() -> dict[str, int]:
-        # Flink's numRecordsIn/Out: what crossed the network, so a source reads 0 and a sink writes 0.
-        return {"read-records": gate.records_in if gate is not None else 0,
-                "write-records": sum(w.records_out for _, w in all_writers)}
+    metrics = TaskMetrics(gate, [w for _, w in all_writers]).snapshot
 
     done = threading.Event()
     lock = threading.Lock()  # no RUNNING report may overtake the final one
 
     def report_metrics() -> None:
-        last: dict[str, int] = {}
+        # Every interval, changed or not: the time figures (idle, back-pressure) change while nothing flows.
         while not done.wait(METRICS_INTERVAL_S):
             now = metrics()
             with lock:
-                if now != last and not done.is_set():
+                if not done.is_set():
                     report({"state": "RUNNING", "metrics": now})
-                    last = now
 
     threading.Thread(target=report_metrics, name="metrics", daemon=True).start()
     try:

@@ -42,6 +42,7 @@ from flink_on_yarn.runtime.messages import (
     Shutdown,
     TaskState,
 )
+from flink_on_yarn.runtime.process_metrics import thread_infos, tree_figures
 from flink_on_yarn.runtime.task import DEPLOYMENT, TaskDeployment
 from flink_on_yarn.security import handshake
 from flink_on_yarn.security import secret as cluster_secret
@@ -174,7 +175,7 @@ class TaskManager:
 
     async def _heartbeats(self, interval: float) -> None:
         while self.gateway is not None:
-            await self.gateway.tell(Heartbeat(id=self.id, tasks=list(self.tasks)))
+            await self.gateway.tell(Heartbeat(id=self.id, tasks=list(self.tasks), metrics=tree_figures()))
             await asyncio.sleep(interval)
 
     async def _handle(self, msg: Registered | Deploy | Cancel | ReadFile | Shutdown | Disconnect) -> None:
@@ -187,9 +188,12 @@ class TaskManager:
                 if task.proc.returncode is None:
                     task.proc.send_signal(signal.SIGTERM)
         elif isinstance(msg, ReadFile):
-            path = self.stdout_file if msg.which == "stdout" else self.log_file
+            if msg.which == "threads":
+                text = json.dumps(thread_infos())
+            else:
+                text = _tail(self.stdout_file if msg.which == "stdout" else self.log_file)
             if self.gateway is not None:
-                await self.gateway.tell(FileText(reply_to=msg.rid, text=_tail(path)))
+                await self.gateway.tell(FileText(reply_to=msg.rid, text=text))
         elif isinstance(msg, Shutdown):
             log.info("the JobManager released this TaskManager: %s", msg.reason)
             self.stopping = True

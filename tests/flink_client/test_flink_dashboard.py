@@ -1,9 +1,11 @@
 """Apache Flink's own web dashboard (its static files, taken from the apache-flink wheel's flink-dist jar at
 test time, never committed) in headless Chromium against our JobManager: a small front server serves the
 files and forwards every other path to the JobManager's REST API with the cluster secret, as Flink's own
-JobManager serves both. The running jobs list, the job's graph and vertex table, the TaskManagers list
-and a TaskManager's memory panel render, and the Cancel button cancels (GET yarn-cancel). Not covered: the
-Overview page, which lists Flink 2.3's applications (`/applications/overview`, not served yet)."""
+JobManager serves both. The Overview page (Flink 2.3's applications and the cluster's slots), the running
+jobs list, the job's graph and vertex table with measured figures (bytes, busy and back-pressured time:
+no "undefined" left), a vertex's back-pressure and watermarks tabs, the TaskManagers list, a TaskManager's
+memory and garbage collection panel, the JobManager's metrics panel and the thread dumps render, and the
+Cancel button cancels (GET yarn-cancel). Every API call the pages make is answered without an error."""
 
 from __future__ import annotations
 
@@ -102,6 +104,8 @@ def test_flinks_own_dashboard_against_our_jobmanager(flink: Callable[..., FlinkC
                                                      browser_page: Any) -> None:
     from playwright.sync_api import expect
 
+    expect.set_options(timeout=20_000)  # the page's own default: two shared cores render slowly
+
     web = dashboard_files(tmp_path / "dashboard")
     cluster = flink(tms=1, slots=2)
     nc = LineServer(["hello world", "hello flink"])
@@ -114,6 +118,10 @@ def test_flinks_own_dashboard_against_our_jobmanager(flink: Callable[..., FlinkC
         jid = res.stdout.split("JobID ")[1].split()[0]
         cluster.wait_state(jid, ("RUNNING",))
 
+        page.goto(front.url + "/#/overview")
+        expect(page.get_by_text("Running Application List").first).to_be_visible()
+        expect(page.get_by_text("StreamWordCount").first).to_be_visible()
+        expect(page.get_by_text("Total Task Slots").first).to_be_visible()
         page.goto(front.url + "/#/job/running")
         expect(page.get_by_text("StreamWordCount").first).to_be_visible()
         page.goto(front.url + f"/#/job/running/{jid}/overview")
@@ -127,11 +135,33 @@ def test_flinks_own_dashboard_against_our_jobmanager(flink: Callable[..., FlinkC
                  "the sink's records")
         page.reload()
         expect(page.locator("nz-table, table").first).to_be_visible()
+        # The graph's nodes and the vertex table show measured figures: busy and back-pressured shares,
+        # bytes received (the sink's, as the REST answers them), nothing left "undefined".
+        expect(page.get_by_text("Backpressured (max): 0%").first).to_be_visible()
+        expect(page.get_by_text("Busy (max): N/A").first).to_be_visible()  # the source's is not measured
+        expect(page.get_by_text("Bytes Received").first).to_be_visible()
+        sink = cluster.get(f"/jobs/{jid}")["vertices"][-1]
+        assert sink["metrics"]["read-bytes"] > 0
+        for text in ("undefined", "NaN", "loading"):
+            assert text not in page.inner_text("body"), text
+        page.goto(front.url + f"/#/job/running/{jid}/overview/{sink['id']}/backpressure")
+        expect(page.get_by_text("Back Pressure Status: OK").first).to_be_visible()
+        page.goto(front.url + f"/#/job/running/{jid}/overview/{sink['id']}/watermarks")
+        expect(page.get_by_text("No Watermark").first).to_be_visible()
         page.goto(front.url + "/#/task-manager")
         expect(page.get_by_text("tm-0").first).to_be_visible()
         page.goto(front.url + "/#/task-manager/tm-0/metrics")
         expect(page.get_by_text("Memory").first).to_be_visible()
+        expect(page.get_by_text("Garbage Collection").first).to_be_visible()
+        expect(page.get_by_text("gen0").first).to_be_visible()
         page.screenshot(path=str(tmp_path / "flink-dashboard-tm.png"))
+        page.goto(front.url + "/#/task-manager/tm-0/thread-dump")
+        wait_for(lambda: ("GET", "/taskmanagers/tm-0/thread-dump", 200) in front.calls, 20, "the thread dump")
+        # The dump shows in the page's editor: the TaskManager's main thread, innermost frame first.
+        expect(page.locator(".monaco-editor").first).to_contain_text('"MainThread"')
+        page.goto(front.url + "/#/job-manager/metrics")
+        expect(page.get_by_text("JVM (Heap/Non-Heap) Memory").first).to_be_visible()
+        expect(page.get_by_text("gen0").first).to_be_visible()
         page.goto(front.url + f"/#/job/running/{jid}/overview")
         page.get_by_text("Cancel Job").first.click()
         confirm = page.get_by_role("button", name="Yes")
@@ -139,6 +169,10 @@ def test_flinks_own_dashboard_against_our_jobmanager(flink: Callable[..., FlinkC
             confirm.first.click()
         wait_for(lambda: cluster.get(f"/jobs/{jid}")["state"] == "CANCELED", 30, "the dashboard's Cancel")
         assert ("GET", f"/jobs/{jid}/yarn-cancel", 202) in front.calls
+        for path in ("/applications/overview", f"/jobs/{jid}/vertices/{sink['id']}/backpressure",
+                     f"/jobs/{jid}/vertices/{sink['id']}/watermarks", "/taskmanagers/tm-0/thread-dump",
+                     "/jobmanager/metrics"):
+            assert ("GET", path, 200) in front.calls, path
         # Every API call the dashboard made on these pages was answered (no 404/405/500 left).
         assert not [c for c in front.calls if c[2] >= 400 and c[1] != f"/jobs/{jid}/yarn-cancel"], front.calls
     finally:

@@ -138,6 +138,9 @@ def test_rm_ui_to_the_dashboard_of_a_per_job_cluster(secure_flink_yarn: SecureFl
     expect(page.locator("#job-graph g.vertex")).not_to_have_count(0)
     expect(page.locator("#job-graph")).to_contain_text("Parallelism: 4")
     expect(page.locator("#job-graph")).to_contain_text("Records in: 6")  # 3 lines, 6 words
+    # The vertex table's measured figures: bytes the sink read, its busy/idle/back-pressured times.
+    expect(page.locator("main table").first).to_contain_text("Back-pressured")
+    expect(page.locator("main tr", has_text="Keyed Aggregation")).to_contain_text(re.compile(r"\d+(\.\d)? K?B"))
     expect(page.locator("#job-state")).to_have_text("RUNNING")
     page.screenshot(path=str(SHOTS / "jm-job-running.png"), full_page=True)
     page.locator("#cancel-job").click()

@@ -106,6 +106,8 @@ def test_jobmanager_metrics_equal_rest(flink: Callable[..., FlinkCluster], words
                                "vertex": v["name"]}.items()))
         assert metrics[("flink_task_records_in_total", labels)] == v["metrics"]["read-records"]
         assert metrics[("flink_task_records_out_total", labels)] == v["metrics"]["write-records"]
+        assert metrics[("flink_task_bytes_in_total", labels)] == v["metrics"]["read-bytes"]
+        assert metrics[("flink_task_bytes_out_total", labels)] == v["metrics"]["write-bytes"]
     source, *rest = job["vertices"]
     assert source["metrics"]["write-records"] == 50000  # 5,000 lines of 10 words, split in the source chain
     assert rest[-1]["metrics"]["read-records"] == 50000

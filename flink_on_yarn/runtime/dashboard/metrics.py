@@ -1,5 +1,5 @@
 """Prometheus `/metrics` for the JobManager: TaskManagers, slots, jobs by state and each vertex's records
-in/out, read from the dispatcher and resource manager at scrape time."""
+and bytes in/out and back-pressured time, read from the dispatcher and resource manager at scrape time."""
 
 from __future__ import annotations
 
@@ -32,15 +32,23 @@ class JobManagerCollector(Collector):
         for s in JobStatus:
             jobs.add_metric([s.value], d.count(s))
         yield jobs
-        rin = CounterMetricFamily("flink_task_records_in", "Records a job vertex's subtasks read from the network "
-                                  "(Flink's numRecordsIn)", labels=["job_id", "job_name", "vertex_id", "vertex"])
-        rout = CounterMetricFamily("flink_task_records_out", "Records a job vertex's subtasks wrote to the network "
-                                   "(Flink's numRecordsOut)", labels=["job_id", "job_name", "vertex_id", "vertex"])
+        labels = ["job_id", "job_name", "vertex_id", "vertex"]
+        # (name, help, the subtasks' figure summed): what task_metrics.py measures, per job vertex.
+        sums = [("flink_task_records_in", "Records a job vertex's subtasks read from the network (Flink's "
+                 "numRecordsIn)", "read-records"),
+                ("flink_task_records_out", "Records a job vertex's subtasks wrote to the network (Flink's "
+                 "numRecordsOut)", "write-records"),
+                ("flink_task_bytes_in", "Bytes a job vertex's subtasks read from the network (Flink's numBytesIn)",
+                 "read-bytes"),
+                ("flink_task_bytes_out", "Bytes a job vertex's subtasks wrote to the network (Flink's "
+                 "numBytesOut)", "write-bytes"),
+                ("flink_task_backpressured_time_ms", "Milliseconds a job vertex's subtasks waited on a full "
+                 "output socket buffer", "accumulated-backpressured-time")]
+        families = [CounterMetricFamily(name, text, labels=labels) for name, text, _ in sums]
         for jid, master in list(d.jobs.items()):
             for v in master.graph.vertices:
                 execs = [e for (vid, _), e in list(master.executions.items()) if vid == v.id]
-                labels = [jid, master.graph.jobName, v.id, v.name]
-                rin.add_metric(labels, sum(e.metrics.get("read-records", 0) for e in execs))
-                rout.add_metric(labels, sum(e.metrics.get("write-records", 0) for e in execs))
-        yield rin
-        yield rout
+                values = [jid, master.graph.jobName, v.id, v.name]
+                for family, (_, _, key) in zip(families, sums, strict=True):
+                    family.add_metric(values, sum(e.metrics.get(key, 0) for e in execs))
+        yield from families

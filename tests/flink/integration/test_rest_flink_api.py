@@ -98,8 +98,12 @@ def run_checks(cluster: FlinkCluster, java: JavaLikeClient, nc: LineServer, nc2:
         nc.type(line)
 
     # /jobs/overview: what `flink list` maps into JobDetails (every count an int, pending-operators too).
-    wait_for(lambda: java.ok(f"/jobs/{jid}")["vertices"][-1]["metrics"]["read-records"] >= 6, 30,
-             "the sink to have read the words")
+    # Each subtask reports once a second: wait until the source's report and the sink's both show the lines.
+    def reported() -> bool:
+        vs = java.ok(f"/jobs/{jid}")["vertices"]
+        return bool(vs[-1]["metrics"]["read-records"] >= 6 and vs[0]["metrics"]["write-records"] >= 3)
+
+    wait_for(reported, 30, "the source to have sent the lines and the sink to have read the words")
     overview = java.ok("/jobs/overview")["jobs"]
     assert [j["jid"] for j in overview] == [jid]
     assert set(overview[0]) == JOB_DETAILS_KEYS and overview[0]["pending-operators"] == 0
@@ -110,10 +114,16 @@ def run_checks(cluster: FlinkCluster, java: JavaLikeClient, nc: LineServer, nc2:
     assert details["state"] == "RUNNING" and details["job-type"] == "STREAMING"
     for v in details["vertices"]:
         assert set(v["metrics"]) == IO_METRICS_KEYS
-        assert v["metrics"]["read-bytes-complete"] is False  # not measured: never claimed complete
         assert set(v["tasks"]) == {s.upper() for s in FLINK_TASK_STATES}
-    sink = details["vertices"][-1]
+    source, sink = details["vertices"][0], details["vertices"][-1]
     assert sink["metrics"]["read-records"] >= 6 and sink["metrics"]["read-records-complete"] is True
+    # Measured bytes: the sink read at least a frame header per record batch; the source wrote what it sent.
+    assert sink["metrics"]["read-bytes-complete"] is True and sink["metrics"]["read-bytes"] > 6
+    assert source["metrics"]["write-bytes"] > 0 and source["metrics"]["read-bytes"] == 0
+    # A gated task measures its idle time (the sink mostly waits for input); a source does not (its busy is NaN).
+    assert isinstance(sink["metrics"]["accumulated-busy-time"], int)
+    assert sink["metrics"]["accumulated-idle-time"] > 0
+    assert source["metrics"]["accumulated-busy-time"] == "NaN"
     nodes = details["plan"]["nodes"]
     assert {n["id"] for n in nodes} == {v["id"] for v in details["vertices"]}
     assert all({"operator", "operator_strategy", "description", "inputs"} <= set(n) for n in nodes)
@@ -140,7 +150,17 @@ def run_checks(cluster: FlinkCluster, java: JavaLikeClient, nc: LineServer, nc2:
     per = java.ok(f"/jobs/{jid}/vertices/{vid}/metrics?get=0.numRecordsIn,1.numRecordsIn")
     assert len(per) == 2 and sum(int(m["value"]) for m in per) >= 6
     assert java.ok(f"/jobs/{jid}/vertices/{vid}/taskmanagers")["taskmanagers"][0]["taskmanager-id"] == "tm-0"
-    assert java.ok(f"/jobs/{jid}/vertices/{vid}/watermarks") == []
+    marks = java.ok(f"/jobs/{jid}/vertices/{vid}/watermarks")
+    # The socket word count has no event time: each subtask's input watermark is still Long.MIN.
+    assert marks == [{"id": f"{i}.currentInputWatermark", "value": str(-2**63)} for i in (0, 1)]
+    bp = java.ok(f"/jobs/{jid}/vertices/{vid}/backpressure")
+    assert bp["status"] == "ok" and bp["backpressureLevel"] == bp["backpressure-level"] == "ok"
+    assert [s["subtask"] for s in bp["subtasks"]] == [0, 1]
+    for s in bp["subtasks"]:
+        assert {"subtask", "attempt-number", "backpressureLevel", "ratio", "idleRatio", "busyRatio"} <= set(s)
+        assert 0 <= s["ratio"] <= 0.1 and s["idleRatio"] > 0.5  # a sink waiting for typed lines is idle
+    busy = java.ok(f"/jobs/{jid}/vertices/{vid}/subtasks/metrics?get=idleTimeMsPerSecond,numBytesIn")
+    assert {m["id"] for m in busy} == {"idleTimeMsPerSecond", "numBytesIn"}
 
     # TaskManager and JobManager panels: slots held by the job, process figures measured.
     tm = java.ok("/taskmanagers/tm-0")
@@ -157,6 +177,30 @@ def run_checks(cluster: FlinkCluster, java: JavaLikeClient, nc: LineServer, nc2:
     assert "logs" in java.ok("/jobmanager/logs")
     assert {lg["name"] for lg in java.ok("/taskmanagers/tm-0/logs")["logs"]} == {"taskmanager.log", "taskmanager.out"}
     assert java.ok("/datasets") == {"dataSets": []}
+    # The TaskManager's heartbeat figures: its process and its four task processes, GC per generation.
+    wait_for(lambda: float(java.ok("/taskmanagers/tm-0/metrics?get=Status.Process.Children.Count")[0]["value"]) >= 4,
+             20, "a heartbeat with the task processes' figures")
+    collectors = java.ok("/taskmanagers/tm-0")["metrics"]["garbageCollectors"]
+    assert [g["name"] for g in collectors] == ["gen0", "gen1", "gen2"]
+    # Thread dumps in Flink's ThreadDumpInfo shape, innermost frame first: the JobManager's loop waits in its
+    # selector while a worker thread answers; the TaskManager's loop is the one answering.
+    for path, main_at in (("/jobmanager/thread-dump", "\tat select("), ("/taskmanagers/tm-0/thread-dump",
+                                                                       "\tat _handle(")):
+        infos = java.ok(path)["threadInfos"]
+        assert infos and all(set(t) == {"threadName", "stringifiedThreadInfo"} for t in infos)
+        [main] = [t["stringifiedThreadInfo"] for t in infos if t["threadName"] == "MainThread"]
+        assert main.startswith('"MainThread" Id=') and main_at in main, main
+    java.err("GET", "/v1/taskmanagers/nope/thread-dump", 404)
+
+    # Applications (Flink 2.x's Overview page): in a session cluster each job is one, under the job's id.
+    apps = java.ok("/applications/overview")["applications"]
+    assert apps == [{"id": jid, "name": "StreamWordCount", "status": "RUNNING", "start-time": apps[0]["start-time"],
+                     "end-time": -1, "duration": apps[0]["duration"], "jobs": {"RUNNING": 1}}]
+    app = java.ok(f"/applications/{jid}")
+    assert app["status"] == "RUNNING" and [j["jid"] for j in app["jobs"]] == [jid]
+    assert set(app["jobs"][0]) == JOB_DETAILS_KEYS and app["timestamps"]["RUNNING"] > 0
+    assert java.ok(f"/applications/{jid}/exceptions") == {"exceptionHistory": {"entries": []}}
+    java.err("GET", f"/v1/applications/{'0' * 32}", 404)
     assert java.ok("/config")["features"]["web-cancel"] is True
 
     # Savepoint, stop-with-savepoint, checkpoint: 202 {"request-id"}, then the poll fails visibly.

@@ -71,6 +71,11 @@ function fmtDuration(ms) {
   if (m) return `${m}m ${sec % 60}s`;
   return `${sec}s`;
 }
+// A measured time in ms; a figure a subtask does not measure (a source's busy time) comes as "NaN".
+function fmtMs(ms) {
+  if (typeof ms !== "number") return "–";
+  return ms < 1000 ? `${ms} ms` : fmtDuration(ms);
+}
 function fmtBytes(b) {
   if (!b) return "–";
   const u = ["B", "KB", "MB", "GB", "TB"]; let i = 0;
@@ -197,9 +202,13 @@ async function jobPage(jid) {
       card("Start", fmtTime(job["start-time"])), card("Duration", fmtDuration(job.duration)),
       card("Type", job["job-type"]), card("Required slots", job.requiredSlots), card("Restarts", job.restarts)),
     panel("Job graph", jobGraph(job)),
-    panel("Vertices", table(["Name", "Parallelism", "Status", "Records in", "Records out", "Tasks", "TaskManagers"],
-      job.vertices.map((v) => [v.name, v.parallelism, badge(v.status), v.metrics["read-records"],
-        v.metrics["write-records"],
+    panel("Vertices", table(["Name", "Parallelism", "Status", "Bytes in", "Records in", "Bytes out", "Records out",
+      "Busy", "Idle", "Back-pressured", "Tasks", "TaskManagers"],
+      job.vertices.map((v) => [v.name, v.parallelism, badge(v.status), fmtBytes(v.metrics["read-bytes"]),
+        v.metrics["read-records"], fmtBytes(v.metrics["write-bytes"]), v.metrics["write-records"],
+        // Flink's accumulated times, the maximum over the vertex's subtasks.
+        fmtMs(v.metrics["accumulated-busy-time"]), fmtMs(v.metrics["accumulated-idle-time"]),
+        fmtMs(v.metrics["accumulated-backpressured-time"]),
         Object.entries(v.tasks).filter(([, n]) => n).map(([k, n]) => `${n} ${k}`).join(", "),
         h("span", {}, v.taskmanagers.map((t) => h("a", { href: `#/taskmanagers/${encodeURIComponent(t)}`,
           class: "mono", style: "margin-right:8px" }, t)))]))),
