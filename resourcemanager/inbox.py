@@ -37,6 +37,8 @@ ALIVE_TTL_S = 5
 # senders (Redis paused or down): liveness windows start again (ResourceManager.observation_gap). A pass
 # normally reads every 50 ms or less; a full GC or a huge batch stays well under this.
 BLIND_MS = 2000
+# With RM HA an idle loop polls its inbox this often (see _take): a fraction of an AM's heartbeat.
+HA_POLL_S = 0.01
 # While Redis fails, the loop tries again this often: a restarted Redis is back within a second.
 REDIS_RETRY_S = 1.0
 
@@ -120,10 +122,18 @@ class InboxLoop(threading.Thread):
             self.rm.flush()
         if time.monotonic() - self.last_alive > 1:
             self.last_alive = time.monotonic()
-            self.redis.set(keys.rm_health(), self.rm.web_address, ex=ALIVE_TTL_S)
+            self.rm.fence.set(self.redis, keys.rm_health(), self.rm.web_address, ex=ALIVE_TTL_S)
 
     def _take(self) -> tuple[list[bytes], list[bytes]]:
         """(AM calls, node messages) waiting now, or the first to arrive within POLL_S."""
+        if self.rm.fence.enabled:
+            # RM HA: a pop is a write, so it checks the epoch (a script); a blocking pop cannot, so an idle
+            # active polls instead of blocking (HA_POLL_S adds at most that to an idle RM's answer).
+            am_got, nodes_got = self.rm.fence.pop(self.redis, [(keys.rm_am_inbox(), BATCH),
+                                                                (keys.rm_inbox(), NODE_BATCH)])
+            if not (am_got or nodes_got):
+                self.stopping.wait(HA_POLL_S)
+            return [data(m) for m in am_got], [data(m) for m in nodes_got]
         pipe = self.redis.pipeline(transaction=False)
         pipe.lpop(keys.rm_am_inbox(), BATCH)
         pipe.lpop(keys.rm_inbox(), NODE_BATCH)

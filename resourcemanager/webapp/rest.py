@@ -17,11 +17,12 @@ from miniyarn import keys
 from miniyarn.blobs import SCHEME
 from miniyarn.records import ApplicationSubmissionContext
 from miniyarn.security import credentials as creds
-from miniyarn.security.acls import ApplicationAccessType
+from miniyarn.security.acls import ApplicationAccessType, groups_of
 from miniyarn.security.http_auth import HttpAuthConfig
 from miniyarn.states.application import CLIENT_STATES, FinalApplicationStatus, YarnApplicationState
 from miniyarn.states.node import NodeState
 from resourcemanager.errors import BadRequestError, NotFoundError, YarnError
+from resourcemanager.ha.redirect import HAView, StandbyRedirect
 from resourcemanager.rm import ResourceManager, now_ms
 from resourcemanager.webapp import bodies, views
 from resourcemanager.webapp.access import Access, policy_from_conf, user_of
@@ -74,7 +75,8 @@ def _in_range(value: int, begin: int | None, end: int | None) -> bool:
     return (begin is None or value >= begin) and (end is None or value <= end)
 
 
-def create_app(rm: ResourceManager, bind_host: str = "", auth: WebAuth | None = None) -> FastAPI:
+def create_app(rm: ResourceManager, bind_host: str = "", auth: WebAuth | None = None,
+               ha: HAView | None = None) -> FastAPI:
     app = FastAPI(title="miniyarn ResourceManager", docs_url=None, redoc_url=None, openapi_url=None)
     auth = auth or web_auth(rm, bind_host)
     access = Access(policy_from_conf(rm.conf))
@@ -130,7 +132,10 @@ def create_app(rm: ResourceManager, bind_host: str = "", auth: WebAuth | None = 
     @app.get(BASE + "/info")
     def info() -> dict[str, Any]:
         with rm.lock:
-            return views.cluster_info(rm)
+            body = views.cluster_info(rm)
+        if ha is not None:  # RM HA: this RM's state and its elector's link to Redis (ZooKeeper's, in YARN)
+            body["clusterInfo"].update(haState=ha.ha_state, haZooKeeperConnectionState=ha.connection_state())
+        return body
 
     @app.get(BASE + "/metrics")
     def metrics() -> dict[str, Any]:
@@ -290,5 +295,8 @@ def create_app(rm: ResourceManager, bind_host: str = "", auth: WebAuth | None = 
     add_proxy_routes(app, rm, access, auth)
     add_log_routes(app, rm)
     add_login_routes(app, auth)
+    if ha is not None:
+        app.add_middleware(StandbyRedirect, ha=ha,  # inside auth: only authenticated requests are redirected
+                           is_admin=lambda user: access.policy.is_admin(user, groups_of(user)))
     app.add_middleware(AuthMiddleware, auth=auth)
     return app
