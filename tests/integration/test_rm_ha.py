@@ -7,7 +7,6 @@ from __future__ import annotations
 import os
 import signal
 import subprocess
-import sys
 import time
 from pathlib import Path
 
@@ -16,6 +15,7 @@ import pytest
 import redis
 
 from miniyarn import keys
+from miniyarn.cli.main import main
 from miniyarn.client.yarn_client import YarnClient
 from miniyarn.redisconn import text
 from miniyarn.security import credentials
@@ -69,9 +69,12 @@ class HA:
             return actives[0] if len(actives) == 1 else ""
         return str(wait_for("one active RM", one, timeout=15, interval=0.05))
 
-    def rmadmin(self, *args: str) -> subprocess.CompletedProcess[str]:
-        return subprocess.run([sys.executable, "-m", "miniyarn.cli.main", "rmadmin", *args, *self.conf],
-                              capture_output=True, text=True, timeout=30)
+    def rmadmin(self, capsys: pytest.CaptureFixture[str], *args: str) -> tuple[int, str, str]:
+        """`miniyarn rmadmin ARGS` in this process (a CLI process costs a second of imports): (code, out, err)."""
+        capsys.readouterr()
+        code = main(["rmadmin", *args, *self.conf])
+        out, err = capsys.readouterr()
+        return code, out, err
 
 
 def test_lease_epoch_and_fence_on_a_real_redis(redis_url: str) -> None:
@@ -138,7 +141,8 @@ def test_nm_and_am_users_cannot_write_the_lease_or_the_epoch(redis_url: str) -> 
         admin.close()
 
 
-def test_standby_redirects_answers_ha_state_and_rmadmin_hands_over(redis_url: str, processes: Processes) -> None:
+def test_standby_redirects_answers_ha_state_and_rmadmin_hands_over(redis_url: str, processes: Processes,
+                                                                   capsys: pytest.CaptureFixture[str]) -> None:
     ha = HA(processes, redis_url)
     ha.start("rm1")
     assert ha.active() == "rm1"
@@ -159,18 +163,18 @@ def test_standby_redirects_answers_ha_state_and_rmadmin_hands_over(redis_url: st
         app_id = yarn.new_application()["application-id"]
         assert yarn.address == active and app_id.startswith("application_")
 
-    got = ha.rmadmin("-getServiceState", "rm1")
-    assert (got.returncode, got.stdout) == (0, "active\n"), got.stderr
-    assert ha.rmadmin("-getServiceState", "rm2").stdout == "standby\n"
-    rows = ha.rmadmin("-getAllServiceState").stdout.splitlines()
-    assert [r.split() for r in rows] == [[f"127.0.0.1:{ha.ports['rm1']}", "active"],
-                                         [f"127.0.0.1:{ha.ports['rm2']}", "standby"]]
-    refused = ha.rmadmin("-transitionToStandby", "rm1")
-    assert refused.returncode == 255 and "Automatic failover is enabled for" in refused.stderr
-    assert ha.rmadmin("-transitionToActive", "rm2", "--forcemanual").returncode == 255
+    assert ha.rmadmin(capsys, "-getServiceState", "rm1")[:2] == (0, "active\n")
+    assert ha.rmadmin(capsys, "-getServiceState", "rm2")[:2] == (0, "standby\n")
+    code, out, _ = ha.rmadmin(capsys, "-getAllServiceState")
+    assert code == 0 and [r.split() for r in out.splitlines()] == [[f"127.0.0.1:{ha.ports['rm1']}", "active"],
+                                                                   [f"127.0.0.1:{ha.ports['rm2']}", "standby"]]
+    code, _, err = ha.rmadmin(capsys, "-transitionToStandby", "rm1")
+    assert code == 255 and err.startswith(f"Automatic failover is enabled for 127.0.0.1:{ha.ports['rm1']}\n")
+    assert ha.rmadmin(capsys, "-transitionToActive", "--forcemanual", "rm2")[0] == 255
+    assert ha.rmadmin(capsys, "-getServiceState", "rm3")[0] == 255
     assert ha.state("rm1") == "ACTIVE"
-    forced = ha.rmadmin("-transitionToStandby", "--forcemanual", "rm1")
-    assert forced.returncode == 0, forced.stderr
+    code, _, err = ha.rmadmin(capsys, "-transitionToStandby", "--forcemanual", "rm1")
+    assert code == 0, err
     assert ha.state("rm1") == "STANDBY"
     assert ha.active() == "rm2"
     assert "Transitioning to standby (epoch 1): transitionToStandby requested by" in processes.log("rm1")
