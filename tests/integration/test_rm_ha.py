@@ -17,11 +17,12 @@ import redis
 from miniyarn import keys
 from miniyarn.cli.main import main
 from miniyarn.client.yarn_client import YarnClient
+from miniyarn.minicluster import MiniCluster
 from miniyarn.redisconn import text
 from miniyarn.security import credentials
 from resourcemanager.ha.fence import Fence, FencedError
 from resourcemanager.ha.lease import Holder, Lease
-from tests.conftest import Processes, admin_url, free_port
+from tests.conftest import Processes, RedisServer, admin_url, free_port
 from tests.integration.conftest import FAST_CONF, Cluster, submit_ds, wait_for
 
 pytestmark = pytest.mark.integration
@@ -257,3 +258,29 @@ def test_an_old_active_woken_from_sigstop_writes_nothing_and_turns_standby(
         admin.close()
     finally:
         os.killpg(old.pid, signal.SIGCONT)
+
+
+def test_a_minicluster_with_two_rms_and_the_cli_following_the_active_through_a_failover(
+        redis_url: str, redis_server: RedisServer, tmp_path: Path, capsys: pytest.CaptureFixture[str],
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    with MiniCluster(nodemanagers=1, redis_url=redis_url, port=0, token_file=tmp_path / "token",
+                     credentials_dir=redis_server.credentials.dir, rms=2) as mc:
+        for key, value in mc.env().items():
+            monkeypatch.setenv(key, value)
+        assert len(mc.env()["MINIYARN_RM_ADDRESS"].split(",")) == 2
+        rms = {d.name: d for d in mc.daemons if d.name.startswith("rm")}
+        assert set(rms) == {"rm1", "rm2"}
+        capsys.readouterr()
+        assert main(["rmadmin", "-getAllServiceState", *mc.ha_defines()]) == 0
+        states = dict(line.split() for line in capsys.readouterr().out.splitlines())
+        assert sorted(states.values()) == ["active", "standby"]
+        active = "rm1" if states[mc.rm_urls[0].removeprefix("http://")] == "active" else "rm2"
+        os.killpg(rms[active].proc.pid, signal.SIGKILL)
+        rms[active].proc.wait(10)
+        # `miniyarn node -list` with both addresses: the dead one refuses, the other becomes active and answers.
+        assert main(["node", "-list"]) == 0
+        out = capsys.readouterr().out
+        assert "Total Nodes:1" in out and mc.node_ids[0] in out
+        other = "rm2" if active == "rm1" else "rm1"
+        assert main(["rmadmin", "-getServiceState", other, *mc.ha_defines()]) == 0
+        assert capsys.readouterr().out == "active\n"
