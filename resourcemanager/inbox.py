@@ -15,6 +15,7 @@ from pydantic import ValidationError
 from miniyarn import keys
 from miniyarn.protocol import RM_MESSAGE, AMCall, RemoteError
 from miniyarn.redisconn import data
+from resourcemanager.ha.fence import FencedError
 from resourcemanager.rm import ResourceManager, now_ms
 from resourcemanager.services import handle
 
@@ -70,6 +71,10 @@ class InboxLoop(threading.Thread):
             while not self.stopping.is_set():
                 try:
                     self._pass()
+                except FencedError:
+                    # RM HA: another RM is active and this one wrote nothing; its elector is stopping this loop.
+                    self.stopping.wait(REDIS_RETRY_S)
+                    continue
                 except redis.RedisError as e:
                     # Down, restarting, loading, paused past the socket timeout: whatever the length, the loop
                     # waits and tries again; nothing it took is lost (a failed flush keeps its writes).
