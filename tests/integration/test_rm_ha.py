@@ -163,6 +163,10 @@ def test_standby_redirects_answers_ha_state_and_rmadmin_hands_over(redis_url: st
     with YarnClient(f"{standby},{active}") as yarn:
         app_id = yarn.new_application()["application-id"]
         assert yarn.address == active and app_id.startswith("application_")
+    # The web proxy and the UI live on the active too: a standby sends the browser there.
+    for path in (f"/proxy/{app_id}/jobs?x=1", "/cluster/apps"):
+        r = httpx.get(standby + path, timeout=5)
+        assert (r.status_code, r.headers["location"]) == (307, active + path)
 
     assert ha.rmadmin(capsys, "-getServiceState", "rm1")[:2] == (0, "active\n")
     assert ha.rmadmin(capsys, "-getServiceState", "rm2")[:2] == (0, "standby\n")
