@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import logging
 
+import redis
 import uvicorn
 
 from miniyarn import config as cfg
@@ -69,7 +70,12 @@ def serve(conf: YarnConfiguration, redis_url: str, host: str, port: int, adverti
     ha: HAService | None = None
     loop: InboxLoop | None = None
     if rm_id:
-        lease = Lease(connect(redis_url), rm_id, web, conf.get_int("yarn.resourcemanager.ha.lease-ms"))
+        lease_ms = conf.get_int("yarn.resourcemanager.ha.lease-ms")
+        # Its own client with a timeout of half a lease (the others wait 30 s): a renewal stuck on a paused
+        # or unreachable Redis must fail in time for the elector to give the lease up before it expires.
+        timeout_s = lease_ms / 2000
+        lease_client = redis.Redis.from_url(redis_url, socket_timeout=timeout_s, socket_connect_timeout=timeout_s)
+        lease = Lease(lease_client, rm_id, web, lease_ms)
         ha = HAService(rm, rm_id, lease, start_active, make_rm)
     else:
         loop = start_active(rm)

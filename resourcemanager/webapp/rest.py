@@ -22,7 +22,8 @@ from miniyarn.security.http_auth import HttpAuthConfig
 from miniyarn.states.application import CLIENT_STATES, FinalApplicationStatus, YarnApplicationState
 from miniyarn.states.node import NodeState
 from resourcemanager.errors import BadRequestError, NotFoundError, YarnError
-from resourcemanager.ha.redirect import HAView, StandbyRedirect
+from resourcemanager.ha.fence import FencedError
+from resourcemanager.ha.redirect import HAView, StandbyRedirect, not_active_message
 from resourcemanager.rm import ResourceManager, now_ms
 from resourcemanager.webapp import bodies, views
 from resourcemanager.webapp.access import Access, policy_from_conf, user_of
@@ -106,6 +107,13 @@ def create_app(rm: ResourceManager, bind_host: str = "", auth: WebAuth | None = 
         if e.headers:
             response.headers.update(e.headers)
         return response
+
+    if ha is not None:
+        @app.exception_handler(FencedError)
+        async def fenced(_: Request, e: FencedError) -> JSONResponse:
+            # RM HA: a write refused because another RM became active meanwhile; the client tries the others.
+            return remote_exception(503, "StandbyException", not_active_message(ha.rm_id),
+                                    "org.apache.hadoop.ipc.StandbyException")
 
     @app.exception_handler(Exception)
     async def internal_error(request: Request, e: Exception) -> JSONResponse:

@@ -219,6 +219,8 @@ def test_sigkill_of_the_active_fails_over_and_the_app_keeps_its_containers(
     failover_s = time.monotonic() - killed
     assert failover_s < 5, f"failover took {failover_s:.1f}s"
     c.rm_url = ha.url("rm2")
+    # The NMs' heartbeats reach the new active through Redis: both nodes stay RUNNING, none goes LOST.
+    assert [n["state"] for n in c.get("/nodes")["nodes"]["node"]] == ["RUNNING", "RUNNING"]
     report = c.wait_app_state(app_id, "FINISHED", "FAILED", "KILLED", timeout=90)
     assert (report["state"], report["finalStatus"]) == ("FINISHED", "SUCCEEDED"), report
     got = out.read_text().split()
@@ -232,7 +234,8 @@ def test_sigkill_of_the_active_fails_over_and_the_app_keeps_its_containers(
 
 def test_an_old_active_woken_from_sigstop_writes_nothing_and_turns_standby(
         redis_url: str, processes: Processes) -> None:
-    ha = HA(processes, redis_url, lease_ms=3000)
+    # A long lease: the checks below run while the frozen new active still holds it.
+    ha = HA(processes, redis_url, lease_ms=5000)
     ha.start("rm1")
     assert ha.active() == "rm1"
     ha.start("rm2")
