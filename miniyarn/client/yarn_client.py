@@ -124,6 +124,13 @@ class YarnClient:
         i = self.addresses.index(self.address) if self.address in self.addresses else -1
         self.address = self.addresses[(i + 1) % len(self.addresses)]
 
+    def active_address(self) -> str:
+        """The address of the RM that serves this client now (with RM HA, the active's: a standby redirects
+        /metrics, unlike /info), for callers that speak to the RM's REST API themselves."""
+        if len(self.addresses) > 1:
+            self._call("GET", "/ws/v1/cluster/metrics")
+        return self.address
+
     def cluster_info(self) -> dict[str, Any]:
         return dict(self._call("GET", "/ws/v1/cluster/info").json()["clusterInfo"])
 

@@ -291,3 +291,6 @@ def test_a_minicluster_with_two_rms_and_the_cli_following_the_active_through_a_f
         other = "rm2" if active == "rm1" else "rm1"
         assert main(["rmadmin", "-getServiceState", other, *mc.ha_defines()]) == 0
         assert capsys.readouterr().out == "active\n"
+        # What `miniyarn logs` reads the aggregated logs from: the active's address, not the first one listed.
+        with YarnClient(mc.env()["MINIYARN_RM_ADDRESS"]) as yarn:
+            assert yarn.active_address() == mc.rm_urls[int(other[-1]) - 1]
