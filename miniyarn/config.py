@@ -42,6 +42,17 @@ DEFAULTS: dict[str, str] = {
     # YARN says 0.1; on a laptop-sized cluster that admits one AM at a time, so a Flink session
     # blocks every per-job cluster. Half the queue keeps room for TaskManagers and for several AMs.
     "yarn.scheduler.capacity.maximum-am-resource-percent": "0.5",
+    # RM HA (resourcemanager/ha/): off by default, as in YARN. With it on, each RM's id is
+    # yarn.resourcemanager.ha.id (or `--rm-id`), its address yarn.resourcemanager.webapp.address.<id>.
+    "yarn.resourcemanager.ha.enabled": "false",
+    "yarn.resourcemanager.ha.rm-ids": "",
+    "yarn.resourcemanager.ha.id": "",
+    "yarn.resourcemanager.ha.automatic-failover.enabled": "true",
+    # Ours (Redis in ZooKeeper's place, a lease in place of yarn.resourcemanager.zk-timeout-ms): how long the
+    # active's lease lasts without a renewal. The standby takes over at most this long after the active
+    # died, plus its own recovery: 2 s keeps a failover under 3 s, and is still 4 renewals (every 500 ms)
+    # and far above a full GC pause of a busy RM (~150 ms).
+    "yarn.resourcemanager.ha.lease-ms": "2000",
 }
 
 
@@ -127,10 +138,38 @@ def redis_url(explicit: str | None = None) -> str:
 
 
 def rm_address(explicit: str | None = None) -> str:
+    """The RM's URL, or with RM HA the comma-separated URLs of every RM (`http://a:8088,http://b:8088`),
+    which YarnClient tries in turn as YARN's ConfiguredRMFailoverProxyProvider does."""
     addr = explicit or os.environ.get("MINIYARN_RM_ADDRESS") or DEFAULT_RM_ADDRESS
+    return ",".join(_http(a) for a in addr.split(",") if a.strip())
+
+
+def _http(addr: str) -> str:
+    addr = addr.strip()
     if not addr.startswith(("http://", "https://")):
         addr = "http://" + addr
     return addr.rstrip("/")
+
+
+def ha_enabled(conf: YarnConfiguration) -> bool:
+    return conf.get_bool("yarn.resourcemanager.ha.enabled")
+
+
+def rm_ids(conf: YarnConfiguration) -> list[str]:
+    """yarn.resourcemanager.ha.rm-ids, in order (empty without HA)."""
+    if not ha_enabled(conf):
+        return []
+    return [i.strip() for i in conf.get_str("yarn.resourcemanager.ha.rm-ids").split(",") if i.strip()]
+
+
+def rm_webapp_address(conf: YarnConfiguration, rm_id: str) -> str:
+    """An RM's web address by its id (yarn.resourcemanager.webapp.address.<id>), as a URL a client can
+    reach: a wildcard bind address means this host. "" when the id has no address configured."""
+    addr = conf.get_str(f"yarn.resourcemanager.webapp.address.{rm_id}")
+    if not addr:
+        return ""
+    host, _, port = addr.rpartition(":")
+    return _http(f"{'127.0.0.1' if host in ('', '0.0.0.0') else host}:{port}")
 
 
 def parse_define(text: str) -> tuple[str, str]:

@@ -104,3 +104,15 @@ def app_logs(app_id: str) -> str:
 def app_log_nodes(app_id: str) -> str:
     """Set: nodes that still owe their part of an application's aggregated logs."""
     return f"{PREFIX}:logs:{app_id}:pending"
+
+
+def rm_ha_lease() -> str:
+    """RM HA: the active RM's leader lease (`<rm-id> <epoch> <web address>`, PX = the lease), Redis in
+    ZooKeeper's place. Written only by the rm user (NM and AM users have no pattern that matches it)."""
+    return f"{PREFIX}:rm:ha:lease"
+
+
+def rm_ha_epoch() -> str:
+    """RM HA: the fencing epoch, incremented by each RM that becomes active; every write of an active RM
+    checks it (resourcemanager/ha/fence.py), so an old active that wakes up cannot write."""
+    return f"{PREFIX}:rm:ha:epoch"

@@ -1,6 +1,7 @@
 """A whole YARN cluster on this machine in about a second: Redis (started if none answers), one
 ResourceManager and N NodeManagers as child processes, each in its own process group, all stopped
-together (YARN's MiniYARNCluster, but real processes).
+together (YARN's MiniYARNCluster, but real processes). `rms=2` starts two ResourceManagers with RM HA on
+(rm1 on `port`, rm2 on the next free port): one active, one standby that takes over when it dies.
 
 Secure without flags: the cluster's credentials are made at first start (`<work_dir>/credentials`, or
 `credentials_dir`), the Redis it starts loads their ACL users (`default` off, AOF on so a Redis restart
@@ -86,10 +87,14 @@ class MiniCluster:
                  memory_mb: int = 4096, vcores: int = 4, work_dir: str | Path | None = None,
                  defines: list[str] | None = None, python: str = sys.executable,
                  credentials_dir: str | Path | None = None,
-                 token_file: str | Path | None = None) -> None:
+                 token_file: str | Path | None = None, rms: int = 1) -> None:
         if nodemanagers < 1:
             raise ValueError(f"a cluster needs at least one NodeManager, got --nodemanagers {nodemanagers}")
+        if rms not in (1, 2):
+            raise ValueError(f"--rms is 1 (one ResourceManager) or 2 (RM HA: an active and a standby), got {rms}")
         self.nodemanagers = nodemanagers
+        self.rms = rms
+        self.rm_urls: list[str] = []
         self.redis_url = redis_url or "redis://127.0.0.1:6379/0"
         self.port = port
         self.memory_mb = memory_mb
@@ -127,13 +132,18 @@ class MiniCluster:
             self.credentials = creds.ensure(self.credentials_dir)
             self._ensure_redis()
             port = self.port or free_port()
-            self._check_port_free(port)
-            self.rm_url = f"http://127.0.0.1:{port}"
+            ports = [port] if self.rms == 1 else [port, free_port()]
+            for p in ports:
+                self._check_port_free(p)
+            self.rm_urls = [f"http://127.0.0.1:{p}" for p in ports]
+            self.rm_url = self.rm_urls[0]
             # The same HTTP security on every daemon (the NMs serve container logs); a user's -D comes last and wins.
-            common = [*self._http_security(), *(arg for d in self.defines for arg in ("-D", d)),
+            common = [*self._http_security(), *self._ha(ports), *(arg for d in self.defines for arg in ("-D", d)),
                       "--credentials-dir", str(self.credentials_dir)]
-            self._spawn("rm", ["-m", "resourcemanager", "--redis-url", self.redis_url, "--host", "127.0.0.1",
-                               "--port", str(port), *common])
+            for i, p in enumerate(ports, 1):
+                self._spawn("rm" if self.rms == 1 else f"rm{i}",
+                            ["-m", "resourcemanager", "--redis-url", self.redis_url, "--host", "127.0.0.1",
+                             "--port", str(p), *(["--rm-id", f"rm{i}"] if self.rms > 1 else []), *common])
             for i in range(1, self.nodemanagers + 1):
                 nm_port = free_port()
                 self.node_ids.append(f"127.0.0.1:{nm_port}")
@@ -158,6 +168,19 @@ class MiniCluster:
         self.token_file = client_token.write(self.token, self.token_file)
         return ["-D", "hadoop.http.authentication.type=token", "-D", "yarn.acl.enable=true",
                 "-D", f"yarn.admin.acl={self.user}"]
+
+    def _ha(self, ports: list[int]) -> list[str]:
+        """RM HA's keys for every daemon (NMs ignore them; clients read them from `env()`)."""
+        if len(ports) < 2:
+            return []
+        ids = [f"rm{i}" for i in range(1, len(ports) + 1)]
+        return ["-D", "yarn.resourcemanager.ha.enabled=true", "-D", f"yarn.resourcemanager.ha.rm-ids={','.join(ids)}",
+                *(arg for rm_id, p in zip(ids, ports, strict=True)
+                  for arg in ("-D", f"yarn.resourcemanager.webapp.address.{rm_id}=127.0.0.1:{p}"))]
+
+    def ha_defines(self) -> list[str]:
+        """`-D` arguments that tell rmadmin where the RMs are (empty with one RM)."""
+        return self._ha([int(u.rsplit(":", 1)[1]) for u in self.rm_urls])
 
     @property
     def login_url(self) -> str:
@@ -227,16 +250,22 @@ class MiniCluster:
             time.sleep(POLL_S)
 
     def _wait_up(self) -> None:
-        with httpx.Client(base_url=self.rm_url, timeout=2, headers={"Authorization": f"Bearer {self.token}"}) as http:
+        with httpx.Client(timeout=2, headers={"Authorization": f"Bearer {self.token}"}) as http:
             def nodes_running() -> bool:
-                try:
-                    body = http.get("/ws/v1/cluster/nodes", params={"states": "RUNNING"}).json()
-                except (httpx.HTTPError, ValueError):
-                    return False
-                running = {n["id"] for n in ((body.get("nodes") or {}).get("node") or [])}
-                return running >= set(self.node_ids)
+                # Through whichever RM is active (a standby answers 307 to it, or 503 before there is one).
+                for url in self.rm_urls:
+                    try:
+                        resp = http.get(f"{url}/ws/v1/cluster/nodes", params={"states": "RUNNING"})
+                        if resp.status_code != 200:
+                            continue
+                        body = resp.json()
+                    except (httpx.HTTPError, ValueError):
+                        continue
+                    running = {n["id"] for n in ((body.get("nodes") or {}).get("node") or [])}
+                    return running >= set(self.node_ids)
+                return False
 
-            self._wait(f"{self.nodemanagers} RUNNING NodeManagers at {self.rm_url}", nodes_running)
+            self._wait(f"{self.nodemanagers} RUNNING NodeManagers at {', '.join(self.rm_urls)}", nodes_running)
 
     # ---- while running --------------------------------------------------------------------
 
@@ -249,7 +278,8 @@ class MiniCluster:
 
     def env(self) -> dict[str, str]:
         """What a client's shell needs. The Redis URL carries no credential: clients speak HTTP to the RM."""
-        return {"MINIYARN_RM_ADDRESS": self.rm_url, "MINIYARN_REDIS_URL": creds.without_user(self.redis_url),
+        return {"MINIYARN_RM_ADDRESS": ",".join(self.rm_urls) or self.rm_url,
+                "MINIYARN_REDIS_URL": creds.without_user(self.redis_url),
                 client_token.ENV: self.token}
 
     def pids(self) -> set[int]:
@@ -281,7 +311,8 @@ class MiniCluster:
 
     def _stop(self) -> None:
         self.pids()  # remember the containers too, before their NMs go
-        order = ([d for d in self.daemons if d.name.startswith("nm-")], [d for d in self.daemons if d.name == "rm"],
+        order = ([d for d in self.daemons if d.name.startswith("nm-")],
+                 [d for d in self.daemons if d.name.startswith("rm")],
                  [d for d in self.daemons if d.name == "redis"])
         for group in order:
             for d in group:

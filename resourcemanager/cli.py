@@ -27,6 +27,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--insecure", action="store_true",
                         help="listen beyond loopback with hadoop.http.authentication.type=simple (anyone who "
                              "reaches the port can run commands as any user)")
+    parser.add_argument("--rm-id", default=None,
+                        help="this ResourceManager's id with RM HA (default yarn.resourcemanager.ha.id; one of "
+                             "yarn.resourcemanager.ha.rm-ids)")
     parser.add_argument("--check", action="store_true",
                         help="exit 0 if a ResourceManager answers /health at --port, else 1 (for healthchecks)")
 
@@ -38,9 +41,20 @@ def run(args: argparse.Namespace) -> int:
     except ValueError as e:
         print(f"miniyarn resourcemanager: {e}", file=sys.stderr)
         return 2
+    rm_id = ""
+    if cfg.ha_enabled(conf):
+        from resourcemanager.daemon import HAConfigError, ha_rm_id
+        try:
+            rm_id = ha_rm_id(conf, args.rm_id)
+        except HAConfigError as e:
+            print(f"miniyarn resourcemanager: {e}", file=sys.stderr)
+            return 2
     port = args.port
     if port is None:
-        port = int(conf.get_str("yarn.resourcemanager.webapp.address", "0.0.0.0:8088").rsplit(":", 1)[-1])
+        # With HA, this RM's own yarn.resourcemanager.webapp.address.<rm-id>, as YARN reads it.
+        address = conf.get_str(f"yarn.resourcemanager.webapp.address.{rm_id}") if rm_id else ""
+        address = address or conf.get_str("yarn.resourcemanager.webapp.address", "0.0.0.0:8088")
+        port = int(address.rsplit(":", 1)[-1])
     if args.check:
         try:
             return 0 if httpx.get(f"http://127.0.0.1:{port}/health", timeout=3).status_code == 200 else 1
@@ -61,8 +75,14 @@ def run(args: argparse.Namespace) -> int:
     if refusal:
         print(f"miniyarn resourcemanager: {refusal}", file=sys.stderr)
         return 2
+    if rm_id and credentials is None:
+        # Tokens (AMRM, container, HTTP) derive from the master key in the credentials dir: two RMs with
+        # keys of their own would refuse each other's AMs and NMs after a failover.
+        print("miniyarn resourcemanager: RM HA needs --credentials-dir (or $MINIYARN_CREDENTIALS_DIR) shared "
+              "by every ResourceManager: their tokens must be the same", file=sys.stderr)
+        return 2
     try:
-        return serve(conf, cfg.redis_url(args.redis_url), args.host, port, advertise, credentials)
+        return serve(conf, cfg.redis_url(args.redis_url), args.host, port, advertise, credentials, rm_id)
     except OSError as e:
         print(f"miniyarn resourcemanager: cannot listen on {args.host}:{port}: {e}; pick another --port",
               file=sys.stderr)

@@ -15,6 +15,7 @@ from pydantic import ValidationError
 from miniyarn import keys
 from miniyarn.protocol import RM_MESSAGE, AMCall, RemoteError
 from miniyarn.redisconn import data
+from resourcemanager.ha.fence import FencedError
 from resourcemanager.rm import ResourceManager, now_ms
 from resourcemanager.services import handle
 
@@ -37,6 +38,8 @@ ALIVE_TTL_S = 5
 # senders (Redis paused or down): liveness windows start again (ResourceManager.observation_gap). A pass
 # normally reads every 50 ms or less; a full GC or a huge batch stays well under this.
 BLIND_MS = 2000
+# With RM HA an idle loop polls its inbox this often (see _take): a fraction of an AM's heartbeat.
+HA_POLL_S = 0.01
 # While Redis fails, the loop tries again this often: a restarted Redis is back within a second.
 REDIS_RETRY_S = 1.0
 
@@ -68,6 +71,10 @@ class InboxLoop(threading.Thread):
             while not self.stopping.is_set():
                 try:
                     self._pass()
+                except FencedError:
+                    # RM HA: another RM is active and this one wrote nothing; its elector is stopping this loop.
+                    self.stopping.wait(REDIS_RETRY_S)
+                    continue
                 except redis.RedisError as e:
                     # Down, restarting, loading, paused past the socket timeout: whatever the length, the loop
                     # waits and tries again; nothing it took is lost (a failed flush keeps its writes).
@@ -120,10 +127,18 @@ class InboxLoop(threading.Thread):
             self.rm.flush()
         if time.monotonic() - self.last_alive > 1:
             self.last_alive = time.monotonic()
-            self.redis.set(keys.rm_health(), self.rm.web_address, ex=ALIVE_TTL_S)
+            self.rm.fence.set(self.redis, keys.rm_health(), self.rm.web_address, ex=ALIVE_TTL_S)
 
     def _take(self) -> tuple[list[bytes], list[bytes]]:
         """(AM calls, node messages) waiting now, or the first to arrive within POLL_S."""
+        if self.rm.fence.enabled:
+            # RM HA: a pop is a write, so it checks the epoch (a script); a blocking pop cannot, so an idle
+            # active polls instead of blocking (HA_POLL_S adds at most that to an idle RM's answer).
+            am_got, nodes_got = self.rm.fence.pop(self.redis, [(keys.rm_am_inbox(), BATCH),
+                                                                (keys.rm_inbox(), NODE_BATCH)])
+            if not (am_got or nodes_got):
+                self.stopping.wait(HA_POLL_S)
+            return [data(m) for m in am_got], [data(m) for m in nodes_got]
         pipe = self.redis.pipeline(transaction=False)
         pipe.lpop(keys.rm_am_inbox(), BATCH)
         pipe.lpop(keys.rm_inbox(), NODE_BATCH)

@@ -43,6 +43,7 @@ from resourcemanager.errors import (
     InvalidResourceRequest,
     NotFoundError,
 )
+from resourcemanager.ha.fence import Fence
 from resourcemanager.health import LoopHealth
 from resourcemanager.rmstate import RMApp, RMAttempt, RMContainer, RMNode
 from resourcemanager.scheduler.model import Allocation, SchedulerApp, SchedulerNode
@@ -168,6 +169,8 @@ class ResourceManager:
         self.health = LoopHealth(started_ms=now_ms())
         self.global_max_attempts = conf.get_int("yarn.resourcemanager.am.max-attempts", 2)
         self.out = Outbox()
+        # Every write to Redis goes through it: with RM HA, writes carry this RM's epoch (ha/fence.py).
+        self.fence = Fence(None)
         self.needs_schedule = False
         self._headroom: tuple[Resource, int] | None = None
         self.containers_allocated_total = 0
@@ -241,7 +244,7 @@ class ResourceManager:
         """A fresh application id, reserved for `owner` (the authenticated asker) when one is given."""
         with self.lock:
             while True:
-                seq = int(self.redis.incr(keys.app_seq()))
+                seq = self.fence.incr(self.redis, keys.app_seq())
                 app_id = str(ApplicationId(self.cluster_ts, seq))
                 # Taken only if the counter went back (a Redis that lost it): skip rather than collide.
                 if app_id not in self.apps and app_id not in self.new_app_ids:
@@ -721,7 +724,7 @@ class ResourceManager:
             return
         replies, self.out.replies = self.out.replies, []
         acquired, self.out.acquired_apps = self.out.acquired_apps, set()
-        pipe = self.redis.pipeline(transaction=False)
+        pipe = self.fence.pipeline(self.redis)
         # Apps whose AM is handed containers now are stored first: a restart after the answer must find
         # those containers acquired (see recovery.py), not granted-and-unacquired.
         records = {keys.app(a): self.app_record(app) for a in acquired if (app := self.apps.get(a)) is not None}
@@ -731,7 +734,7 @@ class ResourceManager:
             pipe.rpush(key, payload)
             pipe.expire(key, keys.REPLY_TTL_S)
         try:
-            pipe.execute()
+            self.fence.execute(pipe)
         except redis.RedisError:
             self.out.replies[:0] = replies
             self.out.acquired_apps |= acquired
@@ -750,7 +753,7 @@ class ResourceManager:
             raise
 
     def _write(self, out: Outbox) -> None:
-        pipe = self.redis.pipeline(transaction=False)
+        pipe = self.fence.pipeline(self.redis)
         if out.users_created or out.users_deleted:
             amrm_users.queue_changes(pipe, out.users_created, out.users_deleted, self.acl_save)
         # One MSET / DEL per kind of record: per-command overhead, not Redis, bounds a busy batch.
@@ -789,6 +792,6 @@ class ResourceManager:
             pipe.rpush(key, payload)
             pipe.expire(key, keys.REPLY_TTL_S)
         # One refused command (an ACL change a managed Redis forbids) must not lose the rest of the batch.
-        for result in pipe.execute(raise_on_error=False):
+        for result in self.fence.execute(pipe, raise_on_error=False):
             if isinstance(result, redis.ResponseError):
                 log.warning("Redis refused a write of this batch: %s", result)

@@ -32,8 +32,10 @@ class RMAttempt(BaseModel):
     # Containers allocated since the AM's last allocate (granted, not yet acquired). Stored: a recovering
     # RM must tell them from containers the AM holds, or it keeps them as ghosts (see recovery.py).
     new_containers: list[Container] = Field(default_factory=list)
-    # Statuses of completed containers not yet told to the AM. Not stored: the AM resyncs after a restart.
-    completed: list[ContainerStatus] = Field(default_factory=list, exclude=True)
+    # Statuses of completed containers not yet told to the AM. Stored: their container records are gone, so
+    # an RM that took over (a restart, an HA failover) between the completion and the AM's next allocate
+    # could tell the AM of them no other way, and the AM waited for them forever.
+    completed: list[ContainerStatus] = Field(default_factory=list)
     # The last allocate response, answered again to a retried call (the same response_id). Memory only:
     # after a restart the AM re-registers, which starts the sequence again.
     last_response: AllocateResponse | None = Field(default=None, exclude=True)

@@ -243,9 +243,10 @@ def allocate(rm: ResourceManager, app: RMApp, attempt: RMAttempt, msg: Allocate)
     attempt.response_id += 1
     if allocated or completed or normalized:
         rm.out.apps.add(app.app_id)
-    if allocated:
+    if allocated or completed:
         # Stored before the reply goes out (flush_replies): an RM that dies after answering must not find
-        # these containers unacquired at recovery and hand their asks out a second time.
+        # these containers unacquired at recovery and hand their asks out a second time, nor tell the AM
+        # of the same completed containers again.
         rm.out.acquired_apps.add(app.app_id)
     avail, num_nodes = rm.headroom()
     tokens = {c.id: rm.container_token(c.id) for c in allocated}

@@ -19,7 +19,7 @@ import httpx
 
 from miniyarn import config
 from miniyarn.cli.common import add_rm_address, fail, java_date, split_list, yarn_client
-from miniyarn.client.yarn_client import YarnClientError
+from miniyarn.client.yarn_client import YarnClient, YarnClientError
 from miniyarn.ids import ApplicationId, ContainerId, InvalidIdError
 from miniyarn.security import client_token
 
@@ -179,6 +179,9 @@ def run(args: argparse.Namespace) -> int:
         return fail("Invalid options. Can only accept one of amContainers/containerId.")
     address = config.rm_address(getattr(args, "rm_address", None))
     try:
+        if "," in address:  # RM HA: the aggregated logs are read from the active
+            with YarnClient(address) as yarn:
+                address = yarn.active_address()
         with httpx.Client(base_url=address, timeout=NM_TIMEOUT_S * 2, headers=client_token.headers()) as rm:
             return _print_logs(args, rm, app_id, attempts)
     except YarnClientError as e:  # its message names the address and what to do

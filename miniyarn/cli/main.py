@@ -1,5 +1,5 @@
 """`miniyarn`: the `yarn` command's verbs (resourcemanager, nodemanager, application, applicationattempt,
-container, node, logs, queue), plus distributed-shell, a one-command local cluster (minicluster) and
+container, node, logs, queue, rmadmin), plus distributed-shell, a one-command local cluster (minicluster) and
 `token` (a signed user token for the REST API and web UI)."""
 
 from __future__ import annotations
@@ -9,7 +9,18 @@ import sys
 from collections.abc import Callable
 from types import ModuleType
 
-from miniyarn.cli import application, attempt, container, credentials, logs, minicluster, node, queue, token
+from miniyarn.cli import (
+    application,
+    attempt,
+    container,
+    credentials,
+    logs,
+    minicluster,
+    node,
+    queue,
+    rmadmin,
+    token,
+)
 
 Adder = Callable[[argparse.ArgumentParser], None]
 Runner = Callable[[argparse.Namespace], int]
@@ -40,6 +51,8 @@ def _commands() -> dict[str, tuple[str, Callable[[], tuple[Adder, Runner]]]]:
         "node": ("prints node report(s)", lambda: (node.add_arguments, node.run)),
         "logs": ("dump container logs", lambda: (logs.add_arguments, logs.run)),
         "queue": ("prints queue information", lambda: (queue.add_arguments, queue.run)),
+        "rmadmin": ("admin tools: the ResourceManagers' HA state (-getServiceState, -transitionToStandby)",
+                    lambda: (rmadmin.add_arguments, rmadmin.run)),
         "distributed-shell": ("run a shell command in N containers (YARN's DistributedShell)", distributed_shell),
         "minicluster": ("Redis + ResourceManager + N NodeManagers in the foreground",
                         lambda: (minicluster.add_arguments, minicluster.run)),

@@ -25,6 +25,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="daemon logs and NM dirs (default a temp dir, removed on exit)")
     parser.add_argument("-D", dest="defines", action="append", default=[], metavar="KEY=VALUE",
                         help="a yarn-site.xml key for every daemon")
+    parser.add_argument("--rms", type=int, default=1, choices=(1, 2),
+                        help="ResourceManagers: 1, or 2 for RM HA (rm1 on --port, rm2 on a free port; one active, "
+                             "one standby that takes over)")
     parser.add_argument("--credentials-dir", default=None,
                         help="the cluster's secrets, made at first start (default <work-dir>/credentials); a "
                              "Redis started here loads its ACL users (see docs/security.md)")
@@ -39,7 +42,8 @@ def run(args: argparse.Namespace) -> int:
     previous = {sig: signal.signal(sig, _interrupt) for sig in (signal.SIGTERM, signal.SIGINT)}
     try:
         cluster = MiniCluster(args.nodemanagers, config.redis_url(args.redis_url), args.port, args.memory_mb,
-                              args.vcores, args.work_dir, args.defines, credentials_dir=args.credentials_dir)
+                              args.vcores, args.work_dir, args.defines, credentials_dir=args.credentials_dir,
+                              rms=args.rms)
     except ValueError as e:
         print(f"miniyarn minicluster: {e}", file=sys.stderr)
         return 2
@@ -52,6 +56,9 @@ def run(args: argparse.Namespace) -> int:
                   f"{args.nodemanagers} NodeManager(s) of {args.memory_mb} MB, {args.vcores} vcores; "
                   f"logs in {cluster.work_dir}")
             print(f"ResourceManager web UI: {cluster.rm_url}/cluster")
+            if args.rms > 1:
+                print(f"RM HA on: rm1 {cluster.rm_urls[0]}, rm2 {cluster.rm_urls[1]}; see who is active with "
+                      f"miniyarn rmadmin -getAllServiceState {' '.join(cluster.ha_defines())}")
             print(f"Log in to it with: {cluster.login_url}")
             print(f"Your token ({cluster.user}, the cluster's admin) is in {cluster.token_file}")
             for key, value in cluster.env().items():

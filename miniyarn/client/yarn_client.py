@@ -35,11 +35,28 @@ class YarnClientError(Exception):
         self.status = status
 
 
+# With RM HA, a call that found no active RM (every RM down or standby with none active: a failover under
+# way) is tried again for this long, first call or not: a failover takes a few seconds (the lease, 2 s,
+# plus recovery), and YARN's failover proxy retries through it too.
+FAILOVER_WAIT_S = 30.0
+# A standby's redirect is followed at most this many times per call (an active that turned standby
+# between two hops redirects again; a loop of stale redirects must end).
+MAX_REDIRECTS = 3
+
+
 class YarnClient:
+    """`address` is one RM's URL, or with RM HA every RM's, comma-separated: calls go to the one that
+    answered last, fail over to the next when it does not answer, and follow a standby's redirect to the
+    active, as YARN's ConfiguredRMFailoverProxyProvider (and RMWebApp's redirect) do."""
+
     def __init__(self, address: str, timeout_s: float = 10.0) -> None:
-        self.address = address.rstrip("/")
-        # The token is read once, when the client is made: `$MINIYARN_TOKEN`, else the token file.
-        self._http = httpx.Client(base_url=self.address, timeout=timeout_s, headers=client_token.headers())
+        self.addresses = [a.strip().rstrip("/") for a in address.split(",") if a.strip()] or [address]
+        self.address = self.addresses[0]
+        self._timeout_s = timeout_s
+        # The token is read once, when the client is made: `$MINIYARN_TOKEN`, else the token file. The
+        # client has no base URL: every request names its RM (a redirect keeps the Authorization header,
+        # which httpx drops when it follows one to another origin itself).
+        self._http = httpx.Client(timeout=timeout_s, headers=client_token.headers())
         self._reached = False  # the RM has answered this client once (see RESTART_WAIT_S)
 
     def close(self) -> None:
@@ -52,15 +69,27 @@ class YarnClient:
         self.close()
 
     def _call(self, method: str, path: str, **kwargs: Any) -> httpx.Response:
-        deadline = time.monotonic() + (RESTART_WAIT_S if self._reached and method == "GET" else 0)
+        ha = len(self.addresses) > 1
+        wait = RESTART_WAIT_S if self._reached and method == "GET" else 0.0
+        deadline = time.monotonic() + max(wait, FAILOVER_WAIT_S if ha else 0.0)
+        tried = 0  # addresses tried since one last answered
         while True:
             try:
-                resp = self._http.request(method, path, **kwargs)
+                resp = self._follow(method, path, **kwargs)
+                if resp.status_code == 503 and ha and _standby_refusal(resp):
+                    raise _NoActive(remote_message(resp))
                 break
-            except httpx.TransportError as e:
+            except (httpx.TransportError, _NoActive) as e:
+                tried += 1
+                if ha and tried < len(self.addresses):
+                    self._fail_over()  # the next RM at once, as YARN's failover proxy does
+                    continue
                 if time.monotonic() >= deadline:
                     raise YarnClientError(f"Cannot reach the ResourceManager at {self.address} ({e}); "
                                           "is it running? Set --rm-address or MINIYARN_RM_ADDRESS") from None
+                tried = 0
+                if ha:
+                    self._fail_over()
                 time.sleep(RETRY_EVERY_S)
             except httpx.HTTPError as e:
                 raise YarnClientError(f"Cannot reach the ResourceManager at {self.address} ({e}); "
@@ -72,6 +101,35 @@ class YarnClient:
         if resp.status_code >= 400:
             raise YarnClientError(remote_message(resp), resp.status_code)
         return resp
+
+    def _follow(self, method: str, path: str, **kwargs: Any) -> httpx.Response:
+        """One call, following a standby's 307 to the active (which then serves this client's calls)."""
+        base = self.address
+        for _ in range(MAX_REDIRECTS + 1):
+            resp = self._http.request(method, base + path, **kwargs)
+            location = resp.headers.get("location", "")
+            if resp.status_code != 307 or not location.startswith(("http://", "https://")):
+                self.address = base
+                return resp
+            target = httpx.URL(location)
+            base = f"{target.scheme}://{target.netloc.decode()}"
+            if base not in self.addresses:
+                self.addresses.append(base)  # an RM the client was not told of, named by a standby
+            if "params" in kwargs:
+                kwargs = {k: v for k, v in kwargs.items() if k != "params"}
+                path = target.raw_path.decode()  # the redirect carries the query already
+        raise httpx.TooManyRedirects(f"more than {MAX_REDIRECTS} standby redirects", request=resp.request)
+
+    def _fail_over(self) -> None:
+        i = self.addresses.index(self.address) if self.address in self.addresses else -1
+        self.address = self.addresses[(i + 1) % len(self.addresses)]
+
+    def active_address(self) -> str:
+        """The address of the RM that serves this client now (with RM HA, the active's: a standby redirects
+        /metrics, unlike /info), for callers that speak to the RM's REST API themselves."""
+        if len(self.addresses) > 1:
+            self._call("GET", "/ws/v1/cluster/metrics")
+        return self.address
 
     def cluster_info(self) -> dict[str, Any]:
         return dict(self._call("GET", "/ws/v1/cluster/info").json()["clusterInfo"])
@@ -125,6 +183,17 @@ class YarnClient:
 
     def scheduler(self) -> dict[str, Any]:
         return dict(self._call("GET", "/ws/v1/cluster/scheduler").json()["scheduler"]["schedulerInfo"])
+
+
+class _NoActive(Exception):
+    """A standby answered with no active RM known (a failover under way)."""
+
+
+def _standby_refusal(resp: httpx.Response) -> bool:
+    try:
+        return bool(resp.json()["RemoteException"]["exception"] == "StandbyException")
+    except (ValueError, KeyError, TypeError):
+        return False
 
 
 def remote_message(resp: httpx.Response) -> str:

@@ -17,11 +17,13 @@ from miniyarn import keys
 from miniyarn.blobs import SCHEME
 from miniyarn.records import ApplicationSubmissionContext
 from miniyarn.security import credentials as creds
-from miniyarn.security.acls import ApplicationAccessType
+from miniyarn.security.acls import ApplicationAccessType, groups_of
 from miniyarn.security.http_auth import HttpAuthConfig
 from miniyarn.states.application import CLIENT_STATES, FinalApplicationStatus, YarnApplicationState
 from miniyarn.states.node import NodeState
 from resourcemanager.errors import BadRequestError, NotFoundError, YarnError
+from resourcemanager.ha.fence import FencedError
+from resourcemanager.ha.redirect import HAView, StandbyRedirect, not_active_message
 from resourcemanager.rm import ResourceManager, now_ms
 from resourcemanager.webapp import bodies, views
 from resourcemanager.webapp.access import Access, policy_from_conf, user_of
@@ -74,7 +76,8 @@ def _in_range(value: int, begin: int | None, end: int | None) -> bool:
     return (begin is None or value >= begin) and (end is None or value <= end)
 
 
-def create_app(rm: ResourceManager, bind_host: str = "", auth: WebAuth | None = None) -> FastAPI:
+def create_app(rm: ResourceManager, bind_host: str = "", auth: WebAuth | None = None,
+               ha: HAView | None = None) -> FastAPI:
     app = FastAPI(title="miniyarn ResourceManager", docs_url=None, redoc_url=None, openapi_url=None)
     auth = auth or web_auth(rm, bind_host)
     access = Access(policy_from_conf(rm.conf))
@@ -105,6 +108,13 @@ def create_app(rm: ResourceManager, bind_host: str = "", auth: WebAuth | None = 
             response.headers.update(e.headers)
         return response
 
+    if ha is not None:
+        @app.exception_handler(FencedError)
+        async def fenced(_: Request, e: FencedError) -> JSONResponse:
+            # RM HA: a write refused because another RM became active meanwhile; the client tries the others.
+            return remote_exception(503, "StandbyException", not_active_message(ha.rm_id),
+                                    "org.apache.hadoop.ipc.StandbyException")
+
     @app.exception_handler(Exception)
     async def internal_error(request: Request, e: Exception) -> JSONResponse:
         log.exception("Internal error answering %s %s", request.method, request.url.path)
@@ -130,7 +140,10 @@ def create_app(rm: ResourceManager, bind_host: str = "", auth: WebAuth | None = 
     @app.get(BASE + "/info")
     def info() -> dict[str, Any]:
         with rm.lock:
-            return views.cluster_info(rm)
+            body = views.cluster_info(rm)
+        if ha is not None:  # RM HA: this RM's state and its elector's link to Redis (ZooKeeper's, in YARN)
+            body["clusterInfo"].update(haState=ha.ha_state, haZooKeeperConnectionState=ha.connection_state())
+        return body
 
     @app.get(BASE + "/metrics")
     def metrics() -> dict[str, Any]:
@@ -290,5 +303,8 @@ def create_app(rm: ResourceManager, bind_host: str = "", auth: WebAuth | None = 
     add_proxy_routes(app, rm, access, auth)
     add_log_routes(app, rm)
     add_login_routes(app, auth)
+    if ha is not None:
+        app.add_middleware(StandbyRedirect, ha=ha,  # inside auth: only authenticated requests are redirected
+                           is_admin=lambda user: access.policy.is_admin(user, groups_of(user)))
     app.add_middleware(AuthMiddleware, auth=auth)
     return app

@@ -151,7 +151,7 @@ def test_parser_has_yarns_verbs_and_bad_usage_is_exit_2(capsys: pytest.CaptureFi
     parser, runners = build_parser()
     assert set(runners) == {"resourcemanager", "nodemanager", "application", "applicationattempt", "container",
                             "node", "logs", "queue", "distributed-shell", "minicluster", "token",
-                            "credentials"}
+                            "credentials", "rmadmin"}
     args = parser.parse_args(["application", "-list", "-appStates", "ALL"])
     assert isinstance(args, argparse.Namespace) and args.list and args.appStates == ["ALL"]
     assert main(["application"]) == 2  # one of -list/-status/-kill is required

@@ -1,0 +1,123 @@
+"""`miniyarn rmadmin -getServiceState rm1 | -getAllServiceState | -transitionToStandby [--forcemanual] rm1 |
+-transitionToActive [--forcemanual] rm1`: the HA part of YARN's RMAdminCLI (HAAdmin), with YARN's texts and
+exit codes. RMs are found by id as YARN finds them: yarn.resourcemanager.ha.rm-ids and
+yarn.resourcemanager.webapp.address.<id> (yarn-site.xml or -D)."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+
+import httpx
+
+from miniyarn import config
+from miniyarn.cli.common import FAILED, fail
+from miniyarn.client.yarn_client import remote_message
+from miniyarn.config import YarnConfiguration, parse_define
+from miniyarn.security import client_token
+
+AUTO_FAILOVER_KEY = "yarn.resourcemanager.ha.automatic-failover.enabled"
+# HAAdmin's refusal of a manual transition while the elector manages the state.
+REFUSE_MANUAL = ("Automatic failover is enabled for {target}\n"
+                 "Refusing to manually manage HA state, since it may cause\n"
+                 "a split-brain scenario or other incorrect state.\n"
+                 "If you are very sure you know what you are doing, please \n"
+                 "specify the --forcemanual flag.")
+FORCEMANUAL_WARNING = ("You have specified the --forcemanual flag. This flag is dangerous, as it can induce a "
+                       "split-brain scenario that WILL CORRUPT your state, possibly irrecoverably.\n")
+# miniyarn's elector decides who is active; a forced transition to active would fight it.
+NO_MANUAL_ACTIVE = ("transitionToActive is not supported while automatic failover is enabled: the leader "
+                    "election makes an RM active. Use -transitionToStandby --forcemanual on the active RM "
+                    "to hand over to the other.")
+# HAAdmin's `%-50s %-10s` lines of -getAllServiceState.
+ALL_STATE_PATTERN = "%-50s %-10s"
+TIMEOUT_S = 10.0
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    what = parser.add_mutually_exclusive_group(required=True)
+    # nargs="?": YARN's form is `-transitionToStandby [--forcemanual] <serviceId>`, the id after the flag.
+    what.add_argument("-getServiceState", metavar="serviceId", nargs="?", const="",
+                      help="print active or standby for one RM id")
+    what.add_argument("-getAllServiceState", action="store_true", help="print every RM's address and state")
+    what.add_argument("-transitionToStandby", metavar="serviceId", nargs="?", const="",
+                      help="make an RM standby (needs --forcemanual while automatic failover is on)")
+    what.add_argument("-transitionToActive", metavar="serviceId", nargs="?", const="",
+                      help="refused while automatic failover is on")
+    parser.add_argument("--forcemanual", action="store_true",
+                        help="act although automatic failover is enabled (dangerous, as in YARN)")
+    parser.add_argument("service_id", nargs="?", default="", help=argparse.SUPPRESS)
+    parser.add_argument("-D", dest="defines", action="append", default=[], metavar="KEY=VALUE",
+                        help="override a yarn-site.xml key")
+
+
+class ServiceError(Exception):
+    pass
+
+
+def service_state(address: str) -> str:
+    """`active` or `standby`, as HAServiceProtocol.getServiceStatus says it (ServiceError if unreachable)."""
+    try:
+        resp = httpx.get(f"{address}/ws/v1/cluster/info", headers=client_token.headers(), timeout=TIMEOUT_S)
+    except httpx.HTTPError as e:
+        raise ServiceError(f"Call to {address} failed on connection exception: {e}") from None
+    if resp.status_code != 200:
+        raise ServiceError(remote_message(resp))
+    return str(resp.json()["clusterInfo"].get("haState", "ACTIVE")).lower()
+
+
+def _host_port(address: str) -> str:
+    return address.split("://", 1)[-1]
+
+
+def run(args: argparse.Namespace) -> int:
+    try:
+        conf = YarnConfiguration(dict(parse_define(d) for d in args.defines))
+    except ValueError as e:
+        return fail(f"rmadmin: {e}")
+    ids = config.rm_ids(conf)
+    verb = ("-getServiceState" if args.getServiceState is not None else "-getAllServiceState"
+            if args.getAllServiceState else "-transitionToStandby" if args.transitionToStandby is not None
+            else "-transitionToActive")
+    wanted = args.getServiceState or args.transitionToStandby or args.transitionToActive or args.service_id
+    if not ids:
+        return fail(f"Cannot run {verb} when ResourceManager HA is not enabled")
+    if not wanted and not args.getAllServiceState:
+        return fail(f"{verb}: incorrect number of arguments\nUsage: rmadmin [{verb} <serviceId>]")
+    if args.getAllServiceState:
+        for rm_id in ids:
+            address = config.rm_webapp_address(conf, rm_id)
+            try:
+                state = service_state(address)
+            except ServiceError as e:
+                state = f"Failed to connect: {e}"
+            print(ALL_STATE_PATTERN % (_host_port(address), state))
+        return 0
+    if wanted not in ids:
+        return fail(f"Illegal argument: {wanted} is not one of yarn.resourcemanager.ha.rm-ids ({','.join(ids)})")
+    address = config.rm_webapp_address(conf, wanted)
+    if not address:
+        return fail(f"yarn.resourcemanager.webapp.address.{wanted} is not set")
+    if args.getServiceState is not None:
+        try:
+            print(service_state(address))
+        except ServiceError as e:
+            return fail(f"Operation failed: {e}")
+        return 0
+    automatic = conf.get_bool(AUTO_FAILOVER_KEY, True)
+    if automatic and not args.forcemanual:
+        return fail(REFUSE_MANUAL.format(target=_host_port(address)))
+    if args.transitionToActive is not None:
+        return fail(NO_MANUAL_ACTIVE)
+    print(FORCEMANUAL_WARNING, file=sys.stderr)
+    try:
+        resp = httpx.post(f"{address}/ws/v1/cluster/ha/transitionToStandby", json={},
+                          headers=client_token.headers(), timeout=TIMEOUT_S)
+    except httpx.HTTPError as e:
+        return fail(f"Operation failed: Call to {address} failed on connection exception: {e}")
+    if resp.status_code != 200:
+        return fail(f"Operation failed: {remote_message(resp)}")
+    return 0
+
+
+__all__ = ["FAILED", "add_arguments", "run", "service_state"]
