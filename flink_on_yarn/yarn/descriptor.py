@@ -78,6 +78,12 @@ class ClusterHandle:
         return self.yarn.get_application(self.app_id)
 
 
+def events_since(events: list[dict[str, Any]], since_ms: int) -> Counter[str]:
+    """The JobManager's allocation events (allocation-history) from `since_ms` on, counted by kind: a job's
+    own TaskManagers in a session whose history holds every earlier job's too."""
+    return Counter(str(x["event"]) for x in events if int(x.get("timestamp") or 0) >= since_ms)
+
+
 def jobmanager_url(report: dict[str, Any]) -> str | None:
     """The JobManager's REST endpoint from an application report (Flink registers its REST port as the
     AM's RPC port), or None while no AM has registered."""
@@ -280,7 +286,7 @@ class YarnClusterDescriptor:
                 events = self.http.get(base + "/resourcemanager/allocation-history").json()["events"]
             except (httpx.HTTPError, ValueError, KeyError):
                 return
-            seen = Counter(str(x["event"]) for x in events if int(x.get("timestamp") or 0) >= since_ms)
+            seen = events_since(events, since_ms)
             line = (f"TaskManagers: {seen[ev.TASKMANAGER_REQUESTED]} requested, "
                     f"{seen[ev.TASKMANAGER_ALLOCATED]} allocated, {len(rm['taskmanagers'])} registered; "
                     f"slots {registered} registered / {required} required" + (f"; job {state}" if state else ""))

@@ -15,6 +15,8 @@ from pydantic import ValidationError
 from flink_on_yarn.cli.main import cli, main
 from flink_on_yarn.cli.options import check_parallelism, max_parallelism, split_program
 from flink_on_yarn.graph.job_graph import JobVertexSpec
+from flink_on_yarn.runtime import allocation_history as ev
+from flink_on_yarn.yarn.descriptor import events_since
 from flink_on_yarn.yarn.executors import job_runtime_ms
 
 
@@ -149,3 +151,15 @@ def test_a_click_usage_error_is_not_a_traceback() -> None:
     result = CliRunner().invoke(cli, ["list", "-a", "extra"], prog_name="miniflink")
     assert result.exit_code == 2 and isinstance(result.exception, SystemExit)
     assert "Got unexpected extra argument" in result.stderr
+
+
+def test_a_session_jobs_taskmanager_counts_are_its_own() -> None:
+    earlier = [{"timestamp": 1_000, "event": ev.TASKMANAGER_REQUESTED}, {"timestamp": 1_100,
+                                                                          "event": ev.TASKMANAGER_ALLOCATED}] * 2
+    this_job = [{"timestamp": 5_000, "event": ev.TASKMANAGER_REQUESTED},
+                {"timestamp": 5_200, "event": ev.TASKMANAGER_ALLOCATED},
+                {"timestamp": 5_300, "event": ev.SLOTS_ALLOCATED}]
+    seen = events_since(earlier + this_job, since_ms=4_900)  # the job's start-time, the JobManager's clock
+    assert (seen[ev.TASKMANAGER_REQUESTED], seen[ev.TASKMANAGER_ALLOCATED]) == (1, 1)
+    everything = events_since(earlier + this_job, since_ms=0)  # per-job: the whole history is the job's
+    assert (everything[ev.TASKMANAGER_REQUESTED], everything[ev.TASKMANAGER_ALLOCATED]) == (3, 3)
