@@ -7,6 +7,8 @@ has one owner and an RM restart can rebuild itself from these keys.
 
 from __future__ import annotations
 
+import re
+
 PREFIX = "yarn"
 
 # A reply list outlives its request only long enough for a slow caller to read it; after that
@@ -89,6 +91,23 @@ def nm_commands(node_id: str) -> str:
 def nm_processing(node_id: str) -> str:
     """List: commands an NM has taken but not finished, so a crash mid-command loses nothing."""
     return f"{PREFIX}:nm:{node_id}:processing"
+
+
+# The NM's background services (nodemanager.services) are an rq queue, whose keys rq names itself
+# (rq:queue:<name>, rq:wip:<name>, rq:job:<job id>, ...): the queue, its job ids and its workers' names all
+# start with NM_SERVICES_PREFIX, so the nm user's Redis ACL (miniyarn.security.credentials) can name exactly
+# those. rq job ids are [A-Za-z0-9_-], so the node id's `.` and `:` become `_`.
+NM_SERVICES_PREFIX = "yarn-nm-"
+
+
+def nm_services_queue(node_id: str) -> str:
+    """rq queue name: this NM's log aggregation and deletion jobs."""
+    return NM_SERVICES_PREFIX + re.sub(r"[^A-Za-z0-9_-]", "_", node_id)
+
+
+def nm_services_worker(node_id: str, suffix: str) -> str:
+    """rq worker name of one run of this NM's services worker (unique: rq refuses a second live one)."""
+    return f"{nm_services_queue(node_id)}-worker-{suffix}"
 
 
 def blob(digest: str) -> str:

@@ -2,8 +2,10 @@
 (reliable hand-off: a crash mid-command leaves it there, handled again on the next start) and hands
 each to the NodeManager.
 
-Why not a per-NM rq queue: rq's worker forks a process per job, but the container manager must own
-every container's Popen handle (to wait for, signal and measure it) inside the NM process itself.
+Why not a per-NM rq queue (the node's background services are one, nodemanager.services): not a fork (rq's
+SimpleWorker runs jobs in-process), but a worker's `work()` takes over its thread and installs SIGINT/SIGTERM
+handlers (the NM's main thread owns those), and an rq job costs a job hash plus queue and registry writes where
+a command costs two Redis calls (BLMOVE, LREM), at every container start.
 """
 
 from __future__ import annotations

@@ -1,5 +1,6 @@
 """The NodeManager daemon: wires the container manager, executor, heartbeats, memory monitor,
-command loop and web server around one NMContext, and runs until SIGTERM/SIGINT.
+command loop, background services (log aggregation and deletion, nodemanager.services) and web server
+around one NMContext, and runs until SIGTERM/SIGINT.
 
 On shutdown it kills every container (exit status ABORTED, -100, as YARN reports containers of a
 node that goes away), uploads the logs it holds, sends a last heartbeat and NodeShutdown, exits 0.
@@ -31,6 +32,7 @@ from nodemanager.health import DiskHealth
 from nodemanager.heartbeat import NodeStatusUpdater
 from nodemanager.logs import aggregation
 from nodemanager.monitor import ContainersMonitor
+from nodemanager.services import NMServices
 from nodemanager.web import NodeWebApp, serve
 
 log = logging.getLogger("nodemanager.NodeManager")
@@ -52,6 +54,8 @@ class NodeManager:
         self.heartbeat = NodeStatusUpdater(ctx, client, self.manager, self.stop)
         self.monitor = ContainersMonitor(ctx, self.manager, self.stop)
         self.commands = CommandLoop(client, ctx.node_id, self.handle, self.stop)
+        self.services = NMServices(client, ctx.node_id, ctx.log_dirs, ctx.local_dirs, ctx.private_dir,
+                                   ctx.conf.get_int("yarn.nodemanager.delete.debug-delay-sec", 0), self.stop)
         self.web = NodeWebApp(ctx, self.manager, lambda: self.heartbeat.last_sent_ms if self.heartbeat else 0,
                               self.monitor.rss.get, auth=auth, health=lambda: self.heartbeat.disks.last
                               if self.heartbeat else DiskHealth(healthy=True, report=""))
@@ -89,14 +93,12 @@ class NodeManager:
     def application_finished(self, app_id: str) -> None:
         log.info("Application %s transitioned from RUNNING to APPLICATION_RESOURCES_CLEANINGUP", app_id)
         self.manager.application_finished(app_id)
-        if self.ctx.conf.get_bool("yarn.log-aggregation-enable", True):
-            aggregation.aggregate(self.redis, app_id, self.ctx.node_id, self.ctx.log_dirs)
-            self.manager.delete_app_dirs(app_id)
-        else:
+        # The upload and the deletion are rq jobs of the node's background services: the command loop only
+        # enqueues them, so the next command does not wait for an application's logs to reach Redis.
+        aggregate = self.ctx.conf.get_bool("yarn.log-aggregation-enable", True)
+        if not aggregate:
             self.redis.srem(keys.app_log_nodes(app_id), self.ctx.node_id)
-            for local in self.ctx.local_dirs:
-                for app_dir in (local / "usercache").glob(f"*/appcache/{app_id}"):
-                    shutil.rmtree(app_dir, ignore_errors=True)
+        self.services.application_finished(app_id, aggregate)
         log.info("Application %s transitioned from APPLICATION_RESOURCES_CLEANINGUP to FINISHED", app_id)
 
     def _on_signal(self, signum: int, _frame: FrameType | None) -> None:
@@ -126,6 +128,7 @@ class NodeManager:
             (self.commands.run, "CommandLoop"))]
         for t in threads:
             t.start()
+        self.services.start()
         print(f"NodeManager {self.ctx.node_id} started, http://{self.ctx.http_address}, {self.ctx.capability}",
               flush=True)
         while not self.stop.wait(0.5):
@@ -137,6 +140,7 @@ class NodeManager:
         log.info("Stopping NodeManager %s", self.ctx.node_id)
         for t in threads:
             t.join(timeout=2)  # the command loop finishes the command in hand first
+        self.services.close()  # the services worker finishes the job in hand first
         assert self.heartbeat is not None
         if self.ctx.recovery_enabled:
             # YARN's NM with recovery (supervised): its containers keep running and the node does not

@@ -15,13 +15,29 @@
 
 from __future__ import annotations
 
-import argparse
+import os
+import signal
 import socket
 import sys
 import time
 from datetime import datetime
 
+import click
+
 from flink_on_yarn.cli import yarn
+from flink_on_yarn.cli.completion import job_ids, yarn_application_ids
+from flink_on_yarn.cli.endpoint import endpoint
+from flink_on_yarn.cli.options import (
+    CONTEXT,
+    ProgramCommand,
+    check_parallelism,
+    client_options,
+    detached_option,
+    dynamic_option,
+    parallelism_option,
+    program_option,
+    target_option,
+)
 from flink_on_yarn.client.executor import ExecutionContext
 from flink_on_yarn.client.program import ProgramError, run_program
 from flink_on_yarn.client.rest_client import RemoteExecutor, RestClient, RestError
@@ -30,94 +46,127 @@ from flink_on_yarn.security import secret as cluster_secret
 from flink_on_yarn.standalone import cluster, daemons
 from flink_on_yarn.yarn.descriptor import DeploymentError
 
-
-def _common(p: argparse.ArgumentParser) -> None:
-    p.add_argument("-m", "--jobmanager", default=None, help="JobManager REST address host:port")
-    p.add_argument("-D", dest="dynamic", action="append", default=[], metavar="key=value")
-    p.add_argument("-yid", "--yarnapplicationId", dest="yid", default=None, help="a Flink cluster on YARN")
-    p.add_argument("-t", "--target", default=None)
-
-
-def _endpoint(ns: argparse.Namespace, config: Configuration) -> tuple[str, str | None]:
-    """The JobManager's REST address and the token to present there: a cluster on YARN through the RM's
-    proxy with the user's miniyarn token; any other with this user's cluster secret (secret.py)."""
-    if ns.jobmanager and ns.jobmanager != yarn.YARN_CLUSTER:
-        return str(ns.jobmanager), _standalone_token(config)
-    on_yarn = yarn.yarn_rest_address(ns.yid, ns.target, config)
-    if on_yarn is not None:
-        return on_yarn.rest_url, on_yarn.token
-    return cluster.rest_address(config), _standalone_token(config)
+COMPLETE_VAR = "_MINIFLINK_COMPLETE"
+# The verbs that deploy on YARN: SIGTERM there is an interrupt like Ctrl-C, so that a deployment it stops
+# kills its half-deployed application (descriptor.deploy) instead of leaving it to start unattended.
+DEPLOYING_VERBS = ("run", "run-application", "yarn-session")
+_interrupted_by = [signal.SIGINT]
 
 
-def _standalone_token(config: Configuration) -> str | None:
-    found = cluster_secret.for_client(config)
-    return found.decode() if found is not None else None
+def _terminate(signum: int, _frame: object) -> None:
+    _interrupted_by[0] = signal.Signals(signum)
+    raise KeyboardInterrupt
 
 
-def _split_program(argv: list[str]) -> tuple[list[str], str | None, list[str]]:
-    """Options before `-py FILE`, the file, and the program's own arguments after it."""
-    for i, a in enumerate(argv):
-        if a in ("-py", "--python") and i + 1 < len(argv):
-            return argv[:i], argv[i + 1], argv[i + 2:]
-    return argv, None, []
+class FlinkGroup(click.Group):
+    """The verbs' return value is the exit status, and every error they can meet is one line on stderr
+    (never a traceback), also under click's CliRunner."""
+
+    def invoke(self, ctx: click.Context) -> object:
+        try:
+            rv = super().invoke(ctx)
+        except (ValueError, DeploymentError, cluster_secret.SecretError) as e:
+            print(f"error: {e}", file=sys.stderr)
+            rv = 1
+        except KeyboardInterrupt as e:
+            # Caught here, before click turns it into a bare Abort: one line, and the shell's status for
+            # death by that signal (130 SIGINT, 143 SIGTERM).
+            print(f"error: {e}" if str(e) else "error: interrupted", file=sys.stderr)
+            rv = 128 + _interrupted_by[0]
+        ctx.exit(int(rv or 0))
 
 
-def cmd_run(argv: list[str]) -> int:
-    opts, program, prog_args = _split_program(argv)
-    p = argparse.ArgumentParser(prog="miniflink run")
-    _common(p)
-    p.add_argument("-p", "--parallelism", type=int, default=None)
-    p.add_argument("-d", "--detached", action="store_true")
-    yarn.add_yarn_cluster_options(p)
-    ns = p.parse_args(opts)
+@click.group(cls=FlinkGroup, context_settings=CONTEXT, add_help_option=False)
+def cli() -> None:
+    """miniflink: the `flink` command's verbs and the standalone scripts'."""
+
+
+@cli.command("run", cls=ProgramCommand, context_settings=CONTEXT)
+@client_options
+@parallelism_option
+@detached_option
+@yarn.yarn_cluster_options
+@program_option
+def cmd_run(jobmanager: str | None, dynamic: tuple[str, ...], yid: str | None, target: str | None,
+            parallelism: int | None, detached: bool, program: str | None, program_args: tuple[str, ...],
+            **yarn_opts: str | bool | tuple[str, ...] | None) -> int:
+    """Runs a program: on a JobManager (-m), or on YARN (-t yarn-per-job|yarn-session, -m yarn-cluster)."""
     if program is None:
         print("error: no program given; use -py FILE", file=sys.stderr)
         return 1
     try:
-        dynamic = parse_dynamic(ns.dynamic)
-        dynamic.update(yarn.yarn_cluster_keys(ns))
-        config = Configuration.load(dynamic)
-        parallelism = ns.parallelism or config.get_int("parallelism.default")
+        check_parallelism(parallelism)
+        dyn = parse_dynamic(list(dynamic))
+        dyn.update(yarn.yarn_cluster_keys(yarn_opts))
+        config = Configuration.load(dyn)
+        parallelism = parallelism or config.get_int("parallelism.default")
     except ValueError as e:
         print(f"error: {e}", file=sys.stderr)
         return 1
-    target = ns.target
-    on_yarn_cluster = ns.jobmanager == yarn.YARN_CLUSTER
-    if target is None and (not ns.jobmanager or on_yarn_cluster) and (
-            ns.yid or config.get("yarn.application.id", "") or yarn.session_from_properties(config)):
+    on_yarn_cluster = jobmanager == yarn.YARN_CLUSTER
+    if target is None and (not jobmanager or on_yarn_cluster) and (
+            yid or config.get("yarn.application.id", "") or yarn.session_from_properties(config)):
         target = "yarn-session"
     elif target is None and on_yarn_cluster:
         target = "yarn-per-job"
-    detached = ns.detached or ns.yd
+    detached = detached or bool(yarn_opts.get("yd"))
     if target == "yarn-application":
         return yarn.err("-t yarn-application deploys with `miniflink run-application -t yarn-application -py FILE`")
     if target in ("yarn-per-job", "yarn-session"):
-        return yarn.run_on_yarn(target, ns.yid, dynamic, parallelism, detached, program, prog_args)
+        return yarn.run_on_yarn(target, yid, dyn, parallelism, detached, program, list(program_args))
     if on_yarn_cluster:
         return yarn.err(f"-m yarn-cluster deploys on YARN; it cannot go with -t {target}")
     if target not in (None, "remote", "local"):
         return yarn.err(f"unknown deployment target {target!r}; use remote, yarn-per-job, yarn-session or "
                         "yarn-application")
-    address, token = _endpoint(ns, config)
+    address, token = endpoint(jobmanager, yid, target, config)
     ctx = ExecutionContext(executor=RemoteExecutor(address, token=token), default_parallelism=parallelism,
-                           detached=detached, config=dynamic, sysout=True)
+                           detached=detached, config=dyn, sysout=True)
     try:
-        run_program(program, prog_args, ctx)
+        run_program(program, list(program_args), ctx)
     except ProgramError as e:
         print(f"error: {e}", file=sys.stderr)
         return 1
     return 0
 
 
-def cmd_list(argv: list[str]) -> int:
-    p = argparse.ArgumentParser(prog="miniflink list")
-    _common(p)
-    p.add_argument("-a", "--all", action="store_true")
-    p.add_argument("-r", "--running", action="store_true")
-    ns = p.parse_args(argv)
-    config = Configuration.load(parse_dynamic(ns.dynamic))
+@cli.command("run-application", cls=ProgramCommand, context_settings=CONTEXT)
+@target_option(default="yarn-application")
+@parallelism_option
+@dynamic_option
+@program_option
+def cmd_run_application(target: str, parallelism: int | None, dynamic: tuple[str, ...], program: str | None,
+                        program_args: tuple[str, ...]) -> int:
+    """Deploys an application cluster on YARN whose JobManager runs the program's main."""
+    return yarn.run_application(target, parallelism, list(dynamic), program, list(program_args))
+
+
+@cli.command("yarn-session", context_settings=CONTEXT)
+@click.option("-d", "--detached", "detached", is_flag=True)
+@click.option("-s", "--slots", "slots", default=None)
+@click.option("-jm", "--jobManagerMemory", "jm", default=None)
+@click.option("-tm", "--taskManagerMemory", "tm", default=None)
+@click.option("-nm", "--name", "name", default=None)
+@click.option("-qu", "--queue", "queue", default=None)
+@click.option("-id", "--applicationId", "app_id", default=None, shell_complete=yarn_application_ids)
+@dynamic_option
+@click.argument("action", required=False, type=click.Choice(["stop"]))
+def cmd_yarn_session(detached: bool, slots: str | None, jm: str | None, tm: str | None, name: str | None,
+                     queue: str | None, app_id: str | None, dynamic: tuple[str, ...], action: str | None) -> int:
+    """Starts a Flink session cluster on YARN, attaches to one (-id), or stops one (-id APPID stop)."""
+    return yarn.yarn_session(detached, yarn.cluster_keys(slots, name, queue, jm, tm), app_id, list(dynamic), action)
+
+
+@cli.command("list", context_settings=CONTEXT)
+@client_options
+@click.option("-a", "--all", "show_all", is_flag=True)
+@click.option("-r", "--running", "running", is_flag=True)
+def cmd_list(jobmanager: str | None, dynamic: tuple[str, ...], yid: str | None, target: str | None,
+             show_all: bool, running: bool) -> int:
+    """Lists the running (and with -a the terminated) jobs."""
+    config = Configuration.load(parse_dynamic(list(dynamic)))
     try:
-        address, token = _endpoint(ns, config)
+        address, token = endpoint(jobmanager, yid, target, config)
         jobs = RestClient(address, token=token).jobs_overview()
     except RestError as e:
         print(f"error: {e}", file=sys.stderr)
@@ -136,67 +185,92 @@ def cmd_list(argv: list[str]) -> int:
 
     active = [j for j in jobs if j["state"] in ("RUNNING", "RESTARTING", "CREATED", "CANCELLING", "FAILING")]
     show("Running/Restarting", active)
-    if ns.all:
+    if show_all:
         show("Terminated", [j for j in jobs if j not in active])
     return 0
 
 
-def cmd_cancel(argv: list[str]) -> int:
-    p = argparse.ArgumentParser(prog="miniflink cancel")
-    _common(p)
-    p.add_argument("job_id")
-    ns = p.parse_args(argv)
-    config = Configuration.load(parse_dynamic(ns.dynamic))
-    address, token = _endpoint(ns, config)
+@cli.command("cancel", context_settings=CONTEXT)
+@client_options
+@click.argument("job_id", shell_complete=job_ids)
+def cmd_cancel(jobmanager: str | None, dynamic: tuple[str, ...], yid: str | None, target: str | None,
+               job_id: str) -> int:
+    """Cancels a job."""
+    config = Configuration.load(parse_dynamic(list(dynamic)))
+    address, token = endpoint(jobmanager, yid, target, config)
     rest = RestClient(address, token=token)
-    print(f"Cancelling job {ns.job_id}.")
+    print(f"Cancelling job {job_id}.")
     try:
-        rest.cancel(ns.job_id)
+        rest.cancel(job_id)
     except RestError as e:
         print(f"error: {e}", file=sys.stderr)
         return 1
     deadline = time.monotonic() + 60
     try:
-        while rest.job(ns.job_id)["state"] not in ("CANCELED", "FINISHED", "FAILED") and time.monotonic() < deadline:
+        while rest.job(job_id)["state"] not in ("CANCELED", "FINISHED", "FAILED") and time.monotonic() < deadline:
             time.sleep(0.1)
     except RestError as e:
         # A per-job or application cluster on YARN stops with its job: a JobManager gone after the
         # cancel was accepted is the cancel taking effect.
-        if address == (ns.jobmanager or "") or cluster.rest_address(config) == address:
+        if address == (jobmanager or "") or cluster.rest_address(config) == address:
             print(f"error: {e}", file=sys.stderr)
             return 1
-    print(f"Cancelled job {ns.job_id}.")
+    print(f"Cancelled job {job_id}.")
     return 0
 
 
-def cmd_daemon(kind: str, argv: list[str]) -> int:
-    opts, program, prog_args = _split_program(argv)
-    p = argparse.ArgumentParser(prog=f"miniflink {kind}")
-    p.add_argument("action", choices=["start", "stop", "stop-all", "start-foreground"])
-    p.add_argument("-D", dest="dynamic", action="append", default=[], metavar="key=value")
-    ns = p.parse_args(opts)
-    dynamic = parse_dynamic(ns.dynamic)
+@cli.command("start-cluster", context_settings=CONTEXT)
+@dynamic_option
+def cmd_start_cluster(dynamic: tuple[str, ...]) -> int:
+    """Starts a standalone cluster (a JobManager and the configured TaskManagers)."""
+    return cluster.start_cluster(parse_dynamic(list(dynamic)))
+
+
+@cli.command("stop-cluster", context_settings=CONTEXT)
+@dynamic_option
+def cmd_stop_cluster(dynamic: tuple[str, ...]) -> int:
+    """Stops the standalone cluster."""
+    return cluster.stop_cluster(parse_dynamic(list(dynamic)))
+
+
+DAEMON_ACTIONS = click.Choice(["start", "stop", "stop-all", "start-foreground"])
+
+
+def _daemon_command(kind: str) -> None:
+    @cli.command(kind, cls=ProgramCommand, context_settings=CONTEXT)
+    @click.argument("action", type=DAEMON_ACTIONS)
+    @dynamic_option
+    @program_option
+    def command(action: str, dynamic: tuple[str, ...], program: str | None, program_args: tuple[str, ...]) -> int:
+        return cmd_daemon(kind, action, list(dynamic), program, list(program_args))
+
+    command.help = f"Starts or stops a {kind} daemon on this host."
+
+
+def cmd_daemon(kind: str, action: str, dynamic_items: list[str], program: str | None,
+               prog_args: list[str]) -> int:
+    dynamic = parse_dynamic(dynamic_items)
     config = Configuration.load(dynamic)
     d = conf_dir()
     args = cluster.config_args(d, dynamic)
     proc_kind = {"taskmanager": daemons.TASKMANAGER, "jobmanager": daemons.JOBMANAGER,
                  "standalone-job": daemons.STANDALONE_JOB}[kind]
-    if proc_kind == daemons.STANDALONE_JOB and ns.action.startswith("start"):
+    if proc_kind == daemons.STANDALONE_JOB and action.startswith("start"):
         if program is None:
             print("error: standalone-job needs --python FILE", file=sys.stderr)
             return 1
         args += ["--python", program, "--", *prog_args]
-    if ns.action == "start-foreground":
+    if action == "start-foreground":
         import runpy
 
         sys.argv = [daemons.MODULES[proc_kind], *args]
         runpy.run_module(daemons.MODULES[proc_kind], run_name="__main__")
         return 0
-    if ns.action == "start":
+    if action == "start":
         pid = daemons.start(config, proc_kind, args)
         print(f"Starting {proc_kind} daemon (pid: {pid}) on host {socket.gethostname()}.")
         return 0
-    stopped = daemons.stop(config, proc_kind, all_instances=ns.action == "stop-all" or kind != "taskmanager")
+    stopped = daemons.stop(config, proc_kind, all_instances=action == "stop-all" or kind != "taskmanager")
     if not stopped:
         print(f"No {proc_kind} daemon to stop on host {socket.gethostname()}.")
     for pid in stopped:
@@ -204,37 +278,31 @@ def cmd_daemon(kind: str, argv: list[str]) -> int:
     return 0
 
 
+for _kind in ("taskmanager", "jobmanager", "standalone-job"):
+    _daemon_command(_kind)
+
+
 def main(argv: list[str] | None = None) -> int:
     args = sys.argv[1:] if argv is None else argv
+    if COMPLETE_VAR in os.environ:
+        # click's completion protocol: the shell's words come in the environment, the answer on stdout.
+        cli.main(args, prog_name="miniflink", complete_var=COMPLETE_VAR)
+        return 0
     if not args or args[0] in ("-h", "--help", "help"):
         print(__doc__)
         return 0 if args else 1
-    verb, rest = args[0], args[1:]
-    try:
-        if verb == "run":
-            return cmd_run(rest)
-        if verb == "run-application":
-            return yarn.cmd_run_application(rest, _split_program(rest))
-        if verb == "yarn-session":
-            return yarn.cmd_yarn_session(rest)
-        if verb == "list":
-            return cmd_list(rest)
-        if verb == "cancel":
-            return cmd_cancel(rest)
-        if verb in ("start-cluster", "stop-cluster"):
-            p = argparse.ArgumentParser(prog=f"miniflink {verb}")
-            p.add_argument("-D", dest="dynamic", action="append", default=[], metavar="key=value")
-            ns = p.parse_args(rest)
-            dyn = parse_dynamic(ns.dynamic)
-            return cluster.start_cluster(dyn) if verb == "start-cluster" else cluster.stop_cluster(dyn)
-        if verb in ("taskmanager", "jobmanager", "standalone-job"):
-            return cmd_daemon(verb, rest)
-    except (ValueError, DeploymentError, cluster_secret.SecretError) as e:
-        print(f"error: {e}", file=sys.stderr)
+    if args[0] not in cli.commands:
+        print(f"error: unknown command {args[0]!r}; see `miniflink --help`", file=sys.stderr)
         return 1
-    print(f"error: unknown command {verb!r}; see `miniflink --help`", file=sys.stderr)
-    return 1
-
+    if args[0] in DEPLOYING_VERBS:
+        signal.signal(signal.SIGTERM, _terminate)
+    try:
+        # Not standalone: click returns the status FlinkGroup.invoke exits with (or --help's 0) instead of
+        # calling sys.exit, so that main() stays callable from tests and other code.
+        return int(cli.main(args, prog_name="miniflink", standalone_mode=False) or 0)
+    except click.ClickException as e:  # a usage error: click's message, argparse's exit status 2
+        e.show()
+        return e.exit_code
 
 if __name__ == "__main__":
     sys.exit(main())

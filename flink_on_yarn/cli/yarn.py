@@ -7,15 +7,18 @@ from `-yid`, `-Dyarn.application.id=…`, or the `.yarn-properties-<user>` file 
 
 from __future__ import annotations
 
-import argparse
 import getpass
 import sys
 import tempfile
 import time
+from collections.abc import Callable, Mapping
 from pathlib import Path
+from typing import Any, TypeVar
 
+import click
 import httpx
 
+from flink_on_yarn.cli.options import check_parallelism
 from flink_on_yarn.client.executor import ExecutionContext
 from flink_on_yarn.client.program import ProgramError, run_program
 from flink_on_yarn.runtime.config import Configuration, parse_dynamic
@@ -33,6 +36,8 @@ from miniyarn import config as yarn_config
 from miniyarn.client.yarn_client import YarnClientError
 
 YARN_TARGETS = ("yarn-per-job", "yarn-session", "yarn-application")
+
+F = TypeVar("F", bound=Callable[..., Any])
 
 
 def err(message: str) -> int:
@@ -104,7 +109,8 @@ def run_on_yarn(target: str, yid: str | None, dynamic: dict[str, str], paralleli
     shipped = config.explicit()
     try:
         if target == "yarn-per-job":
-            executor: YarnPerJobExecutor | YarnSessionExecutor = YarnPerJobExecutor(descriptor, shipped)
+            executor: YarnPerJobExecutor | YarnSessionExecutor = YarnPerJobExecutor(descriptor, shipped,
+                                                                                     detached)
         else:
             app_id = application_id(yid, config) or session_from_properties(config)
             if app_id is None:
@@ -148,41 +154,51 @@ def cluster_keys(slots: str | None, name: str | None, queue: str | None, jm: str
 YARN_CLUSTER = "yarn-cluster"
 
 
-def add_yarn_cluster_options(p: argparse.ArgumentParser) -> None:
-    p.add_argument("-yjm", "--yarnjobManagerMemory", dest="yjm", default=None)
-    p.add_argument("-ytm", "--yarntaskManagerMemory", dest="ytm", default=None)
-    p.add_argument("-ys", "--yarnslots", dest="ys", default=None)
-    p.add_argument("-ynm", "--yarnname", dest="ynm", default=None)
-    p.add_argument("-yqu", "--yarnqueue", dest="yqu", default=None)
-    p.add_argument("-yD", dest="yarn_dynamic", action="append", default=[], metavar="key=value")
-    p.add_argument("-yd", "--yarndetached", dest="yd", action="store_true")
+def yarn_cluster_options(f: F) -> F:
+    """run's -y options (their values reach the command as keyword arguments, read by yarn_cluster_keys)."""
+    for deco in (click.option("-yd", "--yarndetached", "yd", is_flag=True, help="with -m yarn-cluster: detached"),
+                 click.option("-yD", "yarn_dynamic", multiple=True, metavar="key=value",
+                              help="with -m yarn-cluster: a configuration key (repeatable)"),
+                 click.option("-yqu", "--yarnqueue", "yqu", default=None, metavar="QUEUE", help="the YARN queue"),
+                 click.option("-ynm", "--yarnname", "ynm", default=None, metavar="NAME",
+                              help="the YARN application's name"),
+                 click.option("-ys", "--yarnslots", "ys", default=None, metavar="SLOTS",
+                              help="slots per TaskManager"),
+                 click.option("-ytm", "--yarntaskManagerMemory", "ytm", default=None, metavar="MB",
+                              help="TaskManager memory (MB without a unit)"),
+                 click.option("-yjm", "--yarnjobManagerMemory", "yjm", default=None, metavar="MB",
+                              help="JobManager memory (MB without a unit)")):
+        f = deco(f)
+    return f
 
 
-def yarn_cluster_keys(ns: argparse.Namespace) -> dict[str, str]:
+def yarn_cluster_keys(opts: Mapping[str, object]) -> dict[str, str]:
     """What run's -y options set (-yD pairs, then the named options); raises ValueError on a bad -yD."""
-    out = parse_dynamic(ns.yarn_dynamic)
-    out.update(cluster_keys(ns.ys, ns.ynm, ns.yqu, ns.yjm, ns.ytm))
+    def text(key: str) -> str | None:
+        value = opts.get(key)
+        return value if isinstance(value, str) else None
+
+    yarn_dynamic = opts.get("yarn_dynamic") or ()
+    out = parse_dynamic([str(item) for item in yarn_dynamic] if isinstance(yarn_dynamic, tuple | list) else [])
+    out.update(cluster_keys(text("ys"), text("ynm"), text("yqu"), text("yjm"), text("ytm")))
     return out
 
 
-def cmd_run_application(argv: list[str], split: tuple[list[str], str | None, list[str]]) -> int:
-    opts, program, prog_args = split
-    p = argparse.ArgumentParser(prog="miniflink run-application")
-    p.add_argument("-t", "--target", default="yarn-application")
-    p.add_argument("-p", "--parallelism", type=int, default=None)
-    p.add_argument("-D", dest="dynamic", action="append", default=[], metavar="key=value")
-    ns = p.parse_args(opts)
-    if ns.target != "yarn-application":
-        return err(f"run-application supports -t yarn-application (got {ns.target!r}); for a standalone "
+def run_application(target: str, parallelism: int | None, dynamic_items: list[str], program: str | None,
+                    prog_args: list[str]) -> int:
+    """`miniflink run-application -t yarn-application`."""
+    if target != "yarn-application":
+        return err(f"run-application supports -t yarn-application (got {target!r}); for a standalone "
                    "application cluster use `miniflink standalone-job start --python FILE`")
     if program is None:
         return err("no program given; use -py FILE")
     if not Path(program).is_file():
         return err(f"the program {program} does not exist")
     try:
-        dynamic = parse_dynamic(ns.dynamic)
-        if ns.parallelism:
-            dynamic["parallelism.default"] = str(ns.parallelism)
+        check_parallelism(parallelism)
+        dynamic = parse_dynamic(dynamic_items)
+        if parallelism:
+            dynamic["parallelism.default"] = str(parallelism)
         config = Configuration.load(dynamic)
         descriptor = YarnClusterDescriptor(rm_address())
         cluster = descriptor.deploy(ClusterSpec(Mode.APPLICATION, config.explicit(), program=Path(program),
@@ -194,30 +210,21 @@ def cmd_run_application(argv: list[str], split: tuple[list[str], str | None, lis
     return 0
 
 
-def cmd_yarn_session(argv: list[str]) -> int:
-    p = argparse.ArgumentParser(prog="miniflink yarn-session")
-    p.add_argument("-d", "--detached", action="store_true")
-    p.add_argument("-s", "--slots", default=None)
-    p.add_argument("-jm", "--jobManagerMemory", dest="jm", default=None)
-    p.add_argument("-tm", "--taskManagerMemory", dest="tm", default=None)
-    p.add_argument("-nm", "--name", dest="name", default=None)
-    p.add_argument("-qu", "--queue", dest="queue", default=None)
-    p.add_argument("-id", "--applicationId", dest="app_id", default=None)
-    p.add_argument("-D", dest="dynamic", action="append", default=[], metavar="key=value")
-    p.add_argument("action", nargs="?", choices=["stop"], default=None)
-    ns = p.parse_args(argv)
+def yarn_session(detached: bool, keys: dict[str, str], app_id: str | None, dynamic_items: list[str],
+                 action: str | None) -> int:
+    """`miniflink yarn-session`: start a session (keys: what -s/-nm/-qu/-jm/-tm set), or with -id attach/stop."""
     try:
-        dynamic = parse_dynamic(ns.dynamic)
+        dynamic = parse_dynamic(dynamic_items)
     except ValueError as e:
         return err(str(e))
-    dynamic.update(cluster_keys(ns.slots, ns.name, ns.queue, ns.jm, ns.tm))
+    dynamic.update(keys)
     config = Configuration.load(dynamic)
     descriptor = YarnClusterDescriptor(rm_address())
-    if ns.app_id and ns.action == "stop":
-        return stop_session(descriptor, ns.app_id, config)
-    if ns.app_id:
+    if app_id and action == "stop":
+        return stop_session(descriptor, app_id, config)
+    if app_id:
         try:
-            cluster = attach(ns.app_id, descriptor)
+            cluster = attach(app_id, descriptor)
         except DeploymentError as e:
             return err(str(e))
         print(f"JobManager Web Interface: {cluster.proxy_url}")
@@ -230,7 +237,7 @@ def cmd_yarn_session(argv: list[str]) -> int:
     path.write_text(format_properties({"applicationID": cluster.app_id,
                                        "dynamicPropertiesString": "@@".join(f"{k}={v}" for k, v in dynamic.items())}))
     print(f"Writing the application id {cluster.app_id} to {path}: `miniflink run` submits there by default.")
-    if ns.detached:
+    if detached:
         print("The Flink YARN session cluster has been started in detached mode. In order to stop Flink "
               "gracefully, use the following command:\n"
               f"$ miniflink yarn-session -id {cluster.app_id} stop\n"

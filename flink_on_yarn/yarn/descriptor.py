@@ -49,6 +49,10 @@ class DeploymentError(RuntimeError):
     """The cluster could not be deployed; str() says why and what to run next."""
 
 
+class DeploymentInterrupted(KeyboardInterrupt):
+    """An interrupt during a deployment, after the half-deployed application was killed; str() says which."""
+
+
 @dataclass
 class ClusterSpec:
     mode: Mode
@@ -72,6 +76,12 @@ class ClusterHandle:
 
     def report(self) -> dict[str, Any]:
         return self.yarn.get_application(self.app_id)
+
+
+def events_since(events: list[dict[str, Any]], since_ms: int) -> Counter[str]:
+    """The JobManager's allocation events (allocation-history) from `since_ms` on, counted by kind: a job's
+    own TaskManagers in a session whose history holds every earlier job's too."""
+    return Counter(str(x["event"]) for x in events if int(x.get("timestamp") or 0) >= since_ms)
 
 
 def jobmanager_url(report: dict[str, Any]) -> str | None:
@@ -106,6 +116,7 @@ class YarnClusterDescriptor:
         conf = spec.config
         queue = conf.get("yarn.application.queue") or "default"
         name = conf.get("yarn.application.name") or DEFAULT_NAMES[spec.mode]
+        submitting, app_id = False, ""
         try:
             jm_mb, jm_vc = jobmanager_resource(conf)
             tm_mb, tm_vc = taskmanager_resource(conf)
@@ -113,23 +124,40 @@ class YarnClusterDescriptor:
         except ValueError as e:
             raise DeploymentError(str(e)) from None
         try:
-            self._check_queue(queue)
-            new = self.yarn.new_application()
-            app_id = str(new["application-id"])
-            cap = new.get("maximum-resource-capability") or {}
-            max_mb, max_vc = int(cap.get("memory", 0)), int(cap.get("vCores", 0))
             try:
-                check_fits("JobManager", "jobmanager.memory.process.size", jm_mb, jm_vc, max_mb, max_vc)
-                check_fits("TaskManagers", "taskmanager.memory.process.size", tm_mb, tm_vc, max_mb, max_vc)
-            except ValueError as e:
+                self._check_queue(queue)
+                new = self.yarn.new_application()
+                app_id = str(new["application-id"])
+                cap = new.get("maximum-resource-capability") or {}
+                max_mb, max_vc = int(cap.get("memory", 0)), int(cap.get("vCores", 0))
+                try:
+                    check_fits("JobManager", "jobmanager.memory.process.size", jm_mb, jm_vc, max_mb, max_vc)
+                    check_fits("TaskManagers", "taskmanager.memory.process.size", tm_mb, tm_vc, max_mb, max_vc)
+                except ValueError as e:
+                    raise DeploymentError(f"Couldn't deploy Yarn {spec.mode.value} cluster: {e}") from None
+                body = self._submission(spec, app_id, name, queue, jm_mb, jm_vc, attempts)
+                self.out(f"Submitting application master {app_id}")
+                submitting = True
+                self.yarn.submit_application(body, user=getpass.getuser())
+                self.out(f"Submitted application {app_id}")
+            except YarnClientError as e:
                 raise DeploymentError(f"Couldn't deploy Yarn {spec.mode.value} cluster: {e}") from None
-            body = self._submission(spec, app_id, name, queue, jm_mb, jm_vc, attempts)
-            self.out(f"Submitting application master {app_id}")
-            self.yarn.submit_application(body, user=getpass.getuser())
-            self.out(f"Submitted application {app_id}")
-        except YarnClientError as e:
-            raise DeploymentError(f"Couldn't deploy Yarn {spec.mode.value} cluster: {e}") from None
-        return self.follow_deployment(app_id)
+            return self.follow_deployment(app_id)
+        except KeyboardInterrupt:
+            # Flink's DeploymentFailureHook: a client interrupted (Ctrl-C, or SIGTERM, which the CLI turns
+            # into KeyboardInterrupt) while deploying kills what it submitted, or the cluster would come
+            # up later with nobody attached to it.
+            if not submitting:
+                raise
+            self.kill_half_deployed(app_id)
+            raise DeploymentInterrupted(f"The deployment of {app_id} was interrupted; the application was "
+                                        "killed so that it does not start with nobody attached") from None
+
+    def kill_half_deployed(self, app_id: str) -> None:
+        try:
+            self.yarn.kill_application(app_id, "Flink client interrupted during the deployment")
+        except YarnClientError:
+            pass  # never submitted (the interrupt came first), or already gone: nothing left to kill
 
     def _check_queue(self, queue: str) -> None:
         info = self.yarn.scheduler()
@@ -192,11 +220,14 @@ class YarnClusterDescriptor:
                 self.out(f"Waiting for YARN: {reason}")
             last_reason = reason
             # The attempts are asked for only until the AM container is known: it is the same from then on.
-            container = last_container or self._am_container(app_id)
-            if container and container != last_container:
-                self.out(f"AM container {container} allocated on {report.get('amHostHttpAddress') or '?'}; "
-                         "starting the JobManager")
-                last_container = container
+            if not last_container:
+                container, node = self._am_container(app_id)
+                if container:
+                    # The attempt names its node as soon as it has a container; the application report's
+                    # amHostHttpAddress only once the AM has registered (later).
+                    self.out(f"AM container {container} allocated on "
+                             f"{node or report.get('amHostHttpAddress') or '?'}; starting the JobManager")
+                    last_container = container
             url = jobmanager_url(report) if state == "RUNNING" else None
             if url is not None and self._answers(self.proxy_of(app_id)):
                 break
@@ -218,9 +249,13 @@ class YarnClusterDescriptor:
         proxy = self.proxy_of(app_id)
         return ClusterHandle(app_id, proxy, proxy + "/", self.yarn, self.token)
 
-    def _am_container(self, app_id: str) -> str:
+    def _am_container(self, app_id: str) -> tuple[str, str]:
+        """The latest attempt's AM container and its node (nodeHttpAddress, else nodeId), "" while none."""
         attempts = self.yarn.get_attempts(app_id)
-        return str(attempts[-1].get("containerId") or "") if attempts else ""
+        if not attempts:
+            return "", ""
+        last = attempts[-1]
+        return str(last.get("containerId") or ""), str(last.get("nodeHttpAddress") or last.get("nodeId") or "")
 
     def _answers(self, url: str) -> bool:
         try:
@@ -236,8 +271,13 @@ class YarnClusterDescriptor:
         last = last_reason = ""
         next_reason = time.monotonic() + 0.25
         base = cluster.rest_url
+        # A session's JobManager records every job's TaskManagers: this job's are those asked for since it
+        # started (the JobManager's own clock, as the events' timestamps are).
+        since_ms: int | None = None if job_id else 0
         while time.monotonic() < deadline:
             try:
+                if since_ms is None:
+                    since_ms = int(self.http.get(f"{base}/jobs/{job_id}").json().get("start-time") or 0)
                 rm = self.http.get(base + "/resourcemanager/overview").json()
                 required, registered = int(rm["requiredSlots"]), int(rm["registeredSlots"])
                 done = required > 0 and registered >= required
@@ -246,7 +286,7 @@ class YarnClusterDescriptor:
                 events = self.http.get(base + "/resourcemanager/allocation-history").json()["events"]
             except (httpx.HTTPError, ValueError, KeyError):
                 return
-            seen = Counter(str(x["event"]) for x in events)
+            seen = events_since(events, since_ms)
             line = (f"TaskManagers: {seen[ev.TASKMANAGER_REQUESTED]} requested, "
                     f"{seen[ev.TASKMANAGER_ALLOCATED]} allocated, {len(rm['taskmanagers'])} registered; "
                     f"slots {registered} registered / {required} required" + (f"; job {state}" if state else ""))

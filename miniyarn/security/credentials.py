@@ -42,15 +42,34 @@ def redis_password_file(role: str) -> str:
     return f"redis-{role}.password"
 
 
+# The NM's background services are an rq queue of its own (nodemanager.services): the keys rq makes for a
+# queue, its jobs and its worker, all named after keys.NM_SERVICES_PREFIX, and rq's two shared sets (the
+# queues and the workers, read by `rq info`), the suspension flag read-only, and the worker's command channel.
+_NM_RQ = "yarn-nm-*"
+_NM_RQ_KEYS = " ".join(
+    [f"~rq:{kind}:{_NM_RQ}" for kind in ("queue", "wip", "finished", "failed", "deferred", "scheduled", "canceled",
+                                          "ready", "job", "results", "execution", "executions", "worker",
+                                          "workers", "clean_registries")]
+    # rq writes a job's dependencies under `rq:job::<id>:dependencies` (its own double colon).
+    + [f"~rq:job::{_NM_RQ}", "~rq:queues", "~rq:workers", "~rq:clean_groups", "~rq:groups", "%R~rq:suspended",
+       "%R~rq:rl-keys", f"&rq:pubsub:{_NM_RQ}"])
+# What rq's queue, jobs, registries and SimpleWorker send, as MONITOR showed for enqueue, run, retry, schedule
+# and fail (no EVAL: rq's Lua is its scheduler's locks, which nodemanager.services does not take; no KEYS or
+# SCAN; CLIENT only to name and describe its own connection; INFO for rq's check of the server's version).
+_NM_RQ_COMMANDS = ("+sadd +smembers +srem +del +exists +persist +set +watch +unwatch +hgetall +hincrby "
+                   "+hincrbyfloat +zadd +zrem +zrange +zrangebyscore +zremrangebyscore +zcard +llen +xadd "
+                   "+subscribe +unsubscribe +client|setname +client|info +info")
+
+
 def redis_acl(rm_password: str, nm_password: str) -> list[str]:
     """The static users of the ACL file. The NM's rules follow what an NM does: heartbeats onto the RM
     inbox, its command lists (BLMOVE/LREM/LRANGE), grants, app records and blobs read-only (to check a
     start, an application-finished command and to localize), aggregated logs written."""
     nm_keys = ("%W~yarn:rm:inbox ~yarn:nm:* %R~yarn:container:* %R~yarn:app:* %R~yarn:blob:* "
-               "~yarn:logs:*")
+               "~yarn:logs:* " + _NM_RQ_KEYS)
     # +select: a URL may name a database other than 0; +multi +exec: log aggregation is one transaction.
     nm_cmds = ("-@all +ping +hello +auth +select +rpush +blmove +lmove +lrem +lrange "
-               "+get +exists +hset +srem +scard +expire +multi +exec")
+               "+get +exists +hset +srem +scard +expire +multi +exec " + _NM_RQ_COMMANDS)
     return [
         "user default off resetkeys resetchannels -@all",
         f"user rm on #{_sha256(rm_password)} ~* &* +@all",

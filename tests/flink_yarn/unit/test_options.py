@@ -2,11 +2,10 @@
 
 from __future__ import annotations
 
-import argparse
-
+import click
 import pytest
 
-from flink_on_yarn.cli.yarn import add_yarn_cluster_options, cluster_keys, yarn_cluster_keys
+from flink_on_yarn.cli.yarn import cluster_keys, yarn_cluster_keys, yarn_cluster_options
 from flink_on_yarn.yarn.descriptor import jobmanager_url
 from flink_on_yarn.yarn.options import (
     application_final_status,
@@ -73,14 +72,17 @@ def test_jobmanager_url_comes_from_the_registered_rpc_address() -> None:
 
 
 def test_flink_run_yarn_cluster_options_set_the_keys_of_yarn_session_options() -> None:
-    p = argparse.ArgumentParser()
-    add_yarn_cluster_options(p)
-    ns = p.parse_args(["-yjm", "1024", "-ytm", "2g", "-ys", "2", "-ynm", "wc", "-yqu", "root.a",
-                       "-yD", "heartbeat.timeout=60 s", "-yd"])
-    assert ns.yd and yarn_cluster_keys(ns) == {
+    command = yarn_cluster_options(click.Command("run", callback=lambda **_: None))
+
+    def parse(args: list[str]) -> dict[str, object]:
+        return command.make_context("run", args).params
+
+    ns = parse(["-yjm", "1024", "-ytm", "2g", "-ys", "2", "-ynm", "wc", "-yqu", "root.a",
+                "-yD", "heartbeat.timeout=60 s", "-yd"])
+    assert ns["yd"] and yarn_cluster_keys(ns) == {
         "jobmanager.memory.process.size": "1024m", "taskmanager.memory.process.size": "2g",
         "taskmanager.numberOfTaskSlots": "2", "yarn.application.name": "wc", "yarn.application.queue": "root.a",
         "heartbeat.timeout": "60 s"}
-    assert yarn_cluster_keys(p.parse_args([])) == {} == cluster_keys(None, None, None, None, None)
+    assert yarn_cluster_keys(parse([])) == {} == cluster_keys(None, None, None, None, None)
     with pytest.raises(ValueError):
-        yarn_cluster_keys(p.parse_args(["-yD", "no-equals-sign"]))
+        yarn_cluster_keys(parse(["-yD", "no-equals-sign"]))
