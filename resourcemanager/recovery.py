@@ -24,7 +24,7 @@ from miniyarn.ids import ContainerId
 from miniyarn.records import Container
 from miniyarn.redisconn import data, text
 from miniyarn.states.application import APP_MACHINE
-from miniyarn.states.attempt import AttemptState
+from miniyarn.states.attempt import ATTEMPT_MACHINE, AttemptEvent, AttemptState
 from miniyarn.states.container import RMContainerState
 from miniyarn.states.node import ACTIVE_STATES
 from resourcemanager.rm import ResourceManager, now_ms
@@ -58,8 +58,8 @@ def recover(rm: ResourceManager) -> None:
             # copy before the AM was back, then set again by the resync, they were granted twice.
             attempt.last_heartbeat_ms = now
             if attempt.state is AttemptState.RUNNING:
-                # Not an event of the attempt's life: the new RM has not seen this AM register.
-                attempt.state = AttemptState.LAUNCHED
+                # The new RM has not seen this AM register: it must again (YARN's resync).
+                ATTEMPT_MACHINE.fire(attempt, AttemptEvent.RECOVER, what=attempt.attempt_id)
             unacquired.update(c.id for c in attempt.new_containers)
             if attempt.am_container_id:
                 # Its AM may still run: its Redis user must (again) exist, even if Redis lost it.

@@ -34,7 +34,7 @@ from miniyarn.security import credentials as creds
 from miniyarn.states.application import APP_MACHINE, AppEvent, FinalApplicationStatus, YarnApplicationState
 from miniyarn.states.attempt import ATTEMPT_MACHINE, AttemptEvent, AttemptState
 from miniyarn.states.container import CONTAINER_MACHINE, ContainerEvent, ContainerState, RMContainerState
-from miniyarn.states.node import ACTIVE_STATES, NODE_MACHINE, NodeEvent, NodeState
+from miniyarn.states.node import ACTIVE_STATES, NODE_MACHINE, NodeEvent
 from resourcemanager import amrm_users
 from resourcemanager.errors import (
     AccessControlError,
@@ -285,9 +285,9 @@ class ResourceManager:
             self.new_app_ids.pop(app_id, None)
             self.apps[app_id] = app
             self.apps_submitted += 1
-            self._app_event(app, AppEvent.START)
-            self._app_event(app, AppEvent.APP_NEW_SAVED)
-            self._app_event(app, AppEvent.APP_ACCEPTED)
+            self.app_event(app, AppEvent.START)
+            self.app_event(app, AppEvent.APP_NEW_SAVED)
+            self.app_event(app, AppEvent.APP_ACCEPTED)
             self.sched_apps[app_id] = SchedulerApp(app_id=app_id, queue=queue.path, user=user, order=parsed.id,
                                                    priority=ctx.priority, am_resource=am_resource)
             log.info("Accepted application %s from user: %s, in queue: %s", app_id, user, queue.path)
@@ -305,12 +305,14 @@ class ResourceManager:
             message = diagnostics or f"Application {app_id} was killed by user {app.user}"
             if attempt is None or not attempt.am_container_id or attempt.am_container_id not in self.containers:
                 self._finish_app(app, A.KILLED, FinalApplicationStatus.KILLED, message)
-            elif not app.kill_requested_ms:
-                app.kill_requested_ms = now_ms()
-                app.diagnostics = message
-                self._stop_container(attempt.am_container_id, ContainerExitStatus.KILLED_BY_RESOURCEMANAGER,
-                                     "Container killed by the ApplicationMaster's application being killed.")
-                self.out.apps.add(app_id)
+            elif app.state is not A.KILLING:
+                before = app.state
+                if self.app_event(app, AppEvent.KILL, A.KILLING):
+                    app.state_before_killing = before
+                    app.killing_since_ms = now_ms()
+                    app.diagnostics = message
+                    self._stop_container(attempt.am_container_id, ContainerExitStatus.KILLED_BY_RESOURCEMANAGER,
+                                         "Container killed by the ApplicationMaster's application being killed.")
             self.flush()
             return app
 
@@ -331,8 +333,8 @@ class ResourceManager:
         attempt_id = str(ApplicationAttemptId(ApplicationId.parse(app.app_id), n))
         attempt = RMAttempt(attempt_id=attempt_id, start_time=now_ms())
         app.attempts.append(attempt)
-        self._attempt_event(attempt, AttemptEvent.START)
-        self._attempt_event(attempt, AttemptEvent.ATTEMPT_ADDED)
+        self.attempt_event(attempt, AttemptEvent.START)
+        self.attempt_event(attempt, AttemptEvent.ATTEMPT_ADDED)
         sapp = self.sched_apps[app.app_id]
         sapp.am_pending = True
         sapp.am_active = False
@@ -356,7 +358,7 @@ class ResourceManager:
         self._send_nm(container.node_id, StartContainer(container=container, launch_context=launch,
                                                         user=app.user, requested_by="ResourceManager",
                                                         container_token=self.container_token(container.id)))
-        self._attempt_event(attempt, AttemptEvent.LAUNCHED)
+        self.attempt_event(attempt, AttemptEvent.LAUNCHED)
         attempt.last_heartbeat_ms = now_ms()
         app.diagnostics = "AM container is launched, waiting for AM container to Register with RM"
         log.info("Launching masterappattempt_%s on %s", attempt.attempt_id[len("appattempt_"):], container.node_id)
@@ -367,13 +369,13 @@ class ResourceManager:
         self._attempt_user_gone(attempt)
         attempt.diagnostics = reason
         attempt.finish_time = now_ms()
-        if app.kill_requested_ms:
+        if app.state is A.KILLING:
             self._finish_app(app, A.KILLED, FinalApplicationStatus.KILLED, app.diagnostics)
             return
         if len(app.attempts) < app.max_attempts:
             log.info("%s failed; starting attempt %d of %d", attempt.attempt_id, len(app.attempts) + 1,
                      app.max_attempts)
-            self._app_event(app, AppEvent.ATTEMPT_FAILED_RETRY)
+            self.app_event(app, AppEvent.ATTEMPT_FAILED_RETRY)
             self._start_attempt(app)
             self.needs_schedule = True
             return
@@ -387,13 +389,25 @@ class ResourceManager:
                 self._stop_container(cid, ContainerExitStatus.KILLED_BY_RESOURCEMANAGER,
                                      "Container killed by the ResourceManager: its application attempt ended")
                 self.complete_container(cid, ContainerExitStatus.KILLED_BY_RESOURCEMANAGER,
-                                        "Container killed by the ResourceManager: its application attempt ended")
+                                        "Container killed by the ResourceManager: its application attempt ended",
+                                        ContainerEvent.KILL)
 
     def _finish_app(self, app: RMApp, state: YarnApplicationState, final: FinalApplicationStatus,
                     diagnostics: str) -> None:
         if APP_MACHINE.is_final(app.state):
             return
-        app.state = state
+        before = app.state
+        if state is A.KILLED:
+            event = AppEvent.ATTEMPT_KILLED if before is A.KILLING else AppEvent.KILL
+        else:
+            event = AppEvent.ATTEMPT_FAILED if state is A.FAILED else AppEvent.ATTEMPT_FINISHED
+        if A.FINAL_SAVING in APP_MACHINE.targets(before, event):
+            # Saved at once: the store writes the final state with the rest of this batch.
+            ended = self.app_event(app, event, A.FINAL_SAVING) and self.app_event(app, AppEvent.APP_SAVED, state)
+        else:
+            ended = self.app_event(app, event, state)
+        if not ended:
+            return
         app.final_status = final
         app.diagnostics = diagnostics
         app.pending_reason = ""
@@ -401,8 +415,8 @@ class ResourceManager:
         app.progress = 1.0 if state is A.FINISHED else app.progress
         attempt = app.current
         if attempt is not None and not ATTEMPT_MACHINE.is_final(attempt.state):
-            attempt.state = AttemptState.KILLED if state is A.KILLED else (
-                AttemptState.FINISHED if state is A.FINISHED else AttemptState.FAILED)
+            # FINISHED: an attempt that unregistered and whose AM never reported its exit; otherwise killed.
+            self.attempt_event(attempt, AttemptEvent.EXPIRE if state is A.FINISHED else AttemptEvent.KILL)
             attempt.finish_time = app.finish_time
         if attempt is not None:
             self._attempt_user_gone(attempt)
@@ -411,7 +425,8 @@ class ResourceManager:
                 status = (ContainerExitStatus.KILLED_BY_RESOURCEMANAGER if state is A.KILLED
                           else ContainerExitStatus.KILLED_AFTER_APP_COMPLETION)
                 self._stop_container(cid, status, "Container killed by the ResourceManager: application ended")
-                self.complete_container(cid, status, "Container killed by the ResourceManager: application ended")
+                self.complete_container(cid, status, "Container killed by the ResourceManager: application ended",
+                                        ContainerEvent.KILL)
         self.sched_apps.pop(app.app_id, None)
         # A LOST or SHUTDOWN node will never upload its part: owing nothing, it gets no command either.
         live_nodes = sorted(n for n in app.nodes_used if (node := self.nodes.get(n)) is not None
@@ -422,8 +437,8 @@ class ResourceManager:
                 self._send_nm(node_id, ApplicationFinished(application_id=app.app_id))
         self.out.apps.add(app.app_id)
         self.needs_schedule = True
-        log.info("%s State change from RUNNING to %s on event = APP_%s; final status %s",
-                 app.app_id, state.value, state.value, final.value)
+        log.info("%s State change from %s to %s on event = %s; final status %s",
+                 app.app_id, before.value, state.value, event.value, final.value)
         self.app_completed(app.app_id)
 
     def app_completed(self, app_id: str) -> None:
@@ -475,7 +490,7 @@ class ResourceManager:
             attempt.am_container_id = cid
             attempt.am_node_id = node.node_id
             attempt.am_node_http = node.http_address
-            self._attempt_event(attempt, AttemptEvent.CONTAINER_ALLOCATED)
+            self.attempt_event(attempt, AttemptEvent.CONTAINER_ALLOCATED)
             if not app.launch_time:
                 app.launch_time = now_ms()
             self._launch_am(app, attempt, container)
@@ -487,16 +502,19 @@ class ResourceManager:
     def container_launched(self, rc: RMContainer) -> None:
         """Its node reports it running: allocation expiry no longer watches it."""
         if rc.state is not RMContainerState.RUNNING:
-            rc.state = CONTAINER_MACHINE.next(rc.state, ContainerEvent.LAUNCHED)
+            CONTAINER_MACHINE.fire(rc, ContainerEvent.LAUNCHED, what=rc.container.id)
         rc.recovered = False
         self.unlaunched.pop(rc.container.id, None)
 
-    def complete_container(self, cid: str, exit_status: int, diagnostics: str) -> None:
-        rc = self.containers.pop(cid, None)
-        if rc is None:
+    def complete_container(self, cid: str, exit_status: int, diagnostics: str,
+                           event: ContainerEvent = ContainerEvent.FINISHED) -> None:
+        """The container ends by `event`: FINISHED (its node says so), RELEASED (its AM gave it back),
+        EXPIRE (never launched in time) or KILL (its node, attempt or app ended)."""
+        rc = self.containers.get(cid)
+        if rc is None or not CONTAINER_MACHINE.fire(rc, event, what=cid):
             return
+        del self.containers[cid]
         self.unlaunched.pop(cid, None)
-        rc.state = RMContainerState.COMPLETED
         rc.exit_status = exit_status
         rc.diagnostics = diagnostics
         rc.finish_time = now_ms()
@@ -541,16 +559,16 @@ class ResourceManager:
         if APP_MACHINE.is_final(app.state) or ATTEMPT_MACHINE.is_final(attempt.state):
             return
         if attempt.state is AttemptState.FINISHING:
-            self._attempt_event(attempt, AttemptEvent.CONTAINER_FINISHED)
+            self.attempt_event(attempt, AttemptEvent.CONTAINER_FINISHED)
             attempt.finish_time = now_ms()
-            state = A.KILLED if app.kill_requested_ms else A.FINISHED
-            final = FinalApplicationStatus.KILLED if app.kill_requested_ms else attempt.final_status
-            self._finish_app(app, state, final, attempt.diagnostics)
+            killed = app.state is A.KILLING
+            final = FinalApplicationStatus.KILLED if killed else attempt.final_status
+            self._finish_app(app, A.KILLED if killed else A.FINISHED, final, attempt.diagnostics)
             return
-        if app.kill_requested_ms:
+        if app.state is A.KILLING:
             self._finish_app(app, A.KILLED, FinalApplicationStatus.KILLED, app.diagnostics)
             return
-        self._attempt_event(attempt, AttemptEvent.CONTAINER_FINISHED)
+        self.attempt_event(attempt, AttemptEvent.CONTAINER_FINISHED)
         url = f"{self.web_address}/cluster/app/{app.app_id}"
         reason = (f"AM Container for {attempt.attempt_id} exited with  exitCode: {exit_status}\n"
                   f"Failing this attempt.Diagnostics: {diagnostics}\n"
@@ -571,19 +589,20 @@ class ResourceManager:
 
     # ---- nodes --------------------------------------------------------------------------
 
-    def node_lost(self, node: RMNode, state: NodeState, why: str) -> None:
-        log.info("Deactivating Node %s as it is now %s", node.node_id, state.value)
-        node.state = state
+    def node_lost(self, node: RMNode, event: NodeEvent, why: str) -> None:
+        """The node left by `event` (EXPIRE: no heartbeat in time; SHUTDOWN: its NM said goodbye)."""
+        if not self.node_event(node, event):
+            return
+        log.info("Deactivating Node %s as it is now %s", node.node_id, node.state.value)
         snode = self.sched_nodes.get(node.node_id)
         if snode is not None:
             snode.schedulable = False
         for cid in list(node.containers):
-            self.complete_container(cid, ContainerExitStatus.ABORTED, why)
-        self.out.nodes.add(node.node_id)
+            self.complete_container(cid, ContainerExitStatus.ABORTED, why, ContainerEvent.KILL)
 
-    def node_event(self, node: RMNode, event: NodeEvent) -> None:
-        node.state = NODE_MACHINE.next(node.state, event)
+    def node_event(self, node: RMNode, event: NodeEvent) -> bool:
         self.out.nodes.add(node.node_id)
+        return NODE_MACHINE.fire(node, event, what=node.node_id)
 
     # ---- liveness -----------------------------------------------------------------------
 
@@ -606,7 +625,8 @@ class ResourceManager:
             if rc.state is RMContainerState.ALLOCATED and not rc.is_am:
                 self._recover_request(rc)
             self._stop_container(cid, ContainerExitStatus.ABORTED, "Container expired since it was unused")
-            self.complete_container(cid, ContainerExitStatus.ABORTED, "Container expired since it was unused")
+            self.complete_container(cid, ContainerExitStatus.ABORTED, "Container expired since it was unused",
+                                    ContainerEvent.EXPIRE)
 
     def _recover_request(self, rc: RMContainer) -> None:
         """Give an app back the ask a container it never acquired satisfied (YARN's
@@ -646,25 +666,24 @@ class ResourceManager:
         self.expire_allocations(now)
         for node in self.nodes.values():
             if node.state in ACTIVE_STATES and now - node.last_heartbeat_ms > self.nm_expiry_ms:
-                self.node_lost(node, NODE_MACHINE.next(node.state, NodeEvent.EXPIRE),
-                               "Container released on a *lost* node")
+                self.node_lost(node, NodeEvent.EXPIRE, "Container released on a *lost* node")
         for app in list(self.apps.values()):
             attempt = app.current
             if attempt is None or APP_MACHINE.is_final(app.state):
                 continue
-            if app.kill_requested_ms and now - app.kill_requested_ms > KILL_GRACE_MS:
+            if app.state is A.KILLING and now - app.killing_since_ms > KILL_GRACE_MS:
                 self._finish_app(app, A.KILLED, FinalApplicationStatus.KILLED, app.diagnostics)
             elif attempt.state is AttemptState.FINISHING and now - attempt.last_heartbeat_ms > AM_EXIT_GRACE_MS:
                 self._stop_container(attempt.am_container_id, ContainerExitStatus.KILLED_AFTER_APP_COMPLETION,
                                      "AM did not exit after unregistering")
                 self.complete_container(attempt.am_container_id,
-                                        ContainerExitStatus.KILLED_AFTER_APP_COMPLETION, "")
+                                        ContainerExitStatus.KILLED_AFTER_APP_COMPLETION, "", ContainerEvent.KILL)
                 if not APP_MACHINE.is_final(app.state):
                     self._finish_app(app, A.FINISHED, attempt.final_status, attempt.diagnostics)
             elif attempt.state in (AttemptState.LAUNCHED, AttemptState.RUNNING) and \
                     now - attempt.last_heartbeat_ms > self.am_expiry_ms:
                 log.info("Expired:%s Timed out after %d secs", attempt.attempt_id, self.am_expiry_ms // 1000)
-                self._attempt_event(attempt, AttemptEvent.EXPIRE)
+                self.attempt_event(attempt, AttemptEvent.EXPIRE)
                 self.attempt_failed(app, attempt, f"ApplicationMaster for attempt {attempt.attempt_id} timed out")
 
     # ---- scheduling ---------------------------------------------------------------------
@@ -697,12 +716,13 @@ class ResourceManager:
 
     # ---- state machine helpers ----------------------------------------------------------
 
-    def _app_event(self, app: RMApp, event: AppEvent) -> None:
-        app.state = APP_MACHINE.next(app.state, event)
+    def app_event(self, app: RMApp, event: AppEvent, target: YarnApplicationState | None = None) -> bool:
+        """Every change of an app's state: through its machine (refused and logged if illegal)."""
         self.out.apps.add(app.app_id)
+        return APP_MACHINE.fire(app, event, target, app.app_id)
 
-    def _attempt_event(self, attempt: RMAttempt, event: AttemptEvent) -> None:
-        attempt.state = ATTEMPT_MACHINE.next(attempt.state, event)
+    def attempt_event(self, attempt: RMAttempt, event: AttemptEvent) -> bool:
+        return ATTEMPT_MACHINE.fire(attempt, event, what=attempt.attempt_id)
 
     # ---- persistence --------------------------------------------------------------------
 

@@ -44,7 +44,7 @@ def handle(rm: ResourceManager, msg: RMMessage) -> None:
     elif isinstance(msg, NodeShutdown):
         node = rm.nodes.get(msg.node_id)
         if node is not None and node.state in ACTIVE_STATES:
-            rm.node_lost(node, NodeState.SHUTDOWN, "Container released on a node that shut down")
+            rm.node_lost(node, NodeEvent.SHUTDOWN, "Container released on a node that shut down")
     else:
         if not msg.reply_to.startswith(keys.reply_prefix(msg.attempt_id)):
             # Not answered at all: an answer would land on a list that is not the claimed attempt's.
@@ -186,10 +186,12 @@ def register(rm: ResourceManager, app: RMApp, attempt: RMAttempt, msg: RegisterA
     # A (re-)registration starts the allocate sequence again, as YARN's lastResponse is reset.
     attempt.response_id = 0
     attempt.last_response = None
-    rm._attempt_event(attempt, AttemptEvent.REGISTERED)
+    rm.attempt_event(attempt, AttemptEvent.REGISTERED)
     rm.out.apps.add(app.app_id)
-    if app.state is not YarnApplicationState.RUNNING:
-        rm._app_event(app, AppEvent.ATTEMPT_REGISTERED)
+    if app.state is YarnApplicationState.KILLING:
+        rm.app_event(app, AppEvent.ATTEMPT_REGISTERED)  # stays KILLING: its container is being stopped
+    elif app.state is not YarnApplicationState.RUNNING:
+        rm.app_event(app, AppEvent.ATTEMPT_REGISTERED)
         app.diagnostics = ""
         log.info("AM registration %s; %s State change from ACCEPTED to RUNNING", attempt.attempt_id, app.app_id)
     else:
@@ -230,7 +232,8 @@ def allocate(rm: ResourceManager, app: RMApp, attempt: RMAttempt, msg: Allocate)
         if rc is None or rc.app_id != app.app_id or rc.is_am:
             continue
         rm._stop_container(cid, ContainerExitStatus.ABORTED, "Container released by application")
-        rm.complete_container(cid, ContainerExitStatus.ABORTED, "Container released by application")
+        rm.complete_container(cid, ContainerExitStatus.ABORTED, "Container released by application",
+                              ContainerEvent.RELEASED)
     app.progress = max(0.0, min(1.0, msg.progress))
     allocated = attempt.new_containers
     completed = attempt.completed
@@ -239,7 +242,7 @@ def allocate(rm: ResourceManager, app: RMApp, attempt: RMAttempt, msg: Allocate)
     for c in allocated:
         rc = rm.containers.get(c.id)
         if rc is not None and rc.state is RMContainerState.ALLOCATED:
-            rc.state = CONTAINER_MACHINE.next(rc.state, ContainerEvent.ACQUIRED)
+            CONTAINER_MACHINE.fire(rc, ContainerEvent.ACQUIRED, what=c.id)
     attempt.response_id += 1
     if allocated or completed or normalized:
         rm.out.apps.add(app.app_id)
@@ -262,9 +265,11 @@ def finish(rm: ResourceManager, app: RMApp, attempt: RMAttempt, msg: FinishAppli
     attempt.diagnostics = msg.diagnostics
     if msg.tracking_url:
         attempt.tracking_url = msg.tracking_url
-    rm._attempt_event(attempt, AttemptEvent.UNREGISTERED)
-    rm._app_event(app, AppEvent.ATTEMPT_UNREGISTERED)
-    rm._app_event(app, AppEvent.APP_SAVED)
+    rm.attempt_event(attempt, AttemptEvent.UNREGISTERED)
+    # A KILLING app stays KILLING (its AM's container is being stopped); any other goes through
+    # FINAL_SAVING to FINISHING, where it waits for the AM container to exit.
+    if rm.app_event(app, AppEvent.ATTEMPT_UNREGISTERED) and app.state is YarnApplicationState.FINAL_SAVING:
+        rm.app_event(app, AppEvent.APP_SAVED, YarnApplicationState.FINISHING)
     app.diagnostics = msg.diagnostics
     app.progress = 1.0
     sapp = rm.sched_apps.get(app.app_id)

@@ -265,7 +265,7 @@ def create_app(rm: ResourceManager, bind_host: str = "", auth: WebAuth | None = 
         target = body.get("state") if isinstance(body, dict) else None
         if not isinstance(target, str):
             raise BadRequestError('The request body must be {"state": "KILLED"}')
-        if target.upper() not in {s.value for s in YarnApplicationState}:
+        if target.upper() not in {s.value for s in CLIENT_STATES}:
             raise BadRequestError(f"Invalid application-state {target} specified")
         if target.upper() != "KILLED":
             raise BadRequestError("Only 'KILLED' is allowed as a target state.")

@@ -28,7 +28,8 @@ def cluster_info(rm: ResourceManager) -> dict[str, Any]:
 
 
 def cluster_metrics(rm: ResourceManager) -> dict[str, Any]:
-    states = [a.state for a in rm.apps.values()]
+    # A KILLING app counts where its clients see it: in the state it was killed in.
+    states = [(a.state_before_killing or A.RUNNING) if a.state is A.KILLING else a.state for a in rm.apps.values()]
     active = [n for n in rm.nodes.values() if n.state in ACTIVE_STATES]
     total_mb = sum(n.capability.memory for n in active if n.state is NodeState.RUNNING)
     total_vc = sum(n.capability.vcores for n in active if n.state is NodeState.RUNNING)
@@ -89,7 +90,7 @@ def client_state(app: RMApp) -> tuple[YarnApplicationState, FinalApplicationStat
     """The app's state and final status as YARN's clients see them (no FINAL_SAVING or FINISHING)."""
     attempt = app.current
     unregistered = attempt.final_status if attempt is not None and attempt.state is AttemptState.FINISHING else None
-    return client_view(app.state, app.final_status, unregistered)
+    return client_view(app.state, app.final_status, unregistered, app.state_before_killing)
 
 
 def app_info(rm: ResourceManager, app: RMApp) -> dict[str, Any]:
