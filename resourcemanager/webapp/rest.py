@@ -11,6 +11,7 @@ from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, Response
 from pydantic import ValidationError
+from starlette.concurrency import run_in_threadpool
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from miniyarn import keys
@@ -19,7 +20,7 @@ from miniyarn.records import ApplicationSubmissionContext
 from miniyarn.security import credentials as creds
 from miniyarn.security.acls import ApplicationAccessType
 from miniyarn.security.http_auth import HttpAuthConfig
-from miniyarn.states.application import CLIENT_STATES, FinalApplicationStatus, YarnApplicationState
+from miniyarn.states.application import APP_MACHINE, CLIENT_STATES, FinalApplicationStatus
 from miniyarn.states.node import NodeState
 from resourcemanager.errors import BadRequestError, NotFoundError, YarnError
 from resourcemanager.rm import ResourceManager, now_ms
@@ -225,7 +226,9 @@ def create_app(rm: ResourceManager, bind_host: str = "", auth: WebAuth | None = 
         except ValidationError as e:
             raise BadRequestError(bodies.validation_message(e, "Invalid application submission")) from None
         user = submitting_user(request, ctx)
-        submitted = rm.submit(ctx, user)
+        # The body is read on the event loop; the submission waits for the RM lock and writes to Redis, so
+        # it runs in the threadpool (on the loop it stalled every request, /health included).
+        submitted = await run_in_threadpool(rm.submit, ctx, user)
         location = f"{rm.web_address}{BASE}/apps/{submitted.app_id}"
         return Response(status_code=202, headers={"Location": location})
 
@@ -259,8 +262,11 @@ def create_app(rm: ResourceManager, bind_host: str = "", auth: WebAuth | None = 
 
     @app.put(BASE + "/apps/{app_id}/state")
     async def put_state(app_id: str, request: Request) -> JSONResponse:
-        with rm.lock:
-            access.require(request, rm.get_app(app_id), ApplicationAccessType.MODIFY_APP)
+        def require_modify() -> None:
+            with rm.lock:
+                access.require(request, rm.get_app(app_id), ApplicationAccessType.MODIFY_APP)
+
+        await run_in_threadpool(require_modify)
         body = await _json_body(request, bodies.MAX_STATE_BODY)
         target = body.get("state") if isinstance(body, dict) else None
         if not isinstance(target, str):
@@ -270,10 +276,13 @@ def create_app(rm: ResourceManager, bind_host: str = "", auth: WebAuth | None = 
         if target.upper() != "KILLED":
             raise BadRequestError("Only 'KILLED' is allowed as a target state.")
         diag = body.get("diagnostics") if isinstance(body.get("diagnostics"), str) else ""
-        app = rm.kill(app_id, diag or f"Application {app_id} was killed by user {user_of(request)}")
-        final = app.state in (YarnApplicationState.KILLED, YarnApplicationState.FINISHED,
-                              YarnApplicationState.FAILED)
-        return JSONResponse(status_code=200 if final else 202, content={"state": views.client_state(app)[0].value})
+        def kill() -> tuple[bool, str]:
+            app = rm.kill(app_id, diag or f"Application {app_id} was killed by user {user_of(request)}")
+            with rm.lock:
+                return APP_MACHINE.is_final(app.state), views.client_state(app)[0].value
+
+        final, shown = await run_in_threadpool(kill)
+        return JSONResponse(status_code=200 if final else 202, content={"state": shown})
 
     @app.put(BASE + "/staging/{digest}")
     async def stage(digest: str, request: Request) -> JSONResponse:
@@ -282,7 +291,7 @@ def create_app(rm: ResourceManager, bind_host: str = "", auth: WebAuth | None = 
         actual = hashlib.sha256(data).hexdigest()
         if actual != digest:
             raise BadRequestError(f"Staged file checksum mismatch: path says {digest}, body has {actual}")
-        rm.redis.set(keys.blob(digest), data, ex=keys.BLOB_TTL_S)
+        await run_in_threadpool(rm.redis.set, keys.blob(digest), data, ex=keys.BLOB_TTL_S)
         return JSONResponse(status_code=201, content={"resource": f"{SCHEME}://{digest}", "size": len(data)})
 
     add_ui_routes(app, rm, access)
