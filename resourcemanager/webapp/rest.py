@@ -14,7 +14,6 @@ from pydantic import ValidationError
 from starlette.concurrency import run_in_threadpool
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
-from miniyarn import keys
 from miniyarn.blobs import SCHEME
 from miniyarn.records import ApplicationSubmissionContext
 from miniyarn.security import credentials as creds
@@ -22,8 +21,9 @@ from miniyarn.security.acls import ApplicationAccessType
 from miniyarn.security.http_auth import HttpAuthConfig
 from miniyarn.states.application import APP_MACHINE, CLIENT_STATES, FinalApplicationStatus
 from miniyarn.states.node import NodeState
+from resourcemanager.context import now_ms
 from resourcemanager.errors import BadRequestError, NotFoundError, YarnError
-from resourcemanager.rm import ResourceManager, now_ms
+from resourcemanager.rm import ResourceManager
 from resourcemanager.webapp import bodies, views
 from resourcemanager.webapp.access import Access, policy_from_conf, user_of
 from resourcemanager.webapp.auth import AuthMiddleware, WebAuth, allowed_hosts, host_name
@@ -187,8 +187,11 @@ def create_app(rm: ResourceManager, bind_host: str = "", auth: WebAuth | None = 
         types = {t.strip().lower() for t in applicationTypes.split(",")} if applicationTypes else None
         caller = user_of(request)
         with rm.lock:
-            rows = []
+            rows: list[dict[str, Any]] = []
+            cluster_mb = views.cluster_memory(rm)
             for a in sorted(rm.apps.values(), key=lambda a: a.seq):
+                if max_rows is not None and len(rows) >= max_rows:
+                    break
                 client_state, final = views.client_state(a)
                 if wanted is not None and client_state.value not in wanted:
                     continue
@@ -202,12 +205,10 @@ def create_app(rm: ResourceManager, bind_host: str = "", auth: WebAuth | None = 
                     continue
                 if not _in_range(a.submit_time, *started) or not _in_range(a.finish_time, *finished):
                     continue
-                info = views.app_info(rm, a)
+                info = views.app_info(rm, a, cluster_mb)
                 # YARN lists apps the caller may not view, with only what AppInfo shows without access.
                 rows.append(info if access.may(caller, a, ApplicationAccessType.VIEW_APP)
                             else views.restricted(info))
-        if max_rows is not None:
-            rows = rows[:max_rows]
         return {"apps": {"app": rows} if rows else None}
 
     @app.post(BASE + "/apps/new-application")
@@ -291,7 +292,7 @@ def create_app(rm: ResourceManager, bind_host: str = "", auth: WebAuth | None = 
         actual = hashlib.sha256(data).hexdigest()
         if actual != digest:
             raise BadRequestError(f"Staged file checksum mismatch: path says {digest}, body has {actual}")
-        await run_in_threadpool(rm.redis.set, keys.blob(digest), data, ex=keys.BLOB_TTL_S)
+        await run_in_threadpool(rm.store.stage_blob, digest, data)
         return JSONResponse(status_code=201, content={"resource": f"{SCHEME}://{digest}", "size": len(data)})
 
     add_ui_routes(app, rm, access)

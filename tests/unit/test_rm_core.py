@@ -26,8 +26,9 @@ from miniyarn.states.application import FinalApplicationStatus, YarnApplicationS
 from miniyarn.states.attempt import AttemptEvent, AttemptState
 from miniyarn.states.container import ContainerState, RMContainerState
 from resourcemanager import services
+from resourcemanager.context import MISSING_GRACE_MS, Outbox
 from resourcemanager.health import STALL_MS, LoopHealth
-from resourcemanager.rm import MISSING_GRACE_MS, Outbox, ResourceManager
+from resourcemanager.rm import ResourceManager
 from resourcemanager.rmstate import RMApp
 
 APP = "application_1700000000000_0001"

@@ -17,7 +17,7 @@ from miniyarn.states.attempt import AttemptState
 from miniyarn.states.container import ContainerState, RMContainerState
 from miniyarn.states.node import NodeState
 from resourcemanager import services
-from resourcemanager.rm import KILL_GRACE_MS
+from resourcemanager.context import KILL_GRACE_MS
 from resourcemanager.webapp.views import client_state
 from tests.unit.test_rm_core import (
     APP,
