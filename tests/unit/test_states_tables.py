@@ -15,6 +15,7 @@ from miniyarn.states import InvalidStateTransitionError, StateMachine
 from miniyarn.states.application import APP_MACHINE, AppEvent, YarnApplicationState
 from miniyarn.states.attempt import ATTEMPT_MACHINE, AttemptEvent, AttemptState
 from miniyarn.states.container import CONTAINER_MACHINE, ContainerEvent, RMContainerState
+from miniyarn.states.nm_container import NM_CONTAINER_MACHINE, NMContainerEvent, NMContainerState
 from miniyarn.states.node import NODE_MACHINE, NodeEvent, NodeState
 
 APP_ROWS = """
@@ -126,11 +127,30 @@ REBOOTED RECONNECTED -> RUNNING
 DECOMMISSIONED RECONNECTED -> DECOMMISSIONED
 """
 
+NM_CONTAINER_ROWS = """
+NEW INIT_CONTAINER -> LOCALIZING
+NEW CONTAINER_RECOVERED -> RUNNING
+NEW CONTAINER_EXITED_WITH_SUCCESS -> EXITED_WITH_SUCCESS
+NEW CONTAINER_EXITED_WITH_FAILURE -> EXITED_WITH_FAILURE
+LOCALIZING RESOURCE_LOCALIZED -> SCHEDULED
+LOCALIZING CONTAINER_EXITED_WITH_FAILURE -> EXITED_WITH_FAILURE
+SCHEDULED CONTAINER_LAUNCHED -> RUNNING
+SCHEDULED CONTAINER_EXITED_WITH_FAILURE -> EXITED_WITH_FAILURE
+RUNNING KILL_CONTAINER -> KILLING
+RUNNING CONTAINER_EXITED_WITH_SUCCESS -> EXITED_WITH_SUCCESS
+RUNNING CONTAINER_EXITED_WITH_FAILURE -> EXITED_WITH_FAILURE
+KILLING KILL_CONTAINER -> KILLING
+KILLING CONTAINER_EXITED_WITH_FAILURE -> EXITED_WITH_FAILURE
+EXITED_WITH_SUCCESS CONTAINER_RESOURCES_CLEANEDUP -> DONE
+EXITED_WITH_FAILURE CONTAINER_RESOURCES_CLEANEDUP -> DONE
+"""
+
 MACHINES: list[tuple[StateMachine[Any, Any], type[Enum], type[Enum], str]] = [
     (APP_MACHINE, YarnApplicationState, AppEvent, APP_ROWS),
     (ATTEMPT_MACHINE, AttemptState, AttemptEvent, ATTEMPT_ROWS),
     (CONTAINER_MACHINE, RMContainerState, ContainerEvent, CONTAINER_ROWS),
     (NODE_MACHINE, NodeState, NodeEvent, NODE_ROWS),
+    (NM_CONTAINER_MACHINE, NMContainerState, NMContainerEvent, NM_CONTAINER_ROWS),
 ]
 
 
@@ -197,6 +217,7 @@ FINALS = {
     "RMAppAttempt": "FINISHED FAILED KILLED",
     "RMContainer": "COMPLETED EXPIRED RELEASED KILLED",
     "RMNode": "LOST SHUTDOWN DECOMMISSIONED REBOOTED",
+    "ContainerImpl": "DONE",
 }
 
 
@@ -218,3 +239,10 @@ def test_app_kill_paths() -> None:
     assert APP_MACHINE.fire(app, E.ATTEMPT_KILLED) and app.state is A.FINAL_SAVING
     assert APP_MACHINE.fire(app, E.APP_SAVED, A.KILLED) and app.state is A.KILLED
     assert not APP_MACHINE.fire(app, E.ATTEMPT_REGISTERED) and app.state is A.KILLED
+
+
+def test_what_the_rm_hears_of_an_nm_container() -> None:
+    S = NMContainerState
+    assert {s: s.reported().value for s in S} == {
+        S.NEW: "NEW", S.LOCALIZING: "NEW", S.SCHEDULED: "NEW", S.RUNNING: "RUNNING", S.KILLING: "RUNNING",
+        S.EXITED_WITH_SUCCESS: "COMPLETE", S.EXITED_WITH_FAILURE: "COMPLETE", S.DONE: "COMPLETE"}
