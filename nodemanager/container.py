@@ -1,7 +1,8 @@
 """One container as this NodeManager sees it: its grant, dirs, process, and what it will report.
 
-The NM's own states are YARN's (NEW, LOCALIZING, RUNNING, KILLING, EXITED_WITH_SUCCESS,
-EXITED_WITH_FAILURE, DONE); the RM hears the three of ContainerState (NEW, RUNNING, COMPLETE).
+The NM's own states are YARN's ContainerImpl's (NEW, LOCALIZING, SCHEDULED, RUNNING, KILLING,
+EXITED_WITH_SUCCESS, EXITED_WITH_FAILURE, DONE), governed by miniyarn/states/nm_container.py: every change
+through `event`; the RM hears the three of ContainerState (NEW, RUNNING, COMPLETE).
 """
 
 from __future__ import annotations
@@ -9,31 +10,15 @@ from __future__ import annotations
 import threading
 import time
 from dataclasses import dataclass, field
-from enum import StrEnum
 
 from miniyarn.exit_status import ContainerExitStatus
 from miniyarn.records import ContainerStatus, Resource
 from miniyarn.states.container import ContainerState
+from miniyarn.states.nm_container import NM_CONTAINER_MACHINE, NMContainerEvent
+from miniyarn.states.nm_container import NMContainerState as NMContainerState
 from nodemanager.diagnostics import stamped
 from nodemanager.executor.base import ContainerProcess
 from nodemanager.launch import ContainerPaths
-
-
-class NMContainerState(StrEnum):
-    NEW = "NEW"
-    LOCALIZING = "LOCALIZING"
-    RUNNING = "RUNNING"
-    KILLING = "KILLING"
-    EXITED_WITH_SUCCESS = "EXITED_WITH_SUCCESS"
-    EXITED_WITH_FAILURE = "EXITED_WITH_FAILURE"
-    DONE = "DONE"
-
-    def reported(self) -> ContainerState:
-        if self in (NMContainerState.NEW, NMContainerState.LOCALIZING):
-            return ContainerState.NEW
-        if self in (NMContainerState.RUNNING, NMContainerState.KILLING):
-            return ContainerState.RUNNING
-        return ContainerState.COMPLETE
 
 
 @dataclass
@@ -75,9 +60,16 @@ class NMContainer:
     def add_diagnostic(self, text: str) -> None:
         self.diagnostics.append(stamped(text))
 
+    def event(self, event: NMContainerEvent) -> bool:
+        """Every change of its state: through ContainerImpl's machine (refused and logged if illegal)."""
+        return NM_CONTAINER_MACHINE.fire(self, event, what=self.id)
+
     def complete(self, exit_status: int, success: bool) -> None:
+        """It exited (or was failed before it ran); an already complete container keeps its first end."""
+        if not self.event(NMContainerEvent.CONTAINER_EXITED_WITH_SUCCESS if success
+                          else NMContainerEvent.CONTAINER_EXITED_WITH_FAILURE):
+            return
         self.exit_status = exit_status
-        self.state = NMContainerState.EXITED_WITH_SUCCESS if success else NMContainerState.EXITED_WITH_FAILURE
         self.completed_at = time.time()
         self.done.set()
 

@@ -30,6 +30,7 @@ from miniyarn.ids import InvalidIdError, app_id_of
 from miniyarn.protocol import ContainerGrant, StartContainer, StopContainer
 from miniyarn.records import ContainerStatus
 from miniyarn.security.credentials import digest, same
+from miniyarn.states.nm_container import NMContainerEvent
 from nodemanager import diagnostics as diag
 from nodemanager import recovery
 from nodemanager.container import KillRequest, NMContainer, NMContainerState
@@ -172,7 +173,7 @@ class ContainerManager:
             c.kill = KillRequest(exit_status, diagnostics)
             if c.state is not NMContainerState.RUNNING or c.process is None:
                 return  # the launcher thread sees the request before it launches
-            c.state = NMContainerState.KILLING
+            c.event(NMContainerEvent.KILL_CONTAINER)
             proc = c.process
         proc.signal(signal.SIGTERM)
         timer = threading.Timer(SIGKILL_DELAY_S, proc.signal, args=(signal.SIGKILL,))
@@ -230,7 +231,7 @@ class ContainerManager:
                 assert found.pid is not None
                 c.process = RecoveredProcess(found.pid, rec.container_id,
                                              recovery.exit_code_file(found.dir, rec.container_id))
-                c.state = NMContainerState.RUNNING
+                c.event(NMContainerEvent.CONTAINER_RECOVERED)
                 log.info("Recovered container %s (pid %d): running", c.id, found.pid)
             elif decision is recovery.Decision.KILL:
                 assert found.pid is not None
@@ -319,7 +320,7 @@ class ContainerManager:
         with c.lock:
             if self._killed_before_launch(c):
                 return
-            c.state = NMContainerState.LOCALIZING
+            c.event(NMContainerEvent.INIT_CONTAINER)
         paths = c.paths
         for d in (paths.work_dir / "tmp", paths.log_dir):
             d.mkdir(parents=True, exist_ok=True)
@@ -331,6 +332,8 @@ class ContainerManager:
                 c.add_diagnostic(diag.localization_failed(c.id, e.name, e.url, str(e)))
                 c.complete(int(ContainerExitStatus.INVALID), success=False)
             return
+        with c.lock:
+            c.event(NMContainerEvent.RESOURCE_LOCALIZED)
         launch_env = cmd.launch_context.environment
         try:
             executor = self.executor.select(launch_env)  # YARN_CONTAINER_RUNTIME_TYPE, else --executor
@@ -365,7 +368,7 @@ class ContainerManager:
                 c.add_diagnostic(diag.launch_exception(c.id, str(e)))
                 c.complete(int(ContainerExitStatus.INVALID), success=False)
                 return
-            c.state = NMContainerState.RUNNING
+            c.event(NMContainerEvent.CONTAINER_LAUNCHED)
             proc = c.process
         log.info("Container %s transitioned from SCHEDULED to RUNNING (pid %d)", c.id, proc.pid)
         self._wait_and_finish(c, proc)
@@ -419,6 +422,8 @@ class ContainerManager:
             for cid, c in list(self.containers.items()):
                 if c.is_complete and c.completion_reports >= COMPLETION_REPORTS and (
                         c.app_id in self.finished_apps or now - (c.completed_at or now) > TRACK_STOPPED_S):
+                    with c.lock:
+                        c.event(NMContainerEvent.CONTAINER_RESOURCES_CLEANEDUP)
                     del self.containers[cid]
                     self.threads.pop(cid, None)
                     recovery.remove(recovery.container_dir(self.ctx.private_dir, c.app_id, cid))

@@ -15,8 +15,9 @@ from pydantic import ValidationError
 from miniyarn import keys
 from miniyarn.protocol import RM_MESSAGE, AMCall, RemoteError
 from miniyarn.redisconn import data
+from resourcemanager.context import now_ms
 from resourcemanager.ha.fence import FencedError
-from resourcemanager.rm import ResourceManager, now_ms
+from resourcemanager.rm import ResourceManager
 from resourcemanager.services import handle
 
 log = logging.getLogger("resourcemanager")
@@ -127,7 +128,7 @@ class InboxLoop(threading.Thread):
             self.rm.flush()
         if time.monotonic() - self.last_alive > 1:
             self.last_alive = time.monotonic()
-            self.rm.fence.set(self.redis, keys.rm_health(), self.rm.web_address, ex=ALIVE_TTL_S)
+            self.rm.store.beat(self.rm.web_address, ALIVE_TTL_S)
 
     def _take(self) -> tuple[list[bytes], list[bytes]]:
         """(AM calls, node messages) waiting now, or the first to arrive within POLL_S."""

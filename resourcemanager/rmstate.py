@@ -59,7 +59,10 @@ class RMApp(BaseModel):
     progress: float = 0.0
     max_attempts: int = 2
     attempts: list[RMAttempt] = Field(default_factory=list)
-    kill_requested_ms: int = 0
+    # When it went KILLING, and the state it was killed in (what clients see meanwhile, as YARN's
+    # stateBeforeKilling).
+    killing_since_ms: int = 0
+    state_before_killing: YarnApplicationState | None = None
     memory_seconds: int = 0
     vcore_seconds: int = 0
     # Nodes that ran any of its containers: they aggregate its logs when it ends.

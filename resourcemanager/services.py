@@ -30,21 +30,22 @@ from miniyarn.states.application import APP_MACHINE, AppEvent, YarnApplicationSt
 from miniyarn.states.attempt import AttemptEvent, AttemptState
 from miniyarn.states.container import CONTAINER_MACHINE, ContainerEvent, ContainerState, RMContainerState
 from miniyarn.states.node import ACTIVE_STATES, NodeEvent, NodeState
+from resourcemanager import app_transitions, container_transitions, node_transitions, scheduling, secret_managers
+from resourcemanager.context import MISSING_GRACE_MS, RMContext, now_ms
 from resourcemanager.errors import AMRMError, InvalidResourceRequest
-from resourcemanager.rm import MISSING_GRACE_MS, ResourceManager, now_ms
 from resourcemanager.rmstate import RMApp, RMAttempt, RMNode
 from resourcemanager.scheduler.model import SchedulerNode
 
 log = logging.getLogger("resourcemanager")
 
 
-def handle(rm: ResourceManager, msg: RMMessage) -> None:
+def handle(rm: RMContext, msg: RMMessage) -> None:
     if isinstance(msg, NodeHeartbeat):
         node_heartbeat(rm, msg)
     elif isinstance(msg, NodeShutdown):
         node = rm.nodes.get(msg.node_id)
         if node is not None and node.state in ACTIVE_STATES:
-            rm.node_lost(node, NodeState.SHUTDOWN, "Container released on a node that shut down")
+            node_transitions.node_lost(rm, node, NodeEvent.SHUTDOWN, "Container released on a node that shut down")
     else:
         if not msg.reply_to.startswith(keys.reply_prefix(msg.attempt_id)):
             # Not answered at all: an answer would land on a list that is not the claimed attempt's.
@@ -52,7 +53,7 @@ def handle(rm: ResourceManager, msg: RMMessage) -> None:
                         msg.reply_to, keys.reply_prefix(msg.attempt_id))
             return
         try:
-            if not same(msg.amrm_token, rm.amrm_token(msg.attempt_id)):
+            if not same(msg.amrm_token, secret_managers.amrm_token(rm, msg.attempt_id)):
                 log.warning("Refusing %s: Invalid AMRMToken from %s", msg.type, msg.attempt_id)
                 raise AMRMError("InvalidApplicationMasterRequestException",
                                 f"Invalid AMRMToken from {msg.attempt_id}")
@@ -69,16 +70,16 @@ def handle(rm: ResourceManager, msg: RMMessage) -> None:
 # ---- ResourceTrackerService ------------------------------------------------------------
 
 
-def node_heartbeat(rm: ResourceManager, hb: NodeHeartbeat) -> None:
+def node_heartbeat(rm: RMContext, hb: NodeHeartbeat) -> None:
     now = now_ms()
     node = rm.nodes.get(hb.node_id)
     if node is None:
         node = RMNode(node_id=hb.node_id, http_address=hb.http_address, capability=hb.capability, rack=hb.rack)
         rm.nodes[hb.node_id] = node
-        rm.node_event(node, NodeEvent.STARTED)
+        node_transitions.node_event(rm, node, NodeEvent.STARTED)
         log.info("NodeManager from node %s registered with capability: %s", hb.node_id, hb.capability)
     elif node.state not in ACTIVE_STATES:
-        rm.node_event(node, NodeEvent.RECONNECTED)
+        node_transitions.node_event(rm, node, NodeEvent.RECONNECTED)
         log.info("Reconnect from the node at: %s", hb.node_id)
     if node.capability != hb.capability or node.http_address != hb.http_address:
         node.capability = hb.capability
@@ -86,7 +87,7 @@ def node_heartbeat(rm: ResourceManager, hb: NodeHeartbeat) -> None:
         rm.out.nodes.add(node.node_id)
     healthy_event = NodeEvent.HEALTHY if hb.healthy else NodeEvent.UNHEALTHY
     if node.state is not (NodeState.RUNNING if hb.healthy else NodeState.UNHEALTHY):
-        rm.node_event(node, healthy_event)
+        node_transitions.node_event(rm, node, healthy_event)
     node.health_report = hb.health_report
     node.version = hb.version
     node.last_heartbeat_ms = now
@@ -107,13 +108,13 @@ def node_heartbeat(rm: ResourceManager, hb: NodeHeartbeat) -> None:
             continue
         rc.missing_since_ms = 0
         if status.state is ContainerState.COMPLETE:
-            rm.complete_container(status.container_id, status.exit_status, status.diagnostics)
+            container_transitions.complete_container(rm, status.container_id, status.exit_status, status.diagnostics)
         elif status.state is ContainerState.RUNNING:
-            rm.container_launched(rc)
+            container_transitions.container_launched(rm, rc)
     _resync_missing(rm, node, reported, now)
 
 
-def _resync_missing(rm: ResourceManager, node: RMNode, reported: set[str], now: int) -> None:
+def _resync_missing(rm: RMContext, node: RMNode, reported: set[str], now: int) -> None:
     """An NM reports every container it holds in every heartbeat. One the RM knows runs there (reported
     running before, or recovered from before an RM restart) and that the node has left out of its reports
     for MISSING_GRACE_MS is gone: an NM restarted without recovering it. Completed, so its AM hears of it
@@ -129,7 +130,7 @@ def _resync_missing(rm: ResourceManager, node: RMNode, reported: set[str], now: 
         elif now - rc.missing_since_ms >= MISSING_GRACE_MS:
             log.info("%s is no longer reported by %s (missing for %d ms); completing it", cid, node.node_id,
                      now - rc.missing_since_ms)
-            rm.complete_container(cid, ContainerExitStatus.ABORTED,
+            container_transitions.complete_container(rm, cid, ContainerExitStatus.ABORTED,
                                   f"Container {cid} is not running on {node.node_id}: its NodeManager no "
                                   "longer reports it (restarted without recovering it)")
 
@@ -137,7 +138,7 @@ def _resync_missing(rm: ResourceManager, node: RMNode, reported: set[str], now: 
 # ---- ApplicationMasterService ------------------------------------------------------------
 
 
-def _attempt_of(rm: ResourceManager, attempt_id: str) -> tuple[RMApp, RMAttempt]:
+def _attempt_of(rm: RMContext, attempt_id: str) -> tuple[RMApp, RMAttempt]:
     app_id = "application_" + attempt_id[len("appattempt_"):].rsplit("_", 1)[0]
     app = rm.apps.get(app_id)
     attempt = next((a for a in app.attempts if a.attempt_id == attempt_id), None) if app else None
@@ -151,7 +152,7 @@ def _attempt_of(rm: ResourceManager, attempt_id: str) -> tuple[RMApp, RMAttempt]
     return app, attempt
 
 
-def am_call(rm: ResourceManager, msg: RegisterApplicationMaster | Allocate | FinishApplicationMaster) -> Msg:
+def am_call(rm: RMContext, msg: RegisterApplicationMaster | Allocate | FinishApplicationMaster) -> Msg:
     app, attempt = _attempt_of(rm, msg.attempt_id)
     attempt.last_heartbeat_ms = now_ms()
     if isinstance(msg, RegisterApplicationMaster):
@@ -168,12 +169,12 @@ def am_call(rm: ResourceManager, msg: RegisterApplicationMaster | Allocate | Fin
     return finish(rm, app, attempt, msg)
 
 
-def register(rm: ResourceManager, app: RMApp, attempt: RMAttempt, msg: RegisterApplicationMaster) -> Msg:
+def register(rm: RMContext, app: RMApp, attempt: RMAttempt, msg: RegisterApplicationMaster) -> Msg:
     if attempt.state is AttemptState.RUNNING and attempt.response_id == 0 and \
             (attempt.host, attempt.rpc_port, attempt.tracking_url) == (msg.host, msg.rpc_port, msg.tracking_url):
         # The same registration again before any allocate: a retry whose first answer was lost (the AMRM
         # client retries within yarn.resourcemanager.connect.max-wait.ms). Answered as the first was.
-        return RegisterResponse(maximum_capability=rm.effective_max(), queue=app.queue.rsplit(".", 1)[-1])
+        return RegisterResponse(maximum_capability=scheduling.effective_max(rm), queue=app.queue.rsplit(".", 1)[-1])
     if attempt.state is AttemptState.RUNNING:
         raise AMRMError("InvalidApplicationMasterRequestException",
                         f"Application Master is already registered : {app.app_id}")
@@ -186,19 +187,21 @@ def register(rm: ResourceManager, app: RMApp, attempt: RMAttempt, msg: RegisterA
     # A (re-)registration starts the allocate sequence again, as YARN's lastResponse is reset.
     attempt.response_id = 0
     attempt.last_response = None
-    rm._attempt_event(attempt, AttemptEvent.REGISTERED)
+    app_transitions.attempt_event(attempt, AttemptEvent.REGISTERED)
     rm.out.apps.add(app.app_id)
-    if app.state is not YarnApplicationState.RUNNING:
-        rm._app_event(app, AppEvent.ATTEMPT_REGISTERED)
+    if app.state is YarnApplicationState.KILLING:
+        app_transitions.app_event(rm, app, AppEvent.ATTEMPT_REGISTERED)  # stays KILLING: its container is being stopped
+    elif app.state is not YarnApplicationState.RUNNING:
+        app_transitions.app_event(rm, app, AppEvent.ATTEMPT_REGISTERED)
         app.diagnostics = ""
         log.info("AM registration %s; %s State change from ACCEPTED to RUNNING", attempt.attempt_id, app.app_id)
     else:
         # An AM of a recovered attempt, resyncing after an RM restart: it keeps its containers.
         log.info("AM re-registration %s after the ResourceManager restarted", attempt.attempt_id)
-    return RegisterResponse(maximum_capability=rm.effective_max(), queue=app.queue.rsplit(".", 1)[-1])
+    return RegisterResponse(maximum_capability=scheduling.effective_max(rm), queue=app.queue.rsplit(".", 1)[-1])
 
 
-def allocate(rm: ResourceManager, app: RMApp, attempt: RMAttempt, msg: Allocate) -> Msg:
+def allocate(rm: RMContext, app: RMApp, attempt: RMAttempt, msg: Allocate) -> Msg:
     # YARN's response-id check: the id the last response gave is the one to send; one step behind is a
     # retry whose answer was lost (it gets that answer again, changing nothing); anything else is refused.
     if attempt.last_response is not None and msg.response_id + 1 == attempt.response_id:
@@ -209,10 +212,10 @@ def allocate(rm: ResourceManager, app: RMApp, attempt: RMAttempt, msg: Allocate)
                         f"expect responseId to be {attempt.response_id}, but get {msg.response_id}")
     # Validate every ask before applying any: a bad request must change nothing.
     normalized: list[ResourceRequest] = []
-    limit = rm.effective_max() if msg.asks else rm.max_alloc  # once per call: it scans the nodes
+    limit = scheduling.effective_max(rm) if msg.asks else rm.max_alloc  # once per call: it scans the nodes
     for ask in msg.asks:
         try:
-            cap = rm.normalize(ask.capability, limit)
+            cap = scheduling.normalize(rm, ask.capability, limit)
         except InvalidResourceRequest as e:
             raise AMRMError("InvalidResourceRequestException", e.message) from None
         if ask.num_containers < 0:
@@ -229,8 +232,9 @@ def allocate(rm: ResourceManager, app: RMApp, attempt: RMAttempt, msg: Allocate)
         rc = rm.containers.get(cid)
         if rc is None or rc.app_id != app.app_id or rc.is_am:
             continue
-        rm._stop_container(cid, ContainerExitStatus.ABORTED, "Container released by application")
-        rm.complete_container(cid, ContainerExitStatus.ABORTED, "Container released by application")
+        why = "Container released by application"
+        container_transitions.stop_container(rm, cid, ContainerExitStatus.ABORTED, why)
+        container_transitions.complete_container(rm, cid, ContainerExitStatus.ABORTED, why, ContainerEvent.RELEASED)
     app.progress = max(0.0, min(1.0, msg.progress))
     allocated = attempt.new_containers
     completed = attempt.completed
@@ -239,7 +243,7 @@ def allocate(rm: ResourceManager, app: RMApp, attempt: RMAttempt, msg: Allocate)
     for c in allocated:
         rc = rm.containers.get(c.id)
         if rc is not None and rc.state is RMContainerState.ALLOCATED:
-            rc.state = CONTAINER_MACHINE.next(rc.state, ContainerEvent.ACQUIRED)
+            CONTAINER_MACHINE.fire(rc, ContainerEvent.ACQUIRED, what=c.id)
     attempt.response_id += 1
     if allocated or completed or normalized:
         rm.out.apps.add(app.app_id)
@@ -248,8 +252,8 @@ def allocate(rm: ResourceManager, app: RMApp, attempt: RMAttempt, msg: Allocate)
         # these containers unacquired at recovery and hand their asks out a second time, nor tell the AM
         # of the same completed containers again.
         rm.out.acquired_apps.add(app.app_id)
-    avail, num_nodes = rm.headroom()
-    tokens = {c.id: rm.container_token(c.id) for c in allocated}
+    avail, num_nodes = scheduling.headroom(rm)
+    tokens = {c.id: secret_managers.container_token(rm, c.id) for c in allocated}
     response = AllocateResponse(response_id=attempt.response_id, allocated_containers=allocated,
                                 completed_container_statuses=completed, available_resources=avail,
                                 num_cluster_nodes=num_nodes, pending_reason=app.pending_reason,
@@ -258,14 +262,17 @@ def allocate(rm: ResourceManager, app: RMApp, attempt: RMAttempt, msg: Allocate)
     return response
 
 
-def finish(rm: ResourceManager, app: RMApp, attempt: RMAttempt, msg: FinishApplicationMaster) -> Msg:
+def finish(rm: RMContext, app: RMApp, attempt: RMAttempt, msg: FinishApplicationMaster) -> Msg:
     attempt.final_status = msg.final_status
     attempt.diagnostics = msg.diagnostics
     if msg.tracking_url:
         attempt.tracking_url = msg.tracking_url
-    rm._attempt_event(attempt, AttemptEvent.UNREGISTERED)
-    rm._app_event(app, AppEvent.ATTEMPT_UNREGISTERED)
-    rm._app_event(app, AppEvent.APP_SAVED)
+    app_transitions.attempt_event(attempt, AttemptEvent.UNREGISTERED)
+    # A KILLING app stays KILLING (its AM's container is being stopped); any other goes through
+    # FINAL_SAVING to FINISHING, where it waits for the AM container to exit.
+    if app_transitions.app_event(rm, app, AppEvent.ATTEMPT_UNREGISTERED) and \
+            app.state is YarnApplicationState.FINAL_SAVING:
+        app_transitions.app_event(rm, app, AppEvent.APP_SAVED, YarnApplicationState.FINISHING)
     app.diagnostics = msg.diagnostics
     app.progress = 1.0
     sapp = rm.sched_apps.get(app.app_id)

@@ -31,6 +31,7 @@ class AttemptEvent(StrEnum):
     EXPIRE = "EXPIRE"  # AM liveness monitor gave up on it
     LAUNCH_FAILED = "LAUNCH_FAILED"
     KILL = "KILL"
+    RECOVER = "RECOVER"  # a restarted RM took it back: its AM must register with the new RM again
 
 
 S = AttemptState
@@ -58,9 +59,11 @@ ATTEMPT_MACHINE: StateMachine[AttemptState, AttemptEvent] = StateMachine(
         (S.RUNNING, E.CONTAINER_FINISHED): S.FAILED,
         (S.RUNNING, E.EXPIRE): S.FAILED,
         (S.RUNNING, E.KILL): S.KILLED,
+        (S.RUNNING, E.RECOVER): S.LAUNCHED,
         (S.FINISHING, E.CONTAINER_FINISHED): S.FINISHED,
         (S.FINISHING, E.EXPIRE): S.FINISHED,
-        (S.FINISHING, E.KILL): S.FINISHING,
+        # Only its app's end kills an attempt: one that unregistered and did not exit ends KILLED with it.
+        (S.FINISHING, E.KILL): S.KILLED,
         (S.FINISHED, E.CONTAINER_FINISHED): S.FINISHED,
         (S.FINISHED, E.KILL): S.FINISHED,
         (S.FAILED, E.CONTAINER_FINISHED): S.FAILED,

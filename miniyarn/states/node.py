@@ -34,6 +34,8 @@ NODE_MACHINE: StateMachine[NodeState, NodeEvent] = StateMachine(
     "RMNode",
     {
         (S.NEW, E.STARTED): S.RUNNING,
+        (S.NEW, E.EXPIRE): S.LOST,
+        (S.NEW, E.SHUTDOWN): S.SHUTDOWN,
         (S.RUNNING, E.HEALTHY): S.RUNNING,
         (S.RUNNING, E.UNHEALTHY): S.UNHEALTHY,
         (S.RUNNING, E.EXPIRE): S.LOST,

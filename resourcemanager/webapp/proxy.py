@@ -35,6 +35,7 @@ from urllib.parse import quote, urlsplit
 import httpx
 from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse, RedirectResponse, Response, StreamingResponse
+from starlette.concurrency import run_in_threadpool
 
 from miniyarn.ids import ApplicationId, ContainerId, InvalidIdError, container_hostname
 from miniyarn.security import tokens
@@ -313,20 +314,26 @@ def add_proxy_routes(app: FastAPI, rm: ResourceManager, access: Access, auth: We
     async def proxy(app_id: str, path: str, request: Request) -> Response:
         path = normalized(path)
         wants = ApplicationAccessType.VIEW_APP if request.method == "GET" else ApplicationAccessType.MODIFY_APP
-        with rm.lock:
-            target_app = rm.get_app(app_id)
-            access.require(request, target_app, wants)
-            attempt = target_app.current
-            base = attempt.tracking_url if attempt is not None else ""
-            node_hosts = {h for h in (_host_port(attempt.am_node_http)[0], _host_port(attempt.am_node_id)[0])
-                          if h} if attempt is not None else set()
-            forbidden = {p for h in node_hosts for p in daemon_ports(h)}
-            if attempt is not None and attempt.am_container_id:
-                # A Docker AM container on a network of its own (compose's) is reached at its own
-                # hostname, which that network's DNS gives to this container alone; no daemon runs there.
-                node_hosts.add(container_hostname(attempt.am_container_id))
-            unregistered = target_app.state in _UNREGISTERED
-            ended = ended_info(target_app) if unregistered or APP_MACHINE.is_final(target_app.state) else None
+
+        def look_up() -> tuple[RMApp, str, set[str], set[tuple[str, int]], bool, dict[str, str] | None]:
+            with rm.lock:
+                target_app = rm.get_app(app_id)
+                access.require(request, target_app, wants)
+                attempt = target_app.current
+                base = attempt.tracking_url if attempt is not None else ""
+                node_hosts = {h for h in (_host_port(attempt.am_node_http)[0], _host_port(attempt.am_node_id)[0])
+                              if h} if attempt is not None else set()
+                forbidden = {p for h in node_hosts for p in daemon_ports(h)}
+                if attempt is not None and attempt.am_container_id:
+                    # A Docker AM container on a network of its own (compose's) is reached at its own
+                    # hostname, which that network's DNS gives to this container alone; no daemon runs there.
+                    node_hosts.add(container_hostname(attempt.am_container_id))
+                unregistered = target_app.state in _UNREGISTERED
+                ended = ended_info(target_app) if unregistered or APP_MACHINE.is_final(target_app.state) else None
+                return target_app, base, node_hosts, forbidden, unregistered, ended
+
+        # The RM lock is waited for in the threadpool: on the event loop a busy inbox batch stalled every request.
+        target_app, base, node_hosts, forbidden, unregistered, ended = await run_in_threadpool(look_up)
         if ended is not None and not unregistered:
             return ended_response(request, ended)  # the AM's container has exited, and its UI with it
         if not base:
@@ -366,16 +373,21 @@ def add_proxy_routes(app: FastAPI, rm: ResourceManager, access: Access, auth: We
     @app.get("/node/{node_id}/{path:path}")
     async def node(node_id: str, path: str, request: Request) -> Response:
         path = normalized(path)
-        with rm.lock:
-            n = rm.nodes.get(node_id)
-            http = n.http_address if n is not None else ""
-            segs = path.split("/")
-            _require_view(rm, access, request, segs)
-            # /node/<nodeId>/containerlogs/<cid>/<file>: the NM's path has the user before the file.
-            if len(segs) == 3 and segs[0] == "containerlogs" and segs[2]:
-                user = _container_user(rm, segs[1])
-                if user is not None and segs[2] != user:
-                    path = "/".join([segs[0], segs[1], user, segs[2]])
+
+        def look_up(path: str) -> tuple[str, str]:
+            with rm.lock:
+                n = rm.nodes.get(node_id)
+                http = n.http_address if n is not None else ""
+                segs = path.split("/")
+                _require_view(rm, access, request, segs)
+                # /node/<nodeId>/containerlogs/<cid>/<file>: the NM's path has the user before the file.
+                if len(segs) == 3 and segs[0] == "containerlogs" and segs[2]:
+                    user = _container_user(rm, segs[1])
+                    if user is not None and segs[2] != user:
+                        path = "/".join([segs[0], segs[1], user, segs[2]])
+                return http, path
+
+        http, path = await run_in_threadpool(look_up, path)
         if not http:
             raise NotFoundError(f"nodeId, {node_id}, is not found")
         rewriter = LinkRewriter(f"http://{http}", "/node", f"/node/{node_id}")

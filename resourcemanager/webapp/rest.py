@@ -11,20 +11,21 @@ from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, Response
 from pydantic import ValidationError
+from starlette.concurrency import run_in_threadpool
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
-from miniyarn import keys
 from miniyarn.blobs import SCHEME
 from miniyarn.records import ApplicationSubmissionContext
 from miniyarn.security import credentials as creds
 from miniyarn.security.acls import ApplicationAccessType, groups_of
 from miniyarn.security.http_auth import HttpAuthConfig
-from miniyarn.states.application import CLIENT_STATES, FinalApplicationStatus, YarnApplicationState
+from miniyarn.states.application import APP_MACHINE, CLIENT_STATES, FinalApplicationStatus
 from miniyarn.states.node import NodeState
+from resourcemanager.context import now_ms
 from resourcemanager.errors import BadRequestError, NotFoundError, YarnError
 from resourcemanager.ha.fence import FencedError
 from resourcemanager.ha.redirect import HAView, StandbyRedirect, not_active_message
-from resourcemanager.rm import ResourceManager, now_ms
+from resourcemanager.rm import ResourceManager
 from resourcemanager.webapp import bodies, views
 from resourcemanager.webapp.access import Access, policy_from_conf, user_of
 from resourcemanager.webapp.auth import AuthMiddleware, WebAuth, allowed_hosts, host_name
@@ -199,8 +200,11 @@ def create_app(rm: ResourceManager, bind_host: str = "", auth: WebAuth | None = 
         types = {t.strip().lower() for t in applicationTypes.split(",")} if applicationTypes else None
         caller = user_of(request)
         with rm.lock:
-            rows = []
+            rows: list[dict[str, Any]] = []
+            cluster_mb = views.cluster_memory(rm)
             for a in sorted(rm.apps.values(), key=lambda a: a.seq):
+                if max_rows is not None and len(rows) >= max_rows:
+                    break
                 client_state, final = views.client_state(a)
                 if wanted is not None and client_state.value not in wanted:
                     continue
@@ -214,12 +218,10 @@ def create_app(rm: ResourceManager, bind_host: str = "", auth: WebAuth | None = 
                     continue
                 if not _in_range(a.submit_time, *started) or not _in_range(a.finish_time, *finished):
                     continue
-                info = views.app_info(rm, a)
+                info = views.app_info(rm, a, cluster_mb)
                 # YARN lists apps the caller may not view, with only what AppInfo shows without access.
                 rows.append(info if access.may(caller, a, ApplicationAccessType.VIEW_APP)
                             else views.restricted(info))
-        if max_rows is not None:
-            rows = rows[:max_rows]
         return {"apps": {"app": rows} if rows else None}
 
     @app.post(BASE + "/apps/new-application")
@@ -238,7 +240,9 @@ def create_app(rm: ResourceManager, bind_host: str = "", auth: WebAuth | None = 
         except ValidationError as e:
             raise BadRequestError(bodies.validation_message(e, "Invalid application submission")) from None
         user = submitting_user(request, ctx)
-        submitted = rm.submit(ctx, user)
+        # The body is read on the event loop; the submission waits for the RM lock and writes to Redis, so
+        # it runs in the threadpool (on the loop it stalled every request, /health included).
+        submitted = await run_in_threadpool(rm.submit, ctx, user)
         location = f"{rm.web_address}{BASE}/apps/{submitted.app_id}"
         return Response(status_code=202, headers={"Location": location})
 
@@ -272,21 +276,27 @@ def create_app(rm: ResourceManager, bind_host: str = "", auth: WebAuth | None = 
 
     @app.put(BASE + "/apps/{app_id}/state")
     async def put_state(app_id: str, request: Request) -> JSONResponse:
-        with rm.lock:
-            access.require(request, rm.get_app(app_id), ApplicationAccessType.MODIFY_APP)
+        def require_modify() -> None:
+            with rm.lock:
+                access.require(request, rm.get_app(app_id), ApplicationAccessType.MODIFY_APP)
+
+        await run_in_threadpool(require_modify)
         body = await _json_body(request, bodies.MAX_STATE_BODY)
         target = body.get("state") if isinstance(body, dict) else None
         if not isinstance(target, str):
             raise BadRequestError('The request body must be {"state": "KILLED"}')
-        if target.upper() not in {s.value for s in YarnApplicationState}:
+        if target.upper() not in {s.value for s in CLIENT_STATES}:
             raise BadRequestError(f"Invalid application-state {target} specified")
         if target.upper() != "KILLED":
             raise BadRequestError("Only 'KILLED' is allowed as a target state.")
         diag = body.get("diagnostics") if isinstance(body.get("diagnostics"), str) else ""
-        app = rm.kill(app_id, diag or f"Application {app_id} was killed by user {user_of(request)}")
-        final = app.state in (YarnApplicationState.KILLED, YarnApplicationState.FINISHED,
-                              YarnApplicationState.FAILED)
-        return JSONResponse(status_code=200 if final else 202, content={"state": views.client_state(app)[0].value})
+        def kill() -> tuple[bool, str]:
+            app = rm.kill(app_id, diag or f"Application {app_id} was killed by user {user_of(request)}")
+            with rm.lock:
+                return APP_MACHINE.is_final(app.state), views.client_state(app)[0].value
+
+        final, shown = await run_in_threadpool(kill)
+        return JSONResponse(status_code=200 if final else 202, content={"state": shown})
 
     @app.put(BASE + "/staging/{digest}")
     async def stage(digest: str, request: Request) -> JSONResponse:
@@ -295,7 +305,7 @@ def create_app(rm: ResourceManager, bind_host: str = "", auth: WebAuth | None = 
         actual = hashlib.sha256(data).hexdigest()
         if actual != digest:
             raise BadRequestError(f"Staged file checksum mismatch: path says {digest}, body has {actual}")
-        rm.redis.set(keys.blob(digest), data, ex=keys.BLOB_TTL_S)
+        await run_in_threadpool(rm.store.stage_blob, digest, data)
         return JSONResponse(status_code=201, content={"resource": f"{SCHEME}://{digest}", "size": len(data)})
 
     add_ui_routes(app, rm, access)

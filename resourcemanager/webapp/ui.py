@@ -127,8 +127,9 @@ def node_row(n: dict[str, Any]) -> list[str]:
 
 
 def apps_table(rm: ResourceManager, access: Access, user: str) -> str:
-    rows = [app_row(views.app_info(rm, a) if access.may(user, a, ApplicationAccessType.VIEW_APP)
-                    else views.restricted(views.app_info(rm, a)))
+    cluster_mb = views.cluster_memory(rm)
+    rows = [app_row(views.app_info(rm, a, cluster_mb) if access.may(user, a, ApplicationAccessType.VIEW_APP)
+                    else views.restricted(views.app_info(rm, a, cluster_mb)))
             for a in sorted(rm.apps.values(), key=lambda a: -a.seq)]
     return table(APP_HEADERS, rows, "No applications", "apps-body")
 

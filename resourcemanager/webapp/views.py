@@ -8,8 +8,9 @@ import miniyarn
 from miniyarn.states.application import APP_MACHINE, FinalApplicationStatus, YarnApplicationState, client_view
 from miniyarn.states.attempt import AttemptState
 from miniyarn.states.node import ACTIVE_STATES, NodeState
-from resourcemanager.rm import ResourceManager, now_ms
-from resourcemanager.rmstate import RMApp, RMNode
+from resourcemanager.context import now_ms
+from resourcemanager.rm import ResourceManager
+from resourcemanager.rmstate import RMApp, RMContainer, RMNode
 from resourcemanager.scheduler.queues import QueueConf
 
 A = YarnApplicationState
@@ -28,7 +29,8 @@ def cluster_info(rm: ResourceManager) -> dict[str, Any]:
 
 
 def cluster_metrics(rm: ResourceManager) -> dict[str, Any]:
-    states = [a.state for a in rm.apps.values()]
+    # A KILLING app counts where its clients see it: in the state it was killed in.
+    states = [(a.state_before_killing or A.RUNNING) if a.state is A.KILLING else a.state for a in rm.apps.values()]
     active = [n for n in rm.nodes.values() if n.state in ACTIVE_STATES]
     total_mb = sum(n.capability.memory for n in active if n.state is NodeState.RUNNING)
     total_vc = sum(n.capability.vcores for n in active if n.state is NodeState.RUNNING)
@@ -89,22 +91,31 @@ def client_state(app: RMApp) -> tuple[YarnApplicationState, FinalApplicationStat
     """The app's state and final status as YARN's clients see them (no FINAL_SAVING or FINISHING)."""
     attempt = app.current
     unregistered = attempt.final_status if attempt is not None and attempt.state is AttemptState.FINISHING else None
-    return client_view(app.state, app.final_status, unregistered)
+    return client_view(app.state, app.final_status, unregistered, app.state_before_killing)
 
 
-def app_info(rm: ResourceManager, app: RMApp) -> dict[str, Any]:
+def live_containers(rm: ResourceManager, app_id: str) -> list[RMContainer]:
+    """The app's live containers, from the per-app index (not a scan of every container)."""
+    return [rm.containers[cid] for cid in rm.app_containers.get(app_id, ())]
+
+
+def cluster_memory(rm: ResourceManager) -> int:
+    return sum(n.capability.memory for n in rm.nodes.values() if n.state is NodeState.RUNNING) or 1
+
+
+def app_info(rm: ResourceManager, app: RMApp, cluster_mb: int | None = None) -> dict[str, Any]:
+    """YARN's AppInfo. `cluster_mb` (cluster_memory) once per listing, not per app."""
     attempt = app.current
     state, final = client_state(app)
     ui, url = tracking(rm, app)
-    live = [c for c in rm.containers.values() if c.app_id == app.app_id]
+    live = live_containers(rm, app.app_id)
     alloc_mb = sum(c.container.resource.memory for c in live)
     alloc_vc = sum(c.container.resource.vcores for c in live)
     now = now_ms()
-    running_s = sum(max(0, now - c.start_time) // 1000 for c in live)
     mem_s = app.memory_seconds + sum(c.container.resource.memory * max(0, now - c.start_time) // 1000 for c in live)
     vc_s = app.vcore_seconds + sum(c.container.resource.vcores * max(0, now - c.start_time) // 1000 for c in live)
-    del running_s
-    cluster_mb = sum(n.capability.memory for n in rm.nodes.values() if n.state is NodeState.RUNNING) or 1
+    if cluster_mb is None:
+        cluster_mb = cluster_memory(rm)
     diagnostics = app.diagnostics
     if app.pending_reason and app.pending_reason not in diagnostics:
         diagnostics = f"{diagnostics}\n{app.pending_reason}".strip()
@@ -231,7 +242,7 @@ def containers_info(rm: ResourceManager, app: RMApp, attempt_id: str) -> dict[st
     forgets those; we keep the last hundred per application)."""
     now = now_ms()
     out = []
-    live = [c for c in rm.containers.values() if c.app_id == app.app_id and c.attempt_id == attempt_id]
+    live = [c for c in live_containers(rm, app.app_id) if c.attempt_id == attempt_id]
     done = [c for c in app.finished_containers if c.attempt_id == attempt_id]
     for c in live + done:
         out.append({

@@ -23,11 +23,12 @@ from miniyarn.protocol import (
 )
 from miniyarn.records import ANY, ApplicationSubmissionContext, Container, ContainerStatus, Resource, ResourceRequest
 from miniyarn.states.application import FinalApplicationStatus, YarnApplicationState
-from miniyarn.states.attempt import AttemptState
+from miniyarn.states.attempt import AttemptEvent, AttemptState
 from miniyarn.states.container import ContainerState, RMContainerState
 from resourcemanager import services
+from resourcemanager.context import MISSING_GRACE_MS, Outbox
 from resourcemanager.health import STALL_MS, LoopHealth
-from resourcemanager.rm import MISSING_GRACE_MS, Outbox, ResourceManager
+from resourcemanager.rm import ResourceManager
 from resourcemanager.rmstate import RMApp
 
 APP = "application_1700000000000_0001"
@@ -173,7 +174,8 @@ def test_a_recovered_attempt_must_re_register_and_keeps_its_sequence_fresh() -> 
     assert isinstance(allocate(rm, 0), AllocateResponse)
     attempt = app.current
     assert attempt is not None
-    attempt.state = AttemptState.LAUNCHED  # what recovery does to a RUNNING attempt
+    assert rm.attempt_event(attempt, AttemptEvent.RECOVER)  # what recovery does to a RUNNING attempt
+    assert attempt.state is AttemptState.LAUNCHED
     err = allocate(rm, 1)
     assert isinstance(err, RemoteError) and err.exception == "ApplicationMasterNotRegisteredException"
     token = rm.amrm_token(ATTEMPT)

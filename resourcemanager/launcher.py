@@ -1,0 +1,38 @@
+"""The AM launcher (YARN's AMLauncher): the start command for an attempt's AM container, with the
+environment only the RM can give it (its Redis user, its client-to-AM secret), sent to the container's
+node through the outbox."""
+
+from __future__ import annotations
+
+import logging
+
+from miniyarn.protocol import StartContainer
+from miniyarn.records import Container
+from miniyarn.states.attempt import AttemptEvent
+from resourcemanager import app_transitions, container_transitions, secret_managers
+from resourcemanager.context import CLIENT_TO_AM_ENV, RMContext, now_ms
+from resourcemanager.rmstate import RMApp, RMAttempt
+
+log = logging.getLogger("resourcemanager")
+
+
+def launch_am(ctx: RMContext, app: RMApp, attempt: RMAttempt, container: Container) -> None:
+    spec = app.submission.am_container_spec
+    env = dict(spec.environment)
+    env.setdefault("APP_SUBMIT_TIME_ENV", str(app.submit_time))
+    env.setdefault("MAX_APP_ATTEMPTS", str(app.max_attempts))
+    env[CLIENT_TO_AM_ENV] = secret_managers.client_to_am_secret(ctx, app.app_id)
+    # The AM container alone gets a Redis credential: its attempt's own user (YARN's AMRMToken).
+    ctx.out.users_created[attempt.attempt_id] = secret_managers.amrm_token(ctx, attempt.attempt_id)
+    env["MINIYARN_REDIS_URL"] = secret_managers.am_redis_url(ctx, attempt.attempt_id)
+    if ctx.web_address:
+        env.setdefault("MINIYARN_RM_ADDRESS", ctx.web_address)
+    launch = spec.model_copy(update={"environment": env})
+    token = secret_managers.container_token(ctx, container.id)
+    container_transitions.send_nm(ctx, container.node_id, StartContainer(
+        container=container, launch_context=launch, user=app.user, requested_by="ResourceManager",
+        container_token=token))
+    app_transitions.attempt_event(attempt, AttemptEvent.LAUNCHED)
+    attempt.last_heartbeat_ms = now_ms()
+    app.diagnostics = "AM container is launched, waiting for AM container to Register with RM"
+    log.info("Launching masterappattempt_%s on %s", attempt.attempt_id[len("appattempt_"):], container.node_id)

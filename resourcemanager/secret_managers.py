@@ -1,0 +1,37 @@
+"""The RM's secret managers (YARN's RMSecretManagerService): every token it hands out, derived from its
+master key, so a restarted RM with the same credentials dir recognises the tokens of AMs and containers
+started before it."""
+
+from __future__ import annotations
+
+from miniyarn.security import credentials as creds
+from resourcemanager import amrm_users
+from resourcemanager.context import RMContext
+
+
+def client_to_am_secret(ctx: RMContext, app_id: str) -> str:
+    """YARN's ClientToAMToken master key for one app: the AM gets it in its environment, the RM's proxy
+    presents it (`Authorization: Bearer`), so an AM's UI can tell requests the RM authorized."""
+    return creds.derive(ctx.master_key, "client-to-am", app_id)
+
+
+def amrm_token(ctx: RMContext, attempt_id: str) -> str:
+    """The attempt's AMRMToken: its Redis user's password, and what every AMRM call must carry."""
+    return amrm_users.token(ctx.master_key, attempt_id)
+
+
+def new_container_token(ctx: RMContext, container_id: str) -> str:
+    return creds.derive(ctx.master_key, "container", container_id)
+
+
+def container_token(ctx: RMContext, container_id: str) -> str:
+    """The container's token: the AM gets it with the allocation, the NM checks starts and stops by it."""
+    rc = ctx.containers.get(container_id)
+    if rc is not None and rc.token:
+        return rc.token
+    return new_container_token(ctx, container_id)
+
+
+def am_redis_url(ctx: RMContext, attempt_id: str) -> str:
+    """The AM container's Redis credential: its attempt's own user (YARN's AMRMToken)."""
+    return creds.with_user(ctx.redis_location, attempt_id, amrm_token(ctx, attempt_id))

@@ -1,0 +1,109 @@
+"""The RM's parts on their own. Transitions on a bare RMContext (no ResourceManager, no Redis client at
+all): events in, the context and its outbox asserted. Then the store, the only Redis writer, on the real
+redis-server: a flushed context recovered by a new RM as it was."""
+
+from __future__ import annotations
+
+import redis
+
+from miniyarn import keys
+from miniyarn.config import YarnConfiguration
+from miniyarn.exit_status import ContainerExitStatus
+from miniyarn.protocol import ApplicationFinished, NodeHeartbeat, StartContainer, StopContainer
+from miniyarn.records import ApplicationSubmissionContext, ContainerStatus, Resource
+from miniyarn.states.application import YarnApplicationState
+from miniyarn.states.attempt import AttemptState
+from miniyarn.states.container import ContainerState, RMContainerState
+from resourcemanager import app_transitions, recovery, scheduling, services
+from resourcemanager.context import RMContext
+from resourcemanager.rm import ResourceManager
+
+APP = "application_1700000000000_0001"
+NODE = "n1:1"
+CONF = {"yarn.scheduler.minimum-allocation-mb": "128"}
+
+
+def heartbeat(ctx: RMContext, *statuses: ContainerStatus) -> None:
+    services.handle(ctx, NodeHeartbeat(node_id=NODE, http_address=NODE, capability=Resource(memory=4096, vcores=4),
+                                       container_statuses=list(statuses)))
+
+
+def submitted(ctx: RMContext) -> str:
+    """APP submitted and its AM container placed on NODE; the AM container's id."""
+    heartbeat(ctx)
+    ctx.new_app_ids[APP] = ""
+    app_transitions.submit(ctx, ApplicationSubmissionContext.model_validate({"application-id": APP}), "alice")
+    scheduling.schedule(ctx)
+    attempt = ctx.apps[APP].current
+    assert attempt is not None and attempt.state is AttemptState.LAUNCHED
+    return attempt.am_container_id
+
+
+def test_a_submission_kill_and_end_on_a_bare_context() -> None:
+    ctx = RMContext(YarnConfiguration(CONF, load_files=False))
+    am = submitted(ctx)
+    out = ctx.out
+    # The AM's launch: its grant stored, its Redis user created, its start command to its node.
+    assert out.containers[am] is not None and list(out.users_created) == [ctx.apps[APP].attempts[0].attempt_id]
+    ((key, body),) = out.messages
+    assert key == keys.nm_commands(NODE) and StartContainer.model_validate_json(body).container.id == am
+    assert ctx.app_containers == {APP: {am: None}} and ctx.nodes[NODE].containers == [am]
+    heartbeat(ctx, ContainerStatus(container_id=am, state=ContainerState.RUNNING))
+    assert ctx.containers[am].state is RMContainerState.RUNNING and am not in ctx.unlaunched
+    out.messages.clear()
+    app_transitions.kill(ctx, APP)
+    assert ctx.apps[APP].state is YarnApplicationState.KILLING
+    ((_, body),) = out.messages
+    assert StopContainer.model_validate_json(body).container_id == am
+    heartbeat(ctx, ContainerStatus(container_id=am, state=ContainerState.COMPLETE,
+                                   exit_status=ContainerExitStatus.KILLED_BY_RESOURCEMANAGER))
+    assert ctx.apps[APP].state is YarnApplicationState.KILLED
+    # Its container gone from the context, the index and the store; its node told to aggregate its logs.
+    assert ctx.containers == {} and ctx.app_containers == {} and out.containers[am] is None
+    assert out.log_nodes == [(APP, [NODE])]
+    assert ApplicationFinished(application_id=APP).model_dump_json() in [b for _, b in out.messages]
+    assert out.users_deleted == [ctx.apps[APP].attempts[0].attempt_id]
+
+
+def test_the_completed_apps_limit_forgets_the_oldest_from_memory_and_store() -> None:
+    ctx = RMContext(YarnConfiguration({**CONF, "yarn.resourcemanager.max-completed-applications": "1"},
+                                      load_files=False))
+    first, second = APP, "application_1700000000000_0002"
+    for app_id in (first, second):
+        ctx.new_app_ids[app_id] = ""
+        app_transitions.submit(ctx, ApplicationSubmissionContext.model_validate({"application-id": app_id}), "a")
+        app_transitions.kill(ctx, app_id)  # no AM container yet: KILLED at once
+    assert list(ctx.apps) == [second] and ctx.out.apps_removed == [first]
+    assert first not in ctx.out.apps
+
+
+def test_a_flushed_context_is_recovered_as_it_was(redis_admin_url: str) -> None:
+    client = redis.Redis.from_url(redis_admin_url)
+    try:
+        rm = ResourceManager(YarnConfiguration(CONF, load_files=False), client)
+        recovery.recover(rm)
+        rm.new_app_ids.clear()
+        app_id = rm.new_application()
+        assert rm.store.next_app_seq() == 2  # the counter is the store's: ids are never reissued
+        heartbeat(rm)
+        rm.submit(ApplicationSubmissionContext.model_validate({"application-id": app_id}), "alice")
+        rm.schedule()
+        attempt = rm.apps[app_id].current
+        assert attempt is not None
+        heartbeat(rm, ContainerStatus(container_id=attempt.am_container_id, state=ContainerState.RUNNING))
+        rm.flush()
+        assert not rm.out
+
+        again = ResourceManager(YarnConfiguration(CONF, load_files=False), client)
+        recovery.recover(again)
+        assert again.epoch == rm.epoch + 1
+        app = again.apps[app_id]
+        assert app.state is YarnApplicationState.ACCEPTED and app.current is not None
+        assert app.current.state is AttemptState.LAUNCHED
+        am = app.current.am_container_id
+        assert again.app_containers == {app_id: {am: None}} and again.nodes[NODE].containers == [am]
+        assert again.containers[am].recovered
+        assert again.sched_nodes[NODE].used == again.containers[am].container.resource
+        assert again.new_application() != app_id
+    finally:
+        client.close()
