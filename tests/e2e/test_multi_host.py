@@ -203,6 +203,13 @@ def test_per_job_wordcount_across_hosts(cluster: Cluster, tmp_path: Path) -> Non
     nodes = {n["id"]: n for n in cluster.running_nodes()}
     assert set(nodes) == {f"{h}:{NM_PORT}" for h in nm_hosts}, nodes
     assert {n["nodeHTTPAddress"] for n in nodes.values()} == set(nodes)
+    # The healthchecks a deployment runs on each host find their daemon at the address it binds.
+    checks = [("rm", ["-m", "resourcemanager", "--check", "--host", cluster.rm_host, "--port", str(RM_PORT)])] + [
+        (name, ["-m", "nodemanager", "--check", "--bind-host", cluster.hosts.address(name), "--port", str(NM_PORT)])
+        for name in ("nm1", "nm2")]
+    for name, argv in checks:
+        assert subprocess.run(cluster.hosts.command(name, [sys.executable, *argv]), env=daemon_env(),
+                              timeout=20).returncode == 0, (name, argv)
 
     words = tmp_path / "words.txt"
     words.write_text("".join(line + "\n" for line in TEXT))
