@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 
 import redis
 
-from miniyarn import keys
+from miniyarn import keys, redisconn
 from miniyarn.config import YarnConfiguration
 from miniyarn.exit_status import ContainerExitStatus
 from miniyarn.ids import ApplicationAttemptId, ApplicationId, ContainerId
@@ -128,10 +128,9 @@ class ResourceManager:
         # long as this process: tokens of AMs started before a restart are then refused.
         self.master_key = credentials.rm_master_key() if credentials is not None else secrets.token_bytes(32)
         self.redis = client
-        kw = client.connection_pool.connection_kwargs
-        scheme = "rediss" if issubclass(client.connection_pool.connection_class, redis.SSLConnection) else "redis"
-        # Where the AMs meet the RM: its own Redis, with no credential (each AM gets its attempt's own).
-        self.redis_location = f"{scheme}://{kw.get('host', '127.0.0.1')}:{kw.get('port', 6379)}/{kw.get('db', 0)}"
+        # Where the AMs meet the RM: its own Redis (or its Sentinels), with no credential (each AM gets its
+        # attempt's own).
+        self.redis_location = redisconn.location(client)
         self.acl_save = False  # set by the daemon when Redis has an aclfile (ACL SAVE then keeps users)
         self.web_address = web_address  # http://host:port, for tracking URLs through the proxy
         self.lock = threading.RLock()
