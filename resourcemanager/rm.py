@@ -191,6 +191,23 @@ class ResourceManager:
     def am_redis_url(self, attempt_id: str) -> str:
         return creds.with_user(self.redis_location, attempt_id, self.amrm_token(attempt_id))
 
+    def recreate_attempt_users(self) -> int:
+        """Queue again the Redis user of every attempt whose AM may run (as a restarted RM does): after
+        Redis was unreachable it may be another Redis (a Sentinel failover promoted a replica; ACL
+        SETUSER is not replicated) or one restarted without our users. ACL SETUSER of an existing user
+        with `reset` is a no-op in effect. Returns how many."""
+        n = 0
+        with self.lock:
+            for app in self.apps.values():
+                attempt = app.current
+                if (APP_MACHINE.is_final(app.state) or attempt is None or not attempt.am_container_id
+                        or ATTEMPT_MACHINE.is_final(attempt.state)):
+                    continue
+                if attempt.attempt_id not in self.out.users_deleted:
+                    self.out.users_created[attempt.attempt_id] = self.amrm_token(attempt.attempt_id)
+                    n += 1
+        return n
+
     def _attempt_user_gone(self, attempt: RMAttempt) -> None:
         """An ended attempt's AM loses its Redis user (Redis also drops its connections)."""
         self.out.users_created.pop(attempt.attempt_id, None)

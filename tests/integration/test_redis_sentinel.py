@@ -1,7 +1,8 @@
 """`redis+sentinel://` URLs with a real Redis Sentinel on loopback: a master and its replica (both with the
 cluster's ACL users), one `redis-server --sentinel`; the RM and an NM find the master through it, and after
 the master's crash (SIGKILL; the Sentinel promotes the replica) both reconnect to the new master, the NM's
-heartbeats go on, and a new application, whose AM gets the Sentinel URL from the RM, runs to SUCCEEDED."""
+heartbeats go on, and an application running across the switch (its AM got the Sentinel URL from the RM and
+its attempt's Redis user is re-created on the new master by the RM) ends SUCCEEDED."""
 
 from __future__ import annotations
 
@@ -136,8 +137,8 @@ def writes(client: redis.Redis) -> bool:
         return False
 
 
-def submit_ds(rm_url: str, admin: redis.Redis, name: str) -> str:
-    script = blobs.put(admin, b"echo hello from $CONTAINER_ID\n")
+def submit_ds(rm_url: str, admin: redis.Redis, name: str, script_text: bytes) -> str:
+    script = blobs.put(admin, script_text)
     app_id = str(httpx.post(f"{rm_url}/ws/v1/cluster/apps/new-application", timeout=10).json()["application-id"])
     body = submission(app_id, script.resource, 1, name=name, container_memory=128)
     assert httpx.post(f"{rm_url}/ws/v1/cluster/apps", json=body, timeout=10).status_code == 202
@@ -170,8 +171,11 @@ def test_daemons_meet_through_sentinel_and_survive_a_failover(
         assert location(admin) == s.url  # what the RM hands its AMs, with each attempt's own user added
         wait_for("the RM and the NM on the master", lambda: {"rm", "nm"} <= users_on(s, s.master_port))
 
-        old = s.master_port_now()
-        assert old == s.master_port
+        # An application whose shell container outlasts the switch: its AM's allocate calls meet the new master.
+        app_id = submit_ds(rm_url, admin, "across a failover", b"sleep 6; echo hello from $CONTAINER_ID\n")
+        wait_for(f"{app_id} running its shell container", lambda: int(str(app_report(rm_url, app_id)[
+            "runningContainers"])) == 2, timeout=30)
+        assert s.master_port_now() == s.master_port
         # A crash, not SENTINEL FAILOVER: a manual failover leaves the old master taking writes until the
         # Sentinel next polls it (every 10 s), which is a window of lost writes, not a switch to test.
         assert s.master is not None
@@ -179,15 +183,15 @@ def test_daemons_meet_through_sentinel_and_survive_a_failover(
         s.master.wait()
         wait_for("the replica promoted", lambda: s.master_port_now() == s.replica_port, timeout=30)
         wait_for("writes through the Sentinel", lambda: writes(admin), timeout=15)
-
-        wait_for("the RM and the NM on the new master", lambda: {"rm", "nm"} <= users_on(s, s.replica_port),
-                 timeout=20)
+        # The RM re-created the attempt's user there (ACL SETUSER is not replicated) and the AM is back on it.
+        attempt = app_id.replace("application_", "appattempt_") + "_000001"
+        wait_for("the RM, the NM and the AM on the new master",
+                 lambda: {"rm", "nm", attempt} <= users_on(s, s.replica_port), timeout=20)
         # The NM's heartbeats reach the RM through the new master: its last heartbeat moves on.
         before = int(str(running_nodes()[0]["lastHealthUpdate"]))
         wait_for("a heartbeat after the failover", lambda: (n := running_nodes()) and
                  int(str(n[0]["lastHealthUpdate"])) > before, timeout=15)
 
-        app_id = submit_ds(rm_url, admin, "after failover")
         wait_for(f"{app_id} done", lambda: app_report(rm_url, app_id)["state"] in ("FINISHED", "FAILED", "KILLED")
                  and int(str(app_report(rm_url, app_id)["finishedTime"])) > 0, timeout=40)
         report = app_report(rm_url, app_id)
