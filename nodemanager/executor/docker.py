@@ -201,6 +201,8 @@ class DockerExecutor(ContainerExecutor):
         assert self.ctx is not None
         for c in self._of_this_node():
             if c.labels.get(ds.LABEL_CONTAINER) == container_id:
+                if c.status == "created":
+                    return None  # never started (its NM died between create and start): the sweep removes it
                 host = c.attrs.get("HostConfig", {})
                 network = str(host.get("NetworkMode") or ds.HOST_NETWORK)
                 # What watching it needs (its name, its memory limit for an OOM report), from the engine.
