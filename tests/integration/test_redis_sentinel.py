@@ -18,6 +18,7 @@ import redis
 
 from miniyarn import blobs, keys
 from miniyarn.distributedshell.client import submission
+from miniyarn.minicluster import MiniCluster, MiniClusterError, redis_answers
 from miniyarn.redisconn import client_for, location
 from miniyarn.security import credentials
 from tests.conftest import Processes, free_port, logs_aggregated
@@ -169,6 +170,7 @@ def test_daemons_meet_through_sentinel_and_survive_a_failover(
     admin = s.admin()
     try:
         assert location(admin) == s.url  # what the RM hands its AMs, with each attempt's own user added
+        assert redis_answers(s.creds.redis_url(s.url, "rm"))  # what `miniyarn minicluster --redis-url` asks first
         wait_for("the RM and the NM on the master", lambda: {"rm", "nm"} <= users_on(s, s.master_port))
 
         # An application whose shell container outlasts the switch: its AM's allocate calls meet the new master.
@@ -201,3 +203,10 @@ def test_daemons_meet_through_sentinel_and_survive_a_failover(
         assert any(k.endswith(" stdout") and v.startswith("hello from container_") for k, v in logs.items()), logs
     finally:
         admin.close()
+
+
+def test_minicluster_with_a_sentinel_url_nobody_answers_says_so(tmp_path: Path) -> None:
+    url = f"redis+sentinel://127.0.0.1:{free_port()}/{MASTER_NAME}/0"
+    with pytest.raises(MiniClusterError, match=r"^No Redis master answers through the Sentinels of "
+                                               r"redis\+sentinel://127\.0\.0\.1:\d+/miniyarn/0"):
+        MiniCluster(nodemanagers=1, redis_url=url, port=0, work_dir=tmp_path).start()
