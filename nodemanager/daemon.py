@@ -138,7 +138,7 @@ class NodeManager:
         for t in threads:
             t.join(timeout=2)  # the command loop finishes the command in hand first
         assert self.heartbeat is not None
-        if self.ctx.recovery_enabled:
+        if self.ctx.recovery_enabled and self.ctx.recovery_supervised:
             # YARN's NM with recovery (supervised): its containers keep running and the node does not
             # unregister, so the RM keeps them; the next run of this node id takes them back (process
             # containers by their pid files, Docker ones by their labels). Any other is ended as without recovery.
