@@ -15,9 +15,20 @@ mkdir -p "$root"
 if [ "${MINIYARN_NM_DIR_NAME:-}" = "hostname" ]; then
   name="$(hostname)"
   dir="$root/nm-$name"
-  rm -rf "$dir"  # an earlier life's containers' dirs and logs: that node is gone, its containers too
-  mkdir "$dir"
+  if [ "${MINIYARN_NM_RECOVERY:-false}" = "true" ]; then
+    # NM recovery: a crashed life's containers still run; this one takes them back from its records
+    # there (and removes the rest). A stop (SIGTERM) still ends them: not supervised, so `down` leaves none.
+    mkdir -p "$dir"
+    set -- "$@" -D yarn.nodemanager.recovery.enabled=true -D yarn.nodemanager.recovery.supervised=false
+  else
+    rm -rf "$dir"  # an earlier life's containers' dirs and logs: that node is gone, its containers too
+    mkdir "$dir"
+  fi
   set -- --hostname "$name" "$@"
+elif [ "${MINIYARN_NM_RECOVERY:-false}" = "true" ]; then
+  echo "miniyarn-nm-entrypoint: MINIYARN_NM_RECOVERY=true needs MINIYARN_NM_DIR_NAME=hostname (a node id and dirs" \
+       "that survive a restart)" >&2
+  exit 2
 else
   dir="$(mktemp -d "$root/nm-XXXXXXXX")"
 fi
@@ -29,6 +40,10 @@ trap 'kill -TERM "$pid" 2>/dev/null || true' TERM INT
 status=0
 wait "$pid" || status=$?
 # A trapped signal ends `wait` early: wait for the NM to finish its shutdown (it stops its containers).
-while kill -0 "$pid" 2>/dev/null; do wait "$pid" || status=$?; done
-rm -rf "$dir"
+# (The interrupted `wait` said 128+signal: the NM's own status is what the next one returns.)
+while kill -0 "$pid" 2>/dev/null; do status=0; wait "$pid" || status=$?; done
+# With recovery, an NM that died (not a stop) leaves its area to its next life, which takes its containers back.
+if [ "${MINIYARN_NM_RECOVERY:-false}" != "true" ] || [ "$status" = 0 ]; then
+  rm -rf "$dir"
+fi
 exit "$status"

@@ -33,6 +33,7 @@ import httpx
 import psutil
 import redis
 
+from miniyarn.redisconn import SentinelURL, client_for
 from miniyarn.security import client_token, tokens
 from miniyarn.security import credentials as creds
 from miniyarn.sockets import free_port
@@ -51,7 +52,11 @@ class MiniClusterError(RuntimeError):
 
 
 def redis_answers(url: str) -> bool:
-    client = redis.Redis.from_url(url, socket_connect_timeout=1, socket_timeout=1)
+    """Whether a Redis answers at `url` (any scheme redisconn takes: a Sentinel URL asks for its master)."""
+    try:
+        client = client_for(url, socket_connect_timeout=1, socket_timeout=1)
+    except ValueError:
+        return False
     try:
         return bool(client.ping())
     except redis.RedisError:
@@ -207,6 +212,12 @@ class MiniCluster:
     def _ensure_redis(self) -> None:
         if redis_answers(self.admin_redis_url):
             return
+        if SentinelURL.parse(self.redis_url) is not None:
+            raise MiniClusterError(
+                f"No Redis master answers through the Sentinels of {creds.without_user(self.redis_url)} as this "
+                f"cluster's rm user (from {self.credentials_dir}); the minicluster starts a Redis of its own only "
+                "for a local redis:// URL. Check the Sentinels and that the master loads "
+                f"--aclfile {self.credentials_dir / creds.REDIS_ACL}")
         if something_listens(self.redis_url):
             raise MiniClusterError(
                 f"A Redis answers at {creds.without_user(self.redis_url)} but does not know this cluster's users "

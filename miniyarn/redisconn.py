@@ -1,11 +1,27 @@
-"""Connecting to the one Redis every daemon meets in, with retries that say where and why."""
+"""Connecting to the one Redis every daemon meets in, with retries that say where and why.
+
+URLs: `redis://` and `rediss://` (TLS) as redis-py reads them, and, where one Redis is not enough, a
+master found through Redis Sentinel:
+
+    redis+sentinel://[user:password@]host:port[,host:port...]/<master name>[/<db>][?sentinel_password=...]
+
+(`rediss+sentinel://` for TLS to the Sentinels and the master). `user:password` is the master's ACL user,
+the part role_url() fills in from the credentials dir as for a plain URL; Sentinels that want a password
+of their own (`requirepass` in sentinel.conf) get `sentinel_password` (and `sentinel_username`). A client
+made from such a URL asks the Sentinels for the master on every new connection, so after a failover the
+next command reaches the new master.
+"""
 
 from __future__ import annotations
 
 import logging
 import time
+from dataclasses import dataclass
+from typing import Any
+from urllib.parse import parse_qs, unquote, urlsplit
 
 import redis
+import redis.sentinel
 
 from miniyarn.security.credentials import Credentials, without_user
 
@@ -18,12 +34,127 @@ log = logging.getLogger(__name__)
 SOCKET_TIMEOUT_S = 30.0
 
 
+SENTINEL_SCHEMES = {"redis+sentinel": False, "rediss+sentinel": True}  # scheme -> TLS
+SENTINEL_PORT = 26379  # redis-sentinel's own default
+
+
+@dataclass(frozen=True)
+class SentinelURL:
+    """A `redis+sentinel://` URL, parsed.
+
+    >>> u = SentinelURL.parse("redis+sentinel://nm:s3cret@10.0.0.1:26379,10.0.0.2/mymaster/2")
+    >>> u.sentinels, u.service, u.db, u.username, u.password, u.ssl
+    ((('10.0.0.1', 26379), ('10.0.0.2', 26379)), 'mymaster', 2, 'nm', 's3cret', False)
+    >>> SentinelURL.parse("redis://127.0.0.1:6379/0") is None
+    True
+    >>> SentinelURL.parse("redis+sentinel://10.0.0.1:26379")  # doctest: +ELLIPSIS
+    Traceback (most recent call last):
+    ValueError: redis+sentinel://10.0.0.1:26379 names no master: write redis+sentinel://host:port[,host:port]/...
+    """
+
+    sentinels: tuple[tuple[str, int], ...]
+    service: str
+    db: int = 0
+    username: str | None = None
+    password: str | None = None
+    sentinel_username: str | None = None
+    sentinel_password: str | None = None
+    ssl: bool = False
+
+    @classmethod
+    def parse(cls, url: str) -> SentinelURL | None:
+        """The parts of `url`, or None for a URL that is not a Sentinel one."""
+        parts = urlsplit(url)
+        if parts.scheme not in SENTINEL_SCHEMES:
+            return None
+        userinfo, _, hostlist = parts.netloc.rpartition("@")
+        user, _, password = userinfo.partition(":")
+        sentinels = []
+        for item in (i.strip() for i in hostlist.split(",")):
+            if item.startswith("["):  # [v6 address]:port
+                host, _, port_s = item[1:].partition("]")
+                port_s = port_s.removeprefix(":")
+            else:
+                host, _, port_s = item.partition(":")
+            if not host:
+                raise ValueError(f"{_shown(url)} has an empty Sentinel address")
+            try:
+                sentinels.append((host, int(port_s) if port_s else SENTINEL_PORT))
+            except ValueError:
+                raise ValueError(f"{_shown(url)}: Sentinel port {port_s!r} is not a number") from None
+        path = [unquote(p) for p in parts.path.split("/") if p]
+        if not path:
+            raise ValueError(f"{_shown(url)} names no master: write "
+                             f"{parts.scheme}://host:port[,host:port]/<master name>[/db]")
+        try:
+            db = int(path[1]) if len(path) > 1 else 0
+        except ValueError:
+            raise ValueError(f"{_shown(url)}: database {path[1]!r} is not a number") from None
+        query = {k: v[-1] for k, v in parse_qs(parts.query).items()}
+        return cls(tuple(sentinels), path[0], db, unquote(user) or None, unquote(password) or None,
+                   query.get("sentinel_username"), query.get("sentinel_password"), SENTINEL_SCHEMES[parts.scheme])
+
+
+def _shown(url: str) -> str:
+    """`url` fit for a message: no credential, no query (where a Sentinel password may be)."""
+    return without_user(url).split("?", 1)[0]
+
+
+def client_for(url: str, **kwargs: Any) -> redis.Redis:
+    """A client for `url` (any scheme above), not yet connected; `kwargs` as redis.Redis takes them."""
+    target = SentinelURL.parse(url)
+    if target is None:
+        client: redis.Redis = redis.Redis.from_url(url, **kwargs)
+        return client
+    timeouts = {k: kwargs[k] for k in ("socket_connect_timeout", "socket_timeout") if k in kwargs}
+    sentinel = redis.sentinel.Sentinel(  # type: ignore[no-untyped-call]
+        list(target.sentinels),
+        sentinel_kwargs={**timeouts, "username": target.sentinel_username, "password": target.sentinel_password,
+                         "ssl": target.ssl},
+    )
+    master: redis.Redis = sentinel.master_for(  # type: ignore[no-untyped-call]
+        target.service, db=target.db, username=target.username, password=target.password, ssl=target.ssl, **kwargs)
+    return master
+
+
+def _sentinel_hosts(pool: redis.sentinel.SentinelConnectionPool) -> str:
+    def address(kw: dict[str, Any]) -> str:
+        host = str(kw.get("host"))
+        return f"[{host}]:{kw.get('port')}" if ":" in host else f"{host}:{kw.get('port')}"
+
+    return ",".join(address(s.connection_pool.connection_kwargs) for s in pool.sentinel_manager.sentinels)
+
+
+def where(client: redis.Redis) -> str:
+    """Whom `client` talks to, for messages: host:port, or the Sentinels' master."""
+    pool = client.connection_pool
+    if isinstance(pool, redis.sentinel.SentinelConnectionPool):
+        return f"master {pool.service_name!r} of the Sentinels at {_sentinel_hosts(pool)}"
+    conn = pool.connection_kwargs
+    return f"{conn.get('host', '?')}:{conn.get('port', '?')}"
+
+
+def location(client: redis.Redis) -> str:
+    """The URL `client` was made from, without any credential: what the RM hands its AMs (each adds its
+    own user), so an AM meets the same Redis (the same Sentinels) as the RM."""
+    pool = client.connection_pool
+    kw = pool.connection_kwargs
+    tls = issubclass(pool.connection_class, redis.SSLConnection)
+    if isinstance(pool, redis.sentinel.SentinelConnectionPool):
+        scheme = "rediss+sentinel" if tls else "redis+sentinel"
+        return f"{scheme}://{_sentinel_hosts(pool)}/{pool.service_name}/{kw.get('db', 0)}"
+    scheme = "rediss" if tls else "redis"
+    return f"{scheme}://{kw.get('host', '127.0.0.1')}:{kw.get('port', 6379)}/{kw.get('db', 0)}"
+
+
 def connect(url: str, retries: int = 30, delay_s: float = 0.5) -> redis.Redis:
     """A client for `url`, pinged; retries while Redis is starting (compose starts us together)."""
-    client: redis.Redis = redis.Redis.from_url(url, socket_connect_timeout=5, socket_timeout=SOCKET_TIMEOUT_S,
-                                               socket_keepalive=True, health_check_interval=30)
-    conn = client.connection_pool.connection_kwargs
-    where = f"{conn.get('host', '?')}:{conn.get('port', '?')}"
+    try:
+        client = client_for(url, socket_connect_timeout=5, socket_timeout=SOCKET_TIMEOUT_S, socket_keepalive=True,
+                            health_check_interval=30)
+    except ValueError as e:  # a malformed URL: the daemons report a ConnectionError's message and exit
+        raise ConnectionError(f"Bad Redis URL {_shown(url)}: {e}") from None
+    where_to = where(client)
     for left in range(retries, -1, -1):
         try:
             client.ping()
@@ -31,15 +162,15 @@ def connect(url: str, retries: int = 30, delay_s: float = 0.5) -> redis.Redis:
         except redis.AuthenticationError as e:
             # Not a Redis that is still starting: retrying a wrong password only delays the message.
             raise ConnectionError(
-                f"Redis at {where} refused our credentials ({e}); the daemons connect as the users of "
+                f"Redis at {where_to} refused our credentials ({e}); the daemons connect as the users of "
                 "--credentials-dir ($MINIYARN_CREDENTIALS_DIR), which redis-server must load with --aclfile "
                 "<dir>/redis.acl (see docs/security.md)") from e
         except redis.ConnectionError as e:
             if left == 0:
                 raise ConnectionError(
-                    f"Cannot reach Redis at {where} ({e}); start redis-server or set MINIYARN_REDIS_URL"
+                    f"Cannot reach Redis at {where_to} ({e}); start redis-server or set MINIYARN_REDIS_URL"
                 ) from e
-            log.warning("Redis at %s not answering (%s); %d retries left", where, e, left)
+            log.warning("Redis at %s not answering (%s); %d retries left", where_to, e, left)
             time.sleep(delay_s)
     raise AssertionError("unreachable")
 

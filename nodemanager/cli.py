@@ -40,16 +40,18 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="the cluster's secrets; the NM reads its Redis password there (default "
                              "$MINIYARN_CREDENTIALS_DIR; see docs/security.md)")
     parser.add_argument("--check", action="store_true",
-                        help="exit 0 if this NodeManager answers /health (at --port, or at the address it wrote "
-                             "in --local-dirs when --port is 0), else 1")
+                        help="exit 0 if this NodeManager answers /health (at --bind-host:--port, or at the address it "
+                             "wrote in --local-dirs when --port is 0), else 1")
 
 
 def _dirs(text: str) -> list[Path]:
     return [Path(p.strip()) for p in text.split(",") if p.strip()]
 
 
-def check(port: int, local_dirs: str) -> int:
-    address = f"127.0.0.1:{port}" if port else ""
+def check(port: int, local_dirs: str, bind_host: str = "127.0.0.1") -> int:
+    # An NM bound to one address (another host's NIC) answers there only; a wildcard bind answers on loopback.
+    host = "127.0.0.1" if bind_host in ("", "0.0.0.0", "::") else bind_host
+    address = f"{host}:{port}" if port else ""
     if not address and local_dirs:
         from nodemanager.daemon import ADDRESS_FILE
 
@@ -77,7 +79,7 @@ def run(args: argparse.Namespace) -> int:
         return 2
     local_spec = args.local_dirs or conf.get_str("yarn.nodemanager.local-dirs")
     if args.check:
-        return check(args.port, local_spec)
+        return check(args.port, local_spec, args.bind_host)
     if memory <= 0 or vcores <= 0:
         print(f"miniyarn nodemanager: --memory-mb and --vcores must be positive, got {memory} and {vcores}",
               file=sys.stderr)

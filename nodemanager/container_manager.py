@@ -220,6 +220,10 @@ class ContainerManager:
         out: list[NMContainer] = []
         for found in recovery.scan(self.ctx.private_dir, self.ctx.node_id):
             rec = found.record
+            held: ContainerProcess | None = None  # what a runtime that keeps its containers (Docker) has of it
+            reason: tuple[int, str] | None = None
+            if rec.runtime != "process":
+                found, held, reason = self._found_in_runtime(found)
             granted = self._still_granted(rec)
             decision = recovery.decide(found, enabled, granted is None)
             paths = ContainerPaths.of(self.ctx.local_dirs, self.ctx.log_dirs, rec.user, rec.app_id,
@@ -229,13 +233,17 @@ class ContainerManager:
             node = self.ctx.node_id
             if decision is recovery.Decision.RECOVER:
                 assert found.pid is not None
-                c.process = RecoveredProcess(found.pid, rec.container_id,
-                                             recovery.exit_code_file(found.dir, rec.container_id))
+                c.process = held or RecoveredProcess(found.pid, rec.container_id,
+                                                     recovery.exit_code_file(found.dir, rec.container_id))
                 c.event(NMContainerEvent.CONTAINER_RECOVERED)
                 log.info("Recovered container %s (pid %d): running", c.id, found.pid)
             elif decision is recovery.Decision.KILL:
                 assert found.pid is not None
-                recovery.kill_group(found.pid, signal.SIGKILL)
+                if held is not None:
+                    held.signal(signal.SIGKILL)
+                    held.cleanup()  # removed, never left beside the replacement the AM may be given
+                else:
+                    recovery.kill_group(found.pid, signal.SIGKILL)
                 why = ("yarn.nodemanager.recovery.enabled is false" if not enabled
                        else f"the ResourceManager no longer grants it ({granted})")
                 log.warning("Killed container %s (pid %d) left by an earlier run of %s: %s", c.id, found.pid,
@@ -246,7 +254,12 @@ class ContainerManager:
                 assert found.exit_code is not None
                 log.info("Container %s left by an earlier run exited with %d while %s was down", c.id,
                          found.exit_code, node)
-                if found.exit_code == 0:
+                if held is not None:
+                    held.cleanup()
+                if reason is not None:  # the engine's OOM kill: -104
+                    c.add_diagnostic(reason[1])
+                    c.complete(reason[0], success=False)
+                elif found.exit_code == 0:
                     c.complete(int(ContainerExitStatus.SUCCESS), success=True)
                 else:
                     c.add_diagnostic(diag.launch_failed(c.id, found.exit_code, _tail(paths.log_dir / "stderr")))
@@ -269,7 +282,34 @@ class ContainerManager:
                                      name=f"ContainersLauncher {c.id}", daemon=True)
                 self.threads[c.id] = t
                 t.start()
+        kept = {c.id for c in out if not c.is_complete}
+        if (swept := self.executor.sweep(kept)):
+            log.info("Removed %d containers of an earlier run of %s that it did not take back", swept,
+                     self.ctx.node_id)
         return out
+
+    def _found_in_runtime(self, found: recovery.Found) -> tuple[recovery.Found, ContainerProcess | None,
+                                                                 tuple[int, str] | None]:
+        """`found` as its runtime sees it (Docker: the container with its labels, running or exited with
+        the engine's exit code), the runtime's handle on it, and the runtime's own exit reason."""
+        rec = found.record
+        executor = self.executor.runtime(rec.runtime)
+        gone = recovery.Found(rec, found.dir, None, None, False)
+        if executor is None:
+            log.warning("Container %s left by an earlier run ran in runtime %r, which this NM does not have",
+                        rec.container_id, rec.runtime)
+            return gone, None, None
+        try:
+            held = executor.recover(rec.container_id)
+        except OSError as e:  # the engine does not answer: the container counts as gone (reported lost)
+            log.warning("Cannot look up container %s of an earlier run: %s", rec.container_id, e)
+            return gone, None, None
+        if held is None:
+            return gone, None, None
+        if held.alive():
+            return recovery.Found(rec, found.dir, held.pid or None, None, True), held, None
+        code = held.wait()  # exited: the engine answers at once with its exit code
+        return recovery.Found(rec, found.dir, held.pid or None, code, False), held, held.exit_reason()
 
     def _still_granted(self, rec: recovery.ContainerRecord) -> str | None:
         """None if the RM still grants `rec` to this node under the token it started with, else why not."""

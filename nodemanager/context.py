@@ -43,6 +43,14 @@ class NMContext:
         return self.conf.get_bool("yarn.nodemanager.recovery.enabled", False)
 
     @property
+    def recovery_supervised(self) -> bool:
+        """YARN's yarn.nodemanager.recovery.supervised: with recovery on, a stopping NM leaves its containers
+        running for its next run (a supervisor restarts it at once). Off, a stop (SIGTERM) ends them as
+        without recovery and only a crash leaves them to recover: compose's choice, whose `down` must end
+        every container. Ours defaults to true (YARN's to false): recovery was only ever used supervised here."""
+        return self.conf.get_bool("yarn.nodemanager.recovery.supervised", True)
+
+    @property
     def private_dir(self) -> Path:
         """Where the NM keeps its container records (nodemanager.recovery), as YARN's nmPrivate."""
         return self.local_dirs[0] / "nmPrivate"

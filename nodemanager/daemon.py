@@ -142,10 +142,10 @@ class NodeManager:
             t.join(timeout=2)  # the command loop finishes the command in hand first
         self.services.close()  # the services worker finishes the job in hand first
         assert self.heartbeat is not None
-        if self.ctx.recovery_enabled:
+        if self.ctx.recovery_enabled and self.ctx.recovery_supervised:
             # YARN's NM with recovery (supervised): its containers keep running and the node does not
-            # unregister, so the RM keeps them; the next run of this node id takes them back. Those it could
-            # not take back (Docker's) are ended as without recovery.
+            # unregister, so the RM keeps them; the next run of this node id takes them back (process
+            # containers by their pid files, Docker ones by their labels). Any other is ended as without recovery.
             self.manager.stop_all(int(ContainerExitStatus.ABORTED),
                                   f"Container killed: NodeManager {self.ctx.node_id} is shutting down.",
                                   keep_recoverable=True)

@@ -145,7 +145,8 @@ class Decision(StrEnum):
 def decide(found: Found, enabled: bool, still_granted: bool) -> Decision:
     """What a starting NM does with a container an earlier run left.
 
-    Only process containers are taken back: the Docker executor removes its orphans at start.
+    Process containers are found by their pid and exit-code files, Docker ones by their labels (the
+    engine's state and exit code); both are judged alike.
 
     >>> rec = ContainerRecord(container_id="c", node_id="n:1", app_id="a", user="u",
     ...                       resource=Resource(memory=1, vcores=1), token_digest="d", runtime="process")
@@ -162,8 +163,6 @@ def decide(found: Found, enabled: bool, still_granted: bool) -> Decision:
     >>> decide(Found(rec, Path("."), None, None, False), enabled=False, still_granted=True).value
     'ABORTED'
     """
-    if found.record.runtime != "process":
-        return Decision.ABORTED
     if found.alive:
         return Decision.RECOVER if enabled and still_granted else Decision.KILL
     if found.exit_code is not None:

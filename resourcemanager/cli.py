@@ -31,7 +31,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="this ResourceManager's id with RM HA (default yarn.resourcemanager.ha.id; one of "
                              "yarn.resourcemanager.ha.rm-ids)")
     parser.add_argument("--check", action="store_true",
-                        help="exit 0 if a ResourceManager answers /health at --port, else 1 (for healthchecks)")
+                        help="exit 0 if a ResourceManager answers /health at --host:--port, else 1 (for healthchecks)")
 
 
 def run(args: argparse.Namespace) -> int:
@@ -57,7 +57,9 @@ def run(args: argparse.Namespace) -> int:
         port = int(address.rsplit(":", 1)[-1])
     if args.check:
         try:
-            return 0 if httpx.get(f"http://127.0.0.1:{port}/health", timeout=3).status_code == 200 else 1
+            # An RM bound to one address answers there only; a wildcard bind answers on loopback.
+            host = "127.0.0.1" if args.host in ("", "0.0.0.0", "::") else args.host
+            return 0 if httpx.get(f"http://{host}:{port}/health", timeout=3).status_code == 200 else 1
         except httpx.HTTPError:
             return 1
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")

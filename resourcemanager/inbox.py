@@ -93,7 +93,10 @@ class InboxLoop(threading.Thread):
                     continue
                 down_ms = health.passed(now_ms())
                 if down_ms:
-                    log.info("Redis reachable again after %.1fs; the inbox loop resumes", down_ms / 1000)
+                    # Possibly another Redis now (a Sentinel failover): the AMs' users must exist there too.
+                    users = self.rm.recreate_attempt_users()
+                    log.info("Redis reachable again after %.1fs; the inbox loop resumes (re-creating %d "
+                             "ApplicationMaster users)", down_ms / 1000, users)
         finally:
             health.stopped = True
             if not self.stopping.is_set():

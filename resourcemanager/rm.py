@@ -20,6 +20,7 @@ import threading
 
 import redis
 
+from miniyarn import redisconn
 from miniyarn.config import YarnConfiguration
 from miniyarn.records import ApplicationSubmissionContext, Resource
 from miniyarn.security import credentials as creds
@@ -47,10 +48,9 @@ class ResourceManager(RMContext):
                  credentials: creds.Credentials | None = None) -> None:
         super().__init__(conf, web_address, credentials)
         self.redis = client  # for reads (logs, staging); writes go through self.store
-        kw = client.connection_pool.connection_kwargs
-        scheme = "rediss" if issubclass(client.connection_pool.connection_class, redis.SSLConnection) else "redis"
-        # Where the AMs meet the RM: its own Redis, with no credential (each AM gets its attempt's own).
-        self.redis_location = f"{scheme}://{kw.get('host', '127.0.0.1')}:{kw.get('port', 6379)}/{kw.get('db', 0)}"
+        # Where the AMs meet the RM: its own Redis (or its Sentinels), with no credential (each AM gets its
+        # attempt's own).
+        self.redis_location = redisconn.location(client)
         self.lock = threading.RLock()
         self.store = RMStore(self, client)
 
@@ -136,6 +136,10 @@ class ResourceManager(RMContext):
 
     def am_redis_url(self, attempt_id: str) -> str:
         return secret_managers.am_redis_url(self, attempt_id)
+
+    def recreate_attempt_users(self) -> int:
+        with self.lock:
+            return secret_managers.recreate_attempt_users(self)
 
     def effective_max(self) -> Resource:
         return scheduling.effective_max(self)

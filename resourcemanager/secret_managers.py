@@ -5,6 +5,8 @@ started before it."""
 from __future__ import annotations
 
 from miniyarn.security import credentials as creds
+from miniyarn.states.application import APP_MACHINE
+from miniyarn.states.attempt import ATTEMPT_MACHINE
 from resourcemanager import amrm_users
 from resourcemanager.context import RMContext
 
@@ -35,3 +37,20 @@ def container_token(ctx: RMContext, container_id: str) -> str:
 def am_redis_url(ctx: RMContext, attempt_id: str) -> str:
     """The AM container's Redis credential: its attempt's own user (YARN's AMRMToken)."""
     return creds.with_user(ctx.redis_location, attempt_id, amrm_token(ctx, attempt_id))
+
+
+def recreate_attempt_users(ctx: RMContext) -> int:
+    """Queue again the Redis user of every attempt whose AM may run (as a restarted RM does): after Redis
+    was unreachable it may be another Redis (a Sentinel failover promoted a replica; ACL SETUSER is not
+    replicated) or one restarted without our users. ACL SETUSER of an existing user with `reset` is a no-op
+    in effect. Returns how many."""
+    n = 0
+    for app in ctx.apps.values():
+        attempt = app.current
+        if (APP_MACHINE.is_final(app.state) or attempt is None or not attempt.am_container_id
+                or ATTEMPT_MACHINE.is_final(attempt.state)):
+            continue
+        if attempt.attempt_id not in ctx.out.users_deleted:
+            ctx.out.users_created[attempt.attempt_id] = amrm_token(ctx, attempt.attempt_id)
+            n += 1
+    return n

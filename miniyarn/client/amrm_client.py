@@ -20,6 +20,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 
 import redis
+import redis.sentinel
 
 from miniyarn import config
 from miniyarn.client.nm_client import TOKENS, NMTokenCache
@@ -48,6 +49,10 @@ MAX_WAIT_KEY = "yarn.resourcemanager.connect.max-wait.ms"
 DEFAULT_MAX_WAIT_MS = 120_000
 # Between tries (YARN's yarn.resourcemanager.connect.retry-interval.ms is 30 s; our RM restarts in ~2 s).
 RETRY_INTERVAL_S = 1.0
+# Behind Redis Sentinel a refused password may only mean a new master the RM has not re-created this
+# attempt's user on yet (ACL SETUSER is not replicated; the RM re-creates every live attempt's user as soon as
+# it is back, within a few seconds): retry that long before taking the refusal as the attempt's end.
+SENTINEL_AUTH_GRACE_S = 15.0
 NOT_REGISTERED = "ApplicationMasterNotRegisteredException"
 
 
@@ -98,6 +103,8 @@ class AMRMClient:
         to a later call. A retried allocate carries the same response_id, so an RM that did answer the
         first try answers the same again (see services.allocate)."""
         deadline = time.monotonic() + self.max_wait_s
+        auth_grace = time.monotonic() + (SENTINEL_AUTH_GRACE_S if isinstance(
+            self.redis.connection_pool, redis.sentinel.SentinelConnectionPool) else 0.0)
         tries = 0
         while True:
             msg = build(new_reply_key(self.attempt_id))
@@ -105,6 +112,12 @@ class AMRMClient:
             try:
                 return call(self.redis, msg, msg.reply_to, self.timeout_s)
             except redis.AuthenticationError as e:
+                if time.monotonic() < auth_grace:
+                    log.warning("%s for %s refused by the Redis master (%s): a new master the ResourceManager "
+                                "has not re-created this attempt's user on yet? retrying in %.1fs", msg.type,
+                                self.attempt_id, e, self.retry_interval_s)
+                    time.sleep(self.retry_interval_s)
+                    continue
                 # The RM deletes an attempt's Redis user when the attempt ends: as YARN's AMRMToken of a
                 # removed attempt, a permanent refusal, which AMs act on by shutting down.
                 raise YarnRemoteError("ApplicationAttemptNotFoundException",

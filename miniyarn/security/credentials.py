@@ -100,10 +100,9 @@ def same(a: str, b: str) -> bool:
 def with_user(url: str, user: str, password: str) -> str:
     """`url` with `user:password@` in place of whatever credentials it had."""
     parts = urlsplit(url)
-    host = parts.hostname or "127.0.0.1"
-    netloc = f"{quote(user, safe='')}:{quote(password, safe='')}@{host}"
-    if parts.port:
-        netloc += f":{parts.port}"
+    # The host part as written: one host[:port], or a redis+sentinel:// URL's list of them.
+    hosts = parts.netloc.rsplit("@", 1)[-1] or "127.0.0.1"
+    netloc = f"{quote(user, safe='')}:{quote(password, safe='')}@{hosts}"
     return urlunsplit((parts.scheme, netloc, parts.path, parts.query, parts.fragment))
 
 

@@ -71,8 +71,8 @@ class ContainerProcess(abc.ABC):
     """A launched container. `wait` blocks in the container's own thread; the rest may be called
     from any thread."""
 
-    # Whether the NM's next run can take it back (nodemanager.recovery): only a process container
-    # launched with recovery on. An NM with recovery on still kills the others when it stops.
+    # Whether the NM's next run can take it back (nodemanager.recovery): a container launched with
+    # recovery on (a process container, or a Docker one). An NM with recovery on kills the others when it stops.
     recoverable: bool = False
 
     @property
@@ -132,6 +132,22 @@ class ContainerExecutor(abc.ABC):
     def inherited(self, launch_env: Mapping[str, str]) -> Inherited:
         """The environment a container inherits; raises OSError when it cannot be known (no image)."""
         return Inherited(without_identity(os.environ))
+
+    def runtime(self, name: str) -> ContainerExecutor | None:
+        """The executor of runtime `name` ("process", "docker") as this NM runs it, or None when it does
+        not: for the container records of an earlier run (nodemanager.recovery)."""
+        return self if name == self.name else None
+
+    def recover(self, container_id: str) -> ContainerProcess | None:
+        """A container an earlier run of this node started, for runtimes that keep their containers
+        themselves (Docker, by its labels): running or exited, None when it is gone. The process
+        executor keeps nothing: pid and exit-code files say what became of its containers."""
+        return None
+
+    def sweep(self, keep: set[str]) -> int:
+        """After recovery: remove what the runtime still holds of this node but `keep` (container ids).
+        Returns how many it removed."""
+        return 0
 
     def container_host(self, container_id: str) -> str | None:
         """The address the container is reached at ($NM_HOST), when it is not the NM's own (a Docker

@@ -11,7 +11,7 @@ from collections.abc import Callable, Mapping
 from typing import TYPE_CHECKING
 
 from nodemanager.executor.base import ContainerExecutor, ContainerProcess, Inherited, LaunchSpec
-from nodemanager.executor.docker_spec import requested_runtime
+from nodemanager.executor.docker_spec import RUNTIME_TYPE, requested_runtime
 
 if TYPE_CHECKING:
     from nodemanager.context import NMContext
@@ -46,6 +46,17 @@ class DelegatingExecutor(ContainerExecutor):
                     executor.prepare(self.ctx)
                 self.made[runtime] = executor
         return executor
+
+    def runtime(self, name: str) -> ContainerExecutor | None:
+        runtime = RUNTIME_OF.get(name, name)
+        if runtime not in self.made and runtime not in self.factories:
+            return None
+        return self.select({RUNTIME_TYPE: runtime})
+
+    def sweep(self, keep: set[str]) -> int:
+        with self._lock:
+            made = list(self.made.values())
+        return sum(executor.sweep(keep) for executor in made)
 
     def inherited(self, launch_env: Mapping[str, str]) -> Inherited:
         return self.select(launch_env).inherited(launch_env)

@@ -56,9 +56,11 @@ def _engine_down(e: BaseException) -> str:
 
 
 class DockerContainer(ContainerProcess):
-    def __init__(self, container: Container, spec: ds.RunSpec) -> None:
+    def __init__(self, container: Container, spec: ds.RunSpec, recoverable: bool = False) -> None:
         self.container = container
         self.spec = spec
+        # With recovery on the engine keeps it running past the NM; the next run finds it by its labels.
+        self.recoverable = recoverable
         self._pid = 0
         self._reason: tuple[int, str] | None = None
         self._done = threading.Event()
@@ -159,23 +161,65 @@ class DockerExecutor(ContainerExecutor):
 
     def prepare(self, ctx: NMContext) -> None:
         self.ctx = ctx
+        if ctx.recovery_enabled:
+            return  # the NM's recovery takes back what it may (recover), then sweeps the rest (sweep)
         try:
             self.remove_orphans()
         except ds.DockerLaunchError as e:
             log.warning("%s; Docker containers will fail until it does", e)
 
-    def remove_orphans(self) -> int:
-        """Remove containers labelled with this node id: left by an earlier run of this NM."""
+    def _of_this_node(self) -> list[Container]:
         assert self.ctx is not None
         try:
-            found = self.client().containers.list(all=True, filters={"label": f"{ds.LABEL_NODE}={self.ctx.node_id}"})
-            for c in found:
-                log.info("Removing orphaned Docker container %s (%s)", c.name, c.labels.get(ds.LABEL_CONTAINER))
-                c.remove(force=True)
+            return list(self.client().containers.list(
+                all=True, filters={"label": f"{ds.LABEL_NODE}={self.ctx.node_id}"}))
         except _ENGINE_ERRORS as e:
             self._forget_client()
             raise ds.DockerLaunchError(_engine_down(e)) from None
-        return len(found)
+
+    def remove_orphans(self, keep: set[str] | None = None) -> int:
+        """Remove containers labelled with this node id (left by an earlier run of this NM), but those
+        whose container id is in `keep` (taken back by its recovery)."""
+        removed = 0
+        for c in self._of_this_node():
+            if keep and c.labels.get(ds.LABEL_CONTAINER) in keep:
+                continue
+            log.info("Removing orphaned Docker container %s (%s)", c.name, c.labels.get(ds.LABEL_CONTAINER))
+            try:
+                c.remove(force=True)
+            except docker.errors.NotFound:
+                continue  # removed meanwhile
+            except _ENGINE_ERRORS as e:
+                self._forget_client()
+                raise ds.DockerLaunchError(_engine_down(e)) from None
+            removed += 1
+        return removed
+
+    def recover(self, container_id: str) -> ContainerProcess | None:
+        """The Docker container an earlier run of this node started for `container_id`, found by its
+        labels (node id and container id), running or exited; None when the engine has none."""
+        assert self.ctx is not None
+        for c in self._of_this_node():
+            if c.labels.get(ds.LABEL_CONTAINER) == container_id:
+                if c.status == "created":
+                    return None  # never started (its NM died between create and start): the sweep removes it
+                host = c.attrs.get("HostConfig", {})
+                network = str(host.get("NetworkMode") or ds.HOST_NETWORK)
+                # What watching it needs (its name, its memory limit for an OOM report), from the engine.
+                spec = ds.RunSpec(name=str(c.name), image=str(c.attrs.get("Config", {}).get("Image", "")),
+                                  entrypoint=[], working_dir="", user="", mem_bytes=int(host.get("Memory") or 0),
+                                  nano_cpus=int(host.get("NanoCpus") or 0), labels=dict(c.labels), network=network)
+                return DockerContainer(c, spec, recoverable=True)
+        return None
+
+    def sweep(self, keep: set[str]) -> int:
+        if self.ctx is None or not self.ctx.recovery_enabled:
+            return 0  # prepare() removed them all already
+        try:
+            return self.remove_orphans(keep)
+        except ds.DockerLaunchError as e:
+            log.warning("%s; containers of an earlier run of this node may be left in Docker", e)
+            return 0
 
     # ---- per container -------------------------------------------------------------------
 
@@ -266,7 +310,7 @@ class DockerExecutor(ContainerExecutor):
                                        f"{image!r}: {explanation or e}") from None
         log.info("Started Docker container %s (%s) from %s, %d MB, %.2f CPUs", container.short_id,
                  spec.container_id, image, spec.resource.memory, run.nano_cpus / 1e9)
-        return DockerContainer(container, run)
+        return DockerContainer(container, run, recoverable=self.ctx is not None and self.ctx.recovery_enabled)
 
 
 def _chown_tree(root: os.PathLike[str], uid: int, gid: int) -> None:

@@ -88,8 +88,12 @@ def test_what_a_restarted_nm_does_with_each_container(alive: bool, exit_code: in
     assert recovery.decide(_found(alive, exit_code), enabled, granted) is decision
 
 
-def test_docker_containers_are_never_taken_back_by_pid() -> None:
-    assert recovery.decide(_found(True, None, runtime="docker"), True, True) is recovery.Decision.ABORTED
+def test_docker_containers_are_judged_alike_from_what_the_engine_reports() -> None:
+    # The container manager fills alive/exit_code from the engine (found by its labels), not from pid files.
+    assert recovery.decide(_found(True, None, runtime="docker"), True, True) is recovery.Decision.RECOVER
+    assert recovery.decide(_found(True, None, runtime="docker"), False, True) is recovery.Decision.KILL
+    assert recovery.decide(_found(False, 137, runtime="docker"), True, True) is recovery.Decision.EXITED
+    assert recovery.decide(_found(False, None, runtime="docker"), False, True) is recovery.Decision.ABORTED
 
 
 def test_scan_finds_own_records_checks_pids_and_drops_unreadable_ones(tmp_path: Path) -> None:

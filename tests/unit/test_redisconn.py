@@ -1,0 +1,63 @@
+"""redis+sentinel:// URLs, pure: parsing, the role credentials put in, and the credential-free location the RM
+hands its AMs (clients are made, never connected)."""
+
+from __future__ import annotations
+
+import doctest
+
+import pytest
+
+from miniyarn import redisconn
+from miniyarn.redisconn import SentinelURL, client_for, location
+from miniyarn.security.credentials import with_user, without_user
+
+
+def test_doctests() -> None:
+    assert doctest.testmod(redisconn).failed == 0
+
+
+def test_parse_every_part() -> None:
+    u = SentinelURL.parse("rediss+sentinel://rm:p%40ss@[::1]:26380,sentinel-b,10.0.0.3:5000/mymaster/7"
+                          "?sentinel_password=sp&sentinel_username=su")
+    assert u == SentinelURL(sentinels=(("::1", 26380), ("sentinel-b", 26379), ("10.0.0.3", 5000)),
+                            service="mymaster", db=7, username="rm", password="p@ss", sentinel_username="su",
+                            sentinel_password="sp", ssl=True)
+
+
+@pytest.mark.parametrize(("url", "message"), [
+    ("redis+sentinel://a:x/m", "Sentinel port 'x' is not a number"),
+    ("redis+sentinel://a:1,,b:2/m", "has an empty Sentinel address"),
+    ("redis+sentinel://a:1/m/zero", "database 'zero' is not a number"),
+    ("redis+sentinel://u:secret@a:1/?sentinel_password=hidden", "names no master"),
+])
+def test_bad_urls_say_what_and_show_no_secret(url: str, message: str) -> None:
+    with pytest.raises(ValueError, match=message) as e:
+        SentinelURL.parse(url)
+    assert "secret" not in str(e.value) and "hidden" not in str(e.value)
+
+
+def test_role_credentials_go_in_and_out_keeping_every_sentinel() -> None:
+    url = "redis+sentinel://10.0.0.1:26379,10.0.0.2:26379/mymaster/0"
+    with_nm = with_user(url, "nm", "pw/1")
+    assert with_nm == "redis+sentinel://nm:pw%2F1@10.0.0.1:26379,10.0.0.2:26379/mymaster/0"
+    parsed = SentinelURL.parse(with_nm)
+    assert parsed is not None and (parsed.username, parsed.password) == ("nm", "pw/1")
+    assert len(parsed.sentinels) == 2
+    assert without_user(with_nm) == url
+    # A plain URL is unchanged by the rewrite of with_user (host and port as written).
+    assert with_user("redis://old:x@redis:6379/3", "rm", "p") == "redis://rm:p@redis:6379/3"
+
+
+def test_location_is_the_url_without_credentials() -> None:
+    url = "redis+sentinel://10.0.0.1:26379,10.0.0.2:26400/mymaster/2"
+    client = client_for(with_user(url, "rm", "pw"), socket_timeout=1)
+    assert location(client) == url
+    assert redisconn.where(client) == "master 'mymaster' of the Sentinels at 10.0.0.1:26379,10.0.0.2:26400"
+    assert location(client_for("rediss://rm:pw@10.0.0.9:6380/1")) == "rediss://10.0.0.9:6380/1"
+    tls = client_for("rediss+sentinel://10.0.0.1:26379/m")
+    assert location(tls) == "rediss+sentinel://10.0.0.1:26379/m/0"
+
+
+def test_connect_reports_a_malformed_url_as_a_connection_error() -> None:
+    with pytest.raises(ConnectionError, match=r"Bad Redis URL redis\+sentinel://a:1/: .*names no master"):
+        redisconn.connect("redis+sentinel://nm:pw@a:1/?sentinel_password=x")
