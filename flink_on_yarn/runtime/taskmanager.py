@@ -31,16 +31,21 @@ from flink_on_yarn.runtime.config import Configuration, parse_dynamic
 from flink_on_yarn.runtime.hardware import hardware
 from flink_on_yarn.runtime.messages import (
     FOR_TASKMANAGER,
+    AcknowledgeCheckpoint,
     Cancel,
+    DeclineCheckpoint,
     Deploy,
     Disconnect,
     FileText,
     Heartbeat,
+    NotifyCheckpointComplete,
     ReadFile,
     Register,
     Registered,
     Shutdown,
+    TaskManagerBound,
     TaskState,
+    TriggerCheckpoint,
 )
 from flink_on_yarn.runtime.task import DEPLOYMENT, TaskDeployment
 from flink_on_yarn.security import handshake
@@ -177,8 +182,10 @@ class TaskManager:
             await self.gateway.tell(Heartbeat(id=self.id, tasks=list(self.tasks)))
             await asyncio.sleep(interval)
 
-    async def _handle(self, msg: Registered | Deploy | Cancel | ReadFile | Shutdown | Disconnect) -> None:
-        if isinstance(msg, Deploy):
+    async def _handle(self, msg: TaskManagerBound) -> None:
+        if isinstance(msg, (TriggerCheckpoint, NotifyCheckpointComplete)):
+            await self._command(msg)
+        elif isinstance(msg, Deploy):
             await self._deploy(msg.deployment)
         elif isinstance(msg, Cancel):
             task = self.tasks.get(msg.execution_id)
@@ -198,6 +205,19 @@ class TaskManager:
         if self.gateway is not None:
             await self.gateway.tell(TaskState(job_id=dep.job_id, execution_id=dep.execution_id, state=state,
                                               **extra))
+
+    async def _command(self, msg: TriggerCheckpoint | NotifyCheckpointComplete) -> None:
+        """To the task process's stdin, one JSON line (task_main reads them after its deployment)."""
+        task = self.tasks.get(msg.execution_id)
+        if task is None or task.proc.stdin is None or task.proc.returncode is not None:
+            return
+        cmd = {"trigger": msg.checkpoint_id, "timestamp": msg.timestamp} if isinstance(msg, TriggerCheckpoint) \
+            else {"complete": msg.checkpoint_id}
+        try:
+            task.proc.stdin.write(json.dumps(cmd).encode() + b"\n")
+            await task.proc.stdin.drain()
+        except (ConnectionError, OSError):
+            pass  # the task is going away; its end reaches the JobManager through _watch
 
     async def _deploy(self, dep: TaskDeployment) -> None:
         # The task's input gate listens where this TaskManager was told to, whatever the JobManager wrote.
@@ -233,6 +253,11 @@ class TaskManager:
                     msg = json.loads(line)
                 except ValueError:
                     continue
+                if not isinstance(msg, dict):
+                    continue
+                if "checkpoint" in msg or "decline" in msg:
+                    await self._checkpoint_report(task.dep, msg)
+                    continue
                 task.last_state = str(msg.get("state"))
                 if task.last_state == "FAILED":
                     task.error = msg.get("error")
@@ -248,6 +273,21 @@ class TaskManager:
             await self._report(task.dep, "CANCELED")
         else:
             await self._report(task.dep, "FAILED", error=task.error or f"task process exited with code {code}")
+
+    async def _checkpoint_report(self, dep: TaskDeployment, msg: dict[str, Any]) -> None:
+        if self.gateway is None:
+            return
+        try:
+            if "checkpoint" in msg:
+                await self.gateway.tell(AcknowledgeCheckpoint(
+                    job_id=dep.job_id, execution_id=dep.execution_id, checkpoint_id=int(msg["checkpoint"]),
+                    path=str(msg["path"]), size=int(msg["size"])))
+            else:
+                await self.gateway.tell(DeclineCheckpoint(
+                    job_id=dep.job_id, execution_id=dep.execution_id, checkpoint_id=int(msg["decline"]),
+                    reason=str(msg.get("reason", ""))))
+        except (KeyError, TypeError, ValueError) as e:
+            log.warning("a malformed checkpoint report from task %s: %s", dep.execution_id, e)
 
     async def _kill_all(self) -> None:
         for task in list(self.tasks.values()):
