@@ -104,3 +104,10 @@ def app_logs(app_id: str) -> str:
 def app_log_nodes(app_id: str) -> str:
     """Set: nodes that still owe their part of an application's aggregated logs."""
     return f"{PREFIX}:logs:{app_id}:pending"
+
+
+def flink_checkpoint_pointer(app_id: str) -> str:
+    """String (JSON `{"job_id", "path"}`): a Flink application's latest completed checkpoint, written by its
+    JobManager (the AM) after each one, read by the next AM attempt to restore from it: what Flink keeps in
+    ZooKeeper for HA. No TTL: it must outlive any attempt; the application's end leaves it (a few bytes)."""
+    return f"{PREFIX}:flink:{app_id}:checkpoint"
