@@ -10,7 +10,9 @@ import signal
 from collections import Counter, defaultdict
 from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
+import httpx
 import pytest
 
 from tests.flink.conftest import FlinkCluster, wait_for
@@ -87,6 +89,20 @@ def test_killed_taskmanager_restores_from_checkpoint(flink: Callable[..., FlinkC
     assert completed["num_acknowledged_subtasks"] == completed["num_subtasks"] == 4
     assert (Path(completed["external_path"]) / "_metadata").is_file()
     assert Path(completed["external_path"]).parent == ckpt / job_id
+    # Flink's asynchronous trigger: 202 {"request-id"}, polled until the checkpoint it took completes.
+    rid = httpx.post(f"{cluster.rest}/jobs/{job_id}/checkpoints", json={}, headers=cluster.auth,
+                     timeout=10).json()["request-id"]
+    polled: dict[str, Any] = {}
+
+    def triggered_done() -> bool:
+        polled.update(cluster.get(f"/jobs/{job_id}/checkpoints/{rid}"))
+        return bool(polled["status"]["id"] == "COMPLETED")
+
+    wait_for(triggered_done, 20, "the triggered checkpoint")
+    details = cluster.get(f"/jobs/{job_id}/checkpoints/details/{polled['operation']['checkpointId']}")
+    assert details["status"] == "COMPLETED" and len(details["tasks"]) == 2
+    assert all(t["num_acknowledged_subtasks"] == 2 for t in details["tasks"].values())
+    assert cluster.get(f"/jobs/{job_id}/checkpoints/config")["interval"] == 200
     wait_for(lambda: len(outputs(out)) >= 600, 30, "600 updates written")
     victim = next(tm["id"] for tm in cluster.get("/taskmanagers")["taskmanagers"]
                   if tm["freeSlots"] < tm["slotsNumber"])
