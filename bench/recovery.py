@@ -143,7 +143,7 @@ def wait(pred: Any, timeout: float, what: str, poll: float = 0.01) -> None:
 
 
 def recovery(ns: argparse.Namespace) -> None:
-    with tempfile.TemporaryDirectory(prefix="miniflink-recovery-") as tmp:
+    with tempfile.TemporaryDirectory(prefix="miniflink-recovery-", dir=ns.workdir) as tmp:
         work = Path(tmp)
         feeder = Feeder(2000)
         cluster = Cluster(work, ns.delay_ms)
@@ -256,6 +256,7 @@ def main() -> int:
     p.add_argument("--overhead", action="store_true", help="throughput with checkpoints every 1 s vs none")
     p.add_argument("--lines", type=int, default=200_000)
     p.add_argument("--repeat", type=int, default=2)
+    p.add_argument("--workdir", default=None, help="where the temporary directory goes (its logs)")
     ns = p.parse_args()
     if ns.overhead:
         overhead(ns)

@@ -62,8 +62,10 @@ def unseal(secret: bytes, data: bytes, where: str) -> bytes:
 
 
 def _write_atomic(path: Path, data: bytes) -> None:
+    """Written whole or not at all; readable by this user alone (a checkpoint holds the job's records)."""
     tmp = path.with_name(f".{path.name}.inprogress")
-    with open(tmp, "wb") as f:
+    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(fd, "wb") as f:
         f.write(data)
         f.flush()
         os.fsync(f.fileno())
@@ -82,9 +84,15 @@ class CheckpointStorage:
     def chk_dir(self, checkpoint_id: int) -> Path:
         return self.job_dir / f"chk-{checkpoint_id}"
 
-    def write_state(self, checkpoint_id: int, name: str, data: bytes) -> Path:
+    def _make_dir(self, checkpoint_id: int) -> Path:
+        self.base.mkdir(parents=True, exist_ok=True)
+        self.job_dir.mkdir(mode=0o700, exist_ok=True)
         d = self.chk_dir(checkpoint_id)
-        d.mkdir(parents=True, exist_ok=True)
+        d.mkdir(mode=0o700, exist_ok=True)
+        return d
+
+    def write_state(self, checkpoint_id: int, name: str, data: bytes) -> Path:
+        d = self._make_dir(checkpoint_id)
         path = d / name
         _write_atomic(path, seal(self.secret, data))
         return path
@@ -94,8 +102,7 @@ class CheckpointStorage:
         return unseal(self.secret, p.read_bytes(), str(p))
 
     def write_metadata(self, checkpoint_id: int, metadata: dict[str, Any]) -> Path:
-        d = self.chk_dir(checkpoint_id)
-        d.mkdir(parents=True, exist_ok=True)
+        d = self._make_dir(checkpoint_id)
         path = d / METADATA
         _write_atomic(path, seal(self.secret, json.dumps(metadata, sort_keys=True).encode()))
         return path

@@ -172,7 +172,8 @@ class JobMaster:
     # checkpoints
     @property
     def checkpointing(self) -> bool:
-        return self.checkpoint_config.enabled
+        # As Flink: a BATCH job takes no checkpoints (it recovers by re-running failed regions' input).
+        return self.checkpoint_config.enabled and self.graph.runtimeMode != "BATCH"
 
     def _all_running(self) -> bool:
         return bool(self.executions) and all(e.state == ExecutionState.RUNNING for e in self.executions.values())

@@ -163,6 +163,7 @@ def test_storage_layout_mac_refusal_and_latest(tmp_path: Path) -> None:
     path = s.write_state(3, "v1_0", pickle.dumps({"x": 1}))
     assert path == tmp_path / ("j" * 32) / "chk-3" / "v1_0"
     assert pickle.loads(s.read_state(path)) == {"x": 1}
+    assert path.stat().st_mode & 0o077 == 0 and s.job_dir.stat().st_mode & 0o077 == 0  # the job's records: ours
     assert s.latest() is None  # no _metadata yet: not completed
     s.write_metadata(3, {"checkpoint_id": 3, "tasks": {}})
     assert s.latest() == tmp_path / ("j" * 32) / "chk-3" and s.read_metadata(s.latest())["checkpoint_id"] == 3  # type: ignore[arg-type]
