@@ -238,6 +238,7 @@ def _timed_job(wc: Any, rest: RestClient, text: Path, out: Path, tm_pid: int, in
         .key_by(lambda pair: pair[0]).sum(1) \
         .sink_to(FileSink.for_row_format(str(out), Encoder.simple_string_encoder()).build())
     graph = env.get_job_graph("checkpoint overhead")
+    graph.config["state.checkpoints.dir"] = str(out.parent / "checkpoints")  # not the JobManager's cwd (the repo)
     set_context(None)
     job_id = rest.submit(graph)
     info = rest.wait(job_id, poll_s=0.05)
