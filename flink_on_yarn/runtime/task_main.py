@@ -40,7 +40,10 @@ def main(argv: list[str]) -> int:
     # The TaskManager's stderr is this process's: its log shows the task's warnings (a refused peer) too.
     logging.basicConfig(level=logging.INFO, stream=sys.stderr,
                         format="%(asctime)s %(levelname)s %(name)s - %(message)s")
-    dep = DEPLOYMENT.validate_json(sys.stdin.buffer.readline())
+    line = sys.stdin.buffer.readline()
+    if not line.strip():
+        return 0  # a spare process whose TaskManager ended before giving it a task
+    dep = DEPLOYMENT.validate_json(line)
     secret = os.environ.get(cluster_secret.ENV, "").encode()
     commands: Commands = queue.SimpleQueue()
     threading.Thread(target=_read_commands, args=(commands,), daemon=True).start()

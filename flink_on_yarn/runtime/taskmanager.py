@@ -57,6 +57,10 @@ log = logging.getLogger("flink_on_yarn.taskmanager")
 MAX_FILE_BYTES = 4 << 20
 # Every task process hashes keys alike, so all producers route a key to the same consumer.
 TASK_HASH_SEED = "0"
+# Task processes started ahead, their imports done (about a second of CPU each), waiting for a deployment
+# on stdin: a deployment, and so a restart after a failure, does not wait for an interpreter to start. One
+# per slot, at most this many (each idle one holds some 40 MB).
+MAX_SPARE_TASKS = 4
 
 
 @dataclass
@@ -89,6 +93,8 @@ class TaskManager:
         self.bind_host = config.get("taskmanager.bind-host", "") or self.host
         self.id = config.get("taskmanager.resource-id", "") or f"{self.host}-{uuid.uuid4().hex[:6]}"
         self.tasks: dict[str, RunningTask] = {}
+        self.spares: list[tuple[asyncio.subprocess.Process, int]] = []  # (process, its status pipe's read end)
+        self.refilling: asyncio.Task[None] | None = None
         self.gateway: rpc.Gateway | None = None
         self.stopping = False
         # In a YARN container (YARN sets CONTAINER_ID; Flink's YarnTaskExecutorRunner reads it too) this
@@ -164,6 +170,7 @@ class TaskManager:
             writer.close()
             return
         log.info("registered at the JobManager as %s with %d slots", self.id, self.slots)
+        self._refill()
         beat = asyncio.create_task(self._heartbeats(reply.heartbeat_interval_ms / 1000))
         try:
             while True:
@@ -219,9 +226,8 @@ class TaskManager:
         except (ConnectionError, OSError):
             pass  # the task is going away; its end reaches the JobManager through _watch
 
-    async def _deploy(self, dep: TaskDeployment) -> None:
-        # The task's input gate listens where this TaskManager was told to, whatever the JobManager wrote.
-        dep.bind_host = self.bind_host
+    async def _spawn(self) -> tuple[asyncio.subprocess.Process, int]:
+        """A task process waiting for its deployment line, and the read end of its status pipe."""
         r, w = os.pipe()
         env = dict(os.environ, PYTHONHASHSEED=TASK_HASH_SEED)
         env[cluster_secret.ENV] = self.secret.decode()
@@ -229,12 +235,50 @@ class TaskManager:
             proc = await asyncio.create_subprocess_exec(
                 sys.executable, "-m", "flink_on_yarn.runtime.task_main", str(w), stdin=asyncio.subprocess.PIPE,
                 pass_fds=(w,), env=env)
-        except OSError as e:
+        except OSError:
             os.close(r)
-            await self._report(dep, "FAILED", error=f"cannot start the task process: {e}")
-            return
+            raise
         finally:
             os.close(w)  # the child holds its own copy; ours would keep the pipe from reaching EOF
+        return proc, r
+
+    def _refill(self) -> None:
+        if self.refilling is None or self.refilling.done():
+            self.refilling = asyncio.get_running_loop().create_task(self._fill_spares())
+
+    async def _fill_spares(self) -> None:
+        while not self.stopping and self.gateway is not None and \
+                len(self.spares) < min(self.slots, MAX_SPARE_TASKS):
+            try:
+                proc, r = await self._spawn()
+            except OSError as e:
+                log.warning("cannot start a spare task process: %s", e)
+                return
+            if self.stopping or self.gateway is None:  # the session ended while it started
+                os.close(r)
+                proc.kill()
+                await proc.wait()
+                return
+            self.spares.append((proc, r))
+
+    def _take_spare(self) -> tuple[asyncio.subprocess.Process, int] | None:
+        while self.spares:
+            proc, r = self.spares.pop(0)
+            if proc.returncode is None:
+                return proc, r
+            os.close(r)
+        return None
+
+    async def _deploy(self, dep: TaskDeployment) -> None:
+        # The task's input gate listens where this TaskManager was told to, whatever the JobManager wrote.
+        dep.bind_host = self.bind_host
+        spare = self._take_spare()
+        try:
+            proc, r = spare if spare is not None else await self._spawn()
+        except OSError as e:
+            await self._report(dep, "FAILED", error=f"cannot start the task process: {e}")
+            return
+        self._refill()
         assert proc.stdin is not None
         proc.stdin.write(DEPLOYMENT.dump_json(dep) + b"\n")
         await proc.stdin.drain()
@@ -290,6 +334,12 @@ class TaskManager:
             log.warning("a malformed checkpoint report from task %s: %s", dep.execution_id, e)
 
     async def _kill_all(self) -> None:
+        spares, self.spares = self.spares, []
+        for proc, r in spares:
+            os.close(r)
+            if proc.returncode is None:
+                proc.kill()
+            await proc.wait()
         for task in list(self.tasks.values()):
             task.cancel_requested = True
             if task.proc.returncode is None:

@@ -49,7 +49,7 @@ class AppendSink(SinkFunction):
         self.f.flush()
 
 def slow(line):
-    time.sleep(0.0015)  # about 0.5 s per 64 KB batch of these lines: a kill lands mid-job
+    time.sleep(0.0015)  # about 0.5 s per 64 KB batch of these lines, 4.5 s per subtask: a kill lands mid-job
     return line.split()[0]
 
 env = StreamExecutionEnvironment.get_execution_environment()
@@ -74,7 +74,7 @@ def test_killed_taskmanager_restores_from_checkpoint(flink: Callable[..., FlinkC
     cluster = flink(tms=2, slots=2, **{"state.checkpoints.dir": str(ckpt)})
     words = tmp_path / "lines.txt"
     pad = "x" * 180  # long lines: few records per 64 KB batch, so barriers come often
-    words.write_text("".join(f"k{i % 37} {pad}\n" for i in range(3000)))
+    words.write_text("".join(f"k{i % 37} {pad}\n" for i in range(6000)))
     program = tmp_path / "keyed_count.py"
     program.write_text(KEYED_COUNT)
     out = tmp_path / "out"
@@ -103,13 +103,13 @@ def test_killed_taskmanager_restores_from_checkpoint(flink: Callable[..., FlinkC
     assert details["status"] == "COMPLETED" and len(details["tasks"]) == 2
     assert all(t["num_acknowledged_subtasks"] == 2 for t in details["tasks"].values())
     assert cluster.get(f"/jobs/{job_id}/checkpoints/config")["interval"] == 200
-    wait_for(lambda: len(outputs(out)) >= 600, 30, "600 updates written")
+    wait_for(lambda: len(outputs(out)) >= 600, 60, "600 updates written")
     victim = next(tm["id"] for tm in cluster.get("/taskmanagers")["taskmanagers"]
                   if tm["freeSlots"] < tm["slotsNumber"])
     os.killpg(cluster.tms[victim].pid, signal.SIGKILL)
-    assert len(outputs(out)) < 3000  # the kill landed mid-job
+    assert len(outputs(out)) < 6000  # the kill landed mid-job
 
-    info = cluster.wait_state(job_id, ("FINISHED", "FAILED"), timeout=60)
+    info = cluster.wait_state(job_id, ("FINISHED", "FAILED"), timeout=120)  # a ceiling for a loaded machine
     assert info["state"] == "FINISHED", cluster.get(f"/jobs/{job_id}/exceptions")
     assert info["restarts"] >= 1
     stats = cluster.get(f"/jobs/{job_id}/checkpoints")
