@@ -228,6 +228,8 @@ class JobMaster:
             self.storage.discard(checkpoint_id)
 
     async def _complete(self, p: Checkpoint) -> None:
+        if p.id not in self.coordinator.pending:
+            return  # aborted (a failover) between its last acknowledgement and now
         tasks: dict[str, dict[str, Any]] = {}
         for exec_id, name in p.handles.items():
             ex = self.by_execution_id[exec_id]
