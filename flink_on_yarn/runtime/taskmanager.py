@@ -59,8 +59,11 @@ MAX_FILE_BYTES = 4 << 20
 TASK_HASH_SEED = "0"
 # Task processes started ahead, their imports done (about a second of CPU each), waiting for a deployment
 # on stdin: a deployment, and so a restart after a failure, does not wait for an interpreter to start. One
-# per slot, at most this many (each idle one holds some 40 MB).
+# per slot, at most this many (each idle one holds some 40 MB). `taskmanager.spare-task-processes` (ours)
+# overrides it; in a YARN container the default is none, since every process counts against the
+# container's memory limit (a 256 MB TaskManager would be killed for its spares).
 MAX_SPARE_TASKS = 4
+SPARES_KEY = "taskmanager.spare-task-processes"
 
 
 @dataclass
@@ -103,6 +106,7 @@ class TaskManager:
         # ends when it loses its JobManager instead of retrying a dead address for the registration timeout.
         self.in_yarn_container = bool(os.environ.get("CONTAINER_ID"))
         self.stdout_file, self.log_file = self._setup_files()
+        self.max_spares = config.get_int(SPARES_KEY, 0 if self.in_yarn_container else min(self.slots, MAX_SPARE_TASKS))
 
     def _setup_files(self) -> tuple[Path | None, Path | None]:
         log_dir = self.config.get("taskmanager.log.dir", "") or os.environ.get("FLINK_LOG_DIR", "")
@@ -248,7 +252,7 @@ class TaskManager:
 
     async def _fill_spares(self) -> None:
         while not self.stopping and self.gateway is not None and \
-                len(self.spares) < min(self.slots, MAX_SPARE_TASKS):
+                len(self.spares) < self.max_spares:
             try:
                 proc, r = await self._spawn()
             except OSError as e:
