@@ -135,3 +135,10 @@ def rm_ha_epoch() -> str:
     """RM HA: the fencing epoch, incremented by each RM that becomes active; every write of an active RM
     checks it (resourcemanager/ha/fence.py), so an old active that wakes up cannot write."""
     return f"{PREFIX}:rm:ha:epoch"
+
+
+def flink_checkpoint_pointer(app_id: str) -> str:
+    """String (JSON `{"job_id", "path"}`): a Flink application's latest completed checkpoint, written by its
+    JobManager (the AM) after each one, read by the next AM attempt to restore from it: what Flink keeps in
+    ZooKeeper for HA. No TTL: it must outlive any attempt; the application's end leaves it (a few bytes)."""
+    return f"{PREFIX}:flink:{app_id}:checkpoint"

@@ -3,10 +3,14 @@
 The RM creates it when it launches the attempt's AM, named by the attempt id, its password the
 attempt's AMRM token (`derive(master key, "amrm", attemptId)`, so a restarted RM knows it again),
 and deletes it when the attempt ends. It may only push AM calls on the RM's AM inbox and commands
-on NM command lists (each checked there by token), and read its own reply lists.
+on NM command lists (each checked there by token), read its own reply lists, and GET/SET its own
+application's Flink checkpoint pointer (a Redis 7 selector: those two commands on that one key only, so
+they cannot reach the inbox or the NM lists the root permissions may write).
 
->>> rules("appattempt_1_0001_000001", "t")[-7:]
+>>> rules("appattempt_1_0001_000001", "t")[-8:-1]
 ['-@all', '+ping', '+hello', '+auth', '+select', '+rpush', '+blpop']
+>>> rules("appattempt_1_0001_000001", "t")[-1]
+'(~yarn:flink:application_1_0001:checkpoint +get +set)'
 """
 
 from __future__ import annotations
@@ -16,6 +20,7 @@ import logging
 import redis
 
 from miniyarn import keys
+from miniyarn.ids import app_id_of
 from miniyarn.security import credentials as creds
 
 log = logging.getLogger("resourcemanager")
@@ -32,7 +37,7 @@ def rules(attempt_id: str, amrm_token: str) -> list[str]:
     """ACL SETUSER arguments: write-only on the AM inbox and NM command lists, its own replies."""
     return ["reset", "on", f"#{creds.digest(amrm_token)}", "resetchannels",
             f"%W~{keys.rm_am_inbox()}", f"%W~{keys.nm_commands('*')}", f"~{keys.reply_prefix(attempt_id)}*",
-            *COMMANDS]
+            *COMMANDS, f"(~{keys.flink_checkpoint_pointer(app_id_of(attempt_id))} +get +set)"]
 
 
 def queue_changes(pipe: redis.client.Pipeline, created: dict[str, str], deleted: list[str], save: bool) -> None:

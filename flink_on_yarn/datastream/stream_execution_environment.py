@@ -78,6 +78,9 @@ class StreamExecutionEnvironment:
         return self
 
     def enable_checkpointing(self, interval: int, mode: Any = None) -> StreamExecutionEnvironment:
+        """Checkpoints every `interval` ms (`execution.checkpointing.interval`); the mode is always exactly-once
+        (aligned barriers)."""
+        self._config["execution.checkpointing.interval"] = str(int(interval))
         return self
 
     def add_python_file(self, file_path: str) -> None:

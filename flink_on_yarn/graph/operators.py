@@ -100,6 +100,18 @@ class Operator:
     def close(self) -> None:
         pass
 
+    # Checkpoints. Keyed state (an operator's KeyedStateBackend) and timers are snapshotted by the task
+    # (runtime/checkpoint_snapshot.py); these hooks are for an operator's own, non-keyed state.
+    def snapshot_state(self, checkpoint_id: int) -> bytes | None:
+        """The operator's non-keyed state as the barrier passes it, before the barrier goes on."""
+        return None
+
+    def restore_state(self, data: bytes) -> None:
+        """After `open`, before any record: what `snapshot_state` returned in the checkpoint restored."""
+
+    def notify_checkpoint_complete(self, checkpoint_id: int) -> None:
+        """The JobManager completed checkpoint `checkpoint_id` (e.g. a sink commits what it made durable)."""
+
 
 class UserFunctionOperator(Operator):
     """A user function; `convert` (from a declared output type, e.g. FLOAT's 32 bits) applies to what it returns."""

@@ -9,7 +9,7 @@ from flink_on_yarn.graph.job_graph import JobGraphSpec
 from flink_on_yarn.runtime.config import Configuration
 from flink_on_yarn.runtime.job_master import JobMaster
 from flink_on_yarn.runtime.job_status import JobStatus
-from flink_on_yarn.runtime.messages import TaskState
+from flink_on_yarn.runtime.messages import AcknowledgeCheckpoint, DeclineCheckpoint, TaskState
 from flink_on_yarn.runtime.resource_manager import ResourceManager
 
 
@@ -18,9 +18,14 @@ class DuplicateJobError(ValueError):
 
 
 class Dispatcher:
-    def __init__(self, config: Configuration, rm: ResourceManager) -> None:
+    def __init__(self, config: Configuration, rm: ResourceManager, secret: bytes = b"") -> None:
         self.config = config
         self.rm = rm
+        self.secret = secret  # seals the jobs' checkpoint files
+        # Called with (job master, chk dir) when a job completes a checkpoint (YARN: the HA pointer in Redis).
+        self.checkpoint_listeners: list[Callable[[JobMaster, str], None]] = []
+        # A previous JobManager attempt's latest checkpoint per job id, restored from at submission.
+        self.recovered_checkpoints: dict[str, str] = {}
         self.jobs: dict[str, JobMaster] = {}
         self.tasks: dict[str, asyncio.Task[None]] = {}
         self.terminal_listeners: list[Callable[[JobMaster], None]] = []
@@ -29,10 +34,16 @@ class Dispatcher:
     def submit(self, graph: JobGraphSpec) -> JobMaster:
         if graph.jobId in self.jobs:
             raise DuplicateJobError(f"Job {graph.jobId} has already been submitted")
-        jm = JobMaster(graph, self.rm, self.config, on_terminal=self._on_terminal)
+        jm = JobMaster(graph, self.rm, self.config, on_terminal=self._on_terminal, secret=self.secret,
+                       restore_path=self.recovered_checkpoints.get(graph.jobId),
+                       on_checkpoint=self._on_checkpoint)
         self.jobs[graph.jobId] = jm
         self.tasks[graph.jobId] = asyncio.create_task(jm.run(), name=f"job-{graph.jobId}")
         return jm
+
+    def _on_checkpoint(self, jm: JobMaster, path: str) -> None:
+        for listener in self.checkpoint_listeners:
+            listener(jm, path)
 
     def _on_terminal(self, jm: JobMaster) -> None:
         for listener in self.terminal_listeners:
@@ -47,6 +58,11 @@ class Dispatcher:
         jm = self.jobs.get(msg.job_id)
         if jm is not None:
             jm.on_task_state(msg)
+
+    def on_checkpoint_report(self, msg: AcknowledgeCheckpoint | DeclineCheckpoint, tm_id: str) -> None:
+        jm = self.jobs.get(msg.job_id)
+        if jm is not None:
+            jm.on_checkpoint_report(msg, tm_id)
 
     def cancel(self, job_id: str) -> bool:
         jm = self.jobs.get(job_id)

@@ -1,24 +1,48 @@
 """The job master: one per job. Requests the job's slots, deploys its subtasks, follows their states,
-restarts the job from scratch under the fixed-delay strategy, and cancels it.
+takes the job's checkpoints (checkpoint_coordinator.py decides, this module sends the triggers and writes
+`_metadata`), restarts the job under its restart strategy (restart_strategies.py), and cancels it.
 
-Restarts are from scratch (no checkpoints): sources start over and keyed state is empty again.
+A restart restores every subtask from the latest completed checkpoint when there is one (sources resume at
+their positions, keyed state and timers come back); without one the job starts over from scratch.
 """
 
 from __future__ import annotations
 
 import asyncio
+import logging
+import os
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 from flink_on_yarn.graph.job_graph import JobGraphSpec
+from flink_on_yarn.runtime.checkpoint_coordinator import Checkpoint, CheckpointConfig, CheckpointCoordinator
+from flink_on_yarn.runtime.checkpoint_storage import CheckpointIntegrityError, CheckpointStorage
 from flink_on_yarn.runtime.config import Configuration
 from flink_on_yarn.runtime.deployment import build_deployment, deployment_order, execution_id
 from flink_on_yarn.runtime.execution_state import ExecutionState, merge
-from flink_on_yarn.runtime.job_status import JobStatus, advance, after_failure
-from flink_on_yarn.runtime.messages import Cancel, Deploy, TaskState
+from flink_on_yarn.runtime.job_status import JobStatus, advance
+from flink_on_yarn.runtime.messages import (
+    AcknowledgeCheckpoint,
+    Cancel,
+    DeclineCheckpoint,
+    Deploy,
+    NotifyCheckpointComplete,
+    TaskState,
+    TriggerCheckpoint,
+)
 from flink_on_yarn.runtime.resource_manager import ResourceManager, SlotId, TaskManagerRecord
+from flink_on_yarn.runtime.restart_strategies import (
+    FixedDelay,
+    NoRestart,
+    RestartStrategy,
+    RestartStrategyError,
+    from_config,
+)
+
+log = logging.getLogger("flink_on_yarn.job_master")
 
 # Cancelled subtasks get this long to report before they are counted CANCELED anyway (a TM may be wedged).
 CANCEL_GRACE_S = 15.0
@@ -57,24 +81,49 @@ class Execution:
 
 
 def restart_policy(cluster: Configuration, job_config: dict[str, str]) -> tuple[int, float]:
-    """(attempts, delay in seconds) of the fixed-delay strategy; (0, 0) for `none`. The job's keys win."""
-    merged = Configuration({**cluster.explicit(), **job_config})
-    strategy = merged.get("restart-strategy").lower().replace("-", "")
-    if strategy not in ("fixeddelay", "fixed_delay"):
+    """(attempts, delay in seconds) when the job's strategy is fixed-delay, else (0, 0); the job's keys win.
+    Kept for callers that describe the strategy; `RestartStrategy.description()` says it as Flink does."""
+    try:
+        strategy = from_config({**cluster.explicit(), **job_config})
+    except (RestartStrategyError, ValueError):
         return 0, 0.0
-    return (merged.get_int("restart-strategy.fixed-delay.attempts"),
-            merged.get_duration_ms("restart-strategy.fixed-delay.delay") / 1000)
+    if isinstance(strategy, FixedDelay):
+        return strategy.attempts, strategy.delay_ms / 1000
+    return 0, 0.0
+
+
+def default_checkpoint_dir() -> str:
+    """`state.checkpoints.dir` when none is set: under the JobManager's working directory (a YARN container's
+    own directory, a standalone daemon's), reachable by TaskManagers on the same host."""
+    return os.path.abspath("flink-checkpoints")
 
 
 class JobMaster:
     def __init__(self, graph: JobGraphSpec, rm: ResourceManager, config: Configuration,
-                 on_terminal: Callable[[JobMaster], None] | None = None) -> None:
+                 on_terminal: Callable[[JobMaster], None] | None = None, secret: bytes = b"",
+                 restore_path: str | None = None,
+                 on_checkpoint: Callable[[JobMaster, str], None] | None = None) -> None:
         self.graph = graph
         self.job_id = graph.jobId
         self.rm = rm
-        self.max_attempts, self.restart_delay_s = restart_policy(config, graph.config)
-        self.slot_timeout_ms = Configuration({**config.explicit(), **graph.config}).get_duration_ms(
-            "slot.request.timeout")
+        conf = Configuration({**config.explicit(), **graph.config})
+        self.config_error: str | None = None
+        self.restart_strategy: RestartStrategy = NoRestart()
+        self.checkpoint_config = CheckpointConfig()
+        try:
+            self.restart_strategy = from_config(conf.explicit())
+            self.checkpoint_config = CheckpointConfig.from_config(conf)
+        except ValueError as e:  # a malformed key fails the job with its name, as Flink's submission does
+            self.config_error = f"IllegalConfigurationException: {e}"
+        self.coordinator = CheckpointCoordinator(self.checkpoint_config)
+        directory = self.checkpoint_config.directory.removeprefix("file://") or default_checkpoint_dir()
+        self.storage = CheckpointStorage(directory, self.job_id, secret)
+        # The completed checkpoint a restart restores from (a chk-<n> directory); a JobManager attempt 2
+        # starts with its predecessor's.
+        self.restore_path = restore_path
+        self.on_checkpoint = on_checkpoint
+        self._checkpointer: asyncio.Task[None] | None = None
+        self.slot_timeout_ms = conf.get_duration_ms("slot.request.timeout")
         self.status = JobStatus.CREATED
         self.start_time = now_ms()
         self.end_time = -1
@@ -120,6 +169,110 @@ class JobMaster:
                 return ex.failure or "unknown failure"
         return None
 
+    # checkpoints
+    @property
+    def checkpointing(self) -> bool:
+        # As Flink: a BATCH job takes no checkpoints (it recovers by re-running failed regions' input).
+        return self.checkpoint_config.enabled and self.graph.runtimeMode != "BATCH"
+
+    def _all_running(self) -> bool:
+        return bool(self.executions) and all(e.state == ExecutionState.RUNNING for e in self.executions.values())
+
+    async def _checkpoint_loop(self) -> None:
+        """Periodic checkpoints while every subtask runs (`execution.checkpointing.interval`)."""
+        interval_s = self.checkpoint_config.interval_ms / 1000
+        while True:
+            await asyncio.sleep(min(0.05, interval_s))
+            now = now_ms()
+            for p in self.coordinator.expire(now):
+                log.warning("Checkpoint %d of job %s expired before completing.", p.id, self.job_id)
+                self.storage.discard(p.id)
+            if self._all_running() and self.coordinator.due(now):
+                await self.trigger_checkpoint()
+
+    async def trigger_checkpoint(self, is_savepoint: bool = False) -> Checkpoint | None:
+        """Injects a barrier at every source subtask; None when not every subtask is running."""
+        if not self._all_running():
+            return None
+        now = now_ms()
+        p = self.coordinator.trigger(now, {e.execution_id for e in self.executions.values()}, is_savepoint)
+        log.info("Triggering checkpoint %d (type=CHECKPOINT) @ %d for job %s.", p.id, now, self.job_id)
+        for ex in self.executions.values():
+            if self.graph.vertex(ex.vertex_id).source is None:
+                continue
+            tm = self.rm.taskmanagers.get(ex.tm_id or "")
+            if tm is not None:
+                await tm.gateway.tell(TriggerCheckpoint(execution_id=ex.execution_id, checkpoint_id=p.id,
+                                                        timestamp=now))
+        return p
+
+    def on_checkpoint_report(self, msg: AcknowledgeCheckpoint | DeclineCheckpoint, tm_id: str) -> None:
+        ex = self.by_execution_id.get(msg.execution_id)
+        if ex is None or ex.attempt != self.restarts or ex.tm_id != tm_id:
+            return  # a previous attempt's, or from a TaskManager that does not run this subtask
+        if isinstance(msg, DeclineCheckpoint):
+            self._abort_checkpoint(msg.checkpoint_id, f"Checkpoint was declined: {msg.reason}")
+            return
+        path = Path(msg.path)
+        if path.parent != self.storage.chk_dir(msg.checkpoint_id):
+            self._abort_checkpoint(msg.checkpoint_id, f"an acknowledgement named a file outside the "
+                                                      f"checkpoint's directory: {msg.path}")
+            return
+        done = self.coordinator.acknowledge(msg.checkpoint_id, msg.execution_id, path.name, msg.size, now_ms())
+        if done is not None:
+            asyncio.get_running_loop().create_task(self._complete(done))
+
+    def _abort_checkpoint(self, checkpoint_id: int, reason: str) -> None:
+        if self.coordinator.abort(checkpoint_id, reason, now_ms()) is not None:
+            log.warning("Checkpoint %d of job %s failed: %s", checkpoint_id, self.job_id, reason)
+            self.storage.discard(checkpoint_id)
+
+    async def _complete(self, p: Checkpoint) -> None:
+        if p.id not in self.coordinator.pending:
+            return  # aborted (a failover) between its last acknowledgement and now
+        tasks: dict[str, dict[str, Any]] = {}
+        for exec_id, name in p.handles.items():
+            ex = self.by_execution_id[exec_id]
+            tasks[f"{ex.vertex_id}:{ex.subtask}"] = {"file": name, "size": p.sizes[exec_id]}
+        meta = {"job_id": self.job_id, "checkpoint_id": p.id, "timestamp": p.trigger_ms, "tasks": tasks}
+        try:
+            path = await asyncio.to_thread(self.storage.write_metadata, p.id, meta)
+        except OSError as e:
+            self._abort_checkpoint(p.id, f"cannot write the checkpoint's metadata: {e}")
+            return
+        if p.id not in self.coordinator.pending:
+            return  # aborted while the metadata was being written (a failover)
+        now = now_ms()
+        chk_dir = str(path.parent)
+        for old in self.coordinator.complete(p.id, now, chk_dir):
+            await asyncio.to_thread(self.storage.discard, old.id)
+        log.info("Completed checkpoint %d for job %s (%d bytes, checkpointDuration=%d ms).", p.id, self.job_id,
+                 p.state_size, now - p.trigger_ms)
+        if not p.is_savepoint:
+            self.restore_path = chk_dir
+            if self.on_checkpoint is not None:
+                self.on_checkpoint(self, chk_dir)
+        for ex in self.executions.values():
+            tm = self.rm.taskmanagers.get(ex.tm_id or "")
+            if tm is not None and ex.state == ExecutionState.RUNNING:
+                await tm.gateway.tell(NotifyCheckpointComplete(execution_id=ex.execution_id, checkpoint_id=p.id))
+
+    def _restore_handles(self) -> dict[tuple[str, int], str]:
+        """Every subtask's state file in the checkpoint to restore from; {} to start from scratch."""
+        if self.restore_path is None:
+            return {}
+        meta = self.storage.read_metadata(self.restore_path)  # CheckpointIntegrityError if not ours
+        handles: dict[tuple[str, int], str] = {}
+        for key, entry in meta["tasks"].items():
+            vid, _, subtask = str(key).rpartition(":")
+            name = Path(str(entry["file"])).name  # a bare file name: nothing outside the chk directory
+            handles[(vid, int(subtask))] = str(Path(self.restore_path) / name)
+        cid = int(meta["checkpoint_id"])
+        self.coordinator.on_restore(cid, now_ms(), self.restore_path)
+        log.info("Restoring job %s from Checkpoint %d @ %d for %s located at %s.", self.job_id, cid,
+                 int(meta["timestamp"]), self.job_id, self.restore_path)
+        return handles
+
     # events from TaskManagers
     def on_task_state(self, msg: TaskState) -> None:
         ex = self.by_execution_id.get(msg.execution_id)
@@ -136,6 +289,11 @@ class JobMaster:
         if merge(ex.state, state) == ExecutionState.FAILED and ex.failure is None:
             ex.failure = msg.error or "task failed"
         ex.set_state(state)
+        if ex.state == ExecutionState.FINISHED:
+            # A finished subtask takes no more checkpoints: those it has not acknowledged cannot complete.
+            for p in list(self.coordinator.pending.values()):
+                if ex.execution_id not in p.handles:
+                    self._abort_checkpoint(p.id, f"task {ex.execution_id} finished before the barrier reached it")
         self._notify()
 
     def on_taskmanager_lost(self, tm_id: str, cause: str) -> None:
@@ -158,6 +316,14 @@ class JobMaster:
     # lifecycle
     async def run(self) -> None:
         self.rm.set_job_requirement(self.job_id, self.graph.required_slots())
+        if self.config_error is not None:
+            self.failure_cause = self.config_error
+            self.exceptions.append({"exception": self.config_error, "timestamp": now_ms(), "attempt": 0})
+            self._set_status(JobStatus.FAILED)
+            self.rm.set_job_requirement(self.job_id, 0)
+            if self.on_terminal is not None:
+                self.on_terminal(self)
+            return
         try:
             while True:
                 if self._cancel_requested:
@@ -171,14 +337,18 @@ class JobMaster:
                     return
                 self.exceptions.append({"exception": failure, "timestamp": now_ms(), "attempt": self.restarts})
                 self.failure_cause = failure
-                nxt = after_failure(self.restarts, self.max_attempts)
+                for p in self.coordinator.abort_all("The job failed over before the checkpoint completed.",
+                                                    now_ms()):
+                    self.storage.discard(p.id)
+                delay_ms = self.restart_strategy.on_failure(now_ms())
+                nxt = JobStatus.RESTARTING if delay_ms is not None else JobStatus.FAILING
                 self._set_status(nxt)
                 await self._cancel_and_wait()
                 self.rm.release_job(self.job_id)
                 if nxt == JobStatus.FAILING:
                     self._set_status(JobStatus.FAILED)
                     return
-                await self._wait(lambda: False, self.restart_delay_s)
+                await self._wait(lambda: False, (delay_ms or 0) / 1000)
                 if self._cancel_requested:
                     break
                 self.restarts += 1
@@ -193,6 +363,14 @@ class JobMaster:
 
     async def _run_attempt(self) -> str | None:
         """One attempt from slot request to the end; returns the failure, or None (finished or cancelled)."""
+        try:
+            return await self._attempt()
+        finally:
+            if self._checkpointer is not None:
+                self._checkpointer.cancel()
+                self._checkpointer = None
+
+    async def _attempt(self) -> str | None:
         g = self.graph
         self.executions = {}
         for v in g.vertices:
@@ -214,6 +392,11 @@ class JobMaster:
                     f"needs {needed} slots, the cluster has {d.registered_slots} slots ({d.free_slots} free) "
                     f"after slot.request.timeout={self.slot_timeout_ms} ms")
         self._assign(req.future.result())
+        try:
+            restore = self._restore_handles()
+        except (CheckpointIntegrityError, OSError, KeyError, ValueError) as err:
+            return f"cannot restore from checkpoint {self.restore_path}: {err}"
+        checkpoint_dir = str(self.storage.base) if self.checkpointing else None
         addresses: dict[tuple[str, int], tuple[str, int]] = {}
         for vid in deployment_order(g):
             vertex = g.vertex(vid)
@@ -223,6 +406,8 @@ class JobMaster:
                 if tm is None:
                     return f"TaskManager with id {ex.tm_id} is no longer reachable"
                 dep = build_deployment(g, vid, i, self.restarts, addresses)
+                dep.checkpoint_dir = checkpoint_dir
+                dep.restore_from = restore.get((vid, i))
                 ex.set_state(ExecutionState.DEPLOYING)
                 await tm.gateway.tell(Deploy(deployment=dep))
             mine = [self.executions[(vid, i)] for i in range(vertex.parallelism)]
@@ -234,6 +419,8 @@ class JobMaster:
                 tm = self.rm.taskmanagers.get(e.tm_id or "")
                 if e.port is not None and tm is not None:
                     addresses[(vid, e.subtask)] = (tm.host, e.port)
+        if self.checkpointing:
+            self._checkpointer = asyncio.get_running_loop().create_task(self._checkpoint_loop())
         await self._wait(lambda: all(e.state == ExecutionState.FINISHED for e in self.executions.values()))
         return self._first_failure()
 

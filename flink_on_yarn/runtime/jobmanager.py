@@ -28,6 +28,8 @@ from flink_on_yarn.runtime.config import Configuration, bind_address, parse_dyna
 from flink_on_yarn.runtime.dispatcher import Dispatcher
 from flink_on_yarn.runtime.messages import (
     FOR_JOBMANAGER,
+    AcknowledgeCheckpoint,
+    DeclineCheckpoint,
     Disconnect,
     FileText,
     Heartbeat,
@@ -58,7 +60,7 @@ class JobManager:
         # serves the dashboard on YARN.
         self.trusted_origins = list(trusted_origins or [])
         self.rm = ResourceManager(config, driver or StandaloneWorkerDriver())
-        self.dispatcher = Dispatcher(config, self.rm)
+        self.dispatcher = Dispatcher(config, self.rm, self.secret)
         self.rpc_host = config.get("jobmanager.rpc.address")
         self.rpc_port = 0
         self.rest_port = 0
@@ -159,6 +161,8 @@ class JobManager:
                 self.dispatcher.on_task_state(msg)
             elif isinstance(msg, FileText):
                 gateway.on_reply(msg)
+            elif isinstance(msg, (AcknowledgeCheckpoint, DeclineCheckpoint)):
+                self.dispatcher.on_checkpoint_report(msg, tm_id)
         if self.rm.taskmanagers.get(tm_id) is record:
             self.rm.unregister(tm_id, f"TaskManager {tm_id} disconnected")
             self.tm_figures.pop(tm_id, None)

@@ -51,6 +51,25 @@ class TaskState(_Message):
     error: str | None = None
 
 
+class AcknowledgeCheckpoint(_Message):
+    """A subtask took checkpoint `checkpoint_id`: its state is in `path` (`size` bytes)."""
+
+    type: Literal["ack_checkpoint"] = "ack_checkpoint"
+    job_id: _ID
+    execution_id: _ID
+    checkpoint_id: Annotated[int, Field(ge=1)]
+    path: Annotated[str, Field(max_length=4096)]
+    size: Annotated[int, Field(ge=0)]
+
+
+class DeclineCheckpoint(_Message):
+    type: Literal["decline_checkpoint"] = "decline_checkpoint"
+    job_id: _ID
+    execution_id: _ID
+    checkpoint_id: Annotated[int, Field(ge=1)]
+    reason: Annotated[str, Field(max_length=4096)]
+
+
 class FileText(_Message):
     type: Literal["file_text"] = "file_text"
     reply_to: int
@@ -74,6 +93,21 @@ class Cancel(_Message):
     execution_id: _ID
 
 
+class TriggerCheckpoint(_Message):
+    """To a source subtask: inject the barrier of checkpoint `checkpoint_id`."""
+
+    type: Literal["trigger_checkpoint"] = "trigger_checkpoint"
+    execution_id: _ID
+    checkpoint_id: Annotated[int, Field(ge=1)]
+    timestamp: int
+
+
+class NotifyCheckpointComplete(_Message):
+    type: Literal["checkpoint_complete"] = "checkpoint_complete"
+    execution_id: _ID
+    checkpoint_id: Annotated[int, Field(ge=1)]
+
+
 class ReadFile(_Message):
     type: Literal["read_file"] = "read_file"
     which: Literal["stdout", "log", "threads"]  # "threads": the TaskManager's thread dump, as JSON
@@ -94,15 +128,16 @@ class Disconnect(_Message):
     reason: str
 
 
-ToJobManager = Annotated[Register | Heartbeat | TaskState | FileText, Field(discriminator="type")]
-ToTaskManager = Annotated[Registered | Deploy | Cancel | ReadFile | Shutdown | Disconnect,
-                          Field(discriminator="type")]
-Message = Register | Heartbeat | TaskState | FileText | Registered | Deploy | Cancel | ReadFile | Shutdown | Disconnect
+JobManagerBound = Register | Heartbeat | TaskState | FileText | AcknowledgeCheckpoint | DeclineCheckpoint
+TaskManagerBound = (Registered | Deploy | Cancel | ReadFile | Shutdown | Disconnect | TriggerCheckpoint
+                    | NotifyCheckpointComplete)
+ToJobManager = Annotated[JobManagerBound, Field(discriminator="type")]
+ToTaskManager = Annotated[TaskManagerBound, Field(discriminator="type")]
+Message = JobManagerBound | TaskManagerBound
 
 _ANY: TypeAdapter[Message] = TypeAdapter(Annotated[Message, Field(discriminator="type")])
-FOR_JOBMANAGER: TypeAdapter[Register | Heartbeat | TaskState | FileText] = TypeAdapter(ToJobManager)
-FOR_TASKMANAGER: TypeAdapter[Registered | Deploy | Cancel | ReadFile | Shutdown | Disconnect] = \
-    TypeAdapter(ToTaskManager)
+FOR_JOBMANAGER: TypeAdapter[JobManagerBound] = TypeAdapter(ToJobManager)
+FOR_TASKMANAGER: TypeAdapter[TaskManagerBound] = TypeAdapter(ToTaskManager)
 
 
 def encode(msg: Message) -> bytes:

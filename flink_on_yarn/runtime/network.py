@@ -25,6 +25,7 @@ from typing import Any
 
 from flink_on_yarn.common.watermark_strategy import LONG_MIN
 from flink_on_yarn.graph.partitioning import hash_partition, key_group_table, rebalance_partition
+from flink_on_yarn.runtime.checkpoint_barrier import BarrierAligner, CheckpointBarrier
 from flink_on_yarn.runtime.watermarks import Watermark, WatermarkValve
 from flink_on_yarn.security import handshake
 
@@ -33,8 +34,9 @@ log = logging.getLogger("flink_on_yarn.network")
 HEADER = struct.Struct("!IB")
 # DATA carries a pickled batch; MARSHALLED one in marshal's format, five times cheaper to write for what
 # most jobs ship (tuples of str/int/float), used until a batch holds anything else. WATERMARK carries a
-# watermark (a signed 64-bit timestamp): its own frame, in order with the batches around it.
-DATA, END, HELLO, MARSHALLED, WATERMARK = 1, 2, 3, 4, 5
+# watermark (a signed 64-bit timestamp): its own frame, in order with the batches around it. BARRIER
+# carries a checkpoint barrier (checkpoint_barrier.py), likewise in order.
+DATA, END, HELLO, MARSHALLED, WATERMARK, BARRIER = 1, 2, 3, 4, 5, 6
 TIMESTAMP = struct.Struct("!q")
 # A gate with processing-time timers waits for input at most this long past a timer's time.
 TICK_SLACK_S = 0.005
@@ -151,6 +153,12 @@ class RecordWriter:
         for ch in self.channels:
             self._frame(ch, WATERMARK, payload)
 
+    def emit_barrier(self, barrier: CheckpointBarrier) -> None:
+        """To every channel, behind every batch sent before it."""
+        payload = barrier.pack()
+        for ch in self.channels:
+            send_frame(ch, BARRIER, payload)
+
     def close(self) -> None:
         for ch in self.channels:
             try:
@@ -197,6 +205,10 @@ class InputGate:
         self.refused = 0
         self.accepted = 0
         self.valve = WatermarkValve(expected)
+        self.aligner = BarrierAligner(expected)
+        # Channels that delivered the barrier being aligned: out of the selector, their frames wait in the
+        # kernel's buffers (which back-pressures their producers) until the alignment ends.
+        self.blocked: dict[int, tuple[socket.socket, _Producer]] = {}
 
     def _refuse(self, sel: selectors.BaseSelector, conn: socket.socket, peer: str, why: str) -> None:
         log.warning("Refused a connection to the input gate on port %d from %s: %s", self.port, peer, why)
@@ -264,8 +276,9 @@ class InputGate:
 
     def events(self, should_stop: Callable[[], bool] = lambda: False,
                next_timer: Callable[[], int | None] | None = None) -> Iterator[Any]:
-        """Record batches (lists), `Watermark`s when the minimum over the producers advances, and `TICK`
-        when `next_timer()` (epoch ms) has come with no input, until every producer has ended."""
+        """Record batches (lists), `Watermark`s when the minimum over the producers advances, a
+        `CheckpointBarrier` once every producer has sent it (aligned), and `TICK` when `next_timer()` (epoch
+        ms) has come with no input, until every producer has ended."""
         sel = selectors.DefaultSelector()
         sel.register(self.server, selectors.EVENT_READ, None)
         accepted = ended = 0
@@ -310,10 +323,23 @@ class InputGate:
                         advanced = self.valve.on_watermark(producer.index, TIMESTAMP.unpack(payload)[0])
                         if advanced is not None:
                             yield Watermark(advanced)
+                    elif kind == BARRIER:
+                        barrier = CheckpointBarrier.unpack(payload)
+                        block, aligned = self.aligner.on_barrier(producer.index, barrier.checkpoint_id)
+                        self._unblock(sel)
+                        if block:
+                            sel.unregister(conn)
+                            self.blocked[producer.index] = (conn, producer)
+                        if aligned is not None:
+                            yield barrier
                     elif kind == END:
                         sel.unregister(conn)
                         conn.close()
                         ended += 1
+                        aligned = self.aligner.on_end(producer.index)
+                        self._unblock(sel)
+                        if aligned is not None:
+                            yield CheckpointBarrier(aligned, int(time.time() * 1000))
                         advanced = self.valve.on_end(producer.index)
                         if advanced is not None:
                             yield Watermark(advanced)
@@ -322,5 +348,13 @@ class InputGate:
             for key in list(sel.get_map().values()):
                 if key.data is not None and isinstance(key.fileobj, socket.socket):
                     key.fileobj.close()
+            for conn, _ in self.blocked.values():
+                conn.close()
             sel.close()
             self.server.close()
+
+    def _unblock(self, sel: selectors.BaseSelector) -> None:
+        """Back into the selector: every blocked channel the aligner no longer holds."""
+        for index in [i for i in self.blocked if i not in self.aligner.blocked]:
+            conn, producer = self.blocked.pop(index)
+            sel.register(conn, selectors.EVENT_READ, producer)

@@ -40,6 +40,7 @@ from flink_on_yarn.runtime.job_status import JobStatus
 from flink_on_yarn.runtime.messages import ReadFile
 from flink_on_yarn.runtime.process_metrics import metric_list, process_figures, thread_infos
 from flink_on_yarn.runtime.rest_applications import add_application_routes
+from flink_on_yarn.runtime.rest_checkpoints import add_checkpoint_routes
 from flink_on_yarn.runtime.rest_guard import DEFAULT_MAX_BODY, RestGuard
 from flink_on_yarn.runtime.rest_jobs import add_job_routes, query_list
 from flink_on_yarn.runtime.rest_operations import Operations
@@ -188,6 +189,7 @@ def create_app(jm_proc: JobManager) -> FastAPI:
         return _error(400, "Stopping a job needs a savepoint, which miniflink's runtime does not take yet: "
                            f"cancel it instead (flink cancel {jid}, or GET /jobs/{jid}/yarn-cancel)")
 
+    add_checkpoint_routes(app, jm_proc)  # before add_job_routes: these answer the checkpoint paths
     add_job_routes(app, jm_proc, operations)
     add_application_routes(app, jm_proc)
 

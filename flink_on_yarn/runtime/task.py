@@ -5,9 +5,11 @@ The same `run_task` runs in a TaskManager's task process and in the local mini c
 
 from __future__ import annotations
 
+import queue
 import sys
 import threading
 from collections.abc import Callable, Iterator
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any, TextIO
 
@@ -18,11 +20,17 @@ from flink_on_yarn.graph.codec import decode
 from flink_on_yarn.graph.operators import Operator
 from flink_on_yarn.graph.process_context import now_ms
 from flink_on_yarn.graph.task_context import TaskContext
+from flink_on_yarn.runtime.checkpoint_barrier import CheckpointBarrier
+from flink_on_yarn.runtime.checkpoint_snapshot import restore_chain, snapshot_chain
+from flink_on_yarn.runtime.checkpoint_storage import CheckpointStorage
 from flink_on_yarn.runtime.network import InputGate, RecordWriter
 from flink_on_yarn.runtime.task_metrics import TaskMetrics
 from flink_on_yarn.runtime.watermarks import Watermark
 
 Report = Callable[[dict[str, Any]], None]
+# What the JobManager tells a running subtask (through its TaskManager): {"trigger": n, "timestamp": ms} to
+# a source subtask (inject barrier n), {"complete": n} to every subtask (checkpoint n is complete).
+Commands = queue.SimpleQueue[dict[str, Any]]
 
 # Record counts go to the JobManager at most this often (and once more with the final state), so the
 # dashboard's "records in/out" lag the truth by about a second without a report per batch.
@@ -53,6 +61,9 @@ class TaskDeployment:
     outputs: list[OutputSpec] = field(default_factory=list)
     # Where the input gate listens; the TaskManager sets its own (`taskmanager.bind-host`) before deploying.
     bind_host: str = "127.0.0.1"
+    # `state.checkpoints.dir` when the job checkpoints; this subtask's state file in the checkpoint restored.
+    checkpoint_dir: str | None = None
+    restore_from: str | None = None
 
 
 # How a deployment travels: in a typed `Deploy` message to the TaskManager, as a JSON line to its task process.
@@ -138,6 +149,16 @@ class Chain:
             if due is not None and due <= now:
                 self.processing_time(now)
 
+    def barrier(self, barrier: CheckpointBarrier) -> None:
+        """Forwards a checkpoint barrier on every output, behind everything emitted before it."""
+        if self.sides:
+            self._emit_sides()
+        for w in self.writers:
+            w.emit_barrier(barrier)
+        for ws in self.side_writers.values():
+            for w in ws:
+                w.emit_barrier(barrier)
+
     def finish(self) -> None:
         for i, op in enumerate(self.operators):
             tail = op.finish()
@@ -146,9 +167,10 @@ class Chain:
 
 
 def run_task(dep: TaskDeployment, report: Report, secret: bytes, stdout: TextIO | None = None,
-             should_stop: Callable[[], bool] = lambda: False) -> None:
-    """Runs the subtask to the end of its input, reporting INITIALIZING (with its data port), RUNNING, FINISHED.
-    Its producers and consumers prove the cluster `secret` on every data connection."""
+             should_stop: Callable[[], bool] = lambda: False, commands: Commands | None = None) -> None:
+    """Runs the subtask to the end of its input, reporting INITIALIZING (with its data port), RUNNING, FINISHED,
+    and `{"checkpoint": n, "path", "size"}` for each checkpoint it took (`{"decline": n, "reason"}` if it could
+    not). Its producers and consumers prove the cluster `secret` on every data connection."""
     ctx = TaskContext(job_id=dep.job_id, task_name=dep.task_name, subtask=dep.subtask, parallelism=dep.parallelism,
                       attempt=dep.attempt, runtime_mode=dep.runtime_mode, stdout=stdout or sys.stdout)
     operators: list[Operator] = [decode(p) for p in dep.operators]
@@ -157,6 +179,14 @@ def run_task(dep: TaskDeployment, report: Report, secret: bytes, stdout: TextIO 
     report({"state": "INITIALIZING", "port": gate.port if gate else None})
     for op in operators:
         op.open(ctx)
+    storage = CheckpointStorage(dep.checkpoint_dir, dep.job_id, secret) if dep.checkpoint_dir else None
+    if storage is not None and source is not None:
+        source.for_checkpoints()
+    if dep.restore_from:
+        if storage is None:
+            raise RuntimeError("told to restore from a checkpoint without a checkpoint directory")
+        # Verified before anything is unpickled: a file this cluster did not seal is refused.
+        restore_chain(operators, source, storage.read_state(dep.restore_from))
     producer = f"{dep.task_name} ({dep.subtask + 1}/{dep.parallelism})"
     all_writers = [(o, RecordWriter(o.strategy, o.targets, decode(o.key_selector) if o.key_selector else None,
                                     producer, secret)) for o in dep.outputs]
@@ -175,6 +205,38 @@ def run_task(dep: TaskDeployment, report: Report, secret: bytes, stdout: TextIO 
 
     done = threading.Event()
     lock = threading.Lock()  # no RUNNING report may overtake the final one
+    # Sealing and writing a snapshot happen here, off the task's loop; one thread keeps acks in order.
+    writer = ThreadPoolExecutor(max_workers=1, thread_name_prefix="checkpoint") if storage is not None else None
+    state_file = f"{dep.vertex_id}_{dep.subtask}"
+
+    def write_snapshot(checkpoint_id: int, data: bytes) -> None:
+        assert storage is not None
+        try:
+            path = storage.write_state(checkpoint_id, state_file, data)
+        except OSError as e:
+            with lock:
+                report({"decline": checkpoint_id, "reason": f"cannot write the checkpoint: {e}"})
+            return
+        with lock:
+            report({"checkpoint": checkpoint_id, "path": str(path), "size": path.stat().st_size})
+
+    def checkpoint(barrier: CheckpointBarrier) -> None:
+        if writer is None:
+            chain.barrier(barrier)  # nothing to store here, but downstream tasks align on it
+            return
+        data = snapshot_chain(operators, source, barrier.checkpoint_id)
+        chain.barrier(barrier)
+        writer.submit(write_snapshot, barrier.checkpoint_id, data)
+
+    def on_commands() -> None:
+        assert commands is not None
+        while not commands.empty():
+            cmd = commands.get_nowait()
+            if "trigger" in cmd and source is not None:
+                checkpoint(CheckpointBarrier(int(cmd["trigger"]), int(cmd.get("timestamp", 0))))
+            elif "complete" in cmd:
+                for op in operators:
+                    op.notify_checkpoint_complete(int(cmd["complete"]))
 
     def report_metrics() -> None:
         # Every interval, changed or not: the time figures (idle, back-pressure) change while nothing flows.
@@ -194,7 +256,11 @@ def run_task(dep: TaskDeployment, report: Report, secret: bytes, stdout: TextIO 
                 chain.push(item)
             elif kind is Watermark:
                 chain.watermark(item.timestamp)
+            elif kind is CheckpointBarrier:
+                checkpoint(item)
             chain.tick()
+            if commands is not None and not commands.empty():
+                on_commands()
         if source is not None:
             # The end of a bounded input: event time jumps to its end, firing every event-time timer and
             # window (Flink's final Long.MAX watermark). A gate's last watermark comes from its producers.
@@ -205,6 +271,8 @@ def run_task(dep: TaskDeployment, report: Report, secret: bytes, stdout: TextIO 
         for op in operators:
             op.close()
     finally:
+        if writer is not None:
+            writer.shutdown(wait=True)  # every snapshot taken is written (and acknowledged) before the end
         with lock:
             done.set()
     report({"state": "FINISHED", "metrics": metrics()})

@@ -12,17 +12,26 @@ from __future__ import annotations
 import json
 import logging
 import os
+import queue
 import sys
 import threading
 import traceback
 from typing import Any
 
-from flink_on_yarn.runtime.task import DEPLOYMENT, run_task
+from flink_on_yarn.runtime.task import DEPLOYMENT, Commands, run_task
 from flink_on_yarn.security import secret as cluster_secret
 
 
-def _exit_when_parent_dies() -> None:
-    sys.stdin.buffer.read()
+def _read_commands(commands: Commands) -> None:
+    """The TaskManager's commands after the deployment line (checkpoint triggers and completions); at EOF,
+    the TaskManager is gone and the task exits with it."""
+    for line in sys.stdin.buffer:
+        try:
+            cmd = json.loads(line)
+        except ValueError:
+            continue
+        if isinstance(cmd, dict):
+            commands.put(cmd)
     os._exit(3)
 
 
@@ -31,15 +40,19 @@ def main(argv: list[str]) -> int:
     # The TaskManager's stderr is this process's: its log shows the task's warnings (a refused peer) too.
     logging.basicConfig(level=logging.INFO, stream=sys.stderr,
                         format="%(asctime)s %(levelname)s %(name)s - %(message)s")
-    dep = DEPLOYMENT.validate_json(sys.stdin.buffer.readline())
+    line = sys.stdin.buffer.readline()
+    if not line.strip():
+        return 0  # a spare process whose TaskManager ended before giving it a task
+    dep = DEPLOYMENT.validate_json(line)
     secret = os.environ.get(cluster_secret.ENV, "").encode()
-    threading.Thread(target=_exit_when_parent_dies, daemon=True).start()
+    commands: Commands = queue.SimpleQueue()
+    threading.Thread(target=_read_commands, args=(commands,), daemon=True).start()
 
     def report(msg: dict[str, Any]) -> None:
         os.write(status_fd, (json.dumps(msg) + "\n").encode())
 
     try:
-        run_task(dep, report, secret)
+        run_task(dep, report, secret, commands=commands)
     except Exception as e:
         traceback.print_exc(file=sys.stderr)
         report({"state": "FAILED", "error": f"{type(e).__name__}: {e}"})

@@ -31,16 +31,21 @@ from flink_on_yarn.runtime.config import Configuration, parse_dynamic
 from flink_on_yarn.runtime.hardware import hardware
 from flink_on_yarn.runtime.messages import (
     FOR_TASKMANAGER,
+    AcknowledgeCheckpoint,
     Cancel,
+    DeclineCheckpoint,
     Deploy,
     Disconnect,
     FileText,
     Heartbeat,
+    NotifyCheckpointComplete,
     ReadFile,
     Register,
     Registered,
     Shutdown,
+    TaskManagerBound,
     TaskState,
+    TriggerCheckpoint,
 )
 from flink_on_yarn.runtime.process_metrics import thread_infos, tree_figures
 from flink_on_yarn.runtime.task import DEPLOYMENT, TaskDeployment
@@ -53,6 +58,13 @@ log = logging.getLogger("flink_on_yarn.taskmanager")
 MAX_FILE_BYTES = 4 << 20
 # Every task process hashes keys alike, so all producers route a key to the same consumer.
 TASK_HASH_SEED = "0"
+# Task processes started ahead, their imports done (about a second of CPU each), waiting for a deployment
+# on stdin: a deployment, and so a restart after a failure, does not wait for an interpreter to start. One
+# per slot, at most this many (each idle one holds some 40 MB). `taskmanager.spare-task-processes` (ours)
+# overrides it; in a YARN container the default is none, since every process counts against the
+# container's memory limit (a 256 MB TaskManager would be killed for its spares).
+MAX_SPARE_TASKS = 4
+SPARES_KEY = "taskmanager.spare-task-processes"
 
 
 @dataclass
@@ -85,6 +97,8 @@ class TaskManager:
         self.bind_host = config.get("taskmanager.bind-host", "") or self.host
         self.id = config.get("taskmanager.resource-id", "") or f"{self.host}-{uuid.uuid4().hex[:6]}"
         self.tasks: dict[str, RunningTask] = {}
+        self.spares: list[tuple[asyncio.subprocess.Process, int]] = []  # (process, its status pipe's read end)
+        self.refilling: asyncio.Task[None] | None = None
         self.gateway: rpc.Gateway | None = None
         self.stopping = False
         # In a YARN container (YARN sets CONTAINER_ID; Flink's YarnTaskExecutorRunner reads it too) this
@@ -93,6 +107,7 @@ class TaskManager:
         # ends when it loses its JobManager instead of retrying a dead address for the registration timeout.
         self.in_yarn_container = bool(os.environ.get("CONTAINER_ID"))
         self.stdout_file, self.log_file = self._setup_files()
+        self.max_spares = config.get_int(SPARES_KEY, 0 if self.in_yarn_container else min(self.slots, MAX_SPARE_TASKS))
 
     def _setup_files(self) -> tuple[Path | None, Path | None]:
         log_dir = self.config.get("taskmanager.log.dir", "") or os.environ.get("FLINK_LOG_DIR", "")
@@ -160,6 +175,7 @@ class TaskManager:
             writer.close()
             return
         log.info("registered at the JobManager as %s with %d slots", self.id, self.slots)
+        self._refill()
         beat = asyncio.create_task(self._heartbeats(reply.heartbeat_interval_ms / 1000))
         try:
             while True:
@@ -178,8 +194,10 @@ class TaskManager:
             await self.gateway.tell(Heartbeat(id=self.id, tasks=list(self.tasks), metrics=tree_figures()))
             await asyncio.sleep(interval)
 
-    async def _handle(self, msg: Registered | Deploy | Cancel | ReadFile | Shutdown | Disconnect) -> None:
-        if isinstance(msg, Deploy):
+    async def _handle(self, msg: TaskManagerBound) -> None:
+        if isinstance(msg, (TriggerCheckpoint, NotifyCheckpointComplete)):
+            await self._command(msg)
+        elif isinstance(msg, Deploy):
             await self._deploy(msg.deployment)
         elif isinstance(msg, Cancel):
             task = self.tasks.get(msg.execution_id)
@@ -203,9 +221,21 @@ class TaskManager:
             await self.gateway.tell(TaskState(job_id=dep.job_id, execution_id=dep.execution_id, state=state,
                                               **extra))
 
-    async def _deploy(self, dep: TaskDeployment) -> None:
-        # The task's input gate listens where this TaskManager was told to, whatever the JobManager wrote.
-        dep.bind_host = self.bind_host
+    async def _command(self, msg: TriggerCheckpoint | NotifyCheckpointComplete) -> None:
+        """To the task process's stdin, one JSON line (task_main reads them after its deployment)."""
+        task = self.tasks.get(msg.execution_id)
+        if task is None or task.proc.stdin is None or task.proc.returncode is not None:
+            return
+        cmd = {"trigger": msg.checkpoint_id, "timestamp": msg.timestamp} if isinstance(msg, TriggerCheckpoint) \
+            else {"complete": msg.checkpoint_id}
+        try:
+            task.proc.stdin.write(json.dumps(cmd).encode() + b"\n")
+            await task.proc.stdin.drain()
+        except (ConnectionError, OSError):
+            pass  # the task is going away; its end reaches the JobManager through _watch
+
+    async def _spawn(self) -> tuple[asyncio.subprocess.Process, int]:
+        """A task process waiting for its deployment line, and the read end of its status pipe."""
         r, w = os.pipe()
         env = dict(os.environ, PYTHONHASHSEED=TASK_HASH_SEED)
         env[cluster_secret.ENV] = self.secret.decode()
@@ -213,12 +243,50 @@ class TaskManager:
             proc = await asyncio.create_subprocess_exec(
                 sys.executable, "-m", "flink_on_yarn.runtime.task_main", str(w), stdin=asyncio.subprocess.PIPE,
                 pass_fds=(w,), env=env)
-        except OSError as e:
+        except OSError:
             os.close(r)
-            await self._report(dep, "FAILED", error=f"cannot start the task process: {e}")
-            return
+            raise
         finally:
             os.close(w)  # the child holds its own copy; ours would keep the pipe from reaching EOF
+        return proc, r
+
+    def _refill(self) -> None:
+        if self.refilling is None or self.refilling.done():
+            self.refilling = asyncio.get_running_loop().create_task(self._fill_spares())
+
+    async def _fill_spares(self) -> None:
+        while not self.stopping and self.gateway is not None and \
+                len(self.spares) < self.max_spares:
+            try:
+                proc, r = await self._spawn()
+            except OSError as e:
+                log.warning("cannot start a spare task process: %s", e)
+                return
+            if self.stopping or self.gateway is None:  # the session ended while it started
+                os.close(r)
+                proc.kill()
+                await proc.wait()
+                return
+            self.spares.append((proc, r))
+
+    def _take_spare(self) -> tuple[asyncio.subprocess.Process, int] | None:
+        while self.spares:
+            proc, r = self.spares.pop(0)
+            if proc.returncode is None:
+                return proc, r
+            os.close(r)
+        return None
+
+    async def _deploy(self, dep: TaskDeployment) -> None:
+        # The task's input gate listens where this TaskManager was told to, whatever the JobManager wrote.
+        dep.bind_host = self.bind_host
+        spare = self._take_spare()
+        try:
+            proc, r = spare if spare is not None else await self._spawn()
+        except OSError as e:
+            await self._report(dep, "FAILED", error=f"cannot start the task process: {e}")
+            return
+        self._refill()
         assert proc.stdin is not None
         proc.stdin.write(DEPLOYMENT.dump_json(dep) + b"\n")
         await proc.stdin.drain()
@@ -237,6 +305,11 @@ class TaskManager:
                     msg = json.loads(line)
                 except ValueError:
                     continue
+                if not isinstance(msg, dict):
+                    continue
+                if "checkpoint" in msg or "decline" in msg:
+                    await self._checkpoint_report(task.dep, msg)
+                    continue
                 task.last_state = str(msg.get("state"))
                 if task.last_state == "FAILED":
                     task.error = msg.get("error")
@@ -253,7 +326,28 @@ class TaskManager:
         else:
             await self._report(task.dep, "FAILED", error=task.error or f"task process exited with code {code}")
 
+    async def _checkpoint_report(self, dep: TaskDeployment, msg: dict[str, Any]) -> None:
+        if self.gateway is None:
+            return
+        try:
+            if "checkpoint" in msg:
+                await self.gateway.tell(AcknowledgeCheckpoint(
+                    job_id=dep.job_id, execution_id=dep.execution_id, checkpoint_id=int(msg["checkpoint"]),
+                    path=str(msg["path"]), size=int(msg["size"])))
+            else:
+                await self.gateway.tell(DeclineCheckpoint(
+                    job_id=dep.job_id, execution_id=dep.execution_id, checkpoint_id=int(msg["decline"]),
+                    reason=str(msg.get("reason", ""))))
+        except (KeyError, TypeError, ValueError) as e:
+            log.warning("a malformed checkpoint report from task %s: %s", dep.execution_id, e)
+
     async def _kill_all(self) -> None:
+        spares, self.spares = self.spares, []
+        for proc, r in spares:
+            os.close(r)
+            if proc.returncode is None:
+                proc.kill()
+            await proc.wait()
         for task in list(self.tasks.values()):
             task.cancel_requested = True
             if task.proc.returncode is None:

@@ -44,5 +44,16 @@ class TimerQueue:
                 out.append((ts, key))
         return out
 
+    def snapshot(self) -> list[tuple[int, Any]]:
+        """The live timers, earliest first: what a checkpoint keeps of this queue."""
+        return sorted(self._live, key=lambda t: t[0])
+
+    def restore(self, timers: list[tuple[int, Any]]) -> None:
+        """Replaces the queue's content in place (contexts holding this queue keep seeing it)."""
+        self._heap.clear()
+        self._live.clear()
+        for ts, key in timers:
+            self.register(key, ts)
+
     def __len__(self) -> int:
         return len(self._live)

@@ -32,6 +32,7 @@ from typing import TYPE_CHECKING, Any
 from flink_on_yarn.graph.slots import required_slots_of
 from flink_on_yarn.runtime.config import Configuration, bind_address
 from flink_on_yarn.security import secret as cluster_secret
+from flink_on_yarn.yarn import checkpoint_pointer
 from flink_on_yarn.yarn.bootstrap import EarlyWorkers
 from flink_on_yarn.yarn.options import (
     CONF_FILE,
@@ -51,6 +52,7 @@ if TYPE_CHECKING:
     from flink_on_yarn.runtime.job_master import JobMaster
 from miniyarn.client.amrm_client import AMRMClient
 from miniyarn.client.nm_client import NMClient
+from miniyarn.ids import app_id_of
 from miniyarn.records import Container, ContainerLaunchContext, LocalResource
 from miniyarn.rpc import YarnRemoteError
 from miniyarn.sockets import listening_socket
@@ -137,6 +139,7 @@ class ApplicationMaster:
         self.jm = JobManager(self.config, self.driver, secret=self.secret, trusted_origins=[rm_web] if rm_web else [])
         if early is not None:
             self.driver.early = early.handover()
+        self._recover_checkpoint()
         await self.jm.start(self.rpc_sock, self.rest_sock)
         print(f"Rest endpoint listening at {self.jm.rest_url}", flush=True)
         if graph is not None:
@@ -144,6 +147,29 @@ class ApplicationMaster:
         self.driver.start_heartbeat()
         log.info("Web frontend listening at %s; the JobManager is the ApplicationMaster of this application",
                  self.jm.rest_url)
+
+    def _recover_checkpoint(self) -> None:
+        """A previous attempt's latest checkpoint (the pointer in Redis) is where this attempt's job resumes;
+        each checkpoint this attempt completes moves the pointer on."""
+        app_id = app_id_of(self.amrm.attempt_id)
+        found = checkpoint_pointer.read(self.amrm.redis, app_id)
+        if found is not None:
+            job_id, path = found
+            log.info("Recovered the latest checkpoint of job %s from a previous attempt: %s", job_id, path)
+            self.jm.dispatcher.recovered_checkpoints[job_id] = path
+        loop = asyncio.get_running_loop()
+
+        def moved(master: JobMaster, path: str) -> None:
+            # Off the loop: a Redis round trip must not stall the JobManager's RPC and REST.
+            fut = loop.run_in_executor(None, checkpoint_pointer.write, self.amrm.redis, app_id, master.job_id, path)
+
+            def done(f: asyncio.Future[None]) -> None:
+                if f.exception() is not None:
+                    log.warning("Cannot write the checkpoint pointer of %s: %s", app_id, f.exception())
+
+            fut.add_done_callback(done)
+
+        self.jm.dispatcher.checkpoint_listeners.append(moved)
 
     async def finish(self, final: FinalApplicationStatus, diagnostics: str) -> None:
         try:

@@ -155,6 +155,17 @@ def test_container_forgeries_fail_and_the_victim_succeeds(yarn: Cluster, attacke
         am.lrange(keys.nm_commands(task["nodeId"]), 0, -1)  # the AM launch contexts queued for an NM
     with pytest.raises(redis.exceptions.NoPermissionError):
         am.scan(0)
+    # Its own application's Flink checkpoint pointer (the HA store) it reads and writes; no other app's, and
+    # the GET/SET that pointer needs reach no other key (the inbox and NM lists stay write-only lists).
+    own_pointer = keys.flink_checkpoint_pointer(attackers.am_app)
+    am.set(own_pointer, '{"job_id": "x", "path": "/p"}')
+    assert am.get(own_pointer) == b'{"job_id": "x", "path": "/p"}'
+    for forbidden in (lambda: am.get(keys.flink_checkpoint_pointer(victim)),
+                      lambda: am.set(keys.flink_checkpoint_pointer(victim), "{}"),
+                      lambda: am.set(keys.rm_am_inbox(), "x"), lambda: am.get(keys.rm_am_inbox()),
+                      lambda: am.set(keys.nm_commands(task["nodeId"]), "x")):
+        with pytest.raises(redis.exceptions.NoPermissionError):
+            forbidden()
     heartbeat = NodeHeartbeat(node_id="evil:1", http_address="evil:1",
                               capability=Resource(memory=TERABYTE_MB, vcores=1024)).model_dump_json()
     with pytest.raises(redis.exceptions.NoPermissionError):  # only NMs push the node inbox

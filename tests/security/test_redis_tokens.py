@@ -10,6 +10,7 @@ import redis
 from miniyarn import keys
 from miniyarn.client.nm_client import NMTokenCache
 from miniyarn.config import YarnConfiguration
+from miniyarn.ids import app_id_of
 from miniyarn.protocol import Allocate, NodeHeartbeat, NodeShutdown, RemoteError
 from miniyarn.records import Resource
 from miniyarn.security.credentials import derive
@@ -94,7 +95,8 @@ def test_attempt_user_rules_reach_only_its_own_replies() -> None:
     rules = amrm_users.rules(ATTEMPT, "t")
     assert rules[:3] == ["reset", "on", "#e3b98a4da31a127d4bde6e43033f66ba274cab0eb7eb1c70ec41402bf6273dd8"]
     keyed = [x for x in rules if "~" in x]
-    assert keyed == ["%W~yarn:rm:inbox:am", "%W~yarn:nm:*:commands", f"~yarn:reply:{ATTEMPT}:*"]
+    assert keyed == ["%W~yarn:rm:inbox:am", "%W~yarn:nm:*:commands", f"~yarn:reply:{ATTEMPT}:*",
+                     f"(~yarn:flink:{app_id_of(ATTEMPT)}:checkpoint +get +set)"]  # its own app's pointer only
 
 
 def test_nm_token_cache() -> None:

@@ -180,8 +180,24 @@ function jobGraph(job) {
 const TERMINAL = ["FINISHED", "CANCELED", "FAILED"];
 const lastSeen = {};  // job id → the state the page last showed, for when the JobManager goes away
 
+// Flink's CheckpointingStatistics as a panel; null for a job without checkpointing (its 404).
+function checkpointsPanel(ckpt) {
+  if (!ckpt) return null;
+  const c = ckpt.counts, latest = ckpt.latest.completed, restored = ckpt.latest.restored;
+  return panel("Checkpoints",
+    h("div", { class: "cards" }, card("Completed", c.completed), card("In progress", c.in_progress),
+      card("Failed", c.failed), card("Restored", c.restored,
+        restored ? `from #${restored.id} at ${fmtTime(restored.restore_timestamp)}` : null),
+      card("Latest", latest ? `#${latest.id}` : "–", latest ? latest.external_path : null)),
+    table(["ID", "Status", "Triggered", "Duration", "State size", "Acknowledged", "Failure"],
+      ckpt.history.map((p) => [p.id, badge(p.status), fmtTime(p.trigger_timestamp), `${p.end_to_end_duration} ms`,
+        fmtBytes(p.state_size), `${p.num_acknowledged_subtasks}/${p.num_subtasks}`, p.failure_message || ""]),
+      "No checkpoint taken yet"));
+}
+
 async function jobPage(jid) {
   const job = await api(`jobs/${encodeURIComponent(jid)}`);
+  const ckpt = await api(`jobs/${encodeURIComponent(jid)}/checkpoints`).catch(() => null);
   lastSeen[jid] = job.state;
   const live = !TERMINAL.includes(job.state);
   const cancel = h("button", { class: "danger", id: "cancel-job", disabled: !live || job.state === "CANCELLING",
@@ -212,7 +228,8 @@ async function jobPage(jid) {
         Object.entries(v.tasks).filter(([, n]) => n).map(([k, n]) => `${n} ${k}`).join(", "),
         h("span", {}, v.taskmanagers.map((t) => h("a", { href: `#/taskmanagers/${encodeURIComponent(t)}`,
           class: "mono", style: "margin-right:8px" }, t)))]))),
-  ];
+    checkpointsPanel(ckpt),
+  ].filter((n) => n !== null);
 }
 
 async function taskmanagersPage() {
