@@ -113,17 +113,17 @@ def add_checkpoint_routes(app: FastAPI, jm_proc: JobManager) -> None:
         return jm
 
     @app.get("/jobs/{jid}/checkpoints", response_model=None)
-    def checkpoints(jid: str) -> Any:
+    async def checkpoints(jid: str) -> Any:
         jm = checkpointed(jid)
         return jm if isinstance(jm, JSONResponse) else statistics(jm)
 
     @app.get("/jobs/{jid}/checkpoints/config", response_model=None)
-    def checkpoints_config(jid: str) -> Any:
+    async def checkpoints_config(jid: str) -> Any:
         jm = checkpointed(jid)
         return jm if isinstance(jm, JSONResponse) else config_info(jm)
 
     @app.get("/jobs/{jid}/checkpoints/details/{cid}", response_model=None)
-    def checkpoint_details(jid: str, cid: str) -> Any:
+    async def checkpoint_details(jid: str, cid: str) -> Any:
         jm = checkpointed(jid)
         if isinstance(jm, JSONResponse):
             return jm
@@ -187,7 +187,7 @@ def add_checkpoint_routes(app: FastAPI, jm_proc: JobManager) -> None:
         return JSONResponse({"request-id": rid}, status_code=202)
 
     @app.get("/jobs/{jid}/checkpoints/{rid}", response_model=None)
-    def trigger_status(jid: str, rid: str) -> Response:
+    async def trigger_status(jid: str, rid: str) -> Response:
         if jid not in d.jobs:
             return error(404, f"Job {jid} not found")
         outcome = operations.get((jid, rid.lower()))
