@@ -197,9 +197,10 @@ def test_daemons_meet_through_sentinel_and_survive_a_failover(
         wait_for(f"{app_id} done", lambda: app_report(rm_url, app_id)["state"] in ("FINISHED", "FAILED", "KILLED")
                  and int(str(app_report(rm_url, app_id)["finishedTime"])) > 0, timeout=40)
         report = app_report(rm_url, app_id)
-        assert (report["state"], report["finalStatus"]) == ("FINISHED", "SUCCEEDED"), report
         wait_for("logs aggregated", lambda: logs_aggregated(admin, app_id), timeout=20)
         logs = {k.decode(): v.decode() for k, v in admin.hgetall(keys.app_logs(app_id)).items()}
+        # The containers' own logs (the AM's above all) say why an application failed.
+        assert (report["state"], report["finalStatus"]) == ("FINISHED", "SUCCEEDED"), (report, logs)
         assert any(k.endswith(" stdout") and v.startswith("hello from container_") for k, v in logs.items()), logs
     finally:
         admin.close()
