@@ -38,6 +38,29 @@ def add_container(ctx: RMContext, rc: RMContainer) -> None:
     index[cid] = None
 
 
+def _grant(ctx: RMContext, rc: RMContainer) -> ContainerGrant:
+    """What NMs check a start against: the container and its token's digest."""
+    token = rc.token or secret_managers.container_token(ctx, rc.container.id)
+    return trusted(ContainerGrant, **rc.container.__dict__, token_digest=creds.digest(token))
+
+
+def store_again(ctx: RMContext) -> int:
+    """Queue the records of every live app, node and container again, after Redis was unreachable: it may be
+    another Redis now. A Sentinel failover promotes a replica, and replication is asynchronous, so the writes
+    the old master took in its last moments (a grant the AM was already handed, above all) may be missing
+    there; an NM would then refuse the AM's start of that container ("No grant"), and the AM would count a
+    failed container. Writing a record that is there already changes nothing. Returns the containers'."""
+    out = ctx.out
+    out.apps.update(ctx.apps)
+    out.nodes.update(ctx.nodes)
+    n = 0
+    for cid, rc in ctx.containers.items():
+        if cid not in out.containers:  # a grant or a deletion already queued is newer than this
+            out.containers[cid] = _grant(ctx, rc)
+            n += 1
+    return n
+
+
 def apply_allocation(ctx: RMContext, alloc: Allocation) -> None:
     """The scheduler placed a container: recorded, stored as a grant, and the AM's launched at once."""
     app = ctx.apps[alloc.app_id]
@@ -55,7 +78,7 @@ def apply_allocation(ctx: RMContext, alloc: Allocation) -> None:
                      token=secret_managers.new_container_token(ctx, cid))
     add_container(ctx, rc)
     ctx.unlaunched[cid] = rc.start_time
-    ctx.out.containers[cid] = trusted(ContainerGrant, **container.__dict__, token_digest=creds.digest(rc.token))
+    ctx.out.containers[cid] = _grant(ctx, rc)
     node.containers.append(cid)
     node.used = ctx.sched_nodes[node.node_id].used
     app.nodes_used.add(node.node_id)

@@ -93,10 +93,13 @@ class InboxLoop(threading.Thread):
                     continue
                 down_ms = health.passed(now_ms())
                 if down_ms:
-                    # Possibly another Redis now (a Sentinel failover): the AMs' users must exist there too.
+                    # Possibly another Redis now (a Sentinel failover): the AMs' users must exist there too,
+                    # and the last writes the old master took may not have reached its replica.
                     users = self.rm.recreate_attempt_users()
+                    grants = self.rm.store_again()
                     log.info("Redis reachable again after %.1fs; the inbox loop resumes (re-creating %d "
-                             "ApplicationMaster users)", down_ms / 1000, users)
+                             "ApplicationMaster users, storing %d container grants again)", down_ms / 1000,
+                             users, grants)
         finally:
             health.stopped = True
             if not self.stopping.is_set():

@@ -141,6 +141,10 @@ class ResourceManager(RMContext):
         with self.lock:
             return secret_managers.recreate_attempt_users(self)
 
+    def store_again(self) -> int:
+        with self.lock:
+            return container_transitions.store_again(self)
+
     def effective_max(self) -> Resource:
         return scheduling.effective_max(self)
 

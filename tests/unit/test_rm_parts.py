@@ -9,12 +9,13 @@ import redis
 from miniyarn import keys
 from miniyarn.config import YarnConfiguration
 from miniyarn.exit_status import ContainerExitStatus
-from miniyarn.protocol import ApplicationFinished, NodeHeartbeat, StartContainer, StopContainer
+from miniyarn.protocol import ApplicationFinished, ContainerGrant, NodeHeartbeat, StartContainer, StopContainer
 from miniyarn.records import ApplicationSubmissionContext, ContainerStatus, Resource
+from miniyarn.security.credentials import digest, same
 from miniyarn.states.application import YarnApplicationState
 from miniyarn.states.attempt import AttemptState
 from miniyarn.states.container import ContainerState, RMContainerState
-from resourcemanager import app_transitions, recovery, scheduling, services
+from resourcemanager import app_transitions, container_transitions, recovery, scheduling, services
 from resourcemanager.context import RMContext
 from resourcemanager.rm import ResourceManager
 
@@ -107,3 +108,39 @@ def test_a_flushed_context_is_recovered_as_it_was(redis_admin_url: str) -> None:
         assert again.new_application() != app_id
     finally:
         client.close()
+
+
+def test_records_lost_with_a_failed_over_redis_are_stored_again(redis_admin_url: str) -> None:
+    """A promoted replica may miss the old master's last writes (asynchronous replication): once Redis
+    answers again the RM writes every live record again, the grant an AM was already handed above all."""
+    client = redis.Redis.from_url(redis_admin_url)
+    try:
+        rm = ResourceManager(YarnConfiguration(CONF, load_files=False), client)
+        recovery.recover(rm)
+        rm.new_app_ids.clear()
+        app_id = rm.new_application()
+        heartbeat(rm)
+        rm.submit(ApplicationSubmissionContext.model_validate({"application-id": app_id}), "alice")
+        rm.schedule()
+        attempt = rm.apps[app_id].current
+        assert attempt is not None
+        am = attempt.am_container_id
+        rm.flush()
+        stored = {k: client.get(k) for k in (keys.container(am), keys.app(app_id), keys.node(NODE))}
+        assert all(stored.values())
+        client.delete(*stored)  # what the new master never got
+        assert rm.store_again() == 1
+        rm.flush()
+        assert {k: client.get(k) for k in stored} == stored
+        grant = ContainerGrant.model_validate_json(stored[keys.container(am)] or b"")
+        assert same(digest(rm.container_token(am)), grant.token_digest)  # what the NM checks a start by
+    finally:
+        client.close()
+
+
+def test_storing_again_leaves_a_queued_deletion_alone() -> None:
+    ctx = RMContext(YarnConfiguration(CONF, load_files=False))
+    am = submitted(ctx)
+    ctx.out.containers[am] = None  # as if its completion were queued and not yet flushed
+    assert container_transitions.store_again(ctx) == 0 and ctx.out.containers[am] is None
+    assert APP in ctx.out.apps and NODE in ctx.out.nodes
