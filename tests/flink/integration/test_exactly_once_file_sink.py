@@ -42,13 +42,14 @@ def words(line):
 
 env = StreamExecutionEnvironment.get_execution_environment()
 env.enable_checkpointing(300)
-# Small parts: some roll on size between checkpoints (pending), the rest are in progress at a checkpoint
-# (truncated to their checkpointed length on the restore).
+# Long output lines in 64 KB parts: a part takes a few batches, so a checkpoint finds some in progress
+# (reopened at their checkpointed length on the restore and written on) and some rolled on size (pending,
+# committed when the checkpoint completes or on the restore).
 sink = (FileSink.for_row_format(sys.argv[2], Encoder.simple_string_encoder())
-        .with_rolling_policy(RollingPolicy.default_rolling_policy(part_size=2048))
+        .with_rolling_policy(RollingPolicy.default_rolling_policy(part_size=64 * 1024))
         .with_bucket_assigner(BucketAssigner.base_path_bucket_assigner()).build())
 (env.read_text_file(sys.argv[1]).flat_map(words).key_by(lambda k: k).process(Count())
-    .map(lambda p: f"{p[0]} {p[1]}").sink_to(sink))
+    .map(lambda p: f"{p[0]} {p[1]} {'y' * 100}").sink_to(sink))
 env.execute("exactly-once keyed count")
 '''
 
@@ -75,9 +76,9 @@ def test_killed_taskmanager_file_sink_exactly_once(flink: Callable[..., FlinkClu
     assert res.returncode == 0, res.stderr
     job_id = res.stdout.split("JobID ")[1].split()[0]
 
-    # A failure-free run writes, for each key seen c times, the lines "k 1" .. "k c" once each.
+    # A failure-free run writes, for each key seen c times, the lines "k 1 y…" .. "k c y…" once each.
     per_key = Counter(line.split()[0] for line in lines.read_text().splitlines())
-    expected = Counter(f"{k} {n}" for k, c in per_key.items() for n in range(1, c + 1))
+    expected = Counter(f"{k} {n} {'y' * 100}" for k, c in per_key.items() for n in range(1, c + 1))
 
     # Committed files while the job runs: a completed checkpoint's notification reached the sink subtasks.
     wait_for(lambda: len(committed_lines(out)) >= 600, 60, "600 committed lines")
