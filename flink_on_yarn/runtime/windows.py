@@ -145,7 +145,24 @@ class Trigger:
         pass
 
 
-class EventTimeTrigger(Trigger):
+class _WindowEndTrigger(Trigger):
+    """What the event- and processing-time triggers share: one timer at the window's end, in their time
+    domain, which merging windows can keep (Flink's canMerge) and `clear` deletes."""
+
+    def _delete_timer(self, ctx: TriggerContext, time: int) -> None:
+        raise NotImplementedError
+
+    def can_merge(self) -> bool:
+        return True
+
+    def clear(self, window: Any, ctx: TriggerContext) -> None:
+        self._delete_timer(ctx, window.max_timestamp())
+
+    def __repr__(self) -> str:
+        return f"{type(self).__name__}()"
+
+
+class EventTimeTrigger(_WindowEndTrigger):
     """Fires once the watermark passes the window's end (the default of event-time windows)."""
 
     @staticmethod
@@ -164,17 +181,11 @@ class EventTimeTrigger(Trigger):
     def on_processing_time(self, time: int, window: Any, ctx: TriggerContext) -> TriggerResult:
         return TriggerResult.CONTINUE
 
-    def can_merge(self) -> bool:
-        return True
-
-    def clear(self, window: Any, ctx: TriggerContext) -> None:
-        ctx.delete_event_time_timer(window.max_timestamp())
-
-    def __repr__(self) -> str:
-        return "EventTimeTrigger()"
+    def _delete_timer(self, ctx: TriggerContext, time: int) -> None:
+        ctx.delete_event_time_timer(time)
 
 
-class ProcessingTimeTrigger(Trigger):
+class ProcessingTimeTrigger(_WindowEndTrigger):
     """Fires when processing time passes the window's end (the default of processing-time windows)."""
 
     @staticmethod
@@ -191,14 +202,8 @@ class ProcessingTimeTrigger(Trigger):
     def on_processing_time(self, time: int, window: Any, ctx: TriggerContext) -> TriggerResult:
         return TriggerResult.FIRE
 
-    def can_merge(self) -> bool:
-        return True
-
-    def clear(self, window: Any, ctx: TriggerContext) -> None:
-        ctx.delete_processing_time_timer(window.max_timestamp())
-
-    def __repr__(self) -> str:
-        return "ProcessingTimeTrigger()"
+    def _delete_timer(self, ctx: TriggerContext, time: int) -> None:
+        ctx.delete_processing_time_timer(time)
 
 
 class NeverTrigger(Trigger):
@@ -296,13 +301,31 @@ def _interval_ms(interval: Any) -> int:
     return ms
 
 
-class ContinuousEventTimeTrigger(Trigger):
-    """Fires every `interval` of event time within the window, and once more at its end (Flink's: the next
-    firing time is kept in the window's state, the minimum of those registered)."""
+class _ContinuousTrigger(Trigger):
+    """What the two continuous triggers share: the interval, and the next firing time (one timer in their
+    time domain) kept in the window's state."""
 
     def __init__(self, interval: Any) -> None:
         self.interval = _interval_ms(interval)
         self.state = ReducingStateDescriptor("fire-time", _min)
+
+    def _delete_timer(self, ctx: TriggerContext, time: int) -> None:
+        raise NotImplementedError
+
+    def clear(self, window: Any, ctx: TriggerContext) -> None:
+        fire_at = ctx.get_partitioned_state(self.state)
+        if fire_at.get() is not None:
+            self._delete_timer(ctx, fire_at.get())
+            fire_at.clear()
+
+    def __repr__(self) -> str:
+        return f"{type(self).__name__}({self.interval})"
+
+
+class ContinuousEventTimeTrigger(_ContinuousTrigger):
+    """Fires every `interval` of event time within the window, and once more at its end (Flink's: the next
+    firing time is kept in the window's state, the minimum of those registered)."""
+
 
     @staticmethod
     def of(interval: Any) -> ContinuousEventTimeTrigger:
@@ -334,22 +357,13 @@ class ContinuousEventTimeTrigger(Trigger):
     def on_processing_time(self, time: int, window: Any, ctx: TriggerContext) -> TriggerResult:
         return TriggerResult.CONTINUE
 
-    def clear(self, window: Any, ctx: TriggerContext) -> None:
-        fire_at = ctx.get_partitioned_state(self.state)
-        if fire_at.get() is not None:
-            ctx.delete_event_time_timer(fire_at.get())
-            fire_at.clear()
-
-    def __repr__(self) -> str:
-        return f"ContinuousEventTimeTrigger({self.interval})"
+    def _delete_timer(self, ctx: TriggerContext, time: int) -> None:
+        ctx.delete_event_time_timer(time)
 
 
-class ContinuousProcessingTimeTrigger(Trigger):
+class ContinuousProcessingTimeTrigger(_ContinuousTrigger):
     """Fires every `interval` of processing time within the window, and at its end."""
 
-    def __init__(self, interval: Any) -> None:
-        self.interval = _interval_ms(interval)
-        self.state = ReducingStateDescriptor("fire-time", _min)
 
     @staticmethod
     def of(interval: Any) -> ContinuousProcessingTimeTrigger:
@@ -378,11 +392,8 @@ class ContinuousProcessingTimeTrigger(Trigger):
             return TriggerResult.FIRE
         return TriggerResult.CONTINUE
 
-    def clear(self, window: Any, ctx: TriggerContext) -> None:
-        fire_at = ctx.get_partitioned_state(self.state)
-        if fire_at.get() is not None:
-            ctx.delete_processing_time_timer(fire_at.get())
-            fire_at.clear()
+    def _delete_timer(self, ctx: TriggerContext, time: int) -> None:
+        ctx.delete_processing_time_timer(time)
 
 
 class Evictor:
