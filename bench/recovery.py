@@ -215,12 +215,7 @@ def overhead(ns: argparse.Namespace) -> None:
                       flush=True)
             print(f"throughput kept with checkpoints every 1 s: {rates['every 1 s'] / rates['none']:.1%}")
         finally:
-            for proc in procs:
-                try:
-                    os.killpg(proc.pid, signal.SIGTERM)
-                    proc.wait(10)
-                except (ProcessLookupError, subprocess.TimeoutExpired):
-                    os.killpg(proc.pid, signal.SIGKILL)
+            wc.stop_cluster(procs)
 
 
 def _timed_job(wc: Any, rest: RestClient, text: Path, out: Path, tm_pid: int, interval: int | None) -> float:

@@ -85,6 +85,19 @@ def start_cluster(workdir: Path) -> tuple[list[subprocess.Popen[bytes]], str]:
     return [jm, tm], info["rest"]
 
 
+def stop_cluster(procs: list[subprocess.Popen[bytes]]) -> None:
+    """SIGTERM to each process group of `start_cluster`'s, SIGKILL to one not gone within 10 s."""
+    for proc in procs:
+        try:
+            os.killpg(proc.pid, signal.SIGTERM)
+            proc.wait(10)
+        except (ProcessLookupError, subprocess.TimeoutExpired):
+            try:
+                os.killpg(proc.pid, signal.SIGKILL)
+            except ProcessLookupError:
+                pass
+
+
 class TaskCpu(threading.Thread):
     """CPU seconds (user + system) of each task process, the TaskManager's children, while a job runs.
     Sampled every 50 ms, so a process's last 50 ms before it exits may be missed."""
@@ -166,12 +179,7 @@ def main() -> int:
             print(f"speed-up p=1 → p=2: {2 * per_slot[2] / per_slot[1]:.2f}x; per slot vs Counter loop: "
                   f"{per_slot[1] / base:.2f}x")
         finally:
-            for proc in procs:
-                try:
-                    os.killpg(proc.pid, signal.SIGTERM)
-                    proc.wait(10)
-                except (ProcessLookupError, subprocess.TimeoutExpired):
-                    os.killpg(proc.pid, signal.SIGKILL)
+            stop_cluster(procs)
     return 0
 
 
