@@ -26,7 +26,7 @@ from miniyarn.security import credentials
 from tests.conftest import Processes
 from tests.e2e import netns
 from tests.flink_yarn.conftest import final_counts
-from tests.integration.conftest import wait_for
+from tests.integration.conftest import pings, wait_for
 
 pytestmark = [pytest.mark.e2e, pytest.mark.timeout(150)]
 
@@ -120,13 +120,7 @@ class Cluster:
         wait_for("2 RUNNING NodeManagers", lambda: len(self.running_nodes()) == 2, timeout=20)
 
     def redis_answers(self) -> bool:
-        r = self.admin()
-        try:
-            return bool(r.ping())
-        except redis.ConnectionError:
-            return False
-        finally:
-            r.close()
+        return pings(self.admin())
 
     def admin(self) -> redis.Redis:
         return redis.Redis.from_url(self.creds.redis_url(self.redis_url, "rm"), socket_timeout=5)
