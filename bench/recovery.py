@@ -33,6 +33,9 @@ from typing import Any
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
+sys.path.insert(0, str(ROOT / "bench"))
+
+import wordcount as wc  # noqa: E402  # bench/wordcount.py: its cluster, text and job
 
 from flink_on_yarn.client.rest_client import RestClient  # noqa: E402
 from flink_on_yarn.security import secret as cluster_secret  # noqa: E402
@@ -123,15 +126,7 @@ class Cluster:
         return self.rest.get(path)
 
     def close(self) -> None:
-        for proc in self.procs:
-            try:
-                os.killpg(proc.pid, signal.SIGTERM)
-                proc.wait(10)
-            except (ProcessLookupError, subprocess.TimeoutExpired):
-                try:
-                    os.killpg(proc.pid, signal.SIGKILL)
-                except ProcessLookupError:
-                    pass
+        wc.stop_cluster(self.procs)
 
 
 def wait(pred: Any, timeout: float, what: str, poll: float = 0.01) -> None:
@@ -196,9 +191,6 @@ def recovery(ns: argparse.Namespace) -> None:
 
 
 def overhead(ns: argparse.Namespace) -> None:
-    sys.path.insert(0, str(ROOT / "bench"))
-    import wordcount as wc  # bench/wordcount.py: its cluster, text and job
-
     with tempfile.TemporaryDirectory(prefix="miniflink-ckpt-overhead-") as tmp:
         work = Path(tmp)
         text = work / "text.txt"
