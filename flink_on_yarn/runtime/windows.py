@@ -145,6 +145,27 @@ class Trigger:
         pass
 
 
+class _EventTimeDomain(Trigger):
+    """An event-time trigger: processing time never fires it, and its timers are event-time ones."""
+
+    def on_processing_time(self, time: int, window: Any, ctx: TriggerContext) -> TriggerResult:
+        return TriggerResult.CONTINUE
+
+    def _delete_timer(self, ctx: TriggerContext, time: int) -> None:
+        ctx.delete_event_time_timer(time)
+
+
+class _ProcessingTimeDomain(Trigger):
+    """A processing-time trigger: event time (watermarks) never fires it, and its timers are processing-time
+    ones."""
+
+    def on_event_time(self, time: int, window: Any, ctx: TriggerContext) -> TriggerResult:
+        return TriggerResult.CONTINUE
+
+    def _delete_timer(self, ctx: TriggerContext, time: int) -> None:
+        ctx.delete_processing_time_timer(time)
+
+
 class _WindowEndTrigger(Trigger):
     """What the event- and processing-time triggers share: one timer at the window's end, in their time
     domain, which merging windows can keep (Flink's canMerge) and `clear` deletes."""
@@ -162,7 +183,7 @@ class _WindowEndTrigger(Trigger):
         return f"{type(self).__name__}()"
 
 
-class EventTimeTrigger(_WindowEndTrigger):
+class EventTimeTrigger(_EventTimeDomain, _WindowEndTrigger):
     """Fires once the watermark passes the window's end (the default of event-time windows)."""
 
     @staticmethod
@@ -178,14 +199,8 @@ class EventTimeTrigger(_WindowEndTrigger):
     def on_event_time(self, time: int, window: Any, ctx: TriggerContext) -> TriggerResult:
         return TriggerResult.FIRE if time == window.max_timestamp() else TriggerResult.CONTINUE
 
-    def on_processing_time(self, time: int, window: Any, ctx: TriggerContext) -> TriggerResult:
-        return TriggerResult.CONTINUE
 
-    def _delete_timer(self, ctx: TriggerContext, time: int) -> None:
-        ctx.delete_event_time_timer(time)
-
-
-class ProcessingTimeTrigger(_WindowEndTrigger):
+class ProcessingTimeTrigger(_ProcessingTimeDomain, _WindowEndTrigger):
     """Fires when processing time passes the window's end (the default of processing-time windows)."""
 
     @staticmethod
@@ -196,14 +211,8 @@ class ProcessingTimeTrigger(_WindowEndTrigger):
         ctx.register_processing_time_timer(window.max_timestamp())
         return TriggerResult.CONTINUE
 
-    def on_event_time(self, time: int, window: Any, ctx: TriggerContext) -> TriggerResult:
-        return TriggerResult.CONTINUE
-
     def on_processing_time(self, time: int, window: Any, ctx: TriggerContext) -> TriggerResult:
         return TriggerResult.FIRE
-
-    def _delete_timer(self, ctx: TriggerContext, time: int) -> None:
-        ctx.delete_processing_time_timer(time)
 
 
 class NeverTrigger(Trigger):
@@ -322,7 +331,7 @@ class _ContinuousTrigger(Trigger):
         return f"{type(self).__name__}({self.interval})"
 
 
-class ContinuousEventTimeTrigger(_ContinuousTrigger):
+class ContinuousEventTimeTrigger(_EventTimeDomain, _ContinuousTrigger):
     """Fires every `interval` of event time within the window, and once more at its end (Flink's: the next
     firing time is kept in the window's state, the minimum of those registered)."""
 
@@ -354,16 +363,9 @@ class ContinuousEventTimeTrigger(_ContinuousTrigger):
             return TriggerResult.FIRE
         return TriggerResult.CONTINUE
 
-    def on_processing_time(self, time: int, window: Any, ctx: TriggerContext) -> TriggerResult:
-        return TriggerResult.CONTINUE
 
-    def _delete_timer(self, ctx: TriggerContext, time: int) -> None:
-        ctx.delete_event_time_timer(time)
-
-
-class ContinuousProcessingTimeTrigger(_ContinuousTrigger):
+class ContinuousProcessingTimeTrigger(_ProcessingTimeDomain, _ContinuousTrigger):
     """Fires every `interval` of processing time within the window, and at its end."""
-
 
     @staticmethod
     def of(interval: Any) -> ContinuousProcessingTimeTrigger:
@@ -378,9 +380,6 @@ class ContinuousProcessingTimeTrigger(_ContinuousTrigger):
             ctx.register_processing_time_timer(first)
         return TriggerResult.CONTINUE
 
-    def on_event_time(self, time: int, window: Any, ctx: TriggerContext) -> TriggerResult:
-        return TriggerResult.CONTINUE
-
     def on_processing_time(self, time: int, window: Any, ctx: TriggerContext) -> TriggerResult:
         fire_at = ctx.get_partitioned_state(self.state)
         if fire_at.get() == time:
@@ -391,9 +390,6 @@ class ContinuousProcessingTimeTrigger(_ContinuousTrigger):
                 ctx.register_processing_time_timer(following)
             return TriggerResult.FIRE
         return TriggerResult.CONTINUE
-
-    def _delete_timer(self, ctx: TriggerContext, time: int) -> None:
-        ctx.delete_processing_time_timer(time)
 
 
 class Evictor:
