@@ -128,6 +128,14 @@ class _RunsBatches:
         return self._run(batch, True)
 
 
+def _open_calls(op: UserFunctionOperator, ctx: TaskContext, first: str, second: str) -> tuple[Any, Any]:
+    """Opens `op`'s function and gives its methods `first` and `second`, one per input (no `map`, so not
+    UserFunctionOperator.open)."""
+    op.ctx = ctx
+    _open_function(op.fn, ctx)
+    return _method(op.fn, first), _method(op.fn, second)
+
+
 def _finish_batch(op: UserFunctionOperator, out: list[Any], timestamped: bool) -> list[Any]:
     """The tail of a non-keyed co-operator's batch: side outputs split off, then the output conversion."""
     out = split_side_outputs(out, timestamped, op.side_outputs if op.side_outputs is not None else {})
@@ -152,10 +160,7 @@ class CoMapOperator(UserFunctionOperator):
     """`ConnectedStreams.map(CoMapFunction)`: `map1` for input 0's records, `map2` for input 1's."""
 
     def open(self, ctx: TaskContext) -> None:
-        self.ctx = ctx
-        _open_function(self.fn, ctx)
-        self.call1 = _method(self.fn, "map1")
-        self.call2 = _method(self.fn, "map2")
+        self.call1, self.call2 = _open_calls(self, ctx, "map1", "map2")
 
     def _one(self, r: Any) -> Any:
         y = self.call1(r[1]) if r[0] == 0 else self.call2(r[1])
@@ -174,10 +179,7 @@ class CoFlatMapOperator(CoMapOperator):
     """`ConnectedStreams.flat_map(CoFlatMapFunction)`: `flat_map1` / `flat_map2` yield any number of outputs."""
 
     def open(self, ctx: TaskContext) -> None:
-        self.ctx = ctx
-        _open_function(self.fn, ctx)
-        self.call1 = _method(self.fn, "flat_map1")
-        self.call2 = _method(self.fn, "flat_map2")
+        self.call1, self.call2 = _open_calls(self, ctx, "flat_map1", "flat_map2")
 
     def _many(self, r: Any) -> list[Any]:
         produced = self.call1(r[1]) if r[0] == 0 else self.call2(r[1])
@@ -204,10 +206,7 @@ class CoProcessOperator(_RunsBatches, UserFunctionOperator):
     record's timestamp, the watermark and side outputs, and refuses timers (not a keyed stream), as Flink."""
 
     def open(self, ctx: TaskContext) -> None:
-        self.ctx = ctx
-        _open_function(self.fn, ctx)
-        self.call1 = _method(self.fn, "process_element1")
-        self.call2 = _method(self.fn, "process_element2")
+        self.call1, self.call2 = _open_calls(self, ctx, "process_element1", "process_element2")
         self.clock = TimerClock()
         self.context = ProcessContext(_WatermarkOnly(self.clock))
 
@@ -285,10 +284,7 @@ class BroadcastProcessOperator(_RunsBatches, UserFunctionOperator):
         self.layout = _BroadcastStates(descriptors)
 
     def open(self, ctx: TaskContext) -> None:
-        self.ctx = ctx
-        _open_function(self.fn, ctx)
-        self.call1 = _method(self.fn, "process_element")
-        self.call2 = _method(self.fn, "process_broadcast_element")
+        self.call1, self.call2 = _open_calls(self, ctx, "process_element", "process_broadcast_element")
         self.states = self.layout.new()
         self.clock = TimerClock()
         self.context = BroadcastProcessContext(self._timer_service(), self.states)
