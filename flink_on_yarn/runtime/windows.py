@@ -403,7 +403,25 @@ class Evictor:
         pass
 
 
-class CountEvictor(Evictor):
+class _BeforeOrAfterEvictor(Evictor):
+    """What CountEvictor and TimeEvictor share: one eviction, before the window function or (with
+    `do_evict_after`) after it."""
+
+    do_evict_after = False
+
+    def _evict(self, elements: list[tuple[int, Any]]) -> None:
+        raise NotImplementedError
+
+    def evict_before(self, elements: list[tuple[int, Any]], size: int, window: Any) -> None:
+        if not self.do_evict_after:
+            self._evict(elements)
+
+    def evict_after(self, elements: list[tuple[int, Any]], size: int, window: Any) -> None:
+        if self.do_evict_after:
+            self._evict(elements)
+
+
+class CountEvictor(_BeforeOrAfterEvictor):
     """Keeps the last `max_count` records of a window."""
 
     def __init__(self, max_count: int, do_evict_after: bool = False) -> None:
@@ -420,16 +438,8 @@ class CountEvictor(Evictor):
         if len(elements) > self.max_count:
             del elements[:len(elements) - self.max_count]
 
-    def evict_before(self, elements: list[tuple[int, Any]], size: int, window: Any) -> None:
-        if not self.do_evict_after:
-            self._evict(elements)
 
-    def evict_after(self, elements: list[tuple[int, Any]], size: int, window: Any) -> None:
-        if self.do_evict_after:
-            self._evict(elements)
-
-
-class TimeEvictor(Evictor):
+class TimeEvictor(_BeforeOrAfterEvictor):
     """Keeps the records within `window_size` of the window's latest timestamp (none without timestamps)."""
 
     def __init__(self, window_size: Any, do_evict_after: bool = False) -> None:
@@ -445,11 +455,3 @@ class TimeEvictor(Evictor):
             return  # Flink's hasTimestamp: a processing-time stream keeps everything
         cutoff = max(t for t, _ in elements) - self.window_size
         elements[:] = [e for e in elements if e[0] > cutoff]
-
-    def evict_before(self, elements: list[tuple[int, Any]], size: int, window: Any) -> None:
-        if not self.do_evict_after:
-            self._evict(elements)
-
-    def evict_after(self, elements: list[tuple[int, Any]], size: int, window: Any) -> None:
-        if self.do_evict_after:
-            self._evict(elements)
