@@ -11,6 +11,7 @@ HASH edge sends to exactly that subtask (`BroadcastRoutes`), Flink's BROADCAST p
 from __future__ import annotations
 
 import pickle
+from collections.abc import Iterator
 from typing import Any
 
 from flink_on_yarn.common.watermark_strategy import LONG_MIN
@@ -128,6 +129,15 @@ class _RunsBatches:
         return self._run(batch, True)
 
 
+def _stamped(batch: list[Any], timestamped: bool, c: ProcessContext) -> Iterator[tuple[int, Any]]:
+    """`(timestamp, record)` of each record in `batch` (LONG_MIN without timestamps), with the context's
+    `timestamp()` set to it before the record is handled."""
+    for item in batch:
+        t, r = item if timestamped else (LONG_MIN, item)
+        c.record_timestamp = None if t == LONG_MIN else t
+        yield t, r
+
+
 def _open_calls(op: UserFunctionOperator, ctx: TaskContext, first: str, second: str) -> tuple[Any, Any]:
     """Opens `op`'s function and gives its methods `first` and `second`, one per input (no `map`, so not
     UserFunctionOperator.open)."""
@@ -213,9 +223,7 @@ class CoProcessOperator(_RunsBatches, UserFunctionOperator):
     def _run(self, batch: list[Any], timestamped: bool) -> list[Any]:
         c = self.context
         out: list[Any] = []
-        for item in batch:
-            t, r = item if timestamped else (LONG_MIN, item)
-            c.record_timestamp = None if t == LONG_MIN else t
+        for t, r in _stamped(batch, timestamped, c):
             produced = self.call1(r[1], c) if r[0] == 0 else self.call2(r[1], c)
             if produced is not None:
                 out.extend([(t, y) for y in produced] if timestamped else produced)
@@ -299,9 +307,7 @@ class BroadcastProcessOperator(_RunsBatches, UserFunctionOperator):
     def _run(self, batch: list[Any], timestamped: bool) -> list[Any]:
         c = self.context
         out: list[Any] = []
-        for item in batch:
-            t, r = item if timestamped else (LONG_MIN, item)
-            c.record_timestamp = None if t == LONG_MIN else t
+        for t, r in _stamped(batch, timestamped, c):
             stamp = t if timestamped else None
             if r[0] == 0:
                 self._out(self.call1(r[1], c), stamp, out)
@@ -340,9 +346,7 @@ class KeyedBroadcastProcessOperator(_RunsBatches, KeyedProcessOperator):
         c, key = self.context, self.key
         assert isinstance(c, BroadcastProcessContext)
         out: list[Any] = []
-        for item in batch:
-            t, r = item if timestamped else (LONG_MIN, item)
-            c.record_timestamp = None if t == LONG_MIN else t
+        for t, r in _stamped(batch, timestamped, c):
             stamp = t if timestamped else None
             if r[0] == 0:
                 self._set_key(key(r[1]))
