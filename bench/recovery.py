@@ -18,7 +18,6 @@ TaskManager with 2 slots, p=1) with `execution.checkpointing.interval` 1 s and w
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import signal
 import socket
@@ -96,12 +95,7 @@ class Cluster:
             "-D", "rest.port=0", "-D", "jobmanager.rpc.port=0", "-D", f"state.checkpoints.dir={work / 'ckpt'}",
             "-D", "restart-strategy.type=fixed-delay", "-D", "restart-strategy.fixed-delay.attempts=1000",
             "-D", f"restart-strategy.fixed-delay.delay={delay_ms} ms", "--address-file", str(addr)], "jm"))
-        deadline = time.monotonic() + 20
-        while not addr.exists():
-            if time.monotonic() > deadline:
-                raise RuntimeError("the JobManager did not start")
-            time.sleep(0.05)
-        info = json.loads(addr.read_text())
+        info = wc.jm_address(addr)
         self.rest_url = info["rest"]
         self.rpc_port = info["rpc"].rsplit(":", 1)[1]
         self.rest = RestClient(self.rest_url, token=self.secret.read_text().strip())
