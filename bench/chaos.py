@@ -21,8 +21,10 @@ import subprocess
 import sys
 import tempfile
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TypeVar
 
 import httpx
 import redis
@@ -199,6 +201,42 @@ def one_run(c: Cluster, fault: str, run: int, args: argparse.Namespace) -> tuple
     return ok and c.nothing_left(), time.monotonic() - started, why
 
 
+Row = tuple[str, int, int, list[float]]
+C = TypeVar("C", bound="Cluster")
+
+
+def run_faults(faults: list[str], runs: int, cluster_for: Callable[[str], C], nm_vcores: Callable[[str], int],
+               one: Callable[[C, str, int], tuple[bool, float, str]], took: str) -> list[Row]:
+    """`runs` runs of each fault, each fault on a fresh cluster (NMs of 2048 MB): (fault, exact runs,
+    runs, seconds of each run) a fault, with a line a run (`took` formats its seconds)."""
+    rows = []
+    for fault in faults:
+        c = cluster_for(fault)
+        c.work.mkdir()
+        try:
+            c.start(2048, nm_vcores(fault))
+            good, times = 0, []
+            for run in range(runs):
+                ok, seconds, why = one(c, fault, run)
+                good += ok
+                times.append(seconds)
+                print(f"{fault} run {run + 1}/{runs}: {'ok' if ok else 'FAILED ' + why} ({took.format(seconds)})",
+                      flush=True)
+            rows.append((fault, good, runs, times))
+        finally:
+            c.stop()
+    return rows
+
+
+def finish(work: Path, keep: bool, rows: list[Row]) -> int:
+    """The work directory kept (logs) or removed; exit 0 only if every run of every fault was exact."""
+    if keep:
+        print(f"logs in {work}")
+    else:
+        shutil.rmtree(work, ignore_errors=True)
+    return 0 if all(g == r for _, g, r, _ in rows) else 1
+
+
 def main() -> int:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0] if __doc__ else None)
     p.add_argument("--runs", type=int, default=20)
@@ -213,31 +251,14 @@ def main() -> int:
         p.error(f"unknown faults {sorted(unknown)}; choose from {', '.join(FAULTS)}")
     work = Path(tempfile.mkdtemp(prefix="miniyarn-chaos-"))
     creds = credentials.ensure(work / "credentials")
-    rows = []
-    for fault in faults:
-        # The burst runs on 2 x (2048 MB, 2 vcores): an AM limit of half admits 2 AMs at a time.
-        c = Cluster(work / fault, creds)
-        c.work.mkdir()
-        try:
-            c.start(2048, 2 if fault == "burst" else 4)
-            good, times = 0, []
-            for run in range(args.runs):
-                ok, took, why = one_run(c, fault, run, args)
-                good += ok
-                times.append(took)
-                print(f"{fault} run {run + 1}/{args.runs}: {'ok' if ok else 'FAILED ' + why} ({took:.1f}s)",
-                      flush=True)
-            rows.append((fault, good, args.runs, sum(times) / len(times)))
-        finally:
-            c.stop()
+    # The burst runs on 2 x (2048 MB, 2 vcores): an AM limit of half admits 2 AMs at a time.
+    rows = run_faults(faults, args.runs, lambda fault: Cluster(work / fault, creds),
+                      lambda fault: 2 if fault == "burst" else 4,
+                      lambda c, fault, run: one_run(c, fault, run, args), "{:.1f}s")
     print(f"\n{'fault':<12} {'exact SUCCEEDED':>16} {'mean s':>7}")
-    for fault, good, runs, mean in rows:
-        print(f"{fault:<12} {f'{good}/{runs}':>16} {mean:>7.1f}")
-    if args.keep:
-        print(f"logs in {work}")
-    else:
-        shutil.rmtree(work, ignore_errors=True)
-    return 0 if all(g == r for _, g, r, _ in rows) else 1
+    for fault, good, runs, times in rows:
+        print(f"{fault:<12} {f'{good}/{runs}':>16} {sum(times) / len(times):>7.1f}")
+    return finish(work, args.keep, rows)
 
 
 if __name__ == "__main__":

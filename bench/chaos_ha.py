@@ -15,7 +15,6 @@ from __future__ import annotations
 import argparse
 import os
 import random
-import shutil
 import signal
 import statistics
 import sys
@@ -28,7 +27,7 @@ import httpx
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from chaos import CONF, Cluster, exact, until
+from chaos import CONF, Cluster, exact, finish, run_faults, until
 
 from miniyarn.sockets import free_port
 
@@ -114,30 +113,12 @@ def main() -> int:
     work = Path(tempfile.mkdtemp(prefix="miniyarn-chaos-ha-"))
     creds = credentials.ensure(work / "credentials")
     os.environ[credentials.ENV] = str(creds.dir)
-    rows = []
-    for fault in faults:
-        c = HACluster(work / fault, creds)
-        c.work.mkdir()
-        try:
-            c.start(2048, 4)
-            good, times = 0, []
-            for run in range(args.runs):
-                ok, failover_s, why = one_run(c, fault, run)
-                good += ok
-                times.append(failover_s)
-                print(f"{fault} run {run + 1}/{args.runs}: {'ok' if ok else 'FAILED ' + why} "
-                      f"(failover {failover_s:.2f}s)", flush=True)
-            rows.append((fault, good, args.runs, times))
-        finally:
-            c.stop()
+    rows = run_faults(faults, args.runs, lambda fault: HACluster(work / fault, creds), lambda fault: 4, one_run,
+                      "failover {:.2f}s")
     print(f"\n{'fault':<6} {'exact SUCCEEDED':>16} {'failover median s':>18} {'max s':>6}")
     for fault, good, runs, times in rows:
         print(f"{fault:<6} {f'{good}/{runs}':>16} {statistics.median(times):>18.2f} {max(times):>6.2f}")
-    if args.keep:
-        print(f"logs in {work}")
-    else:
-        shutil.rmtree(work, ignore_errors=True)
-    return 0 if all(g == r for _, g, r, _ in rows) else 1
+    return finish(work, args.keep, rows)
 
 
 if __name__ == "__main__":

@@ -18,7 +18,6 @@ TaskManager with 2 slots, p=1) with `execution.checkpointing.interval` 1 s and w
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import signal
 import socket
@@ -33,6 +32,9 @@ from typing import Any
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
+sys.path.insert(0, str(ROOT / "bench"))
+
+import wordcount as wc  # noqa: E402  # bench/wordcount.py: its cluster, text and job
 
 from flink_on_yarn.client.rest_client import RestClient  # noqa: E402
 from flink_on_yarn.security import secret as cluster_secret  # noqa: E402
@@ -93,12 +95,7 @@ class Cluster:
             "-D", "rest.port=0", "-D", "jobmanager.rpc.port=0", "-D", f"state.checkpoints.dir={work / 'ckpt'}",
             "-D", "restart-strategy.type=fixed-delay", "-D", "restart-strategy.fixed-delay.attempts=1000",
             "-D", f"restart-strategy.fixed-delay.delay={delay_ms} ms", "--address-file", str(addr)], "jm"))
-        deadline = time.monotonic() + 20
-        while not addr.exists():
-            if time.monotonic() > deadline:
-                raise RuntimeError("the JobManager did not start")
-            time.sleep(0.05)
-        info = json.loads(addr.read_text())
+        info = wc.jm_address(addr)
         self.rest_url = info["rest"]
         self.rpc_port = info["rpc"].rsplit(":", 1)[1]
         self.rest = RestClient(self.rest_url, token=self.secret.read_text().strip())
@@ -123,15 +120,7 @@ class Cluster:
         return self.rest.get(path)
 
     def close(self) -> None:
-        for proc in self.procs:
-            try:
-                os.killpg(proc.pid, signal.SIGTERM)
-                proc.wait(10)
-            except (ProcessLookupError, subprocess.TimeoutExpired):
-                try:
-                    os.killpg(proc.pid, signal.SIGKILL)
-                except ProcessLookupError:
-                    pass
+        wc.stop_cluster(self.procs)
 
 
 def wait(pred: Any, timeout: float, what: str, poll: float = 0.01) -> None:
@@ -196,9 +185,6 @@ def recovery(ns: argparse.Namespace) -> None:
 
 
 def overhead(ns: argparse.Namespace) -> None:
-    sys.path.insert(0, str(ROOT / "bench"))
-    import wordcount as wc  # bench/wordcount.py: its cluster, text and job
-
     with tempfile.TemporaryDirectory(prefix="miniflink-ckpt-overhead-") as tmp:
         work = Path(tmp)
         text = work / "text.txt"
@@ -215,12 +201,7 @@ def overhead(ns: argparse.Namespace) -> None:
                       flush=True)
             print(f"throughput kept with checkpoints every 1 s: {rates['every 1 s'] / rates['none']:.1%}")
         finally:
-            for proc in procs:
-                try:
-                    os.killpg(proc.pid, signal.SIGTERM)
-                    proc.wait(10)
-                except (ProcessLookupError, subprocess.TimeoutExpired):
-                    os.killpg(proc.pid, signal.SIGKILL)
+            wc.stop_cluster(procs)
 
 
 def _timed_job(wc: Any, rest: RestClient, text: Path, out: Path, tm_pid: int, interval: int | None) -> float:

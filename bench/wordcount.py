@@ -61,6 +61,16 @@ def counter_loop(path: Path) -> float:
     return sum(counts.values()) / (time.perf_counter() - start)
 
 
+def jm_address(addr: Path, timeout_s: float = 20) -> dict[str, str]:
+    """The JobManager's `--address-file` once it has written it: its "rest" URL and "rpc" address."""
+    deadline = time.monotonic() + timeout_s
+    while not addr.exists():
+        if time.monotonic() > deadline:
+            raise RuntimeError("the JobManager did not start")
+        time.sleep(0.05)
+    return dict(json.loads(addr.read_text()))
+
+
 def start_cluster(workdir: Path) -> tuple[list[subprocess.Popen[bytes]], str]:
     addr = workdir / "jm.json"
     # The cluster's secret in the bench's own directory: JM, TM and this client share it.
@@ -69,12 +79,7 @@ def start_cluster(workdir: Path) -> tuple[list[subprocess.Popen[bytes]], str]:
     jm = subprocess.Popen([sys.executable, "-m", "flink_on_yarn.runtime.jobmanager", *common, "-D", "rest.port=0",
                            "-D", "jobmanager.rpc.port=0", "--address-file", str(addr)], cwd=ROOT,
                           stdout=subprocess.DEVNULL, stderr=open(workdir / "jm.log", "wb"), start_new_session=True)
-    deadline = time.monotonic() + 20
-    while not addr.exists():
-        if time.monotonic() > deadline:
-            raise RuntimeError("the JobManager did not start")
-        time.sleep(0.05)
-    info = json.loads(addr.read_text())
+    info = jm_address(addr)
     tm = subprocess.Popen([sys.executable, "-m", "flink_on_yarn.runtime.taskmanager", *common, "-D",
                            f"jobmanager.rpc.port={info['rpc'].rsplit(':', 1)[1]}", "-D",
                            "taskmanager.numberOfTaskSlots=2"], cwd=ROOT, stdout=subprocess.DEVNULL,
@@ -83,6 +88,19 @@ def start_cluster(workdir: Path) -> tuple[list[subprocess.Popen[bytes]], str]:
     while rest.get("/overview")["taskmanagers"] < 1:
         time.sleep(0.05)
     return [jm, tm], info["rest"]
+
+
+def stop_cluster(procs: list[subprocess.Popen[bytes]]) -> None:
+    """SIGTERM to each process group of `start_cluster`'s, SIGKILL to one not gone within 10 s."""
+    for proc in procs:
+        try:
+            os.killpg(proc.pid, signal.SIGTERM)
+            proc.wait(10)
+        except (ProcessLookupError, subprocess.TimeoutExpired):
+            try:
+                os.killpg(proc.pid, signal.SIGKILL)
+            except ProcessLookupError:
+                pass
 
 
 class TaskCpu(threading.Thread):
@@ -166,12 +184,7 @@ def main() -> int:
             print(f"speed-up p=1 → p=2: {2 * per_slot[2] / per_slot[1]:.2f}x; per slot vs Counter loop: "
                   f"{per_slot[1] / base:.2f}x")
         finally:
-            for proc in procs:
-                try:
-                    os.killpg(proc.pid, signal.SIGTERM)
-                    proc.wait(10)
-                except (ProcessLookupError, subprocess.TimeoutExpired):
-                    os.killpg(proc.pid, signal.SIGKILL)
+            stop_cluster(procs)
     return 0
 
 

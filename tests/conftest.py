@@ -141,12 +141,16 @@ class Processes:
         self.procs: list[tuple[str, subprocess.Popen[bytes]]] = []
 
     def start(self, name: str, args: list[str], env: dict[str, str] | None = None) -> subprocess.Popen[bytes]:
-        log = open(self.workdir / f"{name}.log", "wb")  # closed right after Popen dups it
+        """`python args...` with this environment plus `env`."""
         full_env = dict(os.environ)
         full_env.update(env or {})
-        proc = subprocess.Popen([sys.executable, *args], stdout=log, stderr=subprocess.STDOUT,
-                                env=full_env, start_new_session=True, cwd=self.workdir)
-        log.close()
+        return self.popen(name, [sys.executable, *args], full_env)
+
+    def popen(self, name: str, argv: list[str], env: dict[str, str]) -> subprocess.Popen[bytes]:
+        """`argv` in its own process group, output to `<name>.log`, ended by `stop_all`."""
+        with open(self.workdir / f"{name}.log", "wb") as log:  # closed right after Popen dups it
+            proc = subprocess.Popen(argv, stdout=log, stderr=subprocess.STDOUT, env=env, start_new_session=True,
+                                    cwd=self.workdir)
         self.procs.append((name, proc))
         return proc
 
@@ -154,14 +158,18 @@ class Processes:
         path = self.workdir / f"{name}.log"
         return path.read_text(errors="replace") if path.exists() else ""
 
-    def stop_all(self) -> None:
+    def dump_logs(self) -> None:
+        for name, _ in self.procs:
+            sys.stderr.write(f"\n===== {name}.log =====\n{self.log(name)[-6000:]}\n")
+
+    def stop_all(self, grace_s: float = 10) -> None:
         for _name, proc in reversed(self.procs):
             if proc.poll() is None:
                 try:
                     os.killpg(proc.pid, signal.SIGTERM)
                 except ProcessLookupError:
                     pass
-        deadline = time.monotonic() + 10
+        deadline = time.monotonic() + grace_s
         for _name, proc in self.procs:
             try:
                 proc.wait(max(0.1, deadline - time.monotonic()))
@@ -182,8 +190,7 @@ def processes(tmp_path: Path, request: pytest.FixtureRequest) -> Iterator[Proces
         procs.stop_all()
         failed = getattr(request.node, "rep_call", None)
         if failed is not None and failed.failed:
-            for name, _ in procs.procs:
-                sys.stderr.write(f"\n===== {name}.log =====\n{procs.log(name)[-6000:]}\n")
+            procs.dump_logs()
 
 
 @pytest.hookimpl(hookwrapper=True, tryfirst=True)

@@ -86,18 +86,22 @@ class ProcessFunction(Function):
         raise NotImplementedError
 
 
-class KeyedProcessFunction(Function):
-    """`KeyedStream.process(f)`: as ProcessFunction, with keyed state through the RuntimeContext of `open()`."""
+class _KeyedTimers(Function):
+    """What PyFlink's keyed process functions share (not a PyFlink class): their contexts, and `on_timer`."""
 
     Context = KeyedProcessContext
     OnTimerContext = KeyedProcessContext
 
-    def process_element(self, value: Any, ctx: KeyedProcessContext) -> Iterable[Any]:
-        raise NotImplementedError
-
     def on_timer(self, timestamp: int, ctx: KeyedProcessContext) -> Iterable[Any]:
         """Called when a timer registered through `ctx.timer_service()` fires; yields outputs too."""
         return ()
+
+
+class KeyedProcessFunction(_KeyedTimers):
+    """`KeyedStream.process(f)`: as ProcessFunction, with keyed state through the RuntimeContext of `open()`."""
+
+    def process_element(self, value: Any, ctx: KeyedProcessContext) -> Iterable[Any]:
+        raise NotImplementedError
 
 
 class ProcessWindowFunction(Function):
@@ -161,11 +165,8 @@ class CoProcessFunction(Function):
         raise NotImplementedError
 
 
-class KeyedCoProcessFunction(Function):
+class KeyedCoProcessFunction(_KeyedTimers):
     """`ConnectedStreams.key_by(k1, k2).process(f)`: keyed state and timers, as KeyedProcessFunction."""
-
-    Context = KeyedProcessContext
-    OnTimerContext = KeyedProcessContext
 
     def process_element1(self, value: Any, ctx: KeyedProcessContext) -> Iterable[Any]:
         raise NotImplementedError
@@ -173,36 +174,29 @@ class KeyedCoProcessFunction(Function):
     def process_element2(self, value: Any, ctx: KeyedProcessContext) -> Iterable[Any]:
         raise NotImplementedError
 
-    def on_timer(self, timestamp: int, ctx: KeyedProcessContext) -> Iterable[Any]:
-        return ()
+
+class _BroadcastSides(Function):
+    """What PyFlink's two broadcast process functions share (not a PyFlink class; neither is the other's
+    subclass there, so neither is here): the contexts and the two sides' methods."""
+
+    Context = BroadcastProcessContext
+    ReadOnlyContext = BroadcastProcessContext
+
+    def process_element(self, value: Any, ctx: BroadcastProcessContext) -> Iterable[Any]:
+        raise NotImplementedError
+
+    def process_broadcast_element(self, value: Any, ctx: BroadcastProcessContext) -> Iterable[Any]:
+        raise NotImplementedError
 
 
-class BroadcastProcessFunction(Function):
+class BroadcastProcessFunction(_BroadcastSides):
     """`DataStream.connect(broadcast_stream).process(f)`: `ctx.get_broadcast_state(descriptor)` is read-only in
     `process_element`, read-write in `process_broadcast_element`."""
 
-    Context = BroadcastProcessContext
-    ReadOnlyContext = BroadcastProcessContext
 
-    def process_element(self, value: Any, ctx: BroadcastProcessContext) -> Iterable[Any]:
-        raise NotImplementedError
-
-    def process_broadcast_element(self, value: Any, ctx: BroadcastProcessContext) -> Iterable[Any]:
-        raise NotImplementedError
-
-
-class KeyedBroadcastProcessFunction(Function):
+class KeyedBroadcastProcessFunction(_BroadcastSides):
     """`KeyedStream.connect(broadcast_stream).process(f)`: as BroadcastProcessFunction, with keyed state and
     timers on the keyed side (`on_timer` reads the broadcast state)."""
-
-    Context = BroadcastProcessContext
-    ReadOnlyContext = BroadcastProcessContext
-
-    def process_element(self, value: Any, ctx: BroadcastProcessContext) -> Iterable[Any]:
-        raise NotImplementedError
-
-    def process_broadcast_element(self, value: Any, ctx: BroadcastProcessContext) -> Iterable[Any]:
-        raise NotImplementedError
 
     def on_timer(self, timestamp: int, ctx: BroadcastProcessContext) -> Iterable[Any]:
         return ()

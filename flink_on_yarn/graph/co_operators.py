@@ -11,6 +11,7 @@ HASH edge sends to exactly that subtask (`BroadcastRoutes`), Flink's BROADCAST p
 from __future__ import annotations
 
 import pickle
+from collections.abc import Iterator
 from typing import Any
 
 from flink_on_yarn.common.watermark_strategy import LONG_MIN
@@ -115,14 +116,61 @@ class TaggedKey:
         return _method(self.key2, "get_key")(record[1])
 
 
+class _RunsBatches:
+    """`process`/`process_ts` of an operator whose `_run(batch, timestamped)` serves both."""
+
+    def _run(self, batch: list[Any], timestamped: bool) -> list[Any]:
+        raise NotImplementedError
+
+    def process(self, batch: list[Any]) -> list[Any]:
+        return self._run(batch, False)
+
+    def process_ts(self, batch: list[Any]) -> list[Any]:
+        return self._run(batch, True)
+
+
+def _stamped(batch: list[Any], timestamped: bool, c: ProcessContext) -> Iterator[tuple[int, Any]]:
+    """`(timestamp, record)` of each record in `batch` (LONG_MIN without timestamps), with the context's
+    `timestamp()` set to it before the record is handled."""
+    for item in batch:
+        t, r = item if timestamped else (LONG_MIN, item)
+        c.record_timestamp = None if t == LONG_MIN else t
+        yield t, r
+
+
+def _open_calls(op: UserFunctionOperator, ctx: TaskContext, first: str, second: str) -> tuple[Any, Any]:
+    """Opens `op`'s function and gives its methods `first` and `second`, one per input (no `map`, so not
+    UserFunctionOperator.open)."""
+    op.ctx = ctx
+    _open_function(op.fn, ctx)
+    return _method(op.fn, first), _method(op.fn, second)
+
+
+def _finish_batch(op: UserFunctionOperator, out: list[Any], timestamped: bool) -> list[Any]:
+    """The tail of a non-keyed co-operator's batch: side outputs split off, then the output conversion."""
+    out = split_side_outputs(out, timestamped, op.side_outputs if op.side_outputs is not None else {})
+    conv = op.convert
+    if conv is None:
+        return out
+    return [(t, conv(y)) for t, y in out] if timestamped else [conv(y) for y in out]
+
+
+def _call_broadcast(call: Any, value: Any, c: BroadcastProcessContext) -> list[Any] | None:
+    """`process_broadcast_element`: the only call that may write the broadcast state (Flink's read-only
+    context everywhere else). Its outputs are drawn while writable: the function is often a generator."""
+    c.writable = True
+    try:
+        produced = call(value, c)
+        return None if produced is None else list(produced)
+    finally:
+        c.writable = False
+
+
 class CoMapOperator(UserFunctionOperator):
     """`ConnectedStreams.map(CoMapFunction)`: `map1` for input 0's records, `map2` for input 1's."""
 
     def open(self, ctx: TaskContext) -> None:
-        self.ctx = ctx
-        _open_function(self.fn, ctx)
-        self.call1 = _method(self.fn, "map1")
-        self.call2 = _method(self.fn, "map2")
+        self.call1, self.call2 = _open_calls(self, ctx, "map1", "map2")
 
     def _one(self, r: Any) -> Any:
         y = self.call1(r[1]) if r[0] == 0 else self.call2(r[1])
@@ -141,10 +189,7 @@ class CoFlatMapOperator(CoMapOperator):
     """`ConnectedStreams.flat_map(CoFlatMapFunction)`: `flat_map1` / `flat_map2` yield any number of outputs."""
 
     def open(self, ctx: TaskContext) -> None:
-        self.ctx = ctx
-        _open_function(self.fn, ctx)
-        self.call1 = _method(self.fn, "flat_map1")
-        self.call2 = _method(self.fn, "flat_map2")
+        self.call1, self.call2 = _open_calls(self, ctx, "flat_map1", "flat_map2")
 
     def _many(self, r: Any) -> list[Any]:
         produced = self.call1(r[1]) if r[0] == 0 else self.call2(r[1])
@@ -166,45 +211,30 @@ class CoFlatMapOperator(CoMapOperator):
         return out
 
 
-class CoProcessOperator(UserFunctionOperator):
+class CoProcessOperator(_RunsBatches, UserFunctionOperator):
     """`ConnectedStreams.process(CoProcessFunction)`: `process_element1/2(value, ctx)`; the context has the
     record's timestamp, the watermark and side outputs, and refuses timers (not a keyed stream), as Flink."""
 
     def open(self, ctx: TaskContext) -> None:
-        self.ctx = ctx
-        _open_function(self.fn, ctx)
-        self.call1 = _method(self.fn, "process_element1")
-        self.call2 = _method(self.fn, "process_element2")
+        self.call1, self.call2 = _open_calls(self, ctx, "process_element1", "process_element2")
         self.clock = TimerClock()
         self.context = ProcessContext(_WatermarkOnly(self.clock))
 
     def _run(self, batch: list[Any], timestamped: bool) -> list[Any]:
         c = self.context
         out: list[Any] = []
-        for item in batch:
-            t, r = item if timestamped else (LONG_MIN, item)
-            c.record_timestamp = None if t == LONG_MIN else t
+        for t, r in _stamped(batch, timestamped, c):
             produced = self.call1(r[1], c) if r[0] == 0 else self.call2(r[1], c)
             if produced is not None:
                 out.extend([(t, y) for y in produced] if timestamped else produced)
-        out = split_side_outputs(out, timestamped, self.side_outputs if self.side_outputs is not None else {})
-        conv = self.convert
-        if conv is None:
-            return out
-        return [(t, conv(y)) for t, y in out] if timestamped else [conv(y) for y in out]
-
-    def process(self, batch: list[Any]) -> list[Any]:
-        return self._run(batch, False)
-
-    def process_ts(self, batch: list[Any]) -> list[Any]:
-        return self._run(batch, True)
+        return _finish_batch(self, out, timestamped)
 
     def on_watermark(self, timestamp: int) -> tuple[list[Any], int | None]:
         self.clock.watermark = timestamp
         return [], timestamp
 
 
-class KeyedCoProcessOperator(KeyedProcessOperator):
+class KeyedCoProcessOperator(_RunsBatches, KeyedProcessOperator):
     """`ConnectedStreams.key_by(k1, k2).process(KeyedCoProcessFunction)`: the keyed process function's state,
     event- and processing-time timers and `on_timer`, with `process_element1/2` for the two inputs."""
 
@@ -228,12 +258,6 @@ class KeyedCoProcessOperator(KeyedProcessOperator):
             self._out(self.call1(r[1], c) if r[0] == 0 else self.call2(r[1], c), t if timestamped else None, out)
         return out
 
-    def process(self, batch: list[Any]) -> list[Any]:
-        return self._run(batch, False)
-
-    def process_ts(self, batch: list[Any]) -> list[Any]:
-        return self._run(batch, True)
-
 
 class _BroadcastStates:
     """The broadcast state of one subtask, one map per descriptor given to `broadcast()`: operator state,
@@ -248,8 +272,18 @@ class _BroadcastStates:
     def new(self) -> dict[str, dict[Any, Any]]:
         return {n: {} for n in self.names}
 
+    def snapshot(self, states: dict[str, dict[Any, Any]]) -> bytes:
+        return pickle.dumps(states)
 
-class BroadcastProcessOperator(UserFunctionOperator):
+    def restore(self, states: dict[str, dict[Any, Any]], data: bytes) -> None:
+        # In place: the operator's context holds these very maps.
+        restored = pickle.loads(data)
+        for name in self.names:
+            states[name].clear()
+            states[name].update(restored.get(name, {}))
+
+
+class BroadcastProcessOperator(_RunsBatches, UserFunctionOperator):
     """`DataStream.connect(broadcast_stream).process(BroadcastProcessFunction)`: `process_element(value, ctx)`
     reads the broadcast state, `process_broadcast_element(value, ctx)` writes it."""
 
@@ -258,10 +292,7 @@ class BroadcastProcessOperator(UserFunctionOperator):
         self.layout = _BroadcastStates(descriptors)
 
     def open(self, ctx: TaskContext) -> None:
-        self.ctx = ctx
-        _open_function(self.fn, ctx)
-        self.call1 = _method(self.fn, "process_element")
-        self.call2 = _method(self.fn, "process_broadcast_element")
+        self.call1, self.call2 = _open_calls(self, ctx, "process_element", "process_broadcast_element")
         self.states = self.layout.new()
         self.clock = TimerClock()
         self.context = BroadcastProcessContext(self._timer_service(), self.states)
@@ -276,48 +307,26 @@ class BroadcastProcessOperator(UserFunctionOperator):
     def _run(self, batch: list[Any], timestamped: bool) -> list[Any]:
         c = self.context
         out: list[Any] = []
-        for item in batch:
-            t, r = item if timestamped else (LONG_MIN, item)
-            c.record_timestamp = None if t == LONG_MIN else t
+        for t, r in _stamped(batch, timestamped, c):
             stamp = t if timestamped else None
             if r[0] == 0:
                 self._out(self.call1(r[1], c), stamp, out)
             else:
-                c.writable = True
-                try:
-                    self._out(self.call2(r[1], c), stamp, out)
-                finally:
-                    c.writable = False
-        return self._finish_batch(out, timestamped)
-
-    def _finish_batch(self, out: list[Any], timestamped: bool) -> list[Any]:
-        out = split_side_outputs(out, timestamped, self.side_outputs if self.side_outputs is not None else {})
-        conv = self.convert
-        if conv is None:
-            return out
-        return [(t, conv(y)) for t, y in out] if timestamped else [conv(y) for y in out]
-
-    def process(self, batch: list[Any]) -> list[Any]:
-        return self._run(batch, False)
-
-    def process_ts(self, batch: list[Any]) -> list[Any]:
-        return self._run(batch, True)
+                self._out(_call_broadcast(self.call2, r[1], c), stamp, out)
+        return _finish_batch(self, out, timestamped)
 
     def on_watermark(self, timestamp: int) -> tuple[list[Any], int | None]:
         self.clock.watermark = timestamp
         return [], timestamp
 
     def snapshot_state(self, checkpoint_id: int) -> bytes | None:
-        return pickle.dumps(self.states)
+        return self.layout.snapshot(self.states)
 
     def restore_state(self, data: bytes) -> None:
-        restored = pickle.loads(data)
-        for name in self.layout.names:
-            self.states[name].clear()
-            self.states[name].update(restored.get(name, {}))
+        self.layout.restore(self.states, data)
 
 
-class KeyedBroadcastProcessOperator(KeyedProcessOperator):
+class KeyedBroadcastProcessOperator(_RunsBatches, KeyedProcessOperator):
     """`KeyedStream.connect(broadcast_stream).process(KeyedBroadcastProcessFunction)`: `process_element` with
     keyed state, timers and the read-only broadcast state; `process_broadcast_element` (no key) writes it;
     `on_timer` reads it."""
@@ -337,9 +346,7 @@ class KeyedBroadcastProcessOperator(KeyedProcessOperator):
         c, key = self.context, self.key
         assert isinstance(c, BroadcastProcessContext)
         out: list[Any] = []
-        for item in batch:
-            t, r = item if timestamped else (LONG_MIN, item)
-            c.record_timestamp = None if t == LONG_MIN else t
+        for t, r in _stamped(batch, timestamped, c):
             stamp = t if timestamped else None
             if r[0] == 0:
                 self._set_key(key(r[1]))
@@ -347,24 +354,11 @@ class KeyedBroadcastProcessOperator(KeyedProcessOperator):
             else:
                 # The broadcast side has no key: keyed state and timers are not its to touch (Flink).
                 self._set_key(None)
-                c.writable = True
-                try:
-                    self._out(self.call2(r[1], c), stamp, out)
-                finally:
-                    c.writable = False
+                self._out(_call_broadcast(self.call2, r[1], c), stamp, out)
         return out
 
-    def process(self, batch: list[Any]) -> list[Any]:
-        return self._run(batch, False)
-
-    def process_ts(self, batch: list[Any]) -> list[Any]:
-        return self._run(batch, True)
-
     def snapshot_state(self, checkpoint_id: int) -> bytes | None:
-        return pickle.dumps(self.states)
+        return self.layout.snapshot(self.states)
 
     def restore_state(self, data: bytes) -> None:
-        restored = pickle.loads(data)
-        for name in self.layout.names:
-            self.states[name].clear()
-            self.states[name].update(restored.get(name, {}))
+        self.layout.restore(self.states, data)

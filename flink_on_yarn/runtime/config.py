@@ -8,7 +8,9 @@ from __future__ import annotations
 
 import os
 import re
+from collections.abc import Callable, Mapping
 from pathlib import Path
+from typing import TypeVar
 
 import yaml
 
@@ -47,6 +49,27 @@ def parse_duration_ms(value: str | int | float) -> int:
     if m is None or m.group(2).lower() not in _UNITS_MS:
         raise ValueError(f"not a duration: {value!r} (expected e.g. '500 ms', '10 s', '5 min')")
     return int(float(m.group(1)) * _UNITS_MS[m.group(2).lower()])
+
+
+T = TypeVar("T")
+
+
+def parsed_value(conf: Mapping[str, str], key: str, default: T, parse: Callable[[str], T],
+                 expected: str | None = None, error: type[ValueError] = ValueError) -> T:
+    """`conf[key]` through `parse`, `default` when unset or empty. A malformed value is an `error` naming the
+    key: "expected <expected>, got '<value>'" or, without `expected`, the parser's own message.
+
+    >>> parsed_value({"a": "7"}, "a", 1, int, "an integer"), parsed_value({"a": ""}, "a", 1, int, "an integer")
+    (7, 1)
+    """
+    raw = conf.get(key)
+    if raw is None or raw == "":
+        return default
+    try:
+        return parse(raw)
+    except ValueError as e:
+        why = str(e) if expected is None else f"expected {expected}, got {raw!r}"
+        raise error(f"configuration {key}: {why}") from None
 
 
 def parse_dynamic(items: list[str]) -> dict[str, str]:

@@ -51,22 +51,24 @@ class TaskState(_Message):
     error: str | None = None
 
 
-class AcknowledgeCheckpoint(_Message):
-    """A subtask took checkpoint `checkpoint_id`: its state is in `path` (`size` bytes)."""
+class _CheckpointReport(_Message):
+    """What a subtask's answer to a checkpoint names (Flink's AbstractCheckpointMessage)."""
 
-    type: Literal["ack_checkpoint"] = "ack_checkpoint"
     job_id: _ID
     execution_id: _ID
     checkpoint_id: Annotated[int, Field(ge=1)]
+
+
+class AcknowledgeCheckpoint(_CheckpointReport):
+    """A subtask took checkpoint `checkpoint_id`: its state is in `path` (`size` bytes)."""
+
+    type: Literal["ack_checkpoint"] = "ack_checkpoint"
     path: Annotated[str, Field(max_length=4096)]
     size: Annotated[int, Field(ge=0)]
 
 
-class DeclineCheckpoint(_Message):
+class DeclineCheckpoint(_CheckpointReport):
     type: Literal["decline_checkpoint"] = "decline_checkpoint"
-    job_id: _ID
-    execution_id: _ID
-    checkpoint_id: Annotated[int, Field(ge=1)]
     reason: Annotated[str, Field(max_length=4096)]
 
 

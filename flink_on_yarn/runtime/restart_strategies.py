@@ -20,7 +20,7 @@ import random
 from collections import deque
 from dataclasses import dataclass, field
 
-from flink_on_yarn.runtime.config import parse_duration_ms
+from flink_on_yarn.runtime.config import parse_duration_ms, parsed_value
 
 INTEGER_MAX = 2**31 - 1
 TYPE_KEY = "restart-strategy.type"
@@ -118,33 +118,15 @@ class RestartStrategyError(ValueError):
 
 
 def _int(conf: dict[str, str], key: str, default: int) -> int:
-    raw = conf.get(key)
-    if raw is None or raw == "":
-        return default
-    try:
-        return int(raw)
-    except ValueError:
-        raise RestartStrategyError(f"configuration {key}: expected an integer, got {raw!r}") from None
+    return parsed_value(conf, key, default, int, "an integer", RestartStrategyError)
 
 
 def _ms(conf: dict[str, str], key: str, default: int) -> int:
-    raw = conf.get(key)
-    if raw is None or raw == "":
-        return default
-    try:
-        return parse_duration_ms(raw)
-    except ValueError as e:
-        raise RestartStrategyError(f"configuration {key}: {e}") from None
+    return parsed_value(conf, key, default, parse_duration_ms, error=RestartStrategyError)
 
 
 def _float(conf: dict[str, str], key: str, default: float) -> float:
-    raw = conf.get(key)
-    if raw is None or raw == "":
-        return default
-    try:
-        return float(raw)
-    except ValueError:
-        raise RestartStrategyError(f"configuration {key}: expected a number, got {raw!r}") from None
+    return parsed_value(conf, key, default, float, "a number", RestartStrategyError)
 
 
 def checkpointing_enabled(conf: dict[str, str]) -> bool:

@@ -145,7 +145,45 @@ class Trigger:
         pass
 
 
-class EventTimeTrigger(Trigger):
+class _EventTimeDomain(Trigger):
+    """An event-time trigger: processing time never fires it, and its timers are event-time ones."""
+
+    def on_processing_time(self, time: int, window: Any, ctx: TriggerContext) -> TriggerResult:
+        return TriggerResult.CONTINUE
+
+    def _delete_timer(self, ctx: TriggerContext, time: int) -> None:
+        ctx.delete_event_time_timer(time)
+
+
+class _ProcessingTimeDomain(Trigger):
+    """A processing-time trigger: event time (watermarks) never fires it, and its timers are processing-time
+    ones."""
+
+    def on_event_time(self, time: int, window: Any, ctx: TriggerContext) -> TriggerResult:
+        return TriggerResult.CONTINUE
+
+    def _delete_timer(self, ctx: TriggerContext, time: int) -> None:
+        ctx.delete_processing_time_timer(time)
+
+
+class _WindowEndTrigger(Trigger):
+    """What the event- and processing-time triggers share: one timer at the window's end, in their time
+    domain, which merging windows can keep (Flink's canMerge) and `clear` deletes."""
+
+    def _delete_timer(self, ctx: TriggerContext, time: int) -> None:
+        raise NotImplementedError
+
+    def can_merge(self) -> bool:
+        return True
+
+    def clear(self, window: Any, ctx: TriggerContext) -> None:
+        self._delete_timer(ctx, window.max_timestamp())
+
+    def __repr__(self) -> str:
+        return f"{type(self).__name__}()"
+
+
+class EventTimeTrigger(_EventTimeDomain, _WindowEndTrigger):
     """Fires once the watermark passes the window's end (the default of event-time windows)."""
 
     @staticmethod
@@ -161,20 +199,8 @@ class EventTimeTrigger(Trigger):
     def on_event_time(self, time: int, window: Any, ctx: TriggerContext) -> TriggerResult:
         return TriggerResult.FIRE if time == window.max_timestamp() else TriggerResult.CONTINUE
 
-    def on_processing_time(self, time: int, window: Any, ctx: TriggerContext) -> TriggerResult:
-        return TriggerResult.CONTINUE
 
-    def can_merge(self) -> bool:
-        return True
-
-    def clear(self, window: Any, ctx: TriggerContext) -> None:
-        ctx.delete_event_time_timer(window.max_timestamp())
-
-    def __repr__(self) -> str:
-        return "EventTimeTrigger()"
-
-
-class ProcessingTimeTrigger(Trigger):
+class ProcessingTimeTrigger(_ProcessingTimeDomain, _WindowEndTrigger):
     """Fires when processing time passes the window's end (the default of processing-time windows)."""
 
     @staticmethod
@@ -185,20 +211,8 @@ class ProcessingTimeTrigger(Trigger):
         ctx.register_processing_time_timer(window.max_timestamp())
         return TriggerResult.CONTINUE
 
-    def on_event_time(self, time: int, window: Any, ctx: TriggerContext) -> TriggerResult:
-        return TriggerResult.CONTINUE
-
     def on_processing_time(self, time: int, window: Any, ctx: TriggerContext) -> TriggerResult:
         return TriggerResult.FIRE
-
-    def can_merge(self) -> bool:
-        return True
-
-    def clear(self, window: Any, ctx: TriggerContext) -> None:
-        ctx.delete_processing_time_timer(window.max_timestamp())
-
-    def __repr__(self) -> str:
-        return "ProcessingTimeTrigger()"
 
 
 class NeverTrigger(Trigger):
@@ -296,13 +310,31 @@ def _interval_ms(interval: Any) -> int:
     return ms
 
 
-class ContinuousEventTimeTrigger(Trigger):
-    """Fires every `interval` of event time within the window, and once more at its end (Flink's: the next
-    firing time is kept in the window's state, the minimum of those registered)."""
+class _ContinuousTrigger(Trigger):
+    """What the two continuous triggers share: the interval, and the next firing time (one timer in their
+    time domain) kept in the window's state."""
 
     def __init__(self, interval: Any) -> None:
         self.interval = _interval_ms(interval)
         self.state = ReducingStateDescriptor("fire-time", _min)
+
+    def _delete_timer(self, ctx: TriggerContext, time: int) -> None:
+        raise NotImplementedError
+
+    def clear(self, window: Any, ctx: TriggerContext) -> None:
+        fire_at = ctx.get_partitioned_state(self.state)
+        if fire_at.get() is not None:
+            self._delete_timer(ctx, fire_at.get())
+            fire_at.clear()
+
+    def __repr__(self) -> str:
+        return f"{type(self).__name__}({self.interval})"
+
+
+class ContinuousEventTimeTrigger(_EventTimeDomain, _ContinuousTrigger):
+    """Fires every `interval` of event time within the window, and once more at its end (Flink's: the next
+    firing time is kept in the window's state, the minimum of those registered)."""
+
 
     @staticmethod
     def of(interval: Any) -> ContinuousEventTimeTrigger:
@@ -331,25 +363,9 @@ class ContinuousEventTimeTrigger(Trigger):
             return TriggerResult.FIRE
         return TriggerResult.CONTINUE
 
-    def on_processing_time(self, time: int, window: Any, ctx: TriggerContext) -> TriggerResult:
-        return TriggerResult.CONTINUE
 
-    def clear(self, window: Any, ctx: TriggerContext) -> None:
-        fire_at = ctx.get_partitioned_state(self.state)
-        if fire_at.get() is not None:
-            ctx.delete_event_time_timer(fire_at.get())
-            fire_at.clear()
-
-    def __repr__(self) -> str:
-        return f"ContinuousEventTimeTrigger({self.interval})"
-
-
-class ContinuousProcessingTimeTrigger(Trigger):
+class ContinuousProcessingTimeTrigger(_ProcessingTimeDomain, _ContinuousTrigger):
     """Fires every `interval` of processing time within the window, and at its end."""
-
-    def __init__(self, interval: Any) -> None:
-        self.interval = _interval_ms(interval)
-        self.state = ReducingStateDescriptor("fire-time", _min)
 
     @staticmethod
     def of(interval: Any) -> ContinuousProcessingTimeTrigger:
@@ -364,9 +380,6 @@ class ContinuousProcessingTimeTrigger(Trigger):
             ctx.register_processing_time_timer(first)
         return TriggerResult.CONTINUE
 
-    def on_event_time(self, time: int, window: Any, ctx: TriggerContext) -> TriggerResult:
-        return TriggerResult.CONTINUE
-
     def on_processing_time(self, time: int, window: Any, ctx: TriggerContext) -> TriggerResult:
         fire_at = ctx.get_partitioned_state(self.state)
         if fire_at.get() == time:
@@ -377,12 +390,6 @@ class ContinuousProcessingTimeTrigger(Trigger):
                 ctx.register_processing_time_timer(following)
             return TriggerResult.FIRE
         return TriggerResult.CONTINUE
-
-    def clear(self, window: Any, ctx: TriggerContext) -> None:
-        fire_at = ctx.get_partitioned_state(self.state)
-        if fire_at.get() is not None:
-            ctx.delete_processing_time_timer(fire_at.get())
-            fire_at.clear()
 
 
 class Evictor:
@@ -396,7 +403,25 @@ class Evictor:
         pass
 
 
-class CountEvictor(Evictor):
+class _BeforeOrAfterEvictor(Evictor):
+    """What CountEvictor and TimeEvictor share: one eviction, before the window function or (with
+    `do_evict_after`) after it."""
+
+    do_evict_after = False
+
+    def _evict(self, elements: list[tuple[int, Any]]) -> None:
+        raise NotImplementedError
+
+    def evict_before(self, elements: list[tuple[int, Any]], size: int, window: Any) -> None:
+        if not self.do_evict_after:
+            self._evict(elements)
+
+    def evict_after(self, elements: list[tuple[int, Any]], size: int, window: Any) -> None:
+        if self.do_evict_after:
+            self._evict(elements)
+
+
+class CountEvictor(_BeforeOrAfterEvictor):
     """Keeps the last `max_count` records of a window."""
 
     def __init__(self, max_count: int, do_evict_after: bool = False) -> None:
@@ -413,16 +438,8 @@ class CountEvictor(Evictor):
         if len(elements) > self.max_count:
             del elements[:len(elements) - self.max_count]
 
-    def evict_before(self, elements: list[tuple[int, Any]], size: int, window: Any) -> None:
-        if not self.do_evict_after:
-            self._evict(elements)
 
-    def evict_after(self, elements: list[tuple[int, Any]], size: int, window: Any) -> None:
-        if self.do_evict_after:
-            self._evict(elements)
-
-
-class TimeEvictor(Evictor):
+class TimeEvictor(_BeforeOrAfterEvictor):
     """Keeps the records within `window_size` of the window's latest timestamp (none without timestamps)."""
 
     def __init__(self, window_size: Any, do_evict_after: bool = False) -> None:
@@ -438,11 +455,3 @@ class TimeEvictor(Evictor):
             return  # Flink's hasTimestamp: a processing-time stream keeps everything
         cutoff = max(t for t, _ in elements) - self.window_size
         elements[:] = [e for e in elements if e[0] > cutoff]
-
-    def evict_before(self, elements: list[tuple[int, Any]], size: int, window: Any) -> None:
-        if not self.do_evict_after:
-            self._evict(elements)
-
-    def evict_after(self, elements: list[tuple[int, Any]], size: int, window: Any) -> None:
-        if self.do_evict_after:
-            self._evict(elements)

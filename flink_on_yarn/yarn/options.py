@@ -13,7 +13,7 @@ import re
 from collections.abc import Mapping
 from enum import StrEnum
 
-from flink_on_yarn.runtime.config import DEFAULTS
+from flink_on_yarn.runtime.config import DEFAULTS, parsed_value
 
 APPLICATION_TYPE = "Apache Flink"
 # Files in the AM container's working directory, and the variable naming the staged configuration so
@@ -51,13 +51,7 @@ def _get(conf: Mapping[str, str], key: str) -> str:
 
 
 def _int(conf: Mapping[str, str], key: str, default: int) -> int:
-    raw = conf.get(key)
-    if raw is None or raw == "":
-        return default
-    try:
-        return int(raw)
-    except ValueError:
-        raise ValueError(f"configuration {key}: expected an integer, got {raw!r}") from None
+    return parsed_value(conf, key, default, int, "an integer")
 
 
 def slots_per_taskmanager(conf: Mapping[str, str]) -> int:

@@ -11,6 +11,7 @@ import subprocess
 import sys
 import time
 from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from functools import cached_property
 from pathlib import Path
@@ -326,20 +327,17 @@ def _port_free(port: int) -> bool:
     return True
 
 
-@pytest.fixture(scope="module")
-def compose_cluster(engine, image: str, tmp_path_factory: pytest.TempPathFactory,  # type: ignore[no-untyped-def]
-                    request: pytest.FixtureRequest) -> Iterator[ComposeCluster]:
-    """compose.yaml up with 3 NodeManagers, all healthy; `down -v` after the module, which must leave
-    no container, network or volume of the project (and no YARN container of its nodes)."""
-    project = f"miniyarn-e2e-{os.getpid()}"
-    files = ("compose.host.yaml",) if os.environ.get("MINIYARN_E2E_HOST_NETWORK") else ("compose.yaml",)
-    cluster = ComposeCluster(project, compose_env(tmp_path_factory.mktemp("compose"), project), engine, files=files)
+@contextmanager
+def compose_up(cluster: ComposeCluster, engine: Any, request: pytest.FixtureRequest,
+               host_dir: Path | None = None) -> Iterator[float]:
+    """The life of a compose fixture's cluster: up with 3 NodeManagers, all healthy (yields how long that
+    took); then `down -v`, which must leave no container, network or volume of the project, no YARN
+    container of its nodes and (given `host_dir`) no NM work area. Logs are dumped when a test failed."""
     failed_before = request.session.testsfailed
     sweeper = Sweeper(engine)
     try:
         cluster.compose("up", "-d", "--scale", "nodemanager=3")
-        cluster.up_to_healthy_s = cluster.wait_healthy(6, timeout=120)  # type: ignore[attr-defined]
-        yield cluster
+        yield cluster.wait_healthy(6, timeout=120)
     except BaseException:
         cluster.dump_logs()
         raise
@@ -357,3 +355,19 @@ def compose_cluster(engine, image: str, tmp_path_factory: pytest.TempPathFactory
         assert down.returncode == 0, down.stderr
         assert not left, f"`down -v` left {left}"
         assert swept == 0, f"{swept} YARN containers outlived their NodeManagers"
+        if host_dir is not None:
+            areas = list(host_dir.glob("nm-*"))
+            assert not areas, f"`down -v` left the NMs' work areas {areas}"
+
+
+@pytest.fixture(scope="module")
+def compose_cluster(engine, image: str, tmp_path_factory: pytest.TempPathFactory,  # type: ignore[no-untyped-def]
+                    request: pytest.FixtureRequest) -> Iterator[ComposeCluster]:
+    """compose.yaml up with 3 NodeManagers, all healthy; `down -v` after the module, which must leave
+    no container, network or volume of the project (and no YARN container of its nodes)."""
+    project = f"miniyarn-e2e-{os.getpid()}"
+    files = ("compose.host.yaml",) if os.environ.get("MINIYARN_E2E_HOST_NETWORK") else ("compose.yaml",)
+    cluster = ComposeCluster(project, compose_env(tmp_path_factory.mktemp("compose"), project), engine, files=files)
+    with compose_up(cluster, engine, request) as healthy_s:
+        cluster.up_to_healthy_s = healthy_s  # type: ignore[attr-defined]
+        yield cluster

@@ -16,7 +16,7 @@ from pathlib import Path
 import pytest
 
 from nodemanager.executor.docker_spec import LABEL_NODE
-from tests.e2e.conftest import ComposeCluster, Sweeper, compose_env
+from tests.e2e.conftest import ComposeCluster, compose_env, compose_up
 from tests.e2e.test_compose import FLINK, WORDCOUNT, app_containers, flink_env
 from tests.flink_yarn.conftest import final_counts
 from tests.flink_yarn.integration.test_modes import LINES, expected_lines
@@ -37,28 +37,8 @@ def recovering_cluster(engine, image: str, tmp_path_factory: pytest.TempPathFact
            # completes its containers, which the restarted NM then rightly refuses to take back.
            "MINIYARN_NM_EXPIRY_MS": "60000"}
     cluster = ComposeCluster(project, env, engine)
-    failed_before = request.session.testsfailed
-    sweeper = Sweeper(engine)
-    try:
-        cluster.compose("up", "-d", "--scale", "nodemanager=3")
-        cluster.wait_healthy(6, timeout=120)
+    with compose_up(cluster, engine, request, host_dir=Path(env["MINIYARN_HOST_DIR"])):
         yield cluster
-    finally:
-        if request.session.testsfailed > failed_before:
-            cluster.dump_logs()
-        sweeper.nodes.update(cluster.node_ids())
-        if "http" in cluster.__dict__:
-            cluster.http.close()
-        down = cluster.compose("down", "-v", "--timeout", "20", check=False)
-        swept = sweeper.sweep()
-        left = cluster.leftovers()
-        for c in cluster.containers():
-            c.remove(force=True, v=True)
-        assert down.returncode == 0, down.stderr
-        assert not left, f"`down -v` left {left}"
-        assert swept == 0, f"{swept} YARN containers outlived their NodeManagers"
-        areas = list(Path(env["MINIYARN_HOST_DIR"]).glob("nm-*"))
-        assert not areas, f"`down -v` left the NMs' work areas {areas}"
 
 
 def test_crashed_nm_takes_back_its_flink_containers(recovering_cluster: ComposeCluster, tmp_path: Path) -> None:

@@ -23,9 +23,10 @@ import redis
 
 from miniyarn import keys
 from miniyarn.security import credentials
+from tests.conftest import Processes
 from tests.e2e import netns
 from tests.flink_yarn.conftest import final_counts
-from tests.integration.conftest import wait_for
+from tests.integration.conftest import pings, wait_for
 
 pytestmark = [pytest.mark.e2e, pytest.mark.timeout(150)]
 
@@ -46,36 +47,19 @@ FLINK = ["-p", "4", "-D", "taskmanager.numberOfTaskSlots=2", "-D", "jobmanager.m
 TEXT = ["the quick brown fox jumps over the lazy dog", "the dog sleeps", "a fox a dog a hen"] * 40
 
 
-class HostProcesses:
+class HostProcesses(Processes):
     """Daemons started on a host (`ip netns exec`), each in its own process group, all ended at teardown
     together with anything else still running in those namespaces (their YARN containers)."""
 
     def __init__(self, hosts: netns.Hosts, workdir: Path) -> None:
+        super().__init__(workdir)
         self.hosts = hosts
-        self.workdir = workdir
-        self.procs: list[tuple[str, subprocess.Popen[bytes]]] = []
 
-    def start(self, host: str, name: str, argv: list[str], env: dict[str, str]) -> subprocess.Popen[bytes]:
-        with open(self.workdir / f"{name}.log", "wb") as log:
-            proc = subprocess.Popen(self.hosts.command(host, argv), stdout=log, stderr=subprocess.STDOUT, env=env,
-                                    start_new_session=True, cwd=self.workdir)
-        self.procs.append((name, proc))
-        return proc
+    def start_on(self, host: str, name: str, argv: list[str], env: dict[str, str]) -> subprocess.Popen[bytes]:
+        return self.popen(name, self.hosts.command(host, argv), env)
 
-    def log(self, name: str) -> str:
-        path = self.workdir / f"{name}.log"
-        return path.read_text(errors="replace") if path.exists() else ""
-
-    def stop_all(self) -> None:
-        for _name, proc in reversed(self.procs):
-            if proc.poll() is None:
-                os.killpg(proc.pid, signal.SIGTERM)
-        deadline = time.monotonic() + 15
-        for _name, proc in self.procs:
-            try:
-                proc.wait(max(0.1, deadline - time.monotonic()))
-            except subprocess.TimeoutExpired:
-                pass
+    def stop_all(self, grace_s: float = 15) -> None:
+        super().stop_all(grace_s)
         # Whatever still runs in our namespaces is ours (a daemon that ignored SIGTERM, an orphaned container).
         for name in self.hosts.names:
             pids = subprocess.run(["ip", "netns", "pids", self.hosts.netns(name)], capture_output=True,
@@ -111,11 +95,11 @@ class Cluster:
                        check=True, capture_output=True, env=daemon_env())
         self.creds = credentials.Credentials(self.cluster_dir)
         env = daemon_env()
-        self.procs.start("rm", "redis", ["redis-server", "--bind", self.rm_host, "--port", str(REDIS_PORT),
+        self.procs.start_on("rm", "redis", ["redis-server", "--bind", self.rm_host, "--port", str(REDIS_PORT),
                                          "--save", "", "--appendonly", "no", "--dir", str(self.tmp),
                                          "--aclfile", str(self.creds.acl_file)], env)
         wait_for("Redis on the RM host", self.redis_answers, timeout=10)
-        self.procs.start("rm", "rm", [sys.executable, "-m", "resourcemanager", "--redis-url", self.redis_url,
+        self.procs.start_on("rm", "rm", [sys.executable, "-m", "resourcemanager", "--redis-url", self.redis_url,
                                       "--host", self.rm_host, "--port", str(RM_PORT),
                                       "--credentials-dir", str(self.cluster_dir), *SECURE,
                                       "-D", "yarn.scheduler.minimum-allocation-mb=128",
@@ -123,7 +107,7 @@ class Cluster:
         wait_for("the ResourceManager", lambda: httpx.get(f"{self.rm_url}/health", timeout=1).status_code == 200)
         for name in ("nm1", "nm2"):
             host = self.hosts.address(name)
-            self.procs.start(name, name, [
+            self.procs.start_on(name, name, [
                 sys.executable, "-m", "nodemanager", "--redis-url", self.redis_url, "--hostname", host,
                 "--bind-host", host, "--port", str(NM_PORT), "--memory-mb", str(NM_MEMORY_MB), "--vcores", "4",
                 "--credentials-dir", str(self.nm_dir), "--local-dirs", str(self.tmp / name / "local"),
@@ -136,13 +120,7 @@ class Cluster:
         wait_for("2 RUNNING NodeManagers", lambda: len(self.running_nodes()) == 2, timeout=20)
 
     def redis_answers(self) -> bool:
-        r = self.admin()
-        try:
-            return bool(r.ping())
-        except redis.ConnectionError:
-            return False
-        finally:
-            r.close()
+        return pings(self.admin())
 
     def admin(self) -> redis.Redis:
         return redis.Redis.from_url(self.creds.redis_url(self.redis_url, "rm"), socket_timeout=5)
@@ -192,8 +170,7 @@ def cluster(hosts: netns.Hosts, tmp_path: Path, request: pytest.FixtureRequest) 
         procs.stop_all()
         rep = getattr(request.node, "rep_call", None)
         if rep is None or rep.failed:
-            for name, _ in procs.procs:
-                sys.stderr.write(f"\n===== {name}.log =====\n{procs.log(name)[-6000:]}\n")
+            procs.dump_logs()
             for f in sorted(tmp_path.glob("nm*/logs/application_*/container_*/*")):
                 sys.stderr.write(f"\n===== {f.relative_to(tmp_path)} =====\n{f.read_text(errors='replace')[-3000:]}\n")
 

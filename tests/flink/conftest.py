@@ -73,6 +73,12 @@ class FlinkCluster:
         return subprocess.run([sys.executable, "-m", "flink_on_yarn.cli.main", *args], capture_output=True,
                               text=True, timeout=timeout, cwd=ROOT, env=dict(os.environ, FLINK_CONF_DIR=str(conf)))
 
+    def run_detached(self, program: Path, *args: str, parallelism: int = 2) -> str:
+        """`flink run -m <rest> -p N -d -py program args...`, which must succeed: the submitted job's ID."""
+        res = self.miniflink("run", "-m", self.rest, "-p", str(parallelism), "-d", "-py", str(program), *args)
+        assert res.returncode == 0, res.stderr
+        return res.stdout.split("JobID ")[1].split()[0]
+
 
 def wait_for(pred: Callable[[], bool], timeout: float, what: str) -> None:
     deadline = time.monotonic() + timeout

@@ -83,6 +83,17 @@ class Cluster:
         return list(nodes["node"]) if nodes else []
 
 
+def pings(r: redis.Redis) -> bool:
+    """Whether `r`'s Redis answers PING now (a refused connection is a no, any other error raises); `r` is
+    closed after."""
+    try:
+        return bool(r.ping())
+    except redis.ConnectionError:
+        return False
+    finally:
+        r.close()
+
+
 def amrm_token(attempt_id: str) -> str:
     """What the RM of these tests derives for an attempt (the session's credentials hold its master key)."""
     found = credentials.from_env()

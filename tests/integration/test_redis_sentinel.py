@@ -22,7 +22,7 @@ from miniyarn.minicluster import MiniCluster, MiniClusterError, redis_answers
 from miniyarn.redisconn import client_for, location
 from miniyarn.security import credentials
 from tests.conftest import Processes, free_port, logs_aggregated
-from tests.integration.conftest import FAST_CONF, wait_for
+from tests.integration.conftest import FAST_CONF, pings, wait_for
 
 pytestmark = [pytest.mark.integration, pytest.mark.timeout(90)]
 
@@ -57,13 +57,7 @@ class SentinelSetup:
 
 
 def _answers(port: int, creds: credentials.Credentials) -> bool:
-    r = redis.Redis(port=port, username="rm", password=creds.redis_password("rm"), socket_timeout=1)
-    try:
-        return bool(r.ping())
-    except redis.ConnectionError:
-        return False
-    finally:
-        r.close()
+    return pings(redis.Redis(port=port, username="rm", password=creds.redis_password("rm"), socket_timeout=1))
 
 
 def _in_sync(port: int, creds: credentials.Credentials) -> bool:

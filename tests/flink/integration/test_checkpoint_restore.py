@@ -78,9 +78,7 @@ def test_killed_taskmanager_restores_from_checkpoint(flink: Callable[..., FlinkC
     program = tmp_path / "keyed_count.py"
     program.write_text(KEYED_COUNT)
     out = tmp_path / "out"
-    res = cluster.miniflink("run", "-m", cluster.rest, "-p", "2", "-d", "-py", str(program), str(words), str(out))
-    assert res.returncode == 0, res.stderr
-    job_id = res.stdout.split("JobID ")[1].split()[0]
+    job_id = cluster.run_detached(program, str(words), str(out))
 
     wait_for(lambda: cluster.get(f"/jobs/{job_id}/checkpoints")["counts"]["completed"] >= 1, 30,
              "a completed checkpoint")

@@ -41,9 +41,7 @@ def test_killed_taskmanager_restarts_job(flink: Callable[..., FlinkCluster], tmp
     program = tmp_path / "slow_wc.py"
     program.write_text(SLOW_WORDCOUNT)
     out = tmp_path / "out"
-    res = cluster.miniflink("run", "-m", cluster.rest, "-p", "2", "-d", "-py", str(program), str(words), str(out))
-    assert res.returncode == 0, res.stderr
-    job_id = res.stdout.split("JobID ")[1].split()[0]
+    job_id = cluster.run_detached(program, str(words), str(out))
 
     def busy_tm() -> str | None:
         for tm in cluster.get("/taskmanagers")["taskmanagers"]:

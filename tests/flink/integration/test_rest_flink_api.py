@@ -73,10 +73,7 @@ def shape(x: Any) -> Any:
 
 
 def start_wordcount(cluster: FlinkCluster, nc: LineServer) -> str:
-    res = cluster.miniflink("run", "-m", cluster.rest, "-p", "2", "-d", "-py", str(ROOT / "examples/wordcount.py"),
-                            "--hostname", "127.0.0.1", "--port", str(nc.port))
-    assert res.returncode == 0, res.stderr
-    job_id = res.stdout.split("JobID ")[1].split()[0]
+    job_id = cluster.run_detached(ROOT / "examples/wordcount.py", "--hostname", "127.0.0.1", "--port", str(nc.port))
     assert nc.accepted.wait(30), "the socket source never connected"
     cluster.wait_state(job_id, ("RUNNING",))
     return job_id
