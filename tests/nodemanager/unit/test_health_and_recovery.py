@@ -7,6 +7,7 @@ import doctest
 import os
 import signal
 import subprocess
+import time
 from pathlib import Path
 from types import ModuleType
 
@@ -113,6 +114,10 @@ def test_scan_finds_own_records_checks_pids_and_drops_unreadable_ones(tmp_path: 
     proc = subprocess.Popen(["sleep", "30"], env={**os.environ, "CONTAINER_ID": cid}, start_new_session=True)
     try:
         recovery.pid_file(cdir, cid).write_text(f"{proc.pid}\n")
+        # Until the child has exec'd, /proc shows the parent's environment: wait for the container's own.
+        deadline = time.monotonic() + 10
+        while not recovery.is_container_process(proc.pid, cid) and time.monotonic() < deadline:
+            time.sleep(0.01)
         [found] = recovery.scan(private, "h:1")
         assert (found.record, found.pid, found.exit_code, found.alive) == (rec, proc.pid, None, True)
         assert not broken.exists()
