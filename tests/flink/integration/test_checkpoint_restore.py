@@ -69,6 +69,7 @@ def outputs(out: Path) -> list[tuple[str, int]]:
     return pairs
 
 
+@pytest.mark.timeout(300)  # above the waits' own ceilings on a loaded machine
 def test_killed_taskmanager_restores_from_checkpoint(flink: Callable[..., FlinkCluster], tmp_path: Path) -> None:
     ckpt = tmp_path / "checkpoints"
     cluster = flink(tms=2, slots=2, **{"state.checkpoints.dir": str(ckpt)})

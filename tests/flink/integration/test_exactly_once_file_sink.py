@@ -63,6 +63,7 @@ def committed_lines(out: Path) -> Counter[str]:
     return Counter(line for p in committed(out) for line in p.read_text().splitlines())
 
 
+@pytest.mark.timeout(300)  # above the waits' own ceilings on a loaded machine
 def test_killed_taskmanager_file_sink_exactly_once(flink: Callable[..., FlinkCluster], tmp_path: Path) -> None:
     ckpt = tmp_path / "checkpoints"
     cluster = flink(tms=2, slots=2, **{"state.checkpoints.dir": str(ckpt)})

@@ -33,6 +33,7 @@ def _checkpointed_job(flink_yarn: FlinkOnYarn, lines: LineServer, ckpt: Path, *e
     return app_id, job_id, url
 
 
+@pytest.mark.timeout(300)  # above the waits' own ceilings on a loaded machine
 def test_a_killed_taskmanager_restores_from_the_latest_checkpoint(flink_yarn: FlinkOnYarn, lines: LineServer,
                                                                    tmp_path: Path) -> None:
     import psutil
@@ -45,7 +46,7 @@ def test_a_killed_taskmanager_restores_from_the_latest_checkpoint(flink_yarn: Fl
     tm.kill()
     doubled = {w: 2 * n for w, n in expected_lines().items()}
     wait_for("counts continued from the checkpoint", lambda: final_counts(list(tm_outputs(url).values())) == doubled,
-             timeout=40)
+             timeout=90)
     job = get(f"{url}/jobs/{job_id}")
     assert job["state"] == "RUNNING" and job["restarts"] >= 1
     assert get(f"{url}/jobs/{job_id}/checkpoints")["counts"]["restored"] >= 1
@@ -53,6 +54,7 @@ def test_a_killed_taskmanager_restores_from_the_latest_checkpoint(flink_yarn: Fl
     assert flink_yarn.yarn.wait_app_state(app_id, "FINISHED", "FAILED", "KILLED")["finalStatus"] == "KILLED"
 
 
+@pytest.mark.timeout(300)  # above the waits' own ceilings on a loaded machine
 def test_am_attempt_2_restores_from_the_latest_checkpoint(flink_yarn: FlinkOnYarn, lines: LineServer,
                                                           tmp_path: Path) -> None:
     import psutil
@@ -73,7 +75,7 @@ def test_am_attempt_2_restores_from_the_latest_checkpoint(flink_yarn: FlinkOnYar
     wait_for("the job running again", lambda: get(f"{url}/jobs/{job_id}")["state"] == "RUNNING", timeout=30)
     doubled = {w: 2 * n for w, n in expected_lines().items()}
     wait_for("counts continued from the checkpoint",
-             lambda: final_counts(list(tm_outputs(url).values())) == doubled, timeout=30)
+             lambda: final_counts(list(tm_outputs(url).values())) == doubled, timeout=90)
     restored = get(f"{url}/jobs/{job_id}/checkpoints")["latest"]["restored"]
     assert restored is not None and restored["external_path"].startswith(str(ckpt / job_id))
     flink_yarn.miniflink("cancel", "-yid", app_id, job_id)
