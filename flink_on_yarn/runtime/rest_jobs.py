@@ -41,13 +41,6 @@ class StopRequest(BaseModel):
     triggerId: str | None = None
 
 
-class CheckpointRequest(BaseModel):
-    """Flink's CheckpointTriggerRequestBody (POST /jobs/<jid>/checkpoints)."""
-    model_config = ConfigDict(extra="ignore")
-    checkpointType: Literal["CONFIGURED", "FULL", "INCREMENTAL"] = "CONFIGURED"
-    triggerId: str | None = None
-
-
 M = TypeVar("M", bound=BaseModel)
 
 
@@ -136,7 +129,7 @@ def add_job_routes(app: FastAPI, jm_proc: JobManager, operations: Operations) ->
 
     # Asynchronous operations: POST answers 202 {"request-id"}, GET .../<request-id> their state.
     async def trigger(request: Request, jid: str, kind: Kind,
-                      model: type[SavepointRequest | StopRequest | CheckpointRequest]) -> Response:
+                      model: type[SavepointRequest | StopRequest]) -> Response:
         jm = job(jid)
         if isinstance(jm, JSONResponse):
             return jm
@@ -169,14 +162,6 @@ def add_job_routes(app: FastAPI, jm_proc: JobManager, operations: Operations) ->
     async def stop(jid: str, request: Request) -> Response:
         return await trigger(request, jid, Kind.SAVEPOINT, StopRequest)
 
-    @app.post("/jobs/{jid}/checkpoints", response_model=None)
-    async def checkpoint(jid: str, request: Request) -> Response:
-        return await trigger(request, jid, Kind.CHECKPOINT, CheckpointRequest)
-
     @app.get("/jobs/{jid}/savepoints/{trigger_id}", response_model=None)
     async def savepoint_status(jid: str, trigger_id: str) -> Response:
         return status(jid, Kind.SAVEPOINT, trigger_id)
-
-    @app.get("/jobs/{jid}/checkpoints/{trigger_id}", response_model=None)
-    async def checkpoint_status(jid: str, trigger_id: str) -> Response:
-        return status(jid, Kind.CHECKPOINT, trigger_id)

@@ -2,9 +2,9 @@
 request id, and polling that id answers the operation's state. A trigger that repeats its `triggerId`
 gets the same operation back (Flink's idempotent retries); ids are Flink's 32 hex digits.
 
-This runtime takes no checkpoints or savepoints yet (job_master.py restarts from scratch), so every
-operation completes at once with `UNSUPPORTED` as its failure; the REST answers that as a Flink-shaped
-4xx, never as a success. The streaming-core work completes them with a location or checkpoint id instead.
+Checkpoints are triggered and polled for real in rest_checkpoints.py. Savepoints are not built yet, so a
+savepoint or stop-with-savepoint completes at once with `UNSUPPORTED` as its failure; the REST answers that
+as a Flink-shaped 4xx, never as a success.
 
 >>> ops = Operations()
 >>> op = ops.trigger(Kind.SAVEPOINT, "j1", "0" * 32)
@@ -28,12 +28,11 @@ class Kind(StrEnum):
     CHECKPOINT = "checkpoint"
 
 
+# Checkpoints are triggered for real (rest_checkpoints.py); savepoints are not built yet.
 UNSUPPORTED = {
-    Kind.SAVEPOINT: "miniflink's runtime does not take savepoints yet (it has no checkpoints: a restart starts "
-                    "a job over from scratch), so no savepoint was taken and the job was left as it was. To "
-                    "end the job, cancel it: flink cancel <jobId>, or miniflink cancel <jobId>",
-    Kind.CHECKPOINT: "miniflink's runtime does not take checkpoints yet (a restart starts a job over from "
-                     "scratch), so no checkpoint was taken",
+    Kind.SAVEPOINT: "miniflink's runtime takes checkpoints but does not take savepoints yet, so no savepoint "
+                    "was taken and the job was left as it was. To end the job, cancel it: flink cancel <jobId>, "
+                    "or miniflink cancel <jobId>",
 }
 TRIGGER_ID = re.compile(r"[0-9a-f]{32}")
 # Enough for any client's polling, small enough that a trigger loop cannot grow the JobManager without bound.

@@ -2,7 +2,7 @@
 
 An operator sets the key of the record it processes (`set_current_key`), and every state object it handed
 out reads and writes that key's entry. `snapshot()` / `restore()` turn all tables into bytes and back: what a
-checkpoint will store per subtask (not used yet: this runtime has no checkpoints).
+checkpoint stores per subtask (checkpoint_snapshot.py).
 
 TTL (`StateTtlConfig`) is honoured on access: an entry remembers when it was last written (or read, for
 `OnReadAndWrite`) and counts as absent once `ttl` has passed, in processing time, as Flink's heap backend does.

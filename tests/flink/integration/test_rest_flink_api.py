@@ -1,7 +1,7 @@
 """The JobManager's REST API as Flink's own Java client (`bin/flink`) and dashboard call it: every path under
 `/v1/` and unversioned, Flink's request bodies and headers, Flink's response schemas, errors always
-`{"errors": [...]}`, the savepoint/stop/checkpoint trigger-and-poll cycle failing visibly (no checkpoints in
-this runtime yet), and cancel reaching CANCELED."""
+`{"errors": [...]}`, the savepoint/stop trigger-and-poll cycle failing visibly (no savepoints in this runtime
+yet), a checkpoint poll of a job without checkpointing refused, and cancel reaching CANCELED."""
 
 from __future__ import annotations
 
