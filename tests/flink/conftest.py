@@ -131,3 +131,17 @@ def words_file(tmp_path: Path) -> Iterator[Path]:
     path = tmp_path / "words.txt"
     path.write_text("\n".join(" ".join(rng.choice(vocab) for _ in range(10)) for _ in range(5000)) + "\n")
     yield path
+
+
+# A program text's keyed running count (needs KeyedProcessFunction, ValueStateDescriptor and Types imported):
+# the checkpointed jobs' state, whose final values show whether a restore continued or started over.
+KEYED_COUNT_FUNCTION = '''
+class Count(KeyedProcessFunction):
+    def open(self, runtime_context):
+        self.count = runtime_context.get_state(ValueStateDescriptor("count", Types.LONG()))
+
+    def process_element(self, key, ctx):
+        n = (self.count.value() or 0) + 1
+        self.count.update(n)
+        yield key, n
+'''

@@ -15,7 +15,7 @@ from typing import Any
 import httpx
 import pytest
 
-from tests.flink.conftest import FlinkCluster, wait_for
+from tests.flink.conftest import KEYED_COUNT_FUNCTION, FlinkCluster, wait_for
 
 pytestmark = pytest.mark.integration
 
@@ -26,15 +26,7 @@ from flink_on_yarn.datastream import KeyedProcessFunction, StreamExecutionEnviro
 from flink_on_yarn.datastream.functions import SinkFunction
 from flink_on_yarn.datastream.state import ValueStateDescriptor
 
-class Count(KeyedProcessFunction):
-    def open(self, runtime_context):
-        self.count = runtime_context.get_state(ValueStateDescriptor("count", Types.LONG()))
-
-    def process_element(self, key, ctx):
-        n = (self.count.value() or 0) + 1
-        self.count.update(n)
-        yield key, n
-
+''' + KEYED_COUNT_FUNCTION + '''
 class AppendSink(SinkFunction):
     """At-least-once, as Flink's print sink: every update one line in a file of this process's own."""
     def __init__(self, out):

@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.flink.conftest import FlinkCluster, wait_for
+from tests.flink.conftest import KEYED_COUNT_FUNCTION, FlinkCluster, wait_for
 
 pytestmark = pytest.mark.integration
 
@@ -27,15 +27,7 @@ from flink_on_yarn.datastream import KeyedProcessFunction, StreamExecutionEnviro
 from flink_on_yarn.datastream.connectors.file_system import BucketAssigner, FileSink, RollingPolicy
 from flink_on_yarn.datastream.state import ValueStateDescriptor
 
-class Count(KeyedProcessFunction):
-    def open(self, runtime_context):
-        self.count = runtime_context.get_state(ValueStateDescriptor("count", Types.LONG()))
-
-    def process_element(self, key, ctx):
-        n = (self.count.value() or 0) + 1
-        self.count.update(n)
-        yield key, n
-
+''' + KEYED_COUNT_FUNCTION + '''
 def words(line):
     time.sleep(0.0015)  # about 4.5 s per source subtask: the kill lands mid-job
     yield line.split()[0]
