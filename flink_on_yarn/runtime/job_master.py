@@ -35,10 +35,8 @@ from flink_on_yarn.runtime.messages import (
 )
 from flink_on_yarn.runtime.resource_manager import ResourceManager, SlotId, TaskManagerRecord
 from flink_on_yarn.runtime.restart_strategies import (
-    FixedDelay,
     NoRestart,
     RestartStrategy,
-    RestartStrategyError,
     from_config,
 )
 
@@ -78,18 +76,6 @@ class Execution:
                 self.start_time = now_ms()
             if new.is_terminal:
                 self.end_time = now_ms()
-
-
-def restart_policy(cluster: Configuration, job_config: dict[str, str]) -> tuple[int, float]:
-    """(attempts, delay in seconds) when the job's strategy is fixed-delay, else (0, 0); the job's keys win.
-    Kept for callers that describe the strategy; `RestartStrategy.description()` says it as Flink does."""
-    try:
-        strategy = from_config({**cluster.explicit(), **job_config})
-    except (RestartStrategyError, ValueError):
-        return 0, 0.0
-    if isinstance(strategy, FixedDelay):
-        return strategy.attempts, strategy.delay_ms / 1000
-    return 0, 0.0
 
 
 def default_checkpoint_dir() -> str:

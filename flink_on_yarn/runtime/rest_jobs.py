@@ -12,7 +12,7 @@ from fastapi.responses import JSONResponse, Response
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from flink_on_yarn.runtime import rest_views as views
-from flink_on_yarn.runtime.job_master import JobMaster, restart_policy
+from flink_on_yarn.runtime.job_master import JobMaster
 from flink_on_yarn.runtime.rest_operations import BadTriggerId, Kind, Operation, Operations
 
 if TYPE_CHECKING:
@@ -83,19 +83,7 @@ def add_job_routes(app: FastAPI, jm_proc: JobManager, operations: Operations) ->
     simple("/jobs/{jid}/accumulators", lambda jm: {
         "job-accumulators": [], "user-task-accumulators": [], "serialized-user-task-accumulators": {}})
 
-    def restart_text(jm: JobMaster) -> str:
-        attempts, delay = restart_policy(jm_proc.config, jm.graph.config)
-        return f"Restart with fixed delay ({delay * 1000:.0f} ms). #{attempts} restart attempts." if attempts \
-            else "Restart deactivated."
-
-    simple("/jobs/{jid}/config", lambda jm: views.job_config(jm, restart_text(jm)))
-
-    def no_checkpoints(jm: JobMaster) -> JSONResponse:
-        # Flink's answer for a job without checkpointing; this runtime has none for any job yet.
-        return error(404, f"Checkpointing is not enabled for this job ({jm.job_id}).")
-
-    simple("/jobs/{jid}/checkpoints", no_checkpoints)
-    simple("/jobs/{jid}/checkpoints/config", no_checkpoints)
+    simple("/jobs/{jid}/config", lambda jm: views.job_config(jm, jm.restart_strategy.description()))
 
     def vertex_route(suffix: str, build: Callable[[JobMaster, Any, Request], Any]) -> None:
         async def handler(jid: str, vid: str, request: Request) -> Any:
