@@ -8,7 +8,10 @@
     miniflink run-application -t yarn-application [-p N] [-D k=v]... -py FILE [args]
     miniflink yarn-session [-d] [-s SLOTS] [-jm MB] [-tm MB] [-nm NAME] [-qu QUEUE] [-D k=v]...
     miniflink yarn-session -id APPID stop
-    miniflink list [-m host:port | -yid APPID] [-a] | cancel [-m host:port | -yid APPID] JOBID
+    miniflink run ... -s SAVEPOINT_PATH [-n|--allowNonRestoredState] -py FILE [args]
+    miniflink list [-m host:port | -yid APPID] [-a] | cancel [-m host:port | -yid APPID] [-s [DIR]] JOBID
+    miniflink savepoint [-m host:port | -yid APPID] JOBID [DIR]
+    miniflink stop [-m host:port | -yid APPID] [-p|--savepointPath DIR] [-d|--drain] JOBID
     miniflink taskmanager start|stop|start-foreground
     miniflink standalone-job start|stop|start-foreground --python FILE [args]
 """
@@ -24,6 +27,7 @@ from datetime import datetime
 
 import click
 
+from flink_on_yarn.cli import savepoint as savepoints
 from flink_on_yarn.cli import yarn
 from flink_on_yarn.cli.completion import job_ids, yarn_application_ids
 from flink_on_yarn.cli.endpoint import endpoint
@@ -42,6 +46,7 @@ from flink_on_yarn.client.executor import ExecutionContext
 from flink_on_yarn.client.program import ProgramError, run_program
 from flink_on_yarn.client.rest_client import RemoteExecutor, RestClient, RestError
 from flink_on_yarn.runtime.config import Configuration, conf_dir, parse_dynamic
+from flink_on_yarn.runtime.savepoints import IGNORE_UNCLAIMED, RESTORE_PATH
 from flink_on_yarn.security import secret as cluster_secret
 from flink_on_yarn.standalone import cluster, daemons
 from flink_on_yarn.yarn.descriptor import DeploymentError
@@ -85,10 +90,15 @@ def cli() -> None:
 @client_options
 @parallelism_option
 @detached_option
+@click.option("-s", "--fromSavepoint", "from_savepoint", default=None, metavar="PATH",
+              help="the savepoint (or retained checkpoint) to restore the job from")
+@click.option("-n", "--allowNonRestoredState", "allow_non_restored", is_flag=True,
+              help="skip savepoint state that cannot be mapped to the new program")
 @yarn.yarn_cluster_options
 @program_option
 def cmd_run(jobmanager: str | None, dynamic: tuple[str, ...], yid: str | None, target: str | None,
-            parallelism: int | None, detached: bool, program: str | None, program_args: tuple[str, ...],
+            parallelism: int | None, detached: bool, from_savepoint: str | None, allow_non_restored: bool,
+            program: str | None, program_args: tuple[str, ...],
             **yarn_opts: str | bool | tuple[str, ...] | None) -> int:
     """Runs a program: on a JobManager (-m), or on YARN (-t yarn-per-job|yarn-session, -m yarn-cluster)."""
     if program is None:
@@ -97,6 +107,10 @@ def cmd_run(jobmanager: str | None, dynamic: tuple[str, ...], yid: str | None, t
     try:
         check_parallelism(parallelism)
         dyn = parse_dynamic(list(dynamic))
+        if from_savepoint:
+            # Flink's SavepointRestoreSettings travel as these keys, to the job's configuration.
+            dyn[RESTORE_PATH] = from_savepoint
+            dyn[IGNORE_UNCLAIMED] = "true" if allow_non_restored else "false"
         dyn.update(yarn.yarn_cluster_keys(yarn_opts))
         config = Configuration.load(dyn)
         parallelism = parallelism or config.get_int("parallelism.default")
@@ -190,15 +204,52 @@ def cmd_list(jobmanager: str | None, dynamic: tuple[str, ...], yid: str | None, 
     return 0
 
 
-@cli.command("cancel", context_settings=CONTEXT)
+def _rest(jobmanager: str | None, dynamic: tuple[str, ...], yid: str | None, target: str | None) -> RestClient:
+    config = Configuration.load(parse_dynamic(list(dynamic)))
+    address, token = endpoint(jobmanager, yid, target, config)
+    return RestClient(address, token=token)
+
+
+@cli.command("savepoint", context_settings=CONTEXT)
 @client_options
 @click.argument("job_id", shell_complete=job_ids)
+@click.argument("directory", required=False)
+def cmd_savepoint(jobmanager: str | None, dynamic: tuple[str, ...], yid: str | None, target: str | None,
+                  job_id: str, directory: str | None) -> int:
+    """Triggers a savepoint of a running job (into DIR, else execution.checkpointing.savepoint-dir)."""
+    return savepoints.savepoint(_rest(jobmanager, dynamic, yid, target), job_id, directory)
+
+
+@cli.command("stop", context_settings=CONTEXT)
+@client_options
+@click.option("-p", "--savepointPath", "directory", default=None, metavar="DIR",
+              help="where the savepoint goes (else execution.checkpointing.savepoint-dir)")
+@click.option("-d", "--drain", "drain", is_flag=True,
+              help="emit MAX_WATERMARK before the savepoint: every window and event-time timer fires")
+@click.argument("job_id", shell_complete=job_ids)
+def cmd_stop(jobmanager: str | None, dynamic: tuple[str, ...], yid: str | None, target: str | None,
+             directory: str | None, drain: bool, job_id: str) -> int:
+    """Stops a job with a savepoint (its sources end behind the savepoint's barrier; the job FINISHES)."""
+    return savepoints.stop(_rest(jobmanager, dynamic, yid, target), job_id, directory, drain)
+
+
+@cli.command("cancel", context_settings=CONTEXT)
+@client_options
+@click.option("-s", "--withSavepoint", "with_savepoint", is_flag=False, flag_value="", default=None,
+              metavar="[DIR]", help="deprecated (use stop): take a savepoint, then cancel")
+@click.argument("job_id", required=False, shell_complete=job_ids)
 def cmd_cancel(jobmanager: str | None, dynamic: tuple[str, ...], yid: str | None, target: str | None,
-               job_id: str) -> int:
-    """Cancels a job."""
+               with_savepoint: str | None, job_id: str | None) -> int:
+    """Cancels a job (with -s after a savepoint)."""
+    if job_id is None and with_savepoint:
+        job_id, with_savepoint = with_savepoint, ""  # `cancel -s JOBID`: -s took the job id as its directory
+    if job_id is None:
+        raise click.UsageError("Missing argument 'JOB_ID'.")
     config = Configuration.load(parse_dynamic(list(dynamic)))
     address, token = endpoint(jobmanager, yid, target, config)
     rest = RestClient(address, token=token)
+    if with_savepoint is not None:
+        return savepoints.cancel_with_savepoint(rest, job_id, with_savepoint or None)
     print(f"Cancelling job {job_id}.")
     try:
         rest.cancel(job_id)

@@ -82,6 +82,34 @@ class RestClient:
     def get(self, path: str) -> Any:
         return self._get(path)
 
+    def _post(self, path: str, body: dict[str, Any]) -> Any:
+        try:
+            return self._check(self.http.post(path, json=body))
+        except httpx.TransportError as e:
+            raise RestError(f"cannot reach the JobManager at {self.base}: {e}") from None
+
+    def trigger_savepoint(self, job_id: str, directory: str | None, cancel_job: bool = False) -> str:
+        """POST /jobs/<jid>/savepoints; the trigger id to poll."""
+        body = {"target-directory": directory, "cancel-job": cancel_job, "formatType": "CANONICAL"}
+        return str(self._post(f"/jobs/{job_id}/savepoints", body)["request-id"])
+
+    def stop_with_savepoint(self, job_id: str, directory: str | None, drain: bool = False) -> str:
+        """POST /jobs/<jid>/stop; the trigger id to poll (at the savepoints path, as Flink's)."""
+        body = {"targetDirectory": directory, "drain": drain, "formatType": "CANONICAL"}
+        return str(self._post(f"/jobs/{job_id}/stop", body)["request-id"])
+
+    def await_savepoint(self, job_id: str, trigger_id: str, timeout_s: float = 600.0,
+                        poll_s: float = 0.1) -> str:
+        """Polls the operation until it completes; its location, or RestError with the failure."""
+        deadline = time.monotonic() + timeout_s
+        while True:
+            body = self._get(f"/jobs/{job_id}/savepoints/{trigger_id}")
+            if body.get("status", {}).get("id") == "COMPLETED":
+                return str((body.get("operation") or {}).get("location"))
+            if time.monotonic() > deadline:
+                raise RestError(f"the savepoint of job {job_id} did not complete within {timeout_s:.0f} s")
+            time.sleep(poll_s)
+
     def wait(self, job_id: str, poll_s: float = 0.2) -> dict[str, Any]:
         while True:
             info = self.job(job_id)

@@ -18,6 +18,7 @@ from flink_on_yarn.graph.co_operators import (
     KeyedCoProcessOperator,
     TaggedKey,
 )
+from flink_on_yarn.graph.operator_ids import check_uid_hash
 from flink_on_yarn.graph.operators import (
     Convert,
     FilterOperator,
@@ -178,6 +179,14 @@ class DataStream:
         return self
 
     def uid(self, uid: str) -> DataStream:
+        """The operator's stable id: its state in a savepoint is restored into the operator of this uid in
+        any later version of the job (without one, the id comes from the operator's place in the graph)."""
+        self._node().uid = uid
+        return self
+
+    def set_uid_hash(self, uid_hash: str) -> DataStream:
+        """The operator id itself (32 hex digits), e.g. to restore a savepoint taken without uids."""
+        self._node().uid_hash = check_uid_hash(uid_hash)
         return self
 
     def slot_sharing_group(self, slot_sharing_group: Any) -> DataStream:

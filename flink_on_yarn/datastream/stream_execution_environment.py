@@ -14,6 +14,7 @@ from flink_on_yarn.graph.job_graph import JobGraphSpec
 from flink_on_yarn.graph.sources import CollectionSource, SocketSource, Source, TextFileSource
 from flink_on_yarn.graph.transformations import TransformationRegistry
 from flink_on_yarn.runtime.config import parse_duration_ms
+from flink_on_yarn.runtime.savepoints import RESTORE_KEYS
 
 AUTO_WATERMARK_INTERVAL = "pipeline.auto-watermark-interval"
 
@@ -129,6 +130,8 @@ class StreamExecutionEnvironment:
     def execute_async(self, job_name: str | None = None) -> JobClient:
         graph = self.get_job_graph(job_name)
         ctx = get_context()
+        # `run -s PATH [-n]` (or -D of their keys): the job restores from that savepoint.
+        graph.config = {**{k: v for k, v in ctx.config.items() if k in RESTORE_KEYS}, **graph.config}
         client = ctx.executor.submit(graph)
         ctx.submitted.append(client.get_job_id())
         self._registry.clear()

@@ -7,6 +7,7 @@ input. In BATCH mode a keyed reduce behind a HASH edge also gets a combiner on t
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -15,6 +16,7 @@ import cloudpickle
 from flink_on_yarn.graph.co_operators import BroadcastOperator, InputTagOperator
 from flink_on_yarn.graph.codec import encode, new_id
 from flink_on_yarn.graph.job_graph import JobEdgeSpec, JobGraphSpec, JobVertexSpec, OperatorSpec
+from flink_on_yarn.graph.operator_ids import generated_ids, uid_hash
 from flink_on_yarn.graph.operators import (
     CombineOperator,
     KeyedReduceOperator,
@@ -23,6 +25,8 @@ from flink_on_yarn.graph.operators import (
 )
 from flink_on_yarn.graph.partitioning import TimestampedKey
 from flink_on_yarn.graph.transformations import FORWARD, HASH, REBALANCE, Transformation
+from flink_on_yarn.runtime.state_backend import KeyedStateBackend
+from flink_on_yarn.runtime.timers import TimerQueue
 
 
 class ShipError(ValueError):
@@ -92,6 +96,23 @@ def _reachable(nodes: dict[int, Transformation], edges: list[StreamEdge]) -> lis
                 if indegree[e.target] == 0:
                     ready.append(e.target)
     return order
+
+
+def holds_state(op: Operator) -> bool:
+    """The operator keeps state a savepoint must place: keyed state, timers, or its own `snapshot_state`."""
+    if type(op).snapshot_state is not Operator.snapshot_state:
+        return True
+    return any(isinstance(v, (KeyedStateBackend, TimerQueue)) for v in vars(op).values())
+
+
+def operator_ids(nodes: dict[int, Transformation], order: list[int], edges: list[StreamEdge],
+                 chainable: Callable[[StreamEdge], bool]) -> dict[int, str]:
+    """Each real node's OperatorID: from its uid (or uid hash), else from its place in the graph."""
+    fixed = {tid: nodes[tid].uid_hash or uid_hash(str(nodes[tid].uid)) for tid in order
+             if nodes[tid].uid_hash is not None or nodes[tid].uid is not None}
+    inputs = {tid: [e.source for e in edges if e.target == tid] for tid in order}
+    outs = {tid: sum(1 for e in edges if e.source == tid and chainable(e)) for tid in order}
+    return generated_ids(order, inputs, outs, fixed)
 
 
 def _ship(obj: Any, what: str) -> str:
@@ -173,7 +194,11 @@ def build_job_graph(nodes: dict[int, Transformation], job_name: str, default_par
         chain.members.append(tid)
         chain_of[tid] = chain
 
+    ids = operator_ids(nodes, order, edges, chainable)
     vertex_id = {id(c): new_id() for c in chains}
+    # The OperatorSpec fields of each operator object (the BATCH combiner, added below, has none).
+    op_meta: dict[int, tuple[str, str | None]] = {id(nodes[t].operator): (ids[t], nodes[t].uid) for t in order
+                                                  if nodes[t].operator is not None}
     vertices: list[JobVertexSpec] = []
     vertex_ops: dict[str, list[Operator]] = {}
     for c in chains:
@@ -185,6 +210,8 @@ def build_job_graph(nodes: dict[int, Transformation], job_name: str, default_par
             id=vid, name=" -> ".join(nodes[m].name for m in c.members), parallelism=parallelism[c.head],
             slotSharingGroup=group[c.head],
             source=_ship(head.source, f"source {head.name!r}") if head.source is not None else None,
+            sourceOperatorId=ids[c.head] if head.source is not None else "",
+            sourceUid=head.uid if head.source is not None else None,
         ))
     job_edges: list[JobEdgeSpec] = []
     for e in edges:
@@ -207,7 +234,9 @@ def build_job_graph(nodes: dict[int, Transformation], job_name: str, default_par
                 combiner.timestamped = stamped[e.source]
                 vertex_ops[vertex_id[id(a)]].append(combiner)
     for v in vertices:
-        v.operators = [OperatorSpec(name=op.name, payload=_ship(op, f"function of operator {op.name!r}"))
+        v.operators = [OperatorSpec(name=op.name, payload=_ship(op, f"function of operator {op.name!r}"),
+                                    operatorId=op_meta.get(id(op), ("", None))[0],
+                                    uid=op_meta.get(id(op), ("", None))[1], stateful=holds_state(op))
                        for op in vertex_ops[v.id]]
     return JobGraphSpec(jobName=job_name, runtimeMode=runtime_mode,
                         vertices=vertices, edges=job_edges, config=dict(config or {}))

@@ -21,6 +21,13 @@ JOB_ID_RE = re.compile(r"^[0-9a-f]{32}$")
 class OperatorSpec(BaseModel):
     name: str
     payload: str  # base64 of a pickled flink_on_yarn.graph.operators.Operator
+    # Flink's OperatorID (graph/operator_ids.py): the key of this operator's state in a savepoint; "" in a
+    # graph built before ids existed. `uid` is the user's `.uid()`, shown in messages.
+    operatorId: str = Field(default="", pattern=r"^([0-9a-f]{32})?$")
+    uid: str | None = Field(default=None, max_length=1000)
+    # The operator holds state (keyed state, timers or its own): a savepoint's state that no operator of a
+    # new job takes is an error only for these (Flink's check is for state that is there).
+    stateful: bool = False
 
 
 class JobVertexSpec(BaseModel):
@@ -30,6 +37,8 @@ class JobVertexSpec(BaseModel):
     maxParallelism: int = Field(default=128, ge=1)
     slotSharingGroup: str = "default"
     source: str | None = None  # base64 of a pickled flink_on_yarn.graph.sources.Source
+    sourceOperatorId: str = Field(default="", pattern=r"^([0-9a-f]{32})?$")
+    sourceUid: str | None = Field(default=None, max_length=1000)
     operators: list[OperatorSpec] = Field(default_factory=list)
 
 

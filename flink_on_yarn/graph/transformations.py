@@ -30,6 +30,9 @@ class Transformation:
     side_output: str | None = None  # a virtual node: the side output of this id of its input
     # The declared type of what this node emits (a TypeInformation); None: untyped, PyFlink's pickled default.
     output_type: Any = None
+    # `.uid("...")` / `set_uid_hash(...)`: where this node's state goes in a savepoint (graph/operator_ids.py).
+    uid: str | None = None
+    uid_hash: str | None = None
 
     @property
     def is_virtual(self) -> bool:

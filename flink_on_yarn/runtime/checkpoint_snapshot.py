@@ -21,6 +21,8 @@ barrier; sealing and writing it to the checkpoint directory happen on a writer t
 from __future__ import annotations
 
 import pickle
+from collections.abc import Callable
+from dataclasses import dataclass, field
 from typing import Any
 
 from flink_on_yarn.graph.process_context import TimerClock
@@ -54,6 +56,27 @@ def snapshot_chain(operators: list[Any], source: Source | None, checkpoint_id: i
                          "source": source.position if source is not None else None}, protocol=5)
 
 
+def _restore_operator(op: Any, state: dict[str, Any]) -> None:
+    if state["type"] != type(op).__name__:
+        raise RestoreError(f"the checkpoint holds the state of a {state['type']} where the job has a "
+                           f"{type(op).__name__}: it was taken of another job graph")
+    attrs = vars(op)
+    for name, data_ in state["keyed"].items():
+        backend = attrs.get(name)
+        if isinstance(backend, KeyedStateBackend):
+            backend.restore(data_)
+    for name, timers in state["timers"].items():
+        value = attrs.get(name)
+        if isinstance(value, TimerQueue):
+            value.restore(timers)
+        elif isinstance(value, TimerClock):
+            value.watermark = timers["watermark"]
+            value.event_timers.restore(timers["event"])
+            value.processing_timers.restore(timers["processing"])
+    if state["operator"] is not None:
+        op.restore_state(state["operator"])
+
+
 def restore_chain(operators: list[Any], source: Source | None, data: bytes) -> None:
     """Puts a snapshot back: call after every operator's `open`, before the first record. `data` must
     come from an authenticated checkpoint file (checkpoint_storage), never from anywhere else."""
@@ -63,23 +86,30 @@ def restore_chain(operators: list[Any], source: Source | None, data: bytes) -> N
         raise RestoreError(f"the checkpoint holds {len(states)} operators for this task, the job has "
                            f"{len(operators)}: it was taken of another job graph")
     for op, state in zip(operators, states, strict=True):
-        if state["type"] != type(op).__name__:
-            raise RestoreError(f"the checkpoint holds the state of a {state['type']} where the job has a "
-                               f"{type(op).__name__}: it was taken of another job graph")
-        attrs = vars(op)
-        for name, data_ in state["keyed"].items():
-            backend = attrs.get(name)
-            if isinstance(backend, KeyedStateBackend):
-                backend.restore(data_)
-        for name, timers in state["timers"].items():
-            value = attrs.get(name)
-            if isinstance(value, TimerQueue):
-                value.restore(timers)
-            elif isinstance(value, TimerClock):
-                value.watermark = timers["watermark"]
-                value.event_timers.restore(timers["event"])
-                value.processing_timers.restore(timers["processing"])
-        if state["operator"] is not None:
-            op.restore_state(state["operator"])
+        _restore_operator(op, state)
     if source is not None and snap["source"] is not None:
         source.restore_position(snap["source"])
+
+
+@dataclass
+class RestorePlan:
+    """Where each operator of a subtask's chain finds its state in a savepoint of another job graph (one
+    whose chains differ): `files` (paths), per operator (file index, index in that file's chain) or None
+    (starts empty), and the file holding the source's position. Made by runtime/savepoints.py."""
+
+    files: list[str] = field(default_factory=list)
+    operators: list[tuple[int, int] | None] = field(default_factory=list)
+    source: int | None = None
+
+
+def restore_planned(operators: list[Any], source: Source | None, plan: RestorePlan,
+                    read: Callable[[str], bytes]) -> None:
+    """`restore_chain` for a RestorePlan; `read` must verify each file (CheckpointStorage.read_state)."""
+    snaps = [pickle.loads(read(path)) for path in plan.files]  # each verified by `read` before unpickling
+    if len(plan.operators) != len(operators):
+        raise RestoreError(f"the restore plan names {len(plan.operators)} operators, the task has {len(operators)}")
+    for op, where in zip(operators, plan.operators, strict=True):
+        if where is not None:
+            _restore_operator(op, snaps[where[0]]["operators"][where[1]])
+    if source is not None and plan.source is not None and snaps[plan.source]["source"] is not None:
+        source.restore_position(snaps[plan.source]["source"])

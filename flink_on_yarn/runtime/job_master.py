@@ -3,7 +3,9 @@ takes the job's checkpoints (checkpoint_coordinator.py decides, this module send
 `_metadata`), restarts the job under its restart strategy (restart_strategies.py), and cancels it.
 
 A restart restores every subtask from the latest completed checkpoint when there is one (sources resume at
-their positions, keyed state and timers come back); without one the job starts over from scratch.
+their positions, keyed state and timers come back); without one the job starts over from scratch, or from the
+savepoint it was submitted with (`execution.state-recovery.path`, mapped to its operators by savepoints.py).
+Savepoints are checkpoints the user triggers; their files are moved into their own directory on completion.
 """
 
 from __future__ import annotations
@@ -19,6 +21,7 @@ from typing import Any
 
 from flink_on_yarn.graph.job_graph import JobGraphSpec
 from flink_on_yarn.runtime.checkpoint_coordinator import Checkpoint, CheckpointConfig, CheckpointCoordinator
+from flink_on_yarn.runtime.checkpoint_snapshot import RestorePlan
 from flink_on_yarn.runtime.checkpoint_storage import CheckpointIntegrityError, CheckpointStorage
 from flink_on_yarn.runtime.config import Configuration
 from flink_on_yarn.runtime.deployment import build_deployment, deployment_order, execution_id
@@ -38,6 +41,16 @@ from flink_on_yarn.runtime.restart_strategies import (
     NoRestart,
     RestartStrategy,
     from_config,
+)
+from flink_on_yarn.runtime.savepoints import (
+    SavepointRestoreError,
+    TaskOperators,
+    default_directory,
+    metadata,
+    new_savepoint_dir,
+    plan_restore,
+    restore_settings,
+    write_savepoint,
 )
 
 log = logging.getLogger("flink_on_yarn.job_master")
@@ -107,6 +120,16 @@ class JobMaster:
         # The completed checkpoint a restart restores from (a chk-<n> directory); a JobManager attempt 2
         # starts with its predecessor's.
         self.restore_path = restore_path
+        # `flink run -s PATH [-n]`: restored from when no checkpoint of this job (an HA pointer) is newer.
+        self.savepoint_path, self.allow_non_restored = restore_settings(conf.explicit())
+        if self.restore_path is None:
+            self.restore_path = self.savepoint_path
+        # The restore plan of a savepoint taken of another job graph, made once at the start (savepoints.py).
+        self._plan: tuple[str, dict[tuple[str, int], RestorePlan]] | None = None
+        self.savepoint_dir = default_directory(conf.explicit())
+        self.secret = secret
+        # Pending savepoints: checkpoint id -> (their directory, cancel the job once complete).
+        self._savepoints: dict[int, tuple[Path, bool]] = {}
         self.on_checkpoint = on_checkpoint
         self._checkpointer: asyncio.Task[None] | None = None
         self.slot_timeout_ms = conf.get_duration_ms("slot.request.timeout")
@@ -176,21 +199,63 @@ class JobMaster:
             if self._all_running() and self.coordinator.due(now):
                 await self.trigger_checkpoint()
 
-    async def trigger_checkpoint(self, is_savepoint: bool = False) -> Checkpoint | None:
+    async def trigger_checkpoint(self, is_savepoint: bool = False, stop: bool = False,
+                                 drain: bool = False) -> Checkpoint | None:
         """Injects a barrier at every source subtask; None when not every subtask is running."""
         if not self._all_running():
             return None
         now = now_ms()
         p = self.coordinator.trigger(now, {e.execution_id for e in self.executions.values()}, is_savepoint)
-        log.info("Triggering checkpoint %d (type=CHECKPOINT) @ %d for job %s.", p.id, now, self.job_id)
+        log.info("Triggering checkpoint %d (type=%s) @ %d for job %s.", p.id,
+                 "SAVEPOINT" if is_savepoint else "CHECKPOINT", now, self.job_id)
         for ex in self.executions.values():
             if self.graph.vertex(ex.vertex_id).source is None:
                 continue
             tm = self.rm.taskmanagers.get(ex.tm_id or "")
             if tm is not None:
                 await tm.gateway.tell(TriggerCheckpoint(execution_id=ex.execution_id, checkpoint_id=p.id,
-                                                        timestamp=now))
+                                                        timestamp=now, stop=stop, drain=drain))
         return p
+
+    async def trigger_savepoint(self, target: str, cancel: bool = False, stop: bool = False,
+                                drain: bool = False) -> Checkpoint | str:
+        """A savepoint into a new `savepoint-<jobid6>-<random>` directory under `target`; stop-with-savepoint
+        (`stop`) ends the sources behind its barrier, so the job FINISHES. The reason when none can start."""
+        if self.graph.runtimeMode == "BATCH":
+            return f"Cannot trigger a savepoint of job {self.job_id}: savepoints are not supported in BATCH " \
+                   f"execution mode."
+        if self.status != JobStatus.RUNNING or not self._all_running():
+            return (f"Checkpoint triggering task of job {self.job_id} is not being executed at the moment. "
+                    f"Aborting checkpoint. Failure reason: Not all required tasks are currently running.")
+        p = await self.trigger_checkpoint(is_savepoint=True, stop=stop, drain=drain)
+        if p is None:
+            return (f"Checkpoint triggering task of job {self.job_id} is not being executed at the moment. "
+                    f"Aborting checkpoint. Failure reason: Not all required tasks are currently running.")
+        self._savepoints[p.id] = (new_savepoint_dir(target, self.job_id), cancel)
+        return p
+
+    async def _await_savepoints(self) -> None:
+        """A stop-with-savepoint's job is FINISHED once its savepoint is written, not before (a per-job
+        cluster ends with its job). Bounded by the checkpoint timeout, as the savepoint is."""
+        deadline = time.monotonic() + self.checkpoint_config.timeout_ms / 1000
+        while any(p.is_savepoint for p in self.coordinator.pending.values()) and time.monotonic() < deadline:
+            await asyncio.sleep(0.01)  # _complete writes the files on a thread; this wait is rare and short
+
+    def _layout(self) -> list[TaskOperators]:
+        return [TaskOperators(v.id, i, [o.operatorId for o in v.operators], v.sourceOperatorId)
+                for v in self.graph.vertices for i in range(v.parallelism)]
+
+    def _operators(self) -> dict[str, dict[str, Any]]:
+        ops: dict[str, dict[str, Any]] = {}
+        for v in self.graph.vertices:
+            if v.sourceOperatorId:
+                ops[v.sourceOperatorId] = {"name": v.name.split(" -> ")[0], "uid": v.sourceUid, "stateful": False,
+                                           "parallelism": v.parallelism}
+            for o in v.operators:
+                if o.operatorId:
+                    ops[o.operatorId] = {"name": o.name, "uid": o.uid, "stateful": o.stateful,
+                                         "parallelism": v.parallelism}
+        return ops
 
     def on_checkpoint_report(self, msg: AcknowledgeCheckpoint | DeclineCheckpoint, tm_id: str) -> None:
         ex = self.by_execution_id.get(msg.execution_id)
@@ -216,20 +281,26 @@ class JobMaster:
     async def _complete(self, p: Checkpoint) -> None:
         if p.id not in self.coordinator.pending:
             return  # aborted (a failover) between its last acknowledgement and now
-        tasks: dict[str, dict[str, Any]] = {}
+        tasks: dict[tuple[str, int], tuple[str, int]] = {}
         for exec_id, name in p.handles.items():
             ex = self.by_execution_id[exec_id]
-            tasks[f"{ex.vertex_id}:{ex.subtask}"] = {"file": name, "size": p.sizes[exec_id]}
-        meta = {"job_id": self.job_id, "checkpoint_id": p.id, "timestamp": p.trigger_ms, "tasks": tasks}
+            tasks[(ex.vertex_id, ex.subtask)] = (name, p.sizes[exec_id])
+        meta = metadata(self.job_id, p.id, p.trigger_ms, p.is_savepoint, tasks, self._layout(), self._operators())
+        savepoint = self._savepoints.pop(p.id, None)
         try:
-            path = await asyncio.to_thread(self.storage.write_metadata, p.id, meta)
+            if savepoint is not None:
+                path = await asyncio.to_thread(write_savepoint, savepoint[0], self.storage.chk_dir(p.id),
+                                               self.secret, meta)
+                await asyncio.to_thread(self.storage.discard, p.id)
+            else:
+                path = (await asyncio.to_thread(self.storage.write_metadata, p.id, meta)).parent
         except OSError as e:
-            self._abort_checkpoint(p.id, f"cannot write the checkpoint's metadata: {e}")
+            self._abort_checkpoint(p.id, f"cannot write the {'savepoint' if savepoint else 'checkpoint'}: {e}")
             return
         if p.id not in self.coordinator.pending:
             return  # aborted while the metadata was being written (a failover)
         now = now_ms()
-        chk_dir = str(path.parent)
+        chk_dir = str(path) if savepoint is None else f"file:{path}"
         for old in self.coordinator.complete(p.id, now, chk_dir):
             await asyncio.to_thread(self.storage.discard, old.id)
         log.info("Completed checkpoint %d for job %s (%d bytes, checkpointDuration=%d ms).", p.id, self.job_id,
@@ -238,17 +309,44 @@ class JobMaster:
             self.restore_path = chk_dir
             if self.on_checkpoint is not None:
                 self.on_checkpoint(self, chk_dir)
+        elif savepoint is not None and savepoint[1]:
+            log.info("Savepoint stored in %s. Now cancelling %s.", chk_dir, self.job_id)
+            self.cancel()
+        else:
+            log.info("Savepoint %d of job %s stored in %s.", p.id, self.job_id, chk_dir)
         for ex in self.executions.values():
             tm = self.rm.taskmanagers.get(ex.tm_id or "")
             if tm is not None and ex.state == ExecutionState.RUNNING:
                 await tm.gateway.tell(NotifyCheckpointComplete(execution_id=ex.execution_id, checkpoint_id=p.id))
 
-    def _restore_handles(self) -> dict[tuple[str, int], str]:
-        """Every subtask's state file in the checkpoint to restore from; {} to start from scratch."""
+    def _prepare_restore(self) -> None:
+        """Reads the savepoint the job was submitted with and maps its state to this job's operators, once:
+        a savepoint that does not fit fails the job at once (SavepointRestoreError), not on every restart."""
+        if self.restore_path is None or self.restore_path != self.savepoint_path:
+            return
+        meta = self.storage.read_metadata(self.restore_path)  # CheckpointIntegrityError if not ours
+        ids = {v.id for v in self.graph.vertices}
+        same_graph = meta.get("job_id") == self.job_id and all(
+            str(k).rpartition(":")[0] in ids for k in meta.get("tasks", {}))
+        if not same_graph:
+            if not meta.get("operators"):
+                raise SavepointRestoreError(f"{self.restore_path} was written without operator ids; it can "
+                                            "only be restored into the job that took it")
+            plan = plan_restore(meta, self._layout(), self.restore_path, self.allow_non_restored)
+            self._plan = (self.restore_path, plan)
+        self.coordinator.on_restore(int(meta["checkpoint_id"]), now_ms(), self.restore_path)
+        log.info("Starting job %s from savepoint %s (allowNonRestoredState=%s).", self.job_id, self.restore_path,
+                 self.allow_non_restored)
+
+    def _restore_handles(self) -> dict[tuple[str, int], str | RestorePlan]:
+        """Every subtask's state file in the checkpoint to restore from (or its plan, for a savepoint of
+        another job graph); {} to start from scratch."""
         if self.restore_path is None:
             return {}
+        if self._plan is not None and self._plan[0] == self.restore_path:
+            return dict(self._plan[1])
         meta = self.storage.read_metadata(self.restore_path)  # CheckpointIntegrityError if not ours
-        handles: dict[tuple[str, int], str] = {}
+        handles: dict[tuple[str, int], str | RestorePlan] = {}
         for key, entry in meta["tasks"].items():
             vid, _, subtask = str(key).rpartition(":")
             name = Path(str(entry["file"])).name  # a bare file name: nothing outside the chk directory
@@ -302,6 +400,13 @@ class JobMaster:
     # lifecycle
     async def run(self) -> None:
         self.rm.set_job_requirement(self.job_id, self.graph.required_slots())
+        if self.config_error is None and self.restore_path is not None:
+            try:
+                await asyncio.to_thread(self._prepare_restore)
+            except SavepointRestoreError as err:
+                self.config_error = str(err)
+            except (CheckpointIntegrityError, OSError, KeyError, ValueError) as err:
+                self.config_error = f"cannot restore from savepoint {self.restore_path}: {err}"
         if self.config_error is not None:
             self.failure_cause = self.config_error
             self.exceptions.append({"exception": self.config_error, "timestamp": now_ms(), "attempt": 0})
@@ -319,6 +424,7 @@ class JobMaster:
                 if self._cancel_requested:
                     break
                 if failure is None:
+                    await self._await_savepoints()
                     self._set_status(JobStatus.FINISHED)
                     return
                 self.exceptions.append({"exception": failure, "timestamp": now_ms(), "attempt": self.restarts})
@@ -382,7 +488,8 @@ class JobMaster:
             restore = self._restore_handles()
         except (CheckpointIntegrityError, OSError, KeyError, ValueError) as err:
             return f"cannot restore from checkpoint {self.restore_path}: {err}"
-        checkpoint_dir = str(self.storage.base) if self.checkpointing else None
+        # Every streaming job's subtasks can take a savepoint, so each gets the checkpoint directory.
+        checkpoint_dir = str(self.storage.base) if self.graph.runtimeMode != "BATCH" else None
         addresses: dict[tuple[str, int], tuple[str, int]] = {}
         for vid in deployment_order(g):
             vertex = g.vertex(vid)
@@ -393,7 +500,11 @@ class JobMaster:
                     return f"TaskManager with id {ex.tm_id} is no longer reachable"
                 dep = build_deployment(g, vid, i, self.restarts, addresses)
                 dep.checkpoint_dir = checkpoint_dir
-                dep.restore_from = restore.get((vid, i))
+                r = restore.get((vid, i))
+                if isinstance(r, RestorePlan):
+                    dep.restore_plan = r
+                else:
+                    dep.restore_from = r
                 ex.set_state(ExecutionState.DEPLOYING)
                 await tm.gateway.tell(Deploy(deployment=dep))
             mine = [self.executions[(vid, i)] for i in range(vertex.parallelism)]

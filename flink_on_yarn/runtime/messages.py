@@ -96,12 +96,15 @@ class Cancel(_Message):
 
 
 class TriggerCheckpoint(_Message):
-    """To a source subtask: inject the barrier of checkpoint `checkpoint_id`."""
+    """To a source subtask: inject the barrier of checkpoint `checkpoint_id`. `stop`: stop-with-savepoint, the
+    source ends right behind the barrier (`drain`: after emitting the MAX watermark, before the barrier)."""
 
     type: Literal["trigger_checkpoint"] = "trigger_checkpoint"
     execution_id: _ID
     checkpoint_id: Annotated[int, Field(ge=1)]
     timestamp: int
+    stop: bool = False
+    drain: bool = False
 
 
 class NotifyCheckpointComplete(_Message):

@@ -186,8 +186,10 @@ def create_app(jm_proc: JobManager) -> FastAPI:
     async def yarn_stop(jid: str) -> Response:
         if jid not in d.jobs:
             return _error(404, f"Job {jid} not found")
-        return _error(400, "Stopping a job needs a savepoint, which miniflink's runtime does not take yet: "
-                           f"cancel it instead (flink cancel {jid}, or GET /jobs/{jid}/yarn-cancel)")
+        # Flink's alias of the removed "stop" termination mode: stopping is stop-with-savepoint now.
+        return _error(400, "The termination mode \"stop\" has been removed. For an ungraceful shutdown, "
+                           "please use \"cancel\" instead. For a graceful shutdown, please use "
+                           "POST /jobs/<jobId>/stop (flink stop) instead.")
 
     add_checkpoint_routes(app, jm_proc)  # before add_job_routes: these answer the checkpoint paths
     add_job_routes(app, jm_proc, operations)

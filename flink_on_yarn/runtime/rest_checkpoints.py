@@ -73,7 +73,9 @@ def statistics(jm: JobMaster) -> dict[str, Any]:
     restored = None
     if c.restored is not None:
         cid, at, path = c.restored
-        restored = {"id": cid, "restore_timestamp": at, "is_savepoint": False, "external_path": path}
+        restored = {"id": cid, "restore_timestamp": at, "is_savepoint": path == jm.savepoint_path,
+                    "external_path": path}
+    savepoint = next((p for p in c.history if p.is_savepoint and p.status == "COMPLETED"), None)
     return {
         "counts": dict(c.counts),
         "summary": {"checkpointed_size": _summary([p.state_size for p in done]),
@@ -81,7 +83,8 @@ def statistics(jm: JobMaster) -> dict[str, Any]:
                     "end_to_end_duration": _summary([p.end_ms - p.trigger_ms for p in done]),
                     "alignment_buffered": _summary([]), "processed_data": _summary([]),
                     "persisted_data": _summary([])},
-        "latest": {"completed": checkpoint_stats(latest) if latest is not None else None, "savepoint": None,
+        "latest": {"completed": checkpoint_stats(latest) if latest is not None else None,
+                   "savepoint": checkpoint_stats(savepoint) if savepoint is not None else None,
                    "failed": checkpoint_stats(c.latest_failed) if c.latest_failed is not None else None,
                    "restored": restored},
         "history": [checkpoint_stats(p) for p in c.history],

@@ -1,6 +1,6 @@
 """Flink's per-job REST paths beyond the job itself: status, result, exceptions, plan, config,
 accumulators, vertices with their subtasks, TaskManagers and metrics, and the asynchronous savepoint,
-stop-with-savepoint and checkpoint operations (rest_operations.py)."""
+stop-with-savepoint operations (rest_operations.py; the job master takes the savepoints)."""
 
 from __future__ import annotations
 
@@ -14,6 +14,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 from flink_on_yarn.runtime import rest_views as views
 from flink_on_yarn.runtime.job_master import JobMaster
 from flink_on_yarn.runtime.rest_operations import BadTriggerId, Kind, Operation, Operations
+from flink_on_yarn.runtime.savepoints import no_directory_error
 
 if TYPE_CHECKING:
     from flink_on_yarn.runtime.jobmanager import JobManager
@@ -124,10 +125,22 @@ def add_job_routes(app: FastAPI, jm_proc: JobManager, operations: Operations) ->
         body = await parse_body(request, model)
         if isinstance(body, JSONResponse):
             return body
+        stop = isinstance(body, StopRequest)
+        given = body.targetDirectory if isinstance(body, StopRequest) else body.target_directory
+        target = given or jm.savepoint_dir
+        if not target:
+            # Flink refuses the trigger itself (400) when no directory is given or configured.
+            return error(400, no_directory_error("targetDirectory" if stop else "target-directory"))
+        if body.formatType == "NATIVE":
+            return error(400, "miniflink takes CANONICAL savepoints only (formatType NATIVE is not supported).")
         try:
-            op = operations.trigger(kind, jid, body.triggerId)
+            op, new = operations.trigger(kind, jid, body.triggerId)
         except BadTriggerId as e:
             return error(400, str(e))
+        if new:
+            op.attach(await jm.trigger_savepoint(
+                target, cancel=isinstance(body, SavepointRequest) and body.cancel_job, stop=stop,
+                drain=isinstance(body, StopRequest) and body.drain))
         return JSONResponse({"request-id": op.trigger_id}, status_code=202)
 
     def status(jid: str, kind: Kind, trigger_id: str) -> Response:

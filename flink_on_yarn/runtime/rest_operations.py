@@ -1,15 +1,16 @@
-"""Flink's asynchronous operations (savepoint, stop-with-savepoint, checkpoint), pure: a trigger gets a
-request id, and polling that id answers the operation's state. A trigger that repeats its `triggerId`
-gets the same operation back (Flink's idempotent retries); ids are Flink's 32 hex digits.
+"""Flink's asynchronous savepoint operations (savepoint, stop-with-savepoint), pure: a trigger gets a request
+id, and polling that id answers the operation's state. A trigger that repeats its `triggerId` gets the same
+operation back (Flink's idempotent retries); ids are Flink's 32 hex digits.
 
-Checkpoints are triggered and polled for real in rest_checkpoints.py. Savepoints are not built yet, so a
-savepoint or stop-with-savepoint completes at once with `UNSUPPORTED` as its failure; the REST answers that
-as a Flink-shaped 4xx, never as a success.
+An operation follows the savepoint (a Checkpoint of the coordinator) the job master started for it, or holds
+the reason none could start. Checkpoint triggers are tracked in rest_checkpoints.py.
 
 >>> ops = Operations()
->>> op = ops.trigger(Kind.SAVEPOINT, "j1", "0" * 32)
->>> ops.get(Kind.SAVEPOINT, "j1", "0" * 32) is op and op.status
-'COMPLETED'
+>>> op, new = ops.trigger(Kind.SAVEPOINT, "j1", "0" * 32)
+>>> new, ops.trigger(Kind.SAVEPOINT, "j1", "0" * 32) == (op, False)
+(True, True)
+>>> op.attach("the job is not running"); op.status, op.failure
+('COMPLETED', 'the job is not running')
 """
 
 from __future__ import annotations
@@ -21,6 +22,8 @@ from dataclasses import dataclass
 from enum import StrEnum
 from typing import Any, Literal
 
+from flink_on_yarn.runtime.checkpoint_coordinator import Checkpoint
+
 
 class Kind(StrEnum):
     # Stop-with-savepoint is polled at the savepoints path in Flink, so it is a savepoint operation here too.
@@ -28,12 +31,6 @@ class Kind(StrEnum):
     CHECKPOINT = "checkpoint"
 
 
-# Checkpoints are triggered for real (rest_checkpoints.py); savepoints are not built yet.
-UNSUPPORTED = {
-    Kind.SAVEPOINT: "miniflink's runtime takes checkpoints but does not take savepoints yet, so no savepoint "
-                    "was taken and the job was left as it was. To end the job, cancel it: flink cancel <jobId>, "
-                    "or miniflink cancel <jobId>",
-}
 TRIGGER_ID = re.compile(r"[0-9a-f]{32}")
 # Enough for any client's polling, small enough that a trigger loop cannot grow the JobManager without bound.
 MAX_KEPT = 1000
@@ -43,22 +40,42 @@ class BadTriggerId(ValueError):
     pass
 
 
-@dataclass(frozen=True)
+@dataclass
 class Operation:
     kind: Kind
     job_id: str
     trigger_id: str
-    status: Literal["IN_PROGRESS", "COMPLETED"]
-    location: str | None = None
-    checkpoint_id: int | None = None
-    failure: str | None = None
+    savepoint: Checkpoint | None = None
+    reason: str | None = None  # why no savepoint could start (COMPLETED with this failure at once)
+
+    def attach(self, outcome: Checkpoint | str) -> None:
+        """What the job master answered the trigger: the savepoint it started, or why it could not."""
+        if isinstance(outcome, str):
+            self.reason = outcome
+        else:
+            self.savepoint = outcome
+
+    @property
+    def status(self) -> Literal["IN_PROGRESS", "COMPLETED"]:
+        if self.reason is None and (self.savepoint is None or self.savepoint.status == "IN_PROGRESS"):
+            return "IN_PROGRESS"
+        return "COMPLETED"
+
+    @property
+    def failure(self) -> str | None:
+        if self.reason is not None:
+            return self.reason
+        if self.savepoint is not None and self.savepoint.status == "FAILED":
+            return f"CheckpointException: {self.savepoint.failure}"
+        return None
+
+    @property
+    def location(self) -> str | None:
+        return self.savepoint.external_path if self.savepoint is not None else None
 
     def result(self) -> dict[str, Any]:
         """Flink's AsynchronousOperationResult body (for a completed success or one in progress)."""
-        operation: dict[str, Any] | None = None
-        if self.status == "COMPLETED":
-            operation = {"checkpointId": self.checkpoint_id} if self.kind == Kind.CHECKPOINT else \
-                {"location": self.location}
+        operation = {"location": self.location} if self.status == "COMPLETED" else None
         return {"status": {"id": self.status}, "operation": operation}
 
 
@@ -76,16 +93,17 @@ class Operations:
         self.max_kept = max_kept
         self._ops: OrderedDict[tuple[Kind, str, str], Operation] = OrderedDict()
 
-    def trigger(self, kind: Kind, job_id: str, trigger_id: str | None) -> Operation:
+    def trigger(self, kind: Kind, job_id: str, trigger_id: str | None) -> tuple[Operation, bool]:
+        """The operation of this trigger id, and whether it is new (a repeated id gets the first one)."""
         tid = trigger_id_of(trigger_id)
         key = (kind, job_id, tid)
         if key in self._ops:
-            return self._ops[key]
-        op = Operation(kind, job_id, tid, "COMPLETED", failure=UNSUPPORTED[kind])
+            return self._ops[key], False
+        op = Operation(kind, job_id, tid)
         self._ops[key] = op
         while len(self._ops) > self.max_kept:
             self._ops.popitem(last=False)
-        return op
+        return op, True
 
     def get(self, kind: Kind, job_id: str, trigger_id: str) -> Operation | None:
         return self._ops.get((kind, job_id, trigger_id.lower()))

@@ -21,7 +21,7 @@ from flink_on_yarn.graph.operators import Operator
 from flink_on_yarn.graph.process_context import now_ms
 from flink_on_yarn.graph.task_context import TaskContext
 from flink_on_yarn.runtime.checkpoint_barrier import CheckpointBarrier
-from flink_on_yarn.runtime.checkpoint_snapshot import restore_chain, snapshot_chain
+from flink_on_yarn.runtime.checkpoint_snapshot import RestorePlan, restore_chain, restore_planned, snapshot_chain
 from flink_on_yarn.runtime.checkpoint_storage import CheckpointStorage
 from flink_on_yarn.runtime.network import InputGate, RecordWriter
 from flink_on_yarn.runtime.task_metrics import TaskMetrics
@@ -29,7 +29,8 @@ from flink_on_yarn.runtime.watermarks import Watermark
 
 Report = Callable[[dict[str, Any]], None]
 # What the JobManager tells a running subtask (through its TaskManager): {"trigger": n, "timestamp": ms} to
-# a source subtask (inject barrier n), {"complete": n} to every subtask (checkpoint n is complete).
+# a source subtask (inject barrier n; with "stop": true it ends behind it, "drain": true after the MAX
+# watermark), {"complete": n} to every subtask (checkpoint n is complete).
 Commands = queue.SimpleQueue[dict[str, Any]]
 
 # Record counts go to the JobManager at most this often (and once more with the final state), so the
@@ -64,6 +65,8 @@ class TaskDeployment:
     # `state.checkpoints.dir` when the job checkpoints; this subtask's state file in the checkpoint restored.
     checkpoint_dir: str | None = None
     restore_from: str | None = None
+    # Restoring a savepoint of another job graph (a new version of the program): each operator's state by id.
+    restore_plan: RestorePlan | None = None
 
 
 # How a deployment travels: in a typed `Deploy` message to the TaskManager, as a JSON line to its task process.
@@ -187,6 +190,10 @@ def run_task(dep: TaskDeployment, report: Report, secret: bytes, stdout: TextIO 
             raise RuntimeError("told to restore from a checkpoint without a checkpoint directory")
         # Verified before anything is unpickled: a file this cluster did not seal is refused.
         restore_chain(operators, source, storage.read_state(dep.restore_from))
+    elif dep.restore_plan is not None:
+        if storage is None:
+            raise RuntimeError("told to restore from a savepoint without a checkpoint directory")
+        restore_planned(operators, source, dep.restore_plan, storage.read_state)
     producer = f"{dep.task_name} ({dep.subtask + 1}/{dep.parallelism})"
     all_writers = [(o, RecordWriter(o.strategy, o.targets, decode(o.key_selector) if o.key_selector else None,
                                     producer, secret)) for o in dep.outputs]
@@ -228,12 +235,21 @@ def run_task(dep: TaskDeployment, report: Report, secret: bytes, stdout: TextIO 
         chain.barrier(barrier)
         writer.submit(write_snapshot, barrier.checkpoint_id, data)
 
+    # Stop-with-savepoint: "stop" once the source has emitted the savepoint's barrier and must end; "drain"
+    # once it did so after the MAX watermark (which then is not emitted again at the end).
+    stopping: set[str] = set()
+
     def on_commands() -> None:
         assert commands is not None
         while not commands.empty():
             cmd = commands.get_nowait()
-            if "trigger" in cmd and source is not None:
+            if "trigger" in cmd and source is not None and not stopping:
+                if cmd.get("stop") and cmd.get("drain"):
+                    chain.watermark(LONG_MAX)  # event time to its end first: every window and timer fires
+                    stopping.add("drain")
                 checkpoint(CheckpointBarrier(int(cmd["trigger"]), int(cmd.get("timestamp", 0))))
+                if cmd.get("stop"):
+                    stopping.add("stop")
             elif "complete" in cmd:
                 for op in operators:
                     op.notify_checkpoint_complete(int(cmd["complete"]))
@@ -261,11 +277,17 @@ def run_task(dep: TaskDeployment, report: Report, secret: bytes, stdout: TextIO 
             chain.tick()
             if commands is not None and not commands.empty():
                 on_commands()
-        if source is not None:
+                if stopping:
+                    close = getattr(batches, "close", None)
+                    if close is not None:
+                        close()  # the source's own end (a socket closed) now, not at garbage collection
+                    break
+        if source is not None and not stopping:
             # The end of a bounded input: event time jumps to its end, firing every event-time timer and
             # window (Flink's final Long.MAX watermark). A gate's last watermark comes from its producers.
             chain.watermark(LONG_MAX)
-        chain.finish()
+        if stopping != {"stop"}:
+            chain.finish()  # a stop without drain suspends the job: its operators do not see the end of input
         for _, w in all_writers:
             w.close()
         for op in operators:

@@ -226,8 +226,11 @@ class TaskManager:
         task = self.tasks.get(msg.execution_id)
         if task is None or task.proc.stdin is None or task.proc.returncode is not None:
             return
-        cmd = {"trigger": msg.checkpoint_id, "timestamp": msg.timestamp} if isinstance(msg, TriggerCheckpoint) \
-            else {"complete": msg.checkpoint_id}
+        cmd: dict[str, Any] = {"complete": msg.checkpoint_id}
+        if isinstance(msg, TriggerCheckpoint):
+            cmd = {"trigger": msg.checkpoint_id, "timestamp": msg.timestamp}
+            if msg.stop:
+                cmd.update(stop=True, drain=msg.drain)
         try:
             task.proc.stdin.write(json.dumps(cmd).encode() + b"\n")
             await task.proc.stdin.drain()
