@@ -25,6 +25,8 @@ from resourcemanager.scheduler.scheduler import Scheduler
 
 # The AM container's copy of its application's client-to-AM secret (see tokens.client_to_am_secret).
 CLIENT_TO_AM_ENV = "MINIYARN_CLIENT_TO_AM_SECRET"
+# The per-user key an AM seals state that must outlive its application with (Flink savepoints).
+USER_STATE_ENV = "MINIYARN_USER_STATE_SECRET"
 # An AM that unregistered gets this long to exit by itself before the RM stops its container,
 # as YARN waits for the AM container to finish after unregistration.
 AM_EXIT_GRACE_MS = 5000

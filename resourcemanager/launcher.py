@@ -1,6 +1,6 @@
 """The AM launcher (YARN's AMLauncher): the start command for an attempt's AM container, with the
-environment only the RM can give it (its Redis user, its client-to-AM secret), sent to the container's
-node through the outbox."""
+environment only the RM can give it (its Redis user, its client-to-AM secret, its user's state key), sent
+to the container's node through the outbox."""
 
 from __future__ import annotations
 
@@ -10,7 +10,7 @@ from miniyarn.protocol import StartContainer
 from miniyarn.records import Container
 from miniyarn.states.attempt import AttemptEvent
 from resourcemanager import app_transitions, container_transitions, secret_managers
-from resourcemanager.context import CLIENT_TO_AM_ENV, RMContext, now_ms
+from resourcemanager.context import CLIENT_TO_AM_ENV, USER_STATE_ENV, RMContext, now_ms
 from resourcemanager.rmstate import RMApp, RMAttempt
 
 log = logging.getLogger("resourcemanager")
@@ -22,6 +22,7 @@ def launch_am(ctx: RMContext, app: RMApp, attempt: RMAttempt, container: Contain
     env.setdefault("APP_SUBMIT_TIME_ENV", str(app.submit_time))
     env.setdefault("MAX_APP_ATTEMPTS", str(app.max_attempts))
     env[CLIENT_TO_AM_ENV] = secret_managers.client_to_am_secret(ctx, app.app_id)
+    env[USER_STATE_ENV] = secret_managers.user_state_secret(ctx, app.user)
     # The AM container alone gets a Redis credential: its attempt's own user (YARN's AMRMToken).
     ctx.out.users_created[attempt.attempt_id] = secret_managers.amrm_token(ctx, attempt.attempt_id)
     env["MINIYARN_REDIS_URL"] = secret_managers.am_redis_url(ctx, attempt.attempt_id)

@@ -17,6 +17,13 @@ def client_to_am_secret(ctx: RMContext, app_id: str) -> str:
     return creds.derive(ctx.master_key, "client-to-am", app_id)
 
 
+def user_state_secret(ctx: RMContext, user: str) -> str:
+    """The key every AM of `user` gets to seal state that a later application of the same user must trust
+    (a Flink savepoint restored by a new per-job cluster), and no other user's AM can forge: derived
+    from the master key and the user, never stored."""
+    return creds.derive(ctx.master_key, "user-state", user)
+
+
 def amrm_token(ctx: RMContext, attempt_id: str) -> str:
     """The attempt's AMRMToken: its Redis user's password, and what every AMRM call must carry."""
     return amrm_users.token(ctx.master_key, attempt_id)

@@ -18,10 +18,13 @@ class DuplicateJobError(ValueError):
 
 
 class Dispatcher:
-    def __init__(self, config: Configuration, rm: ResourceManager, secret: bytes = b"") -> None:
+    def __init__(self, config: Configuration, rm: ResourceManager, secret: bytes = b"",
+                 savepoint_secret: bytes | None = None) -> None:
         self.config = config
         self.rm = rm
         self.secret = secret  # seals the jobs' checkpoint files
+        # Seals their savepoints: on YARN the user's key, which a later application of the user shares.
+        self.savepoint_secret = savepoint_secret if savepoint_secret is not None else secret
         # Called with (job master, chk dir) when a job completes a checkpoint (YARN: the HA pointer in Redis).
         self.checkpoint_listeners: list[Callable[[JobMaster, str], None]] = []
         # A previous JobManager attempt's latest checkpoint per job id, restored from at submission.
@@ -36,7 +39,7 @@ class Dispatcher:
             raise DuplicateJobError(f"Job {graph.jobId} has already been submitted")
         jm = JobMaster(graph, self.rm, self.config, on_terminal=self._on_terminal, secret=self.secret,
                        restore_path=self.recovered_checkpoints.get(graph.jobId),
-                       on_checkpoint=self._on_checkpoint)
+                       on_checkpoint=self._on_checkpoint, savepoint_secret=self.savepoint_secret)
         self.jobs[graph.jobId] = jm
         self.tasks[graph.jobId] = asyncio.create_task(jm.run(), name=f"job-{graph.jobId}")
         return jm

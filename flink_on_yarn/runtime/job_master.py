@@ -49,7 +49,9 @@ from flink_on_yarn.runtime.savepoints import (
     metadata,
     new_savepoint_dir,
     plan_restore,
+    read_savepoint,
     restore_settings,
+    stage_restore,
     write_savepoint,
 )
 
@@ -101,7 +103,8 @@ class JobMaster:
     def __init__(self, graph: JobGraphSpec, rm: ResourceManager, config: Configuration,
                  on_terminal: Callable[[JobMaster], None] | None = None, secret: bytes = b"",
                  restore_path: str | None = None,
-                 on_checkpoint: Callable[[JobMaster, str], None] | None = None) -> None:
+                 on_checkpoint: Callable[[JobMaster, str], None] | None = None,
+                 savepoint_secret: bytes | None = None) -> None:
         self.graph = graph
         self.job_id = graph.jobId
         self.rm = rm
@@ -128,8 +131,14 @@ class JobMaster:
         self._plan: tuple[str, dict[tuple[str, int], RestorePlan]] | None = None
         self.savepoint_dir = default_directory(conf.explicit())
         self.secret = secret
+        self.savepoint_secret = savepoint_secret if savepoint_secret is not None else secret
         # Pending savepoints: checkpoint id -> (their directory, cancel the job once complete).
         self._savepoints: dict[int, tuple[Path, bool]] = {}
+        # A stop-with-savepoint ended this job: a per-job cluster, which ends with its job, first lets the
+        # client fetch the savepoint's location (set when the REST answers it), as it would otherwise poll a
+        # JobManager that is gone.
+        self.stopped_with_savepoint = False
+        self.stop_result_fetched = asyncio.Event()
         self.on_checkpoint = on_checkpoint
         self._checkpointer: asyncio.Task[None] | None = None
         self.slot_timeout_ms = conf.get_duration_ms("slot.request.timeout")
@@ -232,6 +241,7 @@ class JobMaster:
             return (f"Checkpoint triggering task of job {self.job_id} is not being executed at the moment. "
                     f"Aborting checkpoint. Failure reason: Not all required tasks are currently running.")
         self._savepoints[p.id] = (new_savepoint_dir(target, self.job_id), cancel)
+        self.stopped_with_savepoint = self.stopped_with_savepoint or stop
         return p
 
     async def _await_savepoints(self) -> None:
@@ -290,7 +300,7 @@ class JobMaster:
         try:
             if savepoint is not None:
                 path = await asyncio.to_thread(write_savepoint, savepoint[0], self.storage.chk_dir(p.id),
-                                               self.secret, meta)
+                                               self.secret, self.savepoint_secret, meta)
                 await asyncio.to_thread(self.storage.discard, p.id)
             else:
                 path = (await asyncio.to_thread(self.storage.write_metadata, p.id, meta)).parent
@@ -324,17 +334,17 @@ class JobMaster:
         a savepoint that does not fit fails the job at once (SavepointRestoreError), not on every restart."""
         if self.restore_path is None or self.restore_path != self.savepoint_path:
             return
-        meta = self.storage.read_metadata(self.restore_path)  # CheckpointIntegrityError if not ours
-        ids = {v.id for v in self.graph.vertices}
-        same_graph = meta.get("job_id") == self.job_id and all(
-            str(k).rpartition(":")[0] in ids for k in meta.get("tasks", {}))
-        if not same_graph:
-            if not meta.get("operators"):
-                raise SavepointRestoreError(f"{self.restore_path} was written without operator ids; it can "
-                                            "only be restored into the job that took it")
-            plan = plan_restore(meta, self._layout(), self.restore_path, self.allow_non_restored)
-            self._plan = (self.restore_path, plan)
-        self.coordinator.on_restore(int(meta["checkpoint_id"]), now_ms(), self.restore_path)
+        # CheckpointIntegrityError unless sealed by the user's savepoint key or this cluster.
+        meta, key = read_savepoint(self.restore_path, [self.savepoint_secret, self.secret])
+        if not meta.get("operators"):
+            raise SavepointRestoreError(f"{self.restore_path} was written without operator ids; it can only be "
+                                        "restored into the job that took it")
+        cid = int(meta["checkpoint_id"])
+        staged = self.storage.job_dir / f"restore-{cid}"
+        plan = plan_restore(meta, self._layout(), self.restore_path, self.allow_non_restored, str(staged))
+        stage_restore(self.restore_path, meta, key, staged, self.secret)
+        self._plan = (self.restore_path, plan)
+        self.coordinator.on_restore(cid, now_ms(), self.restore_path)
         log.info("Starting job %s from savepoint %s (allowNonRestoredState=%s).", self.job_id, self.restore_path,
                  self.allow_non_restored)
 

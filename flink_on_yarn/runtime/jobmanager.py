@@ -60,7 +60,7 @@ class JobManager:
         # serves the dashboard on YARN.
         self.trusted_origins = list(trusted_origins or [])
         self.rm = ResourceManager(config, driver or StandaloneWorkerDriver())
-        self.dispatcher = Dispatcher(config, self.rm, self.secret)
+        self.dispatcher = Dispatcher(config, self.rm, self.secret, cluster_secret.state_secret(self.secret))
         self.rpc_host = config.get("jobmanager.rpc.address")
         self.rpc_port = 0
         self.rest_port = 0

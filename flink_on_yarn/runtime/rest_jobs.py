@@ -138,6 +138,7 @@ def add_job_routes(app: FastAPI, jm_proc: JobManager, operations: Operations) ->
         except BadTriggerId as e:
             return error(400, str(e))
         if new:
+            op.stop = stop
             op.attach(await jm.trigger_savepoint(
                 target, cancel=isinstance(body, SavepointRequest) and body.cancel_job, stop=stop,
                 drain=isinstance(body, StopRequest) and body.drain))
@@ -153,6 +154,9 @@ def add_job_routes(app: FastAPI, jm_proc: JobManager, operations: Operations) ->
             # A failed operation is an error to the caller: Flink's Java client then prints this text instead
             # of a success (its failure-cause needs a Java-serialized throwable, which only a JVM writes).
             return error(400, op.failure)
+        jm = d.jobs[jid]
+        if op.stop and op.status == "COMPLETED":
+            jm.stop_result_fetched.set()
         return JSONResponse(op.result())
 
     @app.post("/jobs/{jid}/savepoints", response_model=None)

@@ -47,6 +47,7 @@ class Operation:
     trigger_id: str
     savepoint: Checkpoint | None = None
     reason: str | None = None  # why no savepoint could start (COMPLETED with this failure at once)
+    stop: bool = False  # a stop-with-savepoint's
 
     def attach(self, outcome: Checkpoint | str) -> None:
         """What the job master answered the trigger: the savepoint it started, or why it could not."""

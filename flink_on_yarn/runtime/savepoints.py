@@ -26,14 +26,13 @@ from __future__ import annotations
 
 import json
 import secrets
-import shutil
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from flink_on_yarn.runtime.checkpoint_snapshot import RestorePlan
-from flink_on_yarn.runtime.checkpoint_storage import METADATA, _write_atomic, seal
+from flink_on_yarn.runtime.checkpoint_storage import METADATA, CheckpointIntegrityError, _write_atomic, seal, unseal
 
 # Flink 2's key for the default savepoint directory, and the key it replaced (still read, as Flink does).
 SAVEPOINT_DIR = "execution.checkpointing.savepoint-dir"
@@ -122,9 +121,11 @@ def _index(files: list[str], location: str, name: str) -> int:
 
 
 def plan_restore(meta: Mapping[str, Any], layout: list[TaskOperators], location: str,
-                 allow_non_restored: bool) -> dict[tuple[str, int], RestorePlan]:
-    """Each subtask's RestorePlan from a `_metadata` keyed by OperatorID. An operator of the new job that
-    the savepoint lacks starts empty; state of the savepoint no operator takes fails unless allowed."""
+                 allow_non_restored: bool, files_at: str | None = None) -> dict[tuple[str, int], RestorePlan]:
+    """Each subtask's RestorePlan from a `_metadata` keyed by OperatorID (its files under `files_at`, by
+    default the savepoint's `location`). An operator of the new job that the savepoint lacks starts empty;
+    state of the savepoint no operator takes fails unless allowed."""
+    files_dir = files_at or location
     old_ops: Mapping[str, Any] = meta.get("operators") or {}
     new_ids = {op for t in layout for op in t.operators} | {t.source for t in layout if t.source}
     if not allow_non_restored:
@@ -158,21 +159,55 @@ def plan_restore(meta: Mapping[str, Any], layout: list[TaskOperators], location:
                     f"{parallelism[t.vertex_id]}: miniflink does not rescale keyed state; restore with the "
                     f"savepoint's parallelism (-p {info.get('parallelism')}).")
             found = where.get((op, t.subtask))
-            mapped.append(None if found is None else (_index(files, location, found[0]), found[1]))
+            mapped.append(None if found is None else (_index(files, files_dir, found[0]), found[1]))
         source_file = sources.get((t.source, t.subtask)) if t.source else None
-        plans[(t.vertex_id, t.subtask)] = RestorePlan(
-            files=files, operators=mapped, source=None if source_file is None else _index(files, location, source_file))
+        source = None if source_file is None else _index(files, files_dir, source_file)
+        plans[(t.vertex_id, t.subtask)] = RestorePlan(files=files, operators=mapped, source=source)
     return plans
 
 
-def write_savepoint(target: Path, chk_dir: Path, secret: bytes, meta: dict[str, Any]) -> Path:
-    """Moves a completed savepoint's state files from its checkpoint directory into `target` and writes the
-    sealed `_metadata` there last (a directory without one is not a savepoint); returns `target`."""
+def _reseal(src: Path, dst: Path, verify: bytes, sign: bytes) -> None:
+    """`src` verified under `verify`, written to `dst` sealed under `sign` (its payload never unpickled)."""
+    _write_atomic(dst, seal(sign, unseal(verify, src.read_bytes(), str(src))))
+
+
+def write_savepoint(target: Path, chk_dir: Path, cluster_secret: bytes, savepoint_secret: bytes,
+                    meta: dict[str, Any]) -> Path:
+    """Copies a completed savepoint's state files from its checkpoint directory into `target`, re-sealed
+    under the savepoint key (on YARN the user's, which a later application shares), and writes `_metadata`
+    there last (a directory without one is not a savepoint); returns `target`."""
     target.parent.mkdir(parents=True, exist_ok=True)
     target.mkdir(mode=0o700)
     for entry in meta["tasks"].values():
         name = Path(str(entry["file"])).name
-        shutil.copyfile(chk_dir / name, target / name)  # sealed over their contents: valid at any path
-        (target / name).chmod(0o600)
-    _write_atomic(target / METADATA, seal(secret, json.dumps(meta, sort_keys=True).encode()))
+        _reseal(chk_dir / name, target / name, cluster_secret, savepoint_secret)
+    _write_atomic(target / METADATA, seal(savepoint_secret, json.dumps(meta, sort_keys=True).encode()))
     return target
+
+
+def read_savepoint(location: str, keys: list[bytes]) -> tuple[dict[str, Any], bytes]:
+    """A savepoint's (or retained checkpoint's) `_metadata` and the key it verified under: the savepoint
+    key, else this cluster's secret (a checkpoint it retained). CheckpointIntegrityError if neither."""
+    path = Path(location) / METADATA
+    data = path.read_bytes()
+    failure: CheckpointIntegrityError | None = None
+    for key in keys:
+        try:
+            meta = json.loads(unseal(key, data, str(path)))
+        except CheckpointIntegrityError as e:
+            failure = e
+            continue
+        if not isinstance(meta, dict):
+            raise CheckpointIntegrityError(f"checkpoint metadata {path} is not an object")
+        return meta, key
+    assert failure is not None
+    raise failure
+
+
+def stage_restore(location: str, meta: dict[str, Any], verify: bytes, staged: Path, cluster_secret: bytes) -> None:
+    """Copies the savepoint's state files into `staged` (this job's own checkpoint directory) re-sealed
+    under the cluster secret, which is what the TaskManagers verify their restore files with."""
+    staged.mkdir(parents=True, mode=0o700, exist_ok=True)
+    for entry in meta.get("tasks", {}).values():
+        name = Path(str(entry["file"])).name
+        _reseal(Path(location) / name, staged / name, verify, cluster_secret)

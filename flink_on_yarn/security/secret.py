@@ -28,6 +28,9 @@ from flink_on_yarn.runtime.config import Configuration
 ENV = "MINIFLINK_CLUSTER_SECRET"
 YARN_ENV = "MINIYARN_CLIENT_TO_AM_SECRET"
 FILE_KEY = "security.cluster.secret.file"
+# On YARN, the RM's per-user key (resourcemanager/secret_managers.py) that savepoints are sealed with, so a
+# later application of the same user (a new per-job cluster, `run -s`) can verify them.
+STATE_ENV = "MINIYARN_USER_STATE_SECRET"
 
 
 class SecretError(RuntimeError):
@@ -83,6 +86,13 @@ def ensure_file(path: Path) -> bytes:
 def from_env() -> bytes | None:
     value = os.environ.get(ENV) or os.environ.get(YARN_ENV)
     return value.encode() if value else None
+
+
+def state_secret(cluster: bytes) -> bytes:
+    """What savepoints are sealed with: on YARN the user's state key, else the cluster secret (a standalone
+    cluster's lives in its file as long as the file does)."""
+    value = os.environ.get(STATE_ENV)
+    return value.encode() if value else cluster
 
 
 def load(config: Configuration, create: bool = True) -> bytes:

@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import json
 import logging
 import math
@@ -57,6 +58,10 @@ from miniyarn.records import Container, ContainerLaunchContext, LocalResource
 from miniyarn.rpc import YarnRemoteError
 from miniyarn.sockets import listening_socket
 from miniyarn.states.application import FinalApplicationStatus
+
+# How long a per-job cluster whose job was stopped with a savepoint waits for the client to fetch the
+# savepoint's location (it polls every 100 ms): long enough for a loaded machine, short for a client gone.
+STOP_RESULT_WAIT_S = 10.0
 
 log = logging.getLogger("flink_on_yarn.yarn.ApplicationMaster")
 
@@ -205,6 +210,10 @@ class ApplicationMaster:
         master = done.result()
         state = master.status.value
         log.info("Job %s reached globally terminal state %s.", graph.jobId, state)
+        if master.stopped_with_savepoint:
+            # The client of `flink stop` polls for the savepoint's location: answer it before going away.
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(master.stop_result_fetched.wait(), STOP_RESULT_WAIT_S)
         diagnostics = "" if state == "FINISHED" else (
             f"Job {graph.jobId} ended {state}" + (f": {master.failure_cause}" if master.failure_cause else ""))
         if state == "FAILED" and self.driver.pending_reason:

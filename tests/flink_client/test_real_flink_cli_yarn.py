@@ -6,6 +6,8 @@ sends the user's miniyarn token instead (FLINK_REST_CLIENT_HEADERS)."""
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 
 from tests.flink_client.conftest import FlinkCli
@@ -16,7 +18,7 @@ from tests.line_server import LineServer
 pytestmark = [pytest.mark.integration, pytest.mark.flink_client]
 
 
-def test_real_flink_cli_through_the_rm_proxy(flink_yarn: FlinkOnYarn, flink_cli: FlinkCli) -> None:
+def test_real_flink_cli_through_the_rm_proxy(flink_yarn: FlinkOnYarn, flink_cli: FlinkCli, tmp_path: Path) -> None:
     res = flink_yarn.miniflink("yarn-session", "-d", "-s", "2", *SMALL)
     assert res.returncode == 0, res.stdout + res.stderr
     [app] = flink_yarn.flink_apps()
@@ -34,8 +36,9 @@ def test_real_flink_cli_through_the_rm_proxy(flink_yarn: FlinkOnYarn, flink_cli:
             return out.returncode == 0 and f"{jid} : StreamWordCount (RUNNING)" in out.stdout
 
         wait_for("the job listed RUNNING by bin/flink through the proxy", listed_running, timeout=60)
-        sp = flink_cli.run("savepoint", *via_proxy, jid, "file:///tmp/miniflink-sp", secret=None)
-        assert sp.returncode != 0 and "does not take savepoints" in sp.stdout + sp.stderr, sp.stdout + sp.stderr
+        sp = flink_cli.run("savepoint", *via_proxy, jid, f"file://{tmp_path}/sp", secret=None)
+        assert sp.returncode == 0, sp.stdout + sp.stderr
+        assert f"Savepoint completed. Path: file:{tmp_path}/sp/savepoint-{jid[:6]}-" in sp.stdout, sp.stdout
         cancel = flink_cli.run("cancel", *via_proxy, jid, secret=None)
         assert cancel.returncode == 0 and f"Cancelled job {jid}." in cancel.stdout, cancel.stdout + cancel.stderr
 

@@ -1,12 +1,13 @@
 """The JobManager's REST API as Flink's own Java client (`bin/flink`) and dashboard call it: every path under
 `/v1/` and unversioned, Flink's request bodies and headers, Flink's response schemas, errors always
-`{"errors": [...]}`, the savepoint/stop trigger-and-poll cycle failing visibly (no savepoints in this runtime
-yet), a checkpoint poll of a job without checkpointing refused, and cancel reaching CANCELED."""
+`{"errors": [...]}`, the savepoint trigger-and-poll cycle to its location (a stop without a directory refused
+with Flink's text), a checkpoint poll of a job without checkpointing refused, and cancel reaching CANCELED."""
 
 from __future__ import annotations
 
 import json
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any
 
 import httpx
@@ -79,17 +80,17 @@ def start_wordcount(cluster: FlinkCluster, nc: LineServer) -> str:
     return job_id
 
 
-def test_flink_rest_api_v1_schemas_operations_and_cancel(flink: Callable[..., FlinkCluster]) -> None:
+def test_flink_rest_api_v1_schemas_operations_and_cancel(flink: Callable[..., FlinkCluster], tmp_path: Path) -> None:
     cluster = flink(tms=1, slots=4)
     a, b = LineServer(), LineServer()
     try:
-        run_checks(cluster, JavaLikeClient(cluster), a, b)
+        run_checks(cluster, JavaLikeClient(cluster), a, b, tmp_path / "sp")
     finally:
         a.close()
         b.close()
 
 
-def run_checks(cluster: FlinkCluster, java: JavaLikeClient, nc: LineServer, nc2: LineServer) -> None:
+def run_checks(cluster: FlinkCluster, java: JavaLikeClient, nc: LineServer, nc2: LineServer, sp: Path) -> None:
     jid = start_wordcount(cluster, nc)
     for line in ("hello world", "hello java", "hello flink"):
         nc.type(line)
@@ -200,20 +201,23 @@ def run_checks(cluster: FlinkCluster, java: JavaLikeClient, nc: LineServer, nc2:
     java.err("GET", f"/v1/applications/{'0' * 32}", 404)
     assert java.ok("/config")["features"]["web-cancel"] is True
 
-    # Savepoint, stop-with-savepoint, checkpoint: 202 {"request-id"}, then the poll fails visibly.
+    # Savepoint: 202 {"request-id"}, polled to its location; a stop without a directory: Flink's 400.
     tid = "0123456789abcdef0123456789abcdef"
-    trig = java.ok(f"/jobs/{jid}/savepoints", "POST", {"target-directory": "/tmp/sp", "cancel-job": False,
+    trig = java.ok(f"/jobs/{jid}/savepoints", "POST", {"target-directory": str(sp), "cancel-job": False,
                                                       "formatType": "CANONICAL", "triggerId": tid}, 202)
     assert trig == {"request-id": tid}
-    assert "does not take savepoints" in java.err("GET", f"/v1/jobs/{jid}/savepoints/{tid}", 400)[0]
-    stop = java.ok(f"/jobs/{jid}/stop", "POST", {"targetDirectory": "/tmp/sp", "drain": False,
-                                                 "formatType": "CANONICAL", "triggerId": None}, 202)
-    assert len(stop["request-id"]) == 32
-    assert "does not take savepoints" in java.err("GET", f"/v1/jobs/{jid}/savepoints/{stop['request-id']}", 400)[0]
+    wait_for(lambda: java.ok(f"/jobs/{jid}/savepoints/{tid}")["status"]["id"] == "COMPLETED", 30, "the savepoint")
+    done = java.ok(f"/jobs/{jid}/savepoints/{tid}")
+    assert done["operation"]["location"].startswith(f"file:{sp}/savepoint-{jid[:6]}-"), done
+    assert (Path(done["operation"]["location"].removeprefix("file:")) / "_metadata").is_file()
+    stop = java.err("POST", f"/v1/jobs/{jid}/stop", 400, {"targetDirectory": None, "drain": False,
+                                                          "formatType": "CANONICAL", "triggerId": None})
+    assert stop == ["Config key [execution.checkpointing.savepoint-dir] is not set. Property [targetDirectory] "
+                    "must be provided."]
     cp = java.ok(f"/jobs/{jid}/checkpoints", "POST", {"checkpointType": "FULL"}, 202)
     # This job does not checkpoint: the trigger is taken, its poll fails visibly (test_checkpoint_*: one that does).
     assert "Checkpointing is not enabled" in java.err("GET", f"/v1/jobs/{jid}/checkpoints/{cp['request-id']}", 400)[0]
-    assert java.ok(f"/jobs/{jid}/status") == {"status": "RUNNING"}  # a failed stop leaves the job running
+    assert java.ok(f"/jobs/{jid}/status") == {"status": "RUNNING"}  # a refused stop leaves the job running
     java.err("GET", f"/v1/jobs/{jid}/savepoints/{'f' * 32}", 404)
     java.err("POST", f"/v1/jobs/{jid}/savepoints", 400, {"triggerId": "not-hex"})
     java.err("POST", f"/v1/jobs/{jid}/stop", 400, {"drain": "sometimes"})

@@ -67,8 +67,8 @@ class FeedServer:
         wait_for(lambda: bool(self.conns), 20, "the job's socket source to connect")
         self.conns[-1].sendall("".join(f"{line}\n" for line in lines).encode())
 
-    def next_connection(self, before: int) -> None:
-        wait_for(lambda: len(self.conns) > before, 20, "the next job's socket source to connect")
+    def next_connection(self, before: int, timeout: float = 20) -> None:
+        wait_for(lambda: len(self.conns) > before, timeout, "the next job's socket source to connect")
 
     def close(self) -> None:
         self.sock.close()

@@ -1,0 +1,184 @@
+"""Savepoints' pure parts: operator ids from uids and graph position, the `_metadata` a job graph writes, the
+restore plan that maps it onto another version of the job (changed chains, an added operator, a missing
+uid), the planned restore into real operators, and the REST operation's states."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+
+from flink_on_yarn.common import Types
+from flink_on_yarn.datastream import KeyedProcessFunction, StreamExecutionEnvironment
+from flink_on_yarn.datastream.state import ValueStateDescriptor
+from flink_on_yarn.graph.codec import decode
+from flink_on_yarn.graph.job_graph import JobGraphSpec
+from flink_on_yarn.graph.operator_ids import check_uid_hash, uid_hash
+from flink_on_yarn.graph.operators import MapOperator
+from flink_on_yarn.graph.task_context import TaskContext
+from flink_on_yarn.runtime.checkpoint_coordinator import Checkpoint
+from flink_on_yarn.runtime.checkpoint_snapshot import RestorePlan, restore_planned, snapshot_chain
+from flink_on_yarn.runtime.rest_operations import Kind, Operations
+from flink_on_yarn.runtime.savepoints import (
+    SavepointRestoreError,
+    TaskOperators,
+    default_directory,
+    local_path,
+    metadata,
+    new_savepoint_dir,
+    plan_restore,
+    restore_settings,
+)
+
+
+class Count(KeyedProcessFunction):  # type: ignore[misc]
+    def open(self, runtime_context: Any) -> None:
+        self.count = runtime_context.get_state(ValueStateDescriptor("count", Types.LONG()))
+
+    def process_element(self, key: str, ctx: Any) -> Any:
+        n = (self.count.value() or 0) + 1
+        self.count.update(n)
+        yield key, n
+
+
+def job(version: str, count_uid: str | None = "count") -> JobGraphSpec:
+    env = StreamExecutionEnvironment.get_execution_environment()
+    words = env.from_collection(["a", "b", "a"]).uid("words")
+    if version == "v2":
+        words = words.filter(lambda w: w != "skip").map(lambda w: w)  # chained in front of nothing new
+    counted = words.key_by(lambda w: w).process(Count())
+    if count_uid is not None:
+        counted = counted.uid(count_uid)
+    counted.map(lambda kv: kv).print()
+    return env.get_job_graph("job " + version)
+
+
+def layout(g: JobGraphSpec) -> list[TaskOperators]:
+    return [TaskOperators(v.id, i, [o.operatorId for o in v.operators], v.sourceOperatorId)
+            for v in g.vertices for i in range(v.parallelism)]
+
+
+def operators(g: JobGraphSpec) -> dict[str, dict[str, Any]]:
+    return {o.operatorId: {"name": o.name, "uid": o.uid, "stateful": o.stateful, "parallelism": v.parallelism}
+            for v in g.vertices for o in v.operators}
+
+
+def ids_by_name(g: JobGraphSpec) -> dict[str, str]:
+    return {o.name: o.operatorId for v in g.vertices for o in v.operators}
+
+
+def test_operator_ids_from_uids_and_graph_position() -> None:
+    v1, again, v2 = job("v1"), job("v1"), job("v2")
+    # The same program: the same ids, though vertex ids are fresh per graph.
+    assert ids_by_name(v1) == ids_by_name(again)
+    assert {v.id for v in v1.vertices}.isdisjoint(v.id for v in again.vertices)
+    # A uid is the hash of the uid, whatever changed around it; a generated id changes with the graph.
+    assert ids_by_name(v1)["KeyedProcess"] == ids_by_name(v2)["KeyedProcess"] == uid_hash("count")
+    assert ids_by_name(v1)["Map"] != ids_by_name(v2)["Map"]
+    source = next(v for v in v1.vertices if v.source is not None)
+    assert source.sourceOperatorId == uid_hash("words") and source.sourceUid == "words"
+    stateful = {o.name: o.stateful for v in v1.vertices for o in v.operators}
+    assert stateful["KeyedProcess"] and not stateful["Map"]
+    assert len({o.operatorId for v in v2.vertices for o in v.operators}) == sum(len(v.operators) for v in v2.vertices)
+    assert check_uid_hash("AB" * 16) == "ab" * 16
+    with pytest.raises(ValueError, match="32 character"):
+        check_uid_hash("xyz")
+
+
+def test_plan_maps_state_by_uid_across_changed_chains() -> None:
+    v1, v2 = job("v1"), job("v2")
+    files = {(t.vertex_id, t.subtask): (f"{t.vertex_id}_{t.subtask}", 10) for t in layout(v1)}
+    meta = metadata(v1.jobId, 7, 1000, True, files, layout(v1), operators(v1))
+    assert meta["savepoint"] is True and meta["checkpoint_id"] == 7
+    plan = plan_restore(meta, layout(v2), "/sp/savepoint-x", allow_non_restored=False)
+    assert set(plan) == {(t.vertex_id, t.subtask) for t in layout(v2)}
+    count_id = uid_hash("count")
+    old_vertex = next(v for v in v1.vertices if any(o.operatorId == count_id for o in v.operators))
+    for t in layout(v2):
+        p = plan[(t.vertex_id, t.subtask)]
+        assert len(p.operators) == len(t.operators)
+        for op, where in zip(t.operators, p.operators, strict=True):
+            if op == count_id:  # found in the v1 vertex that held it, at its index there
+                assert where is not None
+                assert p.files[where[0]] == f"/sp/savepoint-x/{old_vertex.id}_{t.subtask}"
+                assert where[1] == [o.operatorId for o in old_vertex.operators].index(count_id)
+            elif op not in meta["operators"]:
+                assert where is None  # an operator the savepoint does not know starts empty
+        if t.source:
+            assert p.source is not None and p.files[p.source].endswith(f"_{t.subtask}")
+
+
+def test_plan_refuses_unmapped_state_unless_allowed() -> None:
+    v1, renamed = job("v1"), job("v1", count_uid="other")
+    files = {(t.vertex_id, t.subtask): (f"{t.vertex_id}_{t.subtask}", 1) for t in layout(v1)}
+    meta = metadata(v1.jobId, 1, 0, True, files, layout(v1), operators(v1))
+    with pytest.raises(SavepointRestoreError) as e:
+        plan_restore(meta, layout(renamed), "/sp/1", allow_non_restored=False)
+    assert str(e.value).startswith(f"Failed to rollback to checkpoint/savepoint /sp/1. Cannot map checkpoint/"
+                                   f"savepoint state for operator {uid_hash('count')} (uid 'count', KeyedProcess)")
+    assert "you can set the --allowNonRestoredState option on the CLI." in str(e.value)
+    plan = plan_restore(meta, layout(renamed), "/sp/1", allow_non_restored=True)
+    assert all(where is None for p in plan.values() for where in p.operators)
+    # Stateless operators that are gone need no permission (Flink skips empty state too).
+    meta["operators"][uid_hash("count")]["stateful"] = False
+    plan_restore(meta, layout(renamed), "/sp/1", allow_non_restored=False)
+
+
+def test_plan_refuses_another_parallelism_for_keyed_state() -> None:
+    v1 = job("v1")
+    files = {(t.vertex_id, t.subtask): (f"{t.vertex_id}_{t.subtask}", 1) for t in layout(v1)}
+    meta = metadata(v1.jobId, 1, 0, True, files, layout(v1), operators(v1))
+    meta["operators"][uid_hash("count")]["parallelism"] = 3
+    with pytest.raises(SavepointRestoreError, match=r"ran with parallelism 3 and now has \d"):
+        plan_restore(meta, layout(v1), "/sp/1", allow_non_restored=False)
+
+
+def test_restore_planned_puts_keyed_state_into_another_chain() -> None:
+    g = job("v1")
+    vertex = next(v for v in g.vertices if any(o.name == "KeyedProcess" for o in v.operators))
+    ctx = TaskContext(job_id=g.jobId, task_name="t", subtask=0, parallelism=1, attempt=0,
+                      runtime_mode="STREAMING")
+    old = [decode(o.payload) for o in vertex.operators]
+    for op in old:
+        op.open(ctx)
+    old[0].process(["a", "a", "b"])
+    data = snapshot_chain(old, None, 1)
+    # The new chain has an operator in front: the count's state is at index 0 of the old file.
+    chain = [MapOperator(lambda x: x, "Map"), decode(vertex.operators[0].payload)]
+    for op in chain:
+        op.open(ctx)
+    restore_planned(chain, None, RestorePlan(files=["f"], operators=[None, (0, 0)]), {"f": data}.__getitem__)
+    assert chain[1].process(["a"]) == [("a", 3)]
+    assert chain[1].process(["c"]) == [("c", 1)]
+
+
+def test_settings_paths_and_layout() -> None:
+    assert default_directory({"state.savepoints.dir": "/old"}) == "/old"
+    assert default_directory({"execution.checkpointing.savepoint-dir": "/new", "state.savepoints.dir": "/o"}) == "/new"
+    assert default_directory({}) is None
+    assert local_path("file:///sp/a") == "/sp/a" and local_path("file:/sp/a") == "/sp/a" and local_path("/x") == "/x"
+    assert restore_settings({"execution.savepoint.path": "file:/sp/1"}) == ("/sp/1", False)
+    assert restore_settings({"execution.state-recovery.path": "/sp/2",
+                             "execution.state-recovery.ignore-unclaimed-state": "true"}) == ("/sp/2", True)
+    d = new_savepoint_dir("file:///sp", "0123456789" + "a" * 22)
+    assert str(d.parent) == "/sp" and d.name.startswith("savepoint-012345-") and len(d.name) == 29
+
+
+def test_operation_follows_its_savepoint() -> None:
+    ops = Operations(max_kept=2)
+    op, new = ops.trigger(Kind.SAVEPOINT, "j", "A" * 32)
+    assert new and op.trigger_id == "a" * 32 and ops.trigger(Kind.SAVEPOINT, "j", "a" * 32) == (op, False)
+    assert op.result() == {"status": {"id": "IN_PROGRESS"}, "operation": None}
+    p = Checkpoint(1, 0, frozenset({"t"}), is_savepoint=True)
+    op.attach(p)
+    assert op.status == "IN_PROGRESS" and op.failure is None
+    p.status, p.external_path = "COMPLETED", "file:/sp/savepoint-j-1"
+    assert op.result() == {"status": {"id": "COMPLETED"}, "operation": {"location": "file:/sp/savepoint-j-1"}}
+    failed, _ = ops.trigger(Kind.SAVEPOINT, "j", None)
+    q = Checkpoint(2, 0, frozenset({"t"}), is_savepoint=True, status="FAILED", failure="Checkpoint expired")
+    failed.attach(q)
+    assert failed.status == "COMPLETED" and failed.failure == "CheckpointException: Checkpoint expired"
+    refused, _ = ops.trigger(Kind.SAVEPOINT, "j", None)
+    refused.attach("not running")
+    assert refused.failure == "not running"
+    assert ops.get(Kind.SAVEPOINT, "j", "a" * 32) is None  # the oldest went once more than 2 were kept
