@@ -4,6 +4,7 @@ uid), the planned restore into real operators, and the REST operation's states."
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -18,6 +19,7 @@ from flink_on_yarn.graph.operators import MapOperator
 from flink_on_yarn.graph.task_context import TaskContext
 from flink_on_yarn.runtime.checkpoint_coordinator import Checkpoint
 from flink_on_yarn.runtime.checkpoint_snapshot import RestorePlan, restore_planned, snapshot_chain
+from flink_on_yarn.runtime.checkpoint_storage import CheckpointIntegrityError, CheckpointStorage
 from flink_on_yarn.runtime.rest_operations import Kind, Operations
 from flink_on_yarn.runtime.savepoints import (
     SavepointRestoreError,
@@ -27,7 +29,10 @@ from flink_on_yarn.runtime.savepoints import (
     metadata,
     new_savepoint_dir,
     plan_restore,
+    read_savepoint,
     restore_settings,
+    stage_restore,
+    write_savepoint,
 )
 
 
@@ -182,3 +187,23 @@ def test_operation_follows_its_savepoint() -> None:
     refused.attach("not running")
     assert refused.failure == "not running"
     assert ops.get(Kind.SAVEPOINT, "j", "a" * 32) is None  # the oldest went once more than 2 were kept
+
+
+def test_savepoint_files_move_between_clusters_only_under_the_users_key(tmp_path: Path) -> None:
+    """Cluster A writes a savepoint under the user's key; cluster B (another secret, the same user's key)
+    verifies it and re-seals its files for its own TaskManagers; another user's key verifies nothing."""
+    a, b, user, other = b"a" * 32, b"b" * 32, b"u" * 32, b"o" * 32
+    storage_a = CheckpointStorage(tmp_path / "chk-a", "1" * 32, a)
+    storage_a.write_state(3, "v_0", b"state of v 0")
+    meta = {"job_id": "1" * 32, "checkpoint_id": 3, "savepoint": True, "operators": {},
+            "tasks": {"v:0": {"file": "v_0", "size": 1, "operators": [], "source": ""}}}
+    sp = write_savepoint(tmp_path / "sp" / "savepoint-111111-x", storage_a.chk_dir(3), a, user, meta)
+    read, key = read_savepoint(str(sp), [user, b])
+    assert read == meta and key == user
+    with pytest.raises(CheckpointIntegrityError):
+        read_savepoint(str(sp), [other, b])
+    with pytest.raises(CheckpointIntegrityError):
+        CheckpointStorage(tmp_path, "2" * 32, b).read_state(sp / "v_0")  # not under B's secret as written
+    staged = tmp_path / "chk-b" / ("2" * 32) / "restore-3"
+    stage_restore(str(sp), read, key, staged, b)
+    assert CheckpointStorage(tmp_path / "chk-b", "2" * 32, b).read_state(staged / "v_0") == b"state of v 0"
