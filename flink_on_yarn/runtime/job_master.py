@@ -5,7 +5,8 @@ takes the job's checkpoints (checkpoint_coordinator.py decides, this module send
 A restart restores every subtask from the latest completed checkpoint when there is one (sources resume at
 their positions, keyed state and timers come back); without one the job starts over from scratch, or from the
 savepoint it was submitted with (`execution.state-recovery.path`, mapped to its operators by savepoints.py).
-Savepoints are checkpoints the user triggers; their files are moved into their own directory on completion.
+Savepoints are checkpoints the user triggers; on completion their files are copied into their own directory,
+re-sealed under the savepoint key (savepoints.py).
 """
 
 from __future__ import annotations
