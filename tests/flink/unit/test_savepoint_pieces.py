@@ -4,18 +4,24 @@ uid), the planned restore into real operators, and the REST operation's states."
 
 from __future__ import annotations
 
+import queue
+import threading
+import time
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
 
 from flink_on_yarn.common import Types
+from flink_on_yarn.common.watermark_strategy import LONG_MAX
 from flink_on_yarn.datastream import KeyedProcessFunction, StreamExecutionEnvironment
 from flink_on_yarn.datastream.state import ValueStateDescriptor
-from flink_on_yarn.graph.codec import decode
+from flink_on_yarn.graph.codec import decode, encode
 from flink_on_yarn.graph.job_graph import JobGraphSpec
 from flink_on_yarn.graph.operator_ids import check_uid_hash, uid_hash
-from flink_on_yarn.graph.operators import MapOperator
+from flink_on_yarn.graph.operators import MapOperator, Operator
+from flink_on_yarn.graph.sources import Source
 from flink_on_yarn.graph.task_context import TaskContext
 from flink_on_yarn.runtime.checkpoint_coordinator import Checkpoint
 from flink_on_yarn.runtime.checkpoint_snapshot import RestorePlan, restore_planned, snapshot_chain
@@ -34,6 +40,7 @@ from flink_on_yarn.runtime.savepoints import (
     stage_restore,
     write_savepoint,
 )
+from flink_on_yarn.runtime.task import Commands, TaskDeployment, run_task
 
 
 class Count(KeyedProcessFunction):  # type: ignore[misc]
@@ -207,3 +214,51 @@ def test_savepoint_files_move_between_clusters_only_under_the_users_key(tmp_path
     staged = tmp_path / "chk-b" / ("2" * 32) / "restore-3"
     stage_restore(str(sp), read, key, staged, b)
     assert CheckpointStorage(tmp_path / "chk-b", "2" * 32, b).read_state(staged / "v_0") == b"state of v 0"
+
+
+class Endless(Source):
+    """A source that never ends by itself: one record per batch, a few ms apart."""
+
+    def batches(self, subtask: int, parallelism: int) -> Iterator[list[Any]]:
+        n = 0
+        while True:
+            n += 1
+            time.sleep(0.005)
+            yield [n]
+
+
+class Recorder(Operator):
+    """Appends what reaches it to the module's EVENTS (the task decodes its own copy of this operator)."""
+
+    def on_watermark(self, timestamp: int) -> tuple[list[Any], int | None]:
+        EVENTS.append(("watermark", timestamp))
+        return [], timestamp
+
+    def finish(self) -> list[Any]:
+        EVENTS.append(("finish", 0))
+        return []
+
+
+EVENTS: list[tuple[str, int]] = []
+
+
+@pytest.mark.parametrize("drain", [False, True])
+def test_stop_with_savepoint_ends_the_source_behind_its_barrier(tmp_path: Path, drain: bool) -> None:
+    """The real task loop: a stop trigger makes the source snapshot and end (FINISHED); with drain the MAX
+    watermark (and the end of input) comes first, without it neither (the job is suspended, as Flink's)."""
+    EVENTS.clear()
+    dep = TaskDeployment(execution_id="e", job_id="1" * 32, vertex_id="v", task_name="t", subtask=0,
+                         parallelism=1, attempt=0, runtime_mode="STREAMING", operators=[encode(Recorder())],
+                         source=encode(Endless()), checkpoint_dir=str(tmp_path))
+    reports: list[dict[str, Any]] = []
+    commands: Commands = queue.SimpleQueue()
+    task = threading.Thread(target=run_task, args=(dep, reports.append, b"s" * 32), kwargs={"commands": commands})
+    task.start()
+    commands.put({"trigger": 4, "timestamp": 0, "stop": True, "drain": drain})
+    task.join(timeout=20)
+    assert not task.is_alive()
+    acks = [r for r in reports if "checkpoint" in r]
+    assert [a["checkpoint"] for a in acks] == [4] and Path(acks[0]["path"]).is_file()
+    assert reports[-1]["state"] == "FINISHED"
+    assert reports.index(acks[0]) < len(reports) - 1  # acknowledged before FINISHED
+    assert (("watermark", LONG_MAX) in EVENTS) == drain and (("finish", 0) in EVENTS) == drain
