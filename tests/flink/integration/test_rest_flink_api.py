@@ -210,6 +210,8 @@ def run_checks(cluster: FlinkCluster, java: JavaLikeClient, nc: LineServer, nc2:
     done = java.ok(f"/jobs/{jid}/savepoints/{tid}")
     assert done["operation"]["location"].startswith(f"file:{sp}/savepoint-{jid[:6]}-"), done
     assert (Path(done["operation"]["location"].removeprefix("file:")) / "_metadata").is_file()
+    assert java.err("POST", f"/v1/jobs/{jid}/savepoints", 400, {"cancel-job": False}) == [
+        "Config key [execution.checkpointing.savepoint-dir] is not set. Property [target-directory] must be provided."]
     stop = java.err("POST", f"/v1/jobs/{jid}/stop", 400, {"targetDirectory": None, "drain": False,
                                                           "formatType": "CANONICAL", "triggerId": None})
     assert stop == ["Config key [execution.checkpointing.savepoint-dir] is not set. Property [targetDirectory] "
