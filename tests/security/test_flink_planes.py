@@ -359,6 +359,11 @@ def test_on_yarn_strangers_are_refused_and_the_proxy_still_works(on_yarn: FlinkO
         assert tm.environ().get("MINIFLINK_CLUSTER_SECRET") == secret
         assert secret not in " ".join(tm.cmdline())
     assert secret not in httpx.get(proxy + "/jobmanager/config", timeout=5).text
+    # The user's savepoint key stays in the AM: no TaskManager (user code's process) gets it.
+    state_key = am.environ()["MINIYARN_USER_STATE_SECRET"]
+    assert state_key and state_key != secret
+    for tm in tms:
+        assert "MINIYARN_USER_STATE_SECRET" not in tm.environ() and state_key not in " ".join(tm.cmdline())
 
     jm_log = Path(am.environ()["LOG_DIRS"].split(",")[0], "jobmanager.log").read_text()
     assert "Refused a connection to the JobManager's RPC port from 127.0.0.1:" in jm_log
