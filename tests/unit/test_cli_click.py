@@ -15,13 +15,15 @@ NOWHERE = "http://127.0.0.1:9"
 
 
 def complete(words: str, shell: str = "bash", env: dict[str, str] | None = None) -> list[str]:
-    """What the shell would offer for `words` (bash's protocol: `type,value` a line each)."""
+    """What the shell would offer for `words`: the values (bash's protocol, `type,value` a line each), or with
+    another shell its protocol's lines as they are."""
     parts = words.split(" ")
     result = CliRunner().invoke(cli, [], prog_name="miniyarn", env={
         COMPLETE_VAR: f"{shell}_complete", "COMP_WORDS": words, "COMP_CWORD": str(len(parts) - 1),
         "MINIYARN_RM_ADDRESS": NOWHERE, **(env or {})})
     assert result.exit_code == 0, result.output
-    return [line.split(",", 1)[1] for line in result.stdout.splitlines() if line]
+    lines = [line for line in result.stdout.splitlines() if line]
+    return [line.split(",", 1)[1] for line in lines] if shell == "bash" else lines
 
 
 def test_verbs_complete() -> None:
