@@ -8,7 +8,7 @@ import sys
 from flink_on_yarn.client.executor import ExecutionContext
 from flink_on_yarn.client.program import ProgramError, run_program
 from flink_on_yarn.client.rest_client import RemoteExecutor
-from flink_on_yarn.runtime.config import Configuration
+from flink_on_yarn.common.config import Configuration
 
 log = logging.getLogger("flink_on_yarn.application")
 

@@ -23,8 +23,8 @@ from typing import Any
 
 import uvicorn
 
+from flink_on_yarn.common.config import Configuration, bind_address, parse_dynamic
 from flink_on_yarn.runtime import rpc
-from flink_on_yarn.runtime.config import Configuration, bind_address, parse_dynamic
 from flink_on_yarn.runtime.dispatcher import Dispatcher
 from flink_on_yarn.runtime.messages import (
     FOR_JOBMANAGER,

@@ -29,8 +29,8 @@ import threading
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from flink_on_yarn.common.config import Configuration, bind_address
 from flink_on_yarn.graph.slots import required_slots_of
-from flink_on_yarn.runtime.config import Configuration, bind_address
 from flink_on_yarn.security import secret as cluster_secret
 from flink_on_yarn.yarn import checkpoint_pointer
 from flink_on_yarn.yarn.bootstrap import EarlyWorkers
