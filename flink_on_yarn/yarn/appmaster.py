@@ -141,7 +141,7 @@ class ApplicationMaster:
             self.driver.early = early.handover()
         self._recover_checkpoint()
         await self.jm.start(self.rpc_sock, self.rest_sock)
-        print(f"Rest endpoint listening at {self.jm.rest_url}", flush=True)
+        print(self.jm.listening_lines()[0], flush=True)
         if graph is not None:
             self.submit(graph)
         self.driver.start_heartbeat()
