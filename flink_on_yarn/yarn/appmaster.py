@@ -218,8 +218,10 @@ class ApplicationMaster:
         loop = asyncio.get_running_loop()
         result: asyncio.Future[int] = loop.create_future()
 
+        program_failures: list[str] = []
+
         def body() -> None:
-            code = run_application(program, args, self.jm.rest_url, self.config, self.secret)
+            code = run_application(program, args, self.jm.rest_url, self.config, self.secret, program_failures)
             loop.call_soon_threadsafe(lambda: None if result.done() else result.set_result(code))
 
         threading.Thread(target=body, name="application-main", daemon=True).start()
@@ -229,8 +231,9 @@ class ApplicationMaster:
         final = application_final_status(states, result.result() == 0)
         failures = [f"Job {m.job_id} ended {m.status.value}: {m.failure_cause}"
                     for m in self.jm.dispatcher.jobs.values() if m.failure_cause]
-        diagnostics = "" if final == "SUCCEEDED" else "; ".join(failures) or \
-            f"The application's main method ended with jobs {states or 'none'}"
+        # Named, so that a user who submitted several applications sees which program's main this was.
+        diagnostics = "" if final == "SUCCEEDED" else "; ".join(failures + program_failures) or \
+            f"The main method of {os.path.basename(program)} ended with jobs {states or 'none'}"
         await self.finish(FinalApplicationStatus(final), diagnostics)
         return 0
 
