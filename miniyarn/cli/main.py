@@ -3,9 +3,9 @@ container, node, logs, queue, rmadmin), plus distributed-shell, a one-command lo
 `token` (a signed user token for the REST API and web UI), on click, with click's shell completion
 (completion.py).
 
-The daemons and distributed-shell are programs of their own (`python -m resourcemanager` parses the same
-flags): their verbs hand the words after them to that program's parser, imported only when asked for, so
-`miniyarn node -list` never imports the RM.
+The daemons are programs of their own (`python -m resourcemanager` parses the same flags): their verbs hand
+the words after them to that program's parser, imported only when asked for, so `miniyarn node -list` never
+imports the RM.
 """
 
 from __future__ import annotations
@@ -21,6 +21,7 @@ from miniyarn.cli import (
     attempt,
     container,
     credentials,
+    distributed_shell,
     logs,
     minicluster,
     node,
@@ -31,12 +32,10 @@ from miniyarn.cli import (
 from miniyarn.cli.options import CONTEXT
 
 COMPLETE_VAR = "_MINIYARN_COMPLETE"
-# The verbs whose program parses its own flags: (module with add_arguments/run, help).
+# The daemons, whose programs parse their own flags: (module with add_arguments/run, help).
 PROGRAMS = {
     "resourcemanager": ("resourcemanager.cli", "run the ResourceManager"),
     "nodemanager": ("nodemanager.cli", "run a NodeManager"),
-    "distributed-shell": ("miniyarn.distributedshell.client",
-                          "run a shell command in N containers (YARN's DistributedShell)"),
 }
 
 
@@ -74,7 +73,8 @@ def _program_command(name: str, module: str, help_text: str) -> click.Command:
 for _verb, (_module, _help) in PROGRAMS.items():
     cli.add_command(_program_command(_verb, _module, _help))
 for _command in (application.command, attempt.command, container.command, node.command, logs.command,
-                 queue.command, rmadmin.command, minicluster.command, credentials.command, token.command):
+                 queue.command, rmadmin.command, distributed_shell.command, minicluster.command, credentials.command,
+                 token.command):
     cli.add_command(_command)
 
 

@@ -111,3 +111,13 @@ def test_rmadmin_takes_the_service_id_after_forcemanual() -> None:
     assert result.exit_code == 255 and "rm3 is not one of yarn.resourcemanager.ha.rm-ids (rm1,rm2)" in result.stderr
     result = CliRunner().invoke(cli, ["rmadmin", "-getServiceState", "-getAllServiceState", *ha])
     assert result.exit_code == 2
+
+
+def test_distributed_shell_takes_yarns_spellings() -> None:
+    result = CliRunner().invoke(cli, ["distributed-shell", "-shell_command", "true", "-num_containers", "0",
+                                      "--rm-address", NOWHERE])
+    assert result.exit_code == 2
+    assert result.stderr == "Invalid no. of containers specified, exiting. Specified numContainer=0\n"
+    result = CliRunner().invoke(cli, ["distributed-shell", "--shell-command", "true", "--rm-address", NOWHERE])
+    assert result.exit_code == 2 and result.stderr.startswith("distributed-shell: Cannot reach the ResourceManager")
+    assert complete("miniyarn distributed-shell -num") == ["-num_containers"]
