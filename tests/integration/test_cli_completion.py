@@ -32,7 +32,7 @@ def test_ids_complete_from_the_rm(rm_only: Cluster) -> None:
     assert complete(f"miniyarn applicationattempt {rm} -status ") == [attempt_id]
     assert complete(f"miniyarn container {rm} -list appattempt_") == [attempt_id]
     containers = complete(f"miniyarn container {rm} -status ")
-    assert len(containers) == 2 and containers[0] == am_container, containers
+    assert len(containers) == 2 and sorted(containers)[0] == am_container, containers
     assert complete(f"miniyarn logs {rm} -applicationId {app_id} -containerId ") == containers
     node_id = c.running_nodes()[0]["id"]
     assert complete(f"miniyarn node {rm} -status ") == [node_id]
