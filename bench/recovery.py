@@ -206,10 +206,10 @@ def overhead(ns: argparse.Namespace) -> None:
 
 def _timed_job(wc: Any, rest: RestClient, text: Path, out: Path, tm_pid: int, interval: int | None) -> float:
     from flink_on_yarn.client.executor import ExecutionContext, set_context
+    from flink_on_yarn.client.local_executor import LocalExecutor
     from flink_on_yarn.common import Encoder
     from flink_on_yarn.datastream import StreamExecutionEnvironment
     from flink_on_yarn.datastream.connectors.file_system import FileSink
-    from flink_on_yarn.runtime.minicluster import LocalExecutor
 
     set_context(ExecutionContext(executor=LocalExecutor(), default_parallelism=1))
     env = StreamExecutionEnvironment.get_execution_environment()

@@ -32,6 +32,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from flink_on_yarn.client.executor import ExecutionContext, set_context  # noqa: E402
+from flink_on_yarn.client.local_executor import LocalExecutor  # noqa: E402
 from flink_on_yarn.client.rest_client import RestClient  # noqa: E402
 from flink_on_yarn.common import Encoder, Time  # noqa: E402
 from flink_on_yarn.datastream import (  # noqa: E402
@@ -40,7 +41,6 @@ from flink_on_yarn.datastream import (  # noqa: E402
     TumblingProcessingTimeWindows,
 )
 from flink_on_yarn.datastream.connectors.file_system import FileSink  # noqa: E402
-from flink_on_yarn.runtime.minicluster import LocalExecutor  # noqa: E402
 
 
 def generate(path: Path, lines: int) -> int:

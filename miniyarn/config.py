@@ -129,10 +129,6 @@ class YarnConfiguration:
     def set(self, key: str, value: str | int | float | bool) -> None:
         self.props[key] = str(value).lower() if isinstance(value, bool) else str(value)
 
-    def with_prefix(self, prefix: str) -> dict[str, str]:
-        return {k: v for k, v in self.props.items() if k.startswith(prefix)}
-
-
 def redis_url(explicit: str | None = None) -> str:
     return explicit or os.environ.get("MINIYARN_REDIS_URL") or DEFAULT_REDIS_URL
 

@@ -40,8 +40,3 @@ def call(client: redis.Redis, message: Msg, reply_to: str, timeout_s: float = 10
     if isinstance(reply, RemoteError):
         raise YarnRemoteError(reply.exception, reply.message)
     return reply
-
-
-def send_reply(pipe: redis.client.Pipeline, reply_to: str, reply: Msg) -> None:
-    pipe.rpush(reply_to, reply.model_dump_json())
-    pipe.expire(reply_to, keys.REPLY_TTL_S)

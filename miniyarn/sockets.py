@@ -22,3 +22,14 @@ def free_port() -> int:
         s.bind(("127.0.0.1", 0))
         return int(s.getsockname()[1])
 
+
+
+def bound_note(advertised: str, bound: tuple[object, ...]) -> str:
+    """What a start-up line adds when the address it names (`host:port`, what clients are told) is not the
+    one the socket listens on: a wildcard bind, or a bind beyond the advertised name.
+
+    >>> bound_note("127.0.0.1:8088", ("0.0.0.0", 8088)), bound_note("127.0.0.1:8088", ("127.0.0.1", 8088))
+    (', listening on 0.0.0.0:8088', '')
+    """
+    host, port = str(bound[0]), int(str(bound[1]))
+    return "" if advertised == f"{host}:{port}" else f", listening on {host}:{port}"

@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import logging
 import os
-import shutil
 import signal
 import threading
 import time
@@ -475,15 +474,6 @@ class ContainerManager:
     def get(self, cid: str) -> NMContainer | None:
         with self.lock:
             return self.containers.get(cid)
-
-    def delete_app_dirs(self, app_id: str) -> None:
-        """Remove an ended app's work dirs (every user's) and its local log dirs."""
-        for local in self.ctx.local_dirs:
-            for app_dir in (local / "usercache").glob(f"*/appcache/{app_id}"):
-                shutil.rmtree(app_dir, ignore_errors=True)
-        for log_dir in self.ctx.log_dirs:
-            shutil.rmtree(log_dir / app_id, ignore_errors=True)
-        shutil.rmtree(self.ctx.private_dir / app_id, ignore_errors=True)
 
 
 class ForgedRequestError(ValueError):

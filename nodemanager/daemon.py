@@ -23,6 +23,7 @@ from miniyarn import keys
 from miniyarn.exit_status import ContainerExitStatus
 from miniyarn.protocol import ApplicationFinished, NMCommand, StartContainer, StopContainer
 from miniyarn.security.http_auth import HttpAuthConfig
+from miniyarn.sockets import bound_note
 from miniyarn.states.application import APP_MACHINE, YarnApplicationState
 from nodemanager.commands import CommandLoop
 from nodemanager.container_manager import ContainerManager
@@ -129,8 +130,9 @@ class NodeManager:
         for t in threads:
             t.start()
         self.services.start()
-        print(f"NodeManager {self.ctx.node_id} started, http://{self.ctx.http_address}, {self.ctx.capability}",
-              flush=True)
+        listening = bound_note(self.ctx.http_address, self.server.server_address)
+        print(f"NodeManager {self.ctx.node_id} started, http://{self.ctx.http_address}{listening}, "
+              f"{self.ctx.capability}", flush=True)
         while not self.stop.wait(0.5):
             pass
         self.shutdown(threads)

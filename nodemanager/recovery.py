@@ -32,7 +32,6 @@ PRIVATE_DIR = "nmPrivate"  # YARN's name for the NM's own part of a local dir
 RECORD_FILE = "container.json"
 # YARN's ContainerExecutor.ExitCode.LOST: a recovered container that is gone but never wrote an exit code.
 EXIT_CODE_LOST = 154
-RECOVERY_KEY = "yarn.nodemanager.recovery.enabled"
 
 
 class ContainerRecord(BaseModel):

@@ -82,7 +82,6 @@ def submit(ctx: RMContext, sub: ApplicationSubmissionContext, user: str) -> RMAp
                 submit_time=now_ms(), max_attempts=max_attempts)
     ctx.new_app_ids.pop(app_id, None)
     ctx.apps[app_id] = app
-    ctx.apps_submitted += 1
     app_event(ctx, app, AppEvent.START)
     app_event(ctx, app, AppEvent.APP_NEW_SAVED)
     app_event(ctx, app, AppEvent.APP_ACCEPTED)

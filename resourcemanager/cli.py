@@ -63,6 +63,9 @@ def run(args: argparse.Namespace) -> int:
         except httpx.HTTPError:
             return 1
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    # httpx logs every request at INFO: through the proxy, that is a line per dashboard poll (a Flink dashboard
+    # polls every few seconds per open tab), which drowned the RM's own log. The proxy logs them at DEBUG.
+    logging.getLogger("httpx").setLevel(logging.WARNING)
     advertise = args.advertise_host or ("127.0.0.1" if args.host in ("0.0.0.0", "") else args.host)
     from miniyarn.security.credentials import CredentialsError, from_env
     from miniyarn.security.http_auth import HttpAuthConfig, HttpAuthError, refuse_insecure_bind

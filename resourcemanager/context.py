@@ -146,4 +146,3 @@ class RMContext:
         # Free resource of schedulable nodes and the active node count, for this batch (scheduling.headroom).
         self.headroom_cache: tuple[Resource, int] | None = None
         self.containers_allocated_total = 0
-        self.apps_submitted = 0

@@ -16,7 +16,7 @@ from miniyarn import config as cfg
 from miniyarn.config import YarnConfiguration
 from miniyarn.redisconn import connect, role_url
 from miniyarn.security.credentials import Credentials
-from miniyarn.sockets import listening_socket
+from miniyarn.sockets import bound_note, listening_socket
 from resourcemanager.amrm_users import has_aclfile
 from resourcemanager.ha.lease import Lease
 from resourcemanager.ha.service import HAService
@@ -53,6 +53,8 @@ def serve(conf: YarnConfiguration, redis_url: str, host: str, port: int, adverti
     sock = listening_socket(host, port)
     actual = sock.getsockname()[1]
     web = f"http://{advertise}:{actual}"
+    # Clients are told `web`; the line also names the address the socket listens on when that differs.
+    at = web + bound_note(f"{advertise}:{actual}", sock.getsockname())
     redis_url = role_url(redis_url, credentials, "rm")
 
     def make_rm() -> ResourceManager:
@@ -82,10 +84,10 @@ def serve(conf: YarnConfiguration, redis_url: str, host: str, port: int, adverti
     app = create_app(rm, bind_host=host, ha=ha)
     if ha is not None:
         ha.start()
-        print(f"ResourceManager {rm_id} started at {web} in standby (HA on: it becomes active when it takes "
+        print(f"ResourceManager {rm_id} started at {at} in standby (HA on: it becomes active when it takes "
               f"the leader lease); web UI {web}/cluster", flush=True)
     else:
-        print(f"ResourceManager started at {web} (cluster timestamp {rm.cluster_ts}); web UI {web}/cluster",
+        print(f"ResourceManager started at {at} (cluster timestamp {rm.cluster_ts}); web UI {web}/cluster",
               flush=True)
     config = uvicorn.Config(app, log_level="warning", access_log=False, lifespan="off")
     server = uvicorn.Server(config)

@@ -25,12 +25,6 @@ class NotFoundError(YarnError):
     java_class = "org.apache.hadoop.yarn.webapp.NotFoundException"
 
 
-class ForbiddenError(YarnError):
-    status = 403
-    exception = "ForbiddenException"
-    java_class = "org.apache.hadoop.yarn.webapp.ForbiddenException"
-
-
 class AccessControlError(YarnError):
     status = 403
     exception = "AccessControlException"

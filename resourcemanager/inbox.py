@@ -51,7 +51,6 @@ class InboxLoop(threading.Thread):
         self.rm = rm
         self.redis = client
         self.stopping = threading.Event()
-        self.messages_handled = 0
         self.last_liveness = 0
         self.last_alive = 0.0
         self.last_full_gc = time.monotonic()
@@ -159,7 +158,6 @@ class InboxLoop(threading.Thread):
         return ([data(got[1])], []) if data(got[0]) == keys.rm_am_inbox().encode() else ([], [data(got[1])])
 
     def _apply(self, raw: bytes, from_am: bool) -> None:
-        self.messages_handled += 1
         try:
             msg = RM_MESSAGE.validate_json(raw)
         except ValidationError as e:

@@ -37,7 +37,7 @@ from resourcemanager import (
     scheduling,
     secret_managers,
 )
-from resourcemanager.context import Outbox, RMContext
+from resourcemanager.context import RMContext
 from resourcemanager.ha.fence import Fence
 from resourcemanager.rmstate import RMApp, RMAttempt, RMContainer, RMNode
 from resourcemanager.store import RMStore
@@ -78,9 +78,6 @@ class ResourceManager(RMContext):
 
     def flush_replies(self) -> None:
         self.store.flush_replies()
-
-    def _write(self, out: Outbox) -> None:
-        self.store.write(out)
 
     def app_record(self, app: RMApp) -> str:
         return self.store.app_record(app)

@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# The whole test suite: ruff, mypy --strict, then pytest (pure + integration tiers; e2e with --e2e, the real
+# The whole test suite: ruff, mypy --strict, the import-linter layer contracts (pyproject.toml), then pytest (pure + integration tiers; e2e with --e2e, the real
 # Flink client tier with --flink-client: both need what .ci/run installs).
 set -euo pipefail
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
@@ -10,6 +10,8 @@ echo "==> ruff"
 ruff check .
 echo "==> mypy --strict"
 mypy
+echo "==> import-linter (the layers in pyproject.toml)"
+lint-imports
 echo "==> pytest"
 if [ "${1:-}" = "--flink-client" ]; then
   shift

@@ -56,7 +56,7 @@ def _rest_of(params: dict[str, Any]) -> tuple[str, str | None]:
     """The JobManager the verb's options name, as `_endpoint` finds it, but without waiting for a cluster
     on YARN that is still deploying (its proxy address is enough: if it does not answer, nothing)."""
     from flink_on_yarn.cli import endpoint, yarn
-    from flink_on_yarn.runtime.config import Configuration, parse_dynamic
+    from flink_on_yarn.common.config import Configuration, parse_dynamic
     from flink_on_yarn.standalone import cluster
     from flink_on_yarn.yarn.descriptor import YarnClusterDescriptor
 

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from flink_on_yarn.cli import yarn
-from flink_on_yarn.runtime.config import Configuration
+from flink_on_yarn.common.config import Configuration
 from flink_on_yarn.security import secret as cluster_secret
 from flink_on_yarn.standalone import cluster
 

@@ -45,7 +45,7 @@ from flink_on_yarn.cli.options import (
 from flink_on_yarn.client.executor import ExecutionContext
 from flink_on_yarn.client.program import ProgramError, run_program
 from flink_on_yarn.client.rest_client import RemoteExecutor, RestClient, RestError
-from flink_on_yarn.runtime.config import Configuration, conf_dir, parse_dynamic
+from flink_on_yarn.common.config import Configuration, conf_dir, parse_dynamic
 from flink_on_yarn.runtime.savepoints import IGNORE_UNCLAIMED, RESTORE_PATH
 from flink_on_yarn.security import secret as cluster_secret
 from flink_on_yarn.standalone import cluster, daemons

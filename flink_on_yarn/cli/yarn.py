@@ -21,7 +21,7 @@ import httpx
 from flink_on_yarn.cli.options import check_parallelism
 from flink_on_yarn.client.executor import ExecutionContext
 from flink_on_yarn.client.program import ProgramError, run_program
-from flink_on_yarn.runtime.config import Configuration, parse_dynamic
+from flink_on_yarn.common.config import Configuration, parse_dynamic
 from flink_on_yarn.yarn.descriptor import (
     FINAL_STATES,
     ClusterHandle,

@@ -69,7 +69,7 @@ def set_context(ctx: ExecutionContext | None) -> None:
 def get_context() -> ExecutionContext:
     if _current is not None:
         return _current
-    from flink_on_yarn.runtime.minicluster import LocalExecutor
+    from flink_on_yarn.client.local_executor import LocalExecutor
 
     # PyFlink's local environment runs with as many slots as the machine has cores.
     return ExecutionContext(executor=LocalExecutor(), default_parallelism=os.cpu_count() or 1)

@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from flink_on_yarn.client.executor import JobClient, get_context
+from flink_on_yarn.common.config import parse_duration_ms
 from flink_on_yarn.common.job import JobExecutionResult
 from flink_on_yarn.common.typeinfo import TypeInformation, Types
 from flink_on_yarn.datastream.data_stream import DataStream
@@ -13,7 +14,6 @@ from flink_on_yarn.graph.chaining import build_job_graph
 from flink_on_yarn.graph.job_graph import JobGraphSpec
 from flink_on_yarn.graph.sources import CollectionSource, SocketSource, Source, TextFileSource
 from flink_on_yarn.graph.transformations import TransformationRegistry
-from flink_on_yarn.runtime.config import parse_duration_ms
 from flink_on_yarn.runtime.savepoints import RESTORE_KEYS
 
 AUTO_WATERMARK_INTERVAL = "pipeline.auto-watermark-interval"

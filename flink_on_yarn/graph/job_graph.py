@@ -5,7 +5,6 @@ Validation happens here so that a malformed submission is a 400 at the JobManage
 
 from __future__ import annotations
 
-import re
 from typing import Literal
 
 from pydantic import BaseModel, Field, model_validator
@@ -15,7 +14,6 @@ from flink_on_yarn.graph.slots import required_slots
 
 __all__ = ["JobEdgeSpec", "JobGraphSpec", "JobVertexSpec", "OperatorSpec", "required_slots"]
 
-JOB_ID_RE = re.compile(r"^[0-9a-f]{32}$")
 
 
 class OperatorSpec(BaseModel):
@@ -113,6 +111,3 @@ class JobGraphSpec(BaseModel):
 
     def required_slots(self) -> int:
         return required_slots([(v.slotSharingGroup, v.parallelism) for v in self.vertices])
-
-    def num_tasks(self) -> int:
-        return sum(v.parallelism for v in self.vertices)

@@ -17,7 +17,7 @@ from __future__ import annotations
 from collections import deque
 from dataclasses import dataclass, field
 
-from flink_on_yarn.runtime.config import Configuration, parse_duration_ms
+from flink_on_yarn.common.config import Configuration, parse_duration_ms
 
 # Flink's CheckpointingOptions defaults.
 DEFAULT_TIMEOUT_MS = 600_000

@@ -5,8 +5,8 @@ from __future__ import annotations
 import asyncio
 from collections.abc import Callable
 
+from flink_on_yarn.common.config import Configuration
 from flink_on_yarn.graph.job_graph import JobGraphSpec
-from flink_on_yarn.runtime.config import Configuration
 from flink_on_yarn.runtime.job_master import JobMaster
 from flink_on_yarn.runtime.job_status import JobStatus
 from flink_on_yarn.runtime.messages import AcknowledgeCheckpoint, DeclineCheckpoint, TaskState

@@ -20,11 +20,11 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from flink_on_yarn.common.config import Configuration
 from flink_on_yarn.graph.job_graph import JobGraphSpec
 from flink_on_yarn.runtime.checkpoint_coordinator import Checkpoint, CheckpointConfig, CheckpointCoordinator
 from flink_on_yarn.runtime.checkpoint_snapshot import RestorePlan
 from flink_on_yarn.runtime.checkpoint_storage import CheckpointIntegrityError, CheckpointStorage
-from flink_on_yarn.runtime.config import Configuration
 from flink_on_yarn.runtime.deployment import build_deployment, deployment_order, execution_id
 from flink_on_yarn.runtime.execution_state import ExecutionState, merge
 from flink_on_yarn.runtime.job_status import JobStatus, advance

@@ -23,8 +23,8 @@ from typing import Any
 
 import uvicorn
 
+from flink_on_yarn.common.config import Configuration, bind_address, parse_dynamic
 from flink_on_yarn.runtime import rpc
-from flink_on_yarn.runtime.config import Configuration, bind_address, parse_dynamic
 from flink_on_yarn.runtime.dispatcher import Dispatcher
 from flink_on_yarn.runtime.messages import (
     FOR_JOBMANAGER,
@@ -48,6 +48,22 @@ from flink_on_yarn.security import secret as cluster_secret
 log = logging.getLogger("flink_on_yarn.jobmanager")
 
 
+def _host_port(sockname: tuple[Any, ...]) -> str:
+    return f"{sockname[0]}:{sockname[1]}"
+
+
+def listening_note(advertised: str, bound: str) -> str:
+    """What a start-up line adds when the address clients are told (`host:port`) is not the one the socket
+    listens on (`localhost` is loopback's name).
+
+    >>> listening_note("localhost:8081", "0.0.0.0:8081"), listening_note("localhost:8081", "127.0.0.1:8081")
+    (', listening on 0.0.0.0:8081', '')
+    """
+    if not bound or advertised.replace("localhost:", "127.0.0.1:", 1) == bound:
+        return ""
+    return f", listening on {bound}"
+
+
 class JobManager:
     """`secret` is the cluster's (see flink_on_yarn.security.secret): TaskManagers prove they hold it before
     they are heard, and REST callers present it as `Authorization: Bearer`."""
@@ -65,6 +81,9 @@ class JobManager:
         self.rpc_port = 0
         self.rest_port = 0
         self.rest_url = ""
+        # Where the sockets listen (host:port), which start-up lines name when it is not what clients are told.
+        self.rpc_bound = ""
+        self.rest_bound = ""
         self._rpc_server: asyncio.base_events.Server | None = None
         self._uvicorn: uvicorn.Server | None = None
         self._serve_task: asyncio.Task[None] | None = None
@@ -87,12 +106,14 @@ class JobManager:
                                                           bind_address(self.config, "jobmanager.bind-host"),
                                                           self.config.get_int("jobmanager.rpc.port"))
         self.rpc_port = self._rpc_server.sockets[0].getsockname()[1]
+        self.rpc_bound = _host_port(self._rpc_server.sockets[0].getsockname())
         # IPPROTO_TCP: asyncio turns on TCP_NODELAY only for sockets that say TCP (else Nagle adds 40 ms a reply).
         sock = rest_sock or socket.socket(socket.AF_INET, socket.SOCK_STREAM, socket.IPPROTO_TCP)
         if rest_sock is None:
             sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
             sock.bind((bind_address(self.config, "rest.bind-address"), self.config.get_int("rest.port")))
         self.rest_port = sock.getsockname()[1]
+        self.rest_bound = _host_port(sock.getsockname())
         rest_host = self.config.get("rest.address") or self.rpc_host
         self.rest_url = f"http://{rest_host}:{self.rest_port}"
         uv_config = uvicorn.Config(create_app(self), log_level="warning", lifespan="off")
@@ -100,6 +121,14 @@ class JobManager:
         self._serve_task = asyncio.create_task(self._uvicorn.serve(sockets=[sock]))
         while not self._uvicorn.started:
             await asyncio.sleep(0.01)
+
+    def listening_lines(self) -> list[str]:
+        """Flink's start-up lines, with the bound address when it differs from the advertised one (a wildcard
+        bind, or `rest.bind-address` beyond `jobmanager.rpc.address`)."""
+        rest = self.rest_url.split("://", 1)[-1]
+        return [f"Rest endpoint listening at {self.rest_url}{listening_note(rest, self.rest_bound)}",
+                f"JobManager RPC listening at {self.rpc_host}:{self.rpc_port}"
+                f"{listening_note(f'{self.rpc_host}:{self.rpc_port}', self.rpc_bound)}"]
 
     def addresses(self) -> dict[str, Any]:
         return {"rest": self.rest_url, "rpc": f"{self.rpc_host}:{self.rpc_port}", "pid": os.getpid()}
@@ -193,8 +222,7 @@ async def serve(config: Configuration, address_file: str | None, program: str | 
         print(f"error: {e}", file=sys.stderr)
         return 2
     await jm.start()
-    print(f"Rest endpoint listening at {jm.rest_url}", flush=True)
-    print(f"JobManager RPC listening at {jm.rpc_host}:{jm.rpc_port}", flush=True)
+    print("\n".join(jm.listening_lines()), flush=True)
     write_addresses(address_file, jm.addresses())
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGTERM, signal.SIGINT):

@@ -12,9 +12,9 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
+from flink_on_yarn.common.config import Configuration
 from flink_on_yarn.runtime import allocation_history as ev
 from flink_on_yarn.runtime.allocation_history import AllocationHistory
-from flink_on_yarn.runtime.config import Configuration
 from flink_on_yarn.runtime.messages import Shutdown
 from flink_on_yarn.runtime.rpc import Gateway
 from flink_on_yarn.runtime.worker_driver import SlotDemand, WorkerDriver

@@ -6,21 +6,10 @@ from __future__ import annotations
 
 import os
 import stat
-from pathlib import Path
 
 # The tail a page shows: a long-running JobManager's log can grow without bound.
 MAX_BYTES = 1 << 20
 NAMES = {2: "jobmanager.log", 1: "jobmanager.out"}
-
-
-def output_file(fd: int) -> Path | None:
-    """The regular file this process's `fd` writes to, or None."""
-    try:
-        if not stat.S_ISREG(os.fstat(fd).st_mode):
-            return None
-        return Path(os.readlink(f"/proc/self/fd/{fd}"))
-    except OSError:
-        return None
 
 
 def log_list() -> list[dict[str, int | str]]:

@@ -20,7 +20,7 @@ import random
 from collections import deque
 from dataclasses import dataclass, field
 
-from flink_on_yarn.runtime.config import parse_duration_ms, parsed_value
+from flink_on_yarn.common.config import parse_duration_ms, parsed_value
 
 INTEGER_MAX = 2**31 - 1
 TYPE_KEY = "restart-strategy.type"

@@ -26,8 +26,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from flink_on_yarn.common.config import Configuration, parse_dynamic
 from flink_on_yarn.runtime import rpc
-from flink_on_yarn.runtime.config import Configuration, parse_dynamic
 from flink_on_yarn.runtime.hardware import hardware
 from flink_on_yarn.runtime.messages import (
     FOR_TASKMANAGER,

@@ -23,7 +23,7 @@ import secrets
 import stat
 from pathlib import Path
 
-from flink_on_yarn.runtime.config import Configuration
+from flink_on_yarn.common.config import Configuration
 
 ENV = "MINIFLINK_CLUSTER_SECRET"
 YARN_ENV = "MINIYARN_CLIENT_TO_AM_SECRET"

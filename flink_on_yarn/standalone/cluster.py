@@ -13,7 +13,7 @@ from pathlib import Path
 
 import httpx
 
-from flink_on_yarn.runtime.config import Configuration, conf_dir
+from flink_on_yarn.common.config import Configuration, conf_dir
 from flink_on_yarn.security import secret as cluster_secret
 from flink_on_yarn.standalone import daemons
 

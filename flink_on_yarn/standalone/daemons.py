@@ -13,7 +13,7 @@ import sys
 import time
 from pathlib import Path
 
-from flink_on_yarn.runtime.config import Configuration, conf_dir
+from flink_on_yarn.common.config import Configuration, conf_dir
 
 JOBMANAGER = "standalonesession"
 TASKMANAGER = "taskexecutor"

@@ -30,8 +30,8 @@ import threading
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from flink_on_yarn.common.config import Configuration, bind_address
 from flink_on_yarn.graph.slots import required_slots_of
-from flink_on_yarn.runtime.config import Configuration, bind_address
 from flink_on_yarn.security import secret as cluster_secret
 from flink_on_yarn.yarn import checkpoint_pointer
 from flink_on_yarn.yarn.bootstrap import EarlyWorkers
@@ -146,7 +146,7 @@ class ApplicationMaster:
             self.driver.early = early.handover()
         self._recover_checkpoint()
         await self.jm.start(self.rpc_sock, self.rest_sock)
-        print(f"Rest endpoint listening at {self.jm.rest_url}", flush=True)
+        print(self.jm.listening_lines()[0], flush=True)
         if graph is not None:
             self.submit(graph)
         self.driver.start_heartbeat()
@@ -227,8 +227,10 @@ class ApplicationMaster:
         loop = asyncio.get_running_loop()
         result: asyncio.Future[int] = loop.create_future()
 
+        program_failures: list[str] = []
+
         def body() -> None:
-            code = run_application(program, args, self.jm.rest_url, self.config, self.secret)
+            code = run_application(program, args, self.jm.rest_url, self.config, self.secret, program_failures)
             loop.call_soon_threadsafe(lambda: None if result.done() else result.set_result(code))
 
         threading.Thread(target=body, name="application-main", daemon=True).start()
@@ -238,8 +240,9 @@ class ApplicationMaster:
         final = application_final_status(states, result.result() == 0)
         failures = [f"Job {m.job_id} ended {m.status.value}: {m.failure_cause}"
                     for m in self.jm.dispatcher.jobs.values() if m.failure_cause]
-        diagnostics = "" if final == "SUCCEEDED" else "; ".join(failures) or \
-            f"The application's main method ended with jobs {states or 'none'}"
+        # Named, so that a user who submitted several applications sees which program's main this was.
+        diagnostics = "" if final == "SUCCEEDED" else "; ".join(failures + program_failures) or \
+            f"The main method of {os.path.basename(program)} ended with jobs {states or 'none'}"
         await self.finish(FinalApplicationStatus(final), diagnostics)
         return 0
 

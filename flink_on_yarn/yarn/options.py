@@ -13,7 +13,7 @@ import re
 from collections.abc import Mapping
 from enum import StrEnum
 
-from flink_on_yarn.runtime.config import DEFAULTS, parsed_value
+from flink_on_yarn.common.config import DEFAULTS, parsed_value
 
 APPLICATION_TYPE = "Apache Flink"
 # Files in the AM container's working directory, and the variable naming the staged configuration so

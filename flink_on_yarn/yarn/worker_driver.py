@@ -13,8 +13,8 @@ import logging
 import time
 from collections.abc import Callable
 
+from flink_on_yarn.common.config import Configuration
 from flink_on_yarn.runtime import allocation_history as ev
-from flink_on_yarn.runtime.config import Configuration
 from flink_on_yarn.runtime.resource_manager import ResourceManager
 from flink_on_yarn.runtime.worker_driver import SlotDemand, WorkerDriver
 from flink_on_yarn.yarn.bootstrap import (

@@ -3,13 +3,14 @@ character (the column pattern, `Application Report : ` block, kill messages and 
 
 from __future__ import annotations
 
-import argparse
 import time
 from typing import Any
 
+import click
+
+from miniyarn.cli import completion
 from miniyarn.cli.common import (
     FAILED,
-    add_rm_address,
     am_host_and_port,
     fail,
     java_percent,
@@ -17,6 +18,7 @@ from miniyarn.cli.common import (
     split_list,
     yarn_client,
 )
+from miniyarn.cli.options import CONTEXT, app_id_option, exactly_one, rm_address_option, states_option
 from miniyarn.client.yarn_client import YarnClient, YarnClientError
 from miniyarn.states.application import CLIENT_STATES
 
@@ -32,27 +34,31 @@ FINAL_STATES = {"FINISHED", "FAILED", "KILLED"}
 KILL_WAIT_S = 30.0
 
 
-def add_arguments(parser: argparse.ArgumentParser) -> None:
-    what = parser.add_mutually_exclusive_group(required=True)
-    what.add_argument("-list", "--list", action="store_true",
-                      help="list applications (default states SUBMITTED, ACCEPTED, RUNNING)")
-    what.add_argument("-status", "--status", metavar="Application ID", help="print an application's report")
-    what.add_argument("-kill", "--kill", nargs="+", metavar="Application ID", help="kill applications")
-    parser.add_argument("-appStates", "--appStates", action="append", default=[], metavar="States",
-                        help="with -list: comma-separated states, or ALL")
-    parser.add_argument("-appTypes", "--appTypes", action="append", default=[], metavar="Types",
-                        help="with -list: comma-separated application types")
-    add_rm_address(parser)
-
-
-def run(args: argparse.Namespace) -> int:
-    with yarn_client(args) as yarn:
+@click.command("application", context_settings=CONTEXT)
+@click.option("-list", "--list", "list_", is_flag=True,
+              help="list applications (default states SUBMITTED, ACCEPTED, RUNNING)")
+@app_id_option("-status", "--status", "status_id", help_text="print an application's report")
+@app_id_option("-kill", "--kill", "kill_id", live_only=True, help_text="kill applications (more ids may follow)")
+@click.argument("more_ids", nargs=-1, metavar="", shell_complete=completion.live_application_ids)
+@states_option("-appStates", "--appStates", "app_states", complete=completion.app_states,
+               help_text="with -list: comma-separated states, or ALL")
+@click.option("-appTypes", "--appTypes", "app_types", multiple=True, metavar="Types",
+              help="with -list: comma-separated application types")
+@rm_address_option
+@click.pass_context
+def command(ctx: click.Context, list_: bool, status_id: str | None, kill_id: str | None, more_ids: tuple[str, ...],
+            app_states: tuple[str, ...], app_types: tuple[str, ...], rm_address: str | None) -> int:
+    """prints application(s) report / kill application"""
+    exactly_one(ctx, list=list_, status=status_id, kill=kill_id)
+    if more_ids and kill_id is None:  # only -kill takes several ids (`-kill ID ID ...`, as YARN's)
+        raise click.UsageError(f"unrecognized arguments: {' '.join(more_ids)}", ctx)
+    with yarn_client(rm_address) as yarn:
         try:
-            if args.list:
-                return list_apps(yarn, split_list(",".join(args.appStates)), split_list(",".join(args.appTypes)))
-            if args.status:
-                return status(yarn, args.status)
-            return max(kill(yarn, app_id) for app_id in args.kill)
+            if list_:
+                return list_apps(yarn, split_list(",".join(app_states)), split_list(",".join(app_types)))
+            if status_id:
+                return status(yarn, status_id)
+            return max(kill(yarn, app_id) for app_id in (str(kill_id), *more_ids))
         except YarnClientError as e:
             return fail(str(e))
 

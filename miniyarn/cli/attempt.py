@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
-import argparse
 from typing import Any
 
+import click
+
+from miniyarn.cli import completion
 from miniyarn.cli.application import get_app
-from miniyarn.cli.common import add_rm_address, am_host_and_port, fail, report_block, yarn_client
+from miniyarn.cli.common import am_host_and_port, fail, report_block, yarn_client
+from miniyarn.cli.options import CONTEXT, app_id_option, exactly_one, rm_address_option
 from miniyarn.client.yarn_client import YarnClient, YarnClientError
 from miniyarn.ids import ApplicationAttemptId, ApplicationId, InvalidIdError
 
@@ -15,17 +18,18 @@ APPLICATION_ATTEMPTS_PATTERN = "%30s\t%20s\t%35s\t%35s"
 HEADER = ("ApplicationAttempt-Id", "State", "AM-Container-Id", "Tracking-URL")
 
 
-def add_arguments(parser: argparse.ArgumentParser) -> None:
-    what = parser.add_mutually_exclusive_group(required=True)
-    what.add_argument("-list", "--list", metavar="Application ID", help="list an application's attempts")
-    what.add_argument("-status", "--status", metavar="Application Attempt ID", help="print an attempt's report")
-    add_rm_address(parser)
-
-
-def run(args: argparse.Namespace) -> int:
-    with yarn_client(args) as yarn:
+@click.command("applicationattempt", context_settings=CONTEXT)
+@app_id_option("-list", "--list", "app_id", help_text="list an application's attempts")
+@click.option("-status", "--status", "attempt_id", default=None, metavar="Application Attempt ID",
+              shell_complete=completion.attempt_ids, help="print an attempt's report")
+@rm_address_option
+@click.pass_context
+def command(ctx: click.Context, app_id: str | None, attempt_id: str | None, rm_address: str | None) -> int:
+    """prints application attempt(s) report"""
+    exactly_one(ctx, list=app_id, status=attempt_id)
+    with yarn_client(rm_address) as yarn:
         try:
-            return list_attempts(yarn, args.list) if args.list else status(yarn, args.status)
+            return list_attempts(yarn, app_id) if app_id else status(yarn, str(attempt_id))
         except (InvalidIdError, YarnClientError) as e:
             return fail(str(e))
 

@@ -1,9 +1,8 @@
-"""What every client command shares: the RM address flag, error lines, and Java's number and date
+"""What every client command shares: the RM client, error lines, and Java's number and date
 formats as the `yarn` CLI prints them (DecimalFormat `###.##%` and `#.00`, `Date.toString()`)."""
 
 from __future__ import annotations
 
-import argparse
 import sys
 import time
 from decimal import ROUND_HALF_EVEN, Decimal
@@ -15,13 +14,9 @@ from miniyarn.client.yarn_client import YarnClient
 FAILED = 255
 
 
-def add_rm_address(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--rm-address", default=None,
-                        help="ResourceManager URL (default $MINIYARN_RM_ADDRESS or http://127.0.0.1:8088)")
-
-
-def yarn_client(args: argparse.Namespace) -> YarnClient:
-    return YarnClient(config.rm_address(getattr(args, "rm_address", None)))
+def yarn_client(rm_address: str | None) -> YarnClient:
+    """The RM at --rm-address, else $MINIYARN_RM_ADDRESS, else the default."""
+    return YarnClient(config.rm_address(rm_address))
 
 
 def fail(message: str) -> int:

@@ -5,10 +5,13 @@ its timeline server would have them)."""
 
 from __future__ import annotations
 
-import argparse
 from typing import Any
 
-from miniyarn.cli.common import add_rm_address, fail, report_block, yarn_client, yarn_time
+import click
+
+from miniyarn.cli import completion
+from miniyarn.cli.common import fail, report_block, yarn_client, yarn_time
+from miniyarn.cli.options import CONTEXT, exactly_one, rm_address_option
 from miniyarn.client.yarn_client import YarnClient, YarnClientError
 from miniyarn.ids import ApplicationAttemptId, ContainerId, InvalidIdError
 from miniyarn.records import GUARANTEED
@@ -18,17 +21,19 @@ CONTAINER_PATTERN = "%30s\t%20s\t%20s\t%20s\t%20s\t%20s\t%35s"
 HEADER = ("Container-Id", "Start Time", "Finish Time", "State", "Host", "Node Http Address", "LOG-URL")
 
 
-def add_arguments(parser: argparse.ArgumentParser) -> None:
-    what = parser.add_mutually_exclusive_group(required=True)
-    what.add_argument("-list", "--list", metavar="Application Attempt ID", help="list an attempt's containers")
-    what.add_argument("-status", "--status", metavar="Container ID", help="print a container's report")
-    add_rm_address(parser)
-
-
-def run(args: argparse.Namespace) -> int:
-    with yarn_client(args) as yarn:
+@click.command("container", context_settings=CONTEXT)
+@click.option("-list", "--list", "attempt_id", default=None, metavar="Application Attempt ID",
+              shell_complete=completion.attempt_ids, help="list an attempt's containers")
+@click.option("-status", "--status", "container_id", default=None, metavar="Container ID",
+              shell_complete=completion.container_ids, help="print a container's report")
+@rm_address_option
+@click.pass_context
+def command(ctx: click.Context, attempt_id: str | None, container_id: str | None, rm_address: str | None) -> int:
+    """prints container(s) report"""
+    exactly_one(ctx, list=attempt_id, status=container_id)
+    with yarn_client(rm_address) as yarn:
         try:
-            return list_containers(yarn, args.list) if args.list else status(yarn, args.status)
+            return list_containers(yarn, attempt_id) if attempt_id else status(yarn, str(container_id))
         except (InvalidIdError, YarnClientError) as e:
             return fail(str(e))
 

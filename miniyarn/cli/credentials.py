@@ -3,19 +3,24 @@ copy the NodeManagers' share of them into a directory of their own (compose moun
 
 from __future__ import annotations
 
-import argparse
 import shutil
 import sys
 from pathlib import Path
 
+import click
+
+from miniyarn.cli.options import CONTEXT
 from miniyarn.security import credentials
 
 
-def add_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("-init", metavar="DIR", required=True,
-                        help="the credentials directory: made if missing, secrets already in it are kept")
-    parser.add_argument("-export-nm", metavar="DIR", default=None,
-                        help="also copy what a NodeManager needs (its Redis password, the HTTP signature secret)")
+@click.command("credentials", context_settings=CONTEXT)
+@click.option("-init", "init", metavar="DIR", required=True,
+              help="the credentials directory: made if missing, secrets already in it are kept")
+@click.option("-export-nm", "export_dir", metavar="DIR", default=None,
+              help="also copy what a NodeManager needs (its Redis password, the HTTP signature secret)")
+def command(init: str, export_dir: str | None) -> int:
+    """make the cluster's secrets (Redis users, RM master key, HTTP signature secret)"""
+    return run(init, export_dir)
 
 
 def export_nm(creds: credentials.Credentials, dest: Path) -> list[str]:
@@ -28,13 +33,13 @@ def export_nm(creds: credentials.Credentials, dest: Path) -> list[str]:
     return names
 
 
-def run(args: argparse.Namespace) -> int:
+def run(init: str, export_dir: str | None) -> int:
     try:
-        creds = credentials.ensure(args.init)
+        creds = credentials.ensure(init)
         print(f"Credentials in {creds.dir}: {', '.join(sorted(p.name for p in creds.dir.iterdir()))}")
-        if args.export_nm:
-            names = export_nm(creds, Path(args.export_nm))
-            print(f"NodeManager credentials in {args.export_nm}: {', '.join(names)}")
+        if export_dir:
+            names = export_nm(creds, Path(export_dir))
+            print(f"NodeManager credentials in {export_dir}: {', '.join(names)}")
     except OSError as e:
         print(f"miniyarn credentials: {e}", file=sys.stderr)
         return 1

@@ -8,17 +8,19 @@ LogCLI reads a running application's logs from its NodeManagers. Both get `clien
 
 from __future__ import annotations
 
-import argparse
 import dataclasses
 import sys
 from dataclasses import dataclass
 from typing import Any
 from urllib.parse import quote
 
+import click
 import httpx
 
 from miniyarn import config
-from miniyarn.cli.common import add_rm_address, fail, java_date, split_list, yarn_client
+from miniyarn.cli import completion
+from miniyarn.cli.common import fail, java_date, split_list, yarn_client
+from miniyarn.cli.options import CONTEXT, redis_url_option, rm_address_option
 from miniyarn.client.yarn_client import YarnClient, YarnClientError
 from miniyarn.ids import ApplicationId, ContainerId, InvalidIdError
 from miniyarn.security import client_token
@@ -38,17 +40,32 @@ class LogEntry:
     aggregation: str  # AGGREGATED or LOCAL
 
 
-def add_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("-applicationId", "--applicationId", required=True, metavar="Application ID")
-    parser.add_argument("-containerId", "--containerId", default=None, metavar="Container ID",
-                        help="only this container's logs")
-    parser.add_argument("-am", "--am", default=None, metavar="AM Containers",
-                        help="only the AM containers' logs: 1,2 for attempts 1 and 2, ALL, or -1 for the latest")
-    parser.add_argument("-log_files", "--log_files", action="append", default=[], metavar="Log File Name",
-                        help="comma-separated file names (stdout, stderr, ...); ALL for every file")
-    # Accepted and ignored: aggregated logs come from the RM now, users hold no Redis credential.
-    parser.add_argument("--redis-url", default=None, help=argparse.SUPPRESS)
-    add_rm_address(parser)
+@dataclass(frozen=True)
+class LogsRequest:
+    """What `miniyarn logs` was asked for (its options, as parsed)."""
+    app_id: str
+    container_id: str | None
+    am: str | None
+    log_files: tuple[str, ...]
+    rm_address: str | None
+
+
+@click.command("logs", context_settings=CONTEXT)
+@click.option("-applicationId", "--applicationId", "app_id", required=True, metavar="Application ID",
+              shell_complete=completion.application_ids)
+@click.option("-containerId", "--containerId", "container_id", default=None, metavar="Container ID",
+              shell_complete=completion.container_ids, help="only this container's logs")
+@click.option("-am", "--am", "am", default=None, metavar="AM Containers",
+              help="only the AM containers' logs: 1,2 for attempts 1 and 2, ALL, or -1 for the latest")
+@click.option("-log_files", "--log_files", "log_files", multiple=True, metavar="Log File Name",
+              help="comma-separated file names (stdout, stderr, ...); ALL for every file")
+# Accepted and ignored: aggregated logs come from the RM now, users hold no Redis credential.
+@redis_url_option("ignored", hidden=True)
+@rm_address_option
+def command(app_id: str, container_id: str | None, am: str | None, log_files: tuple[str, ...],
+            redis_url: str | None, rm_address: str | None) -> int:
+    """dump container logs"""
+    return run(LogsRequest(app_id, container_id, am, log_files, rm_address))
 
 
 def format_entry(e: LogEntry) -> str:
@@ -149,10 +166,10 @@ def select(entries: list[LogEntry], container_id: str | None, files: list[str]) 
     return sorted(picked, key=lambda e: (e.container_id, e.node, e.file))
 
 
-def app_report(args: argparse.Namespace, app_id: str) -> tuple[dict[str, Any] | None, list[dict[str, Any]]]:
+def app_report(rm_address: str | None, app_id: str) -> tuple[dict[str, Any] | None, list[dict[str, Any]]]:
     """The app's RM report and the nodes (None, [] if the RM does not know it); YarnClientError with
     no status if the RM is down."""
-    with yarn_client(args) as yarn:
+    with yarn_client(rm_address) as yarn:
         try:
             report = yarn.get_application(app_id)
             return report, yarn.list_nodes()
@@ -162,12 +179,12 @@ def app_report(args: argparse.Namespace, app_id: str) -> tuple[dict[str, Any] | 
             return None, []
 
 
-def run(args: argparse.Namespace) -> int:
-    app_id = args.applicationId
+def run(args: LogsRequest) -> int:
+    app_id = args.app_id
     try:
         ApplicationId.parse(app_id)
-        if args.containerId:
-            ContainerId.parse(args.containerId)
+        if args.container_id:
+            ContainerId.parse(args.container_id)
     except InvalidIdError as e:
         return fail(f"Invalid ApplicationId or ContainerId specified: {e}")
     try:
@@ -175,9 +192,9 @@ def run(args: argparse.Namespace) -> int:
     except ValueError:
         return fail("Invalid input for option -am. Valid inputs are 'ALL', -1 and any other integer which is "
                     "larger than 0.")
-    if args.am is not None and args.containerId:
+    if args.am is not None and args.container_id:
         return fail("Invalid options. Can only accept one of amContainers/containerId.")
-    address = config.rm_address(getattr(args, "rm_address", None))
+    address = config.rm_address(args.rm_address)
     try:
         if "," in address:  # RM HA: the aggregated logs are read from the active
             with YarnClient(address) as yarn:
@@ -193,8 +210,8 @@ def run(args: argparse.Namespace) -> int:
         return fail(str(e))
 
 
-def _print_logs(args: argparse.Namespace, rm: httpx.Client, app_id: str, attempts: set[int] | None) -> int:
-    report, nodes = app_report(args, app_id)
+def _print_logs(args: LogsRequest, rm: httpx.Client, app_id: str, attempts: set[int] | None) -> int:
+    report, nodes = app_report(args.rm_address, app_id)
     # An app that has unregistered reads FINISHED while its AM container is still exiting (FINISHING): no
     # node has been told to upload yet, so it is read like a running one until the RM sets finishedTime.
     finished_ms = int((report or {}).get("finishedTime") or 0)
@@ -223,11 +240,11 @@ def _print_logs(args: argparse.Namespace, rm: httpx.Client, app_id: str, attempt
     files = split_list(",".join(args.log_files))
     if args.am is not None:
         entries = am_entries(entries, attempts)
-    picked = select(entries, args.containerId, files)
+    picked = select(entries, args.container_id, files)
     if not picked:
-        if args.containerId:
+        if args.container_id:
             return fail(f"Can not find any log file matching the pattern: [{', '.join(files) or 'ALL'}] for the "
-                        f"container: {args.containerId} within the application: {app_id}")
+                        f"container: {args.container_id} within the application: {app_id}")
         if finished and owing:
             return fail("Log aggregation has not completed or is not enabled.")
         return fail(f"Can not find any log file matching the pattern: [{', '.join(files) or 'ALL'}] for the "

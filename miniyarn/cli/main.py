@@ -1,19 +1,27 @@
 """`miniyarn`: the `yarn` command's verbs (resourcemanager, nodemanager, application, applicationattempt,
 container, node, logs, queue, rmadmin), plus distributed-shell, a one-command local cluster (minicluster) and
-`token` (a signed user token for the REST API and web UI)."""
+`token` (a signed user token for the REST API and web UI), on click, with click's shell completion
+(completion.py).
+
+The daemons are programs of their own (`python -m resourcemanager` parses the same flags): their verbs hand
+the words after them to that program's parser, imported only when asked for, so `miniyarn node -list` never
+imports the RM.
+"""
 
 from __future__ import annotations
 
-import argparse
+import importlib
+import os
 import sys
-from collections.abc import Callable
-from types import ModuleType
+
+import click
 
 from miniyarn.cli import (
     application,
     attempt,
     container,
     credentials,
+    distributed_shell,
     logs,
     minicluster,
     node,
@@ -21,71 +29,71 @@ from miniyarn.cli import (
     rmadmin,
     token,
 )
+from miniyarn.cli.options import CONTEXT
 
-Adder = Callable[[argparse.ArgumentParser], None]
-Runner = Callable[[argparse.Namespace], int]
-
-
-def _daemon(module: str) -> tuple[Adder, Runner]:
-    """The daemons' own CLIs, imported only when asked for (they pull in FastAPI and friends)."""
-    import importlib
-
-    mod: ModuleType = importlib.import_module(module)
-    return mod.add_arguments, mod.run
+COMPLETE_VAR = "_MINIYARN_COMPLETE"
+# The daemons, whose programs parse their own flags: (module with add_arguments/run, help).
+PROGRAMS = {
+    "resourcemanager": ("resourcemanager.cli", "run the ResourceManager"),
+    "nodemanager": ("nodemanager.cli", "run a NodeManager"),
+}
 
 
-def _commands() -> dict[str, tuple[str, Callable[[], tuple[Adder, Runner]]]]:
-    def distributed_shell() -> tuple[Adder, Runner]:
-        from miniyarn.distributedshell import client
+class YarnGroup(click.Group):
+    """The verbs' return value is the exit status (the `yarn` CLI's 0 and 255, 2 for bad usage)."""
 
-        return client.add_arguments, client.run
-
-    return {
-        "resourcemanager": ("run the ResourceManager", lambda: _daemon("resourcemanager.cli")),
-        "nodemanager": ("run a NodeManager", lambda: _daemon("nodemanager.cli")),
-        "application": ("prints application(s) report / kill application", lambda: (application.add_arguments,
-                                                                                     application.run)),
-        "applicationattempt": ("prints application attempt(s) report", lambda: (attempt.add_arguments,
-                                                                                 attempt.run)),
-        "container": ("prints container(s) report", lambda: (container.add_arguments, container.run)),
-        "node": ("prints node report(s)", lambda: (node.add_arguments, node.run)),
-        "logs": ("dump container logs", lambda: (logs.add_arguments, logs.run)),
-        "queue": ("prints queue information", lambda: (queue.add_arguments, queue.run)),
-        "rmadmin": ("admin tools: the ResourceManagers' HA state (-getServiceState, -transitionToStandby)",
-                    lambda: (rmadmin.add_arguments, rmadmin.run)),
-        "distributed-shell": ("run a shell command in N containers (YARN's DistributedShell)", distributed_shell),
-        "minicluster": ("Redis + ResourceManager + N NodeManagers in the foreground",
-                        lambda: (minicluster.add_arguments, minicluster.run)),
-        "credentials": ("make the cluster's secrets (Redis users, RM master key, HTTP signature secret)",
-                        lambda: (credentials.add_arguments, credentials.run)),
-        "token": ("print a signed token for a user (Authorization: Bearer, $MINIYARN_TOKEN)",
-                  lambda: (token.add_arguments, token.run)),
-    }
+    def invoke(self, ctx: click.Context) -> object:
+        ctx.exit(int(super().invoke(ctx) or 0))
 
 
-def build_parser(only: str | None = None) -> tuple[argparse.ArgumentParser, dict[str, Runner]]:
-    parser = argparse.ArgumentParser(prog="miniyarn", description="A mini Hadoop YARN: daemons and the yarn CLI.")
-    subs = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
-    runners: dict[str, Runner] = {}
-    for name, (help_text, load) in _commands().items():
-        sub = subs.add_parser(name, help=help_text, description=help_text, prog=f"miniyarn {name}")
-        if only is None or only == name:
-            add, runner = load()
-            add(sub)
-            runners[name] = runner
-    return parser, runners
+@click.group(cls=YarnGroup, context_settings=CONTEXT)
+def cli() -> None:
+    """A mini Hadoop YARN: daemons and the yarn CLI."""
+
+
+def _program_command(name: str, module: str, help_text: str) -> click.Command:
+    @click.command(name, help=help_text, add_help_option=False,
+                   context_settings={"ignore_unknown_options": True, "allow_interspersed_args": False})
+    @click.argument("argv", nargs=-1, type=click.UNPROCESSED)
+    def command(argv: tuple[str, ...]) -> int:
+        import argparse
+
+        mod = importlib.import_module(module)
+        parser = argparse.ArgumentParser(prog=f"miniyarn {name}", description=help_text)
+        mod.add_arguments(parser)
+        try:
+            args = parser.parse_args(list(argv))
+        except SystemExit as e:  # argparse's usage error (2) or --help (0)
+            return int(e.code) if isinstance(e.code, int) else (0 if e.code is None else 2)
+        return int(mod.run(args))
+
+    return command
+
+
+for _verb, (_module, _help) in PROGRAMS.items():
+    cli.add_command(_program_command(_verb, _module, _help))
+for _command in (application.command, attempt.command, container.command, node.command, logs.command,
+                 queue.command, rmadmin.command, distributed_shell.command, minicluster.command, credentials.command,
+                 token.command):
+    cli.add_command(_command)
 
 
 def main(argv: list[str] | None = None) -> int:
-    args_list = sys.argv[1:] if argv is None else argv
-    # Only the chosen command's options are loaded, so `miniyarn node -list` never imports the RM.
-    chosen = args_list[0] if args_list and not args_list[0].startswith("-") else None
-    parser, runners = build_parser(chosen)
+    args = sys.argv[1:] if argv is None else argv
+    if COMPLETE_VAR in os.environ:
+        # click's completion protocol: the shell's words come in the environment, the answer on stdout.
+        cli.main(args, prog_name="miniyarn", complete_var=COMPLETE_VAR)
+        return 0
     try:
-        args = parser.parse_args(args_list)
-    except SystemExit as e:
-        return int(e.code) if isinstance(e.code, int) else (0 if e.code is None else 2)
-    return runners[args.command](args)
+        # Not standalone: click returns the status YarnGroup.invoke exits with (or --help's 0) instead of
+        # calling sys.exit, so that main() stays callable from tests and other code.
+        return int(cli.main(args, prog_name="miniyarn", standalone_mode=False) or 0)
+    except click.ClickException as e:  # a usage error: click's message, argparse's exit status 2
+        e.show()
+        return e.exit_code
+    except click.Abort:  # Ctrl-C in a client verb: the shell's status for SIGINT, no traceback
+        print("Aborted!", file=sys.stderr)
+        return 130
 
 
 if __name__ == "__main__":

@@ -3,46 +3,64 @@ foreground until Ctrl-C or SIGTERM, which stop everything it started."""
 
 from __future__ import annotations
 
-import argparse
 import signal
 import sys
 import time
+from dataclasses import dataclass
 from types import FrameType
 
+import click
+
 from miniyarn import config
+from miniyarn.cli.options import CONTEXT, credentials_dir_option, define_option, redis_url_option
 from miniyarn.minicluster import MiniCluster, MiniClusterError
 
 
-def add_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--nodemanagers", "-n", type=int, default=1, help="number of NodeManagers (default 1)")
-    parser.add_argument("--redis-url", default=None,
-                        help="Redis to meet in; started here if none answers (default $MINIYARN_REDIS_URL or "
-                             "redis://127.0.0.1:6379/0)")
-    parser.add_argument("--port", type=int, default=8088, help="ResourceManager web/REST port (default 8088; 0 = free)")
-    parser.add_argument("--memory-mb", type=int, default=4096, help="memory per NodeManager (default 4096)")
-    parser.add_argument("--vcores", type=int, default=4, help="vcores per NodeManager (default 4)")
-    parser.add_argument("--work-dir", default=None,
-                        help="daemon logs and NM dirs (default a temp dir, removed on exit)")
-    parser.add_argument("-D", dest="defines", action="append", default=[], metavar="KEY=VALUE",
-                        help="a yarn-site.xml key for every daemon")
-    parser.add_argument("--rms", type=int, default=1, choices=(1, 2),
-                        help="ResourceManagers: 1, or 2 for RM HA (rm1 on --port, rm2 on a free port; one active, "
-                             "one standby that takes over)")
-    parser.add_argument("--credentials-dir", default=None,
-                        help="the cluster's secrets, made at first start (default <work-dir>/credentials); a "
-                             "Redis started here loads its ACL users (see docs/security.md)")
+@dataclass(frozen=True)
+class MiniClusterRequest:
+    nodemanagers: int
+    redis_url: str | None
+    port: int
+    memory_mb: int
+    vcores: int
+    work_dir: str | None
+    defines: tuple[str, ...]
+    rms: int
+    credentials_dir: str | None
+
+
+@click.command("minicluster", context_settings=CONTEXT)
+@click.option("--nodemanagers", "-n", "nodemanagers", type=int, default=1, help="number of NodeManagers (default 1)")
+@redis_url_option("Redis to meet in; started here if none answers (default $MINIYARN_REDIS_URL or "
+                  "redis://127.0.0.1:6379/0)")
+@click.option("--port", "port", type=int, default=8088, help="ResourceManager web/REST port (default 8088; 0 = free)")
+@click.option("--memory-mb", "memory_mb", type=int, default=4096, help="memory per NodeManager (default 4096)")
+@click.option("--vcores", "vcores", type=int, default=4, help="vcores per NodeManager (default 4)")
+@click.option("--work-dir", "work_dir", default=None,
+              help="daemon logs and NM dirs (default a temp dir, removed on exit)")
+@define_option
+@click.option("--rms", "rms", type=click.Choice(["1", "2"]), default="1",
+              help="ResourceManagers: 1, or 2 for RM HA (rm1 on --port, rm2 on a free port; one active, "
+                   "one standby that takes over)")
+@credentials_dir_option("the cluster's secrets, made at first start (default <work-dir>/credentials); a "
+                        "Redis started here loads its ACL users (see docs/security.md)")
+def command(nodemanagers: int, redis_url: str | None, port: int, memory_mb: int, vcores: int, work_dir: str | None,
+            defines: tuple[str, ...], rms: str, credentials_dir: str | None) -> int:
+    """Redis + ResourceManager + N NodeManagers in the foreground"""
+    return run(MiniClusterRequest(nodemanagers, redis_url, port, memory_mb, vcores, work_dir, defines, int(rms),
+                                  credentials_dir))
 
 
 def _interrupt(signum: int, _frame: FrameType | None) -> None:
     raise KeyboardInterrupt(f"signal {signum}")
 
 
-def run(args: argparse.Namespace) -> int:
+def run(args: MiniClusterRequest) -> int:
     # SIGINT too: a shell starts `miniyarn minicluster &` with SIGINT ignored, and `kill -INT` must still stop it.
     previous = {sig: signal.signal(sig, _interrupt) for sig in (signal.SIGTERM, signal.SIGINT)}
     try:
         cluster = MiniCluster(args.nodemanagers, config.redis_url(args.redis_url), args.port, args.memory_mb,
-                              args.vcores, args.work_dir, args.defines, credentials_dir=args.credentials_dir,
+                              args.vcores, args.work_dir, list(args.defines), credentials_dir=args.credentials_dir,
                               rms=args.rms)
     except ValueError as e:
         print(f"miniyarn minicluster: {e}", file=sys.stderr)

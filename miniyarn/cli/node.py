@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
-import argparse
 import time
 from typing import Any
 
-from miniyarn.cli.common import FAILED, add_rm_address, fail, report_block, split_list, yarn_client
+import click
+
+from miniyarn.cli import completion
+from miniyarn.cli.common import FAILED, fail, report_block, split_list, yarn_client
+from miniyarn.cli.options import CONTEXT, exactly_one, rm_address_option, states_option
 from miniyarn.client.yarn_client import YarnClientError
 from miniyarn.states.node import NodeState
 
@@ -15,14 +18,37 @@ NODES_PATTERN = "%16s\t%15s\t%17s\t%28s"
 ALL_STATES = [s.value for s in NodeState]
 
 
-def add_arguments(parser: argparse.ArgumentParser) -> None:
-    what = parser.add_mutually_exclusive_group(required=True)
-    what.add_argument("-list", "--list", action="store_true", help="list nodes (RUNNING ones unless -all or -states)")
-    what.add_argument("-status", "--status", metavar="NodeId", help="print a node's report")
-    parser.add_argument("-all", "--all", action="store_true", help="with -list: nodes in every state")
-    parser.add_argument("-states", "--states", action="append", default=[], metavar="States",
-                        help="with -list: comma-separated node states")
-    add_rm_address(parser)
+@click.command("node", context_settings=CONTEXT)
+@click.option("-list", "--list", "list_", is_flag=True, help="list nodes (RUNNING ones unless -all or -states)")
+@click.option("-status", "--status", "node_id", default=None, metavar="NodeId", shell_complete=completion.node_ids,
+              help="print a node's report")
+@click.option("-all", "--all", "all_", is_flag=True, help="with -list: nodes in every state")
+@states_option("-states", "--states", "states", complete=completion.node_states,
+               help_text="with -list: comma-separated node states")
+@rm_address_option
+@click.pass_context
+def command(ctx: click.Context, list_: bool, node_id: str | None, all_: bool, states: tuple[str, ...],
+            rm_address: str | None) -> int:
+    """prints node report(s)"""
+    exactly_one(ctx, list=list_, status=node_id)
+    if node_id:
+        return status(rm_address, node_id)
+    wanted = ALL_STATES if all_ else [s.upper() for s in split_list(",".join(states))] or ["RUNNING"]
+    bad = [s for s in wanted if s not in ALL_STATES]
+    if bad:
+        print(f"The node state {bad[0]} is invalid.")
+        print("The valid node state can be one of the following: " + ",".join(ALL_STATES) + ".")
+        return FAILED
+    with yarn_client(rm_address) as yarn:
+        try:
+            nodes = yarn.list_nodes(wanted)
+        except YarnClientError as e:
+            return fail(str(e))
+    print(f"Total Nodes:{len(nodes)}")
+    print(NODES_PATTERN % ("Node-Id", "Node-State", "Node-Http-Address", "Number-of-Running-Containers"))
+    for node in sorted(nodes, key=lambda n: str(n["id"])):
+        print(node_row(node))
+    return 0
 
 
 def node_row(node: dict[str, Any]) -> str:
@@ -48,38 +74,14 @@ def report_lines(node: dict[str, Any]) -> list[str]:
     return report_block("Node Report : ", fields)
 
 
-def status(args: argparse.Namespace) -> int:
-    with yarn_client(args) as yarn:
+def status(rm_address: str | None, node_id: str) -> int:
+    with yarn_client(rm_address) as yarn:
         try:
             nodes = yarn.list_nodes(ALL_STATES)
         except YarnClientError as e:
             return fail(str(e))
-    node = next((n for n in nodes if n["id"] == args.status), None)
+    node = next((n for n in nodes if n["id"] == node_id), None)
     if node is None:
-        return fail(f"Could not find the node report for node id : {args.status}")
+        return fail(f"Could not find the node report for node id : {node_id}")
     print("\n".join(report_lines(node)))
-    return 0
-
-
-def run(args: argparse.Namespace) -> int:
-    if args.status:
-        return status(args)
-    if args.all:
-        states = ALL_STATES
-    else:
-        states = [s.upper() for s in split_list(",".join(args.states))] or ["RUNNING"]
-    bad = [s for s in states if s not in ALL_STATES]
-    if bad:
-        print(f"The node state {bad[0]} is invalid.")
-        print("The valid node state can be one of the following: " + ",".join(ALL_STATES) + ".")
-        return FAILED
-    with yarn_client(args) as yarn:
-        try:
-            nodes = yarn.list_nodes(states)
-        except YarnClientError as e:
-            return fail(str(e))
-    print(f"Total Nodes:{len(nodes)}")
-    print(NODES_PATTERN % ("Node-Id", "Node-State", "Node-Http-Address", "Number-of-Running-Containers"))
-    for node in sorted(nodes, key=lambda n: str(n["id"])):
-        print(node_row(node))
     return 0

@@ -2,17 +2,32 @@
 
 from __future__ import annotations
 
-import argparse
 from typing import Any
 
-from miniyarn.cli.common import add_rm_address, fail, java_two_decimals, yarn_client
+import click
+
+from miniyarn.cli import completion
+from miniyarn.cli.common import fail, java_two_decimals, yarn_client
+from miniyarn.cli.options import CONTEXT, rm_address_option
 from miniyarn.client.yarn_client import YarnClientError
 
 
-def add_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("-status", "--status", required=True, metavar="Queue Name",
-                        help="print a queue's status (short name or full path)")
-    add_rm_address(parser)
+@click.command("queue", context_settings=CONTEXT)
+@click.option("-status", "--status", "name", required=True, metavar="Queue Name", shell_complete=completion.queue_names,
+              help="print a queue's status (short name or full path)")
+@rm_address_option
+def command(name: str, rm_address: str | None) -> int:
+    """prints queue information"""
+    with yarn_client(rm_address) as yarn:
+        try:
+            scheduler = yarn.scheduler()
+        except YarnClientError as e:
+            return fail(str(e))
+    q = find_queue(scheduler, name)
+    if q is None:
+        return fail(f"Cannot get queue from RM by queueName = {name}, please check.")
+    print("\n".join(status_lines(q)))
+    return 0
 
 
 def find_queue(scheduler: dict[str, Any], name: str) -> dict[str, Any] | None:
@@ -47,16 +62,3 @@ def status_lines(q: dict[str, Any]) -> list[str]:
         "\tPreemption : disabled",
         "\tIntra-queue Preemption : disabled",
     ]
-
-
-def run(args: argparse.Namespace) -> int:
-    with yarn_client(args) as yarn:
-        try:
-            scheduler = yarn.scheduler()
-        except YarnClientError as e:
-            return fail(str(e))
-    q = find_queue(scheduler, args.status)
-    if q is None:
-        return fail(f"Cannot get queue from RM by queueName = {args.status}, please check.")
-    print("\n".join(status_lines(q)))
-    return 0

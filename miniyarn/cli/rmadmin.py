@@ -5,13 +5,17 @@ yarn.resourcemanager.webapp.address.<id> (yarn-site.xml or -D)."""
 
 from __future__ import annotations
 
-import argparse
 import sys
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any, TypeVar
 
+import click
 import httpx
 
 from miniyarn import config
 from miniyarn.cli.common import FAILED, fail
+from miniyarn.cli.options import CONTEXT, define_option, exactly_one
 from miniyarn.client.yarn_client import remote_message
 from miniyarn.config import YarnConfiguration, parse_define
 from miniyarn.security import client_token
@@ -32,23 +36,51 @@ NO_MANUAL_ACTIVE = ("transitionToActive is not supported while automatic failove
 # HAAdmin's `%-50s %-10s` lines of -getAllServiceState.
 ALL_STATE_PATTERN = "%-50s %-10s"
 TIMEOUT_S = 10.0
+F = TypeVar("F", bound=Callable[..., Any])
 
 
-def add_arguments(parser: argparse.ArgumentParser) -> None:
-    what = parser.add_mutually_exclusive_group(required=True)
-    # nargs="?": YARN's form is `-transitionToStandby [--forcemanual] <serviceId>`, the id after the flag.
-    what.add_argument("-getServiceState", metavar="serviceId", nargs="?", const="",
-                      help="print active or standby for one RM id")
-    what.add_argument("-getAllServiceState", action="store_true", help="print every RM's address and state")
-    what.add_argument("-transitionToStandby", metavar="serviceId", nargs="?", const="",
-                      help="make an RM standby (needs --forcemanual while automatic failover is on)")
-    what.add_argument("-transitionToActive", metavar="serviceId", nargs="?", const="",
-                      help="refused while automatic failover is on")
-    parser.add_argument("--forcemanual", action="store_true",
-                        help="act although automatic failover is enabled (dangerous, as in YARN)")
-    parser.add_argument("service_id", nargs="?", default="", help=argparse.SUPPRESS)
-    parser.add_argument("-D", dest="defines", action="append", default=[], metavar="KEY=VALUE",
-                        help="override a yarn-site.xml key")
+def _service_id_option(name: str, help_text: str) -> Callable[[F], F]:
+    # flag_value "": YARN's form is `-transitionToStandby [--forcemanual] <serviceId>`, the id after the flag
+    # (then the positional SERVICE_ID), so the option may come without its value.
+    def deco(f: F) -> F:
+        return click.option(name, name.lstrip("-"), default=None, is_flag=False, flag_value="", metavar="serviceId",
+                            help=help_text)(f)
+    return deco
+
+
+@click.command("rmadmin", context_settings=CONTEXT)
+@_service_id_option("-getServiceState", "print active or standby for one RM id")
+@click.option("-getAllServiceState", "getAllServiceState", is_flag=True, help="print every RM's address and state")
+@_service_id_option("-transitionToStandby", "make an RM standby (needs --forcemanual while automatic failover is on)")
+@_service_id_option("-transitionToActive", "refused while automatic failover is on")
+@click.option("--forcemanual", "forcemanual", is_flag=True,
+              help="act although automatic failover is enabled (dangerous, as in YARN)")
+@click.argument("service_id", required=False, default="")
+@define_option
+@click.pass_context
+def command(ctx: click.Context, getServiceState: str | None, getAllServiceState: bool,
+            transitionToStandby: str | None, transitionToActive: str | None, forcemanual: bool,
+            service_id: str, defines: tuple[str, ...]) -> int:
+    """admin tools: the ResourceManagers' HA state (-getServiceState, -transitionToStandby)"""
+    verbs = {"getServiceState": getServiceState is not None, "getAllServiceState": getAllServiceState,
+             "transitionToStandby": transitionToStandby is not None,
+             "transitionToActive": transitionToActive is not None}
+    exactly_one(ctx, **verbs)
+    return run(RmAdminRequest(getServiceState, getAllServiceState, transitionToStandby, transitionToActive,
+                              forcemanual, service_id, defines))
+
+
+@dataclass(frozen=True)
+class RmAdminRequest:
+    """What `miniyarn rmadmin` was asked, in YARN's option names."""
+
+    getServiceState: str | None
+    getAllServiceState: bool
+    transitionToStandby: str | None
+    transitionToActive: str | None
+    forcemanual: bool
+    service_id: str
+    defines: tuple[str, ...]
 
 
 class ServiceError(Exception):
@@ -70,7 +102,7 @@ def _host_port(address: str) -> str:
     return address.split("://", 1)[-1]
 
 
-def run(args: argparse.Namespace) -> int:
+def run(args: RmAdminRequest) -> int:
     try:
         conf = YarnConfiguration(dict(parse_define(d) for d in args.defines))
     except ValueError as e:
@@ -120,4 +152,4 @@ def run(args: argparse.Namespace) -> int:
     return 0
 
 
-__all__ = ["FAILED", "add_arguments", "run", "service_state"]
+__all__ = ["FAILED", "command", "run", "service_state"]

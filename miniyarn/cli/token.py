@@ -4,33 +4,36 @@ Kerberos ticket here), signed with the cluster's HTTP signature secret, for `Aut
 
 from __future__ import annotations
 
-import argparse
 import sys
 
+import click
+
+from miniyarn.cli.options import CONTEXT, credentials_dir_option, define_option
 from miniyarn.config import YarnConfiguration, parse_define
 from miniyarn.security import tokens
 from miniyarn.security.credentials import CredentialsError, from_env
 from miniyarn.security.http_auth import SECRET_FILE_KEY, HttpAuthConfig, HttpAuthError
 
 
-def add_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("-user", dest="user", required=True, help="the user the token names")
-    parser.add_argument("-validity", dest="validity", type=int, default=tokens.DEFAULT_TTL_S,
-                        help=f"seconds until it expires (default {tokens.DEFAULT_TTL_S})")
-    parser.add_argument("--credentials-dir", default=None,
-                        help=f"the cluster's secrets (default $MINIYARN_CREDENTIALS_DIR, else {SECRET_FILE_KEY})")
-    parser.add_argument("-D", dest="defines", action="append", default=[], metavar="KEY=VALUE",
-                        help="override a yarn-site.xml key")
+@click.command("token", context_settings=CONTEXT)
+@click.option("-user", "user", required=True, help="the user the token names")
+@click.option("-validity", "validity", type=int, default=tokens.DEFAULT_TTL_S,
+              help=f"seconds until it expires (default {tokens.DEFAULT_TTL_S})")
+@credentials_dir_option(f"the cluster's secrets (default $MINIYARN_CREDENTIALS_DIR, else {SECRET_FILE_KEY})")
+@define_option
+def command(user: str, validity: int, credentials_dir: str | None, defines: tuple[str, ...]) -> int:
+    """print a signed token for a user (Authorization: Bearer, $MINIYARN_TOKEN)"""
+    return run(user, validity, credentials_dir, defines)
 
 
-def run(args: argparse.Namespace) -> int:
-    if args.validity <= 0:
-        print(f"miniyarn token: -validity must be a positive number of seconds, got {args.validity}",
+def run(user: str, validity: int, credentials_dir: str | None, defines: tuple[str, ...]) -> int:
+    if validity <= 0:
+        print(f"miniyarn token: -validity must be a positive number of seconds, got {validity}",
               file=sys.stderr)
         return 2
     try:
-        conf = YarnConfiguration(dict(parse_define(d) for d in args.defines))
-        secret = HttpAuthConfig.from_conf(conf, from_env(args.credentials_dir)).secret
+        conf = YarnConfiguration(dict(parse_define(d) for d in defines))
+        secret = HttpAuthConfig.from_conf(conf, from_env(credentials_dir)).secret
     except (ValueError, CredentialsError, HttpAuthError) as e:
         print(f"miniyarn token: {e}", file=sys.stderr)
         return 2
@@ -39,7 +42,7 @@ def run(args: argparse.Namespace) -> int:
               f"{SECRET_FILE_KEY}", file=sys.stderr)
         return 2
     try:
-        print(tokens.sign(secret, args.user, ttl_s=args.validity))
+        print(tokens.sign(secret, user, ttl_s=validity))
     except tokens.InvalidTokenError as e:
         print(f"miniyarn token: {e}", file=sys.stderr)
         return 2

@@ -52,7 +52,6 @@ class YarnClient:
     def __init__(self, address: str, timeout_s: float = 10.0) -> None:
         self.addresses = [a.strip().rstrip("/") for a in address.split(",") if a.strip()] or [address]
         self.address = self.addresses[0]
-        self._timeout_s = timeout_s
         # The token is read once, when the client is made: `$MINIYARN_TOKEN`, else the token file. The
         # client has no base URL: every request names its RM (a redirect keeps the Authorization header,
         # which httpx drops when it follows one to another origin itself).

@@ -7,12 +7,12 @@ ends FINISHED/SUCCEEDED, 2 otherwise, as YARN's DS client does.
 
 from __future__ import annotations
 
-import argparse
 import getpass
 import shlex
 import sys
 import time
 from collections.abc import Sequence
+from dataclasses import dataclass
 from typing import Any
 
 from miniyarn import config
@@ -21,17 +21,19 @@ from miniyarn.client.yarn_client import YarnClient, YarnClientError
 FINAL = {"FINISHED", "FAILED", "KILLED"}
 
 
-def add_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--shell-command", "-shell_command", required=True, help="command to run in each container")
-    parser.add_argument("--num-containers", "-num_containers", type=int, default=1)
-    parser.add_argument("--container-memory", "-container_memory", type=int, default=256, help="MB per container")
-    parser.add_argument("--container-vcores", "-container_vcores", type=int, default=1)
-    parser.add_argument("--master-memory", "-master_memory", type=int, default=256, help="MB for the AM")
-    parser.add_argument("--queue", "-queue", default="default")
-    parser.add_argument("--appname", "-appname", default="DistributedShell")
-    parser.add_argument("--shell-env", "-shell_env", action="append", default=[], metavar="K=V")
-    parser.add_argument("--timeout", "-timeout", type=int, default=600000, help="ms before the client kills the app")
-    parser.add_argument("--rm-address", default=None, help="ResourceManager URL (default $MINIYARN_RM_ADDRESS)")
+@dataclass(frozen=True)
+class ShellRequest:
+    """What `miniyarn distributed-shell` was asked to run (its options, miniyarn/cli/distributed_shell.py)."""
+    shell_command: str
+    num_containers: int = 1
+    container_memory: int = 256
+    container_vcores: int = 1
+    master_memory: int = 256
+    queue: str = "default"
+    appname: str = "DistributedShell"
+    shell_env: tuple[str, ...] = ()
+    timeout: int = 600000  # ms before the client kills the app
+    rm_address: str | None = None
 
 
 def submission(app_id: str, script_resource: str, num_containers: int, *, name: str = "DistributedShell",
@@ -53,7 +55,7 @@ def submission(app_id: str, script_resource: str, num_containers: int, *, name: 
     }
 
 
-def run(args: argparse.Namespace) -> int:
+def run(args: ShellRequest) -> int:
     if args.num_containers < 1:
         print("Invalid no. of containers specified, exiting. Specified numContainer="
               f"{args.num_containers}", file=sys.stderr)

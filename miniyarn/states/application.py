@@ -97,15 +97,6 @@ APP_MACHINE: StateMachine[YarnApplicationState, AppEvent] = StateMachine(
 FINAL_STATES = APP_MACHINE.final
 
 
-def final_status_for(state: YarnApplicationState, reported: FinalApplicationStatus) -> FinalApplicationStatus:
-    """The final status YARN reports for a terminal state: the AM's own word when it gave one."""
-    if state is S.KILLED:
-        return FinalApplicationStatus.KILLED
-    if state is S.FAILED:
-        return FinalApplicationStatus.FAILED
-    return reported
-
-
 # What clients see: YARN's YarnApplicationState has no FINAL_SAVING, FINISHING or KILLING (RMAppState does).
 CLIENT_STATES = (S.NEW, S.NEW_SAVING, S.SUBMITTED, S.ACCEPTED, S.RUNNING, S.FINISHED, S.FAILED, S.KILLED)
 

@@ -46,9 +46,6 @@ class Scheduler:
         self._fits: dict[tuple[int, int], bool] = {}
         self._cursor = 0  # where the next node scan starts, so load spreads over nodes
 
-    def cluster_resource(self, nodes: list[SchedulerNode]) -> Resource:
-        return total([n.capability for n in nodes if n.schedulable])
-
     def am_limit(self, queue: QueueConf, cluster: Resource) -> Resource:
         return scaled(cluster, queue.absolute_max_capacity * queue.max_am_percent)
 

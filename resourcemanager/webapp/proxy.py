@@ -269,6 +269,8 @@ def add_proxy_routes(app: FastAPI, rm: ResourceManager, access: Access, auth: We
             return Response(status_code=504 if timed_out else 502, media_type="text/plain",
                             content=f"{what} at {url} did not answer: {type(e).__name__}\n",
                             headers={"Content-Security-Policy": csp})
+        # DEBUG: a browser on an AM's dashboard polls it every few seconds; INFO would be a line per poll.
+        log.debug("Proxied %s %s for %s: %d", request.method, url, user_of(request) or "-", upstream.status_code)
         out = {k: v for k, v in upstream.headers.items() if k.lower() not in _DROP_RESPONSE}
         out["Content-Security-Policy"] = csp
         out["X-Content-Type-Options"] = "nosniff"

@@ -13,9 +13,9 @@ from typing import Any
 from fastapi import FastAPI, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 
+from miniweb import asset
 from miniyarn.security.acls import ApplicationAccessType
 from miniyarn.states.application import APP_MACHINE
-from miniyarn.webassets import asset
 from resourcemanager.rm import ResourceManager
 from resourcemanager.webapp import views
 from resourcemanager.webapp.access import Access, user_of

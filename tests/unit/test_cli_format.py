@@ -2,14 +2,13 @@
 
 from __future__ import annotations
 
-import argparse
 import time
 
 import pytest
 
 from miniyarn.cli import application, container, logs, node, queue
 from miniyarn.cli.common import java_percent, java_two_decimals, split_list, yarn_time
-from miniyarn.cli.main import build_parser, main
+from miniyarn.cli.main import cli, main
 
 
 @pytest.mark.parametrize(("fraction", "text"), [
@@ -148,12 +147,11 @@ def test_log_am_option_picks_attempts_am_containers() -> None:
 
 
 def test_parser_has_yarns_verbs_and_bad_usage_is_exit_2(capsys: pytest.CaptureFixture[str]) -> None:
-    parser, runners = build_parser()
-    assert set(runners) == {"resourcemanager", "nodemanager", "application", "applicationattempt", "container",
+    assert set(cli.commands) == {"resourcemanager", "nodemanager", "application", "applicationattempt", "container",
                             "node", "logs", "queue", "distributed-shell", "minicluster", "token",
                             "credentials", "rmadmin"}
-    args = parser.parse_args(["application", "-list", "-appStates", "ALL"])
-    assert isinstance(args, argparse.Namespace) and args.list and args.appStates == ["ALL"]
+    ctx = application.command.make_context("application", ["-list", "-appStates", "ALL", "-appStates", "KILLED"])
+    assert ctx.params["list_"] and ctx.params["app_states"] == ("ALL", "KILLED")
     assert main(["application"]) == 2  # one of -list/-status/-kill is required
     assert main(["application", "-list", "-status", "x"]) == 2
     assert main(["logs"]) == 2

@@ -15,7 +15,7 @@ from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, generate_l
 
 from flink_on_yarn.runtime.dashboard.metrics import JobManagerCollector
 from flink_on_yarn.runtime.rest_guard import COOKIE, session_cookie
-from miniyarn.webassets import asset
+from miniweb import asset
 
 if TYPE_CHECKING:
     from flink_on_yarn.runtime.jobmanager import JobManager

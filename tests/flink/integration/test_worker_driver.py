@@ -7,8 +7,8 @@ import asyncio
 
 import pytest
 
+from flink_on_yarn.common.config import Configuration
 from flink_on_yarn.datastream import StreamExecutionEnvironment
-from flink_on_yarn.runtime.config import Configuration
 from flink_on_yarn.runtime.jobmanager import JobManager
 from flink_on_yarn.runtime.worker_driver import SlotDemand, WorkerDriver
 from tests.conftest import Processes

@@ -9,6 +9,7 @@ from typing import Any
 
 import pytest
 
+from flink_on_yarn.common.config import Configuration
 from flink_on_yarn.graph.operators import KeyedReduceOperator, Operator, SumReducer
 from flink_on_yarn.graph.sources import CollectionSource, TextFileSource
 from flink_on_yarn.graph.task_context import TaskContext
@@ -17,7 +18,6 @@ from flink_on_yarn.runtime.checkpoint_barrier import BarrierAligner, CheckpointB
 from flink_on_yarn.runtime.checkpoint_coordinator import CheckpointConfig, CheckpointCoordinator
 from flink_on_yarn.runtime.checkpoint_snapshot import RestoreError, restore_chain, snapshot_chain
 from flink_on_yarn.runtime.checkpoint_storage import CheckpointIntegrityError, CheckpointStorage
-from flink_on_yarn.runtime.config import Configuration
 from flink_on_yarn.runtime.restart_strategies import (
     INTEGER_MAX,
     ExponentialDelay,

@@ -9,6 +9,7 @@ from typing import Any
 import pytest
 
 from flink_on_yarn.client.executor import ExecutionContext, set_context
+from flink_on_yarn.client.local_executor import LocalExecutor
 from flink_on_yarn.common import Types
 from flink_on_yarn.common.watermark_strategy import LONG_MIN
 from flink_on_yarn.datastream import (
@@ -33,7 +34,6 @@ from flink_on_yarn.graph.output_tag import OutputTag
 from flink_on_yarn.graph.partitioning import hash_partition, key_group_table
 from flink_on_yarn.graph.process_context import KeyedProcessContext, ProcessContext, UnsupportedOperationException
 from flink_on_yarn.graph.task_context import TaskContext
-from flink_on_yarn.runtime.minicluster import LocalExecutor
 
 CTX = TaskContext("j", "t", 0, 1)
 

@@ -111,7 +111,7 @@ SYNC_ALLOWED = {"/health", "/jobmanager/environment", "/jobmanager/logs", "/jobm
 def test_every_route_that_reads_jobmanager_state_runs_on_its_loop() -> None:
     from fastapi.routing import APIRoute
 
-    from flink_on_yarn.runtime.config import Configuration
+    from flink_on_yarn.common.config import Configuration
     from flink_on_yarn.runtime.jobmanager import JobManager
     from flink_on_yarn.runtime.rest import create_app
 

@@ -7,12 +7,12 @@ from pathlib import Path
 
 import pytest
 
+from flink_on_yarn.common.config import Configuration, parse_duration_ms, parse_dynamic
 from flink_on_yarn.common.text import format_record
 from flink_on_yarn.graph.operators import KeyedReduceOperator, PrintSinkOperator, SumReducer
 from flink_on_yarn.graph.partitioning import hash_partition, key_group_table, rebalance_partition, subtask_for_key
 from flink_on_yarn.graph.sources import read_split
 from flink_on_yarn.graph.task_context import TaskContext
-from flink_on_yarn.runtime.config import Configuration, parse_duration_ms, parse_dynamic
 
 
 def test_hash_partition_agrees_with_subtask_for_key() -> None:
