@@ -26,7 +26,9 @@ def fmt_time(ms: int | None) -> str:
 
 
 def fmt_duration(ms: int) -> str:
-    """>>> fmt_duration(5_000), fmt_duration(125_000), fmt_duration(7_300_000), fmt_duration(-1)
+    """An elapsed time as the RM's pages show it.
+
+    >>> fmt_duration(5_000), fmt_duration(125_000), fmt_duration(7_300_000), fmt_duration(-1)
     ('5s', '2m 5s', '2h 1m', '–')
     """
     if ms < 0:

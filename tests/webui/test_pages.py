@@ -1,7 +1,8 @@
 """The one renderer's pages against a real RM and two NMs, without a browser: the RM's attempt and About
-pages, the NM's node/containers/container/logs pages in the RM's shell (stylesheet, nav, escaping) through
-the RM's /node/ proxy, and a finished container's "logs" link, which the NM sends to the RM's log server
-(`yarn.log.server.url`, `/logs/...`) once its local dir is gone, where the aggregated files are served."""
+pages, the scheduler's root and queue usage figures, the NM's node/containers/container/logs pages in the
+RM's shell (stylesheet, nav, escaping) through the RM's /node/ proxy, and a finished container's "logs"
+link, which the NM sends to the RM's log server (`yarn.log.server.url`, `/logs/...`) once its local dir is
+gone, where the aggregated files are served."""
 
 from __future__ import annotations
 
@@ -31,6 +32,15 @@ def test_attempt_about_and_nm_pages_then_aggregated_logs(cluster: Cluster) -> No
     assert cid in attempt and f'/node/{node}/containerlogs/{cid}/alice"' in attempt
     assert httpx.get(f"{rm}/cluster/app/{app_id}", timeout=10).text.count(
         f'href="/cluster/appattempt/{att["appAttemptId"]}"') == 1
+    # The scheduler's figures as YARN computes them: root uses what its queues use; the app's share of
+    # its queue (root.default, the whole cluster) is its share of the cluster.
+    info = cluster.get("/scheduler")["scheduler"]["schedulerInfo"]
+    [default] = info["queues"]["queue"]
+    report = cluster.app(app_id)
+    assert info["resourcesUsed"] == default["resourcesUsed"] and default["resourcesUsed"]["memory"] > 0
+    assert report["queueUsagePercentage"] == report["clusterUsagePercentage"] > 0
+    sched = httpx.get(f"{rm}/cluster/scheduler", timeout=10).text
+    assert sched.count(f"<td>{default['resourcesUsed']['memory']} MB, 1 vcores</td>") == 2, sched  # root, default
     bad = httpx.get(f"{rm}/cluster/appattempt/appattempt_1_0001_000009", timeout=10)
     assert bad.status_code == 404 and "RemoteException" in bad.text
 
