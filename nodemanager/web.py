@@ -199,7 +199,9 @@ class NodeWebApp:
     def log_dir_of(self, cid: str) -> Path | None:
         c = self.manager.get(cid)
         if c is not None:
-            return c.paths.log_dir
+            # A completed container stays listed a while after its app's dirs were deleted: gone is gone
+            # (its logs are aggregated by then), not an empty listing. Reading stays list_logs' (no links).
+            return c.paths.log_dir if c.paths.log_dir.is_dir() else None
         app_id = str(ContainerId.parse(cid).application_id)
         for root in self.ctx.log_dirs:
             fd = open_dir(root / app_id / cid, [root])  # a dir a container linked in is no log dir

@@ -3,7 +3,9 @@ a container or a forged command chose (an application name, a container id, a lo
 page as text whoever renders it. The RM's pages and the NM's extend the same `base.html` (stylesheet, top
 bar, nav); the RM's `ui.js` only swaps in the same page freshly rendered here, it builds no markup itself.
 
->>> "&lt;script&gt;" in render("miniyarn.webassets", "macros_test.html", value="<script>")
+>>> environment("miniyarn.webassets").from_string("<p>{{ v }}</p>").render(v="<script>")
+'<p>&lt;script&gt;</p>'
+>>> "&lt;script&gt;" in render("miniyarn.webassets", "base.html", title="<script>", role="", nav=[], active="", page="")
 True
 """
 
@@ -14,6 +16,7 @@ from functools import cache
 from typing import Any
 
 import jinja2
+import markupsafe
 
 
 def fmt_time(ms: int | None) -> str:
@@ -23,6 +26,18 @@ def fmt_time(ms: int | None) -> str:
     ('–', '–')
     """
     return time.strftime("%H:%M:%S", time.localtime(ms / 1000)) if ms and ms > 0 else "–"
+
+
+def clock(ms: int | None) -> markupsafe.Markup | str:
+    """A time of day as a `<time>` element that carries its instant: the server writes it in its own zone
+    (a container's is often UTC), and the RM's ui.js rewrites its text in the browser's.
+
+    >>> str(clock(1_000)).startswith('<time data-ms="1000">'), clock(0)
+    (True, '–')
+    """
+    if not ms or ms <= 0:
+        return "–"
+    return markupsafe.Markup('<time data-ms="%d">%s</time>') % (ms, fmt_time(ms))
 
 
 def fmt_duration(ms: int) -> str:
@@ -61,7 +76,7 @@ def environment(package: str) -> jinja2.Environment:
     env = jinja2.Environment(loader=loader,
                              autoescape=True, undefined=jinja2.StrictUndefined, trim_blocks=True,
                              lstrip_blocks=True)
-    env.filters.update(time=fmt_time, duration=fmt_duration, badge_class=badge_class)
+    env.filters.update(time=clock, duration=fmt_duration, badge_class=badge_class)
     env.globals.update(pct=pct)
     return env
 

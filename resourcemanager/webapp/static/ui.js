@@ -21,6 +21,13 @@ async function fresh() {
   return new DOMParser().parseFromString(await r.text(), "text/html");
 }
 
+// Times of day come from the server in its own zone; show them in the browser's (text only).
+function localTimes() {
+  for (const el of document.querySelectorAll("time[data-ms]")) {
+    el.textContent = new Date(Number(el.dataset.ms)).toLocaleTimeString([], { hour12: false });
+  }
+}
+
 function swap(doc) {
   for (const el of document.querySelectorAll("[data-live][id]")) {
     const next = doc.getElementById(el.id);
@@ -29,6 +36,7 @@ function swap(doc) {
   // An application that has ended has no Kill button any more.
   const kill = document.getElementById("kill-app");
   if (kill && !doc.getElementById("kill-app") && kill.dataset.armed !== "busy") kill.remove();
+  localTimes();
 }
 
 let inflight = false;
@@ -71,4 +79,5 @@ if (killButton) {
   });
 }
 
+localTimes();
 setInterval(tick, REFRESH_MS);
