@@ -141,16 +141,21 @@ def test_flink_dashboard_cores_and_timeline_labels(flink: Callable[..., FlinkClu
     page.goto(f"{cluster.rest}/#/resources")
     labels = page.locator("#allocation-timeline .job-label")
     expect(labels).to_have_count(4)
-    boxes = [labels.nth(i).bounding_box() for i in range(4)]
-    chart = page.locator("#allocation-timeline").bounding_box()
+    # Measured in one go: the dashboard redraws the chart every refresh, so element handles go stale.
+    geometry = page.locator("#allocation-timeline").evaluate("""svg => {
+        const box = (e) => { const r = e.getBoundingClientRect(); return {x: r.x, y: r.y, width: r.width,
+                                                                          height: r.height}; };
+        return {chart: box(svg), labels: [...svg.querySelectorAll('.job-label')].map(box),
+                ticks: [...svg.querySelectorAll('.time-tick')].map(box)};
+    }""")
+    chart, boxes, ticks = geometry["chart"], geometry["labels"], geometry["ticks"]
+    assert len(boxes) == 4 and len(ticks) == 7, geometry
     for i, a in enumerate(boxes):
         assert a["x"] >= chart["x"] - 1 and a["x"] + a["width"] <= chart["x"] + chart["width"] + 1, a
         for b in boxes[i + 1:]:
             apart = (a["x"] + a["width"] <= b["x"] or b["x"] + b["width"] <= a["x"] or
                      a["y"] + a["height"] <= b["y"] or b["y"] + b["height"] <= a["y"])
             assert apart, f"job labels overlap: {a} {b}"
-    ticks = page.locator("#allocation-timeline .time-tick")
-    for i in (0, ticks.count() - 1):
-        box = ticks.nth(i).bounding_box()
+    for box in (ticks[0], ticks[-1]):
         assert chart["x"] - 1 <= box["x"] and box["x"] + box["width"] <= chart["x"] + chart["width"] + 1, box
     page.screenshot(path=str(SHOTS / "jm-allocation-timeline-labels.png"), full_page=True)
