@@ -13,7 +13,6 @@ users and file names are whatever a container or a forged command chose.
 
 from __future__ import annotations
 
-import html
 import json
 import logging
 import os
@@ -26,6 +25,7 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qs, quote, unquote, urlsplit
 
+from miniweb import asset, pages
 from miniyarn import keys
 from miniyarn.ids import ContainerId, InvalidIdError
 from miniyarn.records import GUARANTEED
@@ -49,9 +49,15 @@ ALLOWED_METHODS = ("GET", "HEAD")
 # A log this small is read into the answer; a larger one streams from the file in CHUNK reads.
 INLINE_BYTES = 1 << 20
 # Logs are user data in a text/plain body: never let a browser sniff them into HTML, and let the NM's
-# own pages run no script and load nothing.
-SAFE_HEADERS = {"X-Content-Type-Options": "nosniff", "Content-Security-Policy": "default-src 'none'; sandbox",
+# own pages run no script and load nothing but the shared stylesheet from this same server.
+SAFE_HEADERS = {"X-Content-Type-Options": "nosniff",
+                "Content-Security-Policy": "default-src 'none'; style-src 'self'; sandbox",
                 "X-Frame-Options": "DENY"}
+# Where a finished container's logs are once its local dir is gone (YARN's key; `/logs` is the RM's log
+# server page, the RM being where the NM's pages are browsed from, through its /node/ proxy).
+LOG_SERVER_URL_KEY = "yarn.log.server.url"
+DEFAULT_LOG_SERVER_URL = "/logs"
+PAGES = "nodemanager"
 _JAVA = {"NotFoundException": "org.apache.hadoop.yarn.webapp.NotFoundException",
          "BadRequestException": "org.apache.hadoop.yarn.webapp.BadRequestException",
          "AuthenticationException": "org.apache.hadoop.security.authentication.client.AuthenticationException",
@@ -111,6 +117,7 @@ class NodeWebApp:
         self.auth = auth if auth is not None else HttpAuthConfig.from_conf(ctx.conf, credentials.from_env())
         self.policy = acl_policy(ctx.conf)
         self.names = {n.lower() for n in (ctx.host, "localhost", socket.gethostname(), socket.getfqdn()) if n}
+        self.log_server_url = ctx.conf.get_str(LOG_SERVER_URL_KEY, DEFAULT_LOG_SERVER_URL).rstrip("/")
 
     # ---- shapes --------------------------------------------------------------------------
 
@@ -192,7 +199,9 @@ class NodeWebApp:
     def log_dir_of(self, cid: str) -> Path | None:
         c = self.manager.get(cid)
         if c is not None:
-            return c.paths.log_dir
+            # A completed container stays listed a while after its app's dirs were deleted: gone is gone
+            # (its logs are aggregated by then), not an empty listing. Reading stays list_logs' (no links).
+            return c.paths.log_dir if c.paths.log_dir.is_dir() else None
         app_id = str(ContainerId.parse(cid).application_id)
         for root in self.ctx.log_dirs:
             fd = open_dir(root / app_id / cid, [root])  # a dir a container linked in is no log dir
@@ -212,6 +221,8 @@ class NodeWebApp:
             return resp
         if parts == ["health"]:  # compose's healthcheck and `--check` carry no token
             return self._route(parts, query, "")
+        if len(parts) == 2 and parts[0] == "static":  # the shared stylesheet: public, no data in it
+            return self.static(parts[1])
         host = (headers or {}).get("host", "")
         if host and not known_host(host, self.names):
             log.warning("Refused a request for Host %r (not a name of this node: DNS rebinding?)", host[:100])
@@ -233,6 +244,15 @@ class NodeWebApp:
             return Response(200, "text/plain; version=0.0.4; charset=utf-8", metrics_text(self.collector))
         if parts in ([], ["node"]):
             return self.overview()
+        if parts == ["node", "allContainers"]:
+            return self.page("containers.html", "Containers", "containers",
+                             containers=[self.container_info(c) for c in self.manager.snapshot()])
+        if parts[:2] == ["node", "container"] and len(parts) == 3:
+            ContainerId.parse(parts[2])
+            c = self.manager.get(parts[2])
+            if c is None:
+                return remote_error(404, "NotFoundException", f"container with id, {parts[2]}, not found")
+            return self.page("container.html", parts[2], "containers", c=self.container_info(c))
         if parts[:3] == ["ws", "v1", "node"]:
             return self._rest(parts[3:], query, user)
         if parts[:2] == ["node", "containerlogs"] and len(parts) in (4, 5):
@@ -241,6 +261,8 @@ class NodeWebApp:
             refused = self.may_view(user, cid)
             if refused is not None:
                 return refused
+            if self.log_dir_of(cid) is None:  # finished and cleaned up: its logs are aggregated
+                return self.to_log_server(cid, parts[3], parts[4:])
             if len(parts) == 4:
                 return self.log_listing_page(cid)
             return self.log_file(cid, parts[4], query)
@@ -304,33 +326,36 @@ class NodeWebApp:
             return Response(200, TEXT, note + piece.read())
         return Response(200, TEXT, note, stream=piece)
 
+    def page(self, template: str, title: str, active: str, **context: Any) -> Response:
+        doc = pages.render(PAGES, template, title=title, active=active, page=active, node_id=self.ctx.node_id,
+                           **context)
+        return Response(200, HTML, doc.encode())
+
+    def static(self, name: str) -> Response:
+        found = asset(PAGES, name)
+        if found is None:
+            return remote_error(404, "NotFoundException", f"No such resource: /static/{name}")
+        return Response(200, found[1], found[0], headers={"Cache-Control": "no-cache"})
+
+    def to_log_server(self, cid: str, user: str, rest: list[str]) -> Response:
+        """YARN's NM answer for a container whose local logs are gone: a redirect to the log server's
+        `<url>/<nodeId>/<containerId>/<containerId>/<user>[/<file>]` (the aggregated copy)."""
+        tail = "".join(f"/{quote(p, safe=':')}" for p in [self.ctx.node_id, cid, cid, user, *rest])
+        return Response(302, TEXT, b"", headers={"Location": self.log_server_url + tail})
+
     def log_listing_page(self, cid: str) -> Response:
         log_dir = self.log_dir_of(cid)
         if log_dir is None:
-            return Response(404, HTML, f"<p>Container {html.escape(cid)} is not on this node.</p>".encode())
+            return remote_error(404, "NotFoundException", f"Cannot find this container on the NodeManager: {cid}")
         user = self.manager.get(cid)
         owner = user.user if user is not None else self.ctx.nm_user
         base = f"/node/containerlogs/{quote(cid, safe='')}/{quote(owner, safe='')}"
-        rows = "".join(f'<li><a href="{html.escape(base)}/{html.escape(quote(f.name, safe=""))}">'
-                       f"{html.escape(f.name)}</a> ({f.size} bytes)</li>"
-                       for f in list_logs(log_dir, self.ctx.log_dirs))
-        return Response(200, HTML, f"<h1>Logs of {html.escape(cid)}</h1><ul>{rows}</ul>".encode())
+        files = [(f.name, f.size) for f in list_logs(log_dir, self.ctx.log_dirs)]
+        return self.page("logs.html", f"Logs of {cid}", "containers", cid=cid, files=files, base=base)
 
     def overview(self) -> Response:
-        def cell(value: object) -> str:
-            return f"<td>{html.escape(str(value))}</td>"
-
-        rows = "".join(
-            f"<tr>{cell(c.id)}{cell(c.state.value)}{cell(c.resource)}{cell(c.exit_status)}"
-            f'<td><a href="/node/containerlogs/{html.escape(quote(c.id, safe=""))}/'
-            f'{html.escape(quote(c.user, safe=""))}">logs</a></td></tr>'
-            for c in self.manager.snapshot())
-        node = html.escape(self.ctx.node_id)
-        page = (f"<html><head><title>NodeManager {node}</title></head><body>"
-                f"<h1>NodeManager {node}</h1><p>Total resource {html.escape(str(self.ctx.capability))}</p>"
-                f"<table><tr><th>Container</th><th>State</th><th>Resource</th><th>Exit</th><th></th></tr>"
-                f"{rows}</table></body></html>")
-        return Response(200, HTML, page.encode())
+        return self.page("node.html", "Node", "node", info=self.node_info()["nodeInfo"],
+                         containers=[self.container_info(c) for c in self.manager.snapshot()])
 
 
 def make_server(host: str, port: int) -> ThreadingHTTPServer:

@@ -26,7 +26,8 @@ def observation_gap(ctx: RMContext, gap_ms: int, now: int) -> None:
     log.warning("No heartbeats could be read for %.1fs; giving every NodeManager and ApplicationMaster a "
                 "fresh liveness window", gap_ms / 1000)
     for node in ctx.nodes.values():
-        node.last_heartbeat_ms = max(node.last_heartbeat_ms, now)
+        if node.state in ACTIVE_STATES:  # a node already lost keeps the time it was last heard from
+            node.last_heartbeat_ms = max(node.last_heartbeat_ms, now)
     for app in ctx.apps.values():
         attempt = app.current
         if attempt is not None and not ATTEMPT_MACHINE.is_final(attempt.state):

@@ -73,7 +73,10 @@ def _recover(ctx: RMContext, store: RMStore) -> None:
         ctx.sched_apps[app.app_id] = sapp
     for raw in store.stored_nodes():
         node = RMNode.model_validate_json(raw)
-        node.last_heartbeat_ms = now
+        if node.state in ACTIVE_STATES:
+            # A fresh liveness window for a node that may still be alive; a LOST (or decommissioned, shut
+            # down) node keeps its last heartbeat, which is what its page shows: not a time after its death.
+            node.last_heartbeat_ms = now
         node.containers = []
         node.used = node.used.model_copy(update={"memory": 0, "vcores": 0})
         ctx.nodes[node.node_id] = node

@@ -5,7 +5,8 @@ process of its own, and serves its stdout/log files to the JobManager's REST API
 
 Keys: `jobmanager.rpc.address`, `jobmanager.rpc.port`, `taskmanager.numberOfTaskSlots`, `taskmanager.host`,
 `taskmanager.bind-host` (where its tasks' input gates listen; default `taskmanager.host`),
-`taskmanager.resource-id`, `taskmanager.log.dir` (else the files behind fd 1 and 2 are served). It proves
+`taskmanager.resource-id`, `taskmanager.cpu.cores` (its container's vcores, caps the cores it reports),
+`taskmanager.log.dir` (else the files behind fd 1 and 2 are served). It proves
 the cluster secret (flink_on_yarn.security.secret) to the JobManager, and hands it to its task processes
 in their environment.
 """
@@ -28,7 +29,7 @@ from typing import Any
 
 from flink_on_yarn.common.config import Configuration, parse_dynamic
 from flink_on_yarn.runtime import rpc
-from flink_on_yarn.runtime.hardware import hardware
+from flink_on_yarn.runtime.hardware import cpu_cores_of, hardware
 from flink_on_yarn.runtime.messages import (
     FOR_TASKMANAGER,
     AcknowledgeCheckpoint,
@@ -91,6 +92,9 @@ class TaskManager:
         self.config = config
         self.secret = secret if secret is not None else cluster_secret.load(config)
         self.slots = config.get_int("taskmanager.numberOfTaskSlots")
+        # The vcores of its YARN container (0: not known); caps the cores its hardware reports. Flink's
+        # key is a double ("1.5" cores): a fraction of a core is still a core to run on.
+        self.cpu_cores = cpu_cores_of(config.get("taskmanager.cpu.cores", "0"))
         self.host = config.get("taskmanager.host", "") or socket.gethostname()
         if self.host in ("localhost",) or config.get("jobmanager.rpc.address") in ("localhost", "127.0.0.1"):
             self.host = config.get("taskmanager.host", "") or "127.0.0.1"
@@ -165,7 +169,7 @@ class TaskManager:
     async def _session(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
         self.gateway = rpc.Gateway(writer)
         await self.gateway.tell(Register(id=self.id, host=self.host, slots=self.slots, pid=os.getpid(),
-                                         hardware=hardware()))
+                                         hardware=hardware(self.cpu_cores)))
         reply = await rpc.recv(reader, FOR_TASKMANAGER, "the JobManager")
         if isinstance(reply, Shutdown):
             # Flink's declined registration: fatal, the TaskManager exits.

@@ -69,7 +69,9 @@ log = logging.getLogger("flink_on_yarn.yarn.ApplicationMaster")
 def taskmanager_launch_context(conf_resource: str, jm_host: str, jm_rpc_port: int, slots: int, secret: bytes,
                                container: Container) -> ContainerLaunchContext:
     defines = {"jobmanager.rpc.address": jm_host, "jobmanager.rpc.port": str(jm_rpc_port),
-               "taskmanager.numberOfTaskSlots": str(slots), "taskmanager.resource-id": container.id}
+               "taskmanager.numberOfTaskSlots": str(slots), "taskmanager.resource-id": container.id,
+               # Flink's YARN driver sets the TaskManager's cores to its container's vcores.
+               "taskmanager.cpu.cores": str(container.resource.vcores)}
     args = " ".join(f"-D {shlex.quote(f'{k}={v}')}" for k, v in defines.items())
     command = (f"$PYTHON -m flink_on_yarn.runtime.taskmanager --configDir . {args} -D taskmanager.host=$NM_HOST "
                "1><LOG_DIR>/taskmanager.out 2><LOG_DIR>/taskmanager.log")

@@ -9,6 +9,10 @@ them, so `miniyarn logs` and users need a token, never a Redis credential.
 - `GET /ws/v1/applicationhistory/apps/{appid}/logs`: every container of the app at once, and the nodes
   that still owe their upload (`pendingNodes`; miniyarn's, for LogCLI's "aggregation not completed").
 
+- `GET /logs/{nodeId}/{containerId}/{containerId}/{user}[/{filename}]`: the same as a page (and a file),
+  where YARN's log server (`yarn.log.server.url`) has them: an NM sends a browser there once a finished
+  container's local logs are gone.
+
 Each is guarded by the app's VIEW_APP ACL for `request.state.user` (set by the auth middleware;
 `dr.who` when there is none): 403 `AccessControlException` otherwise.
 """
@@ -19,10 +23,12 @@ import time
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
+from urllib.parse import quote
 
 from fastapi import FastAPI, Request
-from fastapi.responses import Response
+from fastapi.responses import HTMLResponse, Response
 
+from miniweb import pages
 from miniyarn import keys
 from miniyarn.config import YarnConfiguration
 from miniyarn.ids import ApplicationId, ContainerId, InvalidIdError
@@ -160,3 +166,20 @@ def add_log_routes(app: FastAPI, rm: ResourceManager) -> None:
         lo, hi = _range(len(body), *_start_end(start, end, size))
         return Response(body[lo:hi], media_type="text/plain; charset=utf-8",
                         headers={"X-Content-Type-Options": "nosniff"})
+
+    @app.get("/logs/{node_id}/{container_id}/{entity}/{user}", response_class=HTMLResponse)
+    def log_server_page(node_id: str, container_id: str, entity: str, user: str, request: Request) -> HTMLResponse:
+        app_id = _app_of(container_id)
+        check_view(request, app_id)
+        files = [(e.file, e.size) for e in listing(app_id, container_id) if e.node_id == node_id]
+        pending = rm.redis.sismember(keys.app_log_nodes(app_id), node_id)
+        base = "/logs/" + "/".join(quote(p, safe=":") for p in (node_id, container_id, entity, user))
+        doc = pages.render(__package__ or "resourcemanager.webapp", "logs.html", title=f"Logs of {container_id}",
+                           active="apps", page="logs", cid=container_id, node_id=node_id, app_id=app_id,
+                           files=files, base=base, pending=bool(pending))
+        return HTMLResponse(doc, status_code=200 if files or pending else 404, headers={"Cache-Control": "no-cache"})
+
+    @app.get("/logs/{node_id}/{container_id}/{entity}/{user}/{filename}")
+    def log_server_file(node_id: str, container_id: str, entity: str, user: str, filename: str, request: Request,
+                        start: str | None = None, end: str | None = None) -> Response:
+        return container_log(container_id, filename, request, start, end)

@@ -61,17 +61,31 @@ def cluster_metrics(rm: ResourceManager) -> dict[str, Any]:
     }}
 
 
+def health_status(state: NodeState) -> str:
+    """What a node's health line says: a node that is gone is not "Healthy", whatever it last reported.
+
+    >>> health_status(NodeState.RUNNING), health_status(NodeState.UNHEALTHY), health_status(NodeState.LOST)
+    ('Healthy', 'Unhealthy', 'Lost')
+    """
+    if state is NodeState.UNHEALTHY:
+        return "Unhealthy"
+    return "Healthy" if state in ACTIVE_STATES else state.value.capitalize()
+
+
 def node_info(node: RMNode) -> dict[str, Any]:
+    """YARN's NodeInfo. A node the scheduler no longer has (LOST, DECOMMISSIONED, SHUTDOWN, ...) has no
+    scheduler report, so YARN shows it with nothing used and nothing available; its total stays."""
     host = node.node_id.rsplit(":", 1)[0]
+    active = node.state in ACTIVE_STATES
+    used_mb, used_vc = (node.used.memory, node.used.vcores) if active else (0, 0)
     return {
         "rack": node.rack, "state": node.state.value, "id": node.node_id, "nodeHostName": host,
-        "nodeHTTPAddress": node.http_address,
-        "healthStatus": "Healthy" if node.state is not NodeState.UNHEALTHY else "Unhealthy",
+        "nodeHTTPAddress": node.http_address, "healthStatus": health_status(node.state),
         "healthReport": node.health_report, "lastHealthUpdate": node.last_heartbeat_ms,
-        "version": node.version, "numContainers": len(node.containers),
-        "usedMemoryMB": node.used.memory, "availMemoryMB": node.capability.memory - node.used.memory,
-        "usedVirtualCores": node.used.vcores,
-        "availableVirtualCores": node.capability.vcores - node.used.vcores,
+        "version": node.version, "numContainers": len(node.containers) if active else 0,
+        "usedMemoryMB": used_mb, "availMemoryMB": node.capability.memory - used_mb if active else 0,
+        "usedVirtualCores": used_vc,
+        "availableVirtualCores": node.capability.vcores - used_vc if active else 0,
         "totalResource": node.capability.rest(),
     }
 
@@ -97,6 +111,27 @@ def client_state(app: RMApp) -> tuple[YarnApplicationState, FinalApplicationStat
 def live_containers(rm: ResourceManager, app_id: str) -> list[RMContainer]:
     """The app's live containers, from the per-app index (not a scan of every container)."""
     return [rm.containers[cid] for cid in rm.app_containers.get(app_id, ())]
+
+
+def queue_usage_percentage(used_mb: int, cluster_mb: int, queue_absolute_capacity: float) -> float:
+    """An app's share of its queue's guaranteed resources, in percent, as YARN's
+    ApplicationResourceUsageReport computes it (used / (cluster × the queue's absolute capacity)).
+
+    >>> queue_usage_percentage(6144, 6144, 1.0), queue_usage_percentage(1024, 8192, 0.25)
+    (100.0, 50.0)
+    >>> queue_usage_percentage(1024, 0, 1.0), queue_usage_percentage(1024, 8192, 0.0)
+    (0.0, 0.0)
+    """
+    guaranteed = cluster_mb * queue_absolute_capacity
+    return round(100.0 * used_mb / guaranteed, 2) if guaranteed > 0 else 0.0
+
+
+def queue_absolute_capacity(rm: ResourceManager, queue: str) -> float:
+    """The fraction of the cluster `queue` is guaranteed (the whole cluster under FIFO)."""
+    if rm.scheduler_kind == "fifo":
+        return 1.0
+    q = find_queue(rm, queue)
+    return q.absolute_capacity if q is not None else 0.0
 
 
 def cluster_memory(rm: ResourceManager) -> int:
@@ -141,7 +176,9 @@ def app_info(rm: ResourceManager, app: RMApp, cluster_mb: int | None = None) -> 
         "masterNodeId": attempt.am_node_id if attempt else "",
         "allocatedMB": alloc_mb, "allocatedVCores": alloc_vc, "reservedMB": 0, "reservedVCores": 0,
         "runningContainers": len(live), "memorySeconds": mem_s, "vcoreSeconds": vc_s,
-        "queueUsagePercentage": 0.0, "clusterUsagePercentage": round(100.0 * alloc_mb / cluster_mb, 2),
+        "queueUsagePercentage": queue_usage_percentage(alloc_mb, cluster_mb,
+                                                       queue_absolute_capacity(rm, app.queue)),
+        "clusterUsagePercentage": round(100.0 * alloc_mb / cluster_mb, 2),
         "preemptedResourceMB": 0, "preemptedResourceVCores": 0, "numNonAMContainerPreempted": 0,
         "numAMContainerPreempted": 0,
         "logAggregationStatus": "SUCCEEDED" if APP_MACHINE.is_final(app.state) else "NOT_START",
@@ -215,8 +252,12 @@ def scheduler_info(rm: ResourceManager) -> dict[str, Any]:
         return info
 
     root = queue(rm.queue_root)
+    # What root uses is what its queues use together (YARN's root queue info shows it; its page's root row
+    # said 0 MB beside a root.default using the whole cluster).
     root_info = {"type": "capacityScheduler", "capacity": 100.0, "usedCapacity": root["absoluteUsedCapacity"],
-                 "maxCapacity": 100.0, "queueName": "root", "queues": root["queues"]}
+                 "maxCapacity": 100.0, "queueName": "root", "queuePath": "root",
+                 "absoluteUsedCapacity": root["absoluteUsedCapacity"], "numApplications": root["numApplications"],
+                 "resourcesUsed": root["resourcesUsed"], "queues": root["queues"]}
     return {"scheduler": {"schedulerInfo": root_info}}
 
 

@@ -351,11 +351,16 @@ def test_rm_log_server_guards_aggregated_logs_with_view_app(redis_url: str, proc
     client = redis.Redis.from_url(admin_url(redis_url))
     client.hset(keys.app_logs(app_id), f"{cid} 127.0.0.1:1 stdout", b"alice's secret output\n")
     client.close()
-    for path in (f"/apps/{app_id}/logs", f"/containers/{cid}/logs", f"/containerlogs/{cid}/stdout"):
-        r = httpx.get(f"{rm}/ws/v1/applicationhistory{path}", timeout=10)  # anonymous: dr.who
+    page = f"{rm}/logs/127.0.0.1:1/{cid}/{cid}/alice"  # the log server's pages, where NMs redirect to
+    for path in (f"/ws/v1/applicationhistory/apps/{app_id}/logs", f"/ws/v1/applicationhistory/containers/{cid}/logs",
+                 f"/ws/v1/applicationhistory/containerlogs/{cid}/stdout", page.removeprefix(rm),
+                 f"{page.removeprefix(rm)}/stdout"):
+        r = httpx.get(f"{rm}{path}", timeout=10)  # anonymous: dr.who
         assert r.status_code == 403, path
         assert r.json()["RemoteException"]["exception"] == "AccessControlException"
         assert b"secret output" not in r.content
+    assert "/stdout" in httpx.get(page, params={"user.name": "alice"}, timeout=10).text  # the owner
+    assert httpx.get(f"{page}/stdout", params={"user.name": "alice"}, timeout=10).content == b"alice's secret output\n"
     code = main(["logs", "-applicationId", app_id, "--rm-address", rm])
     captured = capsys.readouterr()
     assert code != 0 and "secret output" not in captured.out

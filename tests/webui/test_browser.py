@@ -162,8 +162,13 @@ def test_rm_ui_to_the_dashboard_of_a_per_job_cluster(secure_flink_yarn: SecureFl
     expect(page.locator("#containers-body")).not_to_contain_text("RUNNING")
     expect(page.locator("#containers-body")).to_contain_text("COMPLETE exit")
     page.screenshot(path=str(SHOTS / "rm-app-killed.png"), full_page=True)
-    # Its tracking link now leads back here: the JobManager is gone and there is no history server.
-    page.locator("a.tracking-link").click()
+    # Its tracking link ("History"): the JobManager is gone and there is no history server, so its AM
+    # container's logs (the NM's while it keeps them, then the aggregated ones), not this page again.
+    am_container = f"container_{app_id.removeprefix('application_')}_01_000001"
+    page.locator("a.tracking-link", has_text="History").click()
+    page.wait_for_url(re.compile(rf".*/(node/[^/]+/containerlogs|logs/[^/]+)/{am_container}/.*"))
+    expect(page.locator("#log-files a.log-file")).not_to_have_count(0)
+    page.go_back()
     page.wait_for_url(f"{yarn.rm_url}/cluster/app/{app_id}")
 
     page.goto(f"{yarn.rm_url}/cluster/app/{xss_app}")

@@ -297,12 +297,34 @@ function foldHistory(events) {
   return points;
 }
 
+// Job start/end labels in lanes below the charts: each label goes into the first lane where it does not
+// overlap the one before it, and ends at its marker instead of starting there when it would run off the
+// right edge. Labels are [{x, width}] (in viewBox units); returns [{lane, anchor}] in the same order.
+const LABEL_CHAR_W = 6.6; // an 11px system-ui character, wide enough for digits and capitals
+function labelLanes(labels, right) {
+  const ends = [];
+  return labels.map((l) => {
+    const flip = l.x + 3 + l.width > right;
+    const left = flip ? l.x - 3 - l.width : l.x + 3;
+    let lane = ends.findIndex((end) => end + 8 <= left);
+    if (lane < 0) { lane = ends.length; ends.push(0); }
+    ends[lane] = left + l.width;
+    return { lane, anchor: flip ? "end" : "start" };
+  });
+}
+
 function timelineChart(points, jobs, now) {
-  const W = 1000, PAD_L = 44, PAD_R = 16, CH = 170, GAP = 46, TOP = 22;
-  const H = TOP + 2 * CH + GAP + 30;
+  const W = 1000, PAD_L = 44, PAD_R = 16, CH = 170, GAP = 46, TOP = 22, LANE_H = 15;
   const t0 = Math.min(...points.map((p) => p.t), ...jobs.map((j) => j["start-time"]).filter((t) => t > 0), now - 1000);
   const t1 = Math.max(now, t0 + 1000);
   const x = (t) => PAD_L + (W - PAD_L - PAD_R) * (t - t0) / (t1 - t0);
+  const markers = jobs.flatMap((j) => [[j["start-time"], "start", j], [j["end-time"], "end", j]])
+    .filter(([t]) => t > 0).map(([t, what, j]) => ({ t, what, j, text: `${what === "start" ? "▶" : "■"} ${j.name.slice(0, 24)}` }))
+    .sort((a, b) => a.t - b.t);
+  const lanes = labelLanes(markers.map((m) => ({ x: x(m.t), width: m.text.length * LABEL_CHAR_W })), W - 2);
+  const nLanes = Math.max(1, ...lanes.map((l) => l.lane + 1));
+  const LABELS_Y = TOP + 2 * CH + GAP + 16;
+  const H = LABELS_Y + nLanes * LANE_H + 22;
   const svg = s("svg", { id: "allocation-timeline", width: "100%", viewBox: `0 0 ${W} ${H}`,
     preserveAspectRatio: "xMinYMin meet" });
   const charts = { tm: { y0: TOP, title: "TaskManagers" }, slots: { y0: TOP + CH + GAP, title: "Slots" } };
@@ -317,24 +339,25 @@ function timelineChart(points, jobs, now) {
     }
     svg.append(s("line", { x1: PAD_L, x2: W - PAD_R, y1: c.y(0), y2: c.y(0), stroke: "#94a3b8" }));
   }
+  // The first and last time labels sit inside the chart (centred, the last one ran off the right edge).
   const ticks = 6;
   for (let i = 0; i <= ticks; i++) {
     const t = t0 + (t1 - t0) * i / ticks;
-    svg.append(s("text", { x: x(t), y: H - 8, "text-anchor": "middle", fill: "#64748b" },
+    const anchor = i === 0 ? "start" : i === ticks ? "end" : "middle";
+    svg.append(s("text", { x: x(t), y: H - 8, "text-anchor": anchor, fill: "#64748b", class: "time-tick" },
       new Date(t).toLocaleTimeString()));
   }
-  for (const j of jobs) {
-    for (const [t, what] of [[j["start-time"], "start"], [j["end-time"], "end"]]) {
-      if (!(t > 0)) continue;
-      const color = what === "start" ? "#0ea5e9" : "#ef4444";
-      const g = s("g", { class: `job-marker job-${what}` });
-      g.append(s("line", { x1: x(t), x2: x(t), y1: TOP - 4, y2: H - 24, stroke: color, "stroke-dasharray": "4 3" }));
-      g.append(s("text", { x: x(t) + 3, y: TOP + 2 * CH + GAP + 4, fill: color },
-        `${what === "start" ? "▶" : "■"} ${j.name.slice(0, 24)}`));
-      g.append(s("title", {}, `${j.name} (${j.jid}) ${what} at ${new Date(t).toLocaleTimeString()} — ${j.state}`));
-      svg.append(g);
-    }
-  }
+  markers.forEach((m, i) => {
+    const color = m.what === "start" ? "#0ea5e9" : "#ef4444";
+    const { lane, anchor } = lanes[i];
+    const y = LABELS_Y + lane * LANE_H;
+    const g = s("g", { class: `job-marker job-${m.what}` });
+    g.append(s("line", { x1: x(m.t), x2: x(m.t), y1: TOP - 4, y2: y - 10, stroke: color, "stroke-dasharray": "4 3" }));
+    g.append(s("text", { x: x(m.t) + (anchor === "end" ? -3 : 3), y, fill: color, "text-anchor": anchor,
+      class: "job-label" }, m.text));
+    g.append(s("title", {}, `${m.j.name} (${m.j.jid}) ${m.what} at ${new Date(m.t).toLocaleTimeString()} — ${m.j.state}`));
+    svg.append(g);
+  });
   for (const ser of SERIES) {
     const c = charts[ser.chart];
     if (!points.length) continue;
