@@ -113,6 +113,10 @@ class RMContext:
         # Live containers per app (app id -> container ids): an app's page, its end and its attempt's end
         # look at its own containers, not every container of the cluster.
         self.app_containers: dict[str, dict[str, None]] = {}
+        # Live containers per node (node id -> container ids), kept by add_container and complete_container:
+        # a node's page counts its own, its loss and its heartbeat's resync walk its own, and a completion
+        # takes one out in O(1) (a list's remove made a node's loss with thousands of containers quadratic).
+        self.node_containers: dict[str, dict[str, None]] = {}
         self.sched_nodes: dict[str, SchedulerNode] = {}
         self.sched_apps: dict[str, SchedulerApp] = {}
         # Ids handed out by new-application and not yet submitted (-> the user who asked, "" if unknown),

@@ -74,7 +74,6 @@ def _recover(ctx: RMContext, store: RMStore) -> None:
     for raw in store.stored_nodes():
         node = RMNode.model_validate_json(raw)
         node.last_heartbeat_ms = now
-        node.containers = []
         node.used = node.used.model_copy(update={"memory": 0, "vcores": 0})
         ctx.nodes[node.node_id] = node
         ctx.sched_nodes[node.node_id] = SchedulerNode(node.node_id, node.capability,
@@ -98,7 +97,6 @@ def _recover(ctx: RMContext, store: RMStore) -> None:
         host = ctx.nodes.get(container.node_id)
         snode = ctx.sched_nodes.get(container.node_id)
         if host is not None and snode is not None:
-            host.containers.append(cid)
             snode.used = snode.used + container.resource
             host.used = snode.used
         owner_sapp = ctx.sched_apps.get(app.app_id)

@@ -135,7 +135,7 @@ def apps_table(rm: ResourceManager, access: Access, user: str) -> str:
 
 
 def nodes_table(rm: ResourceManager) -> str:
-    return table(NODE_HEADERS, [node_row(views.node_info(n)) for n in rm.nodes.values()], "No NodeManagers",
+    return table(NODE_HEADERS, [node_row(views.node_info(rm, n)) for n in rm.nodes.values()], "No NodeManagers",
                  "nodes-body")
 
 

@@ -8,7 +8,7 @@ import miniyarn
 from miniyarn.states.application import APP_MACHINE, FinalApplicationStatus, YarnApplicationState, client_view
 from miniyarn.states.attempt import AttemptState
 from miniyarn.states.node import ACTIVE_STATES, NodeState
-from resourcemanager.context import now_ms
+from resourcemanager.context import RMContext, now_ms
 from resourcemanager.rm import ResourceManager
 from resourcemanager.rmstate import RMApp, RMContainer, RMNode
 from resourcemanager.scheduler.queues import QueueConf
@@ -61,14 +61,14 @@ def cluster_metrics(rm: ResourceManager) -> dict[str, Any]:
     }}
 
 
-def node_info(node: RMNode) -> dict[str, Any]:
+def node_info(rm: RMContext, node: RMNode) -> dict[str, Any]:
     host = node.node_id.rsplit(":", 1)[0]
     return {
         "rack": node.rack, "state": node.state.value, "id": node.node_id, "nodeHostName": host,
         "nodeHTTPAddress": node.http_address,
         "healthStatus": "Healthy" if node.state is not NodeState.UNHEALTHY else "Unhealthy",
         "healthReport": node.health_report, "lastHealthUpdate": node.last_heartbeat_ms,
-        "version": node.version, "numContainers": len(node.containers),
+        "version": node.version, "numContainers": len(rm.node_containers.get(node.node_id, ())),
         "usedMemoryMB": node.used.memory, "availMemoryMB": node.capability.memory - node.used.memory,
         "usedVirtualCores": node.used.vcores,
         "availableVirtualCores": node.capability.vcores - node.used.vcores,
