@@ -174,3 +174,17 @@ def test_the_per_node_index_follows_allocations_completions_and_a_node_loss() ->
     assert [(s.container_id, s.exit_status) for s in attempt.completed] == [
         (done, 0), (kept, ContainerExitStatus.ABORTED)]
     assert ctx.out.containers[done] is None and ctx.out.containers[kept] is None
+
+
+def test_an_am_is_told_every_rm_with_ha_the_launching_one_first() -> None:
+    def am_env(conf: dict[str, str]) -> dict[str, str]:
+        ctx = RMContext(YarnConfiguration({**CONF, **conf}, load_files=False), web_address="http://10.0.0.2:8090")
+        submitted(ctx)
+        ((_, body),) = ctx.out.messages
+        return StartContainer.model_validate_json(body).launch_context.environment
+
+    assert am_env({})["MINIYARN_RM_ADDRESS"] == "http://10.0.0.2:8090"
+    ha = {"yarn.resourcemanager.ha.enabled": "true", "yarn.resourcemanager.ha.rm-ids": "rm1,rm2",
+          "yarn.resourcemanager.webapp.address.rm1": "10.0.0.1:8088",
+          "yarn.resourcemanager.webapp.address.rm2": "10.0.0.2:8090"}
+    assert am_env(ha)["MINIYARN_RM_ADDRESS"] == "http://10.0.0.2:8090,http://10.0.0.1:8088"
