@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import argparse
 import sys
+import time
 
 import httpx
 
@@ -25,10 +26,11 @@ REFUSE_MANUAL = ("Automatic failover is enabled for {target}\n"
                  "specify the --forcemanual flag.")
 FORCEMANUAL_WARNING = ("You have specified the --forcemanual flag. This flag is dangerous, as it can induce a "
                        "split-brain scenario that WILL CORRUPT your state, possibly irrecoverably.\n")
-# miniyarn's elector decides who is active; a forced transition to active would fight it.
-NO_MANUAL_ACTIVE = ("transitionToActive is not supported while automatic failover is enabled: the leader "
-                    "election makes an RM active. Use -transitionToStandby --forcemanual on the active RM "
-                    "to hand over to the other.")
+# A forced transition to active cannot just declare an RM active (the leader election would fight it): it
+# makes the active RMs step down (each then sits out one lease) and waits this many leases, plus the
+# target's recovery, for the target to take the lease.
+ACTIVE_WAIT_LEASES = 3
+ACTIVE_WAIT_EXTRA_S = 5.0
 # HAAdmin's `%-50s %-10s` lines of -getAllServiceState.
 ALL_STATE_PATTERN = "%-50s %-10s"
 TIMEOUT_S = 10.0
@@ -43,7 +45,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     what.add_argument("-transitionToStandby", metavar="serviceId", nargs="?", const="",
                       help="make an RM standby (needs --forcemanual while automatic failover is on)")
     what.add_argument("-transitionToActive", metavar="serviceId", nargs="?", const="",
-                      help="refused while automatic failover is on")
+                      help="make an RM active (needs --forcemanual while automatic failover is on): the active "
+                           "one steps down and the election hands the lease to it")
     parser.add_argument("--forcemanual", action="store_true",
                         help="act although automatic failover is enabled (dangerous, as in YARN)")
     parser.add_argument("service_id", nargs="?", default="", help=argparse.SUPPRESS)
@@ -107,17 +110,54 @@ def run(args: argparse.Namespace) -> int:
     automatic = conf.get_bool(AUTO_FAILOVER_KEY, True)
     if automatic and not args.forcemanual:
         return fail(REFUSE_MANUAL.format(target=_host_port(address)))
+    if args.forcemanual:
+        print(FORCEMANUAL_WARNING, file=sys.stderr)
     if args.transitionToActive is not None:
-        return fail(NO_MANUAL_ACTIVE)
-    print(FORCEMANUAL_WARNING, file=sys.stderr)
+        others = [a for a in (config.rm_webapp_address(conf, i) for i in ids if i != wanted) if a]
+        return transition_to_active(address, others, conf.get_int("yarn.resourcemanager.ha.lease-ms"))
+    refused = transition_to_standby(address)
+    return fail(f"Operation failed: {refused}") if refused else 0
+
+
+def transition_to_standby(address: str) -> str:
+    """Make the RM at `address` standby; "" if done, else why not."""
     try:
         resp = httpx.post(f"{address}/ws/v1/cluster/ha/transitionToStandby", json={},
                           headers=client_token.headers(), timeout=TIMEOUT_S)
     except httpx.HTTPError as e:
-        return fail(f"Operation failed: Call to {address} failed on connection exception: {e}")
-    if resp.status_code != 200:
-        return fail(f"Operation failed: {remote_message(resp)}")
-    return 0
+        return f"Call to {address} failed on connection exception: {e}"
+    return "" if resp.status_code == 200 else remote_message(resp)
+
+
+def transition_to_active(address: str, others: list[str], lease_ms: int) -> int:
+    """The RM at `address` active: every other active RM steps down (sitting out one lease, so the standby
+    target takes the lease), then wait for the target to say it is active."""
+    try:
+        if service_state(address) == "active":
+            return 0
+    except ServiceError as e:
+        return fail(f"Operation failed: {e}")
+    for other in others:
+        try:
+            active = service_state(other) == "active"
+        except ServiceError:
+            continue  # unreachable: holds no lease it can renew
+        if active and (refused := transition_to_standby(other)):
+            return fail(f"Operation failed: {refused}")
+    wait_s = ACTIVE_WAIT_LEASES * lease_ms / 1000 + ACTIVE_WAIT_EXTRA_S
+    deadline = time.monotonic() + wait_s
+    state = ""
+    while time.monotonic() < deadline:
+        try:
+            state = service_state(address)
+        except ServiceError as e:
+            state = str(e)
+        if state == "active":
+            return 0
+        time.sleep(0.1)
+    return fail(f"Operation failed: {_host_port(address)} did not become active within "
+                f"{wait_s:.0f}s (last state: {state}); "
+                "another ResourceManager may have taken the lease")
 
 
 __all__ = ["FAILED", "add_arguments", "run", "service_state"]

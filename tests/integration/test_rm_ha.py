@@ -175,7 +175,8 @@ def test_standby_redirects_answers_ha_state_and_rmadmin_hands_over(redis_url: st
                                                                    [f"127.0.0.1:{ha.ports['rm2']}", "standby"]]
     code, _, err = ha.rmadmin(capsys, "-transitionToStandby", "rm1")
     assert code == 255 and err.startswith(f"Automatic failover is enabled for 127.0.0.1:{ha.ports['rm1']}\n")
-    assert ha.rmadmin(capsys, "-transitionToActive", "--forcemanual", "rm2")[0] == 255
+    code, _, err = ha.rmadmin(capsys, "-transitionToActive", "rm2")
+    assert code == 255 and err.startswith(f"Automatic failover is enabled for 127.0.0.1:{ha.ports['rm2']}\n")
     assert ha.rmadmin(capsys, "-getServiceState", "rm3")[0] == 255
     assert ha.state("rm1") == "ACTIVE"
     code, _, err = ha.rmadmin(capsys, "-transitionToStandby", "--forcemanual", "rm1")
@@ -187,6 +188,18 @@ def test_standby_redirects_answers_ha_state_and_rmadmin_hands_over(redis_url: st
     with YarnClient(f"{active},{standby}") as yarn:
         later = yarn.new_application()["application-id"]
         assert yarn.address == standby and int(later.rsplit("_", 1)[1]) > int(app_id.rsplit("_", 1)[1])
+    # And back, as YARN's HAAdmin with --forcemanual: rm2 steps down, rm1 takes the lease (its second
+    # activation in one process), and its writes reach Redis: each submission is stored, not only the first.
+    code, _, err = ha.rmadmin(capsys, "-transitionToActive", "--forcemanual", "rm1")
+    assert code == 0 and err.startswith("You have specified the --forcemanual flag."), err
+    assert ha.state("rm1") == "ACTIVE" and ha.state("rm2") == "STANDBY"
+    assert ha.rmadmin(capsys, "-transitionToActive", "--forcemanual", "rm1")[0] == 0  # already: nothing to do
+    again = [submit_ds(active, redis_url, "true", containers=0) for _ in range(2)]
+    admin = redis.Redis.from_url(admin_url(redis_url))
+    try:
+        assert wait_for("the submissions stored by rm1", lambda: admin.exists(*map(keys.app, again)) == 2, timeout=5)
+    finally:
+        admin.close()
 
 
 def test_sigkill_of_the_active_fails_over_and_the_app_keeps_its_containers(
