@@ -12,7 +12,7 @@ from miniyarn.security import credentials as creds
 from miniyarn.states.attempt import ATTEMPT_MACHINE, AttemptEvent
 from miniyarn.states.container import CONTAINER_MACHINE, ContainerEvent, ContainerState, RMContainerState
 from resourcemanager import app_transitions, launcher, secret_managers
-from resourcemanager.context import FINISHED_CONTAINERS_KEPT, RMContext, now_ms
+from resourcemanager.context import FINISHED_CONTAINERS_KEPT, AppUsage, RMContext, now_ms
 from resourcemanager.rmstate import RMContainer
 from resourcemanager.scheduler.model import Allocation
 
@@ -37,6 +37,11 @@ def add_container(ctx: RMContext, rc: RMContainer) -> None:
         if index is None:
             index = indexes[owner] = {}
         index[cid] = None
+    usage = ctx.app_usage.get(rc.app_id)
+    if usage is None:
+        usage = ctx.app_usage[rc.app_id] = AppUsage()
+    res = rc.container.resource
+    usage.add(res.memory, res.vcores, rc.start_time)
 
 
 def _unindex(indexes: dict[str, dict[str, None]], owner: str, cid: str) -> None:
@@ -128,6 +133,11 @@ def complete_container(ctx: RMContext, cid: str, exit_status: int, diagnostics: 
     del ctx.containers[cid]
     _unindex(ctx.app_containers, rc.app_id, cid)
     _unindex(ctx.node_containers, rc.container.node_id, cid)
+    usage = ctx.app_usage.get(rc.app_id)
+    if usage is not None:
+        usage.add(rc.container.resource.memory, rc.container.resource.vcores, rc.start_time, sign=-1)
+        if not usage.containers:
+            del ctx.app_usage[rc.app_id]
     ctx.unlaunched.pop(cid, None)
     rc.exit_status = exit_status
     rc.diagnostics = diagnostics

@@ -188,3 +188,32 @@ def test_an_am_is_told_every_rm_with_ha_the_launching_one_first() -> None:
           "yarn.resourcemanager.webapp.address.rm1": "10.0.0.1:8088",
           "yarn.resourcemanager.webapp.address.rm2": "10.0.0.2:8090"}
     assert am_env(ha)["MINIYARN_RM_ADDRESS"] == "http://10.0.0.2:8090,http://10.0.0.1:8088"
+
+
+def test_an_apps_usage_sums_its_live_containers_as_they_come_and_go() -> None:
+    ctx = RMContext(YarnConfiguration(CONF, load_files=False))
+    am = submitted(ctx)
+    for memory in (128, 256, 512):
+        container_transitions.apply_allocation(ctx, Allocation(APP, NODE, Resource(memory=memory, vcores=2), 1))
+
+    def expected() -> tuple[int, int, int]:
+        live = views.live_containers(ctx, APP)
+        return (len(live), sum(c.container.resource.memory for c in live),
+                sum(c.container.resource.vcores for c in live))
+
+    def shown() -> tuple[int, int, int]:
+        info = views.app_info(ctx, ctx.apps[APP])
+        return info["runningContainers"], info["allocatedMB"], info["allocatedVCores"]
+
+    assert shown() == expected() and shown()[0] == 4 and shown()[2] == 1 + 2 * 3
+    usage = ctx.app_usage[APP]
+    starts = {cid: ctx.containers[cid].start_time for cid in ctx.app_containers[APP]}
+    later = max(starts.values()) + 10_000
+    assert usage.seconds(later) == (
+        sum(ctx.containers[c].container.resource.memory * (later - s) for c, s in starts.items()) // 1000,
+        sum(ctx.containers[c].container.resource.vcores * (later - s) for c, s in starts.items()) // 1000)
+    for cid in [c for c in ctx.app_containers[APP] if c != am]:
+        container_transitions.complete_container(ctx, cid, 0, "")
+        assert shown() == expected()
+    container_transitions.complete_container(ctx, am, 0, "")
+    assert APP not in ctx.app_usage and shown() == (0, 0, 0)
