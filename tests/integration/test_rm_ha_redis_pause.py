@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import os
 import signal
+import threading
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -16,8 +17,14 @@ import httpx
 import pytest
 
 from miniyarn import keys
+from miniyarn.config import YarnConfiguration
+from miniyarn.protocol import NodeHeartbeat, RegisterApplicationMaster
+from miniyarn.records import Resource
 from miniyarn.redisconn import text
 from miniyarn.security import credentials
+from resourcemanager.ha.fence import Fence, FencedError
+from resourcemanager.inbox import InboxLoop
+from resourcemanager.rm import ResourceManager
 from tests.conftest import Processes, RedisServer
 from tests.integration.conftest import FAST_CONF, Cluster, submit_ds, wait_for
 from tests.integration.test_rm_ha import HA
@@ -114,3 +121,42 @@ def test_a_redis_paused_past_the_lease_leaves_one_active_and_the_app_succeeds(
         raise
     finally:
         admin.close()
+
+
+def test_messages_taken_as_the_rm_was_fenced_go_back_to_the_inbox(own_redis: RedisServer) -> None:
+    """The old active's pop, sent before Redis paused, runs when it resumes, while this RM already turned
+    standby (its elector could not renew): what it took goes back, in order, for the active."""
+    client = own_redis.admin(1)
+    rm = ResourceManager(YarnConfiguration(load_files=False), client)
+    rm.fence = Fence(1)
+    client.set(keys.rm_ha_epoch(), 1)
+    call = RegisterApplicationMaster(attempt_id="appattempt_1_0001_000001",
+                                     reply_to=keys.reply_prefix("appattempt_1_0001_000001") + "x",
+                                     amrm_token="t").model_dump_json().encode()
+    beats = [NodeHeartbeat(node_id=f"n{i}:1", http_address=f"n{i}:1", capability=Resource(memory=1024, vcores=1))
+             .model_dump_json().encode() for i in range(3)]
+    client.rpush(keys.rm_am_inbox(), call)
+    client.rpush(keys.rm_inbox(), *beats)
+    loop = InboxLoop(rm, client)
+    raised: list[BaseException] = []
+
+    def one_pass() -> None:
+        try:
+            loop._pass()
+        except BaseException as e:  # the FencedError asserted below
+            raised.append(e)
+
+    os.kill(own_redis.proc.pid, signal.SIGSTOP)
+    try:
+        t = threading.Thread(target=one_pass, daemon=True)
+        t.start()
+        time.sleep(0.5)  # its pop is on its way, with epoch 1
+        rm.fence.epoch = 0  # as the elector does when it turns this RM standby
+    finally:
+        os.kill(own_redis.proc.pid, signal.SIGCONT)
+    t.join(10)
+    assert not t.is_alive() and len(raised) == 1 and isinstance(raised[0], FencedError), raised
+    assert client.lrange(keys.rm_am_inbox(), 0, -1) == [call]
+    assert client.lrange(keys.rm_inbox(), 0, -1) == beats
+    assert not rm.nodes or client.get(keys.node("n0:1")) is None  # nothing of its own was written
+    client.close()
