@@ -16,8 +16,9 @@ from __future__ import annotations
 
 import logging
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, TypeVar
 from urllib.parse import parse_qs, unquote, urlsplit
 
 import redis
@@ -33,6 +34,8 @@ log = logging.getLogger(__name__)
 # pop's own timeout cut that wait short and turned a slow RM into a failed call.
 SOCKET_TIMEOUT_S = 30.0
 
+
+T = TypeVar("T")
 
 SENTINEL_SCHEMES = {"redis+sentinel": False, "rediss+sentinel": True}  # scheme -> TLS
 SENTINEL_PORT = 26379  # redis-sentinel's own default
@@ -201,3 +204,39 @@ def role_url(url: str, credentials: Credentials | None, role: str) -> str:
                     "every message and owns the cluster; see docs/security.md", without_user(url))
         return url
     return credentials.redis_url(url, role)
+
+
+def is_sentinel(client: redis.Redis) -> bool:
+    return isinstance(client.connection_pool, redis.sentinel.SentinelConnectionPool)
+
+
+def ride_out(what: str, call: Callable[[], T], max_wait_s: float, interval_s: float = 1.0,
+             auth_grace_s: float = 0.0, give_up: Callable[[], bool] | None = None,
+             logger: logging.Logger = log) -> T:
+    """`call()`, tried again every `interval_s` while Redis cannot answer (down, restarting, paused, a
+    Sentinel failover with no master promoted yet), for up to `max_wait_s`; then its error. redis-py's own
+    retries (10, backing off to ~4 s at most) end before a Sentinel has promoted a replica (its
+    down-after-milliseconds plus an election), so a command sent as the master dies fails unless its caller
+    waits longer. A refused password is retried only for `auth_grace_s` (behind Sentinel: a new master the
+    RM has not re-created an attempt's user on yet), and `give_up()` ends the wait early (its last error
+    raised). Logs the first failure and then every ~10 s, with the time left.
+
+    >>> ride_out("ping", lambda: "PONG", max_wait_s=1)
+    'PONG'
+    """
+    start = time.monotonic()
+    deadline, auth_deadline = start + max_wait_s, start + auth_grace_s
+    last_log = 0.0
+    while True:
+        try:
+            return call()
+        except (redis.ConnectionError, redis.TimeoutError) as e:
+            now = time.monotonic()
+            limit = auth_deadline if isinstance(e, redis.AuthenticationError) else deadline
+            if now >= limit or (give_up is not None and give_up()):
+                raise
+            if now - last_log >= 10 or not last_log:
+                last_log = now
+                logger.warning("%s failed (%s: %s); retrying every %.1fs, %.0fs left", what, type(e).__name__,
+                               e, interval_s, limit - now)
+            time.sleep(min(interval_s, max(0.0, limit - now)))

@@ -48,14 +48,27 @@ class CommandLoop:
         self.stop = stop
 
     def _process(self, raw: bytes | str) -> None:
+        """Handle one command, then take it off the processing list. A Redis error while handling it (the
+        grant check of a start, as Redis goes down or a Sentinel fails over) reaches the caller, which
+        handles it again once Redis answers: dropped, the container was never started and its AM waited
+        for it until allocation expiry. Handling again is safe: a start or stop refused nothing and
+        changed nothing before its Redis read."""
         cmd = parse_command(raw)
         if cmd is not None:
             try:
                 self.handle(cmd)
+            except redis.RedisError:
+                raise
             except Exception:  # one bad command must not stop the node
                 log.exception("Command %s failed", cmd.type)
-        # Our clients hand back bytes; redis-py's stubs only name str, but LREM compares bytes exactly.
-        self.redis.lrem(self.processing, 1, cast(str, raw))
+        try:
+            # Our clients hand back bytes; redis-py's stubs only name str, but LREM compares bytes exactly.
+            self.redis.lrem(self.processing, 1, cast(str, raw))
+        except redis.RedisError as e:
+            # Done all the same: left on the processing list, a restart of this node handles it again (a
+            # start of a container it runs is ignored, a stop of one it stopped changes nothing).
+            log.warning("Could not take a handled %s off %s (%s)", cmd.type if cmd else "command",
+                        self.processing, e)
 
     def recover(self) -> int:
         """Handle what a previous run of this node took but did not finish."""
@@ -66,11 +79,15 @@ class CommandLoop:
         return len(left)
 
     def run(self) -> None:
+        held: bytes | str | None = None  # taken, and not handled yet because Redis failed meanwhile
         while not self.stop.is_set():
             try:
-                raw = self.redis.blmove(self.commands, self.processing, BLOCK_S, "LEFT", "RIGHT")
-                if raw is not None:
-                    self._process(raw)
+                if held is None:
+                    held = self.redis.blmove(self.commands, self.processing, BLOCK_S, "LEFT", "RIGHT")
+                if held is not None:
+                    self._process(held)
+                    held = None
             except redis.RedisError as e:
-                log.warning("Reading commands from %s failed (%s); retrying in 1s", self.commands, e)
+                log.warning("%s from %s failed (%s); retrying in 1s", "Handling a command" if held else
+                            "Reading commands", self.commands, e)
                 time.sleep(1)

@@ -28,6 +28,7 @@ from miniyarn.exit_status import ContainerExitStatus
 from miniyarn.ids import InvalidIdError, app_id_of
 from miniyarn.protocol import ContainerGrant, StartContainer, StopContainer
 from miniyarn.records import ContainerStatus
+from miniyarn.redisconn import ride_out
 from miniyarn.security.credentials import digest, same
 from miniyarn.states.nm_container import NMContainerEvent
 from nodemanager import diagnostics as diag
@@ -48,6 +49,11 @@ COMPLETION_REPORTS = 5
 # YARN's yarn.nodemanager.duration-to-track-stopped-containers: how long REST still lists a
 # finished container whose application has not ended.
 TRACK_STOPPED_S = 600
+# A localization from Redis (blob://) that meets Redis down, paused or failing over waits this long for it
+# (as AMs wait for the RM, yarn.resourcemanager.connect.max-wait.ms' default here) before the container
+# fails: a state-store outage of seconds is no fault of the container's, and failing it (-1000) made the
+# DistributedShell AM count a failed container when the Sentinel's master died during a start.
+REDIS_WAIT_S = 120.0
 
 
 class ContainerManager:
@@ -364,11 +370,21 @@ class ContainerManager:
         for d in (paths.work_dir / "tmp", paths.log_dir):
             d.mkdir(parents=True, exist_ok=True)
         try:
-            localize_all(self.redis, cmd.launch_context.local_resources, paths.work_dir)
+            ride_out(f"Localizing {c.id}", lambda: localize_all(self.redis, cmd.launch_context.local_resources,
+                                                                paths.work_dir),
+                     REDIS_WAIT_S, give_up=lambda: c.kill is not None, logger=log)
         except LocalizationError as e:
             log.warning("Failed to localize %s for %s: %s", e.url, c.id, e)
             with c.lock:
                 c.add_diagnostic(diag.localization_failed(c.id, e.name, e.url, str(e)))
+                c.complete(int(ContainerExitStatus.INVALID), success=False)
+            return
+        except redis.RedisError as e:
+            with c.lock:
+                if self._killed_before_launch(c):
+                    return
+                c.add_diagnostic(f"Failed to localize the resources of {c.id}: Redis did not answer for "
+                                 f"{REDIS_WAIT_S:.0f}s ({type(e).__name__}: {e})\n")
                 c.complete(int(ContainerExitStatus.INVALID), success=False)
             return
         with c.lock:

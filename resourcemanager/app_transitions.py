@@ -267,5 +267,6 @@ def app_completed(ctx: RMContext, app_id: str) -> None:
         del ctx.completed_apps[oldest]
         ctx.apps.pop(oldest, None)
         ctx.app_containers.pop(oldest, None)
+        ctx.app_usage.pop(oldest, None)
         ctx.out.apps.discard(oldest)
         ctx.out.apps_removed.append(oldest)

@@ -12,7 +12,7 @@ from miniyarn.security import credentials as creds
 from miniyarn.states.attempt import ATTEMPT_MACHINE, AttemptEvent
 from miniyarn.states.container import CONTAINER_MACHINE, ContainerEvent, ContainerState, RMContainerState
 from resourcemanager import app_transitions, launcher, secret_managers
-from resourcemanager.context import FINISHED_CONTAINERS_KEPT, RMContext, now_ms
+from resourcemanager.context import FINISHED_CONTAINERS_KEPT, AppUsage, RMContext, now_ms
 from resourcemanager.rmstate import RMContainer
 from resourcemanager.scheduler.model import Allocation
 
@@ -29,13 +29,32 @@ def new_container_id(ctx: RMContext, attempt_id: str) -> str:
 
 
 def add_container(ctx: RMContext, rc: RMContainer) -> None:
-    """A live container into the context and its per-app index (allocation, recovery)."""
+    """A live container into the context and its per-app and per-node indexes (allocation, recovery)."""
     cid = rc.container.id
     ctx.containers[cid] = rc
-    index = ctx.app_containers.get(rc.app_id)
-    if index is None:
-        index = ctx.app_containers[rc.app_id] = {}
-    index[cid] = None
+    for indexes, owner in ((ctx.app_containers, rc.app_id), (ctx.node_containers, rc.container.node_id)):
+        index = indexes.get(owner)
+        if index is None:
+            index = indexes[owner] = {}
+        index[cid] = None
+    usage = ctx.app_usage.get(rc.app_id)
+    if usage is None:
+        usage = ctx.app_usage[rc.app_id] = AppUsage()
+    res = rc.container.resource
+    usage.add(res.memory, res.vcores, rc.start_time)
+
+
+def _unindex(indexes: dict[str, dict[str, None]], owner: str, cid: str) -> None:
+    index = indexes.get(owner)
+    if index is not None:
+        index.pop(cid, None)
+        if not index:
+            del indexes[owner]
+
+
+def on_node(ctx: RMContext, node_id: str) -> list[str]:
+    """The live containers on `node_id`, from the per-node index (a copy: callers complete them)."""
+    return list(ctx.node_containers.get(node_id, ()))
 
 
 def _grant(ctx: RMContext, rc: RMContainer) -> ContainerGrant:
@@ -79,7 +98,6 @@ def apply_allocation(ctx: RMContext, alloc: Allocation) -> None:
     add_container(ctx, rc)
     ctx.unlaunched[cid] = rc.start_time
     ctx.out.containers[cid] = _grant(ctx, rc)
-    node.containers.append(cid)
     node.used = ctx.sched_nodes[node.node_id].used
     app.nodes_used.add(node.node_id)
     ctx.containers_allocated_total += 1
@@ -113,11 +131,13 @@ def complete_container(ctx: RMContext, cid: str, exit_status: int, diagnostics: 
     if rc is None or not CONTAINER_MACHINE.fire(rc, event, what=cid):
         return
     del ctx.containers[cid]
-    index = ctx.app_containers.get(rc.app_id)
-    if index is not None:
-        index.pop(cid, None)
-        if not index:
-            del ctx.app_containers[rc.app_id]
+    _unindex(ctx.app_containers, rc.app_id, cid)
+    _unindex(ctx.node_containers, rc.container.node_id, cid)
+    usage = ctx.app_usage.get(rc.app_id)
+    if usage is not None:
+        usage.add(rc.container.resource.memory, rc.container.resource.vcores, rc.start_time, sign=-1)
+        if not usage.containers:
+            del ctx.app_usage[rc.app_id]
     ctx.unlaunched.pop(cid, None)
     rc.exit_status = exit_status
     rc.diagnostics = diagnostics
@@ -129,8 +149,6 @@ def complete_container(ctx: RMContext, cid: str, exit_status: int, diagnostics: 
     if snode is not None:
         snode.used = snode.used - res
     if node is not None:
-        if cid in node.containers:
-            node.containers.remove(cid)
         node.used = snode.used if snode is not None else node.used - res
         ctx.out.nodes.add(node.node_id)
     sapp = ctx.sched_apps.get(rc.app_id)

@@ -55,6 +55,31 @@ def now_ms() -> int:
     return int(time.time() * 1000)
 
 
+@dataclass(slots=True)
+class AppUsage:
+    """What an app's live containers hold, summed as they come and go (add_container, complete_container):
+    its page and every `/apps` row read these instead of walking its containers. The start-weighted sums
+    give its running memory- and vcore-seconds at any `now`: (resource x now - sum of resource x start)."""
+
+    containers: int = 0
+    memory: int = 0
+    vcores: int = 0
+    memory_start_ms: int = 0  # sum of memory x start_time over its live containers
+    vcores_start_ms: int = 0
+
+    def add(self, memory: int, vcores: int, start_ms: int, sign: int = 1) -> None:
+        self.containers += sign
+        self.memory += sign * memory
+        self.vcores += sign * vcores
+        self.memory_start_ms += sign * memory * start_ms
+        self.vcores_start_ms += sign * vcores * start_ms
+
+    def seconds(self, now: int) -> tuple[int, int]:
+        """(memory-seconds, vcore-seconds) its live containers have used by `now`."""
+        return (max(0, self.memory * now - self.memory_start_ms) // 1000,
+                max(0, self.vcores * now - self.vcores_start_ms) // 1000)
+
+
 @dataclass
 class Outbox:
     """Writes collected during a batch, sent to Redis in one pipeline by the store's flush."""
@@ -115,6 +140,12 @@ class RMContext:
         # Live containers per app (app id -> container ids): an app's page, its end and its attempt's end
         # look at its own containers, not every container of the cluster.
         self.app_containers: dict[str, dict[str, None]] = {}
+        # Live containers per node (node id -> container ids), kept by add_container and complete_container:
+        # a node's page counts its own, its loss and its heartbeat's resync walk its own, and a completion
+        # takes one out in O(1) (a list's remove made a node's loss with thousands of containers quadratic).
+        self.node_containers: dict[str, dict[str, None]] = {}
+        # What each app's live containers hold (see AppUsage), next to app_containers.
+        self.app_usage: dict[str, AppUsage] = {}
         self.sched_nodes: dict[str, SchedulerNode] = {}
         self.sched_apps: dict[str, SchedulerApp] = {}
         # Ids handed out by new-application and not yet submitted (-> the user who asked, "" if unknown),

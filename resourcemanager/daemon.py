@@ -9,12 +9,11 @@ from __future__ import annotations
 
 import logging
 
-import redis
 import uvicorn
 
 from miniyarn import config as cfg
 from miniyarn.config import YarnConfiguration
-from miniyarn.redisconn import connect, role_url
+from miniyarn.redisconn import client_for, connect, role_url
 from miniyarn.security.credentials import Credentials
 from miniyarn.sockets import bound_note, listening_socket
 from resourcemanager.amrm_users import has_aclfile
@@ -76,7 +75,9 @@ def serve(conf: YarnConfiguration, redis_url: str, host: str, port: int, adverti
         # Its own client with a timeout of half a lease (the others wait 30 s): a renewal stuck on a paused
         # or unreachable Redis must fail in time for the elector to give the lease up before it expires.
         timeout_s = lease_ms / 2000
-        lease_client = redis.Redis.from_url(redis_url, socket_timeout=timeout_s, socket_connect_timeout=timeout_s)
+        # client_for, not Redis.from_url: a redis+sentinel:// URL (HA behind a Sentinel-watched Redis) is
+        # not one from_url takes, and the RM refused to start.
+        lease_client = client_for(redis_url, socket_timeout=timeout_s, socket_connect_timeout=timeout_s)
         lease = Lease(lease_client, rm_id, web, lease_ms)
         ha = HAService(rm, rm_id, lease, start_active, make_rm)
     else:

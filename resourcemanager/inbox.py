@@ -115,25 +115,51 @@ class InboxLoop(threading.Thread):
             with self.rm.lock:
                 self.rm.observation_gap(took - self.last_take_ms, took)
         self.last_take_ms = took
-        with self.rm.lock:
-            for raw in am_calls:
-                self._apply(raw, from_am=True)
-            # Answer the AMs before anything else: a reply only hands out containers granted (and
-            # stored) in earlier passes, so it need not wait for heartbeats, this pass or its writes.
-            self.rm.flush_replies()
-            for raw in node_msgs:
-                self._apply(raw, from_am=False)
-            self.rm.flush_replies()
-            now = now_ms()
-            if now - self.last_liveness >= LIVENESS_EVERY_MS:
-                self.rm.check_liveness(now)
-                self.last_liveness = now
-            if self.rm.needs_schedule:
-                self.rm.schedule()
-            self.rm.flush()
+        answered = False
+        try:
+            with self.rm.lock:
+                for raw in am_calls:
+                    self._apply(raw, from_am=True)
+                # Answer the AMs before anything else: a reply only hands out containers granted (and
+                # stored) in earlier passes, so it need not wait for heartbeats, this pass or its writes.
+                self.rm.flush_replies()
+                answered = True
+                for raw in node_msgs:
+                    self._apply(raw, from_am=False)
+                self.rm.flush_replies()
+                now = now_ms()
+                if now - self.last_liveness >= LIVENESS_EVERY_MS:
+                    self.rm.check_liveness(now)
+                    self.last_liveness = now
+                if self.rm.needs_schedule:
+                    self.rm.schedule()
+                self.rm.flush()
+        except FencedError:
+            self._give_back([] if answered else am_calls, node_msgs)
+            raise
         if time.monotonic() - self.last_alive > 1:
             self.last_alive = time.monotonic()
             self.rm.store.beat(self.rm.web_address, ALIVE_TTL_S)
+
+    def _give_back(self, am_calls: list[bytes], node_msgs: list[bytes]) -> None:
+        """RM HA: messages this RM took and then could not act on (fenced: another RM became active, or this
+        one turned standby, while the pop was on its way, as when both wait out a paused Redis) go back to
+        the head of their inbox, in order, for the active. Dropped, an AM waited out its reply timeout and
+        a node's report was lost. A plain push: returning what was taken writes no state of this RM's."""
+        pipe = self.redis.pipeline(transaction=True)
+        for key, msgs in ((keys.rm_am_inbox(), am_calls), (keys.rm_inbox(), node_msgs)):
+            if msgs:
+                pipe.lpush(key, *reversed(msgs))
+        if not (am_calls or node_msgs):
+            return
+        try:
+            pipe.execute()
+        except redis.RedisError as e:
+            log.warning("Could not give back %d ApplicationMaster calls and %d node messages taken before this "
+                        "ResourceManager was fenced (%s): they are lost", len(am_calls), len(node_msgs), e)
+            return
+        log.warning("Gave back %d ApplicationMaster calls and %d node messages taken before this ResourceManager "
+                    "was fenced, for the active one", len(am_calls), len(node_msgs))
 
     def _take(self) -> tuple[list[bytes], list[bytes]]:
         """(AM calls, node messages) waiting now, or the first to arrive within POLL_S."""

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import logging
 
+from miniyarn import config
 from miniyarn.protocol import StartContainer
 from miniyarn.records import Container
 from miniyarn.states.attempt import AttemptEvent
@@ -14,6 +15,18 @@ from resourcemanager.context import CLIENT_TO_AM_ENV, USER_STATE_ENV, RMContext,
 from resourcemanager.rmstate import RMApp, RMAttempt
 
 log = logging.getLogger("resourcemanager")
+
+
+def rm_addresses(ctx: RMContext) -> str:
+    """This RM's web address, then (RM HA) every other RM's, as MINIYARN_RM_ADDRESS lists them: the AM's
+    clients follow whichever is active, and a JobManager trusts each one's origin (it trusted only the RM
+    that launched it, so after a failover the new active's origin was a stranger's)."""
+    out = [ctx.web_address]
+    for rm_id in config.rm_ids(ctx.conf):
+        address = config.rm_webapp_address(ctx.conf, rm_id)
+        if address and address not in out:
+            out.append(address)
+    return ",".join(out)
 
 
 def launch_am(ctx: RMContext, app: RMApp, attempt: RMAttempt, container: Container) -> None:
@@ -27,7 +40,7 @@ def launch_am(ctx: RMContext, app: RMApp, attempt: RMAttempt, container: Contain
     ctx.out.users_created[attempt.attempt_id] = secret_managers.amrm_token(ctx, attempt.attempt_id)
     env["MINIYARN_REDIS_URL"] = secret_managers.am_redis_url(ctx, attempt.attempt_id)
     if ctx.web_address:
-        env.setdefault("MINIYARN_RM_ADDRESS", ctx.web_address)
+        env.setdefault("MINIYARN_RM_ADDRESS", rm_addresses(ctx))
     launch = spec.model_copy(update={"environment": env})
     token = secret_managers.container_token(ctx, container.id)
     container_transitions.send_nm(ctx, container.node_id, StartContainer(

@@ -29,5 +29,5 @@ def node_lost(ctx: RMContext, node: RMNode, event: NodeEvent, why: str) -> None:
     snode = ctx.sched_nodes.get(node.node_id)
     if snode is not None:
         snode.schedulable = False
-    for cid in list(node.containers):
+    for cid in container_transitions.on_node(ctx, node.node_id):
         container_transitions.complete_container(ctx, cid, ContainerExitStatus.ABORTED, why, ContainerEvent.KILL)

@@ -77,7 +77,6 @@ def _recover(ctx: RMContext, store: RMStore) -> None:
             # A fresh liveness window for a node that may still be alive; a LOST (or decommissioned, shut
             # down) node keeps its last heartbeat, which is what its page shows: not a time after its death.
             node.last_heartbeat_ms = now
-        node.containers = []
         node.used = node.used.model_copy(update={"memory": 0, "vcores": 0})
         ctx.nodes[node.node_id] = node
         ctx.sched_nodes[node.node_id] = SchedulerNode(node.node_id, node.capability,
@@ -101,7 +100,6 @@ def _recover(ctx: RMContext, store: RMStore) -> None:
         host = ctx.nodes.get(container.node_id)
         snode = ctx.sched_nodes.get(container.node_id)
         if host is not None and snode is not None:
-            host.containers.append(cid)
             snode.used = snode.used + container.resource
             host.used = snode.used
         owner_sapp = ctx.sched_apps.get(app.app_id)

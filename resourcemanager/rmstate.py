@@ -108,8 +108,6 @@ class RMNode(BaseModel):
     last_heartbeat_ms: int = 0
     health_report: str = ""
     version: str = ""
-    # Rebuilt from the live container records at recovery, so not stored with the node.
-    containers: list[str] = Field(default_factory=list, exclude=True)
 
 
 RMApp.model_rebuild()

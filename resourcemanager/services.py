@@ -119,7 +119,7 @@ def _resync_missing(rm: RMContext, node: RMNode, reported: set[str], now: int) -
     running before, or recovered from before an RM restart) and that the node has left out of its reports
     for MISSING_GRACE_MS is gone: an NM restarted without recovering it. Completed, so its AM hears of it
     and its resources come back; kept, it was a ghost the app waited on forever."""
-    for cid in list(node.containers):
+    for cid in container_transitions.on_node(rm, node.node_id):
         if cid in reported:
             continue
         rc = rm.containers.get(cid)

@@ -142,8 +142,9 @@ class ApplicationMaster:
     async def start(self, graph: JobGraphSpec | None = None, early: EarlyWorkers | None = None) -> None:
         from flink_on_yarn.runtime.jobmanager import JobManager
 
-        rm_web = os.environ.get("MINIYARN_RM_ADDRESS", "")
-        self.jm = JobManager(self.config, self.driver, secret=self.secret, trusted_origins=[rm_web] if rm_web else [])
+        # Every RM's web address (RM HA: the launching one first): whichever is active serves the proxy.
+        rm_webs = [a.strip() for a in os.environ.get("MINIYARN_RM_ADDRESS", "").split(",") if a.strip()]
+        self.jm = JobManager(self.config, self.driver, secret=self.secret, trusted_origins=rm_webs)
         if early is not None:
             self.driver.early = early.handover()
         self._recover_checkpoint()

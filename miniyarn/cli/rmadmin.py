@@ -6,6 +6,7 @@ yarn.resourcemanager.webapp.address.<id> (yarn-site.xml or -D)."""
 from __future__ import annotations
 
 import sys
+import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, TypeVar
@@ -29,10 +30,11 @@ REFUSE_MANUAL = ("Automatic failover is enabled for {target}\n"
                  "specify the --forcemanual flag.")
 FORCEMANUAL_WARNING = ("You have specified the --forcemanual flag. This flag is dangerous, as it can induce a "
                        "split-brain scenario that WILL CORRUPT your state, possibly irrecoverably.\n")
-# miniyarn's elector decides who is active; a forced transition to active would fight it.
-NO_MANUAL_ACTIVE = ("transitionToActive is not supported while automatic failover is enabled: the leader "
-                    "election makes an RM active. Use -transitionToStandby --forcemanual on the active RM "
-                    "to hand over to the other.")
+# A forced transition to active cannot just declare an RM active (the leader election would fight it): it
+# makes the active RMs step down (each then sits out one lease) and waits this many leases, plus the
+# target's recovery, for the target to take the lease.
+ACTIVE_WAIT_LEASES = 3
+ACTIVE_WAIT_EXTRA_S = 5.0
 # HAAdmin's `%-50s %-10s` lines of -getAllServiceState.
 ALL_STATE_PATTERN = "%-50s %-10s"
 TIMEOUT_S = 10.0
@@ -52,7 +54,8 @@ def _service_id_option(name: str, help_text: str) -> Callable[[F], F]:
 @_service_id_option("-getServiceState", "print active or standby for one RM id")
 @click.option("-getAllServiceState", "getAllServiceState", is_flag=True, help="print every RM's address and state")
 @_service_id_option("-transitionToStandby", "make an RM standby (needs --forcemanual while automatic failover is on)")
-@_service_id_option("-transitionToActive", "refused while automatic failover is on")
+@_service_id_option("-transitionToActive", "make an RM active (needs --forcemanual while automatic failover is on): "
+                     "the active one steps down and the election hands the lease to it")
 @click.option("--forcemanual", "forcemanual", is_flag=True,
               help="act although automatic failover is enabled (dangerous, as in YARN)")
 @click.argument("service_id", required=False, default="")
@@ -139,17 +142,54 @@ def run(args: RmAdminRequest) -> int:
     automatic = conf.get_bool(AUTO_FAILOVER_KEY, True)
     if automatic and not args.forcemanual:
         return fail(REFUSE_MANUAL.format(target=_host_port(address)))
+    if args.forcemanual:
+        print(FORCEMANUAL_WARNING, file=sys.stderr)
     if args.transitionToActive is not None:
-        return fail(NO_MANUAL_ACTIVE)
-    print(FORCEMANUAL_WARNING, file=sys.stderr)
+        others = [a for a in (config.rm_webapp_address(conf, i) for i in ids if i != wanted) if a]
+        return transition_to_active(address, others, conf.get_int("yarn.resourcemanager.ha.lease-ms"))
+    refused = transition_to_standby(address)
+    return fail(f"Operation failed: {refused}") if refused else 0
+
+
+def transition_to_standby(address: str) -> str:
+    """Make the RM at `address` standby; "" if done, else why not."""
     try:
         resp = httpx.post(f"{address}/ws/v1/cluster/ha/transitionToStandby", json={},
                           headers=client_token.headers(), timeout=TIMEOUT_S)
     except httpx.HTTPError as e:
-        return fail(f"Operation failed: Call to {address} failed on connection exception: {e}")
-    if resp.status_code != 200:
-        return fail(f"Operation failed: {remote_message(resp)}")
-    return 0
+        return f"Call to {address} failed on connection exception: {e}"
+    return "" if resp.status_code == 200 else remote_message(resp)
+
+
+def transition_to_active(address: str, others: list[str], lease_ms: int) -> int:
+    """The RM at `address` active: every other active RM steps down (sitting out one lease, so the standby
+    target takes the lease), then wait for the target to say it is active."""
+    try:
+        if service_state(address) == "active":
+            return 0
+    except ServiceError as e:
+        return fail(f"Operation failed: {e}")
+    for other in others:
+        try:
+            active = service_state(other) == "active"
+        except ServiceError:
+            continue  # unreachable: holds no lease it can renew
+        if active and (refused := transition_to_standby(other)):
+            return fail(f"Operation failed: {refused}")
+    wait_s = ACTIVE_WAIT_LEASES * lease_ms / 1000 + ACTIVE_WAIT_EXTRA_S
+    deadline = time.monotonic() + wait_s
+    state = ""
+    while time.monotonic() < deadline:
+        try:
+            state = service_state(address)
+        except ServiceError as e:
+            state = str(e)
+        if state == "active":
+            return 0
+        time.sleep(0.1)
+    return fail(f"Operation failed: {_host_port(address)} did not become active within "
+                f"{wait_s:.0f}s (last state: {state}); "
+                "another ResourceManager may have taken the lease")
 
 
 __all__ = ["FAILED", "command", "run", "service_state"]

@@ -23,7 +23,14 @@ import redis
 import redis.sentinel
 
 from miniyarn import config
-from miniyarn.client.nm_client import TOKENS, NMTokenCache
+from miniyarn.client.nm_client import (
+    DEFAULT_MAX_WAIT_MS,
+    MAX_WAIT_KEY,
+    RETRY_INTERVAL_S,
+    SENTINEL_AUTH_GRACE_S,
+    TOKENS,
+    NMTokenCache,
+)
 from miniyarn.ids import ContainerId
 from miniyarn.protocol import (
     Allocate,
@@ -42,17 +49,6 @@ from miniyarn.states.application import FinalApplicationStatus
 Key = tuple[int, str, int, int]
 log = logging.getLogger(__name__)
 
-MAX_WAIT_KEY = "yarn.resourcemanager.connect.max-wait.ms"
-# YARN waits 15 minutes. Ours is 2 minutes: twice the AM liveness expiry, long enough to ride out an RM
-# restart or failover and a Redis restart or pause (seconds to tens of seconds), short enough that an AM
-# whose cluster is really gone exits instead of hanging; a finished job's unregister must not give up at 10 s.
-DEFAULT_MAX_WAIT_MS = 120_000
-# Between tries (YARN's yarn.resourcemanager.connect.retry-interval.ms is 30 s; our RM restarts in ~2 s).
-RETRY_INTERVAL_S = 1.0
-# Behind Redis Sentinel a refused password may only mean a new master the RM has not re-created this
-# attempt's user on yet (ACL SETUSER is not replicated; the RM re-creates every live attempt's user as soon as
-# it is back, within a few seconds): retry that long before taking the refusal as the attempt's end.
-SENTINEL_AUTH_GRACE_S = 15.0
 NOT_REGISTERED = "ApplicationMasterNotRegisteredException"
 
 

@@ -7,14 +7,30 @@ and against the one it kept at the start before it stops anything, as an NM chec
 
 from __future__ import annotations
 
+import logging
 import threading
 
 import redis
 
-from miniyarn import keys
+from miniyarn import config, keys
 from miniyarn.exit_status import ContainerExitStatus
 from miniyarn.protocol import StartContainer, StopContainer
 from miniyarn.records import Container, ContainerLaunchContext
+from miniyarn.redisconn import is_sentinel, ride_out
+
+log = logging.getLogger(__name__)
+
+MAX_WAIT_KEY = "yarn.resourcemanager.connect.max-wait.ms"
+# YARN waits 15 minutes. Ours is 2 minutes: twice the AM liveness expiry, long enough to ride out an RM
+# restart or failover and a Redis restart or pause (seconds to tens of seconds), short enough that an AM
+# whose cluster is really gone exits instead of hanging; a finished job's unregister must not give up at 10 s.
+DEFAULT_MAX_WAIT_MS = 120_000
+# Between tries (YARN's yarn.resourcemanager.connect.retry-interval.ms is 30 s; our RM restarts in ~2 s).
+RETRY_INTERVAL_S = 1.0
+# Behind Redis Sentinel a refused password may only mean a new master the RM has not re-created this
+# attempt's user on yet (ACL SETUSER is not replicated; the RM re-creates every live attempt's user as soon as
+# it is back, within a few seconds): retry that long before taking the refusal as the attempt's end.
+SENTINEL_AUTH_GRACE_S = 15.0
 
 
 class NMTokenCache:
@@ -42,18 +58,30 @@ TOKENS = NMTokenCache()
 
 
 class NMClient:
-    def __init__(self, client: redis.Redis, user: str = "", tokens: NMTokenCache | None = None) -> None:
+    """Each command is pushed again while Redis cannot take it, within yarn.resourcemanager.connect.max-wait.ms
+    (as the AMRM calls): an AM whose start met a Redis failover crashed with a ConnectionError, its app a
+    failed attempt. A push repeated after a lost answer can reach the NM twice: it ignores the start of a
+    container it runs, and a second stop changes nothing."""
+
+    def __init__(self, client: redis.Redis, user: str = "", tokens: NMTokenCache | None = None,
+                 max_wait_ms: int | None = None) -> None:
         self.redis = client
         self.user = user
         self.tokens = tokens or TOKENS
+        self.max_wait_s = (max_wait_ms if max_wait_ms is not None else
+                           config.YarnConfiguration().get_int(MAX_WAIT_KEY, DEFAULT_MAX_WAIT_MS)) / 1000
+
+    def _push(self, what: str, node_id: str, payload: str) -> None:
+        ride_out(what, lambda: self.redis.rpush(keys.nm_commands(node_id), payload), self.max_wait_s,
+                 RETRY_INTERVAL_S, SENTINEL_AUTH_GRACE_S if is_sentinel(self.redis) else 0.0, logger=log)
 
     def start_container(self, container: Container, launch_context: ContainerLaunchContext) -> None:
         cmd = StartContainer(container=container, launch_context=launch_context, user=self.user,
                              requested_by="ApplicationMaster", container_token=self.tokens.get(container.id))
-        self.redis.rpush(keys.nm_commands(container.node_id), cmd.model_dump_json())
+        self._push(f"Starting {container.id}", container.node_id, cmd.model_dump_json())
 
     def stop_container(self, container_id: str, node_id: str,
                        diagnostics: str = "Container killed by the ApplicationMaster.") -> None:
         cmd = StopContainer(container_id=container_id, exit_status=int(ContainerExitStatus.KILLED_BY_APPMASTER),
                             diagnostics=diagnostics, container_token=self.tokens.get(container_id))
-        self.redis.rpush(keys.nm_commands(node_id), cmd.model_dump_json())
+        self._push(f"Stopping {container_id}", node_id, cmd.model_dump_json())

@@ -75,6 +75,10 @@ class HAService:
                 # Standby since: memory is stale. A fresh RM's fields, then recovery fills them from Redis.
                 fresh = self.fresh_rm()
                 self.rm.__dict__.update(fresh.__dict__)
+                # The fresh store's context is `fresh`, not the RM the web app and the loop hold: left so,
+                # its first flush swapped `fresh`'s outbox, and every later write and reply (an AM's
+                # re-registration answered, then nothing) went into an outbox no flush read.
+                self.rm.store.ctx = self.rm
             self._was_active = True
             self.fence.epoch = holder.epoch
             self.rm.fence = self.fence

@@ -160,7 +160,7 @@ def create_app(rm: ResourceManager, bind_host: str = "", auth: WebAuth | None = 
     def nodes(states: str | None = None) -> dict[str, Any]:
         wanted = _states(states, [s.value for s in NodeState], "node-state")
         with rm.lock:
-            rows = [views.node_info(n) for n in rm.nodes.values() if wanted is None or n.state.value in wanted]
+            rows = [views.node_info(rm, n) for n in rm.nodes.values() if wanted is None or n.state.value in wanted]
         return {"nodes": {"node": rows} if rows else None}
 
     @app.get(BASE + "/nodes/{node_id}")
@@ -169,7 +169,7 @@ def create_app(rm: ResourceManager, bind_host: str = "", auth: WebAuth | None = 
             n = rm.nodes.get(node_id)
             if n is None:
                 raise NotFoundError(f"nodeId, {node_id}, is not found")
-            return {"node": views.node_info(n)}
+            return {"node": views.node_info(rm, n)}
 
     @app.get(BASE + "/apps")
     def apps(request: Request, states: str | None = None, state: str | None = None, queue: str | None = None,

@@ -57,7 +57,7 @@ def app_rows(rm: ResourceManager, access: Access, user: str) -> list[dict[str, A
 
 
 def node_rows(rm: ResourceManager) -> list[dict[str, Any]]:
-    return [views.node_info(n) for n in rm.nodes.values()]
+    return [views.node_info(rm, n) for n in rm.nodes.values()]
 
 
 def queue_rows(q: dict[str, Any], depth: int = 0) -> list[dict[str, Any]]:

@@ -8,7 +8,7 @@ import miniyarn
 from miniyarn.states.application import APP_MACHINE, FinalApplicationStatus, YarnApplicationState, client_view
 from miniyarn.states.attempt import AttemptState
 from miniyarn.states.node import ACTIVE_STATES, NodeState
-from resourcemanager.context import now_ms
+from resourcemanager.context import AppUsage, RMContext, now_ms
 from resourcemanager.rm import ResourceManager
 from resourcemanager.rmstate import RMApp, RMContainer, RMNode
 from resourcemanager.scheduler.queues import QueueConf
@@ -72,7 +72,7 @@ def health_status(state: NodeState) -> str:
     return "Healthy" if state in ACTIVE_STATES else state.value.capitalize()
 
 
-def node_info(node: RMNode) -> dict[str, Any]:
+def node_info(rm: RMContext, node: RMNode) -> dict[str, Any]:
     """YARN's NodeInfo. A node the scheduler no longer has (LOST, DECOMMISSIONED, SHUTDOWN, ...) has no
     scheduler report, so YARN shows it with nothing used and nothing available; its total stays."""
     host = node.node_id.rsplit(":", 1)[0]
@@ -82,7 +82,7 @@ def node_info(node: RMNode) -> dict[str, Any]:
         "rack": node.rack, "state": node.state.value, "id": node.node_id, "nodeHostName": host,
         "nodeHTTPAddress": node.http_address, "healthStatus": health_status(node.state),
         "healthReport": node.health_report, "lastHealthUpdate": node.last_heartbeat_ms,
-        "version": node.version, "numContainers": len(node.containers) if active else 0,
+        "version": node.version, "numContainers": len(rm.node_containers.get(node.node_id, ())) if active else 0,
         "usedMemoryMB": used_mb, "availMemoryMB": node.capability.memory - used_mb if active else 0,
         "usedVirtualCores": used_vc,
         "availableVirtualCores": node.capability.vcores - used_vc if active else 0,
@@ -90,7 +90,7 @@ def node_info(node: RMNode) -> dict[str, Any]:
     }
 
 
-def tracking(rm: ResourceManager, app: RMApp) -> tuple[str, str]:
+def tracking(rm: RMContext, app: RMApp) -> tuple[str, str]:
     attempt = app.current
     has_am_ui = attempt is not None and bool(attempt.tracking_url)
     if APP_MACHINE.is_final(app.state):
@@ -108,7 +108,7 @@ def client_state(app: RMApp) -> tuple[YarnApplicationState, FinalApplicationStat
     return client_view(app.state, app.final_status, unregistered, app.state_before_killing)
 
 
-def live_containers(rm: ResourceManager, app_id: str) -> list[RMContainer]:
+def live_containers(rm: RMContext, app_id: str) -> list[RMContainer]:
     """The app's live containers, from the per-app index (not a scan of every container)."""
     return [rm.containers[cid] for cid in rm.app_containers.get(app_id, ())]
 
@@ -126,7 +126,7 @@ def queue_usage_percentage(used_mb: int, cluster_mb: int, queue_absolute_capacit
     return round(100.0 * used_mb / guaranteed, 2) if guaranteed > 0 else 0.0
 
 
-def queue_absolute_capacity(rm: ResourceManager, queue: str) -> float:
+def queue_absolute_capacity(rm: RMContext, queue: str) -> float:
     """The fraction of the cluster `queue` is guaranteed (the whole cluster under FIFO)."""
     if rm.scheduler_kind == "fifo":
         return 1.0
@@ -134,21 +134,22 @@ def queue_absolute_capacity(rm: ResourceManager, queue: str) -> float:
     return q.absolute_capacity if q is not None else 0.0
 
 
-def cluster_memory(rm: ResourceManager) -> int:
+def cluster_memory(rm: RMContext) -> int:
     return sum(n.capability.memory for n in rm.nodes.values() if n.state is NodeState.RUNNING) or 1
 
 
-def app_info(rm: ResourceManager, app: RMApp, cluster_mb: int | None = None) -> dict[str, Any]:
+def app_info(rm: RMContext, app: RMApp, cluster_mb: int | None = None) -> dict[str, Any]:
     """YARN's AppInfo. `cluster_mb` (cluster_memory) once per listing, not per app."""
     attempt = app.current
     state, final = client_state(app)
     ui, url = tracking(rm, app)
-    live = live_containers(rm, app.app_id)
-    alloc_mb = sum(c.container.resource.memory for c in live)
-    alloc_vc = sum(c.container.resource.vcores for c in live)
+    # Its live containers' sums, kept as they come and go: a row costs the same with 1 or 10,000 of them.
+    usage = rm.app_usage.get(app.app_id) or AppUsage()
+    alloc_mb, alloc_vc = usage.memory, usage.vcores
     now = now_ms()
-    mem_s = app.memory_seconds + sum(c.container.resource.memory * max(0, now - c.start_time) // 1000 for c in live)
-    vc_s = app.vcore_seconds + sum(c.container.resource.vcores * max(0, now - c.start_time) // 1000 for c in live)
+    live_mem_s, live_vc_s = usage.seconds(now)
+    mem_s = app.memory_seconds + live_mem_s
+    vc_s = app.vcore_seconds + live_vc_s
     if cluster_mb is None:
         cluster_mb = cluster_memory(rm)
     diagnostics = app.diagnostics
@@ -175,7 +176,7 @@ def app_info(rm: ResourceManager, app: RMApp, cluster_mb: int | None = None) -> 
         "amRPCAddress": f"{attempt.host}:{attempt.rpc_port}" if attempt and attempt.host else "N/A",
         "masterNodeId": attempt.am_node_id if attempt else "",
         "allocatedMB": alloc_mb, "allocatedVCores": alloc_vc, "reservedMB": 0, "reservedVCores": 0,
-        "runningContainers": len(live), "memorySeconds": mem_s, "vcoreSeconds": vc_s,
+        "runningContainers": usage.containers, "memorySeconds": mem_s, "vcoreSeconds": vc_s,
         "queueUsagePercentage": queue_usage_percentage(alloc_mb, cluster_mb,
                                                        queue_absolute_capacity(rm, app.queue)),
         "clusterUsagePercentage": round(100.0 * alloc_mb / cluster_mb, 2),
@@ -261,7 +262,7 @@ def scheduler_info(rm: ResourceManager) -> dict[str, Any]:
     return {"scheduler": {"schedulerInfo": root_info}}
 
 
-def find_queue(rm: ResourceManager, name: str) -> QueueConf | None:
+def find_queue(rm: RMContext, name: str) -> QueueConf | None:
     def walk(q: QueueConf) -> QueueConf | None:
         if name in (q.name, q.path):
             return q

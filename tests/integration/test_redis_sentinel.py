@@ -19,7 +19,7 @@ import redis
 from miniyarn import blobs, keys
 from miniyarn.distributedshell.client import submission
 from miniyarn.minicluster import MiniCluster, MiniClusterError, redis_answers
-from miniyarn.redisconn import client_for, location
+from miniyarn.redisconn import client_for, location, text
 from miniyarn.security import credentials
 from tests.conftest import Processes, free_port, logs_aggregated
 from tests.integration.conftest import FAST_CONF, pings, wait_for
@@ -220,3 +220,23 @@ def test_minicluster_with_a_sentinel_url_nobody_answers_says_so(tmp_path: Path) 
     with pytest.raises(MiniClusterError, match=r"^No Redis master answers through the Sentinels of "
                                                r"redis\+sentinel://127\.0\.0\.1:\d+/miniyarn/0"):
         MiniCluster(nodemanagers=1, redis_url=url, port=0, work_dir=tmp_path).start()
+
+
+def test_rm_ha_behind_a_sentinel_url_takes_the_lease(sentinel_setup: SentinelSetup, processes: Processes) -> None:
+    """RM HA's lease client is made from the Sentinel URL too (Redis.from_url refused the scheme: no RM
+    started)."""
+    port = free_port()
+    url = f"http://127.0.0.1:{port}"
+    processes.start("rm1", ["-m", "resourcemanager", "--redis-url", sentinel_setup.url, "--port", str(port),
+                            "--host", "127.0.0.1", "--rm-id", "rm1", "--credentials-dir",
+                            str(sentinel_setup.creds.dir), *FAST_CONF,
+                            "-D", "yarn.resourcemanager.ha.enabled=true",
+                            "-D", "yarn.resourcemanager.ha.rm-ids=rm1,rm2",
+                            "-D", f"yarn.resourcemanager.webapp.address.rm1=127.0.0.1:{port}",
+                            "-D", f"yarn.resourcemanager.webapp.address.rm2=127.0.0.1:{free_port()}"])
+    wait_for("rm1 active", lambda: httpx.get(f"{url}/isActive", timeout=1).status_code == 200, timeout=30)
+    admin = sentinel_setup.admin()
+    try:
+        assert text(admin.get(keys.rm_ha_lease()) or b"").startswith("rm1 1 ")
+    finally:
+        admin.close()

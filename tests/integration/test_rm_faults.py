@@ -324,8 +324,13 @@ def test_an_unregister_during_a_20s_redis_outage_still_ends_succeeded(own_redis:
     body = {"application-id": app_id, "resource": {"memory": 512, "vCores": 1},
             "am-container-spec": {"commands": ["true"]}, "max-app-attempts": 1}
     assert httpx.post(f"{c.rm_url}/ws/v1/cluster/apps", json=body).status_code == 202
-    am_cid = wait_for("the AM grant", lambda: [text(k)[len(keys.container("")):]
-                                               for k in admin.scan_iter(match=keys.container("*"))])[0]
+
+    def grants() -> list[str]:
+        # Beating on as a real NM does (every second): on a loaded machine the submission can come more than
+        # FAST_CONF's 3 s NM expiry after one lone beat, and a LOST node gets no AM container.
+        heartbeat()
+        return [text(k)[len(keys.container("")):] for k in admin.scan_iter(match=keys.container("*"))]
+    am_cid = wait_for("the AM grant", grants)[0]
     heartbeat(ContainerStatus(container_id=am_cid, state=ContainerState.RUNNING))
     attempt_id = app_id.replace("application_", "appattempt_") + "_000001"
     amrm = AMRMClient(c.attempt_url(attempt_id), attempt_id=attempt_id)

@@ -9,6 +9,7 @@ import signal
 import subprocess
 import time
 from pathlib import Path
+from typing import Any
 
 import httpx
 import pytest
@@ -175,7 +176,8 @@ def test_standby_redirects_answers_ha_state_and_rmadmin_hands_over(redis_url: st
                                                                    [f"127.0.0.1:{ha.ports['rm2']}", "standby"]]
     code, _, err = ha.rmadmin(capsys, "-transitionToStandby", "rm1")
     assert code == 255 and err.startswith(f"Automatic failover is enabled for 127.0.0.1:{ha.ports['rm1']}\n")
-    assert ha.rmadmin(capsys, "-transitionToActive", "--forcemanual", "rm2")[0] == 255
+    code, _, err = ha.rmadmin(capsys, "-transitionToActive", "rm2")
+    assert code == 255 and err.startswith(f"Automatic failover is enabled for 127.0.0.1:{ha.ports['rm2']}\n")
     assert ha.rmadmin(capsys, "-getServiceState", "rm3")[0] == 255
     assert ha.state("rm1") == "ACTIVE"
     code, _, err = ha.rmadmin(capsys, "-transitionToStandby", "--forcemanual", "rm1")
@@ -187,6 +189,18 @@ def test_standby_redirects_answers_ha_state_and_rmadmin_hands_over(redis_url: st
     with YarnClient(f"{active},{standby}") as yarn:
         later = yarn.new_application()["application-id"]
         assert yarn.address == standby and int(later.rsplit("_", 1)[1]) > int(app_id.rsplit("_", 1)[1])
+    # And back, as YARN's HAAdmin with --forcemanual: rm2 steps down, rm1 takes the lease (its second
+    # activation in one process), and its writes reach Redis: each submission is stored, not only the first.
+    code, _, err = ha.rmadmin(capsys, "-transitionToActive", "--forcemanual", "rm1")
+    assert code == 0 and err.startswith("You have specified the --forcemanual flag."), err
+    assert ha.state("rm1") == "ACTIVE" and ha.state("rm2") == "STANDBY"
+    assert ha.rmadmin(capsys, "-transitionToActive", "--forcemanual", "rm1")[0] == 0  # already: nothing to do
+    again = [submit_ds(active, redis_url, "true", containers=0) for _ in range(2)]
+    admin = redis.Redis.from_url(admin_url(redis_url))
+    try:
+        assert wait_for("the submissions stored by rm1", lambda: admin.exists(*map(keys.app, again)) == 2, timeout=5)
+    finally:
+        admin.close()
 
 
 def test_sigkill_of_the_active_fails_over_and_the_app_keeps_its_containers(
@@ -294,3 +308,48 @@ def test_a_minicluster_with_two_rms_and_the_cli_following_the_active_through_a_f
         # What `miniyarn logs` reads the aggregated logs from: the active's address, not the first one listed.
         with YarnClient(mc.env()["MINIYARN_RM_ADDRESS"]) as yarn:
             assert yarn.active_address() == mc.rm_urls[int(other[-1]) - 1]
+
+
+def test_after_a_failover_the_new_actives_proxy_reaches_the_am_as_the_old_ones_did(
+        redis_url: str, processes: Processes) -> None:
+    """An AM's UI behind `/proxy/<appId>/` (tests/security/web_am.py echoes what reaches it): after the active
+    RM's SIGKILL the new active's proxy serves it, presenting the same client-to-AM secret (both RMs derive
+    it from the one master key) and still no browser Origin (a JobManager's cross-origin check never sees one
+    from the proxy; the origins it trusts directly are every RM's, test_rm_parts)."""
+    import sys
+
+    from tests.security.rm_web import WEB_AM
+
+    ha = HA(processes, redis_url)
+    ha.start("rm1")
+    assert ha.active() == "rm1"
+    ha.start("rm2")
+    c = Cluster(redis_url, ha.url("rm1"), processes)
+    c.start_nm("nm1")
+    wait_for("a running NodeManager", lambda: len(c.running_nodes()) == 1)
+    app_id = str(httpx.post(f"{c.rm_url}/ws/v1/cluster/apps/new-application", timeout=10).json()["application-id"])
+    command = f"{sys.executable} {WEB_AM} echo --tracking 'http://{{self}}/' 1><LOG_DIR>/AppMaster.stdout"
+    body = {"application-id": app_id, "resource": {"memory": 128, "vCores": 1}, "max-app-attempts": 1,
+            "am-container-spec": {"commands": {"command": command}}}
+    assert httpx.post(f"{c.rm_url}/ws/v1/cluster/apps", json=body, timeout=10).status_code == 202
+    wait_for("the AM's UI registered", lambda: c.app(app_id)["trackingUI"] == "ApplicationMaster", timeout=30)
+
+    def through(rm_id: str) -> dict[str, Any]:
+        r = httpx.patch(f"{ha.url(rm_id)}/proxy/{app_id}/jobs/x?mode=cancel", json={},
+                        headers={"Origin": ha.url(rm_id)}, timeout=10)
+        assert r.status_code == 200, (rm_id, r.status_code, r.text[:300])
+        seen: dict[str, Any] = r.json()
+        return seen
+
+    before = through("rm1")
+    os.killpg(ha.procs["rm1"].pid, signal.SIGKILL)
+    ha.procs["rm1"].wait(10)
+    del ha.procs["rm1"]
+    wait_for("rm2 active", lambda: httpx.get(f"{ha.url('rm2')}/isActive", timeout=1).status_code == 200, timeout=10)
+    after = wait_for("the AM through rm2's proxy", lambda: through("rm2"), timeout=20)
+    assert (before["method"], before["path"]) == (after["method"], after["path"]) == ("PATCH", "/jobs/x?mode=cancel")
+    headers = {k.lower(): v for k, v in after["headers"].items()}
+    assert headers["authorization"] == {k.lower(): v for k, v in before["headers"].items()}["authorization"]
+    assert headers["authorization"].startswith("Bearer ") and "origin" not in headers
+    c.rm_url = ha.url("rm2")
+    assert c.app(app_id)["state"] == "RUNNING"

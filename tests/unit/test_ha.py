@@ -80,3 +80,42 @@ def test_rmadmin_without_ha_fails_as_yarns(capsys: pytest.CaptureFixture[str]) -
     defines = [arg for k, v in HA.items() for arg in ("-D", f"{k}={v}")]
     assert main(["rmadmin", "-getServiceState", *defines]) == 255
     assert "-getServiceState: incorrect number of arguments" in capsys.readouterr().err
+
+
+def test_a_second_activation_writes_through_the_rm_the_web_app_holds() -> None:
+    """Active, standby, active again in one process: the fresh state replaces the stale one in place, and
+    its store must flush that RM's outbox (it flushed the discarded fresh object's: nothing was sent)."""
+    import redis
+
+    from resourcemanager.ha.lease import Lease
+    from resourcemanager.ha.service import HAService
+    from resourcemanager.inbox import InboxLoop
+    from resourcemanager.rm import ResourceManager
+
+    conf = YarnConfiguration(HA, load_files=False)
+
+    def make_rm() -> ResourceManager:
+        return ResourceManager(conf, redis.Redis(port=1))  # never connected: nothing here reaches Redis
+
+    rm = make_rm()
+    started: list[ResourceManager] = []
+
+    class IdleLoop(InboxLoop):
+        """The inbox loop's thread, idle until stopped: the activation around it is what is tested."""
+
+        def run(self) -> None:
+            self.stopping.wait()
+
+    def start_active(target: ResourceManager) -> InboxLoop:
+        started.append(target)
+        loop = IdleLoop(target, target.redis)
+        loop.start()
+        return loop
+
+    ha = HAService(rm, "rm1", Lease(rm.redis, "rm1", "http://127.0.0.1:1", 2000), start_active, make_rm)
+    for epoch in (1, 2):
+        ha.elector.on_active(Holder("rm1", epoch, "http://127.0.0.1:1"))
+        assert ha.fence.epoch == epoch and rm.fence is ha.fence and started[-1] is rm
+        assert rm.store.ctx is rm
+        ha.elector.on_standby("test")
+        assert ha.fence.epoch == 0

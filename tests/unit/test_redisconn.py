@@ -4,11 +4,14 @@ hands its AMs (clients are made, never connected)."""
 from __future__ import annotations
 
 import doctest
+import time
 
 import pytest
+import redis
+import redis.sentinel
 
 from miniyarn import redisconn
-from miniyarn.redisconn import SentinelURL, client_for, location
+from miniyarn.redisconn import SentinelURL, client_for, location, ride_out
 from miniyarn.security.credentials import with_user, without_user
 
 
@@ -61,3 +64,51 @@ def test_location_is_the_url_without_credentials() -> None:
 def test_connect_reports_a_malformed_url_as_a_connection_error() -> None:
     with pytest.raises(ConnectionError, match=r"Bad Redis URL redis\+sentinel://a:1/: .*names no master"):
         redisconn.connect("redis+sentinel://nm:pw@a:1/?sentinel_password=x")
+
+
+class Flaky:
+    """A call that fails with `errors` in turn, then answers "OK"; counts its tries."""
+
+    def __init__(self, *errors: Exception) -> None:
+        self.errors = list(errors)
+        self.tries = 0
+
+    def __call__(self) -> str:
+        self.tries += 1
+        if self.errors:
+            raise self.errors.pop(0)
+        return "OK"
+
+
+def test_ride_out_retries_connection_errors_and_timeouts_within_the_wait() -> None:
+    call = Flaky(redis.ConnectionError("Connection refused"), redis.sentinel.MasterNotFoundError("No master"),
+                 redis.TimeoutError("Timeout reading"))
+    assert ride_out("GET blob", call, max_wait_s=5, interval_s=0.01) == "OK" and call.tries == 4
+
+
+def test_ride_out_gives_up_at_the_deadline_with_the_last_error() -> None:
+    call = Flaky(*(redis.ConnectionError(f"refused {i}") for i in range(1000)))
+    started = time.monotonic()
+    with pytest.raises(redis.ConnectionError, match=r"^refused \d+$"):
+        ride_out("GET blob", call, max_wait_s=0.2, interval_s=0.02)
+    assert 0.2 <= time.monotonic() - started < 1 and call.tries > 3
+
+
+def test_ride_out_retries_a_refused_password_only_within_the_auth_grace() -> None:
+    assert ride_out("RPUSH", Flaky(redis.AuthenticationError("WRONGPASS")), max_wait_s=5, interval_s=0.01,
+                    auth_grace_s=1) == "OK"
+    call = Flaky(redis.AuthenticationError("WRONGPASS"), redis.AuthenticationError("WRONGPASS"))
+    with pytest.raises(redis.AuthenticationError):
+        ride_out("RPUSH", call, max_wait_s=5, interval_s=0.01)
+    assert call.tries == 1
+
+
+def test_ride_out_stops_when_told_and_never_retries_other_errors() -> None:
+    call = Flaky(redis.ConnectionError("down"), redis.ConnectionError("down"))
+    with pytest.raises(redis.ConnectionError):
+        ride_out("GET", call, max_wait_s=5, interval_s=0.01, give_up=lambda: call.tries >= 1)
+    assert call.tries == 1
+    wrong = Flaky(redis.ResponseError("WRONGTYPE"))
+    with pytest.raises(redis.ResponseError):
+        ride_out("GET", wrong, max_wait_s=5, interval_s=0.01)
+    assert wrong.tries == 1
