@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import argparse
 import os
+import re
 import signal
 import socket
 import statistics
@@ -27,6 +28,7 @@ import sys
 import tempfile
 import threading
 import time
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
@@ -131,6 +133,20 @@ def wait(pred: Any, timeout: float, what: str, poll: float = 0.01) -> None:
         time.sleep(poll)
 
 
+def print_timeline(log_file: Path, since: float) -> None:
+    """The JobManager's log lines about the restart, each with its time after the kill (the log's own
+    timestamps: what the seconds of a recovery went to)."""
+    keys = ("no longer reachable", "switched from", "Restoring job")
+    for line in log_file.read_text(errors="replace").splitlines():
+        try:
+            at = datetime.strptime(line[:23], "%Y-%m-%d %H:%M:%S,%f").timestamp()
+        except ValueError:
+            continue
+        if at >= since - 0.001 and any(k in line for k in keys):
+            text = re.sub(r" \([0-9a-f]{32}_[0-9a-f_]+\)", "", line[24:].split(" - ", 1)[-1])
+            print(f"  +{at - since:6.3f} s  {text[:120]}")
+
+
 def recovery(ns: argparse.Namespace) -> None:
     with tempfile.TemporaryDirectory(prefix="miniflink-recovery-", dir=ns.workdir) as tmp:
         work = Path(tmp)
@@ -161,6 +177,7 @@ def recovery(ns: argparse.Namespace) -> None:
                      "a new checkpoint", 0.05)
                 victim = next(t["id"] for t in cluster.get("/taskmanagers")["taskmanagers"]
                               if t["freeSlots"] < t["slotsNumber"])
+                killed_at = time.time()
                 start = time.monotonic()
                 os.killpg(cluster.tms[victim].pid, signal.SIGKILL)
 
@@ -173,7 +190,9 @@ def recovery(ns: argparse.Namespace) -> None:
                 restored = cluster.get(f"/jobs/{job_id}/checkpoints")["latest"]["restored"]
                 times.append(took)
                 print(f"run {run + 1}: TaskManager {victim} SIGKILLed -> all {subtasks} subtasks RUNNING, restored "
-                      f"from checkpoint {restored['id']}, in {took:.3f} s", flush=True)
+                      f"from checkpoint {restored['id']}, in {took:.3f} s (load {os.getloadavg()[0]:.1f})", flush=True)
+                if ns.timeline:
+                    print_timeline(work / "jm.log", killed_at)
                 cluster.tms.pop(victim)
                 cluster.add_tm()
                 wait(lambda: cluster.get("/overview")["taskmanagers"] == 3, 30, "the replacement TaskManager")
@@ -238,6 +257,7 @@ def main() -> int:
     p.add_argument("--overhead", action="store_true", help="throughput with checkpoints every 1 s vs none")
     p.add_argument("--lines", type=int, default=200_000)
     p.add_argument("--repeat", type=int, default=2)
+    p.add_argument("--timeline", action="store_true", help="print the JobManager's log of each restart")
     p.add_argument("--workdir", default=None, help="where the temporary directory goes (its logs)")
     ns = p.parse_args()
     if ns.overhead:

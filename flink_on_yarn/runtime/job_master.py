@@ -128,7 +128,10 @@ class JobMaster:
     def _set_status(self, status: JobStatus) -> None:
         if status == self.status:
             return
-        self.status = advance(self.status, status)
+        old, self.status = self.status, advance(self.status, status)
+        # As Flink's, with the time in the log line: what a recovery's seconds went to reads off these.
+        log.info("Job %s (%s) switched from state %s to %s.", self.graph.jobName, self.job_id, old.value,
+                 self.status.value)
         self.timestamps[status.value] = now_ms()
         if status.is_globally_terminal:
             self.end_time = now_ms()
@@ -274,7 +277,12 @@ class JobMaster:
             ex.metrics = dict(msg.metrics)
         if merge(ex.state, state) == ExecutionState.FAILED and ex.failure is None:
             ex.failure = msg.error or "task failed"
+        old = ex.state
         ex.set_state(state)
+        if ex.state != old:
+            v = self.graph.vertex(ex.vertex_id)
+            log.info("%s (%d/%d) (%s) switched from %s to %s.", v.name, ex.subtask + 1, v.parallelism,
+                     ex.execution_id, old.value, ex.state.value)
         if ex.state == ExecutionState.FINISHED:
             # A finished subtask takes no more checkpoints: those it has not acknowledged cannot complete.
             for p in list(self.coordinator.pending.values()):
@@ -283,6 +291,9 @@ class JobMaster:
         self._notify()
 
     def on_taskmanager_lost(self, tm_id: str, cause: str) -> None:
+        if any(ex.tm_id == tm_id and not ex.state.is_terminal for ex in self.executions.values()):
+            log.info("TaskManager with id %s is no longer reachable (%s): failing job %s's subtasks on it.", tm_id,
+                     cause, self.job_id)
         for ex in self.executions.values():
             if ex.tm_id == tm_id and not ex.state.is_terminal:
                 ex.failure = f"TaskManager with id {tm_id} is no longer reachable: {cause}"
