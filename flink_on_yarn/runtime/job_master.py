@@ -152,6 +152,17 @@ class JobMaster:
             except TimeoutError:
                 return
 
+    async def _restart_delay(self, seconds: float) -> None:
+        """The restart strategy's delay, cut short only by a cancel (not `_wait`: the failed attempt's subtasks
+        stay FAILED until the next attempt replaces them, which would end it at once)."""
+        deadline = time.monotonic() + seconds
+        while not self._cancel_requested and (remaining := deadline - time.monotonic()) > 0:
+            self._changed.clear()
+            try:
+                await asyncio.wait_for(self._changed.wait(), remaining)
+            except TimeoutError:
+                return
+
     def _first_failure(self) -> str | None:
         for ex in self.executions.values():
             if ex.state == ExecutionState.FAILED:
@@ -345,7 +356,7 @@ class JobMaster:
                 if nxt == JobStatus.FAILING:
                     self._set_status(JobStatus.FAILED)
                     return
-                await self._wait(lambda: False, (delay_ms or 0) / 1000)
+                await self._restart_delay((delay_ms or 0) / 1000)
                 if self._cancel_requested:
                     break
                 self.restarts += 1
