@@ -3,6 +3,7 @@ every subtask a process of its own).
 
     python bench/recovery.py [--runs 5] [--delay-ms 1000]     # TaskManager SIGKILL -> job RUNNING, restored
     python bench/recovery.py --overhead [--lines 200000]      # throughput, checkpoints every 1 s vs none
+    python bench/recovery.py --keys 1000000                   # checkpoint duration and size, 1 M keys
 
 Recovery: a checkpointed (200 ms) socket word count at p=2 (socket -> flat_map -> key_by -> sum -> print) runs on
 three TaskManagers of 2 slots, fed 2,000 lines/s. Each run waits for a checkpoint, SIGKILLs (the process group
@@ -203,6 +204,99 @@ def recovery(ns: argparse.Namespace) -> None:
             feeder.close()
 
 
+KEYED_PROGRAM = '''
+import sys
+from flink_on_yarn.datastream import StreamExecutionEnvironment
+env = StreamExecutionEnvironment.get_execution_environment()
+env.enable_checkpointing(int(sys.argv[2]))
+(env.socket_text_stream("127.0.0.1", int(sys.argv[1])).flat_map(lambda l: [(w, 1) for w in l.split()])
+    .key_by(lambda p: p[0]).sum(1).filter(lambda p: False).print())
+env.execute("keyed state bench")
+'''
+
+
+class KeysFeeder:
+    """A TCP server that writes `keys` distinct words once (100 a line) to whoever connects, then idles."""
+
+    def __init__(self, keys: int) -> None:
+        self.sock = socket.create_server(("127.0.0.1", 0))
+        self.port = int(self.sock.getsockname()[1])
+        words = [f"key{i}" for i in range(keys)]
+        self.data = "".join(" ".join(words[i:i + 100]) + "\n" for i in range(0, keys, 100)).encode()
+        self.conns: list[socket.socket] = []
+        threading.Thread(target=self._serve, daemon=True).start()
+
+    def _serve(self) -> None:
+        while True:
+            try:
+                conn, _ = self.sock.accept()
+            except OSError:
+                return
+            self.conns.append(conn)
+            try:
+                conn.sendall(self.data)
+            except OSError:
+                pass
+
+    def close(self) -> None:
+        self.sock.close()
+        for c in self.conns:
+            c.close()
+
+
+def keyed_state(ns: argparse.Namespace) -> None:
+    """Checkpoint duration and size with `--keys` distinct keys in a keyed count's state."""
+    with tempfile.TemporaryDirectory(prefix="miniflink-keyed-", dir=ns.workdir) as tmp:
+        work = Path(tmp)
+        feeder = KeysFeeder(ns.keys)
+        cluster = Cluster(work, 1000)
+        try:
+            cluster.add_tm()
+            wait(lambda: cluster.get("/overview")["taskmanagers"] == 1, 30, "the TaskManager")
+            program = work / "job.py"
+            program.write_text(KEYED_PROGRAM)
+            conf = work / "client-conf"
+            conf.mkdir()
+            (conf / "flink-conf.yaml").write_text(f"{cluster_secret.FILE_KEY}: {cluster.secret}\n")
+            res = subprocess.run([str(Path(sys.executable).parent / "miniflink"), "run", "-m", cluster.rest_url,
+                                  "-p", str(ns.parallelism), "-d", "-py", str(program), str(feeder.port),
+                                  str(ns.interval_ms)], capture_output=True, text=True,
+                                 env=dict(os.environ, FLINK_CONF_DIR=str(conf)), timeout=60)
+            if res.returncode != 0:
+                raise RuntimeError(res.stderr)
+            job_id = res.stdout.split("JobID ")[1].split()[0]
+            # Every key is in the state once two completed checkpoints in a row have the same size.
+            sizes: list[int] = []
+            seen: set[int] = set()
+            deadline = time.monotonic() + 300
+            while time.monotonic() < deadline:
+                latest = cluster.get(f"/jobs/{job_id}/checkpoints")["latest"]["completed"]
+                if latest is not None and latest["id"] not in seen:
+                    seen.add(latest["id"])
+                    sizes.append(int(latest["state_size"]))
+                    if len(sizes) >= 2 and sizes[-1] == sizes[-2]:
+                        break
+                time.sleep(0.1)
+            else:
+                raise RuntimeError("the state did not settle")
+            settled = sizes[-1]
+            durations: list[int] = []
+            while len(durations) < ns.checkpoints:
+                latest = cluster.get(f"/jobs/{job_id}/checkpoints")["latest"]["completed"]
+                if latest["id"] not in seen:
+                    seen.add(latest["id"])
+                    durations.append(int(latest["end_to_end_duration"]))
+                    print(f"checkpoint {latest['id']}: {latest['end_to_end_duration']} ms, "
+                          f"{latest['state_size'] / 1e6:.1f} MB", flush=True)
+                time.sleep(0.1)
+            print(f"{ns.keys:,} keys at p={ns.parallelism}: checkpoint median {statistics.median(durations):.0f} ms, "
+                  f"max {max(durations)} ms over {len(durations)}; state {settled / 1e6:.1f} MB "
+                  f"(load {os.getloadavg()[0]:.1f})")
+        finally:
+            cluster.close()
+            feeder.close()
+
+
 def overhead(ns: argparse.Namespace) -> None:
     with tempfile.TemporaryDirectory(prefix="miniflink-ckpt-overhead-") as tmp:
         work = Path(tmp)
@@ -257,10 +351,16 @@ def main() -> int:
     p.add_argument("--overhead", action="store_true", help="throughput with checkpoints every 1 s vs none")
     p.add_argument("--lines", type=int, default=200_000)
     p.add_argument("--repeat", type=int, default=2)
+    p.add_argument("--keys", type=int, default=0, help="checkpoint duration and size with this many keys")
+    p.add_argument("--parallelism", type=int, default=1, help="with --keys")
+    p.add_argument("--interval-ms", type=int, default=2000, help="with --keys: the checkpoint interval")
+    p.add_argument("--checkpoints", type=int, default=3, help="with --keys: checkpoints measured")
     p.add_argument("--timeline", action="store_true", help="print the JobManager's log of each restart")
     p.add_argument("--workdir", default=None, help="where the temporary directory goes (its logs)")
     ns = p.parse_args()
-    if ns.overhead:
+    if ns.keys:
+        keyed_state(ns)
+    elif ns.overhead:
         overhead(ns)
     else:
         recovery(ns)

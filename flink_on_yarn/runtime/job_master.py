@@ -244,14 +244,18 @@ class JobMaster:
             return  # aborted while the metadata was being written (a failover)
         now = now_ms()
         chk_dir = str(path.parent)
-        for old in self.coordinator.complete(p.id, now, chk_dir):
-            await asyncio.to_thread(self.storage.discard, old.id)
+        discard = self.coordinator.complete(p.id, now, chk_dir)
         log.info("Completed checkpoint %d for job %s (%d bytes, checkpointDuration=%d ms).", p.id, self.job_id,
                  p.state_size, now - p.trigger_ms)
         if not p.is_savepoint:
+            # The restore path and the pointer (a JobManager attempt 2 reads it) move to the new checkpoint
+            # before the one it subsumes is deleted: a failover during the deletion restores from this one,
+            # not from files going away under it.
             self.restore_path = chk_dir
             if self.on_checkpoint is not None:
                 self.on_checkpoint(self, chk_dir)
+        for old in discard:
+            await asyncio.to_thread(self.storage.discard, old.id)
         for ex in self.executions.values():
             tm = self.rm.taskmanagers.get(ex.tm_id or "")
             if tm is not None and ex.state == ExecutionState.RUNNING:
