@@ -32,6 +32,19 @@ BARRIER_WAIT_TARGET_S = 0.2
 SOCKET_IDLE_S = 0.2
 
 
+SCHEDSTAT = "/proc/thread-self/schedstat"
+
+
+def runqueue_wait_s() -> float:
+    """Seconds the calling thread has spent runnable but waiting for a CPU (Linux's schedstat; 0.0 where the
+    kernel does not say): on a shared machine, wall time the chain did not spend on itself."""
+    try:
+        with open(SCHEDSTAT) as f:
+            return int(f.read().split()[1]) / 1e9
+    except (OSError, ValueError, IndexError):
+        return 0.0
+
+
 class ChunkSizer:
     """A checkpointed file source's read size, adapted to how long the chain takes per batch.
 
@@ -181,10 +194,12 @@ class TextFileSource(Source):
                     yield batch
                     continue
                 # The generator is suspended while the task pushes the batch through its chain: the time
-                # until it resumes is that batch's time downstream of the source.
-                began = time.perf_counter()
+                # until it resumes is that batch's time downstream of the source, less the time the thread
+                # waited for a CPU (other processes' load: under it every batch is slow, and shrinking the
+                # reads would only add their per-batch cost to the load).
+                began, queued = time.perf_counter(), runqueue_wait_s()
                 yield batch
-                sizer.observe(time.perf_counter() - began)
+                sizer.observe(time.perf_counter() - began - (runqueue_wait_s() - queued))
             self.position = (n + 1, None)
 
 

@@ -10,7 +10,13 @@ from typing import Any
 import pytest
 
 from flink_on_yarn.graph.operators import KeyedReduceOperator, Operator, SumReducer
-from flink_on_yarn.graph.sources import CHECKPOINT_CHUNK_BYTES, ChunkSizer, CollectionSource, TextFileSource
+from flink_on_yarn.graph.sources import (
+    CHECKPOINT_CHUNK_BYTES,
+    ChunkSizer,
+    CollectionSource,
+    TextFileSource,
+    runqueue_wait_s,
+)
 from flink_on_yarn.graph.task_context import TaskContext
 from flink_on_yarn.graph.window_operator import WindowOperator
 from flink_on_yarn.runtime.checkpoint_barrier import BarrierAligner, CheckpointBarrier
@@ -305,3 +311,10 @@ def test_checkpointed_file_source_grows_its_reads_for_a_fast_chain(tmp_path: Pat
     assert len(batches[0]) <= CHECKPOINT_CHUNK_BYTES // len("line 0\n")  # the first read is a small one
     assert max(len(b) for b in batches) > 10 * len(batches[0])
     assert [r for b in batches for r in b] == [f"line {i}" for i in range(300_000)]
+
+
+def test_runqueue_wait_is_this_threads_and_only_grows() -> None:
+    first = runqueue_wait_s()
+    sum(range(200_000))
+    second = runqueue_wait_s()
+    assert 0.0 <= first <= second  # seconds waited for a CPU so far (0.0 where the kernel does not say)
