@@ -326,8 +326,8 @@ def overhead(ns: argparse.Namespace) -> None:
                 for label, interval in (("none", None), ("every 1 s", 1000)):
                     cpu0 = task_cpu()
                     took = _timed_job(wc, rest, text, work / f"out-{label}-{i}", procs[1].pid, interval)
-                    wait(lambda: not [c for c in forkserver.children() if c.status() != psutil.STATUS_ZOMBIE], 10,
-                         "the job's task processes to end")
+                    # Until the server has reaped them: a child's CPU reaches its parent's figures only then.
+                    wait(lambda: not forkserver.children(), 10, "the job's task processes to be reaped")
                     cpu = task_cpu() - cpu0
                     runs[label].append((took, cpu))
                     print(f"checkpoints {label:>9}: job {took:6.2f} s  {words / took / 1e6:6.2f} M words/s (p=1), "

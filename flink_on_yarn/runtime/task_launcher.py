@@ -73,7 +73,20 @@ class ForkedProcess:
             self.stdin.close()
 
     async def wait(self) -> int:
-        await asyncio.shield(self._ended)
+        try:
+            await asyncio.shield(self._ended)
+        except asyncio.CancelledError:
+            if not self._ended.cancelled():
+                raise  # the caller itself is cancelled
+            # The exit reader was cancelled (a TaskManager shutting down cancels all its tasks, then kills
+            # and waits for its task processes): wait for the pid to go instead.
+            while self.returncode is None:
+                try:
+                    os.kill(self.pid, 0)
+                except ProcessLookupError:
+                    self.returncode = -signal.SIGKILL
+                    break
+                await asyncio.sleep(0.01)
         assert self.returncode is not None
         return self.returncode
 
