@@ -59,6 +59,7 @@ def submit(mc: MiniCluster, program: Path, port: int, ckpt: Path, attempts: int,
 def main() -> int:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--runs", type=int, default=3)
+    p.add_argument("--timeline", action="store_true", help="print the new JobManager's log of each restart")
     p.add_argument("--fork-server", action="store_true",
                    help="TaskManagers fork their task processes (taskmanager.task-fork-server; off in YARN by default)")
     ns = p.parse_args()
@@ -94,6 +95,7 @@ def main() -> int:
                     [am] = [q for q in psutil.process_iter(["cmdline", "cwd"])
                             if "flink_on_yarn.yarn.appmaster" in (q.info["cmdline"] or [])
                             and app_id in (q.info["cwd"] or "")]
+                    killed_at = time.time()
                     start = time.monotonic()
                     am.kill()
 
@@ -111,6 +113,10 @@ def main() -> int:
                     print(f"run {run + 1}: JobManager (AM) SIGKILLed -> attempt {run + 2}'s JobManager RUNNING the "
                           f"job, all 5 subtasks RUNNING, restored from checkpoint {restored['id']}, in {took:.3f} s "
                           f"(load {os.getloadavg()[0]:.1f})", flush=True)
+                    if ns.timeline:
+                        logs = sorted((work / "mc").rglob("jobmanager.log"), key=lambda f: f.stat().st_mtime)
+                        recovery.print_timeline(logs[-1], killed_at, (*recovery.TIMELINE_KEYS, "registered from"),
+                                                first=True)
                 print(f"JobManager SIGKILL recovery on YARN: median {statistics.median(times):.3f} s, "
                       f"max {max(times):.3f} s over {len(times)} runs")
                 subprocess.run([sys.executable, "-m", "flink_on_yarn.cli.main", "cancel", "-yid", app_id, job_id],
