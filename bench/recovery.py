@@ -3,6 +3,7 @@ every subtask a process of its own).
 
     python bench/recovery.py [--runs 5] [--delay-ms 1000]     # TaskManager SIGKILL -> job RUNNING, restored
     python bench/recovery.py --overhead [--lines 200000]      # throughput, checkpoints every 1 s vs none
+    python bench/recovery.py --keys 1000000                   # checkpoint duration and size, 1 M keys
 
 Recovery: a checkpointed (200 ms) socket word count at p=2 (socket -> flat_map -> key_by -> sum -> print) runs on
 three TaskManagers of 2 slots, fed 2,000 lines/s. Each run waits for a checkpoint, SIGKILLs (the process group
@@ -19,6 +20,7 @@ from __future__ import annotations
 
 import argparse
 import os
+import re
 import signal
 import socket
 import statistics
@@ -27,6 +29,7 @@ import sys
 import tempfile
 import threading
 import time
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
@@ -131,6 +134,24 @@ def wait(pred: Any, timeout: float, what: str, poll: float = 0.01) -> None:
         time.sleep(poll)
 
 
+TIMELINE_KEYS = ("no longer reachable", "switched from", "Restoring job")
+
+
+def print_timeline(log_file: Path, since: float, keys: tuple[str, ...] = TIMELINE_KEYS, first: bool = False) -> None:
+    """The JobManager's log lines about the restart, each with its time after the kill (the log's own
+    timestamps: what the seconds of a recovery went to); `first`: its first line too (the process started)."""
+    for n, line in enumerate(log_file.read_text(errors="replace").splitlines()):
+        if first and n == 0:
+            keys = (line[24:], *keys)
+        try:
+            at = datetime.strptime(line[:23], "%Y-%m-%d %H:%M:%S,%f").timestamp()
+        except ValueError:
+            continue
+        if at >= since - 0.001 and any(k in line for k in keys):
+            text = re.sub(r" \([0-9a-f]{32}_[0-9a-f_]+\)", "", line[24:].split(" - ", 1)[-1])
+            print(f"  +{at - since:6.3f} s  {text[:120]}")
+
+
 def recovery(ns: argparse.Namespace) -> None:
     with tempfile.TemporaryDirectory(prefix="miniflink-recovery-", dir=ns.workdir) as tmp:
         work = Path(tmp)
@@ -161,6 +182,7 @@ def recovery(ns: argparse.Namespace) -> None:
                      "a new checkpoint", 0.05)
                 victim = next(t["id"] for t in cluster.get("/taskmanagers")["taskmanagers"]
                               if t["freeSlots"] < t["slotsNumber"])
+                killed_at = time.time()
                 start = time.monotonic()
                 os.killpg(cluster.tms[victim].pid, signal.SIGKILL)
 
@@ -173,7 +195,9 @@ def recovery(ns: argparse.Namespace) -> None:
                 restored = cluster.get(f"/jobs/{job_id}/checkpoints")["latest"]["restored"]
                 times.append(took)
                 print(f"run {run + 1}: TaskManager {victim} SIGKILLed -> all {subtasks} subtasks RUNNING, restored "
-                      f"from checkpoint {restored['id']}, in {took:.3f} s", flush=True)
+                      f"from checkpoint {restored['id']}, in {took:.3f} s (load {os.getloadavg()[0]:.1f})", flush=True)
+                if ns.timeline:
+                    print_timeline(work / "jm.log", killed_at)
                 cluster.tms.pop(victim)
                 cluster.add_tm()
                 wait(lambda: cluster.get("/overview")["taskmanagers"] == 3, 30, "the replacement TaskManager")
@@ -184,7 +208,102 @@ def recovery(ns: argparse.Namespace) -> None:
             feeder.close()
 
 
+KEYED_PROGRAM = '''
+import sys
+from flink_on_yarn.datastream import StreamExecutionEnvironment
+env = StreamExecutionEnvironment.get_execution_environment()
+env.enable_checkpointing(int(sys.argv[2]))
+(env.socket_text_stream("127.0.0.1", int(sys.argv[1])).flat_map(lambda l: [(w, 1) for w in l.split()])
+    .key_by(lambda p: p[0]).sum(1).filter(lambda p: False).print())
+env.execute("keyed state bench")
+'''
+
+
+class KeysFeeder:
+    """A TCP server that writes `keys` distinct words once (100 a line) to whoever connects, then idles."""
+
+    def __init__(self, keys: int) -> None:
+        self.sock = socket.create_server(("127.0.0.1", 0))
+        self.port = int(self.sock.getsockname()[1])
+        words = [f"key{i}" for i in range(keys)]
+        self.data = "".join(" ".join(words[i:i + 100]) + "\n" for i in range(0, keys, 100)).encode()
+        self.conns: list[socket.socket] = []
+        threading.Thread(target=self._serve, daemon=True).start()
+
+    def _serve(self) -> None:
+        while True:
+            try:
+                conn, _ = self.sock.accept()
+            except OSError:
+                return
+            self.conns.append(conn)
+            try:
+                conn.sendall(self.data)
+            except OSError:
+                pass
+
+    def close(self) -> None:
+        self.sock.close()
+        for c in self.conns:
+            c.close()
+
+
+def keyed_state(ns: argparse.Namespace) -> None:
+    """Checkpoint duration and size with `--keys` distinct keys in a keyed count's state."""
+    with tempfile.TemporaryDirectory(prefix="miniflink-keyed-", dir=ns.workdir) as tmp:
+        work = Path(tmp)
+        feeder = KeysFeeder(ns.keys)
+        cluster = Cluster(work, 1000)
+        try:
+            cluster.add_tm()
+            wait(lambda: cluster.get("/overview")["taskmanagers"] == 1, 30, "the TaskManager")
+            program = work / "job.py"
+            program.write_text(KEYED_PROGRAM)
+            conf = work / "client-conf"
+            conf.mkdir()
+            (conf / "flink-conf.yaml").write_text(f"{cluster_secret.FILE_KEY}: {cluster.secret}\n")
+            res = subprocess.run([str(Path(sys.executable).parent / "miniflink"), "run", "-m", cluster.rest_url,
+                                  "-p", str(ns.parallelism), "-d", "-py", str(program), str(feeder.port),
+                                  str(ns.interval_ms)], capture_output=True, text=True,
+                                 env=dict(os.environ, FLINK_CONF_DIR=str(conf)), timeout=60)
+            if res.returncode != 0:
+                raise RuntimeError(res.stderr)
+            job_id = res.stdout.split("JobID ")[1].split()[0]
+            # Every key is in the state once two completed checkpoints in a row have the same size.
+            sizes: list[int] = []
+            seen: set[int] = set()
+            deadline = time.monotonic() + 300
+            while time.monotonic() < deadline:
+                latest = cluster.get(f"/jobs/{job_id}/checkpoints")["latest"]["completed"]
+                if latest is not None and latest["id"] not in seen:
+                    seen.add(latest["id"])
+                    sizes.append(int(latest["state_size"]))
+                    if len(sizes) >= 2 and sizes[-1] == sizes[-2]:
+                        break
+                time.sleep(0.1)
+            else:
+                raise RuntimeError("the state did not settle")
+            settled = sizes[-1]
+            durations: list[int] = []
+            while len(durations) < ns.checkpoints:
+                latest = cluster.get(f"/jobs/{job_id}/checkpoints")["latest"]["completed"]
+                if latest["id"] not in seen:
+                    seen.add(latest["id"])
+                    durations.append(int(latest["end_to_end_duration"]))
+                    print(f"checkpoint {latest['id']}: {latest['end_to_end_duration']} ms, "
+                          f"{latest['state_size'] / 1e6:.1f} MB", flush=True)
+                time.sleep(0.1)
+            print(f"{ns.keys:,} keys at p={ns.parallelism}: checkpoint median {statistics.median(durations):.0f} ms, "
+                  f"max {max(durations)} ms over {len(durations)}; state {settled / 1e6:.1f} MB "
+                  f"(load {os.getloadavg()[0]:.1f})")
+        finally:
+            cluster.close()
+            feeder.close()
+
+
 def overhead(ns: argparse.Namespace) -> None:
+    import psutil
+
     with tempfile.TemporaryDirectory(prefix="miniflink-ckpt-overhead-") as tmp:
         work = Path(tmp)
         text = work / "text.txt"
@@ -192,14 +311,32 @@ def overhead(ns: argparse.Namespace) -> None:
         procs, url = wc.start_cluster(work)
         try:
             rest = RestClient(url, token=(work / "cluster.secret").read_text().strip())
-            rates: dict[str, float] = {}
-            for label, interval in (("none", None), ("every 1 s", 1000)):
-                best = min(_timed_job(wc, rest, text, work / f"out-{label}-{i}", procs[1].pid, interval)
-                           for i in range(ns.repeat))
-                rates[label] = words / best
-                print(f"checkpoints {label:>9}: job {best:6.2f} s  {words / best / 1e6:6.2f} M words/s (p=1)",
-                      flush=True)
-            print(f"throughput kept with checkpoints every 1 s: {rates['every 1 s'] / rates['none']:.1%}")
+            tm = psutil.Process(procs[1].pid)
+            wait(lambda: any("task_forkserver" in " ".join(c.cmdline()) for c in tm.children()), 30, "the fork server")
+            [forkserver] = [c for c in tm.children() if "task_forkserver" in " ".join(c.cmdline())]
+
+            def task_cpu() -> float:
+                # The CPU of the task processes the fork server forked and reaped (a job's, once it ended).
+                t = forkserver.cpu_times()
+                return float(t.children_user + t.children_system)
+
+            runs: dict[str, list[tuple[float, float]]] = {"none": [], "every 1 s": []}
+            # Alternated, so that both see the same minutes of a shared machine.
+            for i in range(ns.repeat):
+                for label, interval in (("none", None), ("every 1 s", 1000)):
+                    cpu0 = task_cpu()
+                    took = _timed_job(wc, rest, text, work / f"out-{label}-{i}", procs[1].pid, interval)
+                    # Until the server has reaped them: a child's CPU reaches its parent's figures only then.
+                    wait(lambda: not forkserver.children(), 10, "the job's task processes to be reaped")
+                    cpu = task_cpu() - cpu0
+                    runs[label].append((took, cpu))
+                    print(f"checkpoints {label:>9}: job {took:6.2f} s  {words / took / 1e6:6.2f} M words/s (p=1), "
+                          f"tasks' CPU {cpu:5.2f} s (load {os.getloadavg()[0]:.1f})", flush=True)
+            best = {k: min(t for t, _ in v) for k, v in runs.items()}
+            cpu_best = {k: min(c for _, c in v) for k, v in runs.items()}
+            print(f"throughput kept with checkpoints every 1 s (best of {ns.repeat}): "
+                  f"{best['none'] / best['every 1 s']:.1%} by wall time, "
+                  f"{cpu_best['none'] / cpu_best['every 1 s']:.1%} by the tasks' CPU time")
         finally:
             wc.stop_cluster(procs)
 
@@ -238,9 +375,16 @@ def main() -> int:
     p.add_argument("--overhead", action="store_true", help="throughput with checkpoints every 1 s vs none")
     p.add_argument("--lines", type=int, default=200_000)
     p.add_argument("--repeat", type=int, default=2)
+    p.add_argument("--keys", type=int, default=0, help="checkpoint duration and size with this many keys")
+    p.add_argument("--parallelism", type=int, default=1, help="with --keys")
+    p.add_argument("--interval-ms", type=int, default=2000, help="with --keys: the checkpoint interval")
+    p.add_argument("--checkpoints", type=int, default=3, help="with --keys: checkpoints measured")
+    p.add_argument("--timeline", action="store_true", help="print the JobManager's log of each restart")
     p.add_argument("--workdir", default=None, help="where the temporary directory goes (its logs)")
     ns = p.parse_args()
-    if ns.overhead:
+    if ns.keys:
+        keyed_state(ns)
+    elif ns.overhead:
         overhead(ns)
     else:
         recovery(ns)

@@ -106,6 +106,13 @@ class Operator:
         """The operator's non-keyed state as the barrier passes it, before the barrier goes on."""
         return None
 
+    def snapshot_durability(self, checkpoint_id: int) -> Callable[[], None] | None:
+        """Called right after `snapshot_state`: work the checkpoint needs done before it is acknowledged that
+        need not hold up the records behind the barrier (Flink's asynchronous part of a snapshot), run on the
+        task's checkpoint-writer thread; e.g. a sink's fsync of what it wrote. An OSError declines the
+        checkpoint."""
+        return None
+
     def restore_state(self, data: bytes) -> None:
         """After `open`, before any record: what `snapshot_state` returned in the checkpoint restored."""
 

@@ -20,11 +20,58 @@ from typing import Any
 # per-batch costs (pickling headers, syscalls) vanish, small enough to keep buffers bounded.
 COLLECTION_BATCH = 1024
 FILE_CHUNK_BYTES = 1 << 20
-# A checkpointed job reads files in smaller chunks: a barrier enters between two batches, so this bounds how
-# long a trigger waits at a source (about 1k short lines), at a cost too small to measure.
+# A checkpointed job's file source sizes its reads by time (ChunkSizer): a barrier enters between two batches,
+# so a batch's time through the chain is how long a trigger waits at the source. From this size (about 1k
+# short lines)...
 CHECKPOINT_CHUNK_BYTES = 64 << 10
+# ...doubled while a batch takes under half this, halved while one takes more, up to FILE_CHUNK_BYTES. Fixed
+# 64 KB reads cost a fast word count 30-45 % more CPU than 1 MB ones (per-batch costs: framing, marshal,
+# allocation; BENCHMARKS.md), most of a 1 s checkpoint interval's overhead; a barrier waits about this long.
+BARRIER_WAIT_TARGET_S = 0.2
 # A socket source without input wakes this often, so a barrier need not wait for the next line.
 SOCKET_IDLE_S = 0.2
+
+
+SCHEDSTAT = "/proc/thread-self/schedstat"
+
+
+def runqueue_wait_s() -> float:
+    """Seconds the calling thread has spent runnable but waiting for a CPU (Linux's schedstat; 0.0 where the
+    kernel does not say): on a shared machine, wall time the chain did not spend on itself."""
+    try:
+        with open(SCHEDSTAT) as f:
+            return int(f.read().split()[1]) / 1e9
+    except (OSError, ValueError, IndexError):
+        return 0.0
+
+
+class ChunkSizer:
+    """A checkpointed file source's read size, adapted to how long the chain takes per batch.
+
+    >>> c = ChunkSizer()
+    >>> c.size == CHECKPOINT_CHUNK_BYTES
+    True
+    >>> for _ in range(10): c.observe(0.01)    # a fast chain: reads grow to the unchecked size
+    >>> c.size == FILE_CHUNK_BYTES
+    True
+    >>> c.observe(0.15); c.size == FILE_CHUNK_BYTES  # within the target: kept
+    True
+    >>> for _ in range(10): c.observe(1.0)     # a slow one: back to small reads, barriers get in often
+    >>> c.size == CHECKPOINT_CHUNK_BYTES
+    True
+    """
+
+    def __init__(self, low: int = CHECKPOINT_CHUNK_BYTES, high: int = FILE_CHUNK_BYTES,
+                 target_s: float = BARRIER_WAIT_TARGET_S) -> None:
+        self.low, self.high, self.target_s = low, high, target_s
+        self.size = low
+
+    def observe(self, seconds: float) -> None:
+        """The last batch of `size` bytes took `seconds` downstream of the source."""
+        if seconds < self.target_s / 2:
+            self.size = min(self.size * 2, self.high)
+        elif seconds > self.target_s:
+            self.size = max(self.size // 2, self.low)
 
 
 class Source:
@@ -87,10 +134,10 @@ def expand_paths(paths: list[str]) -> list[Path]:
 
 def read_split(path: Path, subtask: int, parallelism: int, encoding: str = "utf-8",
                resume_at: int | None = None, offsets: list[int] | None = None,
-               chunk_bytes: int = FILE_CHUNK_BYTES) -> Iterator[list[str]]:
+               chunk_bytes: int = FILE_CHUNK_BYTES, sizer: ChunkSizer | None = None) -> Iterator[list[str]]:
     """The lines of `path` that start in this subtask's byte range, in batches, without their newlines;
     from `resume_at` (a line start inside the range) when given. `offsets[0]` follows the offset of the
-    first line not yet yielded."""
+    first line not yet yielded. Each read takes `sizer.size` bytes when a sizer is given."""
     size = os.path.getsize(path)
     with open(path, "rb") as f:
         start = _align(f, size * subtask // parallelism, size)
@@ -103,7 +150,7 @@ def read_split(path: Path, subtask: int, parallelism: int, encoding: str = "utf-
         remaining = end - start
         carry = b""
         while remaining > 0:
-            chunk = f.read(min(chunk_bytes, remaining))
+            chunk = f.read(min(sizer.size if sizer is not None else chunk_bytes, remaining))
             if not chunk:
                 break
             remaining -= len(chunk)
@@ -127,11 +174,11 @@ class TextFileSource(Source):
     def __init__(self, paths: list[str], encoding: str = "utf-8") -> None:
         self.paths = list(paths)
         self.encoding = encoding
-        self.chunk_bytes = FILE_CHUNK_BYTES
+        self.sizer: ChunkSizer | None = None
         self.name = "Source: " + ("FileSource" if len(paths) != 1 else f"FileSource {paths[0]}")
 
     def for_checkpoints(self) -> None:
-        self.chunk_bytes = CHECKPOINT_CHUNK_BYTES
+        self.sizer = ChunkSizer()
 
     def batches(self, subtask: int, parallelism: int) -> Iterator[list[Any]]:
         first_file, resume_at = self.start if self.start is not None else (0, None)
@@ -139,10 +186,20 @@ class TextFileSource(Source):
         for n, path in enumerate(expand_paths(self.paths)):
             if n < first_file:
                 continue
+            sizer = self.sizer
             for batch in read_split(path, subtask, parallelism, self.encoding,
-                                    resume_at if n == first_file else None, offsets, self.chunk_bytes):
+                                    resume_at if n == first_file else None, offsets, sizer=sizer):
                 self.position = (n, offsets[0])
+                if sizer is None:
+                    yield batch
+                    continue
+                # The generator is suspended while the task pushes the batch through its chain: the time
+                # until it resumes is that batch's time downstream of the source, less the time the thread
+                # waited for a CPU (other processes' load: under it every batch is slow, and shrinking the
+                # reads would only add their per-batch cost to the load).
+                began, queued = time.perf_counter(), runqueue_wait_s()
                 yield batch
+                sizer.observe(time.perf_counter() - began - (runqueue_wait_s() - queued))
             self.position = (n + 1, None)
 
 

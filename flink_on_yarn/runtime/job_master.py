@@ -161,7 +161,10 @@ class JobMaster:
     def _set_status(self, status: JobStatus) -> None:
         if status == self.status:
             return
-        self.status = advance(self.status, status)
+        old, self.status = self.status, advance(self.status, status)
+        # As Flink's, with the time in the log line: what a recovery's seconds went to reads off these.
+        log.info("Job %s (%s) switched from state %s to %s.", self.graph.jobName, self.job_id, old.value,
+                 self.status.value)
         self.timestamps[status.value] = now_ms()
         if status.is_globally_terminal:
             self.end_time = now_ms()
@@ -177,6 +180,17 @@ class JobMaster:
             remaining = None if deadline is None else deadline - time.monotonic()
             if remaining is not None and remaining <= 0:
                 return
+            try:
+                await asyncio.wait_for(self._changed.wait(), remaining)
+            except TimeoutError:
+                return
+
+    async def _restart_delay(self, seconds: float) -> None:
+        """The restart strategy's delay, cut short only by a cancel (not `_wait`: the failed attempt's subtasks
+        stay FAILED until the next attempt replaces them, which would end it at once)."""
+        deadline = time.monotonic() + seconds
+        while not self._cancel_requested and (remaining := deadline - time.monotonic()) > 0:
+            self._changed.clear()
             try:
                 await asyncio.wait_for(self._changed.wait(), remaining)
             except TimeoutError:
@@ -312,11 +326,13 @@ class JobMaster:
             return  # aborted while the metadata was being written (a failover)
         now = now_ms()
         chk_dir = str(path) if savepoint is None else f"file:{path}"
-        for old in self.coordinator.complete(p.id, now, chk_dir):
-            await asyncio.to_thread(self.storage.discard, old.id)
+        discard = self.coordinator.complete(p.id, now, chk_dir)
         log.info("Completed checkpoint %d for job %s (%d bytes, checkpointDuration=%d ms).", p.id, self.job_id,
                  p.state_size, now - p.trigger_ms)
         if not p.is_savepoint:
+            # The restore path and the pointer (a JobManager attempt 2 reads it) move to the new checkpoint
+            # before the one it subsumes is deleted: a failover during the deletion restores from this one,
+            # not from files going away under it.
             self.restore_path = chk_dir
             if self.on_checkpoint is not None:
                 self.on_checkpoint(self, chk_dir)
@@ -325,6 +341,8 @@ class JobMaster:
             self.cancel()
         else:
             log.info("Savepoint %d of job %s stored in %s.", p.id, self.job_id, chk_dir)
+        for old in discard:
+            await asyncio.to_thread(self.storage.discard, old.id)
         for ex in self.executions.values():
             tm = self.rm.taskmanagers.get(ex.tm_id or "")
             if tm is not None and ex.state == ExecutionState.RUNNING:
@@ -383,7 +401,12 @@ class JobMaster:
             ex.metrics = dict(msg.metrics)
         if merge(ex.state, state) == ExecutionState.FAILED and ex.failure is None:
             ex.failure = msg.error or "task failed"
+        old = ex.state
         ex.set_state(state)
+        if ex.state != old:
+            v = self.graph.vertex(ex.vertex_id)
+            log.info("%s (%d/%d) (%s) switched from %s to %s.", v.name, ex.subtask + 1, v.parallelism,
+                     ex.execution_id, old.value, ex.state.value)
         if ex.state == ExecutionState.FINISHED:
             # A finished subtask takes no more checkpoints: those it has not acknowledged cannot complete.
             for p in list(self.coordinator.pending.values()):
@@ -392,6 +415,9 @@ class JobMaster:
         self._notify()
 
     def on_taskmanager_lost(self, tm_id: str, cause: str) -> None:
+        if any(ex.tm_id == tm_id and not ex.state.is_terminal for ex in self.executions.values()):
+            log.info("TaskManager with id %s is no longer reachable (%s): failing job %s's subtasks on it.", tm_id,
+                     cause, self.job_id)
         for ex in self.executions.values():
             if ex.tm_id == tm_id and not ex.state.is_terminal:
                 ex.failure = f"TaskManager with id {tm_id} is no longer reachable: {cause}"
@@ -451,7 +477,7 @@ class JobMaster:
                 if nxt == JobStatus.FAILING:
                     self._set_status(JobStatus.FAILED)
                     return
-                await self._wait(lambda: False, (delay_ms or 0) / 1000)
+                await self._restart_delay((delay_ms or 0) / 1000)
                 if self._cancel_requested:
                     break
                 self.restarts += 1

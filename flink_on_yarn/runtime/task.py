@@ -216,9 +216,11 @@ def run_task(dep: TaskDeployment, report: Report, secret: bytes, stdout: TextIO 
     writer = ThreadPoolExecutor(max_workers=1, thread_name_prefix="checkpoint") if storage is not None else None
     state_file = f"{dep.vertex_id}_{dep.subtask}"
 
-    def write_snapshot(checkpoint_id: int, data: bytes) -> None:
+    def write_snapshot(checkpoint_id: int, data: bytes, durability: list[Callable[[], None]]) -> None:
         assert storage is not None
         try:
+            for work in durability:
+                work()
             path = storage.write_state(checkpoint_id, state_file, data)
         except OSError as e:
             with lock:
@@ -232,8 +234,9 @@ def run_task(dep: TaskDeployment, report: Report, secret: bytes, stdout: TextIO 
             chain.barrier(barrier)  # nothing to store here, but downstream tasks align on it
             return
         data = snapshot_chain(operators, source, barrier.checkpoint_id)
+        durability = [w for op in operators if (w := op.snapshot_durability(barrier.checkpoint_id)) is not None]
         chain.barrier(barrier)
-        writer.submit(write_snapshot, barrier.checkpoint_id, data)
+        writer.submit(write_snapshot, barrier.checkpoint_id, data, durability)
 
     # Stop-with-savepoint: "stop" once the source has emitted the savepoint's barrier and must end; "drain"
     # once it did so after the MAX watermark (which then is not emitted again at the end).

@@ -50,6 +50,7 @@ from flink_on_yarn.runtime.messages import (
 )
 from flink_on_yarn.runtime.process_metrics import thread_infos, tree_figures
 from flink_on_yarn.runtime.task import DEPLOYMENT, TaskDeployment
+from flink_on_yarn.runtime.task_launcher import ForkServer, TaskProcess
 from flink_on_yarn.security import handshake
 from flink_on_yarn.security import secret as cluster_secret
 
@@ -59,19 +60,18 @@ log = logging.getLogger("flink_on_yarn.taskmanager")
 MAX_FILE_BYTES = 4 << 20
 # Every task process hashes keys alike, so all producers route a key to the same consumer.
 TASK_HASH_SEED = "0"
-# Task processes started ahead, their imports done (about a second of CPU each), waiting for a deployment
-# on stdin: a deployment, and so a restart after a failure, does not wait for an interpreter to start. One
-# per slot, at most this many (each idle one holds some 40 MB). `taskmanager.spare-task-processes` (ours)
-# overrides it; in a YARN container the default is none, since every process counts against the
-# container's memory limit (a 256 MB TaskManager would be killed for its spares).
-MAX_SPARE_TASKS = 4
-SPARES_KEY = "taskmanager.spare-task-processes"
+# Task processes come from a fork server (task_forkserver.py: the runtime imported once, a fork per
+# deployment in milliseconds), so a deployment, and so a restart after a failure, does not wait a second of
+# CPU for an interpreter to import the runtime, however many subtasks a slot holds. `taskmanager.
+# task-fork-server` (ours, true/false) overrides the default: on, except in a YARN container, where every
+# process counts against the container's memory limit (the server holds some 40 MB).
+FORK_SERVER_KEY = "taskmanager.task-fork-server"
 
 
 @dataclass
 class RunningTask:
     dep: TaskDeployment
-    proc: asyncio.subprocess.Process
+    proc: TaskProcess
     cancel_requested: bool = False
     last_state: str = "DEPLOYING"
     error: str | None = None
@@ -101,8 +101,6 @@ class TaskManager:
         self.bind_host = config.get("taskmanager.bind-host", "") or self.host
         self.id = config.get("taskmanager.resource-id", "") or f"{self.host}-{uuid.uuid4().hex[:6]}"
         self.tasks: dict[str, RunningTask] = {}
-        self.spares: list[tuple[asyncio.subprocess.Process, int]] = []  # (process, its status pipe's read end)
-        self.refilling: asyncio.Task[None] | None = None
         self.gateway: rpc.Gateway | None = None
         self.stopping = False
         # In a YARN container (YARN sets CONTAINER_ID; Flink's YarnTaskExecutorRunner reads it too) this
@@ -111,7 +109,10 @@ class TaskManager:
         # ends when it loses its JobManager instead of retrying a dead address for the registration timeout.
         self.in_yarn_container = bool(os.environ.get("CONTAINER_ID"))
         self.stdout_file, self.log_file = self._setup_files()
-        self.max_spares = config.get_int(SPARES_KEY, 0 if self.in_yarn_container else min(self.slots, MAX_SPARE_TASKS))
+        fork = config.get(FORK_SERVER_KEY, "false" if self.in_yarn_container else "true").strip().lower()
+        if fork not in ("true", "false"):
+            raise ValueError(f"configuration {FORK_SERVER_KEY}: expected true or false, got {fork!r}")
+        self.forkserver = ForkServer(self._task_env()) if fork == "true" else None
 
     def _setup_files(self) -> tuple[Path | None, Path | None]:
         log_dir = self.config.get("taskmanager.log.dir", "") or os.environ.get("FLINK_LOG_DIR", "")
@@ -179,7 +180,11 @@ class TaskManager:
             writer.close()
             return
         log.info("registered at the JobManager as %s with %d slots", self.id, self.slots)
-        self._refill()
+        if self.forkserver is not None and not self.forkserver.alive:
+            try:
+                await self.forkserver.start()  # its imports run while the JobManager has nothing to deploy yet
+            except OSError as e:
+                log.warning("cannot start the task fork server (task processes are spawned instead): %s", e)
         beat = asyncio.create_task(self._heartbeats(reply.heartbeat_interval_ms / 1000))
         try:
             while True:
@@ -241,59 +246,38 @@ class TaskManager:
         except (ConnectionError, OSError):
             pass  # the task is going away; its end reaches the JobManager through _watch
 
-    async def _spawn(self) -> tuple[asyncio.subprocess.Process, int]:
-        """A task process waiting for its deployment line, and the read end of its status pipe."""
-        r, w = os.pipe()
+    def _task_env(self) -> dict[str, str]:
         env = dict(os.environ, PYTHONHASHSEED=TASK_HASH_SEED)
         env[cluster_secret.ENV] = self.secret.decode()
+        return env
+
+    async def _spawn(self) -> tuple[TaskProcess, int]:
+        """A task process waiting for its deployment line, and the read end of its status pipe."""
+        r, w = os.pipe()
         try:
+            if self.forkserver is not None:
+                try:
+                    return await self.forkserver.fork(w), r
+                except OSError as e:
+                    log.warning("the task fork server failed (%s); spawning the task process instead", e)
             proc = await asyncio.create_subprocess_exec(
                 sys.executable, "-m", "flink_on_yarn.runtime.task_main", str(w), stdin=asyncio.subprocess.PIPE,
-                pass_fds=(w,), env=env)
+                pass_fds=(w,), env=self._task_env())
+            return proc, r
         except OSError:
             os.close(r)
             raise
         finally:
             os.close(w)  # the child holds its own copy; ours would keep the pipe from reaching EOF
-        return proc, r
-
-    def _refill(self) -> None:
-        if self.refilling is None or self.refilling.done():
-            self.refilling = asyncio.get_running_loop().create_task(self._fill_spares())
-
-    async def _fill_spares(self) -> None:
-        while not self.stopping and self.gateway is not None and \
-                len(self.spares) < self.max_spares:
-            try:
-                proc, r = await self._spawn()
-            except OSError as e:
-                log.warning("cannot start a spare task process: %s", e)
-                return
-            if self.stopping or self.gateway is None:  # the session ended while it started
-                os.close(r)
-                proc.kill()
-                await proc.wait()
-                return
-            self.spares.append((proc, r))
-
-    def _take_spare(self) -> tuple[asyncio.subprocess.Process, int] | None:
-        while self.spares:
-            proc, r = self.spares.pop(0)
-            if proc.returncode is None:
-                return proc, r
-            os.close(r)
-        return None
 
     async def _deploy(self, dep: TaskDeployment) -> None:
         # The task's input gate listens where this TaskManager was told to, whatever the JobManager wrote.
         dep.bind_host = self.bind_host
-        spare = self._take_spare()
         try:
-            proc, r = spare if spare is not None else await self._spawn()
+            proc, r = await self._spawn()
         except OSError as e:
             await self._report(dep, "FAILED", error=f"cannot start the task process: {e}")
             return
-        self._refill()
         assert proc.stdin is not None
         proc.stdin.write(DEPLOYMENT.dump_json(dep) + b"\n")
         await proc.stdin.drain()
@@ -349,18 +333,14 @@ class TaskManager:
             log.warning("a malformed checkpoint report from task %s: %s", dep.execution_id, e)
 
     async def _kill_all(self) -> None:
-        spares, self.spares = self.spares, []
-        for proc, r in spares:
-            os.close(r)
-            if proc.returncode is None:
-                proc.kill()
-            await proc.wait()
         for task in list(self.tasks.values()):
             task.cancel_requested = True
             if task.proc.returncode is None:
                 task.proc.kill()
         for task in list(self.tasks.values()):
             await task.proc.wait()
+        if self.forkserver is not None:
+            await self.forkserver.stop()
         self.gateway = None
 
 
@@ -387,7 +367,7 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     try:
         tm = TaskManager(config)
-    except cluster_secret.SecretError as e:
+    except (cluster_secret.SecretError, ValueError) as e:
         print(f"error: {e}", file=sys.stderr)
         return 2
 

@@ -16,7 +16,7 @@ import json
 import os
 import time
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, BinaryIO
@@ -265,6 +265,7 @@ class FileSinkOperator(Operator):
         self.parts: dict[str, _Part] = {}
         self.pending: list[tuple[Path, Path]] = []  # rolled since the last checkpoint
         self.pending_at: dict[int, list[tuple[Path, Path]]] = {}  # taken by a checkpoint, not yet committed
+        self.to_sync: list[int] = []  # in-progress files a checkpoint took, to fsync before it is acknowledged
         self.next_check = now_ms() + self.sink.check_interval
 
     # writing
@@ -315,8 +316,9 @@ class FileSinkOperator(Operator):
 
     # checkpoints
     def snapshot_state(self, checkpoint_id: int) -> bytes | None:
-        """Rolls what the policy rolls at a checkpoint, makes the rest durable at its current length, and
-        hands the checkpoint its pending files: they are committed once it completes."""
+        """Rolls what the policy rolls at a checkpoint, takes the rest at its current length (made durable by
+        `snapshot_durability`, off the task's thread), and hands the checkpoint its pending files: they are
+        committed once it completes."""
         policy = self.sink.rolling
         in_progress = []
         for bucket, part in list(self.parts.items()):
@@ -324,7 +326,8 @@ class FileSinkOperator(Operator):
                 self._roll(bucket)
                 continue
             part.file.flush()
-            os.fsync(part.file.fileno())
+            # A descriptor of its own: the part may be rolled and closed before the writer thread syncs it.
+            self.to_sync.append(os.dup(part.file.fileno()))
             in_progress.append({"bucket": bucket, "temp": str(part.temp), "final": str(part.final),
                                 "offset": part.file.tell(), "created": part.created})
         if self.pending:
@@ -334,6 +337,23 @@ class FileSinkOperator(Operator):
         state = {"version": STATE_VERSION, "uid": self.uid, "counter": self.counter,
                  "in_progress": in_progress, "pending": pending}
         return json.dumps(state).encode()
+
+    def snapshot_durability(self, checkpoint_id: int) -> Callable[[], None] | None:
+        fds, self.to_sync = self.to_sync, []
+        if not fds:
+            return None
+
+        def sync() -> None:
+            # The checkpointed length is on disk once this returns (fsync flushes the whole file, so what
+            # was written after the barrier too: harmless, a restore truncates it).
+            try:
+                for fd in fds:
+                    os.fsync(fd)
+            finally:
+                for fd in fds:
+                    os.close(fd)
+
+        return sync
 
     def notify_checkpoint_complete(self, checkpoint_id: int) -> None:
         for cid in sorted(self.pending_at):

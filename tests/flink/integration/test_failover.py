@@ -56,6 +56,8 @@ def test_killed_taskmanager_restarts_job(flink: Callable[..., FlinkCluster], tmp
     info = cluster.wait_state(job_id, ("FINISHED", "FAILED"), timeout=60)
     assert info["state"] == "FINISHED", cluster.get(f"/jobs/{job_id}/exceptions")
     assert info["restarts"] >= 1 and info["timestamps"]["RESTARTING"] > 0
+    # The fixed delay passes between the failure and the next attempt (CREATED is stamped when it starts).
+    assert info["timestamps"]["CREATED"] - info["timestamps"]["RESTARTING"] >= 500
     assert victim in cluster.get(f"/jobs/{job_id}/exceptions")["root-exception"]
     assert read_counts(out) == expected(words)
     events = [e["event"] for e in cluster.get("/resourcemanager/allocation-history")["events"]]

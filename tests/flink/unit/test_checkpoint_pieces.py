@@ -11,7 +11,13 @@ import pytest
 
 from flink_on_yarn.common.config import Configuration
 from flink_on_yarn.graph.operators import KeyedReduceOperator, Operator, SumReducer
-from flink_on_yarn.graph.sources import CollectionSource, TextFileSource
+from flink_on_yarn.graph.sources import (
+    CHECKPOINT_CHUNK_BYTES,
+    ChunkSizer,
+    CollectionSource,
+    TextFileSource,
+    runqueue_wait_s,
+)
 from flink_on_yarn.graph.task_context import TaskContext
 from flink_on_yarn.graph.window_operator import WindowOperator
 from flink_on_yarn.runtime.checkpoint_barrier import BarrierAligner, CheckpointBarrier
@@ -277,3 +283,38 @@ def test_text_file_position_resumes_at_the_next_line(tmp_path: Path) -> None:
     resumed = TextFileSource([str(f)])
     resumed.restore_position(src.position)
     assert head + [r for b in resumed.batches(0, 1) for r in b] == [f"line {i}" for i in range(5000)]
+
+
+def test_chunk_sizer_sizes_reads_by_the_time_a_batch_takes() -> None:
+    c = ChunkSizer(low=64, high=1024, target_s=0.2)
+    assert c.size == 64
+    c.observe(0.05)  # under half the target: double
+    c.observe(0.05)
+    assert c.size == 256
+    c.observe(0.15)  # within the target: kept
+    assert c.size == 256
+    c.observe(0.5)  # over it: halve, never under the floor
+    c.observe(0.5)
+    c.observe(0.5)
+    assert c.size == 64
+    for _ in range(10):
+        c.observe(0.0)
+    assert c.size == 1024  # never over the unchecked read size
+
+
+def test_checkpointed_file_source_grows_its_reads_for_a_fast_chain(tmp_path: Path) -> None:
+    f = tmp_path / "in.txt"
+    f.write_text("".join(f"line {i}\n" for i in range(300_000)))  # about 3.4 MB
+    src = TextFileSource([str(f)])
+    src.for_checkpoints()
+    batches = list(src.batches(0, 1))  # consumed at once: every batch takes far under the target
+    assert len(batches[0]) <= CHECKPOINT_CHUNK_BYTES // len("line 0\n")  # the first read is a small one
+    assert max(len(b) for b in batches) > 10 * len(batches[0])
+    assert [r for b in batches for r in b] == [f"line {i}" for i in range(300_000)]
+
+
+def test_runqueue_wait_is_this_threads_and_only_grows() -> None:
+    first = runqueue_wait_s()
+    sum(range(200_000))
+    second = runqueue_wait_s()
+    assert 0.0 <= first <= second  # seconds waited for a CPU so far (0.0 where the kernel does not say)

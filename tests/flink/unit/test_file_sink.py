@@ -4,6 +4,7 @@ and restores after a crash that leave each record exactly once in the visible fi
 from __future__ import annotations
 
 import json
+import os
 from pathlib import Path
 
 import pytest
@@ -51,6 +52,13 @@ def test_in_progress_pending_finished(tmp_path: Path) -> None:
     assert temp.name.startswith(f".prefix-{op.uid}-0-0.ext.inprogress.")
     assert visible(tmp_path) == []
     op.snapshot_state(1)  # default policy: the small part stays in progress through the checkpoint
+    # Its fsync is the snapshot's asynchronous part (the task's writer thread runs it before acknowledging),
+    # on a descriptor of its own that it closes; a checkpoint with nothing in progress has none.
+    sync = op.snapshot_durability(1)
+    assert sync is not None and op.snapshot_durability(1) is None
+    fds_before = len(os.listdir("/proc/self/fd"))
+    sync()
+    assert len(os.listdir("/proc/self/fd")) == fds_before - 1
     op.notify_checkpoint_complete(1)
     assert visible(tmp_path) == [] and hidden(tmp_path) == [temp]
     op.finish()
