@@ -64,13 +64,17 @@ def health_time(ms: int) -> str:
 
 def report_lines(node: dict[str, Any]) -> list[str]:
     used_mb, used_vc = int(node.get("usedMemoryMB", 0)), int(node.get("usedVirtualCores", 0))
+    # The node's total, not used + available: a LOST node reports nothing available, yet keeps its capacity.
+    total = node.get("totalResource") or {}
+    total_mb = int(total.get("memory", used_mb + int(node.get("availMemoryMB", 0))))
+    total_vc = int(total.get("vCores", used_vc + int(node.get("availableVirtualCores", 0))))
     fields = [("Node-Id", node["id"]), ("Rack", node.get("rack", "")), ("Node-State", node["state"]),
               ("Node-Http-Address", node.get("nodeHTTPAddress", "")),
               ("Last-Health-Update", health_time(int(node.get("lastHealthUpdate", 0)))),
               ("Health-Report", node.get("healthReport", "")), ("Containers", node.get("numContainers", 0)),
-              ("Memory-Used", f"{used_mb}MB"), ("Memory-Capacity", f"{used_mb + int(node.get('availMemoryMB', 0))}MB"),
+              ("Memory-Used", f"{used_mb}MB"), ("Memory-Capacity", f"{total_mb}MB"),
               ("CPU-Used", f"{used_vc} vcores"),
-              ("CPU-Capacity", f"{used_vc + int(node.get('availableVirtualCores', 0))} vcores")]
+              ("CPU-Capacity", f"{total_vc} vcores")]
     return report_block("Node Report : ", fields)
 
 

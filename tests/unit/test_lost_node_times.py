@@ -51,7 +51,7 @@ def test_a_restarted_rm_shows_a_lost_node_as_it_was_last_heard_from(redis_admin_
         rm.flush()
         again = ResourceManager(YarnConfiguration(CONF, load_files=False), client)
         recovery.recover(again)
-        info = views.node_info(again.nodes[NODE])
+        info = views.node_info(again, again.nodes[NODE])
         assert info["state"] == "LOST" and info["lastHealthUpdate"] == last < death
         assert (info["healthStatus"], info["availMemoryMB"]) == ("Lost", 0)
         assert again.nodes[ALIVE].last_heartbeat_ms >= last  # a live node gets a fresh liveness window (now)

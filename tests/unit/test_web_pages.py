@@ -9,8 +9,10 @@ from typing import Any
 import pytest
 
 from miniweb import pages
+from miniyarn.config import YarnConfiguration
 from miniyarn.records import Resource
 from miniyarn.states.node import NodeState
+from resourcemanager.context import RMContext
 from resourcemanager.rmstate import RMNode
 from resourcemanager.webapp import views
 
@@ -83,11 +85,12 @@ def test_every_page_renders_hostile_values_as_text(package: str, template: str, 
 
 def test_a_lost_node_is_neither_healthy_nor_available() -> None:
     node = RMNode(node_id="h:1", http_address="h:2", capability=Resource(memory=4096, vcores=4),
-                  used=Resource(memory=1024, vcores=1), state=NodeState.LOST, last_heartbeat_ms=5,
-                  containers=["c"])
-    info = views.node_info(node)
+                  used=Resource(memory=1024, vcores=1), state=NodeState.LOST, last_heartbeat_ms=5)
+    ctx = RMContext(YarnConfiguration({}, load_files=False))
+    ctx.node_containers[node.node_id] = {"c": None}
+    info = views.node_info(ctx, node)
     assert (info["healthStatus"], info["availMemoryMB"], info["availableVirtualCores"]) == ("Lost", 0, 0)
     assert (info["usedMemoryMB"], info["numContainers"], info["lastHealthUpdate"]) == (0, 0, 5)
     assert info["totalResource"] == {"memory": 4096, "vCores": 4}
-    running = views.node_info(node.model_copy(update={"state": NodeState.RUNNING}))
+    running = views.node_info(ctx, node.model_copy(update={"state": NodeState.RUNNING}))
     assert (running["healthStatus"], running["availMemoryMB"], running["usedMemoryMB"]) == ("Healthy", 3072, 1024)
