@@ -1,4 +1,4 @@
-"""compose.yaml and compose.host.yaml against the Compose Specification's JSON schema (the one a
+"""compose.yaml, compose.host.yaml and compose.ha.yaml against the Compose Specification's JSON schema (the one a
 Compose implementation validates files with), so both v1 `docker-compose` and the v2 plugin accept
 them; and the few properties the cluster's safety rests on (only the RM published, on 127.0.0.1 by
 default; Redis with its ACL file; the NMs with only their credentials share and a stable node id).
