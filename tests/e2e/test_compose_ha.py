@@ -1,12 +1,14 @@
 """compose.yaml + compose.ha.yaml: two ResourceManagers on Docker, driven by the commands the file's header
-and docs/docker.md give. `rmadmin -getAllServiceState` says rm1 active and rm2 standby; a DistributedShell
-application is running when the active RM's container is killed (`docker compose kill resourcemanager`);
-rm2 takes the lease, the application keeps its attempt and finishes SUCCEEDED with every container's
-output, and clients holding both addresses (MINIYARN_RM_ADDRESS) follow. rm1 started again is a standby
-that redirects to rm2 at the address rm2 is published at. `down -v` leaves nothing (compose_up checks)."""
+and docs/docker.md give. `rmadmin -getAllServiceState` says one active and the other standby; a
+DistributedShell application is running when the active RM's container is killed (`docker compose kill <its service>`);
+the standby takes the lease, the application keeps its attempt and finishes SUCCEEDED with every
+container's output, and clients holding both addresses (MINIYARN_RM_ADDRESS) follow. The killed RM
+started again is a standby that redirects to the new active at the address that one is published at.
+`down -v` leaves nothing (compose_up checks)."""
 
 from __future__ import annotations
 
+import dataclasses
 import os
 import subprocess
 import sys
@@ -38,10 +40,6 @@ def ha_cluster(engine, image: str, tmp_path_factory: pytest.TempPathFactory,  # 
         yield cluster
 
 
-def rm2_url(cluster: ComposeCluster) -> str:
-    return f"http://127.0.0.1:{cluster.env['MINIYARN_RM2_PORT']}"
-
-
 def service_states(cluster: ComposeCluster) -> dict[str, str]:
     """`miniyarn rmadmin -getAllServiceState` in the RM's container, as compose.ha.yaml's header runs it."""
     rm1, rm2 = cluster.env["MINIYARN_RM_PORT"], cluster.env["MINIYARN_RM2_PORT"]
@@ -63,60 +61,70 @@ def ha_state(url: str, auth: dict[str, str]) -> str | None:
 def cli(cluster: ComposeCluster, *args: str) -> str:
     """A `miniyarn` command on the host with both RMs' addresses, as the header exports them."""
     env = {k: v for k, v in os.environ.items() if k != "MINIYARN_REDIS_URL"}
-    env.update(MINIYARN_TOKEN=cluster.token, MINIYARN_RM_ADDRESS=f"{cluster.rm_url},{rm2_url(cluster)}")
+    env.update(MINIYARN_TOKEN=cluster.token, MINIYARN_RM_ADDRESS=f"{cluster.rm_url},http://127.0.0.1:{cluster.env['MINIYARN_RM2_PORT']}")
     r = subprocess.run([sys.executable, "-m", "miniyarn.cli.main", *args], env=env, capture_output=True, text=True,
                        timeout=60, cwd=ROOT)
     assert r.returncode == 0, r.stdout + r.stderr
     return r.stdout
 
 
+def at(cluster: ComposeCluster, port: str) -> ComposeCluster:
+    """The same cluster as seen through the RM published on `port` (with the token already signed)."""
+    view = dataclasses.replace(cluster, env={**cluster.env, "MINIYARN_RM_PORT": port})
+    view.__dict__["token"] = cluster.token
+    return view
+
+
 def test_standby_takes_over_and_the_running_app_finishes(ha_cluster: ComposeCluster) -> None:
     cluster = ha_cluster
-    rm1, rm2 = cluster.env["MINIYARN_RM_PORT"], cluster.env["MINIYARN_RM2_PORT"]
-    assert service_states(cluster) == {f"resourcemanager:{rm1}": "active", f"resourcemanager2:{rm2}": "standby"}
+    ports = {"resourcemanager": cluster.env["MINIYARN_RM_PORT"], "resourcemanager2": cluster.env["MINIYARN_RM2_PORT"]}
+    states = service_states(cluster)
+    assert set(states) == {f"{svc}:{port}" for svc, port in ports.items()}, states
+    assert sorted(states.values()) == ["active", "standby"], states
+    # Both start together: whichever took the lease first is the active.
+    active = next(svc for svc, port in ports.items() if states[f"{svc}:{port}"] == "active")
+    standby = next(svc for svc in ports if svc != active)
+    first, second = at(cluster, ports[active]), at(cluster, ports[standby])
     # A standby redirects to the active at the address users reach it at (its published port).
-    r = httpx.get(f"{rm2_url(cluster)}/ws/v1/cluster/nodes", headers=cluster.auth, timeout=10)
-    assert (r.status_code, r.headers.get("location")) == (307, f"{cluster.rm_url}/ws/v1/cluster/nodes"), r.text
+    r = httpx.get(f"{second.rm_url}/ws/v1/cluster/nodes", headers=cluster.auth, timeout=10)
+    assert (r.status_code, r.headers.get("location")) == (307, f"{first.rm_url}/ws/v1/cluster/nodes"), r.text
 
     # Long enough to be running through the failover (a lease of 2 s, the take-over, the AM's re-register).
-    app_id = cluster.submit_ds("sleep 8; echo done in $CONTAINER_ID\n", containers=2, name="ds-ha")
-    wait_for("the AM and its shell containers running", lambda: (a := cluster.get(
+    app_id = first.submit_ds("sleep 8; echo done in $CONTAINER_ID\n", containers=2, name="ds-ha")
+    wait_for("the AM and its shell containers running", lambda: (a := first.get(
         f"/ws/v1/cluster/apps/{app_id}")["app"])["state"] == "RUNNING" and a["runningContainers"] == 3, timeout=60)
 
     t0 = time.monotonic()
-    cluster.compose("kill", "resourcemanager")
-    wait_for("rm2 active", lambda: ha_state(rm2_url(cluster), cluster.auth) == "ACTIVE", timeout=30, interval=0.1)
-    failover_s = time.monotonic() - t0
-    print(f"docker compose kill of the active RM -> rm2 ACTIVE: {failover_s:.1f} s")
-    assert "active" in cli(cluster, "rmadmin", "-getServiceState", "rm2", *HA,
-                           "-D", f"yarn.resourcemanager.webapp.address.rm1=127.0.0.1:{rm1}",
-                           "-D", f"yarn.resourcemanager.webapp.address.rm2=127.0.0.1:{rm2}")
+    cluster.compose("kill", active)
+    wait_for(f"{standby} active", lambda: ha_state(second.rm_url, cluster.auth) == "ACTIVE", timeout=30,
+             interval=0.1)
+    print(f"docker compose kill {active} (the active RM) -> {standby} ACTIVE: {time.monotonic() - t0:.1f} s")
+    rm_id = {"resourcemanager": "rm1", "resourcemanager2": "rm2"}[standby]
+    assert "active" in cli(cluster, "rmadmin", "-getServiceState", rm_id, *HA,
+                           "-D", f"yarn.resourcemanager.webapp.address.rm1=127.0.0.1:{ports['resourcemanager']}",
+                           "-D", f"yarn.resourcemanager.webapp.address.rm2=127.0.0.1:{ports['resourcemanager2']}")
 
-    # Clients with both addresses follow: rm1's is refused, rm2 answers.
+    # Clients with both addresses follow: the dead RM's is refused, the other answers.
     deadline = time.monotonic() + 90
     while "FINISHED" not in (status := cli(cluster, "application", "-status", app_id)):
         assert time.monotonic() < deadline and "FAILED" not in status and "KILLED" not in status, status
         time.sleep(0.5)
     assert "SUCCEEDED" in status, status
-    http2 = httpx.Client(base_url=rm2_url(cluster), headers=cluster.auth, timeout=10)
-    attempts = http2.get(f"/ws/v1/cluster/apps/{app_id}/appattempts").json()["appAttempts"]["appAttempt"]
+    attempts = second.get(f"/ws/v1/cluster/apps/{app_id}/appattempts")["appAttempts"]["appAttempt"]
     assert len(attempts) == 1, attempts  # work-preserving: the AM of before kept its attempt
-    # Both shell containers ran to their end: their output aggregated, served by rm2.
-    logs = wait_for("the shell containers' logs aggregated", lambda: (r := http2.get(
-        f"/ws/v1/applicationhistory/apps/{app_id}/logs").json()).get("containerLogsInfo") and not r.get(
-        "pendingNodes") and r, timeout=30)
-    done = {str(c["containerId"]) for c in logs["containerLogsInfo"]
-            if any(f["fileName"] == "stdout" for f in c.get("containerLogInfo") or [])
-            and http2.get(f"/ws/v1/applicationhistory/containerlogs/{c['containerId']}/stdout").text
-            == f"done in {c['containerId']}\n"}
+    # Both shell containers ran to their end: their output aggregated, served by the new active.
+    logs = second.aggregated_logs(app_id)
+    done = [k for k, v in logs.items() if k.endswith(" stdout") and v == f"done in {k.split()[0]}\n"]
     assert len(done) == 2, logs
 
-    # rm1 back: a standby, whose redirect reaches rm2 at its published port.
-    cluster.compose("start", "resourcemanager")
-    wait_for("rm1 standby", lambda: ha_state(cluster.rm_url, cluster.auth) == "STANDBY", timeout=60, interval=0.2)
-    r = httpx.get(f"{cluster.rm_url}/ws/v1/cluster/apps/{app_id}", headers=cluster.auth, timeout=10)
-    assert (r.status_code, r.headers.get("location")) == (307, f"{rm2_url(cluster)}/ws/v1/cluster/apps/{app_id}")
+    # The killed RM back: a standby, whose redirect reaches the new active at its published port.
+    cluster.compose("start", active)
+    wait_for(f"{active} standby", lambda: ha_state(first.rm_url, cluster.auth) == "STANDBY", timeout=60,
+             interval=0.2)
+    r = httpx.get(f"{first.rm_url}/ws/v1/cluster/apps/{app_id}", headers=cluster.auth, timeout=10)
+    assert (r.status_code, r.headers.get("location")) == (307, f"{second.rm_url}/ws/v1/cluster/apps/{app_id}")
     # (httpx drops the token on a redirect to another origin; YarnClient keeps it, as the CLI above did.)
-    r = http2.get(r.headers["location"])
-    assert r.status_code == 200 and r.json()["app"]["finalStatus"] == "SUCCEEDED", r.text
-    http2.close()
+    assert second.get(f"/ws/v1/cluster/apps/{app_id}")["app"]["finalStatus"] == "SUCCEEDED"
+    for view in (first, second):
+        if "http" in view.__dict__:
+            view.http.close()
