@@ -77,6 +77,11 @@ def at(cluster: ComposeCluster, port: str) -> ComposeCluster:
 
 def test_standby_takes_over_and_the_running_app_finishes(ha_cluster: ComposeCluster) -> None:
     cluster = ha_cluster
+    began = time.monotonic()
+
+    def mark(what: str) -> None:  # where a slow run's time went (pytest -s)
+        print(f"  {time.monotonic() - began:6.1f} s  {what}")
+
     ports = {"resourcemanager": cluster.env["MINIYARN_RM_PORT"], "resourcemanager2": cluster.env["MINIYARN_RM2_PORT"]}
     states = service_states(cluster)
     assert set(states) == {f"{svc}:{port}" for svc, port in ports.items()}, states
@@ -85,6 +90,7 @@ def test_standby_takes_over_and_the_running_app_finishes(ha_cluster: ComposeClus
     active = next(svc for svc, port in ports.items() if states[f"{svc}:{port}"] == "active")
     standby = next(svc for svc in ports if svc != active)
     first, second = at(cluster, ports[active]), at(cluster, ports[standby])
+    mark("rmadmin -getAllServiceState")
     # A standby redirects to the active at the address users reach it at (its published port).
     r = httpx.get(f"{second.rm_url}/ws/v1/cluster/nodes", headers=cluster.auth, timeout=10)
     assert (r.status_code, r.headers.get("location")) == (307, f"{first.rm_url}/ws/v1/cluster/nodes"), r.text
@@ -93,6 +99,7 @@ def test_standby_takes_over_and_the_running_app_finishes(ha_cluster: ComposeClus
     app_id = first.submit_ds("sleep 8; echo done in $CONTAINER_ID\n", containers=2, name="ds-ha")
     wait_for("the AM and its shell containers running", lambda: (a := first.get(
         f"/ws/v1/cluster/apps/{app_id}")["app"])["state"] == "RUNNING" and a["runningContainers"] == 3, timeout=60)
+    mark("the app RUNNING with its 3 containers")
 
     t0 = time.monotonic()
     cluster.compose("kill", active)
@@ -104,23 +111,26 @@ def test_standby_takes_over_and_the_running_app_finishes(ha_cluster: ComposeClus
                            "-D", f"yarn.resourcemanager.webapp.address.rm1=127.0.0.1:{ports['resourcemanager']}",
                            "-D", f"yarn.resourcemanager.webapp.address.rm2=127.0.0.1:{ports['resourcemanager2']}")
 
+    app = wait_for(f"{app_id} done", lambda: (a := second.get(f"/ws/v1/cluster/apps/{app_id}")["app"])["state"] in (
+        "FINISHED", "FAILED", "KILLED") and a, timeout=90, interval=0.3)
+    assert (app["state"], app["finalStatus"]) == ("FINISHED", "SUCCEEDED"), app
+    mark("the app FINISHED")
     # Clients with both addresses follow: the dead RM's is refused, the other answers.
-    deadline = time.monotonic() + 90
-    while "FINISHED" not in (status := cli(cluster, "application", "-status", app_id)):
-        assert time.monotonic() < deadline and "FAILED" not in status and "KILLED" not in status, status
-        time.sleep(0.5)
-    assert "SUCCEEDED" in status, status
+    status = cli(cluster, "application", "-status", app_id)
+    assert "FINISHED" in status and "SUCCEEDED" in status, status
     attempts = second.get(f"/ws/v1/cluster/apps/{app_id}/appattempts")["appAttempts"]["appAttempt"]
     assert len(attempts) == 1, attempts  # work-preserving: the AM of before kept its attempt
     # Both shell containers ran to their end: their output aggregated, served by the new active.
     logs = second.aggregated_logs(app_id)
     done = [k for k, v in logs.items() if k.endswith(" stdout") and v == f"done in {k.split()[0]}\n"]
     assert len(done) == 2, logs
+    mark("its logs aggregated")
 
     # The killed RM back: a standby, whose redirect reaches the new active at its published port.
     cluster.compose("start", active)
     wait_for(f"{active} standby", lambda: ha_state(first.rm_url, cluster.auth) == "STANDBY", timeout=60,
              interval=0.2)
+    mark("the killed RM back as the standby")
     r = httpx.get(f"{first.rm_url}/ws/v1/cluster/apps/{app_id}", headers=cluster.auth, timeout=10)
     assert (r.status_code, r.headers.get("location")) == (307, f"{second.rm_url}/ws/v1/cluster/apps/{app_id}")
     # (httpx drops the token on a redirect to another origin; YarnClient keeps it, as the CLI above did.)
