@@ -8,10 +8,9 @@ import sys
 import tempfile
 from pathlib import Path
 
-import httpx
-
 from miniyarn import config as cfg
 from miniyarn.config import YarnConfiguration, parse_define
+from miniyarn.healthcheck import nm_address, probe
 from miniyarn.records import Resource
 
 
@@ -49,24 +48,12 @@ def _dirs(text: str) -> list[Path]:
 
 
 def check(port: int, local_dirs: str, bind_host: str = "127.0.0.1") -> int:
-    # An NM bound to one address (another host's NIC) answers there only; a wildcard bind answers on loopback.
-    host = "127.0.0.1" if bind_host in ("", "0.0.0.0", "::") else bind_host
-    address = f"{host}:{port}" if port else ""
-    if not address and local_dirs:
-        from nodemanager.daemon import ADDRESS_FILE
-
-        try:
-            address = (_dirs(local_dirs)[0] / ADDRESS_FILE).read_text().strip()
-        except (OSError, IndexError):
-            return 1
-    if not address:
+    address = nm_address(port, local_dirs, bind_host)
+    if not address and not local_dirs:
         print("miniyarn nodemanager --check: give --port, or --local-dirs of an NM started with --port 0",
               file=sys.stderr)
         return 1
-    try:
-        return 0 if httpx.get(f"http://{address}/health", timeout=3).status_code == 200 else 1
-    except httpx.HTTPError:
-        return 1
+    return probe(address) if address else 1
 
 
 def run(args: argparse.Namespace) -> int:

@@ -21,6 +21,7 @@ import redis
 
 from miniyarn import keys
 from miniyarn.exit_status import ContainerExitStatus
+from miniyarn.healthcheck import NM_ADDRESS_FILE
 from miniyarn.protocol import ApplicationFinished, NMCommand, StartContainer, StopContainer
 from miniyarn.security.http_auth import HttpAuthConfig
 from miniyarn.sockets import bound_note
@@ -38,7 +39,7 @@ from nodemanager.web import NodeWebApp, serve
 
 log = logging.getLogger("nodemanager.NodeManager")
 
-ADDRESS_FILE = "nodemanager.address"  # in the first local dir, for `--check` when --port was 0
+ADDRESS_FILE = NM_ADDRESS_FILE  # in the first local dir, for `--check` when --port was 0
 
 
 class NodeManager:

@@ -6,10 +6,9 @@ import argparse
 import logging
 import sys
 
-import httpx
-
 from miniyarn import config as cfg
 from miniyarn.config import YarnConfiguration, parse_define
+from miniyarn.healthcheck import loopback_if_wildcard, probe
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -56,12 +55,7 @@ def run(args: argparse.Namespace) -> int:
         address = address or conf.get_str("yarn.resourcemanager.webapp.address", "0.0.0.0:8088")
         port = int(address.rsplit(":", 1)[-1])
     if args.check:
-        try:
-            # An RM bound to one address answers there only; a wildcard bind answers on loopback.
-            host = "127.0.0.1" if args.host in ("", "0.0.0.0", "::") else args.host
-            return 0 if httpx.get(f"http://{host}:{port}/health", timeout=3).status_code == 200 else 1
-        except httpx.HTTPError:
-            return 1
+        return probe(f"{loopback_if_wildcard(args.host)}:{port}")
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     # httpx logs every request at INFO: through the proxy, that is a line per dashboard poll (a Flink dashboard
     # polls every few seconds per open tab), which drowned the RM's own log. The proxy logs them at DEBUG.

@@ -44,3 +44,15 @@ def run(init: str, export_dir: str | None) -> int:
         print(f"miniyarn credentials: {e}", file=sys.stderr)
         return 1
     return 0
+
+
+def main() -> int:
+    """`python -m miniyarn.cli.credentials`: the same command without the `miniyarn` CLI's other imports
+    (compose's one-shot credentials service runs it at every start, before Redis may start)."""
+    parser = argparse.ArgumentParser(prog="miniyarn credentials")
+    add_arguments(parser)
+    return run(parser.parse_args())
+
+
+if __name__ == "__main__":
+    sys.exit(main())

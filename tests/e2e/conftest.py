@@ -118,6 +118,8 @@ class ComposeCluster:
     engine: Any
     command: list[str] = field(default_factory=compose_command)
     files: tuple[str, ...] = ("compose.yaml",)
+    # The services the files define (compose.ha.yaml adds resourcemanager2): whose logs a failure dumps.
+    services: tuple[str, ...] = SERVICES
 
     @property
     def host_network(self) -> bool:
@@ -247,7 +249,7 @@ class ComposeCluster:
         raise AssertionError(f"compose services not healthy after {timeout:.0f} s: {self.health()}")
 
     def dump_logs(self) -> None:
-        for service in SERVICES:
+        for service in self.services:
             r = self.compose("logs", "--no-color", "--tail", "200", service, check=False)
             sys.stderr.write(f"\n===== docker compose logs {service} =====\n{r.stdout[-8000:]}{r.stderr[-2000:]}\n")
         self.dump_yarn_logs()
@@ -329,15 +331,18 @@ def _port_free(port: int) -> bool:
 
 @contextmanager
 def compose_up(cluster: ComposeCluster, engine: Any, request: pytest.FixtureRequest,
-               host_dir: Path | None = None) -> Iterator[float]:
-    """The life of a compose fixture's cluster: up with 3 NodeManagers, all healthy (yields how long that
-    took); then `down -v`, which must leave no container, network or volume of the project, no YARN
-    container of its nodes and (given `host_dir`) no NM work area. Logs are dumped when a test failed."""
+               host_dir: Path | None = None, nodemanagers: int = 3) -> Iterator[float]:
+    """The life of a compose fixture's cluster: up with `nodemanagers` NodeManagers, all healthy (yields
+    how long that took); then `down -v`, which must leave no container, network or volume of the project,
+    no YARN container of its nodes and (given `host_dir`) no NM work area. Logs are dumped when a test
+    failed."""
     failed_before = request.session.testsfailed
     sweeper = Sweeper(engine)
+    # One container per service but the NMs, which are `nodemanagers`.
+    expected = len(cluster.services) - 1 + nodemanagers
     try:
-        cluster.compose("up", "-d", "--scale", "nodemanager=3")
-        yield cluster.wait_healthy(6, timeout=120)
+        cluster.compose("up", "-d", "--scale", f"nodemanager={nodemanagers}")
+        yield cluster.wait_healthy(expected, timeout=120)
     except BaseException:
         cluster.dump_logs()
         raise

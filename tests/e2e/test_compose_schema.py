@@ -1,4 +1,4 @@
-"""compose.yaml and compose.host.yaml against the Compose Specification's JSON schema (the one a
+"""compose.yaml, compose.host.yaml and compose.ha.yaml against the Compose Specification's JSON schema (the one a
 Compose implementation validates files with), so both v1 `docker-compose` and the v2 plugin accept
 them; and the few properties the cluster's safety rests on (only the RM published, on 127.0.0.1 by
 default; Redis with its ACL file; the NMs with only their credentials share and a stable node id).
@@ -38,7 +38,7 @@ def schema() -> dict[str, Any]:
                 "compose-spec.json of the compose-spec repository")
 
 
-@pytest.mark.parametrize("name", ["compose.yaml", "compose.host.yaml"])
+@pytest.mark.parametrize("name", ["compose.yaml", "compose.host.yaml", "compose.ha.yaml"])
 def test_file_is_valid_compose_specification(name: str) -> None:
     jsonschema = pytest.importorskip("jsonschema")
     spec = schema()
@@ -60,7 +60,8 @@ def test_file_is_valid_compose_specification(name: str) -> None:
 def test_only_the_rm_is_published_and_on_loopback_by_default() -> None:
     services = load("compose.yaml")["services"]
     published = {name: s["ports"] for name, s in services.items() if s.get("ports")}
-    assert published == {"resourcemanager": ["${MINIYARN_RM_PUBLISH:-127.0.0.1}:${MINIYARN_RM_PORT:-8088}:8088"]}
+    assert published == {"resourcemanager": [
+        "${MINIYARN_RM_PUBLISH:-127.0.0.1}:${MINIYARN_RM_PORT:-8088}:${MINIYARN_RM_PORT:-8088}"]}
     assert not any("network_mode" in s for name, s in services.items() if name != "credentials")
     assert services["credentials"]["network_mode"] == "none"
 
