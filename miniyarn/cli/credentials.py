@@ -9,11 +9,12 @@ from pathlib import Path
 
 import click
 
-from miniyarn.cli.options import CONTEXT
 from miniyarn.security import credentials
 
 
-@click.command("credentials", context_settings=CONTEXT)
+# options.CONTEXT's help names, not imported: options pulls in completion and the REST client, which compose's
+# one-shot credentials service (`python -m miniyarn.cli.credentials`, at every start) must not pay for.
+@click.command("credentials", context_settings={"help_option_names": ["-h", "--help"]})
 @click.option("-init", "init", metavar="DIR", required=True,
               help="the credentials directory: made if missing, secrets already in it are kept")
 @click.option("-export-nm", "export_dir", metavar="DIR", default=None,
@@ -49,9 +50,12 @@ def run(init: str, export_dir: str | None) -> int:
 def main() -> int:
     """`python -m miniyarn.cli.credentials`: the same command without the `miniyarn` CLI's other imports
     (compose's one-shot credentials service runs it at every start, before Redis may start)."""
-    parser = argparse.ArgumentParser(prog="miniyarn credentials")
-    add_arguments(parser)
-    return run(parser.parse_args())
+    try:
+        rc = command.main(prog_name="miniyarn credentials", standalone_mode=False)
+    except click.ClickException as e:
+        e.show()
+        return e.exit_code
+    return int(rc or 0)
 
 
 if __name__ == "__main__":
