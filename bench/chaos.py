@@ -121,6 +121,7 @@ class Run:
     no_duplicate: bool = False
     seconds: float = 0.0
     failover_s: float | None = None
+    failover_parts: tuple[float, float, float] | None = None
     notes: list[str] = field(default_factory=list)
 
     @property
@@ -425,10 +426,11 @@ class Chaos:
         elif fault == "rm-failover":
             active = next(u for u in self.mc.rm_urls if self.is_active(u))
             other = next(u for u in self.mc.rm_urls if u != active)
-            hit = time.monotonic()
+            hit, hit_wall = time.monotonic(), time.time()
             self.kill(self.rm_daemon(active))
             until(f"{other} active", lambda: self.is_active(other), 30, 0.02)
             run.failover_s = time.monotonic() - hit
+            run.failover_parts = failover_parts(self.rm_daemon(other).tail(200_000), hit_wall, run.failover_s)
             self.rm_url = other
             self.restart(self.rm_daemon(active))
         elif fault == "redis-kill":
@@ -530,6 +532,35 @@ class Chaos:
         return run
 
 
+LOG_TIME = re.compile(r"^(\d{4}-\d\d-\d\d \d\d:\d\d:\d\d),(\d{3}) "
+                      r".*?(Acquired the leader lease|Transitioned to active)", re.MULTILINE)
+
+
+def failover_parts(standby_log: str, hit_wall: float, failover_s: float) -> tuple[float, float, float] | None:
+    r"""A failover split by the new active's log: the kill -> it took the lease (the old lease running out plus
+    its next try), -> it finished recovery ("Transitioned to active"), -> the bench saw `/isActive` 200.
+
+    >>> log = ("2026-12-01 15:00:01,600 INFO x: Acquired the leader lease with epoch 2\n"
+    ...        "2026-12-01 15:00:01,900 INFO x: Transitioned to active (epoch 2)\n")
+    >>> import datetime
+    >>> t0 = datetime.datetime(2026, 12, 1, 15, 0, 0).timestamp()
+    >>> failover_parts(log, t0, 2.0)
+    (1.6, 0.3, 0.1)
+    """
+    import datetime
+
+    stamps: dict[str, float] = {}
+    for m in LOG_TIME.finditer(standby_log):
+        t = datetime.datetime.strptime(m.group(1), "%Y-%m-%d %H:%M:%S").timestamp() + int(m.group(2)) / 1000
+        if t >= hit_wall - 0.001:
+            stamps.setdefault(m.group(3), t)
+    if len(stamps) < 2:
+        return None
+    took = stamps["Acquired the leader lease"] - hit_wall
+    recovered = stamps["Transitioned to active"] - stamps["Acquired the leader lease"]
+    return round(took, 3), round(recovered, 3), round(failover_s - took - recovered, 3)
+
+
 def report(fault: str, runs: list[Run]) -> str:
     n = len(runs)
     times = sorted(r.seconds for r in runs)
@@ -540,6 +571,11 @@ def report(fault: str, runs: list[Run]) -> str:
     failovers = sorted(r.failover_s for r in runs if r.failover_s is not None)
     if failovers:
         line += f"; failover median {statistics.median(failovers):.2f} s, max {failovers[-1]:.2f} s"
+        parts = [r.failover_parts for r in runs if r.failover_parts is not None]
+        if parts:
+            lease, recovery, seen = (statistics.median(p[i] for p in parts) for i in range(3))
+            line += (f" (medians: the lease running out + the standby's try {lease:.2f} s, recovery {recovery:.2f} s, "
+                     f"until /isActive answered {seen:.2f} s)")
     return line
 
 
@@ -552,6 +588,8 @@ def main() -> int:
     p.add_argument("--pause-s", type=float, default=20.0, help="how long redis-pause stops Redis")
     p.add_argument("--burst", type=int, default=20, help="jobs submitted at once by the burst")
     p.add_argument("--seed", type=int, default=13)
+    p.add_argument("-D", "--define", action="append", default=[], metavar="KEY=VALUE",
+                   help="a configuration key for every daemon (e.g. yarn.resourcemanager.ha.lease-ms=1000)")
     p.add_argument("--keep", action="store_true", help="keep the work directory (logs) at the end")
     ns = p.parse_args()
     faults = [f for f in ns.faults.split(",") if f]
@@ -566,7 +604,7 @@ def main() -> int:
     lines, good = [], True
     for fault in faults:
         with MiniCluster(nodemanagers=3, redis_url=f"redis://127.0.0.1:{free_port()}/0", port=0, memory_mb=1024,
-                         work_dir=tmp / fault, defines=[*FAST, *CLUSTER.get(fault, [])],
+                         work_dir=tmp / fault, defines=[*FAST, *CLUSTER.get(fault, []), *ns.define],
                          rms=2 if fault == "rm-failover" else 1) as mc:
             chaos = Chaos(mc, ns.job, words, expected, rng)
             runs = []
@@ -579,6 +617,8 @@ def main() -> int:
                     runs.append(r)
                     print(f"  {fault} run {i + 1}: {'ok' if r.ok else 'FAILED'} in {r.seconds:.1f} s"
                           + (f", failover {r.failover_s:.2f} s" if r.failover_s is not None else "")
+                          + (f" (lease {r.failover_parts[0]:.2f} + recovery {r.failover_parts[1]:.2f} + seen "
+                             f"{r.failover_parts[2]:.2f})" if r.failover_parts is not None else "")
                           + ("" if r.ok else f" ({'; '.join(r.notes)})"), flush=True)
             finally:
                 chaos.close()
