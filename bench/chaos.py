@@ -122,11 +122,12 @@ class Run:
     seconds: float = 0.0
     failover_s: float | None = None
     failover_parts: tuple[float, float, float] | None = None
+    injected: bool = True  # the fault hit the job while it ran
     notes: list[str] = field(default_factory=list)
 
     @property
     def ok(self) -> bool:
-        return self.succeeded and self.exact and self.nothing_left and self.no_duplicate
+        return self.injected and self.succeeded and self.exact and self.nothing_left and self.no_duplicate
 
 
 class Chaos:
@@ -409,6 +410,9 @@ class Chaos:
                 d.proc.terminate()
                 d.proc.wait(15)
                 self.restart(d)
+                if self.app(app_id)["state"] != "RUNNING":
+                    run.injected = False
+                    run.notes.append("the job ended before the NM was back")
                 after = self.processes(app_id)
                 hurt["kept"] = all(set(before.get(c, [])) & set(after.get(c, [])) for c in hurt["victims"])
             return hurt
@@ -490,8 +494,9 @@ class Chaos:
                 run.notes.append(f"not taken back: kept pids {hurt['kept']}, replaced by {replaced}")
         if fault == "jm-kill":
             attempts = self.get(f"/ws/v1/cluster/apps/{app_id}/appattempts")["appAttempts"]["appAttempt"]
-            if len(attempts) != 2:
-                run.notes.append(f"{len(attempts)} attempts")
+            if len(attempts) != 2:  # the JobManager was killed after the job ended: the run proves nothing
+                run.injected = False
+                run.notes.append(f"the kill missed the job: {len(attempts)} attempts")
             first = set(hurt["attempt1"])
             try:
                 until("attempt 1's containers to go", lambda: not first & set(self.processes(app_id)), 10, 0.2)
