@@ -123,6 +123,7 @@ class Run:
     failover_s: float | None = None
     failover_parts: tuple[float, float, float] | None = None
     injected: bool = True  # the fault hit the job while it ran
+    moment: str = ""  # when a fault at a random moment hit
     notes: list[str] = field(default_factory=list)
 
     @property
@@ -423,7 +424,7 @@ class Chaos:
             hurt["moment"] = "after grants"
         else:
             time.sleep(max(0.0, t0 + self.rng.uniform(0.2, 6.0) - time.monotonic()))
-            hurt["moment"] = f"{time.monotonic() - t0:.1f} s"
+            hurt["moment"] = f"{time.monotonic() - t0:.1f} s after the client started"
         if fault == "rm-kill":
             self.kill(self.rm_daemon(self.mc.rm_url))
             self.restart(self.rm_daemon(self.mc.rm_url))
@@ -453,8 +454,7 @@ class Chaos:
         if not run.succeeded:
             run.notes.append(f"{app_id} ended {final.get('state')}/{final.get('finalStatus')}: "
                              f"{str(final.get('diagnostics'))[:300]}")
-        if hurt.get("moment"):
-            run.notes.append(f"hit at {hurt['moment']}")
+        run.moment = hurt.get("moment", "")
         self.nothing_left(app_id, run)
         if out is not None:  # dshell: each of the 3 containers wrote its id once
             got = out.read_text().split() if out.exists() else []
@@ -621,6 +621,7 @@ def main() -> int:
                         r = Run(notes=[f"the bench could not inject the fault: {e}"])
                     runs.append(r)
                     print(f"  {fault} run {i + 1}: {'ok' if r.ok else 'FAILED'} in {r.seconds:.1f} s"
+                          + (f", hit {r.moment}" if r.moment else "")
                           + (f", failover {r.failover_s:.2f} s" if r.failover_s is not None else "")
                           + (f" (lease {r.failover_parts[0]:.2f} + recovery {r.failover_parts[1]:.2f} + seen "
                              f"{r.failover_parts[2]:.2f})" if r.failover_parts is not None else "")
