@@ -15,7 +15,7 @@ from miniyarn.security.credentials import digest, same
 from miniyarn.states.application import YarnApplicationState
 from miniyarn.states.attempt import AttemptState
 from miniyarn.states.container import ContainerState, RMContainerState
-from resourcemanager import app_transitions, container_transitions, recovery, scheduling, services
+from resourcemanager import app_transitions, container_transitions, launcher, recovery, scheduling, services
 from resourcemanager.context import RMContext
 from resourcemanager.rm import ResourceManager
 
@@ -144,3 +144,18 @@ def test_storing_again_leaves_a_queued_deletion_alone() -> None:
     ctx.out.containers[am] = None  # as if its completion were queued and not yet flushed
     assert container_transitions.store_again(ctx) == 0 and ctx.out.containers[am] is None
     assert APP in ctx.out.apps and NODE in ctx.out.nodes
+
+
+def test_an_am_start_a_redis_restart_lost_is_sent_again_until_its_node_reports_it() -> None:
+    ctx = RMContext(YarnConfiguration(CONF, load_files=False))
+    am = submitted(ctx)
+    ((_, first),) = ctx.out.messages
+    ctx.out.messages.clear()  # flushed, then lost with the last second of a killed Redis's AOF
+    assert launcher.launch_again(ctx) == 1
+    ((key, body),) = ctx.out.messages
+    assert key == keys.nm_commands(NODE) and StartContainer.model_validate_json(body) == \
+        StartContainer.model_validate_json(first)
+    assert ctx.apps[APP].current is not None and ctx.apps[APP].current.state is AttemptState.LAUNCHED
+    ctx.out.messages.clear()
+    heartbeat(ctx, ContainerStatus(container_id=am, state=ContainerState.RUNNING))  # its node runs it
+    assert launcher.launch_again(ctx) == 0 and ctx.out.messages == []
