@@ -5,8 +5,10 @@ launch context is written into the container's work dir under its link name, fro
 
 from __future__ import annotations
 
+import logging
 import shutil
 import tarfile
+import time
 import zipfile
 from collections.abc import Mapping
 from pathlib import Path
@@ -15,6 +17,14 @@ import redis
 
 from miniyarn import blobs
 from miniyarn.records import LocalResource, LocalResourceType
+
+log = logging.getLogger("nodemanager.ResourceLocalizationService")
+
+# A blob read while Redis restarts (from its AOF, a few seconds) or fails over waits for it instead of failing
+# the container (a lost AM container fails its whole app). A minute covers both; a container that cannot be
+# localized in a minute is better reported failed than left waiting. Each container localizes on its own thread.
+REDIS_WAIT_S = 60.0
+RETRY_S = 0.5
 
 
 class LocalizationError(Exception):
@@ -46,17 +56,34 @@ def _unpack(archive: Path, dest: Path) -> None:
         raise ValueError(f"Resource is an ARCHIVE but neither zip nor tar: {archive.name}")
 
 
-def localize_all(client: redis.Redis, resources: Mapping[str, LocalResource], work_dir: Path) -> None:
+def localize_all(client: redis.Redis, resources: Mapping[str, LocalResource], work_dir: Path,
+                 redis_wait_s: float = REDIS_WAIT_S) -> None:
     for name, resource in resources.items():
         try:
             dest = link_path(work_dir, name)
             dest.parent.mkdir(parents=True, exist_ok=True)
             if resource.type is LocalResourceType.ARCHIVE:
                 tmp = dest.with_name(f".{dest.name}.download")
-                blobs.localize(client, resource, tmp)
+                _fetch(client, name, resource, tmp, redis_wait_s)
                 _unpack(tmp, dest)
                 tmp.unlink()
             else:
-                blobs.localize(client, resource, dest)
+                _fetch(client, name, resource, dest, redis_wait_s)
         except (OSError, ValueError, TypeError, tarfile.TarError, zipfile.BadZipFile, shutil.Error) as e:
             raise LocalizationError(name, resource.resource, str(e)) from e
+
+
+def _fetch(client: redis.Redis, name: str, resource: LocalResource, dest: Path, redis_wait_s: float) -> None:
+    deadline = time.monotonic() + redis_wait_s
+    while True:
+        try:
+            blobs.localize(client, resource, dest)
+            return
+        except (redis.ConnectionError, redis.TimeoutError) as e:
+            left = deadline - time.monotonic()
+            if left <= 0:
+                raise LocalizationError(name, resource.resource, f"Redis unreachable for {redis_wait_s:.0f}s while "
+                                        f"localizing ({type(e).__name__}: {e})") from e
+            log.warning("Localizing %s: Redis unreachable (%s: %s); retrying in %.1fs, %.0fs left", resource.resource,
+                        type(e).__name__, e, RETRY_S, left)
+            time.sleep(min(RETRY_S, left))

@@ -96,9 +96,10 @@ class InboxLoop(threading.Thread):
                     # and the last writes the old master took may not have reached its replica.
                     users = self.rm.recreate_attempt_users()
                     grants = self.rm.store_again()
+                    starts = self.rm.launch_again()
                     log.info("Redis reachable again after %.1fs; the inbox loop resumes (re-creating %d "
-                             "ApplicationMaster users, storing %d container grants again)", down_ms / 1000,
-                             users, grants)
+                             "ApplicationMaster users, storing %d container grants again, sending %d AM "
+                             "starts again)", down_ms / 1000, users, grants, starts)
         finally:
             health.stopped = True
             if not self.stopping.is_set():

@@ -32,6 +32,7 @@ from resourcemanager import (
     allocation_expiry,
     app_transitions,
     container_transitions,
+    launcher,
     liveness,
     node_transitions,
     scheduling,
@@ -141,6 +142,10 @@ class ResourceManager(RMContext):
     def store_again(self) -> int:
         with self.lock:
             return container_transitions.store_again(self)
+
+    def launch_again(self) -> int:
+        with self.lock:
+            return launcher.launch_again(self)
 
     def effective_max(self) -> Resource:
         return scheduling.effective_max(self)

@@ -160,7 +160,7 @@ class ApplicationMaster:
         """A previous attempt's latest checkpoint (the pointer in Redis) is where this attempt's job resumes;
         each checkpoint this attempt completes moves the pointer on."""
         app_id = app_id_of(self.amrm.attempt_id)
-        found = checkpoint_pointer.read(self.amrm.redis, app_id)
+        found = checkpoint_pointer.read(self.amrm.redis, app_id, self.amrm.max_wait_s)
         if found is not None:
             job_id, path = found
             log.info("Recovered the latest checkpoint of job %s from a previous attempt: %s", job_id, path)

@@ -9,21 +9,36 @@ from __future__ import annotations
 
 import json
 import logging
+import time
 
 import redis
 
 from miniyarn import keys
 
 log = logging.getLogger("flink_on_yarn.yarn.checkpoint_pointer")
+RETRY_S = 0.5
 
 
 def write(client: redis.Redis, app_id: str, job_id: str, path: str) -> None:
     client.set(keys.flink_checkpoint_pointer(app_id), json.dumps({"job_id": job_id, "path": path}))
 
 
-def read(client: redis.Redis, app_id: str) -> tuple[str, str] | None:
-    """(job id, chk directory) of the latest completed checkpoint a previous attempt wrote, if any."""
-    raw = client.get(keys.flink_checkpoint_pointer(app_id))
+def read(client: redis.Redis, app_id: str, max_wait_s: float = 0.0) -> tuple[str, str] | None:
+    """(job id, chk directory) of the latest completed checkpoint a previous attempt wrote, if any. While Redis
+    cannot be reached (restarting, failing over) it retries for `max_wait_s`, as the AM's RM calls do
+    (yarn.resourcemanager.connect.max-wait.ms): an AM that exited on it failed its application."""
+    deadline = time.monotonic() + max_wait_s
+    while True:
+        try:
+            raw = client.get(keys.flink_checkpoint_pointer(app_id))
+            break
+        except (redis.ConnectionError, redis.TimeoutError) as e:
+            left = deadline - time.monotonic()
+            if left <= 0:
+                raise
+            log.warning("Reading the checkpoint pointer of %s: Redis unreachable (%s: %s); retrying in %.1fs, %.0fs "
+                        "left", app_id, type(e).__name__, e, RETRY_S, left)
+            time.sleep(min(RETRY_S, left))
     if raw is None:
         return None
     try:

@@ -16,7 +16,15 @@ from miniyarn.states.application import YarnApplicationState
 from miniyarn.states.attempt import AttemptState
 from miniyarn.states.container import ContainerState, RMContainerState
 from miniyarn.states.node import NodeEvent
-from resourcemanager import app_transitions, container_transitions, node_transitions, recovery, scheduling, services
+from resourcemanager import (
+    app_transitions,
+    container_transitions,
+    launcher,
+    node_transitions,
+    recovery,
+    scheduling,
+    services,
+)
 from resourcemanager.context import RMContext
 from resourcemanager.rm import ResourceManager
 from resourcemanager.scheduler.model import Allocation
@@ -217,3 +225,16 @@ def test_an_apps_usage_sums_its_live_containers_as_they_come_and_go() -> None:
         assert shown() == expected()
     container_transitions.complete_container(ctx, am, 0, "")
     assert APP not in ctx.app_usage and shown() == (0, 0, 0)
+def test_an_am_start_a_redis_restart_lost_is_sent_again_until_its_node_reports_it() -> None:
+    ctx = RMContext(YarnConfiguration(CONF, load_files=False))
+    am = submitted(ctx)
+    ((_, first),) = ctx.out.messages
+    ctx.out.messages.clear()  # flushed, then lost with the last second of a killed Redis's AOF
+    assert launcher.launch_again(ctx) == 1
+    ((key, body),) = ctx.out.messages
+    assert key == keys.nm_commands(NODE) and StartContainer.model_validate_json(body) == \
+        StartContainer.model_validate_json(first)
+    assert ctx.apps[APP].current is not None and ctx.apps[APP].current.state is AttemptState.LAUNCHED
+    ctx.out.messages.clear()
+    heartbeat(ctx, ContainerStatus(container_id=am, state=ContainerState.RUNNING))  # its node runs it
+    assert launcher.launch_again(ctx) == 0 and ctx.out.messages == []
