@@ -28,7 +28,6 @@ from miniyarn.exit_status import ContainerExitStatus
 from miniyarn.ids import InvalidIdError, app_id_of
 from miniyarn.protocol import ContainerGrant, StartContainer, StopContainer
 from miniyarn.records import ContainerStatus
-from miniyarn.redisconn import ride_out
 from miniyarn.security.credentials import digest, same
 from miniyarn.states.nm_container import NMContainerEvent
 from nodemanager import diagnostics as diag
@@ -370,12 +369,13 @@ class ContainerManager:
         for d in (paths.work_dir / "tmp", paths.log_dir):
             d.mkdir(parents=True, exist_ok=True)
         try:
-            ride_out(f"Localizing {c.id}", lambda: localize_all(self.redis, cmd.launch_context.local_resources,
-                                                                paths.work_dir),
-                     REDIS_WAIT_S, give_up=lambda: c.kill is not None, logger=log)
+            localize_all(self.redis, cmd.launch_context.local_resources, paths.work_dir, redis_wait_s=REDIS_WAIT_S,
+                         give_up=lambda: c.kill is not None)
         except LocalizationError as e:
             log.warning("Failed to localize %s for %s: %s", e.url, c.id, e)
             with c.lock:
+                if self._killed_before_launch(c):
+                    return  # killed while it waited for Redis: a kill, not a localization failure
                 c.add_diagnostic(diag.localization_failed(c.id, e.name, e.url, str(e)))
                 c.complete(int(ContainerExitStatus.INVALID), success=False)
             return
@@ -383,8 +383,8 @@ class ContainerManager:
             with c.lock:
                 if self._killed_before_launch(c):
                     return
-                c.add_diagnostic(f"Failed to localize the resources of {c.id}: Redis did not answer for "
-                                 f"{REDIS_WAIT_S:.0f}s ({type(e).__name__}: {e})\n")
+                c.add_diagnostic(f"Failed to localize the resources of {c.id}: Redis failed "
+                                 f"({type(e).__name__}: {e})\n")
                 c.complete(int(ContainerExitStatus.INVALID), success=False)
             return
         with c.lock:

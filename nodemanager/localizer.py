@@ -8,15 +8,15 @@ from __future__ import annotations
 import logging
 import shutil
 import tarfile
-import time
 import zipfile
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from pathlib import Path
 
 import redis
 
 from miniyarn import blobs
 from miniyarn.records import LocalResource, LocalResourceType
+from miniyarn.redisconn import ride_out
 
 log = logging.getLogger("nodemanager.ResourceLocalizationService")
 
@@ -57,33 +57,29 @@ def _unpack(archive: Path, dest: Path) -> None:
 
 
 def localize_all(client: redis.Redis, resources: Mapping[str, LocalResource], work_dir: Path,
-                 redis_wait_s: float = REDIS_WAIT_S) -> None:
+                 redis_wait_s: float = REDIS_WAIT_S, give_up: Callable[[], bool] | None = None) -> None:
+    """Every resource into `work_dir`. A Redis that cannot answer (restarting, failing over) is waited for up to
+    `redis_wait_s` per resource, or until `give_up()` (the container killed meanwhile)."""
     for name, resource in resources.items():
         try:
             dest = link_path(work_dir, name)
             dest.parent.mkdir(parents=True, exist_ok=True)
             if resource.type is LocalResourceType.ARCHIVE:
                 tmp = dest.with_name(f".{dest.name}.download")
-                _fetch(client, name, resource, tmp, redis_wait_s)
+                _fetch(client, name, resource, tmp, redis_wait_s, give_up)
                 _unpack(tmp, dest)
                 tmp.unlink()
             else:
-                _fetch(client, name, resource, dest, redis_wait_s)
+                _fetch(client, name, resource, dest, redis_wait_s, give_up)
         except (OSError, ValueError, TypeError, tarfile.TarError, zipfile.BadZipFile, shutil.Error) as e:
             raise LocalizationError(name, resource.resource, str(e)) from e
 
 
-def _fetch(client: redis.Redis, name: str, resource: LocalResource, dest: Path, redis_wait_s: float) -> None:
-    deadline = time.monotonic() + redis_wait_s
-    while True:
-        try:
-            blobs.localize(client, resource, dest)
-            return
-        except (redis.ConnectionError, redis.TimeoutError) as e:
-            left = deadline - time.monotonic()
-            if left <= 0:
-                raise LocalizationError(name, resource.resource, f"Redis unreachable for {redis_wait_s:.0f}s while "
-                                        f"localizing ({type(e).__name__}: {e})") from e
-            log.warning("Localizing %s: Redis unreachable (%s: %s); retrying in %.1fs, %.0fs left", resource.resource,
-                        type(e).__name__, e, RETRY_S, left)
-            time.sleep(min(RETRY_S, left))
+def _fetch(client: redis.Redis, name: str, resource: LocalResource, dest: Path, redis_wait_s: float,
+           give_up: Callable[[], bool] | None) -> None:
+    try:
+        ride_out(f"Localizing {resource.resource}", lambda: blobs.localize(client, resource, dest), redis_wait_s,
+                 interval_s=RETRY_S, give_up=give_up, logger=log)
+    except (redis.ConnectionError, redis.TimeoutError) as e:
+        raise LocalizationError(name, resource.resource, f"Redis unreachable for {redis_wait_s:.0f}s while "
+                                f"localizing ({type(e).__name__}: {e})") from e

@@ -9,11 +9,11 @@ from __future__ import annotations
 
 import json
 import logging
-import time
 
 import redis
 
 from miniyarn import keys
+from miniyarn.redisconn import ride_out
 
 log = logging.getLogger("flink_on_yarn.yarn.checkpoint_pointer")
 RETRY_S = 0.5
@@ -27,18 +27,9 @@ def read(client: redis.Redis, app_id: str, max_wait_s: float = 0.0) -> tuple[str
     """(job id, chk directory) of the latest completed checkpoint a previous attempt wrote, if any. While Redis
     cannot be reached (restarting, failing over) it retries for `max_wait_s`, as the AM's RM calls do
     (yarn.resourcemanager.connect.max-wait.ms): an AM that exited on it failed its application."""
-    deadline = time.monotonic() + max_wait_s
-    while True:
-        try:
-            raw = client.get(keys.flink_checkpoint_pointer(app_id))
-            break
-        except (redis.ConnectionError, redis.TimeoutError) as e:
-            left = deadline - time.monotonic()
-            if left <= 0:
-                raise
-            log.warning("Reading the checkpoint pointer of %s: Redis unreachable (%s: %s); retrying in %.1fs, %.0fs "
-                        "left", app_id, type(e).__name__, e, RETRY_S, left)
-            time.sleep(min(RETRY_S, left))
+    raw = ride_out(f"Reading the checkpoint pointer of {app_id}",
+                   lambda: client.get(keys.flink_checkpoint_pointer(app_id)), max_wait_s, interval_s=RETRY_S,
+                   logger=log)
     if raw is None:
         return None
     try:
