@@ -71,7 +71,11 @@ def redis_acl(rm_password: str, nm_password: str) -> list[str]:
     nm_cmds = ("-@all +ping +hello +auth +select +rpush +blmove +lmove +lrem +lrange "
                "+get +exists +hset +srem +scard +expire +multi +exec " + _NM_RQ_COMMANDS)
     return [
-        "user default off resetkeys resetchannels -@all",
+        # `default` is off and has no password (resetpass): nobody can log in as it, so unauthenticated
+        # connections get NOAUTH. Its permissions matter only inside Redis: 7.0 replays a MULTI/EXEC or a
+        # script from the AOF checking the ACL of `default` (redis/redis#14541), so with `-@all` a restart
+        # silently dropped every transaction the RM had written (its whole store pipeline, the fencing script).
+        "user default off resetpass ~* &* +@all",
         f"user rm on #{_sha256(rm_password)} ~* &* +@all",
         f"user nm on #{_sha256(nm_password)} resetchannels {nm_keys} {nm_cmds}",
     ]
@@ -161,9 +165,20 @@ def ensure(directory: str | Path) -> Credentials:
             _write_secret(d / name, secrets.token_hex(32))
     creds = Credentials(d)
     acl = d / REDIS_ACL
+    users = redis_acl(creds.redis_password("rm"), creds.redis_password("nm"))
     if not acl.exists():
         # redis-server rewrites this file on ACL SAVE (the RM's attempt users), so it is made once.
-        _write_secret(acl, "\n".join(redis_acl(creds.redis_password("rm"), creds.redis_password("nm"))))
+        _write_secret(acl, "\n".join(users))
+    else:
+        # Only `default`'s line is ours to renew (a file from before its rule changed would let a Redis
+        # restart drop transactions); every other user, the RM's attempt users included, is kept as saved.
+        lines = acl.read_text().splitlines()
+        renewed = [users[0] if line.startswith("user default ") else line for line in lines]
+        if renewed != lines:
+            tmp = acl.with_name(f".{acl.name}.renew")
+            tmp.unlink(missing_ok=True)
+            _write_secret(tmp, "\n".join(renewed))
+            os.replace(tmp, acl)
     return creds
 
 

@@ -102,3 +102,16 @@ def test_credentials_cli_exports_only_the_nodemanagers_share(tmp_path: Path) -> 
     assert main(["credentials", "-init", str(tmp_path / "all"), "-export-nm", str(tmp_path / "nm")]) == 0
     assert sorted(p.name for p in (tmp_path / "nm").iterdir()) == ["http-signature.secret", "redis-nm.password"]
     assert (tmp_path / "nm" / "redis-nm.password").read_text() == (tmp_path / "all" / "redis-nm.password").read_text()
+
+
+def test_an_old_acl_files_default_user_is_renewed_and_the_rest_kept(tmp_path: Path) -> None:
+    first = credentials.ensure(tmp_path)
+    acl = tmp_path / credentials.REDIS_ACL
+    saved = acl.read_text().replace("user default off resetpass ~* &* +@all",
+                                    "user default off sanitize-payload resetchannels -@all")
+    acl.write_text(saved + "user appattempt_1_0001_000001 on #ab ~yarn:x\n")
+    credentials.ensure(tmp_path)
+    lines = acl.read_text().splitlines()
+    assert lines[0] == "user default off resetpass ~* &* +@all"
+    assert "user appattempt_1_0001_000001 on #ab ~yarn:x" in lines
+    assert first.redis_password("rm") not in acl.read_text() and oct(acl.stat().st_mode & 0o777) == "0o600"
