@@ -7,8 +7,6 @@ uid is refused with Flink's text."""
 
 from __future__ import annotations
 
-import socket
-import threading
 from collections.abc import Callable
 from pathlib import Path
 
@@ -16,6 +14,7 @@ import httpx
 import pytest
 
 from tests.flink.conftest import KEYED_COUNT_FUNCTION, FlinkCluster, wait_for
+from tests.line_server import LineServer
 
 pytestmark = pytest.mark.integration
 
@@ -46,22 +45,11 @@ env.execute("savepointed count " + version)
 '''
 
 
-class FeedServer:
+class FeedServer(LineServer):
     """A line server the test writes to: each connection (one per job run) gets what `send` says."""
 
     def __init__(self) -> None:
-        self.sock = socket.create_server(("127.0.0.1", 0))
-        self.port = int(self.sock.getsockname()[1])
-        self.conns: list[socket.socket] = []
-        threading.Thread(target=self._serve, daemon=True).start()
-
-    def _serve(self) -> None:
-        while True:
-            try:
-                conn, _ = self.sock.accept()
-            except OSError:
-                return
-            self.conns.append(conn)
+        super().__init__([])
 
     def send(self, *lines: str) -> None:
         wait_for(lambda: bool(self.conns), 20, "the job's socket source to connect")
@@ -69,11 +57,6 @@ class FeedServer:
 
     def next_connection(self, before: int, timeout: float = 20) -> None:
         wait_for(lambda: len(self.conns) > before, timeout, "the next job's socket source to connect")
-
-    def close(self) -> None:
-        self.sock.close()
-        for c in self.conns:
-            c.close()
 
 
 def lines(path: Path) -> list[str]:
