@@ -23,4 +23,5 @@ if [ "${1:-}" = "--e2e" ]; then
 fi
 # Two workers: most integration tests wait on daemons' heartbeats and start-ups rather than compute, so two
 # run side by side on two cores (each worker starts its own redis-server). MINIYARN_TEST_WORKERS=0 runs serially.
-exec pytest -n "${MINIYARN_TEST_WORKERS:-2}" "$@"
+# --durations: the slowest tests named in every run, so the 10-minute budget is watched.
+exec pytest -n "${MINIYARN_TEST_WORKERS:-2}" --durations=15 "$@"
