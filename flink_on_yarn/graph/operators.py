@@ -72,6 +72,9 @@ class Operator:
     generates_watermarks = False
     # Where the task collects this operator's side outputs (tag id -> records); None: nobody reads them.
     side_outputs: dict[str, list[Any]] | None = None
+    # Set by the task: after `finish` a final checkpoint comes (Flink 1.15+'s checkpoints after tasks
+    # finish), so what `finish` leaves to commit waits for its `notify_checkpoint_complete`.
+    final_checkpoint = False
 
     def open(self, ctx: TaskContext) -> None:
         self.ctx = ctx
