@@ -79,6 +79,8 @@ class Execution:
     end_time: int = -1
     failure: str | None = None
     metrics: dict[str, int] = field(default_factory=dict)
+    # When a source subtask said it reached the end of its input (it then waits for its final checkpoint).
+    input_ended: int = -1
 
     @property
     def tm_id(self) -> str | None:
@@ -239,6 +241,21 @@ class JobMaster:
             if self._checkpointable() and self.coordinator.due(now):
                 await self.trigger_checkpoint()
 
+    def _final_checkpoint_now(self, completed_trigger_ms: int = -1) -> None:
+        """Every running source subtask has reached the end of its input: the final checkpoint is triggered
+        now rather than at the next interval (Flink waits for the interval; a bounded job here ends as soon as
+        its output is committed). One in progress is left alone; when it completes (`completed_trigger_ms`)
+        and was triggered before a source's end, the final one follows."""
+        if not self.final_checkpoint or self.coordinator.pending or self._checkpointer is None:
+            return
+        sources = [e for e in self.executions.values()
+                   if self.graph.vertex(e.vertex_id).source is not None and e.state == ExecutionState.RUNNING]
+        if not sources or any(e.input_ended < 0 for e in sources) or not self._checkpointable():
+            return
+        if completed_trigger_ms >= 0 and completed_trigger_ms >= max(e.input_ended for e in sources):
+            return  # the checkpoint that just completed was their final one: they are finishing
+        asyncio.get_running_loop().create_task(self.trigger_checkpoint())
+
     async def trigger_checkpoint(self, is_savepoint: bool = False, stop: bool = False,
                                  drain: bool = False) -> Checkpoint | None:
         """Injects a barrier at every running source subtask; None when not every subtask is running (a
@@ -374,6 +391,8 @@ class JobMaster:
             tm = self.rm.taskmanagers.get(ex.tm_id or "")
             if tm is not None and ex.state == ExecutionState.RUNNING:
                 await tm.gateway.tell(NotifyCheckpointComplete(execution_id=ex.execution_id, checkpoint_id=p.id))
+        if not p.is_savepoint:
+            self._final_checkpoint_now(p.trigger_ms)  # behind the notifications: a subtask sees them in order
 
     def _prepare_restore(self) -> None:
         """Reads the savepoint the job was submitted with and maps its state to this job's operators, once:
@@ -432,6 +451,9 @@ class JobMaster:
             ex.port = msg.port
         if msg.metrics is not None:
             ex.metrics = dict(msg.metrics)
+        if msg.input_ended and ex.input_ended < 0:
+            ex.input_ended = now_ms()
+            self._final_checkpoint_now()
         if merge(ex.state, state) == ExecutionState.FAILED and ex.failure is None:
             ex.failure = msg.error or "task failed"
         old = ex.state

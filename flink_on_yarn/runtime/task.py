@@ -284,6 +284,9 @@ def run_task(dep: TaskDeployment, report: Report, secret: bytes, stdout: TextIO 
         for _, w in all_writers:
             w.emit_end_of_data()
         end["ended"] = now_ms()
+        if source is not None:
+            with lock:
+                report({"state": "RUNNING", "input_ended": True})  # the JobManager may trigger it now
 
     def await_final_checkpoint() -> None:
         """Until a checkpoint taken after the end of input has completed (a source subtask still injects the

@@ -305,7 +305,8 @@ class TaskManager:
                 if task.last_state == "FAILED":
                     task.error = msg.get("error")
                     continue
-                await self._report(task.dep, task.last_state, port=msg.get("port"), metrics=msg.get("metrics"))
+                await self._report(task.dep, task.last_state, port=msg.get("port"), metrics=msg.get("metrics"),
+                                   input_ended=bool(msg.get("input_ended")))
         finally:
             transport.close()
         code = await task.proc.wait()

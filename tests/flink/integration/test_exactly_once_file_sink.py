@@ -171,3 +171,40 @@ def test_restore_after_the_file_sink_finished_is_exactly_once(flink: Callable[..
     assert got == expected, (f"duplicates: {sorted((got - expected).items())[:10]}, "
                              f"missing: {sorted((expected - got).items())[:10]}")
     assert [p.name for p in out.rglob(".*")] == []
+
+
+BOUNDED = '''
+import sys
+from flink_on_yarn.common import Encoder
+from flink_on_yarn.datastream import StreamExecutionEnvironment
+from flink_on_yarn.datastream.connectors.file_system import BucketAssigner, FileSink
+
+env = StreamExecutionEnvironment.get_execution_environment()
+env.enable_checkpointing(int(sys.argv[3]))
+sink = (FileSink.for_row_format(sys.argv[2], Encoder.simple_string_encoder())
+        .with_bucket_assigner(BucketAssigner.base_path_bucket_assigner()).build())
+env.read_text_file(sys.argv[1]).map(lambda line: line.upper()).sink_to(sink)
+env.execute("bounded copy")
+'''
+
+
+@pytest.mark.timeout(60)
+def test_bounded_job_ends_with_its_final_checkpoint_at_once(flink: Callable[..., FlinkCluster],
+                                                           tmp_path: Path) -> None:
+    """The final checkpoint commits the last files: it is triggered when every source subtask has reached the
+    end of its input, not a minute later at the interval; the job is FINISHED once it completed."""
+    cluster = flink(tms=1, slots=2, **{"state.checkpoints.dir": str(tmp_path / "checkpoints")})
+    lines = tmp_path / "lines.txt"
+    lines.write_text("".join(f"line {i}\n" for i in range(5000)))
+    program = tmp_path / "bounded.py"
+    program.write_text(BOUNDED)
+    out = tmp_path / "out"
+    job_id = cluster.run_detached(program, str(lines), str(out), "60000")
+    info = cluster.wait_state(job_id, ("FINISHED", "FAILED"), timeout=20)
+    assert info["state"] == "FINISHED", cluster.get(f"/jobs/{job_id}/exceptions")
+    stats = cluster.get(f"/jobs/{job_id}/checkpoints")
+    assert stats["counts"]["completed"] == 1 and stats["counts"]["failed"] == 0
+    assert stats["latest"]["completed"]["id"] == 1
+    assert info["duration"] < 30_000  # well before the interval's first periodic checkpoint
+    assert committed_lines(out) == Counter(f"LINE {i}" for i in range(5000))
+    assert [p.name for p in out.rglob(".*")] == []
