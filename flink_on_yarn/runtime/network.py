@@ -26,7 +26,7 @@ from typing import Any
 from flink_on_yarn.common.watermark_strategy import LONG_MIN
 from flink_on_yarn.graph.partitioning import hash_partition, key_group_table, rebalance_partition
 from flink_on_yarn.runtime.checkpoint_barrier import BarrierAligner, CheckpointBarrier
-from flink_on_yarn.runtime.watermarks import Watermark, WatermarkValve
+from flink_on_yarn.runtime.watermarks import Watermark, WatermarkStatus, WatermarkValve
 from flink_on_yarn.security import handshake
 
 log = logging.getLogger("flink_on_yarn.network")
@@ -38,7 +38,9 @@ HEADER = struct.Struct("!IB")
 # carries a checkpoint barrier (checkpoint_barrier.py), likewise in order. END_OF_DATA (Flink's EndOfData
 # event): the producer has sent its last record and finished its operators, but stays connected until its final
 # checkpoint completes (it still sends that checkpoint's barrier); END follows then.
-DATA, END, HELLO, MARSHALLED, WATERMARK, BARRIER, END_OF_DATA = 1, 2, 3, 4, 5, 6, 7
+# WATERMARK_STATUS: the producer's output became idle (payload 1: `with_idleness` saw no record for its
+# timeout) or active again (0), in order with the batches.
+DATA, END, HELLO, MARSHALLED, WATERMARK, BARRIER, END_OF_DATA, WATERMARK_STATUS = 1, 2, 3, 4, 5, 6, 7, 8
 TIMESTAMP = struct.Struct("!q")
 # A gate with processing-time timers waits for input at most this long past a timer's time.
 TICK_SLACK_S = 0.005
@@ -163,6 +165,11 @@ class RecordWriter:
         payload = barrier.pack()
         for ch in self.channels:
             send_frame(ch, BARRIER, payload)
+
+    def emit_status(self, idle: bool) -> None:
+        """To every channel: an idle producer does not hold back its consumers' event time."""
+        for ch in self.channels:
+            self._frame(ch, WATERMARK_STATUS, b"\x01" if idle else b"\x00")
 
     def emit_end_of_data(self) -> None:
         """To every channel, behind the last batch and watermark: no more records come."""
@@ -344,6 +351,12 @@ class InputGate:
                             self.blocked[producer.index] = (conn, producer)
                         if aligned is not None:
                             yield barrier
+                    elif kind == WATERMARK_STATUS:
+                        advanced, status = self.valve.on_status(producer.index, payload == b"\x01")
+                        if advanced is not None:
+                            yield Watermark(advanced)
+                        if status is not None:
+                            yield WatermarkStatus(status)
                     elif kind == END_OF_DATA:
                         end_of_data.add(producer.index)
                         if len(end_of_data) == self.expected:

@@ -25,7 +25,7 @@ from flink_on_yarn.runtime.checkpoint_snapshot import RestorePlan, restore_chain
 from flink_on_yarn.runtime.checkpoint_storage import CheckpointStorage
 from flink_on_yarn.runtime.network import INPUT_ENDED, InputGate, RecordWriter
 from flink_on_yarn.runtime.task_metrics import TaskMetrics
-from flink_on_yarn.runtime.watermarks import Watermark
+from flink_on_yarn.runtime.watermarks import Watermark, WatermarkStatus
 
 Report = Callable[[dict[str, Any]], None]
 # What the JobManager tells a running subtask (through its TaskManager): {"trigger": n, "timestamp": ms} to
@@ -96,20 +96,33 @@ class Chain:
         self.steps = [op.process_ts if op.timestamped else op.process for op in operators]
         self.timed = [i for i, op in enumerate(operators)
                       if type(op).next_processing_time is not Operator.next_processing_time]
+        # An empty batch (a source with no input) still reaches the watermark generator: its periodic
+        # watermarks and `with_idleness` timer run on processing time, not on records.
+        self.generator_at = max((i for i, op in enumerate(operators) if op.generates_watermarks), default=-1)
 
     def push(self, batch: list[Any], start: int = 0) -> None:
         ops, steps = self.operators, self.steps
         for i in range(start, len(steps)):
             batch = steps[i](batch)
             if ops[i].generates_watermarks:
+                status = ops[i].take_status()  # type: ignore[attr-defined]
+                if status is False:
+                    self.status(False)  # active again, ahead of the records that made it so
                 wm = ops[i].take_watermark()  # type: ignore[attr-defined]
                 if wm is not None:
                     # The batch's records go downstream before the watermark that follows them.
                     if batch:
                         self.push(batch, i + 1)
                     self.watermark(wm, i + 1)
+                    if status:
+                        self.status(True)
                     return
-            if not batch:
+                if status:
+                    if batch:
+                        self.push(batch, i + 1)
+                    self.status(True)
+                    return
+            if not batch and i >= self.generator_at:
                 break
         else:
             for w in self.writers:
@@ -139,6 +152,14 @@ class Chain:
         for ws in self.side_writers.values():
             for w in ws:
                 w.emit_watermark(timestamp)
+
+    def status(self, idle: bool) -> None:
+        """The task's output became idle or active again (its generator's, or its input's): to every consumer."""
+        for w in self.writers:
+            w.emit_status(idle)
+        for ws in self.side_writers.values():
+            for w in ws:
+                w.emit_status(idle)
 
     def next_processing_time(self) -> int | None:
         times = [t for i in self.timed if (t := self.operators[i].next_processing_time()) is not None]
@@ -194,7 +215,10 @@ def run_task(dep: TaskDeployment, report: Report, secret: bytes, stdout: TextIO 
     final = dep.final_checkpoint and storage is not None and commands is not None
     for op in operators:
         op.final_checkpoint = final
-    if storage is not None and source is not None:
+    idleness = any(getattr(getattr(op, "strategy", None), "idle_timeout_ms", None) is not None
+                   for op in operators if op.generates_watermarks)
+    if source is not None and (storage is not None or idleness):
+        # A checkpoint's barrier, or `with_idleness`'s timer, must not wait for a record to come.
         source.for_checkpoints()
     if dep.restore_from:
         if storage is None:
@@ -319,6 +343,8 @@ def run_task(dep: TaskDeployment, report: Report, secret: bytes, stdout: TextIO 
                 chain.push(item)
             elif kind is Watermark:
                 chain.watermark(item.timestamp)
+            elif kind is WatermarkStatus:
+                chain.status(item.idle)
             elif kind is CheckpointBarrier:
                 checkpoint(item)
             elif item is INPUT_ENDED and final:
