@@ -72,6 +72,9 @@ class Operator:
     generates_watermarks = False
     # Where the task collects this operator's side outputs (tag id -> records); None: nobody reads them.
     side_outputs: dict[str, list[Any]] | None = None
+    # Set by the task: after `finish` a final checkpoint comes (Flink 1.15+'s checkpoints after tasks
+    # finish), so what `finish` leaves to commit waits for its `notify_checkpoint_complete`.
+    final_checkpoint = False
 
     def open(self, ctx: TaskContext) -> None:
         self.ctx = ctx
@@ -473,6 +476,10 @@ class TimestampsAndWatermarksOperator(Operator):
         self.last_emit = now_ms()
         self.emitted = LONG_MIN
         self.pending: int | None = None
+        # `with_idleness`: the generator says its input is idle; a record makes the output active at once,
+        # ahead of that record (Flink's WatermarksWithIdleness and SourceOperator's markActive).
+        self.idle = False
+        self.pending_status: bool | None = None
 
     def _stamp(self, value: Any, previous: int) -> int:
         if self.extract is None:
@@ -488,16 +495,25 @@ class TimestampsAndWatermarksOperator(Operator):
         if now - self.last_emit >= self.interval_ms:
             self.last_emit = now
             wm = self.generator.on_periodic_emit()
+            idle = bool(getattr(self.generator, "idle", False))
+            if idle != self.idle:
+                self.idle, self.pending_status = idle, idle
             if wm is not None and wm > self.emitted:
                 self.emitted = wm
                 self.pending = wm
 
+    def _activity(self, batch: list[Any]) -> None:
+        if batch and self.idle:
+            self.idle, self.pending_status = False, False
+
     def process(self, batch: list[Any]) -> list[Any]:
+        self._activity(batch)
         out = [(self._stamp(v, LONG_MIN), v) for v in batch]
         self._maybe_watermark()
         return out
 
     def process_ts(self, batch: list[Any]) -> list[Any]:
+        self._activity(batch)
         out = [(self._stamp(v, t), v) for t, v in batch]
         self._maybe_watermark()
         return out
@@ -505,6 +521,11 @@ class TimestampsAndWatermarksOperator(Operator):
     def take_watermark(self) -> int | None:
         wm, self.pending = self.pending, None
         return wm
+
+    def take_status(self) -> bool | None:
+        """The output's new status if it changed (True: idle, False: active again), else None."""
+        status, self.pending_status = self.pending_status, None
+        return status
 
     def on_watermark(self, timestamp: int) -> tuple[list[Any], int | None]:
         if timestamp == LONG_MAX:

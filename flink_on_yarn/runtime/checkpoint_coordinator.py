@@ -32,6 +32,9 @@ class CheckpointConfig:
     min_pause_ms: int = 0
     num_retained: int = 1
     directory: str = ""
+    # `execution.checkpointing.checkpoints-after-tasks-finish` (Flink 1.15+, default true): checkpoints go on
+    # while some subtasks have finished, and a subtask at the end of its input waits for a final one.
+    after_tasks_finish: bool = True
 
     @property
     def enabled(self) -> bool:
@@ -47,12 +50,19 @@ class CheckpointConfig:
             raw = conf.get(key, "")
             return int(raw) if raw else default
 
+        def flag(key: str, default: bool) -> bool:
+            raw = conf.get(key, "").strip().lower()
+            if raw in ("", "true", "false"):
+                return default if not raw else raw == "true"
+            raise ValueError(f"Could not parse value '{conf.get(key, '')}' for key '{key}'.")
+
         return cls(interval_ms=ms("execution.checkpointing.interval", 0),
                    timeout_ms=ms("execution.checkpointing.timeout", DEFAULT_TIMEOUT_MS),
                    max_concurrent=max(1, num("execution.checkpointing.max-concurrent-checkpoints", 1)),
                    min_pause_ms=ms("execution.checkpointing.min-pause", 0),
                    num_retained=max(1, num("state.checkpoints.num-retained", 1)),
-                   directory=conf.get("state.checkpoints.dir", ""))
+                   directory=conf.get("state.checkpoints.dir", ""),
+                   after_tasks_finish=flag("execution.checkpointing.checkpoints-after-tasks-finish", True))
 
 
 @dataclass

@@ -79,6 +79,8 @@ class Execution:
     end_time: int = -1
     failure: str | None = None
     metrics: dict[str, int] = field(default_factory=dict)
+    # When a source subtask said it reached the end of its input (it then waits for its final checkpoint).
+    input_ended: int = -1
 
     @property
     def tm_id(self) -> str | None:
@@ -124,6 +126,8 @@ class JobMaster:
         # The completed checkpoint a restart restores from (a chk-<n> directory); a JobManager attempt 2
         # starts with its predecessor's.
         self.restore_path = restore_path
+        # The subtasks the checkpoint restored recorded as finished (they are deployed to end at once).
+        self._restored_finished: set[tuple[str, int]] = set()
         # `flink run -s PATH [-n]`: restored from when no checkpoint of this job (an HA pointer) is newer.
         self.savepoint_path, self.allow_non_restored = restore_settings(conf.explicit())
         if self.restore_path is None:
@@ -208,8 +212,22 @@ class JobMaster:
         # As Flink: a BATCH job takes no checkpoints (it recovers by re-running failed regions' input).
         return self.checkpoint_config.enabled and self.graph.runtimeMode != "BATCH"
 
+    @property
+    def final_checkpoint(self) -> bool:
+        """Flink 1.15+'s: subtasks end with a final checkpoint, and checkpoints go on after some finished."""
+        return self.checkpointing and self.checkpoint_config.after_tasks_finish
+
     def _all_running(self) -> bool:
         return bool(self.executions) and all(e.state == ExecutionState.RUNNING for e in self.executions.values())
+
+    def _checkpointable(self) -> bool:
+        """Every subtask running, or (with checkpoints after tasks finish) running or finished, with a running
+        source subtask to inject the barriers."""
+        if not self.final_checkpoint:
+            return self._all_running()
+        live = [e for e in self.executions.values() if e.state != ExecutionState.FINISHED]
+        return bool(live) and all(e.state == ExecutionState.RUNNING for e in live) and \
+            any(self.graph.vertex(e.vertex_id).source is not None for e in live)
 
     async def _checkpoint_loop(self) -> None:
         """Periodic checkpoints while every subtask runs (`execution.checkpointing.interval`)."""
@@ -220,20 +238,37 @@ class JobMaster:
             for p in self.coordinator.expire(now):
                 log.warning("Checkpoint %d of job %s expired before completing.", p.id, self.job_id)
                 self.storage.discard(p.id)
-            if self._all_running() and self.coordinator.due(now):
+            if self._checkpointable() and self.coordinator.due(now):
                 await self.trigger_checkpoint()
+
+    def _final_checkpoint_now(self, completed_trigger_ms: int = -1) -> None:
+        """Every running source subtask has reached the end of its input: the final checkpoint is triggered
+        now rather than at the next interval (Flink waits for the interval; a bounded job here ends as soon as
+        its output is committed). One in progress is left alone; when it completes (`completed_trigger_ms`)
+        and was triggered before a source's end, the final one follows."""
+        if not self.final_checkpoint or self.coordinator.pending or self._checkpointer is None:
+            return
+        sources = [e for e in self.executions.values()
+                   if self.graph.vertex(e.vertex_id).source is not None and e.state == ExecutionState.RUNNING]
+        if not sources or any(e.input_ended < 0 for e in sources) or not self._checkpointable():
+            return
+        if completed_trigger_ms >= 0 and completed_trigger_ms >= max(e.input_ended for e in sources):
+            return  # the checkpoint that just completed was their final one: they are finishing
+        asyncio.get_running_loop().create_task(self.trigger_checkpoint())
 
     async def trigger_checkpoint(self, is_savepoint: bool = False, stop: bool = False,
                                  drain: bool = False) -> Checkpoint | None:
-        """Injects a barrier at every source subtask; None when not every subtask is running."""
-        if not self._all_running():
+        """Injects a barrier at every running source subtask; None when not every subtask is running (a
+        checkpoint, not a savepoint, goes on without those finished: they are recorded as finished)."""
+        if not (self._all_running() if is_savepoint else self._checkpointable()):
             return None
         now = now_ms()
-        p = self.coordinator.trigger(now, {e.execution_id for e in self.executions.values()}, is_savepoint)
+        live = {e.execution_id for e in self.executions.values() if e.state == ExecutionState.RUNNING}
+        p = self.coordinator.trigger(now, live, is_savepoint)
         log.info("Triggering checkpoint %d (type=%s) @ %d for job %s.", p.id,
                  "SAVEPOINT" if is_savepoint else "CHECKPOINT", now, self.job_id)
         for ex in self.executions.values():
-            if self.graph.vertex(ex.vertex_id).source is None:
+            if self.graph.vertex(ex.vertex_id).source is None or ex.execution_id not in live:
                 continue
             tm = self.rm.taskmanagers.get(ex.tm_id or "")
             if tm is not None:
@@ -251,6 +286,10 @@ class JobMaster:
         if self.status != JobStatus.RUNNING or not self._all_running():
             return (f"Checkpoint triggering task of job {self.job_id} is not being executed at the moment. "
                     f"Aborting checkpoint. Failure reason: Not all required tasks are currently running.")
+        if self._restored_finished:
+            # Its savepoint would hold these subtasks' fresh state (a source at its start), not "finished".
+            return (f"Cannot trigger a savepoint of job {self.job_id}: some of its tasks have finished "
+                    f"({len(self._restored_finished)} restored as finished from a checkpoint).")
         p = await self.trigger_checkpoint(is_savepoint=True, stop=stop, drain=drain)
         if p is None:
             return (f"Checkpoint triggering task of job {self.job_id} is not being executed at the moment. "
@@ -311,6 +350,11 @@ class JobMaster:
             ex = self.by_execution_id[exec_id]
             tasks[(ex.vertex_id, ex.subtask)] = (name, p.sizes[exec_id])
         meta = metadata(self.job_id, p.id, p.trigger_ms, p.is_savepoint, tasks, self._layout(), self._operators())
+        # Subtasks finished before the checkpoint (or restored finished): a restore deploys them to end at once,
+        # as their output is in their consumers' state and their sinks' commits.
+        meta["finished"] = sorted(f"{ex.vertex_id}:{ex.subtask}" for ex in self.executions.values()
+                                  if ex.execution_id not in p.tasks
+                                  or (ex.vertex_id, ex.subtask) in self._restored_finished)
         savepoint = self._savepoints.pop(p.id, None)
         try:
             if savepoint is not None:
@@ -347,6 +391,8 @@ class JobMaster:
             tm = self.rm.taskmanagers.get(ex.tm_id or "")
             if tm is not None and ex.state == ExecutionState.RUNNING:
                 await tm.gateway.tell(NotifyCheckpointComplete(execution_id=ex.execution_id, checkpoint_id=p.id))
+        if not p.is_savepoint:
+            self._final_checkpoint_now(p.trigger_ms)  # behind the notifications: a subtask sees them in order
 
     def _prepare_restore(self) -> None:
         """Reads the savepoint the job was submitted with and maps its state to this job's operators, once:
@@ -370,14 +416,20 @@ class JobMaster:
     def _restore_handles(self) -> dict[tuple[str, int], str | RestorePlan]:
         """Every subtask's state file in the checkpoint to restore from (or its plan, for a savepoint of
         another job graph); {} to start from scratch."""
+        self._restored_finished = set()
         if self.restore_path is None:
             return {}
         if self._plan is not None and self._plan[0] == self.restore_path:
             return dict(self._plan[1])
         meta = self.storage.read_metadata(self.restore_path)  # CheckpointIntegrityError if not ours
+        for key in meta.get("finished", []):
+            vid, _, subtask = str(key).rpartition(":")
+            self._restored_finished.add((vid, int(subtask)))
         handles: dict[tuple[str, int], str | RestorePlan] = {}
         for key, entry in meta["tasks"].items():
             vid, _, subtask = str(key).rpartition(":")
+            if (vid, int(subtask)) in self._restored_finished:
+                continue  # what it acknowledged is the empty state of a task deployed finished
             name = Path(str(entry["file"])).name  # a bare file name: nothing outside the chk directory
             handles[(vid, int(subtask))] = str(Path(self.restore_path) / name)
         cid = int(meta["checkpoint_id"])
@@ -399,6 +451,9 @@ class JobMaster:
             ex.port = msg.port
         if msg.metrics is not None:
             ex.metrics = dict(msg.metrics)
+        if msg.input_ended and ex.input_ended < 0:
+            ex.input_ended = now_ms()
+            self._final_checkpoint_now()
         if merge(ex.state, state) == ExecutionState.FAILED and ex.failure is None:
             ex.failure = msg.error or "task failed"
         old = ex.state
@@ -410,7 +465,7 @@ class JobMaster:
         if ex.state == ExecutionState.FINISHED:
             # A finished subtask takes no more checkpoints: those it has not acknowledged cannot complete.
             for p in list(self.coordinator.pending.values()):
-                if ex.execution_id not in p.handles:
+                if ex.execution_id in p.tasks and ex.execution_id not in p.handles:
                     self._abort_checkpoint(p.id, f"task {ex.execution_id} finished before the barrier reached it")
         self._notify()
 
@@ -537,6 +592,8 @@ class JobMaster:
                     return f"TaskManager with id {ex.tm_id} is no longer reachable"
                 dep = build_deployment(g, vid, i, self.restarts, addresses)
                 dep.checkpoint_dir = checkpoint_dir
+                dep.final_checkpoint = self.final_checkpoint
+                dep.finished = (vid, i) in self._restored_finished
                 r = restore.get((vid, i))
                 if isinstance(r, RestorePlan):
                     dep.restore_plan = r

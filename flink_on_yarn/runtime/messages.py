@@ -49,6 +49,8 @@ class TaskState(_Message):
     port: int | None = None
     metrics: dict[str, int] | None = None
     error: str | None = None
+    # The subtask reached the end of its input and waits for its final checkpoint (still RUNNING).
+    input_ended: bool = False
 
 
 class _CheckpointReport(_Message):

@@ -26,7 +26,7 @@ from typing import Any
 from flink_on_yarn.common.watermark_strategy import LONG_MIN
 from flink_on_yarn.graph.partitioning import hash_partition, key_group_table, rebalance_partition
 from flink_on_yarn.runtime.checkpoint_barrier import BarrierAligner, CheckpointBarrier
-from flink_on_yarn.runtime.watermarks import Watermark, WatermarkValve
+from flink_on_yarn.runtime.watermarks import Watermark, WatermarkStatus, WatermarkValve
 from flink_on_yarn.security import handshake
 
 log = logging.getLogger("flink_on_yarn.network")
@@ -35,13 +35,20 @@ HEADER = struct.Struct("!IB")
 # DATA carries a pickled batch; MARSHALLED one in marshal's format, five times cheaper to write for what
 # most jobs ship (tuples of str/int/float), used until a batch holds anything else. WATERMARK carries a
 # watermark (a signed 64-bit timestamp): its own frame, in order with the batches around it. BARRIER
-# carries a checkpoint barrier (checkpoint_barrier.py), likewise in order.
-DATA, END, HELLO, MARSHALLED, WATERMARK, BARRIER = 1, 2, 3, 4, 5, 6
+# carries a checkpoint barrier (checkpoint_barrier.py), likewise in order. END_OF_DATA (Flink's EndOfData
+# event): the producer has sent its last record and finished its operators, but stays connected until its final
+# checkpoint completes (it still sends that checkpoint's barrier); END follows then.
+# WATERMARK_STATUS: the producer's output became idle (payload 1: `with_idleness` saw no record for its
+# timeout) or active again (0), in order with the batches.
+DATA, END, HELLO, MARSHALLED, WATERMARK, BARRIER, END_OF_DATA, WATERMARK_STATUS = 1, 2, 3, 4, 5, 6, 7, 8
 TIMESTAMP = struct.Struct("!q")
 # A gate with processing-time timers waits for input at most this long past a timer's time.
 TICK_SLACK_S = 0.005
 # What a gate yields when a processing-time timer is due and no input came.
 TICK = object()
+# What a gate yields once every producer has sent END_OF_DATA: the task's input has ended, its final
+# checkpoint is still to come.
+INPUT_ENDED = object()
 # Producers connect right after their consumers reported listening; a few seconds covers a slow accept.
 CONNECT_TIMEOUT_S = 10.0
 
@@ -158,6 +165,16 @@ class RecordWriter:
         payload = barrier.pack()
         for ch in self.channels:
             send_frame(ch, BARRIER, payload)
+
+    def emit_status(self, idle: bool) -> None:
+        """To every channel: an idle producer does not hold back its consumers' event time."""
+        for ch in self.channels:
+            self._frame(ch, WATERMARK_STATUS, b"\x01" if idle else b"\x00")
+
+    def emit_end_of_data(self) -> None:
+        """To every channel, behind the last batch and watermark: no more records come."""
+        for ch in self.channels:
+            send_frame(ch, END_OF_DATA)
 
     def close(self) -> None:
         for ch in self.channels:
@@ -277,11 +294,13 @@ class InputGate:
     def events(self, should_stop: Callable[[], bool] = lambda: False,
                next_timer: Callable[[], int | None] | None = None) -> Iterator[Any]:
         """Record batches (lists), `Watermark`s when the minimum over the producers advances, a
-        `CheckpointBarrier` once every producer has sent it (aligned), and `TICK` when `next_timer()` (epoch
-        ms) has come with no input, until every producer has ended."""
+        `CheckpointBarrier` once every producer has sent it (aligned), `INPUT_ENDED` once every producer has
+        sent END_OF_DATA (a producer that ends without it, as a stop-with-savepoint's, never does), and `TICK`
+        when `next_timer()` (epoch ms) has come with no input, until every producer has ended."""
         sel = selectors.DefaultSelector()
         sel.register(self.server, selectors.EVENT_READ, None)
         accepted = ended = 0
+        end_of_data: set[int] = set()
         try:
             while ended < self.expected and not should_stop():
                 timeout = 1.0
@@ -332,6 +351,16 @@ class InputGate:
                             self.blocked[producer.index] = (conn, producer)
                         if aligned is not None:
                             yield barrier
+                    elif kind == WATERMARK_STATUS:
+                        advanced, status = self.valve.on_status(producer.index, payload == b"\x01")
+                        if advanced is not None:
+                            yield Watermark(advanced)
+                        if status is not None:
+                            yield WatermarkStatus(status)
+                    elif kind == END_OF_DATA:
+                        end_of_data.add(producer.index)
+                        if len(end_of_data) == self.expected:
+                            yield INPUT_ENDED
                     elif kind == END:
                         sel.unregister(conn)
                         conn.close()

@@ -23,9 +23,9 @@ from flink_on_yarn.graph.task_context import TaskContext
 from flink_on_yarn.runtime.checkpoint_barrier import CheckpointBarrier
 from flink_on_yarn.runtime.checkpoint_snapshot import RestorePlan, restore_chain, restore_planned, snapshot_chain
 from flink_on_yarn.runtime.checkpoint_storage import CheckpointStorage
-from flink_on_yarn.runtime.network import InputGate, RecordWriter
+from flink_on_yarn.runtime.network import INPUT_ENDED, InputGate, RecordWriter
 from flink_on_yarn.runtime.task_metrics import TaskMetrics
-from flink_on_yarn.runtime.watermarks import Watermark
+from flink_on_yarn.runtime.watermarks import Watermark, WatermarkStatus
 
 Report = Callable[[dict[str, Any]], None]
 # What the JobManager tells a running subtask (through its TaskManager): {"trigger": n, "timestamp": ms} to
@@ -67,6 +67,12 @@ class TaskDeployment:
     restore_from: str | None = None
     # Restoring a savepoint of another job graph (a new version of the program): each operator's state by id.
     restore_plan: RestorePlan | None = None
+    # Flink 1.15+'s final checkpoint (`execution.checkpointing.checkpoints-after-tasks-finish`): at the end of
+    # its input the subtask finishes its operators, tells its consumers (END_OF_DATA), and ends only once a
+    # checkpoint taken after that has completed, so what its sinks commit then is in a checkpoint.
+    final_checkpoint: bool = False
+    # The checkpoint restored recorded this subtask as finished: its source reads nothing, it has no state.
+    finished: bool = False
 
 
 # How a deployment travels: in a typed `Deploy` message to the TaskManager, as a JSON line to its task process.
@@ -90,20 +96,33 @@ class Chain:
         self.steps = [op.process_ts if op.timestamped else op.process for op in operators]
         self.timed = [i for i, op in enumerate(operators)
                       if type(op).next_processing_time is not Operator.next_processing_time]
+        # An empty batch (a source with no input) still reaches the watermark generator: its periodic
+        # watermarks and `with_idleness` timer run on processing time, not on records.
+        self.generator_at = max((i for i, op in enumerate(operators) if op.generates_watermarks), default=-1)
 
     def push(self, batch: list[Any], start: int = 0) -> None:
         ops, steps = self.operators, self.steps
         for i in range(start, len(steps)):
             batch = steps[i](batch)
             if ops[i].generates_watermarks:
+                status = ops[i].take_status()  # type: ignore[attr-defined]
+                if status is False:
+                    self.status(False)  # active again, ahead of the records that made it so
                 wm = ops[i].take_watermark()  # type: ignore[attr-defined]
                 if wm is not None:
                     # The batch's records go downstream before the watermark that follows them.
                     if batch:
                         self.push(batch, i + 1)
                     self.watermark(wm, i + 1)
+                    if status:
+                        self.status(True)
                     return
-            if not batch:
+                if status:
+                    if batch:
+                        self.push(batch, i + 1)
+                    self.status(True)
+                    return
+            if not batch and i >= self.generator_at:
                 break
         else:
             for w in self.writers:
@@ -133,6 +152,14 @@ class Chain:
         for ws in self.side_writers.values():
             for w in ws:
                 w.emit_watermark(timestamp)
+
+    def status(self, idle: bool) -> None:
+        """The task's output became idle or active again (its generator's, or its input's): to every consumer."""
+        for w in self.writers:
+            w.emit_status(idle)
+        for ws in self.side_writers.values():
+            for w in ws:
+                w.emit_status(idle)
 
     def next_processing_time(self) -> int | None:
         times = [t for i in self.timed if (t := self.operators[i].next_processing_time()) is not None]
@@ -183,7 +210,15 @@ def run_task(dep: TaskDeployment, report: Report, secret: bytes, stdout: TextIO 
     for op in operators:
         op.open(ctx)
     storage = CheckpointStorage(dep.checkpoint_dir, dep.job_id, secret) if dep.checkpoint_dir else None
-    if storage is not None and source is not None:
+    # Only with a command channel (a TaskManager's task process) can the final checkpoint's trigger and
+    # completion reach the subtask.
+    final = dep.final_checkpoint and storage is not None and commands is not None
+    for op in operators:
+        op.final_checkpoint = final
+    idleness = any(getattr(getattr(op, "strategy", None), "idle_timeout_ms", None) is not None
+                   for op in operators if op.generates_watermarks)
+    if source is not None and (storage is not None or idleness):
+        # A checkpoint's barrier, or `with_idleness`'s timer, must not wait for a record to come.
         source.for_checkpoints()
     if dep.restore_from:
         if storage is None:
@@ -204,7 +239,8 @@ def run_task(dep: TaskDeployment, report: Report, secret: bytes, stdout: TextIO 
             side_writers.setdefault(o.side_output, []).append(w)
     report({"state": "RUNNING"})
     chain = Chain(operators, writers, side_writers)
-    batches: Iterator[Any] = source.batches(dep.subtask, dep.parallelism) if source is not None else \
+    batches: Iterator[Any] = iter(()) if source is not None and dep.finished else \
+        source.batches(dep.subtask, dep.parallelism) if source is not None else \
         gate.events(should_stop, chain.next_processing_time if chain.timed else None) if gate is not None \
         else iter(())
 
@@ -229,7 +265,12 @@ def run_task(dep: TaskDeployment, report: Report, secret: bytes, stdout: TextIO 
         with lock:
             report({"checkpoint": checkpoint_id, "path": str(path), "size": path.stat().st_size})
 
+    # The final checkpoint: the first one taken after the end of input ("ended"), and the latest completed.
+    end: dict[str, int | None] = {"ended": None, "final": None, "completed": 0}
+
     def checkpoint(barrier: CheckpointBarrier) -> None:
+        if end["ended"] is not None and end["final"] is None:
+            end["final"] = barrier.checkpoint_id
         if writer is None:
             chain.barrier(barrier)  # nothing to store here, but downstream tasks align on it
             return
@@ -242,20 +283,47 @@ def run_task(dep: TaskDeployment, report: Report, secret: bytes, stdout: TextIO 
     # once it did so after the MAX watermark (which then is not emitted again at the end).
     stopping: set[str] = set()
 
+    def on_command(cmd: dict[str, Any]) -> None:
+        if "trigger" in cmd and source is not None and not stopping:
+            if cmd.get("stop") and cmd.get("drain"):
+                if end["ended"] is None:
+                    chain.watermark(LONG_MAX)  # event time to its end first: every window and timer fires
+                stopping.add("drain")
+            checkpoint(CheckpointBarrier(int(cmd["trigger"]), int(cmd.get("timestamp", 0))))
+            if cmd.get("stop"):
+                stopping.add("stop")
+        elif "complete" in cmd:
+            end["completed"] = max(end["completed"] or 0, int(cmd["complete"]))
+            for op in operators:
+                op.notify_checkpoint_complete(int(cmd["complete"]))
+
     def on_commands() -> None:
         assert commands is not None
         while not commands.empty():
-            cmd = commands.get_nowait()
-            if "trigger" in cmd and source is not None and not stopping:
-                if cmd.get("stop") and cmd.get("drain"):
-                    chain.watermark(LONG_MAX)  # event time to its end first: every window and timer fires
-                    stopping.add("drain")
-                checkpoint(CheckpointBarrier(int(cmd["trigger"]), int(cmd.get("timestamp", 0))))
-                if cmd.get("stop"):
-                    stopping.add("stop")
-            elif "complete" in cmd:
-                for op in operators:
-                    op.notify_checkpoint_complete(int(cmd["complete"]))
+            on_command(commands.get_nowait())
+
+    def end_of_input() -> None:
+        """Flink's endInput with a final checkpoint to come: operators finish, consumers hear END_OF_DATA."""
+        chain.finish()
+        for _, w in all_writers:
+            w.emit_end_of_data()
+        end["ended"] = now_ms()
+        if source is not None:
+            with lock:
+                report({"state": "RUNNING", "input_ended": True})  # the JobManager may trigger it now
+
+    def await_final_checkpoint() -> None:
+        """Until a checkpoint taken after the end of input has completed (a source subtask still injects the
+        barriers it is told to), the task is cancelled, or a stop-with-savepoint ends it."""
+        assert commands is not None
+        while not should_stop() and not stopping:
+            final_id, completed = end["final"], end["completed"] or 0
+            if final_id is not None and completed >= final_id:
+                return
+            try:
+                on_command(commands.get(timeout=0.05))
+            except queue.Empty:
+                pass
 
     def report_metrics() -> None:
         # Every interval, changed or not: the time figures (idle, back-pressure) change while nothing flows.
@@ -275,8 +343,12 @@ def run_task(dep: TaskDeployment, report: Report, secret: bytes, stdout: TextIO 
                 chain.push(item)
             elif kind is Watermark:
                 chain.watermark(item.timestamp)
+            elif kind is WatermarkStatus:
+                chain.status(item.idle)
             elif kind is CheckpointBarrier:
                 checkpoint(item)
+            elif item is INPUT_ENDED and final:
+                end_of_input()
             chain.tick()
             if commands is not None and not commands.empty():
                 on_commands()
@@ -285,12 +357,21 @@ def run_task(dep: TaskDeployment, report: Report, secret: bytes, stdout: TextIO 
                     if close is not None:
                         close()  # the source's own end (a socket closed) now, not at garbage collection
                     break
-        if source is not None and not stopping:
-            # The end of a bounded input: event time jumps to its end, firing every event-time timer and
-            # window (Flink's final Long.MAX watermark). A gate's last watermark comes from its producers.
-            chain.watermark(LONG_MAX)
-        if stopping != {"stop"}:
-            chain.finish()  # a stop without drain suspends the job: its operators do not see the end of input
+        if end["ended"] is None:
+            if source is not None and not stopping:
+                # The end of a bounded input: event time jumps to its end, firing every event-time timer and
+                # window (Flink's final Long.MAX watermark). A gate's last watermark comes from its producers.
+                chain.watermark(LONG_MAX)
+            if final and source is not None and not stopping:
+                end_of_input()
+            elif stopping != {"stop"}:
+                # A stop without drain suspends the job: its operators do not see the end of input. A gate
+                # task whose producers ended without END_OF_DATA (a stop-with-savepoint's) finishes at once.
+                chain.finish()
+        if end["ended"] is not None:
+            await_final_checkpoint()
+            if should_stop():
+                return
         for _, w in all_writers:
             w.close()
         for op in operators:

@@ -53,6 +53,7 @@ from flink_on_yarn.runtime.task import DEPLOYMENT, TaskDeployment
 from flink_on_yarn.runtime.task_launcher import ForkServer, TaskProcess
 from flink_on_yarn.security import handshake
 from flink_on_yarn.security import secret as cluster_secret
+from flink_on_yarn.yarn.options import jvm_overhead_mb
 
 log = logging.getLogger("flink_on_yarn.taskmanager")
 
@@ -63,9 +64,12 @@ TASK_HASH_SEED = "0"
 # Task processes come from a fork server (task_forkserver.py: the runtime imported once, a fork per
 # deployment in milliseconds), so a deployment, and so a restart after a failure, does not wait a second of
 # CPU for an interpreter to import the runtime, however many subtasks a slot holds. `taskmanager.
-# task-fork-server` (ours, true/false) overrides the default: on, except in a YARN container, where every
-# process counts against the container's memory limit (the server holds some 40 MB).
+# task-fork-server` (ours, true/false) overrides the default: on. In a YARN container, whose memory limit
+# counts every process, the server is budgeted as Flink budgets native memory, in the TaskManager's
+# JVM-overhead share (yarn/options.py: at least 192 MB by Flink's defaults): on when it fits there.
 FORK_SERVER_KEY = "taskmanager.task-fork-server"
+# The fork server's RSS, measured (35 MB; its forked children are smaller than spawned interpreters).
+FORK_SERVER_MB = 40
 
 
 @dataclass
@@ -109,10 +113,15 @@ class TaskManager:
         # ends when it loses its JobManager instead of retrying a dead address for the registration timeout.
         self.in_yarn_container = bool(os.environ.get("CONTAINER_ID"))
         self.stdout_file, self.log_file = self._setup_files()
-        fork = config.get(FORK_SERVER_KEY, "false" if self.in_yarn_container else "true").strip().lower()
+        fork = config.get(FORK_SERVER_KEY, self._fork_server_default()).strip().lower()
         if fork not in ("true", "false"):
             raise ValueError(f"configuration {FORK_SERVER_KEY}: expected true or false, got {fork!r}")
         self.forkserver = ForkServer(self._task_env()) if fork == "true" else None
+
+    def _fork_server_default(self) -> str:
+        if not self.in_yarn_container:
+            return "true"
+        return "true" if jvm_overhead_mb(self.config.as_dict()) >= FORK_SERVER_MB else "false"
 
     def _setup_files(self) -> tuple[Path | None, Path | None]:
         log_dir = self.config.get("taskmanager.log.dir", "") or os.environ.get("FLINK_LOG_DIR", "")
@@ -305,7 +314,8 @@ class TaskManager:
                 if task.last_state == "FAILED":
                     task.error = msg.get("error")
                     continue
-                await self._report(task.dep, task.last_state, port=msg.get("port"), metrics=msg.get("metrics"))
+                await self._report(task.dep, task.last_state, port=msg.get("port"), metrics=msg.get("metrics"),
+                                   input_ended=bool(msg.get("input_ended")))
         finally:
             transport.close()
         code = await task.proc.wait()

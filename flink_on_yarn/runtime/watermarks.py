@@ -23,6 +23,14 @@ class Watermark:
     timestamp: int
 
 
+@dataclass(frozen=True)
+class WatermarkStatus:
+    """What an input gate yields when its task's input became idle (every channel idle) or active again; the
+    task forwards it (Flink's WatermarkStatus.IDLE / ACTIVE)."""
+
+    idle: bool
+
+
 class WatermarkValve:
     """Flink's StatusWatermarkValve: event time is the minimum over the channels that are active and aligned
     (caught up with it); an idle channel (WatermarkStatus.IDLE from its producer) does not hold it back and its

@@ -46,6 +46,22 @@ def parse_memory_mb(value: str) -> int:
     return -(-size // (1 << 20))
 
 
+def jvm_overhead_mb(conf: Mapping[str, str]) -> int:
+    """Flink's JVM-overhead share of `taskmanager.memory.process.size`: native memory outside the heap and its
+    pools (threads, code, the JVM's own), `taskmanager.memory.jvm-overhead.fraction` (0.1) of the process size
+    within `.min` (192m) and `.max` (1g). A TaskManager's fork server (a process of native memory) is
+    budgeted here.
+
+    >>> jvm_overhead_mb({}), jvm_overhead_mb({"taskmanager.memory.process.size": "4g"})
+    (192, 409)
+    """
+    process = parse_memory_mb(_get(conf, "taskmanager.memory.process.size"))
+    fraction = float(conf.get("taskmanager.memory.jvm-overhead.fraction") or "0.1")
+    low = parse_memory_mb(conf.get("taskmanager.memory.jvm-overhead.min") or "192m")
+    high = parse_memory_mb(conf.get("taskmanager.memory.jvm-overhead.max") or "1g")
+    return max(low, min(high, int(process * fraction)))
+
+
 def _get(conf: Mapping[str, str], key: str) -> str:
     return conf.get(key) or DEFAULTS.get(key, "")
 

@@ -247,10 +247,10 @@ STATE_VERSION = 1
 class FileSinkOperator(Operator):
     """The writer and committer of one subtask (see the module docstring for the lifecycle)."""
 
-    # Flink ends a bounded job with a final checkpoint that commits the last pending files; while the runtime
-    # takes none after end of input, `finish` commits them itself (Flink's committer does so at `endInput`
-    # when there is no final checkpoint). True: leave them pending for a final `notify_checkpoint_complete`.
-    final_checkpoint = False
+    # `final_checkpoint` (set by the task when the job checkpoints, as Flink's
+    # `execution.checkpointing.checkpoints-after-tasks-finish`): `finish` leaves the last files pending for
+    # the final checkpoint, which commits them on completion. Without one (no checkpointing, the local mini
+    # cluster) `finish` commits them itself, as Flink's committer does at `endInput`.
 
     def __init__(self, sink: FileSink) -> None:
         self.sink = sink

@@ -14,6 +14,7 @@ from pathlib import Path
 import pytest
 
 from tests.flink.conftest import KEYED_COUNT_FUNCTION, FlinkCluster, wait_for
+from tests.line_server import LineServer
 
 pytestmark = pytest.mark.integration
 
@@ -103,3 +104,107 @@ def test_killed_taskmanager_file_sink_exactly_once(flink: Callable[..., FlinkClu
     # The restore was from the checkpoint, not from scratch: the lines committed before the kill (some of
     # them "k 1") are each there once, where a restart from scratch would count every key from 1 again.
     assert all(got[line] == 1 for line in before)
+
+
+# The bounded word count ends (and, in Flink 1.15+, its sink subtasks commit on the final checkpoint) while
+# the socket pipeline of the same job keeps it running: a failover then restores a checkpoint in which the
+# word count's subtasks are finished.
+FINISHED_PART = '''
+import sys
+from flink_on_yarn.common import Encoder, Types
+from flink_on_yarn.datastream import KeyedProcessFunction, StreamExecutionEnvironment
+from flink_on_yarn.datastream.connectors.file_system import BucketAssigner, FileSink
+from flink_on_yarn.datastream.state import ValueStateDescriptor
+
+''' + KEYED_COUNT_FUNCTION + '''
+env = StreamExecutionEnvironment.get_execution_environment()
+env.enable_checkpointing(100)
+sink = (FileSink.for_row_format(sys.argv[2], Encoder.simple_string_encoder())
+        .with_bucket_assigner(BucketAssigner.base_path_bucket_assigner()).build())
+(env.read_text_file(sys.argv[1]).flat_map(lambda line: line.split()).key_by(lambda w: w).process(Count())
+    .map(lambda p: f"{p[0]} {p[1]}").sink_to(sink))
+env.socket_text_stream("127.0.0.1", int(sys.argv[3])).map(lambda s: s.upper()).print()
+env.execute("bounded word count beside a socket")
+'''
+
+
+@pytest.mark.timeout(120)
+def test_restore_after_the_file_sink_finished_is_exactly_once(flink: Callable[..., FlinkCluster],
+                                                               tmp_path: Path) -> None:
+    ckpt = tmp_path / "checkpoints"
+    cluster = flink(tms=2, slots=2, **{"state.checkpoints.dir": str(ckpt)})
+    lines = tmp_path / "words.txt"
+    lines.write_text("".join(f"w{i % 11} w{i % 7} w{i % 3}\n" for i in range(2000)))
+    program = tmp_path / "finished_part.py"
+    program.write_text(FINISHED_PART)
+    out = tmp_path / "out"
+    server = LineServer([])
+    try:
+        job_id = cluster.run_detached(program, str(lines), str(out), str(server.port))
+        per_word = Counter(lines.read_text().split())
+        expected = Counter(f"{w} {n}" for w, c in per_word.items() for n in range(1, c + 1))
+
+        def sink_vertices_finished() -> bool:
+            vs = cluster.get(f"/jobs/{job_id}")["vertices"]
+            return all(v["status"] == "FINISHED" for v in vs if "Writer" in v["name"])
+
+        wait_for(sink_vertices_finished, 30, "the file sink's subtasks FINISHED")
+        assert committed_lines(out) == expected  # committed on the final checkpoint, before they finished
+        # Checkpoints go on without the finished subtasks (Flink's checkpoints-after-tasks-finish)...
+        done = cluster.get(f"/jobs/{job_id}/checkpoints")["counts"]["completed"]
+        wait_for(lambda: cluster.get(f"/jobs/{job_id}/checkpoints")["counts"]["completed"] > done, 10,
+                 "a checkpoint after the file sink finished")
+        # The TaskManager running the socket pipeline: its loss fails the job.
+        socket_vertex = next(v["id"] for v in cluster.get(f"/jobs/{job_id}")["vertices"] if "Socket" in v["name"])
+        victim = cluster.get(f"/jobs/{job_id}/vertices/{socket_vertex}")["subtasks"][0]["taskmanager-id"]
+        os.killpg(cluster.tms[victim].pid, signal.SIGKILL)
+        # ... and the restore from one deploys them finished: the word count is neither replayed nor lost.
+        wait_for(lambda: cluster.get(f"/jobs/{job_id}")["restarts"] >= 1 and
+                 cluster.get(f"/jobs/{job_id}/checkpoints")["counts"]["restored"] >= 1, 30, "the restore")
+        wait_for(sink_vertices_finished, 30, "the restored file sink's subtasks FINISHED")
+        server.close()  # the socket source ends, and with it the job
+        info = cluster.wait_state(job_id, ("FINISHED", "FAILED"), timeout=30)
+        assert info["state"] == "FINISHED", cluster.get(f"/jobs/{job_id}/exceptions")
+    finally:
+        server.close()
+    got = committed_lines(out)
+    assert got == expected, (f"duplicates: {sorted((got - expected).items())[:10]}, "
+                             f"missing: {sorted((expected - got).items())[:10]}")
+    assert [p.name for p in out.rglob(".*")] == []
+
+
+BOUNDED = '''
+import sys
+from flink_on_yarn.common import Encoder
+from flink_on_yarn.datastream import StreamExecutionEnvironment
+from flink_on_yarn.datastream.connectors.file_system import BucketAssigner, FileSink
+
+env = StreamExecutionEnvironment.get_execution_environment()
+env.enable_checkpointing(int(sys.argv[3]))
+sink = (FileSink.for_row_format(sys.argv[2], Encoder.simple_string_encoder())
+        .with_bucket_assigner(BucketAssigner.base_path_bucket_assigner()).build())
+env.read_text_file(sys.argv[1]).map(lambda line: line.upper()).sink_to(sink)
+env.execute("bounded copy")
+'''
+
+
+@pytest.mark.timeout(60)
+def test_bounded_job_ends_with_its_final_checkpoint_at_once(flink: Callable[..., FlinkCluster],
+                                                           tmp_path: Path) -> None:
+    """The final checkpoint commits the last files: it is triggered when every source subtask has reached the
+    end of its input, not a minute later at the interval; the job is FINISHED once it completed."""
+    cluster = flink(tms=1, slots=2, **{"state.checkpoints.dir": str(tmp_path / "checkpoints")})
+    lines = tmp_path / "lines.txt"
+    lines.write_text("".join(f"line {i}\n" for i in range(5000)))
+    program = tmp_path / "bounded.py"
+    program.write_text(BOUNDED)
+    out = tmp_path / "out"
+    job_id = cluster.run_detached(program, str(lines), str(out), "60000")
+    info = cluster.wait_state(job_id, ("FINISHED", "FAILED"), timeout=20)
+    assert info["state"] == "FINISHED", cluster.get(f"/jobs/{job_id}/exceptions")
+    stats = cluster.get(f"/jobs/{job_id}/checkpoints")
+    assert stats["counts"]["completed"] == 1 and stats["counts"]["failed"] == 0
+    assert stats["latest"]["completed"]["id"] == 1
+    assert info["duration"] < 30_000  # well before the interval's first periodic checkpoint
+    assert committed_lines(out) == Counter(f"LINE {i}" for i in range(5000))
+    assert [p.name for p in out.rglob(".*")] == []

@@ -83,6 +83,15 @@ def test_checkpoint_config_from_flink_keys() -> None:
     assert not CheckpointConfig.from_config(Configuration({})).enabled
 
 
+def test_checkpoints_after_tasks_finish_defaults_to_true_as_flink() -> None:
+    key = "execution.checkpointing.checkpoints-after-tasks-finish"
+    assert CheckpointConfig.from_config(Configuration({})).after_tasks_finish
+    assert not CheckpointConfig.from_config(Configuration({key: "false"})).after_tasks_finish
+    assert CheckpointConfig.from_config(Configuration({key: "TRUE"})).after_tasks_finish
+    with pytest.raises(ValueError, match=f"Could not parse value 'maybe' for key '{key}'"):
+        CheckpointConfig.from_config(Configuration({key: "maybe"}))
+
+
 # --- alignment ----------------------------------------------------------------------------------------------
 
 

@@ -14,6 +14,7 @@ from flink_on_yarn.yarn.options import (
     format_properties,
     job_state_from_final,
     jobmanager_resource,
+    jvm_overhead_mb,
     parse_memory_mb,
     parse_properties,
     taskmanager_resource,
@@ -86,3 +87,12 @@ def test_flink_run_yarn_cluster_options_set_the_keys_of_yarn_session_options() -
     assert yarn_cluster_keys(parse([])) == {} == cluster_keys(None, None, None, None, None)
     with pytest.raises(ValueError):
         yarn_cluster_keys(parse(["-yD", "no-equals-sign"]))
+
+
+def test_jvm_overhead_share_as_flink_budgets_it() -> None:
+    """Where a TaskManager container budgets its fork server: Flink's JVM overhead, 10 % within 192m..1g."""
+    assert jvm_overhead_mb({}) == 192  # 10 % of the default 1728m is below the minimum
+    assert jvm_overhead_mb({"taskmanager.memory.process.size": "4g"}) == 409
+    assert jvm_overhead_mb({"taskmanager.memory.process.size": "64g"}) == 1024
+    assert jvm_overhead_mb({"taskmanager.memory.process.size": "1g", "taskmanager.memory.jvm-overhead.min": "16m",
+                            "taskmanager.memory.jvm-overhead.fraction": "0.02"}) == 20
