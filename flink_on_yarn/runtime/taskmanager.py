@@ -28,6 +28,7 @@ from pathlib import Path
 from typing import Any
 
 from flink_on_yarn.common.config import Configuration, parse_dynamic
+from flink_on_yarn.common.memory import jvm_overhead_mb
 from flink_on_yarn.runtime import rpc
 from flink_on_yarn.runtime.hardware import cpu_cores_of, hardware
 from flink_on_yarn.runtime.messages import (
@@ -53,7 +54,6 @@ from flink_on_yarn.runtime.task import DEPLOYMENT, TaskDeployment
 from flink_on_yarn.runtime.task_launcher import ForkServer, TaskProcess
 from flink_on_yarn.security import handshake
 from flink_on_yarn.security import secret as cluster_secret
-from flink_on_yarn.yarn.options import jvm_overhead_mb
 
 log = logging.getLogger("flink_on_yarn.taskmanager")
 
@@ -66,7 +66,7 @@ TASK_HASH_SEED = "0"
 # CPU for an interpreter to import the runtime, however many subtasks a slot holds. `taskmanager.
 # task-fork-server` (ours, true/false) overrides the default: on. In a YARN container, whose memory limit
 # counts every process, the server is budgeted as Flink budgets native memory, in the TaskManager's
-# JVM-overhead share (yarn/options.py: at least 192 MB by Flink's defaults): on when it fits there.
+# JVM-overhead share (common/memory.py: at least 192 MB by Flink's defaults): on when it fits there.
 FORK_SERVER_KEY = "taskmanager.task-fork-server"
 # The fork server's RSS, measured (35 MB; its forked children are smaller than spawned interpreters).
 FORK_SERVER_MB = 40

@@ -9,11 +9,11 @@ Flink's names for the YARN application, final statuses, and the `.yarn-propertie
 
 from __future__ import annotations
 
-import re
 from collections.abc import Mapping
 from enum import StrEnum
 
 from flink_on_yarn.common.config import DEFAULTS, parsed_value
+from flink_on_yarn.common.memory import parse_memory_mb
 
 APPLICATION_TYPE = "Apache Flink"
 # Files in the AM container's working directory, and the variable naming the staged configuration so
@@ -21,11 +21,6 @@ APPLICATION_TYPE = "Apache Flink"
 CONF_FILE = "flink-conf.yaml"
 JOB_GRAPH_FILE = "job.graph"
 CONF_RESOURCE_ENV = "_FLINK_CONF_RESOURCE"
-
-_SIZE_UNITS = {"": 1, "b": 1, "bytes": 1, "k": 1 << 10, "kb": 1 << 10, "kibibytes": 1 << 10,
-               "m": 1 << 20, "mb": 1 << 20, "mebibytes": 1 << 20, "g": 1 << 30, "gb": 1 << 30,
-               "gibibytes": 1 << 30, "t": 1 << 40, "tb": 1 << 40, "tebibytes": 1 << 40}
-
 
 class Mode(StrEnum):
     PER_JOB = "per-job"
@@ -35,31 +30,6 @@ class Mode(StrEnum):
 
 DEFAULT_NAMES = {Mode.PER_JOB: "Flink per-job cluster", Mode.SESSION: "Flink session cluster",
                  Mode.APPLICATION: "Flink Application Cluster"}
-
-
-def parse_memory_mb(value: str) -> int:
-    """Flink's MemorySize syntax (`1728m`, `1 g`, `512mb`; a bare number is bytes) in whole MB, rounded up."""
-    m = re.fullmatch(r"\s*(\d+)\s*([a-zA-Z]*)\s*", value)
-    if m is None or m.group(2).lower() not in _SIZE_UNITS:
-        raise ValueError(f"not a memory size: {value!r} (expected e.g. '1728m', '1g', '512 mb')")
-    size = int(m.group(1)) * _SIZE_UNITS[m.group(2).lower()]
-    return -(-size // (1 << 20))
-
-
-def jvm_overhead_mb(conf: Mapping[str, str]) -> int:
-    """Flink's JVM-overhead share of `taskmanager.memory.process.size`: native memory outside the heap and its
-    pools (threads, code, the JVM's own), `taskmanager.memory.jvm-overhead.fraction` (0.1) of the process size
-    within `.min` (192m) and `.max` (1g). A TaskManager's fork server (a process of native memory) is
-    budgeted here.
-
-    >>> jvm_overhead_mb({}), jvm_overhead_mb({"taskmanager.memory.process.size": "4g"})
-    (192, 409)
-    """
-    process = parse_memory_mb(_get(conf, "taskmanager.memory.process.size"))
-    fraction = float(conf.get("taskmanager.memory.jvm-overhead.fraction") or "0.1")
-    low = parse_memory_mb(conf.get("taskmanager.memory.jvm-overhead.min") or "192m")
-    high = parse_memory_mb(conf.get("taskmanager.memory.jvm-overhead.max") or "1g")
-    return max(low, min(high, int(process * fraction)))
 
 
 def _get(conf: Mapping[str, str], key: str) -> str:

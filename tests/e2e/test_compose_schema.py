@@ -110,7 +110,7 @@ def test_default_sizes_fit_the_tutorial_job_and_a_replacement_on_3_nms() -> None
     minimum allocation: a JobManager, 2 TaskManagers and a replacement TaskManager (one vcore each, the
     tutorial's one slot per TaskManager) all fit at once on 3 default NMs (first fit, as containers land)."""
     from flink_on_yarn.common.config import DEFAULTS
-    from flink_on_yarn.yarn.options import parse_memory_mb
+    from flink_on_yarn.common.memory import parse_memory_mb
     from miniyarn.records import Resource
     from resourcemanager.scheduler.normalize import normalize
 

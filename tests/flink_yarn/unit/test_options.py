@@ -6,6 +6,7 @@ import click
 import pytest
 
 from flink_on_yarn.cli.yarn import cluster_keys, yarn_cluster_keys, yarn_cluster_options
+from flink_on_yarn.common.memory import jvm_overhead_mb, parse_memory_mb
 from flink_on_yarn.yarn.descriptor import jobmanager_url
 from flink_on_yarn.yarn.options import (
     application_final_status,
@@ -14,8 +15,6 @@ from flink_on_yarn.yarn.options import (
     format_properties,
     job_state_from_final,
     jobmanager_resource,
-    jvm_overhead_mb,
-    parse_memory_mb,
     parse_properties,
     taskmanager_resource,
 )
