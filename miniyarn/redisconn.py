@@ -210,9 +210,15 @@ def is_sentinel(client: redis.Redis) -> bool:
     return isinstance(client.connection_pool, redis.sentinel.SentinelConnectionPool)
 
 
+# What ride_out waits through by default: Redis not answering. redis.AuthenticationError is a ConnectionError
+# too; ride_out treats it apart (auth_grace_s).
+OUTAGES: tuple[type[Exception], ...] = (redis.ConnectionError, redis.TimeoutError)
+
+
 def ride_out(what: str, call: Callable[[], T], max_wait_s: float, interval_s: float = 1.0,
              auth_grace_s: float = 0.0, give_up: Callable[[], bool] | None = None,
-             logger: logging.Logger = log) -> T:
+             logger: logging.Logger = log, outages: tuple[type[Exception], ...] = OUTAGES,
+             refused: Callable[[redis.AuthenticationError], Exception] | None = None) -> T:
     """`call()`, tried again every `interval_s` while Redis cannot answer (down, restarting, paused, a
     Sentinel failover with no master promoted yet), for up to `max_wait_s`; then its error. redis-py's own
     retries (10, backing off to ~4 s at most) end before a Sentinel has promoted a replica (its
@@ -220,6 +226,10 @@ def ride_out(what: str, call: Callable[[], T], max_wait_s: float, interval_s: fl
     waits longer. A refused password is retried only for `auth_grace_s` (behind Sentinel: a new master the
     RM has not re-created an attempt's user on yet), and `give_up()` ends the wait early (its last error
     raised). Logs the first failure and then every ~10 s, with the time left.
+
+    `outages` are the errors waited through (a caller whose own protocol times out adds its error, as the
+    AMRM client does with RMUnavailableError); `refused(e)`, when given, is what a refusal still standing
+    when the grace ends is raised as (for an AM, the end of its attempt), instead of the refusal itself.
 
     >>> ride_out("ping", lambda: "PONG", max_wait_s=1)
     'PONG'
@@ -230,10 +240,12 @@ def ride_out(what: str, call: Callable[[], T], max_wait_s: float, interval_s: fl
     while True:
         try:
             return call()
-        except (redis.ConnectionError, redis.TimeoutError) as e:
+        except outages as e:
             now = time.monotonic()
             limit = auth_deadline if isinstance(e, redis.AuthenticationError) else deadline
             if now >= limit or (give_up is not None and give_up()):
+                if refused is not None and isinstance(e, redis.AuthenticationError):
+                    raise refused(e) from e
                 raise
             if now - last_log >= 10 or not last_log:
                 last_log = now

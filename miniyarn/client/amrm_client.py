@@ -15,12 +15,10 @@ from __future__ import annotations
 
 import logging
 import os
-import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
 import redis
-import redis.sentinel
 
 from miniyarn import config
 from miniyarn.client.nm_client import (
@@ -42,7 +40,7 @@ from miniyarn.protocol import (
     RMReply,
 )
 from miniyarn.records import ANY, Container, Resource, ResourceRequest
-from miniyarn.redisconn import connect
+from miniyarn.redisconn import OUTAGES, connect, is_sentinel, ride_out
 from miniyarn.rpc import RMUnavailableError, YarnRemoteError, call, new_reply_key
 from miniyarn.states.application import FinalApplicationStatus
 
@@ -50,6 +48,8 @@ Key = tuple[int, str, int, int]
 log = logging.getLogger(__name__)
 
 NOT_REGISTERED = "ApplicationMasterNotRegisteredException"
+# An RM that does not answer (restarting, failing over) is waited for as Redis not answering is.
+RM_OUTAGES: tuple[type[Exception], ...] = (RMUnavailableError, *OUTAGES)
 
 
 @dataclass
@@ -98,38 +98,30 @@ class AMRMClient:
         Each try gets its own reply list: a late answer to an earlier try can never be read as the answer
         to a later call. A retried allocate carries the same response_id, so an RM that did answer the
         first try answers the same again (see services.allocate)."""
-        deadline = time.monotonic() + self.max_wait_s
-        auth_grace = time.monotonic() + (SENTINEL_AUTH_GRACE_S if isinstance(
-            self.redis.connection_pool, redis.sentinel.SentinelConnectionPool) else 0.0)
+        first = build(new_reply_key(self.attempt_id))
         tries = 0
-        while True:
-            msg = build(new_reply_key(self.attempt_id))
+
+        def once() -> RMReply:
+            nonlocal tries
+            msg = first if tries == 0 else build(new_reply_key(self.attempt_id))
             tries += 1
-            try:
-                return call(self.redis, msg, msg.reply_to, self.timeout_s)
-            except redis.AuthenticationError as e:
-                if time.monotonic() < auth_grace:
-                    log.warning("%s for %s refused by the Redis master (%s): a new master the ResourceManager "
-                                "has not re-created this attempt's user on yet? retrying in %.1fs", msg.type,
-                                self.attempt_id, e, self.retry_interval_s)
-                    time.sleep(self.retry_interval_s)
-                    continue
-                # The RM deletes an attempt's Redis user when the attempt ends: as YARN's AMRMToken of a
-                # removed attempt, a permanent refusal, which AMs act on by shutting down.
-                raise YarnRemoteError("ApplicationAttemptNotFoundException",
-                                      f"Application attempt {self.attempt_id} doesn't exist in "
-                                      f"ApplicationMasterService cache: its AMRMToken is no longer valid ({e})") from e
-            except (RMUnavailableError, redis.ConnectionError, redis.TimeoutError) as e:
-                left = deadline - time.monotonic()
-                if left <= 0:
-                    raise RMUnavailableError(
-                        f"ResourceManager unreachable for {self.max_wait_s:.0f}s ({tries} tries of {msg.type}; "
-                        f"last: {e}); see yarn.resourcemanager.connect.max-wait.ms") from e
-                wait = min(self.retry_interval_s, left)
-                log.warning("%s for %s failed (%s: %s); retrying in %.1fs, %.0fs left of "
-                            "yarn.resourcemanager.connect.max-wait.ms", msg.type, self.attempt_id,
-                            type(e).__name__, e, wait, left)
-                time.sleep(wait)
+            return call(self.redis, msg, msg.reply_to, self.timeout_s)
+
+        try:
+            return ride_out(f"{first.type} for {self.attempt_id}", once, self.max_wait_s, self.retry_interval_s,
+                            SENTINEL_AUTH_GRACE_S if is_sentinel(self.redis) else 0.0, logger=log,
+                            outages=RM_OUTAGES, refused=self._attempt_gone)
+        except RM_OUTAGES as e:
+            raise RMUnavailableError(
+                f"ResourceManager unreachable for {self.max_wait_s:.0f}s ({tries} tries of {first.type}; "
+                f"last: {e}); see yarn.resourcemanager.connect.max-wait.ms") from e
+
+    def _attempt_gone(self, e: redis.AuthenticationError) -> YarnRemoteError:
+        # The RM deletes an attempt's Redis user when the attempt ends: as YARN's AMRMToken of a removed
+        # attempt, a permanent refusal, which AMs act on by shutting down.
+        return YarnRemoteError("ApplicationAttemptNotFoundException",
+                               f"Application attempt {self.attempt_id} doesn't exist in "
+                               f"ApplicationMasterService cache: its AMRMToken is no longer valid ({e})")
 
     def register(self, host: str = "", rpc_port: int = -1, tracking_url: str = "") -> RegisterResponse:
         self.registration = (host, rpc_port, tracking_url)

@@ -4,17 +4,21 @@ the ApplicationMaster (AMRMClient), so each step of YARN's allocate cycle can be
 from __future__ import annotations
 
 import json
+import re
 import time
 
 import httpx
 import pytest
 import redis
+from redis.backoff import NoBackoff
+from redis.retry import Retry
 
 from miniyarn import keys
 from miniyarn.client.amrm_client import AMRMClient, ContainerRequest
 from miniyarn.protocol import NM_COMMAND, NodeHeartbeat, StartContainer, StopContainer
 from miniyarn.records import ContainerStatus, Resource
-from miniyarn.rpc import YarnRemoteError
+from miniyarn.rpc import RMUnavailableError, YarnRemoteError
+from miniyarn.security.credentials import with_user
 from miniyarn.states.application import FinalApplicationStatus
 from miniyarn.states.container import ContainerState
 from tests.integration.conftest import Cluster, wait_for
@@ -131,3 +135,48 @@ def test_over_max_ask_refused_and_lost_node_reports_minus_100(rm_only: Cluster) 
     assert "lost" in statuses[0].diagnostics
     lost = rm_only.get("/nodes", states="LOST")["nodes"]["node"]
     assert [n["id"] for n in lost] == [other]
+
+
+def test_an_rm_that_never_answers_is_waited_for_with_a_fresh_reply_list_per_try(redis_admin_url: str) -> None:
+    """No RM reads the AM inbox: each try times out (RMUnavailableError, ridden out as a Redis outage is), is
+    sent again with a reply list of its own, and the call fails once yarn.resourcemanager.connect.max-wait.ms
+    is over."""
+    r = redis.Redis.from_url(redis_admin_url)
+    amrm = AMRMClient(client=r, attempt_id="appattempt_1700000000000_0001_000001", amrm_token="t", timeout_s=0.3,
+                      max_wait_ms=2000)
+    amrm.retry_interval_s = 0.1
+    started = time.monotonic()
+    with pytest.raises(RMUnavailableError, match=r"^ResourceManager unreachable for 2s \((\d+) tries of "
+                                                  r"am_register; last: ResourceManager did not answer") as err:
+        amrm.register("am-host", 0, "")
+    assert 2 <= time.monotonic() - started < 5
+    sent = [json.loads(m) for m in r.lrange(keys.rm_am_inbox(), 0, -1)]
+    tries = int(re.search(r"\((\d+) tries", str(err.value)).group(1))  # type: ignore[union-attr]
+    assert tries == len(sent) >= 3 and {m["type"] for m in sent} == {"am_register"}
+    assert len({m["reply_to"] for m in sent}) == tries
+    r.close()
+
+
+def test_an_attempt_whose_redis_user_is_gone_hears_it_ended_at_once(redis_url: str, redis_admin_url: str) -> None:
+    """The RM deleted the attempt's Redis user (the attempt ended): without Sentinel there is no new master to
+    wait for, so the refused login is ApplicationAttemptNotFoundException at the first try, not an outage."""
+    attempt_id = f"appattempt_{int(time.time() * 1000)}_0002_000001"
+    admin = redis.Redis.from_url(redis_admin_url)
+    admin.acl_setuser(attempt_id, enabled=True, passwords=["+pw"], keys=["*"], commands=["+@all"])
+    try:
+        # No retries of redis-py's own: the refusal reaches the client at the first try.
+        own = redis.Redis.from_url(with_user(redis_url, attempt_id, "pw"), retry=Retry(NoBackoff(), 0))
+        assert own.ping()
+        amrm = AMRMClient(client=own, attempt_id=attempt_id, max_wait_ms=10_000)
+        admin.acl_deluser(attempt_id)
+        started = time.monotonic()
+        with pytest.raises(YarnRemoteError) as err:
+            amrm.register("am-host", 0, "")
+        assert time.monotonic() - started < 2
+        assert err.value.exception == "ApplicationAttemptNotFoundException"
+        assert err.value.message.startswith(f"Application attempt {attempt_id} doesn't exist")
+        assert isinstance(err.value.__cause__, redis.AuthenticationError)
+        own.close()
+    finally:
+        admin.acl_deluser(attempt_id)
+        admin.close()

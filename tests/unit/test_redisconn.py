@@ -112,3 +112,38 @@ def test_ride_out_stops_when_told_and_never_retries_other_errors() -> None:
     with pytest.raises(redis.ResponseError):
         ride_out("GET", wrong, max_wait_s=5, interval_s=0.01)
     assert wrong.tries == 1
+
+
+class Unanswered(TimeoutError):
+    """A caller's own protocol timing out (as rpc.RMUnavailableError): no Redis error."""
+
+
+def test_ride_out_waits_through_the_outages_it_is_given() -> None:
+    call = Flaky(Unanswered("no answer"), redis.ConnectionError("refused"), Unanswered("no answer"))
+    assert ride_out("allocate", call, max_wait_s=5, interval_s=0.01,
+                    outages=(Unanswered, *redisconn.OUTAGES)) == "OK" and call.tries == 4
+    # Without it in `outages` the caller's timeout is not an outage: raised at the first try.
+    once = Flaky(Unanswered("no answer"))
+    with pytest.raises(Unanswered):
+        ride_out("allocate", once, max_wait_s=5, interval_s=0.01)
+    assert once.tries == 1
+
+
+class Gone(Exception):
+    pass
+
+
+def test_ride_out_raises_a_refusal_past_the_grace_as_refused_makes_it() -> None:
+    call = Flaky(*(redis.AuthenticationError("WRONGPASS") for _ in range(1000)))
+    started = time.monotonic()
+    with pytest.raises(Gone, match=r"^gone: WRONGPASS$") as err:
+        ride_out("allocate", call, max_wait_s=5, interval_s=0.02, auth_grace_s=0.2,
+                 refused=lambda e: Gone(f"gone: {e}"))
+    assert isinstance(err.value.__cause__, redis.AuthenticationError)
+    assert 0.2 <= time.monotonic() - started < 1 and call.tries > 3
+    # A refusal that ends within the grace is ridden out; an outage past the deadline stays itself.
+    assert ride_out("allocate", Flaky(redis.AuthenticationError("WRONGPASS")), max_wait_s=5, interval_s=0.01,
+                    auth_grace_s=1, refused=lambda e: Gone(str(e))) == "OK"
+    with pytest.raises(redis.ConnectionError, match=r"^down$"):
+        ride_out("allocate", Flaky(*(redis.ConnectionError("down") for _ in range(1000))), max_wait_s=0.1,
+                 interval_s=0.02, refused=lambda e: Gone(str(e)))
