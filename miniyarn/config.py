@@ -16,6 +16,20 @@ from pathlib import Path
 DEFAULT_REDIS_URL = "redis://127.0.0.1:6379/0"
 DEFAULT_RM_ADDRESS = "http://127.0.0.1:8088"
 
+# How long a client of the RM (AMRMClient, NMClient, and the NM's localization) waits for the RM or Redis to
+# answer again, as YARN's RMProxy does.
+MAX_WAIT_KEY = "yarn.resourcemanager.connect.max-wait.ms"
+# YARN waits 15 minutes. Ours is 2 minutes: twice the AM liveness expiry, long enough to ride out an RM
+# restart or failover and a Redis restart or pause (seconds to tens of seconds), short enough that an AM
+# whose cluster is really gone exits instead of hanging; a finished job's unregister must not give up at 10 s.
+DEFAULT_MAX_WAIT_MS = 120_000
+# Between tries (YARN's yarn.resourcemanager.connect.retry-interval.ms is 30 s; our RM restarts in ~2 s).
+RETRY_INTERVAL_S = 1.0
+# Behind Redis Sentinel a refused password may only mean a new master the RM has not re-created this
+# attempt's user on yet (ACL SETUSER is not replicated; the RM re-creates every live attempt's user as soon as
+# it is back, within a few seconds): retry that long before taking the refusal as the attempt's end.
+SENTINEL_AUTH_GRACE_S = 15.0
+
 DEFAULTS: dict[str, str] = {
     "yarn.resourcemanager.webapp.address": "0.0.0.0:8088",
     "yarn.resourcemanager.scheduler.class": "capacity",
@@ -53,6 +67,7 @@ DEFAULTS: dict[str, str] = {
     # died, plus its own recovery: 2 s keeps a failover under 3 s, and is still 4 renewals (every 500 ms)
     # and far above a full GC pause of a busy RM (~150 ms).
     "yarn.resourcemanager.ha.lease-ms": "2000",
+    MAX_WAIT_KEY: str(DEFAULT_MAX_WAIT_MS),
 }
 
 
@@ -138,6 +153,12 @@ def rm_address(explicit: str | None = None) -> str:
     which YarnClient tries in turn as YARN's ConfiguredRMFailoverProxyProvider does."""
     addr = explicit or os.environ.get("MINIYARN_RM_ADDRESS") or DEFAULT_RM_ADDRESS
     return ",".join(_http(a) for a in addr.split(",") if a.strip())
+
+
+def connect_max_wait_s(explicit_ms: int | None = None) -> float:
+    """yarn.resourcemanager.connect.max-wait.ms in seconds: `explicit_ms` when given, else the configured one."""
+    ms = explicit_ms if explicit_ms is not None else YarnConfiguration().get_int(MAX_WAIT_KEY, DEFAULT_MAX_WAIT_MS)
+    return ms / 1000
 
 
 def _http(addr: str) -> str:

@@ -23,7 +23,7 @@ from pathlib import Path
 import redis
 from pydantic import ValidationError
 
-from miniyarn import keys
+from miniyarn import config, keys
 from miniyarn.exit_status import ContainerExitStatus
 from miniyarn.ids import InvalidIdError, app_id_of
 from miniyarn.protocol import ContainerGrant, StartContainer, StopContainer
@@ -52,7 +52,7 @@ TRACK_STOPPED_S = 600
 # (as AMs wait for the RM, yarn.resourcemanager.connect.max-wait.ms' default here) before the container
 # fails: a state-store outage of seconds is no fault of the container's, and failing it (-1000) made the
 # DistributedShell AM count a failed container when the Sentinel's master died during a start.
-REDIS_WAIT_S = 120.0
+REDIS_WAIT_S = config.DEFAULT_MAX_WAIT_MS / 1000
 
 
 class ContainerManager:

@@ -21,14 +21,7 @@ from dataclasses import dataclass, field
 import redis
 
 from miniyarn import config
-from miniyarn.client.nm_client import (
-    DEFAULT_MAX_WAIT_MS,
-    MAX_WAIT_KEY,
-    RETRY_INTERVAL_S,
-    SENTINEL_AUTH_GRACE_S,
-    TOKENS,
-    NMTokenCache,
-)
+from miniyarn.client.nm_client import TOKENS, NMTokenCache
 from miniyarn.ids import ContainerId
 from miniyarn.protocol import (
     Allocate,
@@ -85,9 +78,8 @@ class AMRMClient:
         self.releases: list[str] = []
         self.response_id = 0
         self.last_pending_reason = ""
-        self.max_wait_s = (max_wait_ms if max_wait_ms is not None else
-                           config.YarnConfiguration().get_int(MAX_WAIT_KEY, DEFAULT_MAX_WAIT_MS)) / 1000
-        self.retry_interval_s = RETRY_INTERVAL_S
+        self.max_wait_s = config.connect_max_wait_s(max_wait_ms)
+        self.retry_interval_s = config.RETRY_INTERVAL_S
         self.registration: tuple[str, int, str] = ("", -1, "")
         # Ids of the containers handed to this AM, so one handed again (a repeated response) counts once.
         self.received: set[str] = set()
@@ -109,7 +101,7 @@ class AMRMClient:
 
         try:
             return ride_out(f"{first.type} for {self.attempt_id}", once, self.max_wait_s, self.retry_interval_s,
-                            SENTINEL_AUTH_GRACE_S if is_sentinel(self.redis) else 0.0, logger=log,
+                            config.SENTINEL_AUTH_GRACE_S if is_sentinel(self.redis) else 0.0, logger=log,
                             outages=RM_OUTAGES, refused=self._attempt_gone)
         except RM_OUTAGES as e:
             raise RMUnavailableError(

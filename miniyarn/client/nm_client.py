@@ -20,18 +20,6 @@ from miniyarn.redisconn import is_sentinel, ride_out
 
 log = logging.getLogger(__name__)
 
-MAX_WAIT_KEY = "yarn.resourcemanager.connect.max-wait.ms"
-# YARN waits 15 minutes. Ours is 2 minutes: twice the AM liveness expiry, long enough to ride out an RM
-# restart or failover and a Redis restart or pause (seconds to tens of seconds), short enough that an AM
-# whose cluster is really gone exits instead of hanging; a finished job's unregister must not give up at 10 s.
-DEFAULT_MAX_WAIT_MS = 120_000
-# Between tries (YARN's yarn.resourcemanager.connect.retry-interval.ms is 30 s; our RM restarts in ~2 s).
-RETRY_INTERVAL_S = 1.0
-# Behind Redis Sentinel a refused password may only mean a new master the RM has not re-created this
-# attempt's user on yet (ACL SETUSER is not replicated; the RM re-creates every live attempt's user as soon as
-# it is back, within a few seconds): retry that long before taking the refusal as the attempt's end.
-SENTINEL_AUTH_GRACE_S = 15.0
-
 
 class NMTokenCache:
     """Container tokens by container id, filled by AMRMClient from each allocate response and read by
@@ -68,12 +56,11 @@ class NMClient:
         self.redis = client
         self.user = user
         self.tokens = tokens or TOKENS
-        self.max_wait_s = (max_wait_ms if max_wait_ms is not None else
-                           config.YarnConfiguration().get_int(MAX_WAIT_KEY, DEFAULT_MAX_WAIT_MS)) / 1000
+        self.max_wait_s = config.connect_max_wait_s(max_wait_ms)
 
     def _push(self, what: str, node_id: str, payload: str) -> None:
         ride_out(what, lambda: self.redis.rpush(keys.nm_commands(node_id), payload), self.max_wait_s,
-                 RETRY_INTERVAL_S, SENTINEL_AUTH_GRACE_S if is_sentinel(self.redis) else 0.0, logger=log)
+                 config.RETRY_INTERVAL_S, config.SENTINEL_AUTH_GRACE_S if is_sentinel(self.redis) else 0.0, logger=log)
 
     def start_container(self, container: Container, launch_context: ContainerLaunchContext) -> None:
         cmd = StartContainer(container=container, launch_context=launch_context, user=self.user,

@@ -3,7 +3,11 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
+import redis
 
+from miniyarn import config
+from miniyarn.client.amrm_client import AMRMClient
+from miniyarn.client.nm_client import NMClient
 from miniyarn.config import YarnConfiguration, parse_define, read_site_xml
 from miniyarn.records import ApplicationSubmissionContext
 
@@ -16,6 +20,23 @@ def test_yarn_site_xml_is_read_from_conf_dir(tmp_path: Path, monkeypatch: pytest
     conf = YarnConfiguration({"yarn.scheduler.minimum-allocation-mb": "512"})
     assert conf.get_int("yarn.scheduler.maximum-allocation-mb") == 4096
     assert conf.get_int("yarn.scheduler.minimum-allocation-mb") == 512
+
+
+def test_the_am_clients_wait_for_the_rm_as_yarn_resourcemanager_connect_max_wait_ms_says(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv("YARN_CONF_DIR", raising=False)
+    monkeypatch.delenv("HADOOP_CONF_DIR", raising=False)
+    client = redis.Redis(port=1)  # never connected: the clients only read their configuration here
+    assert YarnConfiguration().get_int(config.MAX_WAIT_KEY) == config.DEFAULT_MAX_WAIT_MS == 120_000
+    assert NMClient(client).max_wait_s == AMRMClient(client=client, attempt_id="appattempt_1_0001_000001",
+                                                     amrm_token="").max_wait_s == 120.0
+    (tmp_path / "yarn-site.xml").write_text(
+        f"<configuration><property><name>{config.MAX_WAIT_KEY}</name><value>5000</value></property>"
+        "</configuration>")
+    monkeypatch.setenv("YARN_CONF_DIR", str(tmp_path))
+    assert NMClient(client).max_wait_s == AMRMClient(client=client, attempt_id="appattempt_1_0001_000001",
+                                                     amrm_token="").max_wait_s == 5.0
+    assert NMClient(client, max_wait_ms=250).max_wait_s == 0.25
 
 
 def test_broken_xml_names_the_file(tmp_path: Path) -> None:
