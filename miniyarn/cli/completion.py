@@ -7,24 +7,28 @@ offers, live application, attempt, container, node and queue names from the RM's
 
 A completion runs at every TAB: it asks the RM (the verb's own --rm-address, else $MINIYARN_RM_ADDRESS, with
 the user's token) with a short timeout, prints nothing of its own (the shell reads stdout), and gives
-nothing when the RM does not answer or refuses.
+nothing when the RM does not answer or refuses. The REST client (httpx, and what it brings) is imported by
+the completers themselves, when a TAB asks the RM: every verb's options name a completer from here, so an
+import at the top would make every `miniyarn` command pay for it.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable
-from typing import Any
+from typing import TYPE_CHECKING, Any, TypeVar
 
 import click
-import httpx
 from click.shell_completion import CompletionItem
 
 from miniyarn import config
-from miniyarn.client.yarn_client import YarnClient, YarnClientError
 from miniyarn.ids import ApplicationId, InvalidIdError
 from miniyarn.states.application import CLIENT_STATES
 from miniyarn.states.node import NodeState
 
+if TYPE_CHECKING:
+    from miniyarn.client.yarn_client import YarnClient
+
+T = TypeVar("T")
 Completer = Callable[[click.Context, click.Parameter, str], list[CompletionItem]]
 
 # A TAB that waits longer than this feels hung; an RM that slow gives no completions rather than a stall.
@@ -32,11 +36,19 @@ ASK_TIMEOUT_S = 2.0
 # Attempts and containers cost a request per application: only the newest this many live ones are asked.
 MAX_APPS_ASKED = 10
 LIVE_APP_STATES = ["NEW", "NEW_SAVING", "SUBMITTED", "ACCEPTED", "RUNNING"]
-_ASK_ERRORS = (YarnClientError, httpx.HTTPError, OSError, ValueError, KeyError, TypeError)
 
 
-def _rm(ctx: click.Context) -> YarnClient:
-    return YarnClient(config.rm_address(ctx.params.get("rm_address")), timeout_s=ASK_TIMEOUT_S)
+def _ask(ctx: click.Context, question: Callable[[YarnClient], T], unanswered: T) -> T:
+    """`question` put to the RM, or `unanswered` when it does not answer, refuses, or answers nonsense."""
+    import httpx
+
+    from miniyarn.client.yarn_client import YarnClient, YarnClientError
+
+    try:
+        with YarnClient(config.rm_address(ctx.params.get("rm_address")), timeout_s=ASK_TIMEOUT_S) as rm:
+            return question(rm)
+    except (YarnClientError, httpx.HTTPError, OSError, ValueError, KeyError, TypeError):
+        return unanswered
 
 
 def _items(values: Iterable[tuple[str, str]], incomplete: str) -> list[CompletionItem]:
@@ -45,11 +57,7 @@ def _items(values: Iterable[tuple[str, str]], incomplete: str) -> list[Completio
 
 def _apps(ctx: click.Context, states: list[str] | None) -> list[dict[str, Any]]:
     """The RM's applications in `states` (all when None), newest first; [] when it does not answer."""
-    try:
-        with _rm(ctx) as rm:
-            apps = rm.list_applications(states=states)
-    except _ASK_ERRORS:
-        return []
+    apps: list[dict[str, Any]] = _ask(ctx, lambda rm: rm.list_applications(states=states), [])
     return sorted(apps, key=lambda a: int(a.get("startedTime") or 0), reverse=True)
 
 
@@ -94,49 +102,38 @@ def _apps_for(ctx: click.Context, incomplete: str) -> list[str]:
 
 
 def attempt_ids(ctx: click.Context, param: click.Parameter, incomplete: str) -> list[CompletionItem]:
-    out: list[tuple[str, str]] = []
-    try:
-        with _rm(ctx) as rm:
-            for app_id in _apps_for(ctx, incomplete):
-                out += [(str(a["appAttemptId"]), str(a.get("appAttemptState", ""))) for a in rm.get_attempts(app_id)]
-    except _ASK_ERRORS:
-        return []
-    return _items(out, incomplete)
+    def attempts(rm: YarnClient) -> list[tuple[str, str]]:
+        return [(str(a["appAttemptId"]), str(a.get("appAttemptState", "")))
+                for app_id in _apps_for(ctx, incomplete) for a in rm.get_attempts(app_id)]
+    return _items(_ask(ctx, attempts, []), incomplete)
 
 
 def container_ids(ctx: click.Context, param: click.Parameter, incomplete: str) -> list[CompletionItem]:
     """The containers of the applications' current attempts (of -applicationId's app when the verb has it)."""
     app_id = ctx.params.get("app_id")
     apps = [str(app_id)] if app_id else _apps_for(ctx, incomplete)
-    out: list[tuple[str, str]] = []
-    try:
-        with _rm(ctx) as rm:
-            for a in apps:
-                attempts = rm.get_attempts(a)
-                if not attempts:
-                    continue
-                attempt = str(attempts[-1]["appAttemptId"])
-                out += [(str(c["containerId"]), f"{c.get('containerState', '')} on {c.get('nodeId', '')}")
-                        for c in rm.get_containers(a, attempt)]
-    except _ASK_ERRORS:
-        return []
-    return _items(out, incomplete)
+
+    def containers(rm: YarnClient) -> list[tuple[str, str]]:
+        out: list[tuple[str, str]] = []
+        for a in apps:
+            attempts = rm.get_attempts(a)
+            if not attempts:
+                continue
+            attempt = str(attempts[-1]["appAttemptId"])
+            out += [(str(c["containerId"]), f"{c.get('containerState', '')} on {c.get('nodeId', '')}")
+                    for c in rm.get_containers(a, attempt)]
+        return out
+    return _items(_ask(ctx, containers, []), incomplete)
 
 
 def node_ids(ctx: click.Context, param: click.Parameter, incomplete: str) -> list[CompletionItem]:
-    try:
-        with _rm(ctx) as rm:
-            nodes = rm.list_nodes([s.value for s in NodeState])
-    except _ASK_ERRORS:
-        return []
+    nodes: list[dict[str, Any]] = _ask(ctx, lambda rm: rm.list_nodes([s.value for s in NodeState]), [])
     return _items(((str(n["id"]), str(n.get("state", ""))) for n in nodes), incomplete)
 
 
 def queue_names(ctx: click.Context, param: click.Parameter, incomplete: str) -> list[CompletionItem]:
-    try:
-        with _rm(ctx) as rm:
-            scheduler = rm.scheduler()
-    except _ASK_ERRORS:
+    scheduler = _ask(ctx, lambda rm: rm.scheduler(), None)
+    if scheduler is None:
         return []
     if scheduler.get("type") == "fifoScheduler":
         return _items([("default", "")], incomplete)

@@ -14,7 +14,6 @@ from miniyarn.cli.common import fail, report_block, yarn_client, yarn_time
 from miniyarn.cli.options import CONTEXT, exactly_one, rm_address_option
 from miniyarn.client.yarn_client import YarnClient, YarnClientError
 from miniyarn.ids import ApplicationAttemptId, ContainerId, InvalidIdError
-from miniyarn.records import GUARANTEED
 
 # ApplicationCLI.CONTAINER_PATTERN.
 CONTAINER_PATTERN = "%30s\t%20s\t%20s\t%20s\t%20s\t%20s\t%35s"
@@ -80,6 +79,8 @@ def list_containers(yarn: YarnClient, attempt_id: str) -> int:
 
 
 def status(yarn: YarnClient, container_id: str) -> int:
+    from miniyarn.records import GUARANTEED  # here: the records' pydantic models are slow to import
+
     attempt_id = str(ContainerId.parse(container_id).attempt_id)
     found = containers_of(yarn, attempt_id)
     if isinstance(found, str):

@@ -5,7 +5,8 @@ container, node, logs, queue, rmadmin), plus distributed-shell, a one-command lo
 
 The daemons are programs of their own (`python -m resourcemanager` parses the same flags): their verbs hand
 the words after them to that program's parser, imported only when asked for, so `miniyarn node -list` never
-imports the RM.
+imports the RM. The client verbs' modules too are imported only when their verb runs (or `--help` lists them
+all): `miniyarn token` needs neither the REST client (httpx) nor the minicluster's Redis client.
 """
 
 from __future__ import annotations
@@ -16,19 +17,6 @@ import sys
 
 import click
 
-from miniyarn.cli import (
-    application,
-    attempt,
-    container,
-    credentials,
-    distributed_shell,
-    logs,
-    minicluster,
-    node,
-    queue,
-    rmadmin,
-    token,
-)
 from miniyarn.cli.options import CONTEXT
 
 COMPLETE_VAR = "_MINIYARN_COMPLETE"
@@ -37,6 +25,20 @@ PROGRAMS = {
     "resourcemanager": ("resourcemanager.cli", "run the ResourceManager"),
     "nodemanager": ("nodemanager.cli", "run a NodeManager"),
 }
+# The client verbs: the module whose `command` each one is.
+VERBS = {
+    "application": "miniyarn.cli.application",
+    "applicationattempt": "miniyarn.cli.attempt",
+    "container": "miniyarn.cli.container",
+    "node": "miniyarn.cli.node",
+    "logs": "miniyarn.cli.logs",
+    "queue": "miniyarn.cli.queue",
+    "rmadmin": "miniyarn.cli.rmadmin",
+    "distributed-shell": "miniyarn.cli.distributed_shell",
+    "minicluster": "miniyarn.cli.minicluster",
+    "credentials": "miniyarn.cli.credentials",
+    "token": "miniyarn.cli.token",
+}
 
 
 class YarnGroup(click.Group):
@@ -44,6 +46,15 @@ class YarnGroup(click.Group):
 
     def invoke(self, ctx: click.Context) -> object:
         ctx.exit(int(super().invoke(ctx) or 0))
+
+    def list_commands(self, ctx: click.Context) -> list[str]:
+        return sorted({*self.commands, *VERBS})
+
+    def get_command(self, ctx: click.Context, cmd_name: str) -> click.Command | None:
+        if cmd_name not in self.commands and cmd_name in VERBS:
+            command: click.Command = importlib.import_module(VERBS[cmd_name]).command
+            self.add_command(command, cmd_name)
+        return super().get_command(ctx, cmd_name)
 
 
 @click.group(cls=YarnGroup, context_settings=CONTEXT)
@@ -72,10 +83,6 @@ def _program_command(name: str, module: str, help_text: str) -> click.Command:
 
 for _verb, (_module, _help) in PROGRAMS.items():
     cli.add_command(_program_command(_verb, _module, _help))
-for _command in (application.command, attempt.command, container.command, node.command, logs.command,
-                 queue.command, rmadmin.command, distributed_shell.command, minicluster.command, credentials.command,
-                 token.command):
-    cli.add_command(_command)
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import time
 
+import click
 import pytest
 
 from miniyarn.cli import application, container, logs, node, queue
@@ -147,9 +148,12 @@ def test_log_am_option_picks_attempts_am_containers() -> None:
 
 
 def test_parser_has_yarns_verbs_and_bad_usage_is_exit_2(capsys: pytest.CaptureFixture[str]) -> None:
-    assert set(cli.commands) == {"resourcemanager", "nodemanager", "application", "applicationattempt", "container",
-                            "node", "logs", "queue", "distributed-shell", "minicluster", "token",
-                            "credentials", "rmadmin"}
+    verbs = cli.list_commands(click.Context(cli))
+    assert set(verbs) == {"resourcemanager", "nodemanager", "application", "applicationattempt", "container",
+                          "node", "logs", "queue", "distributed-shell", "minicluster", "token", "credentials",
+                          "rmadmin"}
+    # Each verb's module, imported only when the verb is asked for, holds the command of that name.
+    assert all(getattr(cli.get_command(click.Context(cli), v), "name", None) == v for v in verbs)
     ctx = application.command.make_context("application", ["-list", "-appStates", "ALL", "-appStates", "KILLED"])
     assert ctx.params["list_"] and ctx.params["app_states"] == ("ALL", "KILLED")
     assert main(["application"]) == 2  # one of -list/-status/-kill is required
