@@ -175,12 +175,11 @@ class DockerExecutor(ContainerExecutor):
             log.warning("%s; Docker containers will fail until it does", e)
 
     def release(self) -> None:
-        """The node's network sandbox goes with the last of its containers (a supervised stop keeps both)."""
+        """The node's network sandbox goes with its containers, which the NM has just ended (a supervised
+        stop keeps both); one still dying past the NM's wait loses its network a little sooner."""
         if self.ctx is None or not self.shares_netns():
             return
         try:
-            if any(c.labels.get(ds.LABEL_ROLE) != ds.SANDBOX_ROLE for c in self._of_this_node()):
-                return
             with self._sandbox_lock:
                 self._sandbox = None
                 self.client().containers.get(ds.sandbox_name(self.ctx.node_id)).remove(force=True)
