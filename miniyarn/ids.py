@@ -116,3 +116,16 @@ def container_hostname(container_id: str) -> str:
     'ctr-1764576000000-0001-01-000002'
     """
     return "ctr-" + container_id.removeprefix("container_").replace("_", "-")
+
+
+def sandbox_hostname(node_host: str) -> str:
+    """The host name a node's YARN containers share on a Docker network of its own when they share one
+    network namespace (the NM's Docker runtime's default there): `yarn-` and the NM's host as a DNS label.
+
+    >>> sandbox_hostname("878067b81b46")
+    'yarn-878067b81b46'
+    >>> sandbox_hostname("10.0.0.2")
+    'yarn-10-0-0-2'
+    """
+    label = "".join(ch if ch.isalnum() or ch == "-" else "-" for ch in node_host.lower())
+    return ("yarn-" + label)[:63].rstrip("-")

@@ -160,6 +160,7 @@ class NodeManager:
             return
         self.manager.stop_all(int(ContainerExitStatus.ABORTED),
                               f"Container killed: NodeManager {self.ctx.node_id} is shutting down.")
+        self.manager.executor.release()
         for app_id in sorted({c.app_id for c in self.manager.snapshot()}):
             try:
                 aggregation.aggregate(self.redis, app_id, self.ctx.node_id, self.ctx.log_dirs)

@@ -7,6 +7,7 @@ barrier; sealing and writing it to the checkpoint directory happen on a writer t
 
 >>> from flink_on_yarn.runtime.state import ValueStateDescriptor
 >>> from flink_on_yarn.runtime.state_backend import KeyedStateBackend
+from flink_on_yarn.runtime.task_deployment import RestorePlan
 >>> class Op:
 ...     def __init__(self): self.backend = KeyedStateBackend()
 ...     def snapshot_state(self, n): return None
@@ -22,12 +23,12 @@ from __future__ import annotations
 
 import pickle
 from collections.abc import Callable
-from dataclasses import dataclass, field
 from typing import Any
 
 from flink_on_yarn.graph.process_context import TimerClock
 from flink_on_yarn.graph.sources import Source
 from flink_on_yarn.runtime.state_backend import KeyedStateBackend
+from flink_on_yarn.runtime.task_deployment import RestorePlan
 from flink_on_yarn.runtime.timers import TimerQueue
 
 
@@ -89,17 +90,6 @@ def restore_chain(operators: list[Any], source: Source | None, data: bytes) -> N
         _restore_operator(op, state)
     if source is not None and snap["source"] is not None:
         source.restore_position(snap["source"])
-
-
-@dataclass
-class RestorePlan:
-    """Where each operator of a subtask's chain finds its state in a savepoint of another job graph (one
-    whose chains differ): `files` (paths), per operator (file index, index in that file's chain) or None
-    (starts empty), and the file holding the source's position. Made by runtime/savepoints.py."""
-
-    files: list[str] = field(default_factory=list)
-    operators: list[tuple[int, int] | None] = field(default_factory=list)
-    source: int | None = None
 
 
 def restore_planned(operators: list[Any], source: Source | None, plan: RestorePlan,

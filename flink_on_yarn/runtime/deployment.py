@@ -7,7 +7,7 @@ listening addresses; a FORWARD edge joins subtask i to subtask i, the others fan
 from __future__ import annotations
 
 from flink_on_yarn.graph.job_graph import JobGraphSpec
-from flink_on_yarn.runtime.task import OutputSpec, TaskDeployment
+from flink_on_yarn.runtime.task_deployment import OutputSpec, TaskDeployment
 
 Address = tuple[str, int]
 

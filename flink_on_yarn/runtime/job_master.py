@@ -23,7 +23,6 @@ from typing import Any
 from flink_on_yarn.common.config import Configuration
 from flink_on_yarn.graph.job_graph import JobGraphSpec
 from flink_on_yarn.runtime.checkpoint_coordinator import Checkpoint, CheckpointConfig, CheckpointCoordinator
-from flink_on_yarn.runtime.checkpoint_snapshot import RestorePlan
 from flink_on_yarn.runtime.checkpoint_storage import CheckpointIntegrityError, CheckpointStorage
 from flink_on_yarn.runtime.deployment import build_deployment, deployment_order, execution_id
 from flink_on_yarn.runtime.execution_state import ExecutionState, merge
@@ -55,6 +54,7 @@ from flink_on_yarn.runtime.savepoints import (
     stage_restore,
     write_savepoint,
 )
+from flink_on_yarn.runtime.task_deployment import RestorePlan
 
 log = logging.getLogger("flink_on_yarn.job_master")
 

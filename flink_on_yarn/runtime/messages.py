@@ -14,7 +14,7 @@ from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, TypeAdapter
 
-from flink_on_yarn.runtime.task import TaskDeployment
+from flink_on_yarn.runtime.task_deployment import TaskDeployment
 
 _ID = Annotated[str, Field(min_length=1, max_length=256)]
 

@@ -31,8 +31,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from flink_on_yarn.runtime.checkpoint_snapshot import RestorePlan
 from flink_on_yarn.runtime.checkpoint_storage import METADATA, CheckpointIntegrityError, _write_atomic, seal, unseal
+from flink_on_yarn.runtime.task_deployment import RestorePlan
 
 # Flink 2's key for the default savepoint directory, and the key it replaced (still read, as Flink does).
 SAVEPOINT_DIR = "execution.checkpointing.savepoint-dir"

@@ -10,10 +10,7 @@ import sys
 import threading
 from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass, field
 from typing import Any, TextIO
-
-from pydantic import TypeAdapter
 
 from flink_on_yarn.common.watermark_strategy import LONG_MAX
 from flink_on_yarn.graph.codec import decode
@@ -21,9 +18,10 @@ from flink_on_yarn.graph.operators import Operator
 from flink_on_yarn.graph.process_context import now_ms
 from flink_on_yarn.graph.task_context import TaskContext
 from flink_on_yarn.runtime.checkpoint_barrier import CheckpointBarrier
-from flink_on_yarn.runtime.checkpoint_snapshot import RestorePlan, restore_chain, restore_planned, snapshot_chain
+from flink_on_yarn.runtime.checkpoint_snapshot import restore_chain, restore_planned, snapshot_chain
 from flink_on_yarn.runtime.checkpoint_storage import CheckpointStorage
 from flink_on_yarn.runtime.network import INPUT_ENDED, InputGate, RecordWriter
+from flink_on_yarn.runtime.task_deployment import TaskDeployment
 from flink_on_yarn.runtime.task_metrics import TaskMetrics
 from flink_on_yarn.runtime.watermarks import Watermark, WatermarkStatus
 
@@ -38,45 +36,6 @@ Commands = queue.SimpleQueue[dict[str, Any]]
 METRICS_INTERVAL_S = 1.0
 
 
-@dataclass
-class OutputSpec:
-    strategy: str
-    targets: list[tuple[str, int]]
-    key_selector: str | None = None
-    side_output: str | None = None  # this edge carries the last operator's side output of this id
-
-
-@dataclass
-class TaskDeployment:
-    execution_id: str
-    job_id: str
-    vertex_id: str
-    task_name: str
-    subtask: int
-    parallelism: int
-    attempt: int
-    runtime_mode: str
-    operators: list[str]
-    source: str | None = None
-    num_inputs: int = 0
-    outputs: list[OutputSpec] = field(default_factory=list)
-    # Where the input gate listens; the TaskManager sets its own (`taskmanager.bind-host`) before deploying.
-    bind_host: str = "127.0.0.1"
-    # `state.checkpoints.dir` when the job checkpoints; this subtask's state file in the checkpoint restored.
-    checkpoint_dir: str | None = None
-    restore_from: str | None = None
-    # Restoring a savepoint of another job graph (a new version of the program): each operator's state by id.
-    restore_plan: RestorePlan | None = None
-    # Flink 1.15+'s final checkpoint (`execution.checkpointing.checkpoints-after-tasks-finish`): at the end of
-    # its input the subtask finishes its operators, tells its consumers (END_OF_DATA), and ends only once a
-    # checkpoint taken after that has completed, so what its sinks commit then is in a checkpoint.
-    final_checkpoint: bool = False
-    # The checkpoint restored recorded this subtask as finished: its source reads nothing, it has no state.
-    finished: bool = False
-
-
-# How a deployment travels: in a typed `Deploy` message to the TaskManager, as a JSON line to its task process.
-DEPLOYMENT: TypeAdapter[TaskDeployment] = TypeAdapter(TaskDeployment)
 
 
 class Chain:

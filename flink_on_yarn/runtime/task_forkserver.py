@@ -23,9 +23,6 @@ import socket
 import struct
 import sys
 
-# Imported before any fork, so that a child starts with the whole runtime loaded.
-from flink_on_yarn.runtime import task_main
-
 REQUEST = b"F"
 PID = struct.Struct("!q")
 
@@ -42,6 +39,8 @@ def _child(fds: list[int], inherited: list[int]) -> None:
         os.close(exit_w)
         os.dup2(stdin, 0)
         os.close(stdin)
+        from flink_on_yarn.runtime import task_main  # loaded already (main): a lookup
+
         code = task_main.main([str(status)])
     finally:
         os._exit(code)
@@ -103,6 +102,10 @@ def _reap(children: dict[int, int]) -> None:
 
 
 def main(argv: list[str]) -> int:
+    # Imported here, before any fork, so that a child starts with the whole runtime loaded; not at the top,
+    # where the TaskManager (task_launcher.py, for REQUEST and PID) would import the runtime too.
+    from flink_on_yarn.runtime import task_main  # noqa: F401
+
     control = socket.socket(fileno=int(argv[0]))
     try:
         serve(control)

@@ -18,7 +18,8 @@ import threading
 import traceback
 from typing import Any
 
-from flink_on_yarn.runtime.task import DEPLOYMENT, Commands, run_task
+from flink_on_yarn.runtime.task import Commands, run_task
+from flink_on_yarn.runtime.task_deployment import DEPLOYMENT
 from flink_on_yarn.security import secret as cluster_secret
 
 

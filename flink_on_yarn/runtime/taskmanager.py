@@ -50,7 +50,7 @@ from flink_on_yarn.runtime.messages import (
     TriggerCheckpoint,
 )
 from flink_on_yarn.runtime.process_metrics import thread_infos, tree_figures
-from flink_on_yarn.runtime.task import DEPLOYMENT, TaskDeployment
+from flink_on_yarn.runtime.task_deployment import DEPLOYMENT, TaskDeployment
 from flink_on_yarn.runtime.task_launcher import ForkServer, TaskProcess
 from flink_on_yarn.security import handshake
 from flink_on_yarn.security import secret as cluster_secret

@@ -43,18 +43,20 @@ from flink_on_yarn.yarn.options import (
     application_final_status,
     final_status,
     slots_per_taskmanager,
+    taskmanager_resource,
 )
-from flink_on_yarn.yarn.worker_driver import YarnWorkerDriver
 
-# The JobManager's code (FastAPI, pydantic job graphs) takes about half a second to import: it is
-# imported only after the AM has registered and, per job, asked for its TaskManagers.
+# The JobManager's code (FastAPI, pydantic job graphs and messages) takes about half a second to import:
+# it is imported only after the AM has registered and, per job, asked for its TaskManagers, which then
+# start while it imports. So is the Flink ResourceManager's (the YARN worker driver's base) and its messages.
 if TYPE_CHECKING:
     from flink_on_yarn.graph.job_graph import JobGraphSpec
     from flink_on_yarn.runtime.job_master import JobMaster
+    from flink_on_yarn.yarn.worker_driver import YarnWorkerDriver
 from miniyarn.client.amrm_client import AMRMClient
 from miniyarn.client.nm_client import NMClient
 from miniyarn.ids import app_id_of
-from miniyarn.records import Container, ContainerLaunchContext, LocalResource
+from miniyarn.records import Container, ContainerLaunchContext, LocalResource, Resource
 from miniyarn.rpc import YarnRemoteError
 from miniyarn.sockets import listening_socket
 from miniyarn.states.application import FinalApplicationStatus
@@ -117,13 +119,20 @@ class ApplicationMaster:
         self.rest_port = int(self.rest_sock.getsockname()[1])
         self.rest_url = f"http://{host}:{self.rest_port}"
         rpc_port = int(self.rpc_sock.getsockname()[1])
-        slots = slots_per_taskmanager(config.as_dict())
+        self.slots = slots = slots_per_taskmanager(config.as_dict())
+        memory, vcores = taskmanager_resource(config.as_dict())
+        self.capability = Resource(memory=memory, vcores=vcores)
         self.launch_context = lambda c: taskmanager_launch_context(conf_resource, host, rpc_port, slots, secret, c)
-        self.driver = YarnWorkerDriver(config, self.amrm, self.nm, self.launch_context)
         # Set when YARN stops the container, or when YARN no longer knows this attempt: either way the
         # JobManager stops without unregistering (the application belongs to YARN or to a newer attempt).
         self.stop_requested = asyncio.Event()
+
+    def make_driver(self) -> YarnWorkerDriver:
+        from flink_on_yarn.yarn.worker_driver import YarnWorkerDriver
+
+        self.driver = YarnWorkerDriver(self.config, self.amrm, self.nm, self.launch_context)
         self.driver.on_fatal = self.stop_requested.set
+        return self.driver
 
     def register(self) -> None:
         # Flink registers its REST port as the AM's RPC port: clients find the JobManager from the report.
@@ -133,15 +142,15 @@ class ApplicationMaster:
 
     def early_workers(self, graph: dict[str, Any]) -> EarlyWorkers:
         """Asks for the per-job job's TaskManagers now, from the graph's JSON (see bootstrap.py)."""
-        d = self.driver
-        early = EarlyWorkers(self.amrm, self.nm, d.capability, math.ceil(required_slots_of(graph) / d.slots),
-                             self.launch_context, d.slots)
+        early = EarlyWorkers(self.amrm, self.nm, self.capability, math.ceil(required_slots_of(graph) / self.slots),
+                             self.launch_context, self.slots)
         early.start()
         return early
 
     async def start(self, graph: JobGraphSpec | None = None, early: EarlyWorkers | None = None) -> None:
         from flink_on_yarn.runtime.jobmanager import JobManager
 
+        self.make_driver()
         # Every RM's web address (RM HA: the launching one first): whichever is active serves the proxy.
         rm_webs = [a.strip() for a in os.environ.get("MINIYARN_RM_ADDRESS", "").split(",") if a.strip()]
         self.jm = JobManager(self.config, self.driver, secret=self.secret, trusted_origins=rm_webs)

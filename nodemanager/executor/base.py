@@ -124,6 +124,11 @@ class ContainerExecutor(abc.ABC):
         earlier run of this node left). Must not raise: an executor that cannot work yet fails launches."""
         return None  # the process executor has nothing to prepare
 
+    def release(self) -> None:
+        """Once when the NM stops after ending its containers (not a supervised stop, which leaves them
+        running): drop what the node itself held for them (the Docker executor's network sandbox)."""
+        return None
+
     def select(self, launch_env: Mapping[str, str]) -> ContainerExecutor:
         """The executor for one container, from its launch context (YARN_CONTAINER_RUNTIME_TYPE);
         raises OSError with the diagnostic when it asks for something this NM cannot run."""

@@ -53,6 +53,12 @@ class DelegatingExecutor(ContainerExecutor):
             return None
         return self.select({RUNTIME_TYPE: runtime})
 
+    def release(self) -> None:
+        with self._lock:
+            made = list(self.made.values())
+        for executor in made:
+            executor.release()
+
     def sweep(self, keep: set[str]) -> int:
         with self._lock:
             made = list(self.made.values())

@@ -1,6 +1,8 @@
 """The Docker executor (YARN's DockerLinuxContainerRuntime): each YARN container is a sibling Docker
 container on the host network, or on the Docker network `yarn.nodemanager.runtime.linux.docker.
-default-container-network` names (compose's bridge network), where its $NM_HOST is its own hostname;
+default-container-network` names (compose's bridge network), in the network namespace of its node's
+sandbox container there (one address per node, as on a host: a start sets up no network), or with an
+address and hostname of its own when the node does not share one (ds.SHARED_NETNS_KEY);
 with the memory and CPU of its grant, its work and log dirs mounted at the same paths as on the host,
 running as a non-root user, labelled with its application, container and node ids.
 
@@ -26,7 +28,7 @@ import requests.exceptions
 from docker.models.containers import Container
 
 from miniyarn.exit_status import ContainerExitStatus
-from miniyarn.ids import container_hostname
+from miniyarn.ids import container_hostname, sandbox_hostname
 from nodemanager.executor import docker_spec as ds
 from nodemanager.executor.base import ContainerExecutor, ContainerProcess, Inherited, LaunchSpec, Usage
 
@@ -137,6 +139,8 @@ class DockerExecutor(ContainerExecutor):
         self._client: docker.DockerClient | None = None
         self._host_cpus = os.cpu_count() or 1
         self._lock = threading.Lock()
+        self._sandbox_lock = threading.Lock()
+        self._sandbox: Container | None = None
 
     # ---- the engine ----------------------------------------------------------------------
 
@@ -161,12 +165,75 @@ class DockerExecutor(ContainerExecutor):
 
     def prepare(self, ctx: NMContext) -> None:
         self.ctx = ctx
-        if ctx.recovery_enabled:
-            return  # the NM's recovery takes back what it may (recover), then sweeps the rest (sweep)
         try:
-            self.remove_orphans()
+            if not ctx.recovery_enabled:
+                # Without recovery (with it, the NM takes back what it may, then sweeps the rest).
+                self.remove_orphans()
+            if self.shares_netns():
+                self.sandbox()  # now, not in the first container's start
         except ds.DockerLaunchError as e:
             log.warning("%s; Docker containers will fail until it does", e)
+
+    def release(self) -> None:
+        """The node's network sandbox goes with its containers, which the NM has just ended (a supervised
+        stop keeps both); one still dying past the NM's wait loses its network a little sooner."""
+        if self.ctx is None or not self.shares_netns():
+            return
+        try:
+            with self._sandbox_lock:
+                self._sandbox = None
+                self.client().containers.get(ds.sandbox_name(self.ctx.node_id)).remove(force=True)
+            log.info("Removed the network sandbox %s of node %s", ds.sandbox_name(self.ctx.node_id), self.ctx.node_id)
+        except docker.errors.NotFound:
+            pass
+        except (ds.DockerLaunchError, *_ENGINE_ERRORS) as e:
+            log.warning("Could not remove the network sandbox of node %s: %s", self.ctx.node_id, e)
+
+    # ---- the node's network sandbox ----------------------------------------------------------
+
+    def shares_netns(self) -> bool:
+        """Whether this node's containers share one network namespace (ds.SHARED_NETNS_KEY)."""
+        return (self.network() != ds.HOST_NETWORK and self.ctx is not None
+                and self.ctx.conf.get_bool(ds.SHARED_NETNS_KEY, True))
+
+    def sandbox(self) -> Container:
+        """The node's running network sandbox: the one an earlier run of this node left, if it still runs
+        on this network (its containers may be in it), else a new one."""
+        assert self.ctx is not None
+        name = ds.sandbox_name(self.ctx.node_id)
+        with self._sandbox_lock:
+            client = self.client()
+            try:
+                found = self._sandbox or client.containers.get(name)
+                found.reload()
+                if found.status == "running" and found.labels.get(ds.LABEL_NETWORK) == self.network():
+                    self._sandbox = found
+                    return found
+                log.info("Replacing the network sandbox %s of node %s (%s)", name, self.ctx.node_id, found.status)
+                found.remove(force=True)
+            except docker.errors.NotFound:
+                pass
+            except _ENGINE_ERRORS as e:
+                self._forget_client()
+                raise ds.DockerLaunchError(_engine_down(e)) from None
+            user, _, _ = self.run_as()
+            spec = ds.sandbox_spec(self.ctx.node_id, self.ctx.host, self.network(), self.default_image(), user)
+            try:
+                created: Container = client.containers.run(**spec.kwargs())
+            except docker.errors.ImageNotFound:
+                raise ds.DockerLaunchError(f"Docker image {spec.image!r} (the network sandbox's) is not on the "
+                                           f"Docker engine of node {self.ctx.node_id}; build it there "
+                                           "(bash images/build.sh) or `docker load` it") from None
+            except docker.errors.APIError as e:
+                raise ds.DockerLaunchError(f"Docker could not start the network sandbox {name} on network "
+                                           f"{self.network()!r}: {e.explanation or e}") from None
+            except _ENGINE_ERRORS as e:
+                self._forget_client()
+                raise ds.DockerLaunchError(_engine_down(e)) from None
+            log.info("Started the network sandbox %s of node %s on %s: its containers are reached at %s",
+                     name, self.ctx.node_id, self.network(), spec.hostname)
+            self._sandbox = created
+            return created
 
     def _of_this_node(self) -> list[Container]:
         assert self.ctx is not None
@@ -184,6 +251,8 @@ class DockerExecutor(ContainerExecutor):
         for c in self._of_this_node():
             if keep and c.labels.get(ds.LABEL_CONTAINER) in keep:
                 continue
+            if c.labels.get(ds.LABEL_ROLE) == ds.SANDBOX_ROLE:
+                continue  # the node's own (`sandbox` reuses or replaces it, `release` removes it)
             log.info("Removing orphaned Docker container %s (%s)", c.name, c.labels.get(ds.LABEL_CONTAINER))
             try:
                 c.remove(force=True)
@@ -246,7 +315,12 @@ class DockerExecutor(ContainerExecutor):
         return (self.ctx.conf.get_str(ds.NETWORK_KEY) if self.ctx is not None else "") or ds.HOST_NETWORK
 
     def container_host(self, container_id: str) -> str | None:
-        return None if self.network() == ds.HOST_NETWORK else container_hostname(container_id)
+        if self.network() == ds.HOST_NETWORK:
+            return None
+        if self.shares_netns():
+            assert self.ctx is not None
+            return sandbox_hostname(self.ctx.host)
+        return container_hostname(container_id)
 
     def run_as(self) -> tuple[str, int, int]:
         """The container's user: $MINIYARN_DOCKER_USER, else the NM's own uid:gid, or 1000:1000 for a root NM."""
@@ -285,8 +359,9 @@ class DockerExecutor(ContainerExecutor):
         node_id = self.ctx.node_id if self.ctx is not None else "unknown"
         client = self.client()
         pids = self.ctx.conf.get_int(ds.PIDS_LIMIT_KEY, ds.DEFAULT_PIDS_LIMIT) if self.ctx else ds.DEFAULT_PIDS_LIMIT
+        sandbox = self.sandbox().id if self.shares_netns() else ""
         run = ds.run_spec(spec, image, node_id, user, self._host_cpus, extra, pids_limit=pids,
-                          network=self.network())
+                          network=self.network(), sandbox=sandbox or "")
         try:
             container = client.containers.create(**run.kwargs())
         except docker.errors.ImageNotFound:

@@ -37,7 +37,7 @@ from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse, RedirectResponse, Response, StreamingResponse
 from starlette.concurrency import run_in_threadpool
 
-from miniyarn.ids import ApplicationId, ContainerId, InvalidIdError, container_hostname
+from miniyarn.ids import ApplicationId, ContainerId, InvalidIdError, container_hostname, sandbox_hostname
 from miniyarn.security import tokens
 from miniyarn.security.acls import ApplicationAccessType
 from miniyarn.security.http_auth import is_loopback
@@ -329,7 +329,9 @@ def add_proxy_routes(app: FastAPI, rm: ResourceManager, access: Access, auth: We
                 if attempt is not None and attempt.am_container_id:
                     # A Docker AM container on a network of its own (compose's) is reached at its own
                     # hostname, which that network's DNS gives to this container alone; no daemon runs there.
-                    node_hosts.add(container_hostname(attempt.am_container_id))
+                    # Or, sharing its node's network namespace (the NM's default there), at the node's sandbox.
+                    node_hosts |= {sandbox_hostname(h) for h in node_hosts} | {
+                        container_hostname(attempt.am_container_id)}
                 unregistered = target_app.state in _UNREGISTERED
                 ended = ended_info(target_app) if unregistered or APP_MACHINE.is_final(target_app.state) else None
                 return target_app, base, node_hosts, forbidden, unregistered, ended

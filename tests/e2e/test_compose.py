@@ -19,8 +19,8 @@ from typing import Any
 import httpx
 import pytest
 
-from miniyarn.ids import container_hostname
-from nodemanager.executor.docker_spec import LABEL_APP, LABEL_CONTAINER, LABEL_NODE
+from miniyarn.ids import sandbox_hostname
+from nodemanager.executor.docker_spec import LABEL_APP, LABEL_CONTAINER, LABEL_NETWORK, LABEL_NODE, sandbox_name
 from tests.e2e.conftest import ROOT, ComposeCluster
 from tests.flink_yarn.conftest import final_counts
 from tests.flink_yarn.integration.test_modes import LINES, expected_lines
@@ -119,8 +119,9 @@ def proxy(compose_cluster: ComposeCluster) -> Iterator[None]:
 def check_flink_containers(cluster: ComposeCluster, app_id: str, am_container: str,
                            taskmanagers: set[str]) -> None:
     """Exactly the JobManager (AM) and the TaskManagers run as Docker containers, each labelled with
-    its application and container id, limited to its 1024 MB grant, as the image's `yarn` user, on the
-    cluster's network under its own hostname (on the host network, with none)."""
+    its application and container id, limited to its 1024 MB grant, as the image's `yarn` user, in its
+    node's network sandbox on the cluster's network, reached at the sandbox's hostname (on the host network,
+    the host's)."""
     running = app_containers(cluster, app_id)
     assert set(running) == {am_container, *taskmanagers}, sorted(running)
     nodes = cluster.node_ids()
@@ -129,16 +130,24 @@ def check_flink_containers(cluster: ComposeCluster, app_id: str, am_container: s
         assert c.labels[LABEL_NODE] in nodes, c.labels
         host = c.attrs["HostConfig"]
         assert host["Memory"] == CONTAINER_BYTES and host["MemorySwap"] == CONTAINER_BYTES, (name, host["Memory"])
-        assert host["NetworkMode"] == cluster.network and c.attrs["Config"]["User"] == "1000:1000"
-        if not cluster.host_network:
-            assert c.attrs["Config"]["Hostname"] == container_hostname(name), c.attrs["Config"]["Hostname"]
-            assert container_hostname(name) in c.attrs["NetworkSettings"]["Networks"][cluster.network]["Aliases"]
+        assert c.attrs["Config"]["User"] == "1000:1000" and c.labels[LABEL_NETWORK] == cluster.network
+        if cluster.host_network:
+            assert host["NetworkMode"] == "host", host["NetworkMode"]
+            continue
+        node = c.labels[LABEL_NODE]
+        sandbox = cluster.engine.containers.get(sandbox_name(node))
+        assert host["NetworkMode"] == f"container:{sandbox.id}", host["NetworkMode"]
+        assert sandbox.labels[LABEL_NODE] == node and sandbox.status == "running"
+        aliases = sandbox.attrs["NetworkSettings"]["Networks"][cluster.network]["Aliases"]
+        assert sandbox_hostname(node.rsplit(":", 1)[0]) in aliases, aliases
 
 
 def no_container_left(cluster: ComposeCluster, app_id: str) -> None:
     wait_for(f"every Docker container of {app_id} removed",
              lambda: not app_containers(cluster, app_id, running_only=False), timeout=30)
-    assert cluster.get(f"/ws/v1/cluster/apps/{app_id}")["app"]["runningContainers"] == 0
+    # The RM hears of the last exits with the NMs' next heartbeats, which may come after the removals.
+    wait_for(f"the RM counting no running container of {app_id}",
+             lambda: cluster.get(f"/ws/v1/cluster/apps/{app_id}")["app"]["runningContainers"] == 0, timeout=10)
 
 
 def test_flink_per_job_wordcount_in_docker_containers(compose_cluster: ComposeCluster, lines: LineServer,

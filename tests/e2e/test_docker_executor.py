@@ -5,10 +5,13 @@ it keeps running."""
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 import pytest
 
+from miniyarn.ids import sandbox_hostname
+from nodemanager.executor.docker_spec import sandbox_name
 from tests.conftest import Processes, admin_url, logs_aggregated
 from tests.e2e.conftest import Sweeper
 from tests.nodemanager.integration.conftest import NM, cid, start_nm, wait_for
@@ -159,3 +162,43 @@ def test_engine_that_does_not_answer_fails_the_container(redis_url: str, process
     assert done["exit_status"] == -1000, done
     assert "does not answer" in done["diagnostics"] and "no-docker.sock" in done["diagnostics"]
     assert nm.get("/health").status_code == 200
+
+
+@pytest.fixture
+def bridge(engine):  # type: ignore[no-untyped-def]
+    """A Docker bridge network of this test's own, removed after it (with anything the test left on it)."""
+    net = engine.networks.create(f"miniyarn-e2e-sandbox-{os.getpid()}", driver="bridge")
+    yield net.name
+    for c in engine.containers.list(all=True, filters={"label": f"miniyarn.network={net.name}"}):
+        c.remove(force=True)
+    net.remove()
+
+
+def test_on_a_bridge_network_a_nodes_containers_share_its_sandbox(redis_url: str, processes: Processes,
+                                                                  sweeper: Sweeper, image: str, engine,  # type: ignore[no-untyped-def]
+                                                                  bridge: str) -> None:
+    """The NM starts its network sandbox when it starts (before any container), on the network, with the
+    node's hostname; each container joins its namespace (no network of its own), has that hostname as
+    $NM_HOST, and the network's DNS resolves it; a graceful stop removes the sandbox with the containers."""
+    nm = start_nm(processes, redis_url, extra=[
+        "--executor", "docker", "-D", f"yarn.nodemanager.runtime.linux.docker.image-name={image}",
+        "-D", f"yarn.nodemanager.runtime.linux.docker.default-container-network={bridge}"])
+    sweeper.nodes.add(nm.node_id)
+    [sandbox] = sweeper.containers(nm.node_id)  # started with the NM, not with the first container
+    assert sandbox.name == sandbox_name(nm.node_id) and sandbox.status == "running"
+    host = sandbox_hostname(nm.node_id.rsplit(":", 1)[0])
+    assert host in sandbox.attrs["NetworkSettings"]["Networks"][bridge]["Aliases"]
+    for n in (2, 3):
+        nm.start(cid(n), ['echo "on $NM_HOST as $(hostname), resolved $(getent hosts $NM_HOST | cut -d" " -f1)"; '
+                          "sleep 60"], memory=256)
+    for n in (2, 3):
+        nm.wait_state(cid(n), "RUNNING")
+        c = engine.containers.get(cid(n))
+        assert c.attrs["HostConfig"]["NetworkMode"] == f"container:{sandbox.id}"
+        assert c.labels["miniyarn.network"] == bridge
+        ip = sandbox.attrs["NetworkSettings"]["Networks"][bridge]["IPAddress"]
+        out = wait_for("stdout", lambda n=n: "resolved" in (
+            t := nm.get(f"/node/containerlogs/{cid(n)}/alice/stdout").text) and t, timeout=10)
+        assert f"on {host} as {host}, resolved {ip}" in out, out
+    processes.stop_all()  # SIGTERM: the NM ends its containers, then its sandbox
+    assert not sweeper.containers(nm.node_id)

@@ -40,7 +40,8 @@ from flink_on_yarn.runtime.savepoints import (
     stage_restore,
     write_savepoint,
 )
-from flink_on_yarn.runtime.task import Commands, TaskDeployment, run_task
+from flink_on_yarn.runtime.task import Commands, run_task
+from flink_on_yarn.runtime.task_deployment import TaskDeployment
 
 
 class Count(KeyedProcessFunction):  # type: ignore[misc]

@@ -21,6 +21,7 @@ from nodemanager.executor.docker_spec import (
     parse_mounts,
     requested_runtime,
     run_spec,
+    sandbox_spec,
 )
 
 CID = "container_1700000000000_0001_01_000002"
@@ -51,7 +52,7 @@ def test_run_spec_has_limits_labels_same_path_mounts_and_no_socket() -> None:
     assert kw["nano_cpus"] == 2 * 10**9  # clamped to the engine's CPUs
     assert kw["network_mode"] == "host" and kw["user"] == "1000:1000" and kw["name"] == CID
     assert kw["labels"] == {"miniyarn.application-id": APP, "miniyarn.container-id": CID,
-                            "miniyarn.node-id": "127.0.0.1:4242"}
+                            "miniyarn.node-id": "127.0.0.1:4242", "miniyarn.network": "host"}
     work, logs = str(spec().work_dir), str(spec().log_dir)
     assert kw["volumes"] == {work: {"bind": work, "mode": "rw"}, logs: {"bind": logs, "mode": "rw"}}
     assert kw["working_dir"] == work
@@ -73,6 +74,31 @@ def test_run_spec_on_a_network_of_its_own_has_a_hostname_its_dns_resolves() -> N
     assert kw["name"] == CID and kw["labels"]["miniyarn.container-id"] == CID
     host = run_spec(spec(), "miniyarn:latest", "n", "1000:1000", host_cpus=2, network="host")
     assert host.hostname is None and host.kwargs()["network_mode"] == "host" and "hostname" not in host.kwargs()
+
+
+def test_in_a_node_sandbox_a_container_takes_its_network_and_sets_up_none() -> None:
+    """Sharing the node's network namespace: `container:<sandbox>` as the network mode, no hostname,
+    alias or network of its own (Docker refuses those with a joined namespace); labelled with its
+    network still, so one filter finds every container of the cluster."""
+    run = run_spec(spec(), "miniyarn:latest", "nm-1:8042", "1000:1000", host_cpus=2, network="miniyarn-e2e",
+                   sandbox="0123abcd")
+    kw = run.kwargs()
+    assert kw["network_mode"] == "container:0123abcd" and run.hostname is None
+    assert not {"network", "hostname", "networking_config"} & set(kw)
+    assert kw["labels"]["miniyarn.network"] == "miniyarn-e2e" and kw["labels"]["miniyarn.container-id"] == CID
+
+
+def test_the_node_sandbox_only_sleeps_on_the_network_under_the_nodes_labels() -> None:
+    sb = sandbox_spec("878067b81b46:8042", "878067b81b46", "miniyarn-e2e", "miniyarn:latest", "1000:1000")
+    kw = sb.kwargs()
+    assert kw["name"] == "miniyarn-sandbox-878067b81b46-8042" and kw["entrypoint"] == ["sleep", "infinity"]
+    assert kw["network"] == "miniyarn-e2e" and kw["hostname"] == "yarn-878067b81b46"
+    assert kw["networking_config"] == {"miniyarn-e2e": {"Aliases": ["yarn-878067b81b46"]}}
+    assert kw["labels"] == {"miniyarn.node-id": "878067b81b46:8042", "miniyarn.network": "miniyarn-e2e",
+                            "miniyarn.role": "network-sandbox"}
+    assert "miniyarn.container-id" not in kw["labels"]  # not a YARN container: no orphan of anyone's
+    assert kw["mem_limit"] == 32 * 2**20 and kw["pids_limit"] == 16 and kw["user"] == "1000:1000"
+    assert kw["volumes"] == {} and kw["security_opt"] == ["no-new-privileges"]
 
 
 def test_mounts_parse_and_are_checked_against_allowed_dirs() -> None:
