@@ -101,13 +101,22 @@ class CheckpointCoordinator:
                                                             "completed": 0, "failed": 0})
     last_completion_ms: int = -1
     last_trigger_ms: int = -1
+    # No periodic checkpoint before this (`start_periodic`).
+    not_before_ms: int = -1
     latest_failed: Checkpoint | None = None
     restored: tuple[int, int, str] | None = None  # (checkpoint id, restore time, path)
 
+    def start_periodic(self, now_ms: int) -> None:
+        """The periodic checkpoints of an attempt start now: the first is due one interval later. (Flink's
+        scheduler waits a random initial delay between the min pause and the interval; a fixed one keeps a
+        job's checkpoints where its user expects them, and none is triggered the moment its tasks run.)"""
+        self.not_before_ms = now_ms + self.config.interval_ms
+
     def due(self, now_ms: int) -> bool:
-        """A periodic checkpoint is due: interval since the last trigger, min-pause since the last end."""
+        """A periodic checkpoint is due: past the attempt's initial delay, interval since the last trigger,
+        min-pause since the last end."""
         c = self.config
-        if not c.enabled or len(self.pending) >= c.max_concurrent:
+        if not c.enabled or len(self.pending) >= c.max_concurrent or now_ms < self.not_before_ms:
             return False
         if self.last_trigger_ms >= 0 and now_ms - self.last_trigger_ms < c.interval_ms:
             return False

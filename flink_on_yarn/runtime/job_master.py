@@ -232,6 +232,7 @@ class JobMaster:
     async def _checkpoint_loop(self) -> None:
         """Periodic checkpoints while every subtask runs (`execution.checkpointing.interval`)."""
         interval_s = self.checkpoint_config.interval_ms / 1000
+        self.coordinator.start_periodic(now_ms())
         while True:
             await asyncio.sleep(min(0.05, interval_s))
             now = now_ms()

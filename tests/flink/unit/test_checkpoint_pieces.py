@@ -327,3 +327,15 @@ def test_runqueue_wait_is_this_threads_and_only_grows() -> None:
     sum(range(200_000))
     second = runqueue_wait_s()
     assert 0.0 <= first <= second  # seconds waited for a CPU so far (0.0 where the kernel does not say)
+
+
+def test_an_attempts_first_periodic_checkpoint_waits_one_interval() -> None:
+    """Not the moment its tasks run (a bounded job would then take one before its final checkpoint); after a
+    failover the next attempt waits its interval again."""
+    c = CheckpointCoordinator(CheckpointConfig(interval_ms=1000))
+    c.start_periodic(5000)
+    assert not c.due(5000) and not c.due(5999) and c.due(6000)
+    c.trigger(6000, {"a"})
+    c.abort_all("failover", 6100)
+    c.start_periodic(7000)
+    assert not c.due(7500) and c.due(8000)
