@@ -141,6 +141,7 @@ class DockerExecutor(ContainerExecutor):
         self._lock = threading.Lock()
         self._sandbox_lock = threading.Lock()
         self._sandbox: Container | None = None
+        self._released = False  # the NM stopped: no new sandbox (the warm-up thread may come late)
 
     # ---- the engine ----------------------------------------------------------------------
 
@@ -169,10 +170,19 @@ class DockerExecutor(ContainerExecutor):
             if not ctx.recovery_enabled:
                 # Without recovery (with it, the NM takes back what it may, then sweeps the rest).
                 self.remove_orphans()
-            if self.shares_netns():
-                self.sandbox()  # now, not in the first container's start
         except ds.DockerLaunchError as e:
             log.warning("%s; Docker containers will fail until it does", e)
+            return
+        if self.shares_netns():
+            # Now, not in the first container's start; beside the NM's registration, not before it (a
+            # launch waits for it on the sandbox's lock).
+            threading.Thread(target=self._warm_sandbox, name="network-sandbox", daemon=True).start()
+
+    def _warm_sandbox(self) -> None:
+        try:
+            self.sandbox()
+        except ds.DockerLaunchError as e:
+            log.warning("%s; the node's first container tries again", e)
 
     def release(self) -> None:
         """The node's network sandbox goes with its containers, which the NM has just ended (a supervised
@@ -181,6 +191,7 @@ class DockerExecutor(ContainerExecutor):
             return
         try:
             with self._sandbox_lock:
+                self._released = True
                 self._sandbox = None
                 self.client().containers.get(ds.sandbox_name(self.ctx.node_id)).remove(force=True)
             log.info("Removed the network sandbox %s of node %s", ds.sandbox_name(self.ctx.node_id), self.ctx.node_id)
@@ -202,6 +213,8 @@ class DockerExecutor(ContainerExecutor):
         assert self.ctx is not None
         name = ds.sandbox_name(self.ctx.node_id)
         with self._sandbox_lock:
+            if self._released:
+                raise ds.DockerLaunchError(f"NodeManager {self.ctx.node_id} is stopping: no network sandbox")
             client = self.client()
             try:
                 found = self._sandbox or client.containers.get(name)

@@ -184,7 +184,8 @@ def test_on_a_bridge_network_a_nodes_containers_share_its_sandbox(redis_url: str
         "--executor", "docker", "-D", f"yarn.nodemanager.runtime.linux.docker.image-name={image}",
         "-D", f"yarn.nodemanager.runtime.linux.docker.default-container-network={bridge}"])
     sweeper.nodes.add(nm.node_id)
-    [sandbox] = sweeper.containers(nm.node_id)  # started with the NM, not with the first container
+    # Started with the NM (beside its registration), not with the first container.
+    [sandbox] = wait_for("the node's network sandbox", lambda: sweeper.containers(nm.node_id), timeout=20)
     assert sandbox.name == sandbox_name(nm.node_id) and sandbox.status == "running"
     host = sandbox_hostname(nm.node_id.rsplit(":", 1)[0])
     assert host in sandbox.attrs["NetworkSettings"]["Networks"][bridge]["Aliases"]
