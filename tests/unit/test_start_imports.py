@@ -28,6 +28,8 @@ def imported_by(module: str) -> set[str]:
     ("flink_on_yarn.runtime.taskmanager", {"fastapi", "redis", "flink_on_yarn.runtime.task",
                                            "flink_on_yarn.graph.operators", "flink_on_yarn.runtime.network",
                                            "flink_on_yarn.runtime.state_backend"}),
+    # The JobManager's Prometheus registry is made at the first scrape of /metrics.
+    ("flink_on_yarn.runtime.jobmanager", {"prometheus_client"}),
 ])
 def test_a_daemon_imports_only_what_its_first_step_needs(module: str, not_yet: set[str]) -> None:
     assert not imported_by(module) & not_yet
