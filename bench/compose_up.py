@@ -1,6 +1,7 @@
 """Docker figures: how long `docker compose up -d` takes until every service is healthy (target
 <= 20 s once the image exists), how long the engine takes to start one YARN container as the docker
-executor creates it, and a DistributedShell app's wall time on the compose cluster.
+executor creates it (on the host network, on a bridge network with its own address, and in a node's
+network sandbox there), and a DistributedShell app's wall time on the compose cluster.
 
 Needs a Docker engine, docker-compose (v1) or the compose plugin (v2), and miniyarn:latest
 (`bash images/build.sh`). Each round is a project of its own on its own bridge network (with
@@ -33,7 +34,7 @@ from miniyarn.distributedshell.client import submission
 from miniyarn.records import Resource
 from miniyarn.sockets import free_port
 from nodemanager.executor.base import LaunchSpec
-from nodemanager.executor.docker_spec import LABEL_NODE, run_spec
+from nodemanager.executor.docker_spec import LABEL_NODE, run_spec, sandbox_spec
 
 ROOT = Path(__file__).resolve().parents[1]
 IMAGE = os.environ.get("MINIYARN_IMAGE", "miniyarn:latest")
@@ -132,43 +133,53 @@ def compose_rounds(engine: docker.DockerClient, nms: int, rounds: int, ds_contai
 
 
 def launch_latency(engine: docker.DockerClient, n: int) -> None:
-    """Create + start a container exactly as the docker executor does; time to running and to exit."""
+    """Create + start a container exactly as the docker executor does, time to running and to exit, on each
+    network a node may give it: the host's, a bridge network with an address of its own, and the node's
+    network sandbox on that bridge (the executor's default there). Interleaved, so load hits all three alike."""
     root = Path(tempfile.mkdtemp(prefix="miniyarn-bench-launch-"))
     node = f"bench-{os.getpid()}"
-    to_running: list[float] = []
-    to_exit: list[float] = []
+    net = engine.networks.create(f"miniyarn-bench-launch-{os.getpid()}", driver="bridge")
+    modes = ("host network", "bridge, own address", "bridge, node sandbox")
+    to_running: dict[str, list[float]] = {m: [] for m in modes}
+    to_exit: dict[str, list[float]] = {m: [] for m in modes}
     try:
+        sandbox = engine.containers.run(**sandbox_spec(node, node, net.name, IMAGE, "1000:1000").kwargs())
         for i in range(n):
-            cid = f"container_1_0001_01_{i:06d}"
-            work, logs = root / "work" / cid, root / "logs" / cid
-            work.mkdir(parents=True)
-            logs.mkdir(parents=True)
-            (work / "launch_container.sh").write_text("#!/bin/bash\nexec /bin/bash -c true\n")
-            os.chmod(work, 0o777)
-            os.chmod(logs, 0o777)
-            spec = LaunchSpec(container_id=cid, app_id="application_1_0001", user="bench", work_dir=work,
-                              log_dir=logs, script=work / "launch_container.sh", env={},
-                              resource=Resource(memory=256, vcores=1))
-            kw = run_spec(spec, IMAGE, node, "1000:1000", 1).kwargs()
-            kw["name"] = f"miniyarn-bench-{os.getpid()}-{i}"
-            t0 = time.monotonic()
-            c = engine.containers.create(**kw)
-            c.start()
-            to_running.append(time.monotonic() - t0)
-            c.wait()
-            to_exit.append(time.monotonic() - t0)
-            c.remove(force=True)
+            for j, mode in enumerate(modes):
+                cid = f"container_1_0001_01_{i * len(modes) + j:06d}"
+                work, logs = root / "work" / cid, root / "logs" / cid
+                work.mkdir(parents=True)
+                logs.mkdir(parents=True)
+                (work / "launch_container.sh").write_text("#!/bin/bash\nexec /bin/bash -c true\n")
+                os.chmod(work, 0o777)
+                os.chmod(logs, 0o777)
+                spec = LaunchSpec(container_id=cid, app_id="application_1_0001", user="bench", work_dir=work,
+                                  log_dir=logs, script=work / "launch_container.sh", env={},
+                                  resource=Resource(memory=256, vcores=1))
+                network = "host" if j == 0 else net.name
+                kw = run_spec(spec, IMAGE, node, "1000:1000", 1, network=network,
+                              sandbox=sandbox.id if j == 2 else "").kwargs()
+                kw["name"] = f"miniyarn-bench-{os.getpid()}-{i}-{j}"
+                t0 = time.monotonic()
+                c = engine.containers.create(**kw)
+                c.start()
+                to_running[mode].append(time.monotonic() - t0)
+                c.wait()
+                to_exit[mode].append(time.monotonic() - t0)
+                c.remove(force=True)
     finally:
         for c in engine.containers.list(all=True, filters={"label": f"{LABEL_NODE}={node}"}):
             c.remove(force=True)
+        net.remove()
         shutil.rmtree(root, ignore_errors=True)
 
     def ms(xs: list[float], q: float) -> str:
         return f"{sorted(xs)[min(len(xs) - 1, int(q * len(xs)))] * 1000:.0f} ms"
 
-    print(f"docker container launch ({n}x, 256 MB, host network, init): create+start returned "
-          f"p50 {ms(to_running, 0.5)}, p90 {ms(to_running, 0.9)}; `true` exited p50 {ms(to_exit, 0.5)}, "
-          f"p90 {ms(to_exit, 0.9)}")
+    for mode in modes:
+        print(f"docker container launch ({n}x, 256 MB, {mode}, init): create+start returned "
+              f"p50 {ms(to_running[mode], 0.5)}, p90 {ms(to_running[mode], 0.9)}; `true` exited "
+              f"p50 {ms(to_exit[mode], 0.5)}, p90 {ms(to_exit[mode], 0.9)}")
 
 
 def main() -> int:
