@@ -19,7 +19,7 @@ import os
 import signal
 import threading
 import time
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from typing import TYPE_CHECKING
 
 import docker
@@ -231,18 +231,8 @@ class DockerExecutor(ContainerExecutor):
                 raise ds.DockerLaunchError(_engine_down(e)) from None
             user, _, _ = self.run_as()
             spec = ds.sandbox_spec(self.ctx.node_id, self.ctx.host, self.network(), self.default_image(), user)
-            try:
-                created: Container = client.containers.run(**spec.kwargs())
-            except docker.errors.ImageNotFound:
-                raise ds.DockerLaunchError(f"Docker image {spec.image!r} (the network sandbox's) is not on the "
-                                           f"Docker engine of node {self.ctx.node_id}; build it there "
-                                           "(bash images/build.sh) or `docker load` it") from None
-            except docker.errors.APIError as e:
-                raise ds.DockerLaunchError(f"Docker could not start the network sandbox {name} on network "
-                                           f"{self.network()!r}: {e.explanation or e}") from None
-            except _ENGINE_ERRORS as e:
-                self._forget_client()
-                raise ds.DockerLaunchError(_engine_down(e)) from None
+            created = self._made(lambda: client.containers.run(**spec.kwargs()), spec.image,
+                                 f"Docker could not start the network sandbox {name} on network {self.network()!r}")
             log.info("Started the network sandbox %s of node %s on %s: its containers are reached at %s",
                      name, self.ctx.node_id, self.network(), spec.hostname)
             self._sandbox = created
@@ -355,6 +345,20 @@ class DockerExecutor(ContainerExecutor):
         rw += [os.path.realpath(d) for d in (*self.ctx.local_dirs, *self.ctx.log_dirs)]
         return ro, rw
 
+    def _made(self, make: Callable[[], Container], image: str, refused: str) -> Container:
+        """`make()` (a create or a run), its engine errors as the diagnostics a container fails with."""
+        try:
+            return make()
+        except docker.errors.ImageNotFound:
+            node = self.ctx.node_id if self.ctx is not None else "unknown"
+            raise ds.DockerLaunchError(f"Docker image {image!r} is not on the Docker engine of node {node}; "
+                                       "build it there (bash images/build.sh) or `docker load` it") from None
+        except docker.errors.APIError as e:
+            raise ds.DockerLaunchError(f"{refused}: {e.explanation or e}") from None
+        except _ENGINE_ERRORS as e:
+            self._forget_client()
+            raise ds.DockerLaunchError(_engine_down(e)) from None
+
     def launch(self, spec: LaunchSpec) -> ContainerProcess:
         launch_env = spec.launch_env
         image = ds.image_of(launch_env, self.default_image())
@@ -375,17 +379,8 @@ class DockerExecutor(ContainerExecutor):
         sandbox = self.sandbox().id if self.shares_netns() else ""
         run = ds.run_spec(spec, image, node_id, user, self._host_cpus, extra, pids_limit=pids,
                           network=self.network(), sandbox=sandbox or "")
-        try:
-            container = client.containers.create(**run.kwargs())
-        except docker.errors.ImageNotFound:
-            raise ds.DockerLaunchError(f"Docker image {image!r} is not on the Docker engine of node {node_id}; "
-                                       "build it there (bash images/build.sh) or `docker load` it") from None
-        except docker.errors.APIError as e:
-            raise ds.DockerLaunchError(f"Docker refused to create container {spec.container_id} from image "
-                                       f"{image!r}: {e.explanation or e}") from None
-        except _ENGINE_ERRORS as e:
-            self._forget_client()
-            raise ds.DockerLaunchError(_engine_down(e)) from None
+        container = self._made(lambda: client.containers.create(**run.kwargs()), image,
+                               f"Docker refused to create container {spec.container_id} from image {image!r}")
         try:
             container.start()
         except _ENGINE_ERRORS as e:
