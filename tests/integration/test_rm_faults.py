@@ -97,8 +97,9 @@ def start_rm(processes: Processes, redis_url: str, name: str, extra: list[str] |
     return url
 
 
-def cluster_on(own: OwnRedis, processes: Processes, nms: int = 2, memory_mb: int = 2048, vcores: int = 4) -> Cluster:
-    c = Cluster(own.url, start_rm(processes, own.url, "rm"), processes)
+def cluster_on(own: OwnRedis, processes: Processes, nms: int = 2, memory_mb: int = 2048, vcores: int = 4,
+               rm_conf: list[str] | None = None) -> Cluster:
+    c = Cluster(own.url, start_rm(processes, own.url, "rm", rm_conf), processes)
     for i in range(nms):
         c.start_nm(f"nm{i + 1}", memory_mb=memory_mb, vcores=vcores)
     wait_for(f"{nms} running NodeManagers", lambda: len(c.running_nodes()) == nms)
@@ -134,27 +135,34 @@ def nothing_left(c: Cluster) -> None:
         admin.close()
 
 
-# 20 s covers every shorter pause (the old 5 s socket timeout, the 10 s reply wait, /health STALLED); one run
-# keeps the suite under its 10 minutes.
-@pytest.mark.parametrize("pause_s", [20])
+# The paused-Redis test's AM expiry: under its 12 s pause, and still 20 of the DistributedShell AM's 0.5 s
+# heartbeats (allocate calls).
+PAUSED_AM_EXPIRY = ["-D", "yarn.am.liveness-monitor.expiry-interval-ms=10000"]
+
+
+@pytest.mark.parametrize("pause_s", [12])
 def test_a_job_survives_redis_paused(own_redis: OwnRedis, processes: Processes, tmp_path: Path,
                                      pause_s: int) -> None:
-    c = cluster_on(own_redis, processes)
+    """Redis SIGSTOPped for 12 s mid-job: longer, by a second or more, than every window a pause must outlast
+    here (it was 20 s to outlast FAST_CONF's 20 s AM expiry; this RM's is PAUSED_AM_EXPIRY's 10 s). The NM
+    expiry (FAST_CONF's 3 s) and the AM expiry (10 s): the RM, blind, must not expire the nodes and AMs that
+    could not heartbeat meanwhile; the AMRM reply wait (10 s: an allocate whose BLPOP Redis had taken when it
+    stopped times out as it resumes, and is retried); /health's STALLED (the inbox loop stuck for 10 s,
+    resourcemanager/health.py: asked at 11 s); the old 5 s socket timeout. It stays under the 30 s socket
+    timeout of every Redis client, as the 20 s did."""
+    c = cluster_on(own_redis, processes, rm_conf=PAUSED_AM_EXPIRY)
     out = tmp_path / "out.txt"
     app_id = submit_ds(c.rm_url, c.redis_url, job(out, 3), containers=3)
     c.wait_app_state(app_id, "RUNNING", timeout=60)
     time.sleep(1)
     own_redis.signal(signal.SIGSTOP)
     try:
-        if pause_s > 12:
-            # The RM's loop is stuck in a Redis call: /health says so (nothing else answers for it).
-            time.sleep(11)
-            health = httpx.get(f"{c.rm_url}/health", timeout=5)
-            assert health.status_code == 503, health.text
-            assert health.json()["inboxLoop"] == "STALLED"
-            time.sleep(pause_s - 11)
-        else:
-            time.sleep(pause_s)
+        # The RM's loop is stuck in a Redis call: /health says so (nothing else answers for it).
+        time.sleep(11)
+        health = httpx.get(f"{c.rm_url}/health", timeout=5)
+        assert health.status_code == 503, health.text
+        assert health.json()["inboxLoop"] == "STALLED"
+        time.sleep(pause_s - 11)
     finally:
         own_redis.signal(signal.SIGCONT)
     succeeded(c, app_id)
@@ -299,8 +307,13 @@ def test_a_watching_client_waits_through_an_rm_restart_and_a_fresh_one_fails_at_
     assert_exact(out, 1)
 
 
-def test_an_unregister_during_a_20s_redis_outage_still_ends_succeeded(own_redis: OwnRedis,
-                                                                       processes: Processes) -> None:
+def test_an_unregister_during_a_redis_outage_past_the_am_expiry_still_ends_succeeded(own_redis: OwnRedis,
+                                                                                      processes: Processes) -> None:
+    """Redis killed for 10 s while the AM unregisters: past the AM expiry of this RM (8 s, where FAST_CONF's
+    20 s needed a 20 s outage) and the NM expiry (FAST_CONF's 3 s), from the AM's allocate and the node's beat
+    just before the kill, so the RM must not expire either for its own blindness; the AM's client retries
+    within yarn.resourcemanager.connect.max-wait.ms (120 s). 8 s still leaves the unregister, retried every
+    second, several seconds after Redis is back before the refreshed AM window would end."""
     import threading
 
     from miniyarn.client.amrm_client import AMRMClient
@@ -310,7 +323,8 @@ def test_an_unregister_during_a_20s_redis_outage_still_ends_succeeded(own_redis:
     from miniyarn.states.container import ContainerState
 
     # The test plays the NodeManager and the ApplicationMaster, so the unregister falls in the outage.
-    c = Cluster(own_redis.url, start_rm(processes, own_redis.url, "rm"), processes)
+    c = Cluster(own_redis.url, start_rm(processes, own_redis.url, "rm",
+                                        ["-D", "yarn.am.liveness-monitor.expiry-interval-ms=8000"]), processes)
     node = "fake-nm.local:1"
     admin = redis.Redis.from_url(admin_url(c.redis_url))
 
@@ -346,7 +360,7 @@ def test_an_unregister_during_a_20s_redis_outage_still_ends_succeeded(own_redis:
             errors.append(e)
     t = threading.Thread(target=unregister)
     t.start()
-    time.sleep(20)
+    time.sleep(10)
     own_redis.start()
     t.join(60)
     assert not t.is_alive() and errors == []
