@@ -20,6 +20,8 @@ from pathlib import Path
 import psutil
 import pytest
 import redis
+from redis.backoff import NoBackoff
+from redis.retry import Retry
 
 from miniyarn import keys
 from miniyarn.security import credentials
@@ -87,6 +89,11 @@ def alive(pids: set[int]) -> set[int]:
         except psutil.NoSuchProcess:
             pass
     return out
+
+
+# For a client a test builds with redis.Redis(...) and expects to be refused (a login, a connection): redis-py
+# 8.x gives those (not from_url's) ten retries with backoff up to 1 s, about 4.4 s a refusal, telling nothing more.
+NO_RETRY = Retry(NoBackoff(), 0)
 
 
 def admin_url(url: str) -> str:
