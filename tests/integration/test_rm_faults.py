@@ -22,7 +22,8 @@ import redis
 from miniyarn import keys
 from miniyarn.redisconn import text
 from tests.conftest import Processes, RedisServer, admin_url, free_port
-from tests.integration.conftest import FAST_CONF, Cluster, submit_ds, wait_for
+from tests.integration.conftest import FAST_CONF, Cluster, launch_rm, rm_up, submit_ds, wait_for
+from tests.integration.conftest import start_rm as start_shared_rm
 
 
 class OwnRedis:
@@ -89,19 +90,16 @@ def own_redis(redis_server: RedisServer, tmp_path: Path) -> Iterator[OwnRedis]:
 
 
 def start_rm(processes: Processes, redis_url: str, name: str, extra: list[str] | None = None) -> str:
-    port = free_port()
-    processes.start(name, ["-m", "resourcemanager", "--redis-url", redis_url, "--port", str(port),
-                           "--host", "127.0.0.1", *FAST_CONF, *(extra or [])])
-    url = f"http://127.0.0.1:{port}"
-    wait_for("the ResourceManager", lambda: httpx.get(f"{url}/health", timeout=1).status_code == 200)
-    return url
+    return start_shared_rm(processes, redis_url, extra, name)
 
 
 def cluster_on(own: OwnRedis, processes: Processes, nms: int = 2, memory_mb: int = 2048, vcores: int = 4,
                rm_conf: list[str] | None = None) -> Cluster:
-    c = Cluster(own.url, start_rm(processes, own.url, "rm", rm_conf), processes)
+    """The RM and its NMs on `own`, the NMs started beside the RM (see two_node_cluster)."""
+    c = Cluster(own.url, launch_rm(processes, own.url, rm_conf), processes)
     for i in range(nms):
         c.start_nm(f"nm{i + 1}", memory_mb=memory_mb, vcores=vcores)
+    rm_up(c.rm_url)
     wait_for(f"{nms} running NodeManagers", lambda: len(c.running_nodes()) == nms)
     return c
 
@@ -259,7 +257,6 @@ def test_rm_killed_right_after_granting_containers_neither_keeps_ghosts_nor_allo
 
 def test_a_burst_of_ams_queues_behind_the_am_limit_instead_of_deadlocking(redis_url: str, processes: Processes,
                                                                            tmp_path: Path) -> None:
-    from tests.integration.conftest import start_rm as start_shared_rm
     c = Cluster(redis_url, start_shared_rm(processes, redis_url), processes)
     # 4 vcores in all, an AM limit of half: 2 AMs at a time, each leaving room for its container.
     c.start_nm("nm1", memory_mb=2048, vcores=2)
