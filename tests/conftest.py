@@ -205,3 +205,10 @@ def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]):  
     outcome = yield
     rep = outcome.get_result()
     setattr(item, "rep_" + rep.when, rep)
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """The pure tests of the `unit` directories last, in their order: xdist hands tests out in this order, so a
+    run ends on tests of milliseconds that both workers share, not on a 15 s browser or fault test that one
+    worker runs while the other has nothing left (the web UI tier came last in path order)."""
+    items.sort(key=lambda item: "unit" in item.path.parts)
