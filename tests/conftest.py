@@ -208,7 +208,8 @@ def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]):  
 
 
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
-    """The pure tests of the `unit` directories last, in their order: xdist hands tests out in this order, so a
-    run ends on tests of milliseconds that both workers share, not on a 15 s browser or fault test that one
-    worker runs while the other has nothing left (the web UI tier came last in path order)."""
+    """The pure tests of the `unit` directories last, in their order: xdist hands tests out one at a time in
+    this order (`--maxschedchunk 1` in pyproject.toml; without it the first 136, all slow, went to one worker),
+    so a run ends on tests of milliseconds that both workers share, not on a 15 s browser or fault test that
+    one worker runs while the other has nothing left (the web UI tier came last in path order)."""
     items.sort(key=lambda item: "unit" in item.path.parts)
