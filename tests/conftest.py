@@ -20,6 +20,8 @@ from pathlib import Path
 import psutil
 import pytest
 import redis
+from redis.backoff import NoBackoff
+from redis.retry import Retry
 
 from miniyarn import keys
 from miniyarn.security import credentials
@@ -87,6 +89,11 @@ def alive(pids: set[int]) -> set[int]:
         except psutil.NoSuchProcess:
             pass
     return out
+
+
+# For a client a test builds with redis.Redis(...) and expects to be refused (a login, a connection): redis-py
+# 8.x gives those (not from_url's) ten retries with backoff up to 1 s, about 4.4 s a refusal, telling nothing more.
+NO_RETRY = Retry(NoBackoff(), 0)
 
 
 def admin_url(url: str) -> str:
@@ -198,3 +205,11 @@ def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]):  
     outcome = yield
     rep = outcome.get_result()
     setattr(item, "rep_" + rep.when, rep)
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """The pure tests of the `unit` directories last, in their order: xdist hands tests out one at a time in
+    this order (`--maxschedchunk 1` in pyproject.toml; without it the first 136, all slow, went to one worker),
+    so a run ends on tests of milliseconds that both workers share, not on a 15 s browser or fault test that
+    one worker runs while the other has nothing left (the web UI tier came last in path order)."""
+    items.sort(key=lambda item: "unit" in item.path.parts)

@@ -12,7 +12,7 @@ import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 
 import httpx
 import pytest
@@ -145,3 +145,24 @@ class Count(KeyedProcessFunction):
         self.count.update(n)
         yield key, n
 '''
+
+
+class KeyedCountSetUp(NamedTuple):
+    cluster: FlinkCluster
+    ckpt: Path
+    lines: Path
+    program: Path
+
+
+def keyed_count_set_up(flink: Callable[..., FlinkCluster], tmp_path: Path, program_text: str,
+                       keys: int, lines: int) -> KeyedCountSetUp:
+    """What the TaskManager-kill checkpoint tests share: 2 TaskManagers of 2 slots checkpointing into
+    `tmp_path/checkpoints`, an input of `lines` lines `k<i % keys> x…` and the program written out."""
+    ckpt = tmp_path / "checkpoints"
+    cluster = flink(tms=2, slots=2, **{"state.checkpoints.dir": str(ckpt)})
+    path = tmp_path / "lines.txt"
+    pad = "x" * 180  # long lines: few records per 64 KB batch, so barriers come often
+    path.write_text("".join(f"k{i % keys} {pad}\n" for i in range(lines)))
+    program = tmp_path / "program.py"
+    program.write_text(program_text)
+    return KeyedCountSetUp(cluster, ckpt, path, program)

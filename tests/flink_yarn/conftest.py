@@ -17,7 +17,7 @@ import redis
 
 from miniyarn import keys
 from tests.conftest import Processes, logs_aggregated
-from tests.integration.conftest import Cluster, start_rm, wait_for
+from tests.integration.conftest import Cluster, two_node_cluster, wait_for
 
 ROOT = Path(__file__).resolve().parents[2]
 # Small containers (YARN's minimum here is 128 MB) and quick Flink liveness, so tests take seconds.
@@ -77,8 +77,4 @@ def final_counts(texts: list[str]) -> Counter[str]:
 
 @pytest.fixture
 def flink_yarn(redis_url: str, processes: Processes, tmp_path: Path) -> Iterator[FlinkOnYarn]:
-    c = Cluster(redis_url, start_rm(processes, redis_url), processes)
-    c.start_nm("nm1")
-    c.start_nm("nm2")
-    wait_for("2 running NodeManagers", lambda: len(c.running_nodes()) == 2)
-    yield FlinkOnYarn(c, tmp_path)
+    yield FlinkOnYarn(two_node_cluster(redis_url, processes), tmp_path)

@@ -101,13 +101,34 @@ def amrm_token(attempt_id: str) -> str:
     return credentials.derive(found.rm_master_key(), "amrm", attempt_id)
 
 
-def start_rm(processes: Processes, redis_url: str, extra: list[str] | None = None) -> str:
+def launch_rm(processes: Processes, redis_url: str, extra: list[str] | None = None, name: str = "rm") -> str:
+    """An RM process started, not yet waited for (see `rm_up`): its URL."""
     port = free_port()
-    processes.start("rm", ["-m", "resourcemanager", "--redis-url", redis_url, "--port", str(port),
+    processes.start(name, ["-m", "resourcemanager", "--redis-url", redis_url, "--port", str(port),
                            "--host", "127.0.0.1", *FAST_CONF, *(extra or [])])
-    url = f"http://127.0.0.1:{port}"
+    return f"http://127.0.0.1:{port}"
+
+
+def rm_up(url: str) -> None:
     wait_for("the ResourceManager", lambda: httpx.get(f"{url}/health", timeout=1).status_code == 200)
+
+
+def start_rm(processes: Processes, redis_url: str, extra: list[str] | None = None, name: str = "rm") -> str:
+    url = launch_rm(processes, redis_url, extra, name)
+    rm_up(url)
     return url
+
+
+def two_node_cluster(redis_url: str, processes: Processes) -> Cluster:
+    """A real RM and two real NMs (4 GB, 4 vcores each) on `redis_url`. The NMs start beside the RM, not after
+    it: they meet it only through Redis (a first heartbeat waits in its inbox), as compose starts them, so the
+    three start-ups overlap instead of adding up."""
+    c = Cluster(redis_url, launch_rm(processes, redis_url), processes)
+    c.start_nm("nm1")
+    c.start_nm("nm2")
+    rm_up(c.rm_url)
+    wait_for("2 running NodeManagers", lambda: len(c.running_nodes()) == 2)
+    return c
 
 
 @pytest.fixture
@@ -118,11 +139,7 @@ def rm_only(redis_url: str, processes: Processes) -> Iterator[Cluster]:
 @pytest.fixture
 def cluster(redis_url: str, processes: Processes) -> Iterator[Cluster]:
     """A real RM and two real NMs (4 GB, 4 vcores each) on the test's own Redis database."""
-    c = Cluster(redis_url, start_rm(processes, redis_url), processes)
-    c.start_nm("nm1")
-    c.start_nm("nm2")
-    wait_for("2 running NodeManagers", lambda: len(c.running_nodes()) == 2)
-    yield c
+    yield two_node_cluster(redis_url, processes)
 
 
 def submit_ds(rm_url: str, redis_url: str, command: str, containers: int = 3, name: str = "ds") -> str:

@@ -11,13 +11,10 @@ from pathlib import Path
 
 import pytest
 import redis
-from redis.backoff import NoBackoff
-from redis.retry import Retry
 
 from miniyarn.security import credentials
 from miniyarn.sockets import free_port
-
-NO_RETRY = Retry(NoBackoff(), 0)
+from tests.conftest import NO_RETRY
 
 
 def start(work: Path, acl: Path, port: int) -> subprocess.Popen[bytes]:
@@ -58,7 +55,6 @@ def test_transactions_and_scripts_survive_a_sigkill_and_the_default_user_stays_s
         rm = connect(port, creds.redis_password("rm"))
         assert rm.hget("yarn:app:a", "state") == b"RUNNING" and rm.pttl("yarn:app:a") > 0
         assert rm.get("yarn:fenced") == b"1"
-        # NO_RETRY: redis-py retries a refused login with backoff (4 s each), which tells nothing more.
         with pytest.raises(redis.AuthenticationError):
             redis.Redis(port=port, socket_timeout=5, retry=NO_RETRY).get("yarn:app:a")  # no user: NOAUTH
         for password in ("", "nopass", "x"):

@@ -22,7 +22,8 @@ import redis
 from miniyarn import keys
 from miniyarn.redisconn import text
 from tests.conftest import Processes, RedisServer, admin_url, free_port
-from tests.integration.conftest import FAST_CONF, Cluster, submit_ds, wait_for
+from tests.integration.conftest import FAST_CONF, Cluster, launch_rm, rm_up, submit_ds, wait_for
+from tests.integration.conftest import start_rm as start_shared_rm
 
 
 class OwnRedis:
@@ -89,18 +90,16 @@ def own_redis(redis_server: RedisServer, tmp_path: Path) -> Iterator[OwnRedis]:
 
 
 def start_rm(processes: Processes, redis_url: str, name: str, extra: list[str] | None = None) -> str:
-    port = free_port()
-    processes.start(name, ["-m", "resourcemanager", "--redis-url", redis_url, "--port", str(port),
-                           "--host", "127.0.0.1", *FAST_CONF, *(extra or [])])
-    url = f"http://127.0.0.1:{port}"
-    wait_for("the ResourceManager", lambda: httpx.get(f"{url}/health", timeout=1).status_code == 200)
-    return url
+    return start_shared_rm(processes, redis_url, extra, name)
 
 
-def cluster_on(own: OwnRedis, processes: Processes, nms: int = 2, memory_mb: int = 2048, vcores: int = 4) -> Cluster:
-    c = Cluster(own.url, start_rm(processes, own.url, "rm"), processes)
+def cluster_on(own: OwnRedis, processes: Processes, nms: int = 2, memory_mb: int = 2048, vcores: int = 4,
+               rm_conf: list[str] | None = None) -> Cluster:
+    """The RM and its NMs on `own`, the NMs started beside the RM (see two_node_cluster)."""
+    c = Cluster(own.url, launch_rm(processes, own.url, rm_conf), processes)
     for i in range(nms):
         c.start_nm(f"nm{i + 1}", memory_mb=memory_mb, vcores=vcores)
+    rm_up(c.rm_url)
     wait_for(f"{nms} running NodeManagers", lambda: len(c.running_nodes()) == nms)
     return c
 
@@ -134,27 +133,34 @@ def nothing_left(c: Cluster) -> None:
         admin.close()
 
 
-# 20 s covers every shorter pause (the old 5 s socket timeout, the 10 s reply wait, /health STALLED); one run
-# keeps the suite under its 10 minutes.
-@pytest.mark.parametrize("pause_s", [20])
+# The paused-Redis test's AM expiry: under its 12 s pause, and still 20 of the DistributedShell AM's 0.5 s
+# heartbeats (allocate calls).
+PAUSED_AM_EXPIRY = ["-D", "yarn.am.liveness-monitor.expiry-interval-ms=10000"]
+
+
+@pytest.mark.parametrize("pause_s", [12])
 def test_a_job_survives_redis_paused(own_redis: OwnRedis, processes: Processes, tmp_path: Path,
                                      pause_s: int) -> None:
-    c = cluster_on(own_redis, processes)
+    """Redis SIGSTOPped for 12 s mid-job: longer, by a second or more, than every window a pause must outlast
+    here (it was 20 s to outlast FAST_CONF's 20 s AM expiry; this RM's is PAUSED_AM_EXPIRY's 10 s). The NM
+    expiry (FAST_CONF's 3 s) and the AM expiry (10 s): the RM, blind, must not expire the nodes and AMs that
+    could not heartbeat meanwhile; the AMRM reply wait (10 s: an allocate whose BLPOP Redis had taken when it
+    stopped times out as it resumes, and is retried); /health's STALLED (the inbox loop stuck for 10 s,
+    resourcemanager/health.py: asked at 11 s); the old 5 s socket timeout. It stays under the 30 s socket
+    timeout of every Redis client, as the 20 s did."""
+    c = cluster_on(own_redis, processes, rm_conf=PAUSED_AM_EXPIRY)
     out = tmp_path / "out.txt"
     app_id = submit_ds(c.rm_url, c.redis_url, job(out, 3), containers=3)
     c.wait_app_state(app_id, "RUNNING", timeout=60)
     time.sleep(1)
     own_redis.signal(signal.SIGSTOP)
     try:
-        if pause_s > 12:
-            # The RM's loop is stuck in a Redis call: /health says so (nothing else answers for it).
-            time.sleep(11)
-            health = httpx.get(f"{c.rm_url}/health", timeout=5)
-            assert health.status_code == 503, health.text
-            assert health.json()["inboxLoop"] == "STALLED"
-            time.sleep(pause_s - 11)
-        else:
-            time.sleep(pause_s)
+        # The RM's loop is stuck in a Redis call: /health says so (nothing else answers for it).
+        time.sleep(11)
+        health = httpx.get(f"{c.rm_url}/health", timeout=5)
+        assert health.status_code == 503, health.text
+        assert health.json()["inboxLoop"] == "STALLED"
+        time.sleep(pause_s - 11)
     finally:
         own_redis.signal(signal.SIGCONT)
     succeeded(c, app_id)
@@ -251,7 +257,6 @@ def test_rm_killed_right_after_granting_containers_neither_keeps_ghosts_nor_allo
 
 def test_a_burst_of_ams_queues_behind_the_am_limit_instead_of_deadlocking(redis_url: str, processes: Processes,
                                                                            tmp_path: Path) -> None:
-    from tests.integration.conftest import start_rm as start_shared_rm
     c = Cluster(redis_url, start_shared_rm(processes, redis_url), processes)
     # 4 vcores in all, an AM limit of half: 2 AMs at a time, each leaving room for its container.
     c.start_nm("nm1", memory_mb=2048, vcores=2)
@@ -299,8 +304,13 @@ def test_a_watching_client_waits_through_an_rm_restart_and_a_fresh_one_fails_at_
     assert_exact(out, 1)
 
 
-def test_an_unregister_during_a_20s_redis_outage_still_ends_succeeded(own_redis: OwnRedis,
-                                                                       processes: Processes) -> None:
+def test_an_unregister_during_a_redis_outage_past_the_am_expiry_still_ends_succeeded(own_redis: OwnRedis,
+                                                                                      processes: Processes) -> None:
+    """Redis killed for 10 s while the AM unregisters: past the AM expiry of this RM (8 s, where FAST_CONF's
+    20 s needed a 20 s outage) and the NM expiry (FAST_CONF's 3 s), from the AM's allocate and the node's beat
+    just before the kill, so the RM must not expire either for its own blindness; the AM's client retries
+    within yarn.resourcemanager.connect.max-wait.ms (120 s). 8 s still leaves the unregister, retried every
+    second, several seconds after Redis is back before the refreshed AM window would end."""
     import threading
 
     from miniyarn.client.amrm_client import AMRMClient
@@ -310,7 +320,8 @@ def test_an_unregister_during_a_20s_redis_outage_still_ends_succeeded(own_redis:
     from miniyarn.states.container import ContainerState
 
     # The test plays the NodeManager and the ApplicationMaster, so the unregister falls in the outage.
-    c = Cluster(own_redis.url, start_rm(processes, own_redis.url, "rm"), processes)
+    c = Cluster(own_redis.url, start_rm(processes, own_redis.url, "rm",
+                                        ["-D", "yarn.am.liveness-monitor.expiry-interval-ms=8000"]), processes)
     node = "fake-nm.local:1"
     admin = redis.Redis.from_url(admin_url(c.redis_url))
 
@@ -346,7 +357,7 @@ def test_an_unregister_during_a_20s_redis_outage_still_ends_succeeded(own_redis:
             errors.append(e)
     t = threading.Thread(target=unregister)
     t.start()
-    time.sleep(20)
+    time.sleep(10)
     own_redis.start()
     t.join(60)
     assert not t.is_alive() and errors == []

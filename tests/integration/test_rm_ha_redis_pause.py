@@ -1,8 +1,13 @@
 """RM HA under a paused Redis, on real RMs and a redis-server of the test's own (SIGSTOP pauses every client
-of it): two RMs with HA on and a running DistributedShell app; Redis stopped for 20 s, so the leader lease
+of it): two RMs with HA on and a running DistributedShell app; Redis stopped for 12 s, so the leader lease
 expires for both while neither can renew or take it. After SIGCONT exactly one RM is active and stays so,
 the lease and the epoch in Redis are its own, the app ends SUCCEEDED with each container's output exactly
-once, and neither RM's loop died (`/health` 200 on both)."""
+once, and neither RM's loop died (`/health` 200 on both).
+
+The 12 s outlast, by two seconds or more, every window the pause must cross: the lease (2 s) and its
+renewals' 1 s timeout, the NM expiry (FAST_CONF's 3 s), the AM expiry (10 s here, AM_EXPIRY: FAST_CONF's
+20 s would need a pause of over 20 s), the AMRM reply wait (10 s) and /health's 10 s STALLED; the containers'
+4 s of work end inside it. They stay under the 30 s socket timeout of the RMs' other Redis clients."""
 
 from __future__ import annotations
 
@@ -31,7 +36,9 @@ from tests.integration.test_rm_ha import HA
 
 pytestmark = [pytest.mark.integration, pytest.mark.timeout(150)]
 
-PAUSE_S = 20
+PAUSE_S = 12
+# 20 of the DistributedShell AM's 0.5 s heartbeats, and under PAUSE_S (see the module's docstring).
+AM_EXPIRY = ["-D", "yarn.am.liveness-monitor.expiry-interval-ms=10000"]
 
 
 @pytest.fixture
@@ -62,6 +69,7 @@ def test_a_redis_paused_past_the_lease_leaves_one_active_and_the_app_succeeds(
         own_redis: RedisServer, processes: Processes, tmp_path: Path) -> None:
     redis_url = own_redis.url(0)
     ha = HA(processes, redis_url)
+    ha.conf += AM_EXPIRY
     ha.start("rm1")
     assert ha.active() == "rm1"
     ha.start("rm2")

@@ -36,7 +36,7 @@ from miniyarn.rpc import YarnRemoteError, call
 from miniyarn.security.credentials import digest
 from miniyarn.states.application import FinalApplicationStatus
 from tests.conftest import Processes, free_port, logs_aggregated
-from tests.integration.conftest import FAST_CONF, Cluster, start_rm, submit_ds, wait_for
+from tests.integration.conftest import FAST_CONF, Cluster, submit_ds, two_node_cluster, wait_for
 
 pytestmark = [pytest.mark.integration, pytest.mark.timeout(120)]
 
@@ -46,11 +46,7 @@ TERABYTE_MB = 1 << 20
 @pytest.fixture
 def yarn(redis_url: str, processes: Processes) -> Cluster:
     """A real RM and two real NMs (4 GB, 4 vcores each), as tests/integration's `cluster`."""
-    c = Cluster(redis_url, start_rm(processes, redis_url), processes)
-    c.start_nm("nm1")
-    c.start_nm("nm2")
-    wait_for("2 running NodeManagers", lambda: len(c.running_nodes()) == 2)
-    return c
+    return two_node_cluster(redis_url, processes)
 
 
 def pings(url: str) -> bool:

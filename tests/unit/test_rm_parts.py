@@ -89,20 +89,27 @@ def test_the_completed_apps_limit_forgets_the_oldest_from_memory_and_store() -> 
     assert first not in ctx.out.apps
 
 
+def recovered_with_an_am(client: redis.Redis) -> tuple[ResourceManager, str, str]:
+    """An RM recovered from the test's Redis, its first application submitted and the AM container placed on
+    NODE: (the RM, the application id, the AM container id)."""
+    rm = ResourceManager(YarnConfiguration(CONF, load_files=False), client)
+    recovery.recover(rm)
+    rm.new_app_ids.clear()
+    app_id = rm.new_application()
+    heartbeat(rm)
+    rm.submit(ApplicationSubmissionContext.model_validate({"application-id": app_id}), "alice")
+    rm.schedule()
+    attempt = rm.apps[app_id].current
+    assert attempt is not None
+    return rm, app_id, attempt.am_container_id
+
+
 def test_a_flushed_context_is_recovered_as_it_was(redis_admin_url: str) -> None:
     client = redis.Redis.from_url(redis_admin_url)
     try:
-        rm = ResourceManager(YarnConfiguration(CONF, load_files=False), client)
-        recovery.recover(rm)
-        rm.new_app_ids.clear()
-        app_id = rm.new_application()
+        rm, app_id, am = recovered_with_an_am(client)
         assert rm.store.next_app_seq() == 2  # the counter is the store's: ids are never reissued
-        heartbeat(rm)
-        rm.submit(ApplicationSubmissionContext.model_validate({"application-id": app_id}), "alice")
-        rm.schedule()
-        attempt = rm.apps[app_id].current
-        assert attempt is not None
-        heartbeat(rm, ContainerStatus(container_id=attempt.am_container_id, state=ContainerState.RUNNING))
+        heartbeat(rm, ContainerStatus(container_id=am, state=ContainerState.RUNNING))
         rm.flush()
         assert not rm.out
 
@@ -112,7 +119,7 @@ def test_a_flushed_context_is_recovered_as_it_was(redis_admin_url: str) -> None:
         app = again.apps[app_id]
         assert app.state is YarnApplicationState.ACCEPTED and app.current is not None
         assert app.current.state is AttemptState.LAUNCHED
-        am = app.current.am_container_id
+        assert app.current.am_container_id == am
         assert again.app_containers == {app_id: {am: None}} and again.node_containers == {NODE: {am: None}}
         assert again.containers[am].recovered
         assert again.sched_nodes[NODE].used == again.containers[am].container.resource
@@ -126,16 +133,7 @@ def test_records_lost_with_a_failed_over_redis_are_stored_again(redis_admin_url:
     answers again the RM writes every live record again, the grant an AM was already handed above all."""
     client = redis.Redis.from_url(redis_admin_url)
     try:
-        rm = ResourceManager(YarnConfiguration(CONF, load_files=False), client)
-        recovery.recover(rm)
-        rm.new_app_ids.clear()
-        app_id = rm.new_application()
-        heartbeat(rm)
-        rm.submit(ApplicationSubmissionContext.model_validate({"application-id": app_id}), "alice")
-        rm.schedule()
-        attempt = rm.apps[app_id].current
-        assert attempt is not None
-        am = attempt.am_container_id
+        rm, app_id, am = recovered_with_an_am(client)
         rm.flush()
         stored = {k: client.get(k) for k in (keys.container(am), keys.app(app_id), keys.node(NODE))}
         assert all(stored.values())

@@ -15,7 +15,7 @@ from typing import Any
 import httpx
 import pytest
 
-from tests.flink.conftest import KEYED_COUNT_FUNCTION, FlinkCluster, wait_for
+from tests.flink.conftest import KEYED_COUNT_FUNCTION, FlinkCluster, keyed_count_set_up, wait_for
 
 pytestmark = pytest.mark.integration
 
@@ -63,13 +63,7 @@ def outputs(out: Path) -> list[tuple[str, int]]:
 
 @pytest.mark.timeout(300)  # above the waits' own ceilings on a loaded machine
 def test_killed_taskmanager_restores_from_checkpoint(flink: Callable[..., FlinkCluster], tmp_path: Path) -> None:
-    ckpt = tmp_path / "checkpoints"
-    cluster = flink(tms=2, slots=2, **{"state.checkpoints.dir": str(ckpt)})
-    words = tmp_path / "lines.txt"
-    pad = "x" * 180  # long lines: few records per 64 KB batch, so barriers come often
-    words.write_text("".join(f"k{i % 37} {pad}\n" for i in range(6000)))
-    program = tmp_path / "keyed_count.py"
-    program.write_text(KEYED_COUNT)
+    cluster, ckpt, words, program = keyed_count_set_up(flink, tmp_path, KEYED_COUNT, keys=37, lines=6000)
     out = tmp_path / "out"
     job_id = cluster.run_detached(program, str(words), str(out))
 

@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.flink.conftest import KEYED_COUNT_FUNCTION, FlinkCluster, wait_for
+from tests.flink.conftest import KEYED_COUNT_FUNCTION, FlinkCluster, keyed_count_set_up, wait_for
 from tests.line_server import LineServer
 
 pytestmark = pytest.mark.integration
@@ -58,13 +58,7 @@ def committed_lines(out: Path) -> Counter[str]:
 
 @pytest.mark.timeout(300)  # above the waits' own ceilings on a loaded machine
 def test_killed_taskmanager_file_sink_exactly_once(flink: Callable[..., FlinkCluster], tmp_path: Path) -> None:
-    ckpt = tmp_path / "checkpoints"
-    cluster = flink(tms=2, slots=2, **{"state.checkpoints.dir": str(ckpt)})
-    lines = tmp_path / "lines.txt"
-    pad = "x" * 180  # long lines: few records per 64 KB batch, so barriers come often
-    lines.write_text("".join(f"k{i % KEYS} {pad}\n" for i in range(LINES)))
-    program = tmp_path / "exactly_once.py"
-    program.write_text(EXACTLY_ONCE_COUNT)
+    cluster, ckpt, lines, program = keyed_count_set_up(flink, tmp_path, EXACTLY_ONCE_COUNT, keys=KEYS, lines=LINES)
     out = tmp_path / "out"
     res = cluster.miniflink("run", "-m", cluster.rest, "-p", "2", "-d", "-py", str(program), str(lines), str(out))
     assert res.returncode == 0, res.stderr

@@ -17,6 +17,7 @@ from miniyarn import blobs, keys
 from miniyarn.records import LocalResource, LocalResourceType
 from miniyarn.sockets import free_port
 from nodemanager.localizer import LocalizationError, localize_all
+from tests.conftest import NO_RETRY
 
 
 def test_a_blob_waits_for_a_redis_that_comes_back(tmp_path: Path) -> None:
@@ -69,16 +70,18 @@ def _up(client: redis.Redis) -> bool:
         return False
 
 
+# Each refused connection reaches the deadline's loop at once: redis-py's own retries of it (about 4.4 s, see
+# NO_RETRY) would outlast the 1 s deadline on the first try and leave the loop nothing to decide.
 def test_localization_gives_up_after_its_deadline(tmp_path: Path) -> None:
     resource = LocalResource(resource=f"{blobs.SCHEME}://{'0' * 64}", type=LocalResourceType.FILE, size=1)
     t0 = time.monotonic()
     with pytest.raises(LocalizationError, match="Redis unreachable for 1s"):
-        localize_all(redis.Redis(port=free_port()), {"f": resource}, tmp_path, redis_wait_s=1.0)
+        localize_all(redis.Redis(port=free_port(), retry=NO_RETRY), {"f": resource}, tmp_path, redis_wait_s=1.0)
     assert 1.0 <= time.monotonic() - t0 < 5
 
 
 def test_the_checkpoint_pointer_read_retries_until_its_deadline() -> None:
     t0 = time.monotonic()
     with pytest.raises(redis.ConnectionError):
-        checkpoint_pointer.read(redis.Redis(port=free_port()), "application_1_0001", max_wait_s=1.0)
+        checkpoint_pointer.read(redis.Redis(port=free_port(), retry=NO_RETRY), "application_1_0001", max_wait_s=1.0)
     assert 1.0 <= time.monotonic() - t0 < 5
