@@ -46,6 +46,7 @@ from flink_on_yarn.runtime.rest_jobs import add_job_routes, query_list
 from flink_on_yarn.runtime.rest_operations import Operations
 from flink_on_yarn.runtime.rest_paths import VersionedPaths
 from flink_on_yarn.runtime.rest_views import job_details, job_summary
+from miniweb.routes import PlainRoute
 
 if TYPE_CHECKING:
     from flink_on_yarn.runtime.jobmanager import JobManager
@@ -93,6 +94,7 @@ def local_hosts(jm_proc: JobManager) -> set[str]:
 
 def create_app(jm_proc: JobManager) -> FastAPI:
     app = FastAPI(title="miniflink JobManager", docs_url=None, redoc_url=None, openapi_url=None)
+    app.router.route_class = PlainRoute
     app.add_middleware(RestGuard, secret=jm_proc.secret, trusted_origins=jm_proc.trusted_origins,
                        max_body=jm_proc.config.get_int("rest.server.max-content-length", DEFAULT_MAX_BODY))
     # Added last, so outermost: the guard and the routes see `/v1/x` as `/x`.
