@@ -14,6 +14,7 @@ from pydantic import ValidationError
 from starlette.concurrency import run_in_threadpool
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
+from miniweb.routes import PlainRoute
 from miniyarn.blobs import SCHEME
 from miniyarn.records import ApplicationSubmissionContext
 from miniyarn.security import credentials as creds
@@ -80,6 +81,7 @@ def _in_range(value: int, begin: int | None, end: int | None) -> bool:
 def create_app(rm: ResourceManager, bind_host: str = "", auth: WebAuth | None = None,
                ha: HAView | None = None) -> FastAPI:
     app = FastAPI(title="miniyarn ResourceManager", docs_url=None, redoc_url=None, openapi_url=None)
+    app.router.route_class = PlainRoute
     auth = auth or web_auth(rm, bind_host)
     access = Access(policy_from_conf(rm.conf))
     app.state.access = access
