@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import socket
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
@@ -73,8 +74,8 @@ class Cluster:
             return bool(a["state"] in states and (a["state"] not in FINAL_APP_STATES or a["finishedTime"] > 0))
         return dict(wait_for(f"{app_id} in {states}", lambda: reached(a := self.app(app_id)) and a, timeout))
 
-    def start_nm(self, name: str, memory_mb: int = 4096, vcores: int = 4) -> None:
-        self.processes.start(name, ["-m", "nodemanager", "--redis-url", self.redis_url, "--port", "0",
+    def start_nm(self, name: str, memory_mb: int = 4096, vcores: int = 4, port: int = 0) -> None:
+        self.processes.start(name, ["-m", "nodemanager", "--redis-url", self.redis_url, "--port", str(port),
                                     "--memory-mb", str(memory_mb), "--vcores", str(vcores), *FAST_CONF])
         self.nodes.append(name)
 
@@ -101,9 +102,10 @@ def amrm_token(attempt_id: str) -> str:
     return credentials.derive(found.rm_master_key(), "amrm", attempt_id)
 
 
-def launch_rm(processes: Processes, redis_url: str, extra: list[str] | None = None, name: str = "rm") -> str:
+def launch_rm(processes: Processes, redis_url: str, extra: list[str] | None = None, name: str = "rm",
+              port: int = 0) -> str:
     """An RM process started, not yet waited for (see `rm_up`): its URL."""
-    port = free_port()
+    port = port or free_port()
     processes.start(name, ["-m", "resourcemanager", "--redis-url", redis_url, "--port", str(port),
                            "--host", "127.0.0.1", *FAST_CONF, *(extra or [])])
     return f"http://127.0.0.1:{port}"
@@ -119,13 +121,26 @@ def start_rm(processes: Processes, redis_url: str, extra: list[str] | None = Non
     return url
 
 
+def distinct_free_ports(n: int) -> list[int]:
+    """`n` free ports, all different: each is held until all are picked. Daemons started side by side get
+    these rather than port 0, which the kernel may answer with the port picked for one still importing (an
+    NM took its RM's port once, and the RM's REST answered 404 from the NM)."""
+    held = [socket.create_server(("127.0.0.1", 0)) for _ in range(n)]
+    try:
+        return [int(s.getsockname()[1]) for s in held]
+    finally:
+        for s in held:
+            s.close()
+
+
 def two_node_cluster(redis_url: str, processes: Processes) -> Cluster:
     """A real RM and two real NMs (4 GB, 4 vcores each) on `redis_url`. The NMs start beside the RM, not after
     it: they meet it only through Redis (a first heartbeat waits in its inbox), as compose starts them, so the
     three start-ups overlap instead of adding up."""
-    c = Cluster(redis_url, launch_rm(processes, redis_url), processes)
-    c.start_nm("nm1")
-    c.start_nm("nm2")
+    rm_port, *nm_ports = distinct_free_ports(3)
+    c = Cluster(redis_url, launch_rm(processes, redis_url, port=rm_port), processes)
+    c.start_nm("nm1", port=nm_ports[0])
+    c.start_nm("nm2", port=nm_ports[1])
     rm_up(c.rm_url)
     wait_for("2 running NodeManagers", lambda: len(c.running_nodes()) == 2)
     return c

@@ -22,7 +22,7 @@ import redis
 from miniyarn import keys
 from miniyarn.redisconn import text
 from tests.conftest import Processes, RedisServer, admin_url, free_port
-from tests.integration.conftest import FAST_CONF, Cluster, launch_rm, rm_up, submit_ds, wait_for
+from tests.integration.conftest import FAST_CONF, Cluster, distinct_free_ports, launch_rm, rm_up, submit_ds, wait_for
 from tests.integration.conftest import start_rm as start_shared_rm
 
 
@@ -96,9 +96,10 @@ def start_rm(processes: Processes, redis_url: str, name: str, extra: list[str] |
 def cluster_on(own: OwnRedis, processes: Processes, nms: int = 2, memory_mb: int = 2048, vcores: int = 4,
                rm_conf: list[str] | None = None) -> Cluster:
     """The RM and its NMs on `own`, the NMs started beside the RM (see two_node_cluster)."""
-    c = Cluster(own.url, launch_rm(processes, own.url, rm_conf), processes)
+    rm_port, *nm_ports = distinct_free_ports(nms + 1)
+    c = Cluster(own.url, launch_rm(processes, own.url, rm_conf, port=rm_port), processes)
     for i in range(nms):
-        c.start_nm(f"nm{i + 1}", memory_mb=memory_mb, vcores=vcores)
+        c.start_nm(f"nm{i + 1}", memory_mb=memory_mb, vcores=vcores, port=nm_ports[i])
     rm_up(c.rm_url)
     wait_for(f"{nms} running NodeManagers", lambda: len(c.running_nodes()) == nms)
     return c
