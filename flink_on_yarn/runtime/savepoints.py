@@ -7,7 +7,8 @@ file name, so the directory can be moved. `_metadata` keys the state by Operator
 not by job vertex, so another version of the program (`flink run -s PATH`) finds each operator's state by its
 uid even when chains changed: `plan_restore` maps it, pure, and refuses state no operator takes as Flink does
 (unless `--allowNonRestoredState`). Checkpoint `_metadata` carries the same operator lists, so a retained
-checkpoint can be restored with `-s` too.
+checkpoint can be restored with `-s` too. A keyed operator at another parallelism gets every old subtask's
+file and splits them by key group (state_rescale.py); operator state and parallel sources cannot, and say so.
 
 >>> meta = {"job_id": "a" * 32, "checkpoint_id": 3, "tasks": {"v1:0": {"file": "f0", "size": 1,
 ...         "operators": ["1" * 32, "2" * 32], "source": ""}},
