@@ -193,8 +193,9 @@ def _named(op: str, info: Mapping[str, Any]) -> str:
 
 def _check_max_parallelism(location: str, op: str, info: Mapping[str, Any] | None, new: int) -> None:
     """Flink's refusal: key groups are the unit of rescaling, so their number may never change. A
-    `_metadata` from before it was recorded had the only one miniflink ever used."""
-    if info is None:
+    `_metadata` from before it was recorded had the only one miniflink ever used. Only state is checked:
+    an operator without any has no key groups to map."""
+    if info is None or not info.get("stateful"):
         return
     old = int(info.get("max_parallelism", DEFAULT_MAX_PARALLELISM))
     if old != new:
