@@ -105,6 +105,11 @@ def holds_state(op: Operator) -> bool:
     return any(isinstance(v, (KeyedStateBackend, TimerQueue)) for v in vars(op).values())
 
 
+def rescalable_state(op: Operator) -> bool:
+    """Its state can go to another parallelism: no operator state of its own, or only broadcast state."""
+    return type(op).snapshot_state is Operator.snapshot_state or op.broadcast_state
+
+
 def operator_ids(nodes: dict[int, Transformation], order: list[int], edges: list[StreamEdge],
                  chainable: Callable[[StreamEdge], bool]) -> dict[int, str]:
     """Each real node's OperatorID: from its uid (or uid hash), else from its place in the graph."""
@@ -236,7 +241,8 @@ def build_job_graph(nodes: dict[int, Transformation], job_name: str, default_par
     for v in vertices:
         v.operators = [OperatorSpec(name=op.name, payload=_ship(op, f"function of operator {op.name!r}"),
                                     operatorId=op_meta.get(id(op), ("", None))[0],
-                                    uid=op_meta.get(id(op), ("", None))[1], stateful=holds_state(op))
+                                    uid=op_meta.get(id(op), ("", None))[1], stateful=holds_state(op),
+                                    rescalable=rescalable_state(op))
                        for op in vertex_ops[v.id]]
     return JobGraphSpec(jobName=job_name, runtimeMode=runtime_mode,
                         vertices=vertices, edges=job_edges, config=dict(config or {}))

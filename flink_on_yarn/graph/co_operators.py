@@ -287,6 +287,8 @@ class BroadcastProcessOperator(_RunsBatches, UserFunctionOperator):
     """`DataStream.connect(broadcast_stream).process(BroadcastProcessFunction)`: `process_element(value, ctx)`
     reads the broadcast state, `process_broadcast_element(value, ctx)` writes it."""
 
+    broadcast_state = True
+
     def __init__(self, fn: Any, descriptors: list[Any], name: str, convert: Convert | None = None) -> None:
         super().__init__(fn, name, convert)
         self.layout = _BroadcastStates(descriptors)
@@ -330,6 +332,8 @@ class KeyedBroadcastProcessOperator(_RunsBatches, KeyedProcessOperator):
     """`KeyedStream.connect(broadcast_stream).process(KeyedBroadcastProcessFunction)`: `process_element` with
     keyed state, timers and the read-only broadcast state; `process_broadcast_element` (no key) writes it;
     `on_timer` reads it."""
+
+    broadcast_state = True
 
     def __init__(self, key_selector: Any, fn: Any, descriptors: list[Any], name: str,
                  convert: Convert | None = None) -> None:

@@ -26,6 +26,9 @@ class OperatorSpec(BaseModel):
     # The operator holds state (keyed state, timers or its own): a savepoint's state that no operator of a
     # new job takes is an error only for these (Flink's check is for state that is there).
     stateful: bool = False
+    # Its state splits at another parallelism: keyed state and timers, or broadcast state (runtime/
+    # state_rescale.py); False for operator state such as a sink's pending files.
+    rescalable: bool = False
 
 
 class JobVertexSpec(BaseModel):

@@ -31,6 +31,7 @@ from flink_on_yarn.graph.process_context import (
 from flink_on_yarn.graph.task_context import TaskContext
 from flink_on_yarn.runtime.state import ValueStateDescriptor
 from flink_on_yarn.runtime.state_backend import KeyedStateBackend
+from flink_on_yarn.runtime.state_rescale import KEY
 
 Convert = Callable[[Any], Any]
 
@@ -118,6 +119,18 @@ class Operator:
 
     def restore_state(self, data: bytes) -> None:
         """After `open`, before any record: what `snapshot_state` returned in the checkpoint restored."""
+
+    # Rescaling (runtime/state_rescale.py) splits keyed state and timers by key group. True: what
+    # `snapshot_state` returns is the same in every subtask (broadcast state), so any copy will do.
+    broadcast_state = False
+
+    def table_scope(self, name: str) -> str:
+        """How the entries of keyed table `name` carry their key (state_rescale's KEY, SCOPED, PANES)."""
+        return KEY
+
+    def timer_scope(self, attr: str) -> str:
+        """How the timers of queue (or TimerClock) `attr` carry their key."""
+        return KEY
 
     def notify_checkpoint_complete(self, checkpoint_id: int) -> None:
         """The JobManager completed checkpoint `checkpoint_id` (e.g. a sink commits what it made durable)."""

@@ -19,6 +19,7 @@ from flink_on_yarn.graph.operators import Convert
 from flink_on_yarn.graph.process_context import now_ms
 from flink_on_yarn.graph.window_operator import _MISSING, NO_TIMESTAMP, WindowFunctionSpec, WindowOperator
 from flink_on_yarn.runtime.state import StateDescriptor, ValueStateDescriptor
+from flink_on_yarn.runtime.state_rescale import SCOPED
 from flink_on_yarn.runtime.timers import TimerQueue
 from flink_on_yarn.runtime.windows import Evictor, Trigger, TriggerResult
 
@@ -96,6 +97,9 @@ class TriggerWindowOperator(WindowOperator):
     def open(self, ctx: Any) -> None:
         super().open(ctx)
         self.trigger_ctx = _TriggerContext(self)
+
+    def timer_scope(self, attr: str) -> str:
+        return SCOPED if attr in ("event_timers", "processing_timers") else super().timer_scope(attr)
 
     def _cleanup_time(self, window: Any) -> int:
         end = window.max_timestamp()

@@ -25,6 +25,7 @@ from flink_on_yarn.graph.process_context import WindowContext, now_ms
 from flink_on_yarn.graph.task_context import TaskContext
 from flink_on_yarn.runtime.state import ValueStateDescriptor
 from flink_on_yarn.runtime.state_backend import KeyedStateBackend
+from flink_on_yarn.runtime.state_rescale import KEY, NAMESPACE, PANES, SCOPED
 from flink_on_yarn.runtime.timers import TimerQueue
 from flink_on_yarn.runtime.windows import CountWindow
 
@@ -67,6 +68,16 @@ class WindowOperator(Operator):
         self.late_dropped = 0
         self.count_fired = 0
         self.late_tag: str | None = None  # `side_output_late_data(tag)`: late records go there, not away
+
+    def table_scope(self, name: str) -> str:
+        if name == "_panes":
+            return PANES
+        return SCOPED if name.startswith("_trigger.") else KEY  # a trigger's state is per (key, window)
+
+    def timer_scope(self, attr: str) -> str:
+        if attr in ("timers", "cleanup"):
+            return SCOPED if self.merging else NAMESPACE + "_panes"  # per (key, session), or per pane
+        return KEY
 
     def open(self, ctx: TaskContext) -> None:
         super().open(ctx)

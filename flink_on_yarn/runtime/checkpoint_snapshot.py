@@ -28,6 +28,7 @@ from typing import Any
 from flink_on_yarn.graph.process_context import TimerClock
 from flink_on_yarn.graph.sources import Source
 from flink_on_yarn.runtime.state_backend import KeyedStateBackend
+from flink_on_yarn.runtime.state_rescale import RescaleError, rescale_operator
 from flink_on_yarn.runtime.task_deployment import RestorePlan
 from flink_on_yarn.runtime.timers import TimerQueue
 
@@ -57,10 +58,14 @@ def snapshot_chain(operators: list[Any], source: Source | None, checkpoint_id: i
                          "source": source.position if source is not None else None}, protocol=5)
 
 
-def _restore_operator(op: Any, state: dict[str, Any]) -> None:
+def _check_type(op: Any, state: dict[str, Any]) -> None:
     if state["type"] != type(op).__name__:
         raise RestoreError(f"the checkpoint holds the state of a {state['type']} where the job has a "
                            f"{type(op).__name__}: it was taken of another job graph")
+
+
+def _restore_operator(op: Any, state: dict[str, Any]) -> None:
+    _check_type(op, state)
     attrs = vars(op)
     for name, data_ in state["keyed"].items():
         backend = attrs.get(name)
@@ -93,13 +98,24 @@ def restore_chain(operators: list[Any], source: Source | None, data: bytes) -> N
 
 
 def restore_planned(operators: list[Any], source: Source | None, plan: RestorePlan,
-                    read: Callable[[str], bytes]) -> None:
-    """`restore_chain` for a RestorePlan; `read` must verify each file (CheckpointStorage.read_state)."""
+                    read: Callable[[str], bytes], subtask: int = 0, parallelism: int = 1) -> None:
+    """`restore_chain` for a RestorePlan of `subtask` of `parallelism`; `read` must verify each file
+    (CheckpointStorage.read_state). A rescaled operator takes its key groups from every old subtask."""
     snaps = [pickle.loads(read(path)) for path in plan.files]  # each verified by `read` before unpickling
     if len(plan.operators) != len(operators):
         raise RestoreError(f"the restore plan names {len(plan.operators)} operators, the task has {len(operators)}")
-    for op, where in zip(operators, plan.operators, strict=True):
-        if where is not None:
+    rescaled = plan.rescaled + [[]] * (len(operators) - len(plan.rescaled))
+    for op, where, olds in zip(operators, plan.operators, rescaled, strict=True):
+        if olds:
+            states = [snaps[f]["operators"][i] for f, i in olds]
+            for state in states:
+                _check_type(op, state)
+            try:
+                _restore_operator(op, rescale_operator(op, states, subtask, parallelism, plan.max_parallelism))
+            except RescaleError as e:
+                raise RestoreError(f"cannot rescale {type(op).__name__} from {len(states)} to {parallelism} "
+                                   f"subtasks: {e}") from None
+        elif where is not None:
             _restore_operator(op, snaps[where[0]]["operators"][where[1]])
     if source is not None and plan.source is not None and snaps[plan.source]["source"] is not None:
         source.restore_position(snaps[plan.source]["source"])

@@ -307,7 +307,7 @@ class JobMaster:
             await asyncio.sleep(0.01)  # _complete writes the files on a thread; this wait is rare and short
 
     def _layout(self) -> list[TaskOperators]:
-        return [TaskOperators(v.id, i, [o.operatorId for o in v.operators], v.sourceOperatorId)
+        return [TaskOperators(v.id, i, [o.operatorId for o in v.operators], v.sourceOperatorId, v.maxParallelism)
                 for v in self.graph.vertices for i in range(v.parallelism)]
 
     def _operators(self) -> dict[str, dict[str, Any]]:
@@ -315,11 +315,12 @@ class JobMaster:
         for v in self.graph.vertices:
             if v.sourceOperatorId:
                 ops[v.sourceOperatorId] = {"name": v.name.split(" -> ")[0], "uid": v.sourceUid, "stateful": False,
-                                           "parallelism": v.parallelism}
+                                           "parallelism": v.parallelism, "max_parallelism": v.maxParallelism}
             for o in v.operators:
                 if o.operatorId:
                     ops[o.operatorId] = {"name": o.name, "uid": o.uid, "stateful": o.stateful,
-                                         "parallelism": v.parallelism}
+                                         "rescalable": o.rescalable, "parallelism": v.parallelism,
+                                         "max_parallelism": v.maxParallelism}
         return ops
 
     def on_checkpoint_report(self, msg: AcknowledgeCheckpoint | DeclineCheckpoint, tm_id: str) -> None:

@@ -7,7 +7,8 @@ file name, so the directory can be moved. `_metadata` keys the state by Operator
 not by job vertex, so another version of the program (`flink run -s PATH`) finds each operator's state by its
 uid even when chains changed: `plan_restore` maps it, pure, and refuses state no operator takes as Flink does
 (unless `--allowNonRestoredState`). Checkpoint `_metadata` carries the same operator lists, so a retained
-checkpoint can be restored with `-s` too.
+checkpoint can be restored with `-s` too. A keyed operator at another parallelism gets every old subtask's
+file and splits them by key group (state_rescale.py); operator state and parallel sources cannot, and say so.
 
 >>> meta = {"job_id": "a" * 32, "checkpoint_id": 3, "tasks": {"v1:0": {"file": "f0", "size": 1,
 ...         "operators": ["1" * 32, "2" * 32], "source": ""}},
@@ -31,6 +32,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from flink_on_yarn.graph.partitioning import DEFAULT_MAX_PARALLELISM
 from flink_on_yarn.runtime.checkpoint_storage import METADATA, CheckpointIntegrityError, _write_atomic, seal, unseal
 from flink_on_yarn.runtime.task_deployment import RestorePlan
 
@@ -87,13 +89,15 @@ class TaskOperators:
     subtask: int
     operators: list[str]
     source: str
+    max_parallelism: int = DEFAULT_MAX_PARALLELISM
 
 
 def metadata(job_id: str, checkpoint_id: int, timestamp: int, is_savepoint: bool,
              tasks: Mapping[tuple[str, int], tuple[str, int]], layout: Iterable[TaskOperators],
              operators: Mapping[str, dict[str, Any]]) -> dict[str, Any]:
     """A `_metadata` body: each subtask's state file (bare name, size) with its operators' ids in chain
-    order, and every operator's name, uid, statefulness and parallelism."""
+    order, and every operator's name, uid, statefulness, parallelism, max parallelism and whether its state
+    can be rescaled (`rescalable`: keyed state and timers, or broadcast state, only)."""
     by_task = {(t.vertex_id, t.subtask): t for t in layout}
     entries: dict[str, dict[str, Any]] = {}
     for (vid, subtask), (name, size) in tasks.items():
@@ -105,11 +109,9 @@ def metadata(job_id: str, checkpoint_id: int, timestamp: int, is_savepoint: bool
 
 
 def _unmapped(location: str, op: str, info: Mapping[str, Any]) -> str:
-    named = f"{op} (uid {info['uid']!r}, {info.get('name', '')})" if info.get("uid") else \
-        f"{op} ({info.get('name', '')})"
     return (f"Failed to rollback to checkpoint/savepoint {location}. Cannot map checkpoint/savepoint state for "
-            f"operator {named} to the new program, because the operator is not available in the new program. "
-            f"If you want to allow to skip this, you can set the --allowNonRestoredState option on the CLI.")
+            f"operator {_named(op, info)} to the new program, because the operator is not available in the new "
+            f"program. If you want to allow to skip this, you can set the --allowNonRestoredState option on the CLI.")
 
 
 def _index(files: list[str], location: str, name: str) -> int:
@@ -135,8 +137,11 @@ def plan_restore(meta: Mapping[str, Any], layout: list[TaskOperators], location:
     # (operator id, subtask) -> (file name, index in that file's chain); the sources' files the same way.
     where: dict[tuple[str, int], tuple[str, int]] = {}
     sources: dict[tuple[str, int], str] = {}
+    old_vertex: dict[str, str] = {}
     for key, entry in (meta.get("tasks") or {}).items():
-        subtask = int(str(key).rpartition(":")[2])
+        vid, _, sub = str(key).rpartition(":")
+        subtask = int(sub)
+        old_vertex.update({str(op): vid for op in entry.get("operators") or []})
         name = Path(str(entry["file"])).name  # a bare name: nothing outside the savepoint's directory
         for index, op in enumerate(entry.get("operators") or []):
             where[(str(op), subtask)] = (name, index)
@@ -145,25 +150,87 @@ def plan_restore(meta: Mapping[str, Any], layout: list[TaskOperators], location:
     parallelism = {t.vertex_id: 0 for t in layout}
     for t in layout:
         parallelism[t.vertex_id] = max(parallelism[t.vertex_id], t.subtask + 1)
+    finished = {str(k) for k in meta.get("finished") or []}
     plans: dict[tuple[str, int], RestorePlan] = {}
     for t in layout:
         files: list[str] = []
         mapped: list[tuple[int, int] | None] = []
+        rescaled: list[list[tuple[int, int]]] = []
         for op in t.operators:
             info = old_ops.get(op)
+            _check_max_parallelism(location, op, info, t.max_parallelism)
+            olds: list[tuple[int, int]] = []
             if info is not None and info.get("stateful") and int(info.get("parallelism", 0)) != \
                     parallelism[t.vertex_id]:
-                raise SavepointRestoreError(
-                    f"Failed to rollback to checkpoint/savepoint {location}. The operator {op} "
-                    f"({info.get('name', '')}) ran with parallelism {info.get('parallelism')} and now has "
-                    f"{parallelism[t.vertex_id]}: miniflink does not rescale keyed state; restore with the "
-                    f"savepoint's parallelism (-p {info.get('parallelism')}).")
-            found = where.get((op, t.subtask))
-            mapped.append(None if found is None else (_index(files, files_dir, found[0]), found[1]))
+                _check_rescalable(location, op, info, parallelism[t.vertex_id])
+                for s in range(int(info["parallelism"])):
+                    found = where.get((op, s))
+                    if found is not None:
+                        olds.append((_index(files, files_dir, found[0]), found[1]))
+                    elif f"{old_vertex.get(op)}:{s}" not in finished:
+                        raise SavepointRestoreError(
+                            f"Failed to rollback to checkpoint/savepoint {location}. It holds no state of subtask "
+                            f"{s} of operator {op} ({info.get('name', '')}), which ran with parallelism "
+                            f"{info['parallelism']}: it cannot be rescaled to {parallelism[t.vertex_id]}.")
+                mapped.append(None)
+            else:
+                found = where.get((op, t.subtask))
+                mapped.append(None if found is None else (_index(files, files_dir, found[0]), found[1]))
+            rescaled.append(olds)
+        if t.source:
+            _check_source(location, t.source, old_ops.get(t.source), parallelism[t.vertex_id], sources)
         source_file = sources.get((t.source, t.subtask)) if t.source else None
         source = None if source_file is None else _index(files, files_dir, source_file)
-        plans[(t.vertex_id, t.subtask)] = RestorePlan(files=files, operators=mapped, source=source)
+        plans[(t.vertex_id, t.subtask)] = RestorePlan(files=files, operators=mapped, source=source,
+                                                      rescaled=rescaled if any(rescaled) else [])
     return plans
+
+
+def _named(op: str, info: Mapping[str, Any]) -> str:
+    return f"{op} (uid {info['uid']!r}, {info.get('name', '')})" if info.get("uid") else \
+        f"{op} ({info.get('name', '')})"
+
+
+def _check_max_parallelism(location: str, op: str, info: Mapping[str, Any] | None, new: int) -> None:
+    """Flink's refusal: key groups are the unit of rescaling, so their number may never change. A
+    `_metadata` from before it was recorded had the only one miniflink ever used. Only state is checked:
+    an operator without any has no key groups to map."""
+    if info is None or not info.get("stateful"):
+        return
+    old = int(info.get("max_parallelism", DEFAULT_MAX_PARALLELISM))
+    if old != new:
+        raise SavepointRestoreError(
+            f"Failed to rollback to checkpoint/savepoint {location}. Max parallelism mismatch between "
+            f"checkpoint/savepoint state and new program. Cannot map operator {op} with max parallelism {old} "
+            f"to new program with max parallelism {new}. This indicates that the program has been changed in "
+            f"a non-compatible way after the checkpoint/savepoint.")
+
+
+def _check_rescalable(location: str, op: str, info: Mapping[str, Any], new: int) -> None:
+    """Keyed state and timers split by key group; operator state only when it is broadcast state. An
+    operator recorded before `rescalable` was is taken to hold operator state (never drop state silently)."""
+    if info.get("rescalable"):
+        return
+    old = info.get("parallelism")
+    raise SavepointRestoreError(
+        f"Failed to rollback to checkpoint/savepoint {location}. The operator {_named(op, info)} ran with "
+        f"parallelism {old} and now has {new}: it holds operator state (not keyed state), which miniflink "
+        f"cannot redistribute; restore with the savepoint's parallelism (-p {old}) or give that operator "
+        f"set_parallelism({old}).")
+
+
+def _check_source(location: str, op: str, info: Mapping[str, Any] | None, new: int,
+                  sources: Mapping[tuple[str, int], str]) -> None:
+    """A parallel source's position is its own split's (a file's byte range at that parallelism)."""
+    if info is None or not any(src == op for src, _ in sources):
+        return
+    old = int(info.get("parallelism", new))
+    if old != new:
+        raise SavepointRestoreError(
+            f"Failed to rollback to checkpoint/savepoint {location}. The source {_named(op, info)} ran with "
+            f"parallelism {old} and now has {new}: its read positions belong to its old splits, which "
+            f"miniflink cannot redistribute; restore with the savepoint's parallelism (-p {old}) or give the "
+            f"source set_parallelism({old}).")
 
 
 def _reseal(src: Path, dst: Path, verify: bytes, sign: bytes) -> None:

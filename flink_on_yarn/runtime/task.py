@@ -187,7 +187,7 @@ def run_task(dep: TaskDeployment, report: Report, secret: bytes, stdout: TextIO 
     elif dep.restore_plan is not None:
         if storage is None:
             raise RuntimeError("told to restore from a savepoint without a checkpoint directory")
-        restore_planned(operators, source, dep.restore_plan, storage.read_state)
+        restore_planned(operators, source, dep.restore_plan, storage.read_state, dep.subtask, dep.parallelism)
     producer = f"{dep.task_name} ({dep.subtask + 1}/{dep.parallelism})"
     all_writers = [(o, RecordWriter(o.strategy, o.targets, decode(o.key_selector) if o.key_selector else None,
                                     producer, secret)) for o in dep.outputs]

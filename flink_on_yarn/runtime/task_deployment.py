@@ -10,16 +10,24 @@ from dataclasses import dataclass, field
 
 from pydantic import TypeAdapter
 
+from flink_on_yarn.graph.partitioning import DEFAULT_MAX_PARALLELISM
+
 
 @dataclass
 class RestorePlan:
     """Where each operator of a subtask's chain finds its state in a savepoint of another job graph (one
     whose chains differ): `files` (paths), per operator (file index, index in that file's chain) or None
-    (starts empty), and the file holding the source's position. Made by runtime/savepoints.py."""
+    (starts empty), and the file holding the source's position. Made by runtime/savepoints.py.
+
+    An operator whose parallelism changed has, in `rescaled`, every old subtask's (file index, index in
+    that file's chain), in old subtask order, and takes its key groups' share of them (state_rescale.py);
+    [] (or a short list, from an older JobManager) for the others."""
 
     files: list[str] = field(default_factory=list)
     operators: list[tuple[int, int] | None] = field(default_factory=list)
     source: int | None = None
+    rescaled: list[list[tuple[int, int]]] = field(default_factory=list)
+    max_parallelism: int = DEFAULT_MAX_PARALLELISM  # the hash edges' (network.py), the key groups' count
 
 
 @dataclass

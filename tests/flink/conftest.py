@@ -93,14 +93,14 @@ def wait_for(pred: Callable[[], bool], timeout: float, what: str) -> None:
     raise AssertionError(f"timed out after {timeout} s waiting for {what} (last error: {last})")
 
 
-def start_jobmanager(processes: Processes, tmp: Path, **conf: str) -> tuple[str, int]:
+def start_jobmanager(processes: Processes, tmp: Path, name: str = "jobmanager", **conf: str) -> tuple[str, int]:
     addr_file = tmp / "jm-address.json"
     full = {"rest.port": "0", "jobmanager.rpc.port": "0", "jobmanager.rpc.address": "127.0.0.1",
             cluster_secret.FILE_KEY: str(tmp / "cluster.secret"), **FAST, **conf}
     args = ["-m", "flink_on_yarn.runtime.jobmanager", "--address-file", str(addr_file)]
     for k, v in full.items():
         args += ["-D", f"{k}={v}"]
-    processes.start("jobmanager", args)
+    processes.start(name, args)
     wait_for(addr_file.exists, 20, "the JobManager's address file")
     data = json.loads(addr_file.read_text())
     return data["rest"], int(data["rpc"].rsplit(":", 1)[1])

@@ -72,7 +72,8 @@ def layout(g: JobGraphSpec) -> list[TaskOperators]:
 
 
 def operators(g: JobGraphSpec) -> dict[str, dict[str, Any]]:
-    return {o.operatorId: {"name": o.name, "uid": o.uid, "stateful": o.stateful, "parallelism": v.parallelism}
+    return {o.operatorId: {"name": o.name, "uid": o.uid, "stateful": o.stateful, "rescalable": o.rescalable,
+                           "parallelism": v.parallelism, "max_parallelism": v.maxParallelism}
             for v in g.vertices for o in v.operators}
 
 
@@ -137,13 +138,83 @@ def test_plan_refuses_unmapped_state_unless_allowed() -> None:
     plan_restore(meta, layout(renamed), "/sp/1", allow_non_restored=False)
 
 
-def test_plan_refuses_another_parallelism_for_keyed_state() -> None:
+def at(g: JobGraphSpec, parallelism: int) -> list[TaskOperators]:
+    """`g`'s layout with its non-source vertices at `parallelism` (as `run -p` gives them)."""
+    return [TaskOperators(v.id, i, [o.operatorId for o in v.operators], v.sourceOperatorId)
+            for v in g.vertices for i in range(1 if v.sourceOperatorId else parallelism)]
+
+
+def test_plan_rescales_keyed_state_from_every_old_subtask() -> None:
+    v1 = job("v1")
+    old = at(v1, 2)
+    files = {(t.vertex_id, t.subtask): (f"{t.vertex_id}_{t.subtask}", 1) for t in old}
+    ops = operators(v1)
+    for info in ops.values():
+        info["parallelism"] = 2
+    meta = metadata(v1.jobId, 1, 0, True, files, old, ops)
+    count = uid_hash("count")
+    plan = plan_restore(meta, at(v1, 3), "/sp/1", allow_non_restored=False)
+    vid, chain = next((t.vertex_id, t.operators) for t in old if count in t.operators)
+    index = chain.index(count)
+    for subtask in range(3):
+        p = plan[(vid, subtask)]
+        assert [Path(p.files[f]).name for f, _ in p.rescaled[index]] == [f"{vid}_0", f"{vid}_1"]
+        assert [i for _, i in p.rescaled[index]] == [index, index] and p.operators[index] is None
+    # A subtask's state missing from the savepoint is an error, not an empty key range.
+    del meta["tasks"][f"{vid}:1"]
+    with pytest.raises(SavepointRestoreError, match=r"holds no state of subtask 1 of operator"):
+        plan_restore(meta, at(v1, 3), "/sp/1", allow_non_restored=False)
+    # From a `_metadata` that does not say the state rescales, it is refused (never dropped).
+    meta = metadata(v1.jobId, 1, 0, True, files, old, ops)
+    meta["operators"][count].pop("rescalable")
+    with pytest.raises(SavepointRestoreError, match=r"ran with parallelism 2 and now has 3: it holds operator "
+                                                    r"state \(not keyed state\).* \(-p 2\)"):
+        plan_restore(meta, at(v1, 3), "/sp/1", allow_non_restored=False)
+
+
+def test_plan_refuses_a_changed_max_parallelism() -> None:
     v1 = job("v1")
     files = {(t.vertex_id, t.subtask): (f"{t.vertex_id}_{t.subtask}", 1) for t in layout(v1)}
     meta = metadata(v1.jobId, 1, 0, True, files, layout(v1), operators(v1))
-    meta["operators"][uid_hash("count")]["parallelism"] = 3
-    with pytest.raises(SavepointRestoreError, match=r"ran with parallelism 3 and now has \d"):
+    assert {info["max_parallelism"] for info in meta["operators"].values()} == {128}
+    meta["operators"][uid_hash("count")]["max_parallelism"] = 256
+    with pytest.raises(SavepointRestoreError) as e:
         plan_restore(meta, layout(v1), "/sp/1", allow_non_restored=False)
+    assert str(e.value) == (
+        f"Failed to rollback to checkpoint/savepoint /sp/1. Max parallelism mismatch between checkpoint/savepoint "
+        f"state and new program. Cannot map operator {uid_hash('count')} with max parallelism 256 to new program "
+        f"with max parallelism 128. This indicates that the program has been changed in a non-compatible way "
+        f"after the checkpoint/savepoint.")
+
+
+def test_plan_refuses_a_file_sink_and_a_file_source_at_another_parallelism(tmp_path: Path) -> None:
+    from flink_on_yarn.common import Encoder
+    from flink_on_yarn.datastream.connectors.file_system import FileSink
+
+    (tmp_path / "in.txt").write_text("a\n")
+    env = StreamExecutionEnvironment.get_execution_environment()
+    env.set_parallelism(2)
+    lines = env.read_text_file(str(tmp_path / "in.txt")).uid("lines")
+    lines.sink_to(FileSink.for_row_format(str(tmp_path / "out"), Encoder.simple_string_encoder()).build()).uid("files")
+    g = env.get_job_graph("files")
+    files = {(t.vertex_id, t.subtask): (f"{t.vertex_id}_{t.subtask}", 1) for t in layout(g)}
+    ops = operators(g)
+    sink = next(info for info in ops.values() if info["uid"] == "files")
+    assert sink["stateful"] and not sink["rescalable"]
+    meta = metadata(g.jobId, 1, 0, True, files, layout(g), ops)
+    wider = [TaskOperators(t.vertex_id, i, t.operators, t.source) for t in layout(g) if t.subtask == 0
+             for i in range(3)]
+    with pytest.raises(SavepointRestoreError) as e:
+        plan_restore(meta, wider, "/sp/1", allow_non_restored=False)
+    assert "The operator" in str(e.value) and "(uid 'files', " in str(e.value), str(e.value)
+    assert "ran with parallelism 2 and now has 3" in str(e.value) and "(-p 2)" in str(e.value)
+    # Without the sink, the file source's read positions (its splits at 2) are what is refused.
+    src = next(v.sourceOperatorId for v in g.vertices if v.sourceOperatorId)
+    meta["operators"] = {**ops, src: {"name": "Source", "uid": "lines", "stateful": False, "parallelism": 2}}
+    for info in meta["operators"].values():
+        info["rescalable"] = True
+    with pytest.raises(SavepointRestoreError, match=r"The source .*'lines'.* ran with parallelism 2 and now has 3"):
+        plan_restore(meta, wider, "/sp/1", allow_non_restored=False)
 
 
 def test_restore_planned_puts_keyed_state_into_another_chain() -> None:
