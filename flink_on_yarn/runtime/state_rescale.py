@@ -28,7 +28,7 @@ import pickle
 from collections.abc import Callable
 from typing import Any
 
-from flink_on_yarn.graph.partitioning import DEFAULT_MAX_PARALLELISM
+from flink_on_yarn.graph.partitioning import DEFAULT_MAX_PARALLELISM, subtask_for_key
 
 KEY = "key"
 SCOPED = "scoped"
@@ -44,8 +44,8 @@ class RescaleError(RuntimeError):
 
 
 def owner(key: Any, parallelism: int, max_parallelism: int = DEFAULT_MAX_PARALLELISM) -> int:
-    """The subtask of `key`'s key group at `parallelism`."""
-    return (hash(key) % max_parallelism) * parallelism // max_parallelism
+    """The subtask of `key`'s key group at `parallelism`: where the hash edges route its records."""
+    return subtask_for_key(key, parallelism, max_parallelism)
 
 
 def _scope(op: Any, method: str, name: str) -> str:
