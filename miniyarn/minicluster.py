@@ -278,6 +278,17 @@ class MiniCluster:
 
             self._wait(f"{self.nodemanagers} RUNNING NodeManagers at {', '.join(self.rm_urls)}", nodes_running)
 
+            def every_rm_answers() -> bool:
+                # With RM HA the active alone is enough for the NMs; a user's `rmadmin -getAllServiceState` right
+                # after start must find the standby up too (it answers /cluster/info with its haState).
+                try:
+                    return all(http.get(f"{url}/ws/v1/cluster/info").status_code == 200 for url in self.rm_urls)
+                except httpx.HTTPError:
+                    return False
+
+            if len(self.rm_urls) > 1:
+                self._wait(f"every ResourceManager answering at {', '.join(self.rm_urls)}", every_rm_answers)
+
     # ---- while running --------------------------------------------------------------------
 
     def dead(self, only: str | None = None) -> Daemon | None:
