@@ -146,6 +146,17 @@ class Count(KeyedProcessFunction):
         yield key, n
 '''
 
+# A sink that appends each (key, count) as a line to a file: what the savepoint and rescale tests read back.
+APPEND_SINK = '''
+class AppendSink(SinkFunction):
+    def __init__(self, out):
+        self.out = out
+
+    def invoke(self, value, context):
+        with open(self.out, "a") as f:
+            f.write(f"{value[0]} {value[1]}\\n")
+'''
+
 
 class KeyedCountSetUp(NamedTuple):
     cluster: FlinkCluster

@@ -19,7 +19,7 @@ from pathlib import Path
 import pytest
 
 from flink_on_yarn.runtime.taskmanager import TASK_HASH_SEED
-from tests.flink.conftest import KEYED_COUNT_FUNCTION, ROOT, FlinkCluster, start_jobmanager, wait_for
+from tests.flink.conftest import APPEND_SINK, KEYED_COUNT_FUNCTION, ROOT, FlinkCluster, start_jobmanager, wait_for
 from tests.flink.integration.test_savepoints import FeedServer, lines
 
 pytestmark = pytest.mark.integration
@@ -32,15 +32,7 @@ from flink_on_yarn.datastream.connectors.file_system import FileSink
 from flink_on_yarn.datastream.functions import SinkFunction
 from flink_on_yarn.datastream.state import ValueStateDescriptor
 
-''' + KEYED_COUNT_FUNCTION + '''
-class AppendSink(SinkFunction):
-    def __init__(self, out):
-        self.out = out
-
-    def invoke(self, value, context):
-        with open(self.out, "a") as f:
-            f.write(f"{value[0]} {value[1]}\\n")
-
+''' + KEYED_COUNT_FUNCTION + APPEND_SINK + '''
 host, port, out, sink = sys.argv[1], int(sys.argv[2]), sys.argv[3], sys.argv[4]
 env = StreamExecutionEnvironment.get_execution_environment()
 counted = env.socket_text_stream(host, port).uid("lines").key_by(lambda w: w).process(Count()).uid("count")

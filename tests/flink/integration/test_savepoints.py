@@ -13,7 +13,7 @@ from pathlib import Path
 import httpx
 import pytest
 
-from tests.flink.conftest import KEYED_COUNT_FUNCTION, FlinkCluster, wait_for
+from tests.flink.conftest import APPEND_SINK, KEYED_COUNT_FUNCTION, FlinkCluster, wait_for
 from tests.line_server import LineServer
 
 pytestmark = pytest.mark.integration
@@ -25,15 +25,7 @@ from flink_on_yarn.datastream import KeyedProcessFunction, StreamExecutionEnviro
 from flink_on_yarn.datastream.functions import SinkFunction
 from flink_on_yarn.datastream.state import ValueStateDescriptor
 
-''' + KEYED_COUNT_FUNCTION + '''
-class AppendSink(SinkFunction):
-    def __init__(self, out):
-        self.out = out
-
-    def invoke(self, value, context):
-        with open(self.out, "a") as f:
-            f.write(f"{value[0]} {value[1]}\\n")
-
+''' + KEYED_COUNT_FUNCTION + APPEND_SINK + '''
 host, port, out, version = sys.argv[1], int(sys.argv[2]), sys.argv[3], sys.argv[4]
 env = StreamExecutionEnvironment.get_execution_environment()
 words = env.socket_text_stream(host, port).uid("lines")
