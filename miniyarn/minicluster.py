@@ -36,7 +36,7 @@ import redis
 from miniyarn.redisconn import SentinelURL, client_for
 from miniyarn.security import client_token, tokens
 from miniyarn.security import credentials as creds
-from miniyarn.sockets import free_port
+from miniyarn.sockets import free_ports
 
 LOCAL_HOSTS = ("127.0.0.1", "localhost", "::1")
 # Python start-up plus FastAPI imports take ~0.5 s per daemon on a busy 2-core laptop; 30 s means
@@ -136,8 +136,10 @@ class MiniCluster:
             self.work_dir.mkdir(parents=True, exist_ok=True)
             self.credentials = creds.ensure(self.credentials_dir)
             self._ensure_redis()
-            port = self.port or free_port()
-            ports = [port] if self.rms == 1 else [port, free_port()]
+            # Every port at once, all different: the daemons start side by side (free_ports).
+            picked = [p for p in free_ports(self.rms + self.nodemanagers + 1) if p != self.port]
+            ports = [self.port or picked.pop(0), *(picked.pop(0) for _ in range(self.rms - 1))]
+            nm_ports = picked[:self.nodemanagers]
             for p in ports:
                 self._check_port_free(p)
             self.rm_urls = [f"http://127.0.0.1:{p}" for p in ports]
@@ -149,8 +151,7 @@ class MiniCluster:
                 self._spawn("rm" if self.rms == 1 else f"rm{i}",
                             ["-m", "resourcemanager", "--redis-url", self.redis_url, "--host", "127.0.0.1",
                              "--port", str(p), *(["--rm-id", f"rm{i}"] if self.rms > 1 else []), *common])
-            for i in range(1, self.nodemanagers + 1):
-                nm_port = free_port()
+            for i, nm_port in enumerate(nm_ports, 1):
                 self.node_ids.append(f"127.0.0.1:{nm_port}")
                 root = self.work_dir / f"nm-{i}"
                 self._spawn(f"nm-{i}", ["-m", "nodemanager", "--redis-url", self.redis_url, "--port", str(nm_port),

@@ -18,9 +18,23 @@ def listening_socket(host: str, port: int, backlog: int = 256) -> socket.socket:
 
 def free_port() -> int:
     """A loopback port nothing listens on right now (for a daemon or a test to take)."""
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
+    return free_ports(1)[0]
+
+
+def free_ports(n: int) -> list[int]:
+    """`n` loopback ports nothing listens on right now, all different: each is held until all are picked.
+    Daemons started side by side get these, not port 0 or one `free_port()` after another: the kernel may
+    hand one of them a port just picked for another still importing (an NM once took its RM's)."""
+    held: list[socket.socket] = []
+    try:
+        for _ in range(n):
+            s = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+            held.append(s)
+            s.bind(("127.0.0.1", 0))
+        return [int(s.getsockname()[1]) for s in held]
+    finally:
+        for s in held:
+            s.close()
 
 
 

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import socket
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
@@ -16,6 +15,7 @@ from miniyarn import blobs
 from miniyarn.distributedshell.client import submission
 from miniyarn.security import credentials
 from miniyarn.security.credentials import with_user
+from miniyarn.sockets import free_ports
 from tests.conftest import Processes, admin_url, free_port
 
 FINAL_APP_STATES = ("FINISHED", "FAILED", "KILLED")
@@ -121,23 +121,11 @@ def start_rm(processes: Processes, redis_url: str, extra: list[str] | None = Non
     return url
 
 
-def distinct_free_ports(n: int) -> list[int]:
-    """`n` free ports, all different: each is held until all are picked. Daemons started side by side get
-    these rather than port 0, which the kernel may answer with the port picked for one still importing (an
-    NM took its RM's port once, and the RM's REST answered 404 from the NM)."""
-    held = [socket.create_server(("127.0.0.1", 0)) for _ in range(n)]
-    try:
-        return [int(s.getsockname()[1]) for s in held]
-    finally:
-        for s in held:
-            s.close()
-
-
 def two_node_cluster(redis_url: str, processes: Processes) -> Cluster:
     """A real RM and two real NMs (4 GB, 4 vcores each) on `redis_url`. The NMs start beside the RM, not after
     it: they meet it only through Redis (a first heartbeat waits in its inbox), as compose starts them, so the
     three start-ups overlap instead of adding up."""
-    rm_port, *nm_ports = distinct_free_ports(3)
+    rm_port, *nm_ports = free_ports(3)
     c = Cluster(redis_url, launch_rm(processes, redis_url, port=rm_port), processes)
     c.start_nm("nm1", port=nm_ports[0])
     c.start_nm("nm2", port=nm_ports[1])

@@ -21,8 +21,9 @@ import redis
 
 from miniyarn import keys
 from miniyarn.redisconn import text
+from miniyarn.sockets import free_ports
 from tests.conftest import Processes, RedisServer, admin_url, free_port
-from tests.integration.conftest import FAST_CONF, Cluster, distinct_free_ports, launch_rm, rm_up, submit_ds, wait_for
+from tests.integration.conftest import FAST_CONF, Cluster, launch_rm, rm_up, submit_ds, wait_for
 from tests.integration.conftest import start_rm as start_shared_rm
 
 
@@ -96,7 +97,7 @@ def start_rm(processes: Processes, redis_url: str, name: str, extra: list[str] |
 def cluster_on(own: OwnRedis, processes: Processes, nms: int = 2, memory_mb: int = 2048, vcores: int = 4,
                rm_conf: list[str] | None = None) -> Cluster:
     """The RM and its NMs on `own`, the NMs started beside the RM (see two_node_cluster)."""
-    rm_port, *nm_ports = distinct_free_ports(nms + 1)
+    rm_port, *nm_ports = free_ports(nms + 1)
     c = Cluster(own.url, launch_rm(processes, own.url, rm_conf, port=rm_port), processes)
     for i in range(nms):
         c.start_nm(f"nm{i + 1}", memory_mb=memory_mb, vcores=vcores, port=nm_ports[i])
