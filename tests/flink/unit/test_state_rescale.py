@@ -145,20 +145,19 @@ def test_keyed_state_and_timers_go_to_their_key_groups(old_p: int, new_p: int) -
     assert fired(news, 10**6) == expected and len(expected) == len(set(records()))
 
 
-def tumbling(subtask: int, parallelism: int) -> Operator:
-    op = WindowOperator(key_of, TumblingEventTimeWindows.of(Time.milliseconds(3)),
-                        WindowFunctionSpec("reduce", lambda a, b: (a[0], a[1] + b[1])), "Window")
+def summing_windows(assigner: Any, subtask: int, parallelism: int) -> Operator:
+    op = WindowOperator(key_of, assigner, WindowFunctionSpec("reduce", lambda a, b: (a[0], a[1] + b[1])), "Window")
     op.timestamped = True
     op.open(TaskContext("j", "t", subtask, parallelism))
     return op
+
+
+def tumbling(subtask: int, parallelism: int) -> Operator:
+    return summing_windows(TumblingEventTimeWindows.of(Time.milliseconds(3)), subtask, parallelism)
 
 
 def sessions(subtask: int, parallelism: int) -> Operator:
-    op = WindowOperator(key_of, EventTimeSessionWindows.with_gap(Time.milliseconds(2)),
-                        WindowFunctionSpec("reduce", lambda a, b: (a[0], a[1] + b[1])), "Window")
-    op.timestamped = True
-    op.open(TaskContext("j", "t", subtask, parallelism))
-    return op
+    return summing_windows(EventTimeSessionWindows.with_gap(Time.milliseconds(2)), subtask, parallelism)
 
 
 def triggered(subtask: int, parallelism: int) -> Operator:
